@@ -1,0 +1,50 @@
+import type { ErrorCode } from "./schemas/envelope.js";
+
+/** Base of every error Ballast raises on purpose: carries a reply code and an optional cause. */
+export class BallastError extends Error {
+  override readonly name: string = "BallastError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: unknown },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.details = options?.details;
+  }
+  readonly details: unknown;
+}
+
+export class ConfigError extends BallastError {
+  override readonly name = "ConfigError";
+  constructor(
+    message: string,
+    readonly key?: string,
+    options?: { cause?: unknown },
+  ) {
+    super("BAD_REQUEST", message, options);
+  }
+}
+
+export class ValidationError extends BallastError {
+  override readonly name = "ValidationError";
+}
+
+export class HypervisorError extends BallastError {
+  override readonly name = "HypervisorError";
+  constructor(message: string, options?: { cause?: unknown; details?: unknown }) {
+    super("HYPERVISOR_ERROR", message, options);
+  }
+}
+
+export class TimeoutError extends BallastError {
+  override readonly name = "TimeoutError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("TIMEOUT", message, options);
+  }
+}
+
+/** Short human text of any thrown value, for logs and replies. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

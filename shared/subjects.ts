@@ -1,0 +1,59 @@
+// Every NATS subject Ballast uses, in one place. Host ids are single subject tokens
+// (see HostId), so a host can never inject wildcards or extra tokens into a subject.
+
+export const SUBJECT_PREFIX = "ballast";
+
+export const agentSubjects = (host: string) => ({
+  /** Agent publishes HostMetrics every `interval`. */
+  metrics: `${SUBJECT_PREFIX}.agent.${host}.metrics`,
+  /** Agent publishes a Heartbeat every `heartbeat_interval`, even when collection fails. */
+  heartbeat: `${SUBJECT_PREFIX}.agent.${host}.heartbeat`,
+  /** Agent publishes MigrationEvents (started, progress, succeeded, failed, aborted). */
+  events: `${SUBJECT_PREFIX}.agent.${host}.events`,
+  /** Request/reply: AgentStatusRequest -> AgentStatus. */
+  status: `${SUBJECT_PREFIX}.agent.${host}.status`,
+  /** Request/reply: {} -> Pong. */
+  ping: `${SUBJECT_PREFIX}.agent.${host}.ping`,
+  /** Request/reply: MigrateRequest -> MigrateAccepted. */
+  migrate: `${SUBJECT_PREFIX}.agent.${host}.migrate`,
+  /** Request/reply: AbortRequest -> AbortResult. */
+  abort: `${SUBJECT_PREFIX}.agent.${host}.abort`,
+});
+
+export type AgentSubjects = ReturnType<typeof agentSubjects>;
+
+/** Wildcards the orchestrator subscribes to. */
+export const allAgents = {
+  metrics: `${SUBJECT_PREFIX}.agent.*.metrics`,
+  heartbeat: `${SUBJECT_PREFIX}.agent.*.heartbeat`,
+  events: `${SUBJECT_PREFIX}.agent.*.events`,
+};
+
+/** Host id from a concrete agent subject (`ballast.agent.<host>.<kind>`), or undefined. */
+export function hostFromAgentSubject(subject: string): string | undefined {
+  const parts = subject.split(".");
+  if (parts.length !== 4 || parts[0] !== SUBJECT_PREFIX || parts[1] !== "agent") return undefined;
+  return parts[2];
+}
+
+/** Operator API of the orchestrator: every one is plain JSON request/reply. */
+export const orchestratorSubjects = {
+  status: `${SUBJECT_PREFIX}.orch.status`,
+  plan: `${SUBJECT_PREFIX}.orch.plan`,
+  run: `${SUBJECT_PREFIX}.orch.run`,
+  approve: `${SUBJECT_PREFIX}.orch.approve`,
+  migrate: `${SUBJECT_PREFIX}.orch.migrate`,
+  evacuate: `${SUBJECT_PREFIX}.orch.evacuate`,
+  release: `${SUBJECT_PREFIX}.orch.release`,
+  pause: `${SUBJECT_PREFIX}.orch.pause`,
+  resume: `${SUBJECT_PREFIX}.orch.resume`,
+  history: `${SUBJECT_PREFIX}.orch.history`,
+  decisions: `${SUBJECT_PREFIX}.orch.decisions`,
+  explain: `${SUBJECT_PREFIX}.orch.explain`,
+  snapshot: `${SUBJECT_PREFIX}.orch.snapshot`,
+  version: `${SUBJECT_PREFIX}.orch.version`,
+  /** Orchestrator publishes OrchestratorEvents (decisions, dispatches, outcomes). */
+  events: `${SUBJECT_PREFIX}.orch.events`,
+} as const;
+
+export type OrchestratorEndpoint = Exclude<keyof typeof orchestratorSubjects, "events">;
