@@ -15,7 +15,7 @@ export class BallastError extends Error {
 }
 
 export class ConfigError extends BallastError {
-  override readonly name = "ConfigError";
+  override readonly name: string = "ConfigError";
   constructor(
     message: string,
     readonly key?: string,
@@ -26,18 +26,18 @@ export class ConfigError extends BallastError {
 }
 
 export class ValidationError extends BallastError {
-  override readonly name = "ValidationError";
+  override readonly name: string = "ValidationError";
 }
 
 export class HypervisorError extends BallastError {
-  override readonly name = "HypervisorError";
+  override readonly name: string = "HypervisorError";
   constructor(message: string, options?: { cause?: unknown; details?: unknown }) {
     super("HYPERVISOR_ERROR", message, options);
   }
 }
 
 export class TimeoutError extends BallastError {
-  override readonly name = "TimeoutError";
+  override readonly name: string = "TimeoutError";
   constructor(message: string, options?: { cause?: unknown }) {
     super("TIMEOUT", message, options);
   }

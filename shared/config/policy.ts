@@ -50,9 +50,9 @@ export type Automation = z.infer<typeof Automation>;
 export const Policy = z
   .object({
     /** Seconds between orchestrator cycles (and the expected agent metrics interval). */
-    interval: seconds.min(1).default(10),
+    interval: seconds.min(0.1).default(10),
     /** A host whose newest metrics or heartbeat is older than this is silent: never a destination. */
-    stale_after: seconds.min(1).default(35),
+    stale_after: seconds.min(0.1).default(35),
     /** Seconds a host must stay over a threshold before it is a source (at least 2 x interval). */
     max_over: seconds.default(60),
     /** CPU trigger threshold, percent of host capacity. */

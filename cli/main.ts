@@ -1,0 +1,175 @@
+import { Command, CommanderError, Option } from "commander";
+import { z } from "zod";
+import { withClient, callOrchestrator, type ClientOptions } from "./client.js";
+import { renderDecisions, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
+import { offlinePlan } from "./offline-plan.js";
+import { ClusterSnapshot } from "../orchestrator/core/snapshot.js";
+import { Policy } from "../shared/config/policy.js";
+import { BallastError, describeError } from "../shared/errors.js";
+import type { OrchestratorEndpoint } from "../shared/subjects.js";
+
+// `ballast`: daemons (agent, orchestrator), operator commands over NATS, offline planning,
+// the demo and the lab. Every operator command prints a table, or the reply envelope with --json.
+
+type Out = { out: (s: string) => void; err: (s: string) => void };
+
+export async function main(argv: string[], io: Out = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") }): Promise<number> {
+  let code = 0;
+  const program = new Command("ballast")
+    .description("Ballast: live-migration balancer for KVM/libvirt clusters over NATS")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  const client = (c: Command) =>
+    c
+      .option("-s, --server <urls>", "NATS server URL(s), comma-separated (default: config or nats://127.0.0.1:4222)")
+      .option("-c, --config <file>", "read NATS settings from this orchestrator config file")
+      .option("--timeout <seconds>", "request timeout in seconds")
+      .option("--json", "print the JSON reply envelope instead of a table");
+
+  const call = (endpoint: OrchestratorEndpoint, body: (opts: Record<string, unknown>, args: string[]) => unknown, render: (d: any) => string) =>
+    async function (this: Command, ...args: unknown[]) {
+      const opts = this.opts() as ClientOptions & { json?: boolean };
+      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
+      code = await withClient(opts, process.env, async (nc, cfg) => {
+        const reply = await callOrchestrator(nc, cfg, endpoint, body(opts as Record<string, unknown>, positional));
+        if (opts.json) io.out(JSON.stringify(reply, null, 2));
+        else if (reply.ok) io.out(render(reply.data));
+        else io.err(`error ${reply.error.code}: ${reply.error.message}`);
+        return reply.ok ? 0 : 1;
+      });
+    };
+
+  program
+    .command("agent")
+    .description("run the agent daemon (one per hypervisor)")
+    .option("-c, --config <file>", "agent config file (YAML or JSON)")
+    .action(async (o: { config?: string }) => {
+      const { runAgent } = await import("../agent/main.js");
+      code = await runAgent(o.config, process.env);
+    });
+  program
+    .command("orchestrator")
+    .description("run the orchestrator daemon (one per cluster)")
+    .option("-c, --config <file>", "orchestrator config file (YAML or JSON)")
+    .action(async (o: { config?: string }) => {
+      const { runOrchestrator } = await import("../orchestrator/main.js");
+      code = await runOrchestrator(o.config, process.env);
+    });
+
+  client(program.command("status").description("hosts, loads, migrations in flight")).action(call("status", () => ({}), renderStatus));
+  client(
+    program
+      .command("plan")
+      .description("what the orchestrator would do now (dry run); with --snapshot, plan offline from a file")
+      .addOption(new Option("--mode <mode>", "cycle | balance | consolidate | evacuate").default("cycle"))
+      .option("--host <host>", "host to evacuate (mode evacuate)")
+      .addOption(new Option("--placement <p>", "evacuation placement").choices(["stripe", "pack"]))
+      .option("--use-empty", "evacuation may use empty hosts")
+      .option("--snapshot <file>", "plan offline from this snapshot file (no service needed)")
+      .option("--policy <file>", "offline: policy file (YAML/JSON); default policy otherwise")
+      .option("--now <ms>", "offline: planning time, ms since the epoch (default: the snapshot's takenAt)"),
+  ).action(async function (this: Command) {
+    const o = this.opts() as Record<string, any>;
+    if (o.snapshot) {
+      const p = offlinePlan({ snapshotFile: o.snapshot, policyFile: o.policy, mode: o.mode, host: o.host, placement: o.placement, useEmpty: Boolean(o.useEmpty), now: o.now });
+      io.out(o.json ? JSON.stringify(p, null, 2) : renderPlan(p));
+      return;
+    }
+    await call("plan", () => ({ mode: o.mode, ...(o.host ? { host: o.host } : {}), ...(o.placement ? { placement: o.placement } : {}), ...(o.useEmpty ? { use_empty_hosts: true } : {}) }), renderPlan).call(this);
+  });
+  client(program.command("run").description("run a cycle now")).action(call("run", () => ({}), (d) => renderPlan(d.plan) + `\nqueued: ${d.queued}`));
+  client(program.command("approve <planId>").description("apply a pending plan (manual / partial automation)")).action(
+    call("approve", (_o, [id]) => ({ plan_id: id }), (d) => `plan ${d.planId}: ${d.queued} migration(s) queued`),
+  );
+  client(program.command("migrate <vm>").description("move a VM to a host, or to the best host").option("--to <host>", "destination host")).action(
+    call("migrate", (o, [vm]) => ({ vm, ...(o.to ? { to: o.to } : {}) }), (d) => d.queued.map((r: any) => `queued ${r.requestId}: ${r.vm} ${r.source} -> ${r.destination} (${r.reason})`).join("\n")),
+  );
+  client(
+    program
+      .command("evacuate <host>")
+      .description("drain a host for maintenance (it stays closed to new VMs until released)")
+      .option("--pack", "pack VMs onto the fullest hosts that fit (default: stripe)")
+      .option("--use-empty", "may use empty hosts")
+      .option("--dry-run", "only answer: can this host be drained now?"),
+  ).action(
+    call(
+      "evacuate",
+      (o, [host]) => ({ host, placement: o.pack ? "pack" : "stripe", use_empty_hosts: Boolean(o.useEmpty), dry_run: Boolean(o.dryRun) }),
+      (d) =>
+        "canDrain" in d
+          ? `${d.host}: ${d.canDrain ? "can be drained now" : "cannot be drained now"}\n${(d.reasons as any[]).map((r) => `  ${r.subject}: ${r.message}`).join("\n")}\n${renderPlan(d.plan)}`
+          : `${d.host} is in maintenance; ${d.queued} migration(s) queued (plan ${d.planId})`,
+    ),
+  );
+  client(program.command("release [host]").description("reopen a host after maintenance, or unfreeze a VM with --vm").option("--vm <vm>", "unfreeze this VM")).action(
+    call("release", (o, [host]) => (o.vm ? { vm: o.vm } : { host }), (d) => JSON.stringify(d)),
+  );
+  client(program.command("pause").description("stop starting migrations").option("--reason <text>", "shown in status")).action(
+    call("pause", (o) => (o.reason ? { reason: o.reason } : {}), (d) => `paused (${d.reason}); ${d.ongoing} migration(s) still running, ${d.queued} queued`),
+  );
+  client(program.command("resume").description("start migrations again")).action(call("resume", () => ({}), () => "resumed"));
+  client(program.command("history").description("finished migrations, newest first").option("--vm <vm>").option("--host <host>").option("--limit <n>", "rows", "50")).action(
+    call("history", (o) => ({ ...(o.vm ? { vm: o.vm } : {}), ...(o.host ? { host: o.host } : {}), limit: Number(o.limit) }), renderHistory),
+  );
+  client(program.command("decisions").description("decisions and non-decisions, newest first").option("--vm <vm>").option("--host <host>").option("--limit <n>", "rows", "100")).action(
+    call("decisions", (o) => ({ ...(o.vm ? { vm: o.vm } : {}), ...(o.host ? { host: o.host } : {}), limit: Number(o.limit) }), renderDecisions),
+  );
+  client(program.command("explain <vm>").description("why a VM is where it is, and why it did or did not move").option("--cycles <n>", "cycles to look back", "10")).action(
+    call("explain", (o, [vm]) => ({ vm, cycles: Number(o.cycles) }), renderExplain),
+  );
+  client(program.command("snapshot").description("print the live cluster snapshot (input of `plan --snapshot`)")).action(
+    async function (this: Command) {
+      const opts = this.opts() as ClientOptions;
+      code = await withClient(opts, process.env, async (nc, cfg) => {
+        const reply = await callOrchestrator(nc, cfg, "snapshot", {});
+        if (!reply.ok) {
+          io.err(`error ${reply.error.code}: ${reply.error.message}`);
+          return 1;
+        }
+        io.out(JSON.stringify(reply.data, null, 2));
+        return 0;
+      });
+    },
+  );
+  client(program.command("version").description("orchestrator version")).action(call("version", () => ({}), (d) => `${d.name} ${d.version} (${d.instance}, node ${d.node})`));
+
+  program
+    .command("schema <what>")
+    .description("print the JSON Schema of a snapshot or policy file")
+    .action((what: string) => {
+      const schemas: Record<string, z.ZodTypeAny> = { snapshot: ClusterSnapshot, policy: Policy };
+      const s = schemas[what];
+      if (!s) throw new BallastError("BAD_REQUEST", `unknown schema ${what}; choose one of: ${Object.keys(schemas).join(", ")}`);
+      io.out(JSON.stringify(z.toJSONSchema(s, { io: "input", unrepresentable: "any" }), null, 2));
+    });
+
+  program
+    .command("demo")
+    .description("start nats-server, simulated hypervisors (one overloaded) and the orchestrator; show what happens")
+    .option("--follow", "keep running until Ctrl-C")
+    .option("--sim", "use simulated hypervisors even where the real libvirt lab could run")
+    .option("--fast", "shorter intervals (used by tests)")
+    .action(async (o: { follow?: boolean; sim?: boolean; fast?: boolean }) => {
+      const { runDemo } = await import("./demo.js");
+      code = await runDemo({ follow: Boolean(o.follow), forceSim: Boolean(o.sim), fast: Boolean(o.fast), out: io.out });
+    });
+
+  program
+    .command("lab <action> [args...]")
+    .description("the real three-hypervisor libvirt lab: up | down | status (root; see deploy/lab/README.md)")
+    .action(async (action: string, args: string[]) => {
+      const { runLab } = await import("./lab.js");
+      code = await runLab(action, args);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    io.err(`ballast: ${describeError(e)}`);
+    return e instanceof BallastError && e.code === "BAD_REQUEST" ? 2 : 1;
+  }
+  return code;
+}

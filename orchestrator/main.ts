@@ -1,0 +1,84 @@
+import { hostname } from "node:os";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { OrchestratorConfig } from "../shared/config/orchestrator-config.js";
+import { loadConfig } from "../shared/config/load-config.js";
+import { connectNats } from "../shared/nats/connect.js";
+import { createLogger } from "../shared/logger.js";
+import { describeError } from "../shared/errors.js";
+import { Orchestrator } from "./shell/orchestrator.js";
+import { serveOrchestratorApi } from "./shell/api.js";
+import { subscribeAgents } from "./shell/bus-intake.js";
+import { HostMappingFile, type HostMapping } from "./shell/host-mapping.js";
+import { systemClock, type Clock } from "./shell/clock.js";
+
+export interface RunningOrchestrator {
+  orchestrator: Orchestrator;
+  nc: NatsConnection;
+  stop(): Promise<void>;
+}
+
+/** Starts an orchestrator with a parsed config; the caller owns nothing else. */
+export async function startOrchestrator(opts: {
+  config: OrchestratorConfig;
+  log: Logger;
+  clock?: Clock;
+  /** A fixed mapping instead of config.host_mapping (demo, tests). */
+  mapping?: HostMapping;
+  instance?: string;
+}): Promise<RunningOrchestrator> {
+  const { config, log } = opts;
+  const clock = opts.clock ?? systemClock;
+  let mappingFile: HostMappingFile | undefined;
+  if (opts.mapping === undefined && config.host_mapping) {
+    mappingFile = new HostMappingFile(config.host_mapping, log);
+    await mappingFile.load();
+    mappingFile.watch();
+  }
+  const fixed = opts.mapping ?? new Map<string, string>();
+  const instance = opts.instance ?? `${hostname()}-${process.pid}`;
+  const nc = await connectNats(config.nats, `ballast-orchestrator ${instance}`);
+  const orchestrator = new Orchestrator({ config, nc, log, clock, mapping: () => mappingFile?.mapping ?? fixed });
+  const subs = subscribeAgents(nc, orchestrator, log);
+  const svc = await serveOrchestratorApi(nc, orchestrator, log, instance);
+  let cycling = false;
+  const timer = setInterval(() => {
+    if (cycling) return; // a slow cycle is skipped, never overlapped
+    cycling = true;
+    orchestrator
+      .cycle()
+      .catch((e) => log.error({ err: describeError(e) }, "cycle failed"))
+      .finally(() => {
+        cycling = false;
+      });
+  }, config.policy.interval * 1000);
+  log.info({ instance, interval: config.policy.interval, automation: config.policy.automation }, "orchestrator started");
+  return {
+    orchestrator,
+    nc,
+    async stop() {
+      clearInterval(timer);
+      mappingFile?.close();
+      for (const s of subs) s.unsubscribe();
+      await svc.stop().catch(() => undefined);
+      await nc.drain().catch(() => undefined);
+    },
+  };
+}
+
+/** `ballast orchestrator`: config file + environment, runs until SIGTERM/SIGINT. */
+export async function runOrchestrator(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const config = loadConfig(OrchestratorConfig, { ...(configPath ? { file: configPath } : {}), env });
+  const log = createLogger({ name: "ballast-orchestrator", level: config.log_level });
+  const running = await startOrchestrator({ config, log });
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info({ signal: sig }, "stopping");
+      resolve();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  await running.stop();
+  return 0;
+}

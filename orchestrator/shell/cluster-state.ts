@@ -1,0 +1,197 @@
+import type { HostMetrics, Heartbeat } from "../../shared/schemas/host-metrics.js";
+import type { VmInfo } from "../../shared/schemas/vm.js";
+import type { Policy } from "../../shared/config/policy.js";
+import type { ClusterSnapshot, HostSample, SnapshotHost, SnapshotVm, InFlightMigration, PastMove } from "../core/snapshot.js";
+import type { HostMapping } from "./host-mapping.js";
+
+// What the orchestrator knows of each host, fed by agent messages. Times are the orchestrator's
+// receive times, so agents' clock skew cannot make a host look fresh or stale.
+
+interface HostEntry {
+  metrics: HostMetrics;
+  metricsAt: number;
+  heartbeatAt: number;
+  heartbeat?: Heartbeat;
+  samples: HostSample[];
+}
+
+export interface HostStatus {
+  host: string;
+  fresh: boolean;
+  lastSeen: number;
+  lastMetrics: number;
+  cpus: number;
+  cpuPercent: number;
+  memPercent: number;
+  memTotalMiB: number;
+  memAvailableMiB: number;
+  loadSource: string;
+  vms: number;
+  runningVms: number;
+  address: string | null;
+  maintenance: boolean;
+  collectOk: boolean;
+  collectError?: string;
+  agentStartedAt?: number;
+}
+
+export class ClusterState {
+  private hosts = new Map<string, HostEntry>();
+
+  /** Records a metrics message; returns false when it is older than what we have (reordered). */
+  ingestMetrics(m: HostMetrics, receivedAt: number, policy: Policy): boolean {
+    const prev = this.hosts.get(m.host);
+    // Agent sequence numbers restart with the agent; its sample time does not go backwards.
+    if (prev && m.ts < prev.metrics.ts) return false;
+    const memPct = memPercent(m);
+    const samples = prev ? prev.samples : [];
+    samples.push({ ts: receivedAt, cpu: round2(m.cpuPercent), mem: round2(memPct) });
+    const keepMs = (policy.max_over + 3 * policy.interval + policy.stale_after) * 1000;
+    while (samples.length > 0 && samples[0]!.ts < receivedAt - keepMs) samples.shift();
+    if (samples.length > 2000) samples.splice(0, samples.length - 2000);
+    this.hosts.set(m.host, {
+      metrics: m,
+      metricsAt: receivedAt,
+      heartbeatAt: Math.max(prev?.heartbeatAt ?? 0, receivedAt),
+      ...(prev?.heartbeat ? { heartbeat: prev.heartbeat } : {}),
+      samples,
+    });
+    return true;
+  }
+
+  /** A heartbeat keeps a host fresh only if we have its metrics; a host is known by its metrics. */
+  ingestHeartbeat(h: Heartbeat, receivedAt: number): void {
+    const e = this.hosts.get(h.host);
+    if (!e) return;
+    e.heartbeat = h;
+    e.heartbeatAt = receivedAt;
+  }
+
+  forget(host: string): boolean {
+    return this.hosts.delete(host);
+  }
+
+  knows(host: string): boolean {
+    return this.hosts.has(host);
+  }
+
+  hostIds(): string[] {
+    return [...this.hosts.keys()].sort();
+  }
+
+  lastSeen(host: string): number | undefined {
+    const e = this.hosts.get(host);
+    return e ? Math.max(e.metricsAt, e.heartbeatAt) : undefined;
+  }
+
+  agentStartedAt(host: string): number | undefined {
+    return this.hosts.get(host)?.heartbeat?.startedAt;
+  }
+
+  metrics(host: string): HostMetrics | undefined {
+    return this.hosts.get(host)?.metrics;
+  }
+
+  /** Where the newest inventories place a VM (all hosts that list it, running or not). */
+  locate(vm: string): { host: string; info: VmInfo }[] {
+    const out: { host: string; info: VmInfo }[] = [];
+    for (const [host, e] of this.hosts) {
+      const info = e.metrics.vms.find((v) => v.name === vm);
+      if (info) out.push({ host, info });
+    }
+    return out.sort((a, b) => a.host.localeCompare(b.host));
+  }
+
+  isFresh(host: string, now: number, policy: Policy): boolean {
+    const seen = this.lastSeen(host);
+    return seen !== undefined && now - seen <= policy.stale_after * 1000;
+  }
+
+  statuses(now: number, policy: Policy, mapping: HostMapping, maintenance: ReadonlySet<string>): HostStatus[] {
+    return this.hostIds().map((id) => {
+      const e = this.hosts.get(id)!;
+      const m = e.metrics;
+      return {
+        host: id,
+        fresh: this.isFresh(id, now, policy),
+        lastSeen: Math.max(e.metricsAt, e.heartbeatAt),
+        lastMetrics: e.metricsAt,
+        cpus: m.cpus,
+        cpuPercent: round2(m.cpuPercent),
+        memPercent: round2(memPercent(m)),
+        memTotalMiB: m.memTotalMiB,
+        memAvailableMiB: m.memAvailableMiB,
+        loadSource: m.loadSource,
+        vms: m.vms.length,
+        runningVms: m.vms.filter((v) => v.state === "running").length,
+        address: mapping.get(id) ?? null,
+        maintenance: maintenance.has(id),
+        collectOk: e.heartbeat?.collectOk ?? true,
+        ...(e.heartbeat?.collectError ? { collectError: e.heartbeat.collectError } : {}),
+        ...(e.heartbeat ? { agentStartedAt: e.heartbeat.startedAt } : {}),
+      };
+    });
+  }
+
+  /** The planner's input. Each VM appears once: where it runs (a migration's incoming copy is skipped). */
+  snapshot(args: {
+    now: number;
+    mapping: HostMapping;
+    maintenance: ReadonlySet<string>;
+    inFlight: InFlightMigration[];
+    history: PastMove[];
+    frozenVms: string[];
+  }): ClusterSnapshot {
+    const hosts: SnapshotHost[] = [];
+    const placed = new Map<string, SnapshotVm>();
+    for (const id of this.hostIds()) {
+      const e = this.hosts.get(id)!;
+      const m = e.metrics;
+      const address = args.mapping.get(id);
+      hosts.push({
+        id,
+        cpus: m.cpus,
+        memTotalMiB: m.memTotalMiB,
+        memAvailableMiB: m.memAvailableMiB,
+        cpuPercent: round2(m.cpuPercent),
+        lastSeen: Math.max(e.metricsAt, e.heartbeatAt),
+        samples: e.samples.slice(),
+        ...(address !== undefined ? { address } : {}),
+        maintenance: args.maintenance.has(id),
+        tags: [],
+      });
+      for (const v of m.vms) {
+        const candidate: SnapshotVm = {
+          name: v.name,
+          host: id,
+          state: v.state,
+          vcpus: v.vcpus,
+          memMiB: v.memMiB,
+          cpuPercent: v.cpuPercent,
+          tags: [],
+        };
+        const existing = placed.get(v.name);
+        if (!existing || rank(candidate) > rank(existing)) placed.set(v.name, candidate);
+      }
+    }
+    const vms = [...placed.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return {
+      v: 1,
+      takenAt: args.now,
+      hosts,
+      vms,
+      inFlight: args.inFlight,
+      history: args.history,
+      frozenVms: args.frozenVms.slice().sort(),
+    };
+  }
+}
+
+// A running copy wins over a paused one (the incoming side of a live migration is paused).
+const rank = (v: SnapshotVm): number => (v.state === "running" ? 2 : v.state === "paused" ? 1 : 0);
+
+export function memPercent(m: Pick<HostMetrics, "memTotalMiB" | "memAvailableMiB">): number {
+  return m.memTotalMiB > 0 ? (100 * (m.memTotalMiB - m.memAvailableMiB)) / m.memTotalMiB : 0;
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;

@@ -1,0 +1,358 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import type { Policy } from "../../shared/config/policy.js";
+import type { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
+import type { HostMetrics, Heartbeat } from "../../shared/schemas/host-metrics.js";
+import type { MigrationEvent } from "../../shared/schemas/agent-api.js";
+import type { EvacuateRequest, OrchMigrateRequest, PlanQuery } from "../../shared/schemas/orchestrator-api.js";
+import { orchestratorSubjects } from "../../shared/subjects.js";
+import { BallastError } from "../../shared/errors.js";
+import { plan as makePlan, preflightEvacuation } from "../core/planner.js";
+import type { ClusterSnapshot } from "../core/snapshot.js";
+import type { Plan, PlanRequest, PlannedMove } from "../core/plan.js";
+import { ClusterState } from "./cluster-state.js";
+import { MigrationTracker } from "./migration-tracker.js";
+import type { MigrationRecord } from "./migration-record.js";
+import { DecisionLog } from "./decision-log.js";
+import { Dispatcher } from "./dispatcher.js";
+import type { HostMapping } from "./host-mapping.js";
+import type { Clock } from "./clock.js";
+
+export const ORCHESTRATOR_VERSION = "0.1.0";
+
+interface PendingPlan {
+  plan: Plan;
+  expiresAt: number;
+}
+
+export interface OrchestratorDeps {
+  config: OrchestratorConfig;
+  nc: NatsConnection;
+  log: Logger;
+  clock: Clock;
+  mapping: () => HostMapping;
+  /** Leadership epoch to stamp on commands (HA); undefined when running alone. */
+  epoch?: () => number | undefined;
+  /** Whether this instance may dispatch (HA leader); default always. */
+  isLeader?: () => boolean;
+}
+
+/**
+ * The orchestrator's shell: feeds agent messages into state, runs the pure planner each cycle,
+ * logs every decision, and hands moves to the dispatcher according to the automation level.
+ */
+export class Orchestrator {
+  readonly state = new ClusterState();
+  readonly tracker: MigrationTracker;
+  readonly decisions: DecisionLog;
+  readonly dispatcher: Dispatcher;
+  private readonly maintenance = new Set<string>();
+  private readonly frozen = new Set<string>();
+  private readonly pending = new Map<string, PendingPlan>();
+  private pausedReason: string | undefined;
+  private lastPlan: Plan | undefined;
+  private requestSeq = 0;
+  private policy: Policy;
+
+  constructor(private readonly deps: OrchestratorDeps) {
+    this.policy = deps.config.policy;
+    this.tracker = new MigrationTracker(deps.config.history_size);
+    this.decisions = new DecisionLog(deps.config.decisions_size);
+    this.dispatcher = new Dispatcher(
+      deps.nc,
+      this.state,
+      this.tracker,
+      {
+        policy: () => this.policy,
+        mapping: deps.mapping,
+        maintenance: () => this.maintenance,
+        paused: () => this.pausedReason !== undefined || !(deps.isLeader?.() ?? true),
+        epoch: () => deps.epoch?.(),
+        requestTimeoutMs: deps.config.nats.request_timeout * 1000,
+      },
+      deps.clock,
+      deps.log,
+    );
+    this.tracker.onChange((r) => this.publish({ type: "migration", record: r }));
+  }
+
+  get currentPolicy(): Policy {
+    return this.policy;
+  }
+
+  // ---- intake ---------------------------------------------------------------------------
+
+  onMetrics(m: HostMetrics): void {
+    this.state.ingestMetrics(m, this.deps.clock.now(), this.policy);
+  }
+
+  onHeartbeat(h: Heartbeat): void {
+    this.state.ingestHeartbeat(h, this.deps.clock.now());
+  }
+
+  onMigrationEvent(ev: MigrationEvent): void {
+    const r = this.tracker.applyEvent(ev, this.deps.clock.now());
+    if (r && r.state !== "ONGOING") {
+      this.deps.log.info({ requestId: r.requestId, vm: r.vm, state: r.state, stats: r.stats, error: r.error }, "migration finished");
+      void this.dispatcher.pump();
+    }
+  }
+
+  // ---- planning -------------------------------------------------------------------------
+
+  snapshot(now = this.deps.clock.now()): ClusterSnapshot {
+    return this.state.snapshot({
+      now,
+      mapping: this.deps.mapping(),
+      maintenance: this.maintenance,
+      inFlight: this.tracker.inFlight(),
+      history: this.tracker.pastMoves(now - Math.max(this.policy.pingpong_window, this.policy.vm_cooldown_max) * 1000),
+      frozenVms: [...this.frozen],
+    });
+  }
+
+  planFor(req: PlanRequest, now = this.deps.clock.now()): Plan {
+    return makePlan(this.snapshot(now), this.policy, now, req);
+  }
+
+  /** One periodic cycle: settle stragglers, plan, log, and act per the automation level. */
+  async cycle(): Promise<{ plan: Plan; queued: number }> {
+    const now = this.deps.clock.now();
+    this.reconcile(now);
+    this.expirePlans(now);
+    const p = this.planFor({ mode: "cycle" }, now);
+    this.lastPlan = p;
+    this.decisions.record(p, now);
+    for (const vm of p.frozen) this.frozen.add(vm);
+    let queued = 0;
+    if (p.moves.length > 0) {
+      const automation = this.policy.automation;
+      if (automation === "full" && !this.pausedReason) queued = this.enqueue(p.moves, p.id, now);
+      else this.pending.set(p.id, { plan: p, expiresAt: now + this.policy.plan_ttl * 1000 });
+    }
+    this.publish({ type: "cycle", planId: p.id, moves: p.moves.length, decisions: p.decisions.length, queued });
+    await this.dispatcher.pump();
+    return { plan: p, queued };
+  }
+
+  private enqueue(moves: PlannedMove[], planId: string, now: number): number {
+    let n = 0;
+    for (const m of moves) {
+      if (this.tracker.busy(m.vm)) continue;
+      const vm = this.snapshotVm(m.vm);
+      this.tracker.enqueue({
+        requestId: this.newRequestId(now),
+        vm: m.vm,
+        source: m.source,
+        destination: m.destination,
+        strategy: m.strategy,
+        code: m.code,
+        reason: m.reason,
+        numbers: m.numbers,
+        planId,
+        state: "PENDING",
+        queuedAt: now,
+        memMiB: vm?.memMiB ?? m.costMiB,
+        cpuPercent: vm?.cpuPercent ?? 0,
+      });
+      n++;
+    }
+    return n;
+  }
+
+  private snapshotVm(name: string): { memMiB: number; cpuPercent: number } | undefined {
+    const loc = this.state.locate(name).find((l) => l.info.state === "running") ?? this.state.locate(name)[0];
+    return loc ? { memMiB: loc.info.memMiB, cpuPercent: loc.info.cpuPercent ?? 0 } : undefined;
+  }
+
+  private newRequestId(now: number): string {
+    this.requestSeq = (this.requestSeq + 1) % 1_000_000;
+    return `m-${now.toString(36)}-${this.requestSeq.toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+  }
+
+  /**
+   * Settles migrations whose outcome event never came: the source agent restarted since the
+   * dispatch, or the timeout passed. The inventories decide: where the VM runs is the truth.
+   */
+  reconcile(now: number): void {
+    for (const r of this.tracker.ongoing()) {
+      const started = r.startedAt ?? r.queuedAt;
+      const restarted = (this.state.agentStartedAt(r.source) ?? 0) > started;
+      const timedOut = now - started > this.deps.config.migration_timeout * 1000;
+      if (!restarted && !timedOut) continue;
+      const running = this.state.locate(r.vm).filter((l) => l.info.state === "running");
+      const onDest = running.some((l) => l.host === r.destination);
+      const onSource = running.some((l) => l.host === r.source);
+      const stillMigrating = running.some((l) => l.info.migrating);
+      if (onDest && !onSource) this.tracker.finish(r, "SUCCEEDED", now, restarted ? "outcome taken from inventories: source agent restarted during the migration" : undefined);
+      else if (onSource && !stillMigrating && !onDest)
+        this.tracker.finish(r, "FAILED", now, restarted ? `source agent ${r.source} restarted during the migration; ${r.vm} stayed on ${r.source}` : `no outcome within ${this.deps.config.migration_timeout}s; ${r.vm} is still on ${r.source}`);
+      else if (timedOut && running.length === 0) this.tracker.finish(r, "FAILED", now, `no outcome within ${this.deps.config.migration_timeout}s and ${r.vm} is not running anywhere reported`);
+    }
+  }
+
+  private expirePlans(now: number): void {
+    for (const [id, p] of this.pending) if (p.expiresAt <= now) this.pending.delete(id);
+  }
+
+  // ---- operator API ---------------------------------------------------------------------
+
+  status(): unknown {
+    const now = this.deps.clock.now();
+    return {
+      now,
+      paused: this.pausedReason !== undefined,
+      pausedReason: this.pausedReason ?? null,
+      automation: this.policy.automation,
+      leader: this.deps.isLeader?.() ?? true,
+      cycle: this.decisions.cycle,
+      hosts: this.state.statuses(now, this.policy, this.deps.mapping(), this.maintenance),
+      migrations: { queued: this.tracker.queued().map(brief), ongoing: this.tracker.ongoing().map(brief) },
+      frozenVms: [...this.frozen].sort(),
+      pendingPlans: [...this.pending.values()].map((p) => ({ id: p.plan.id, moves: p.plan.moves.length, expiresAt: p.expiresAt })),
+    };
+  }
+
+  planQuery(q: PlanQuery): Plan {
+    const req: PlanRequest =
+      q.mode === "evacuate"
+        ? { mode: "evacuate", host: this.knownHost(q.host!), placement: q.placement ?? "stripe", useEmptyHosts: q.use_empty_hosts ?? false }
+        : { mode: q.mode };
+    const p = this.planFor(req);
+    if (this.policy.automation !== "full" && p.moves.length > 0) this.pending.set(p.id, { plan: p, expiresAt: this.deps.clock.now() + this.policy.plan_ttl * 1000 });
+    return p;
+  }
+
+  async runNow(): Promise<{ plan: Plan; queued: number }> {
+    return this.cycle();
+  }
+
+  async approve(planId: string): Promise<{ planId: string; queued: number }> {
+    this.assertActive();
+    const now = this.deps.clock.now();
+    this.expirePlans(now);
+    const p = this.pending.get(planId);
+    if (!p) throw new BallastError("UNKNOWN_PLAN", `no pending plan ${planId} (it may have expired after ${this.policy.plan_ttl}s or been applied)`);
+    const current = this.snapshot(now);
+    const drift = p.plan.moves.filter((m) => !current.vms.some((v) => v.name === m.vm && v.host === m.source && v.state === "running"));
+    this.pending.delete(planId);
+    if (drift.length > 0)
+      throw new BallastError("PLAN_EXPIRED", `plan ${planId} was cancelled: the cluster drifted since it was made (${drift.map((m) => `${m.vm} is no longer running on ${m.source}`).join("; ")})`);
+    const queued = this.enqueue(p.plan.moves, planId, now);
+    await this.dispatcher.pump();
+    return { planId, queued };
+  }
+
+  async migrate(req: OrchMigrateRequest): Promise<{ plan: Plan; queued: MigrationRecord[] }> {
+    this.assertActive();
+    const located = this.state.locate(req.vm);
+    if (located.length === 0) throw new BallastError("UNKNOWN_VM", `VM ${req.vm} is not reported by any agent`);
+    if (req.to !== undefined) this.knownHost(req.to);
+    if (this.tracker.busy(req.vm)) throw new BallastError("ALREADY_MIGRATING", `VM ${req.vm} is already queued or migrating`);
+    const now = this.deps.clock.now();
+    const p = this.planFor({ mode: "manual", vm: req.vm, ...(req.to !== undefined ? { destination: req.to } : {}) }, now);
+    this.decisions.record(p, now);
+    if (p.moves.length === 0) {
+      const why = p.decisions.filter((d) => d.vm === req.vm || d.subject === req.vm).map((d) => `${d.subject}: ${d.message}`);
+      throw new BallastError("NO_DESTINATION", `cannot move ${req.vm}${req.to ? ` to ${req.to}` : ""}: ${why.join("; ") || "no valid destination"}`, { details: { decisions: p.decisions } });
+    }
+    this.enqueue(p.moves, p.id, now);
+    const queued = this.tracker.queued().filter((r) => r.planId === p.id);
+    await this.dispatcher.pump();
+    return { plan: p, queued: queued.map((r) => ({ ...r })) };
+  }
+
+  async evacuate(req: EvacuateRequest): Promise<unknown> {
+    const host = this.knownHost(req.host);
+    const now = this.deps.clock.now();
+    const pre = preflightEvacuation(this.snapshot(now), this.policy, now, host, req.placement, req.use_empty_hosts);
+    if (req.dry_run) return { host, canDrain: pre.canDrain, reasons: pre.reasons, plan: pre.plan };
+    this.assertActive();
+    if (!pre.canDrain)
+      throw new BallastError("NO_DESTINATION", `host ${host} cannot be drained now: ${pre.reasons.map((d) => `${d.subject}: ${d.message}`).join("; ")}`, { details: { reasons: pre.reasons } });
+    this.maintenance.add(host);
+    this.decisions.record(pre.plan, now);
+    const queued = this.enqueue(pre.plan.moves, pre.plan.id, now);
+    await this.dispatcher.pump();
+    return { host, maintenance: true, planId: pre.plan.id, queued, moves: pre.plan.moves };
+  }
+
+  release(req: { host?: string; vm?: string }): unknown {
+    if (req.host !== undefined) {
+      const host = this.knownHost(req.host);
+      const was = this.maintenance.delete(host);
+      return { host, released: was };
+    }
+    const was = this.frozen.delete(req.vm!);
+    return { vm: req.vm, released: was };
+  }
+
+  pause(reason?: string): unknown {
+    this.pausedReason = reason ?? "paused by operator";
+    return { paused: true, reason: this.pausedReason, queued: this.tracker.queued().length, ongoing: this.tracker.ongoing().length };
+  }
+
+  async resume(): Promise<unknown> {
+    const was = this.pausedReason !== undefined;
+    this.pausedReason = undefined;
+    await this.dispatcher.pump();
+    return { paused: false, wasPaused: was };
+  }
+
+  history(filter: { vm?: string; host?: string; limit: number }): MigrationRecord[] {
+    return this.tracker.history(filter);
+  }
+
+  explain(vm: string, cycles: number): unknown {
+    const located = this.state.locate(vm);
+    const history = this.tracker.history({ vm, limit: 20 });
+    if (located.length === 0 && history.length === 0) throw new BallastError("UNKNOWN_VM", `VM ${vm} is not reported by any agent and has no history`);
+    const sinceCycle = Math.max(1, this.decisions.cycle - cycles + 1);
+    const decisions = this.decisions.query({ vm, limit: 200, sinceCycle });
+    const placement = history.find((r) => r.state === "SUCCEEDED" && located.some((l) => l.host === r.destination));
+    return {
+      vm,
+      runningOn: located.filter((l) => l.info.state === "running").map((l) => l.host),
+      reportedBy: located.map((l) => ({ host: l.host, state: l.info.state, migrating: l.info.migrating, cpuPercent: l.info.cpuPercent, memMiB: l.info.memMiB })),
+      whyHere: placement
+        ? `moved here from ${placement.source} at ${new Date(placement.finishedAt!).toISOString()} by ${placement.strategy}: ${placement.reason}`
+        : "no recorded move brought it here (placed before Ballast saw it, or by an operator outside Ballast)",
+      frozen: this.frozen.has(vm),
+      inFlight: this.tracker.busy(vm),
+      lastCycles: { from: sinceCycle, to: this.decisions.cycle, decisions },
+      history,
+    };
+  }
+
+  lastPlanSummary(): Plan | undefined {
+    return this.lastPlan;
+  }
+
+  private knownHost(host: string): string {
+    if (!this.state.knows(host)) throw new BallastError("UNKNOWN_HOST", `host ${host} is not known (no agent has reported it)`);
+    return host;
+  }
+
+  private assertActive(): void {
+    if (this.pausedReason !== undefined) throw new BallastError("PAUSED", `orchestrator is paused (${this.pausedReason}); resume first`);
+    if (!(this.deps.isLeader?.() ?? true)) throw new BallastError("NOT_LEADER", "this orchestrator is a standby; send commands to the leader");
+  }
+
+  private publish(ev: Record<string, unknown>): void {
+    try {
+      this.deps.nc.publish(orchestratorSubjects.events, JSON.stringify({ v: 1, ts: this.deps.clock.now(), ...ev }));
+    } catch {
+      // A closed connection during shutdown is not worth failing a cycle over.
+    }
+  }
+}
+
+const brief = (r: MigrationRecord) => ({
+  requestId: r.requestId,
+  vm: r.vm,
+  source: r.source,
+  destination: r.destination,
+  state: r.state,
+  progress: r.progress ?? null,
+  reason: r.reason,
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, envOverrides } from "../../shared/config/load-config.js";
+import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
+import { ConfigError } from "../../shared/errors.js";
+
+describe("orchestrator config", () => {
+  it("has a default for every key", () => {
+    const c = loadConfig(OrchestratorConfig, {});
+    expect(c.policy.interval).toBe(10);
+    expect(c.policy.max_over).toBe(60);
+    expect(c.nats.servers).toEqual(["nats://127.0.0.1:4222"]);
+  });
+
+  it("layers file < environment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ballast-cfg-"));
+    try {
+      const f = join(dir, "orch.yaml");
+      writeFileSync(f, "policy:\n  load_threshold: 85\n  load_target: 75\n  max_vm_per_host: 12\nnats:\n  servers: [nats://10.0.0.1:4222]\n");
+      const c = loadConfig(OrchestratorConfig, { file: f, env: { BALLAST_POLICY__MAX_VM_PER_HOST: "7", BALLAST_NATS__SERVERS: "nats://a:1,nats://b:2", HOME: "/x" } });
+      expect(c.policy.load_threshold).toBe(85);
+      expect(c.policy.max_vm_per_host).toBe(7);
+      expect(c.nats.servers).toEqual(["nats://a:1", "nats://b:2"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [{ BALLAST_POLICY__LOAD_THRESHOLD: "150" }, "policy.load_threshold"],
+    [{ BALLAST_POLICY__MAX_OVER: "5" }, "policy.max_over"],
+    [{ BALLAST_POLICY__LOAD_TARGET: "95" }, "policy.load_target"],
+    [{ BALLAST_POLICY__AUTOMATION: "yolo" }, "policy.automation"],
+    [{ BALLAST_POLICY__NO_SUCH_KEY: "1" }, "policy"],
+  ])("an invalid value stops start-up naming the key (%j)", (env, key) => {
+    expect(() => loadConfig(OrchestratorConfig, { env })).toThrow(ConfigError);
+    try {
+      loadConfig(OrchestratorConfig, { env });
+    } catch (e) {
+      expect((e as Error).message).toContain(key);
+    }
+  });
+
+  it("parses env values as JSON where they look like it", () => {
+    expect(envOverrides({ BALLAST_A: "1", BALLAST_B: "true", BALLAST_C: "[1,2]", BALLAST_D: "text", BALLAST_S__SERVERS: "x,y" })).toEqual({ a: 1, b: true, c: [1, 2], d: "text", s: { servers: ["x", "y"] } });
+  });
+});
