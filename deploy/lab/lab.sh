@@ -1,0 +1,550 @@
+#!/usr/bin/env bash
+# Ballast libvirt lab: three real libvirtd "hypervisors" on one Debian 12 machine (root needed).
+#
+#   hub netns  <prefix>-hub   bridge br0 10.77.0.254/24
+#   hv  netns  <prefix>-hv-a  10.77.0.1   libvirtd --listen (own mount namespace, private
+#              <prefix>-hv-b  10.77.0.2   /run /var/lib/libvirt /var/cache/libvirt
+#              <prefix>-hv-c  10.77.0.3   /var/log/libvirt /etc/libvirt)
+# virsh reaches each daemon from the root namespace over its unix socket:
+#   qemu+unix:///system?socket=$BALLAST_LAB_DIR/hv/<hv>/run/libvirt/libvirt-sock
+# Daemons reach each other over qemu+tcp://10.77.0.N/system (auth none, only inside the netns).
+#
+# Usage (BALLAST_LAB_DIR defaults to <repo>/.lab; BALLAST_LAB_PREFIX, default "ballast", names
+# the namespaces so two labs can coexist; BALLAST_LAB_CACHE, default $BALLAST_LAB_DIR/cache, holds
+# the guest kernel/initrd and the QEMU capability caches that make a warm `up` take < 1 s):
+#   deploy/lab/lab.sh up                        # ~10-20 s; builds guest artefacts if missing
+#   deploy/lab/lab.sh status [--json]           # daemons alive? domains and their state
+#   deploy/lab/lab.sh start-guest hv-a g1 [--burn] [--mem MiB]   # define + start, console log
+#   deploy/lab/lab.sh define-guest hv-a g1 [--burn] [--mem MiB]  # define only
+#   deploy/lab/lab.sh burn g1 on|off            # toggle the CPU burner at runtime (ttyS1)
+#   deploy/lab/lab.sh ticks g1 [--raw]          # tick numbers from the console log
+#   deploy/lab/lab.sh where g1                  # hv(s) on which g1 is running
+#   deploy/lab/lab.sh migrate g1 hv-b           # virsh migrate --live --p2p ... from where it runs
+#   deploy/lab/lab.sh destroy-guest g1          # destroy + undefine wherever it is
+#   deploy/lab/lab.sh virsh hv-a list --all     # any virsh command against one hv (with timeout)
+#   deploy/lab/lab.sh uri hv-a                  # print the hv's unix-socket URI
+#   deploy/lab/lab.sh stop-hv hv-c [--destroy-guests]   # SIGTERM libvirtd (QEMU keeps running)
+#   deploy/lab/lab.sh kill-hv hv-c              # "power loss": SIGKILL libvirtd and its QEMUs
+#   deploy/lab/lab.sh start-hv hv-c             # (re)start that libvirtd; it reattaches to QEMUs
+#   deploy/lab/lab.sh net-down hv-c | net-up hv-c       # cut / restore hv-c's link to the bridge
+#   deploy/lab/lab.sh down                      # destroy domains, stop daemons, delete netns
+#
+# Watching a migration by hand:
+#   eval "$(deploy/lab/lab.sh env)"             # exports LAB_URI_HV_A, LAB_URI_HV_B, ...
+#   deploy/lab/lab.sh start-guest hv-a g1 --burn
+#   tail -f .lab/consoles/g1.log &              # TICK <n> <uptime> burn=1 every second
+#   virsh -c "$LAB_URI_HV_A" migrate --live --p2p --persistent --undefinesource --verbose \
+#        --migrateuri tcp://10.77.0.2 g1 qemu+tcp://10.77.0.2/system
+#   virsh -c "$LAB_URI_HV_B" list               # g1 now runs on hv-b; ticks went on
+#
+# Files: $BALLAST_LAB_DIR/cache (kernel, initrd; kept), state/ (PIDs, lab.json, lab.env),
+# host_mapping.csv, lab.json, hv/<hv>/ (daemon dirs, log/ kept after down), consoles/<guest>.log
+# (shared by all hvs at the same path, opened in append mode, so a migrated guest's ticks continue
+# in the same file), guests/<guest>.xml.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+LAB="${BALLAST_LAB_DIR:-$repo/.lab}"
+mkdir -p "$LAB"
+LAB="$(cd "$LAB" && pwd)"
+PREFIX="${BALLAST_LAB_PREFIX:-ballast}"
+CACHE="${BALLAST_LAB_CACHE:-$LAB/cache}"   # guest artefacts + QEMU capability caches (kept)
+mkdir -p "$CACHE"; CACHE="$(cd "$CACHE" && pwd)"
+HUB="$PREFIX-hub"
+STATE="$LAB/state"
+HVS=(hv-a hv-b hv-c)
+VIRSH_TIMEOUT="${BALLAST_LAB_VIRSH_TIMEOUT:-30}"
+
+log() { echo "lab: $*" >&2; }
+die() { echo "lab: error: $*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+
+hv_ip() {
+  case "$1" in
+    hv-a) echo 10.77.0.1 ;; hv-b) echo 10.77.0.2 ;; hv-c) echo 10.77.0.3 ;;
+    *) die "unknown hypervisor '$1' (hv-a, hv-b, hv-c)" ;;
+  esac
+}
+hv_ns() { hv_ip "$1" >/dev/null; echo "$PREFIX-$1"; }
+hv_dir() { echo "$LAB/hv/$1"; }
+hv_sock() { echo "$LAB/hv/$1/run/libvirt/libvirt-sock"; }
+hv_uri() { echo "qemu+unix:///system?socket=$(hv_sock "$1")"; }
+hv_uuid() {
+  case "$1" in
+    hv-a) echo 6b0a11a5-7000-4a00-8a00-00000000000a ;;
+    hv-b) echo 6b0a11a5-7000-4a00-8a00-00000000000b ;;
+    hv-c) echo 6b0a11a5-7000-4a00-8a00-00000000000c ;;
+  esac
+}
+ns_exists() { [ -e "/run/netns/$1" ]; }
+
+# virsh against one hv, always bounded (virsh can hang and ignore SIGTERM).
+vsh() {
+  local hv="$1"; shift
+  timeout -s KILL "$VIRSH_TIMEOUT" virsh -q -c "$(hv_uri "$hv")" "$@"
+}
+
+# PID of the hv's libvirtd if it is alive and really ours (comm + netns checked, PIDs get reused).
+hv_pid() {
+  local f="$STATE/$1.pid" pid
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = libvirtd ] || return 1
+  [ "$(ip netns identify "$pid" 2>/dev/null)" = "$(hv_ns "$1")" ] || return 1
+  echo "$pid"
+}
+
+write_configs() {
+  local hv="$1" d ip
+  d="$(hv_dir "$hv")"; ip="$(hv_ip "$hv")"
+  mkdir -p "$d"/{run/libvirt,run/ballast-lab,lib/qemu,lib/dnsmasq,cache/qemu,log/qemu,etc/qemu}
+  cat >"$d/etc/libvirtd.conf" <<EOF
+# Ballast lab daemon $hv (generated by deploy/lab/lab.sh)
+listen_tls = 0
+listen_tcp = 1
+listen_addr = "$ip"
+auth_tcp = "none"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+unix_sock_rw_perms = "0770"
+host_uuid = "$(hv_uuid "$hv")"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+keepalive_interval = 5
+keepalive_count = 5
+EOF
+  cat >"$d/etc/qemu.conf" <<EOF
+# Ballast lab daemon $hv (generated by deploy/lab/lab.sh)
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+migration_address = "$ip"
+migration_host = "$ip"
+EOF
+  # Keep the QEMU capability cache across lab cycles: probing costs several seconds per daemon.
+  mkdir -p "$CACHE/libvirt-caps/$hv"
+}
+
+# Starts the hv's libvirtd in its netns + a fresh private mount namespace. Does not wait.
+launch_hv() {
+  local hv="$1" d ns pid
+  d="$(hv_dir "$hv")"; ns="$(hv_ns "$hv")"
+  ns_exists "$ns" || die "namespace $ns missing (lab not up?)"
+  if pid="$(hv_pid "$hv")"; then log "$hv: libvirtd already running (pid $pid)"; return 0; fi
+  rm -f "$d/run/libvirt/libvirt-sock" "$d/run/libvirtd.pid"
+  # The capability cache lives in the (kept) lab cache; bind it below /var/cache/libvirt/qemu.
+  setsid ip netns exec "$ns" unshare --mount --propagation private -- sh -c '
+      set -e
+      d="$1"; caps="$2"
+      mount --bind "$d/run" /run
+      mount --bind "$d/lib" /var/lib/libvirt
+      mount --bind "$d/cache" /var/cache/libvirt
+      mount --bind "$caps" /var/cache/libvirt/qemu
+      mount --bind "$d/log" /var/log/libvirt
+      mount --bind "$d/etc" /etc/libvirt
+      exec libvirtd --listen -f /etc/libvirt/libvirtd.conf
+    ' sh "$d" "$CACHE/libvirt-caps/$hv" </dev/null >>"$d/log/libvirtd.stdout" 2>&1 &
+  pid=$!
+  echo "$pid" >"$STATE/$hv.pid"
+}
+
+# Waits until the hv's daemon answers (first connection probes QEMU capabilities).
+wait_hv() {
+  local hv="$1" deadline=$(( $(date +%s) + ${2:-90} )) pid
+  while :; do
+    if ! pid="$(hv_pid "$hv")"; then
+      # give exec a moment to turn unshare/sh into libvirtd
+      sleep 0.2
+      if ! pid="$(hv_pid "$hv")"; then
+        log "$hv: libvirtd died; last log lines:"; tail -n 20 "$(hv_dir "$hv")/log/libvirtd.stdout" >&2 || true
+        tail -n 20 "$(hv_dir "$hv")/log/libvirtd.log" >&2 2>/dev/null || true
+        return 1
+      fi
+    fi
+    if [ -S "$(hv_sock "$hv")" ] && vsh "$hv" version >/dev/null 2>&1; then return 0; fi
+    [ "$(date +%s)" -lt "$deadline" ] || { log "$hv: libvirtd did not answer in time"; return 1; }
+    sleep 0.2
+  done
+}
+
+ensure_user() {
+  if ! getent passwd libvirt-qemu >/dev/null; then
+    getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+    useradd --system --no-create-home --home-dir /var/lib/libvirt --shell /usr/sbin/nologin \
+      -g libvirt-qemu libvirt-qemu
+    log "created system user libvirt-qemu (libvirt needs it even with user = root)"
+  fi
+}
+
+preflight() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  local c
+  for c in ip unshare libvirtd virsh qemu-system-x86_64 timeout setsid perl busybox; do
+    command -v "$c" >/dev/null || die "$c not found (deploy/setup.sh --test installs the lab)"
+  done
+}
+
+write_mapping() {
+  local hv first=1
+  : >"$LAB/host_mapping.csv.new"
+  {
+    echo "{"
+    echo "  \"dir\": \"$LAB\", \"prefix\": \"$PREFIX\", \"hub\": \"$HUB\", \"bridge_ip\": \"10.77.0.254\","
+    echo "  \"consoles\": \"$LAB/consoles\", \"cache\": \"$CACHE\","
+    echo "  \"hosts\": ["
+    for hv in "${HVS[@]}"; do
+      [ $first = 1 ] || echo ","
+      first=0
+      printf '    {"id": "%s", "ip": "%s", "uri": "%s", "socket": "%s", "tcp_uri": "qemu+tcp://%s/system", "netns": "%s", "pid": %s}' \
+        "$hv" "$(hv_ip "$hv")" "$(hv_uri "$hv")" "$(hv_sock "$hv")" "$(hv_ip "$hv")" "$(hv_ns "$hv")" "$(cat "$STATE/$hv.pid" 2>/dev/null || echo null)"
+    done
+    echo
+    echo "  ]"
+    echo "}"
+  } >"$STATE/lab.json"
+  cp "$STATE/lab.json" "$LAB/lab.json"
+  for hv in "${HVS[@]}"; do echo "$hv,$(hv_ip "$hv")" >>"$LAB/host_mapping.csv.new"; done
+  mv "$LAB/host_mapping.csv.new" "$LAB/host_mapping.csv"
+  cmd_env >"$STATE/lab.env"
+}
+
+cmd_env() {
+  local hv v
+  echo "export BALLAST_LAB_DIR='$LAB'"
+  for hv in "${HVS[@]}"; do
+    v="$(echo "$hv" | tr 'a-z-' 'A-Z_')"
+    echo "export LAB_URI_$v='$(hv_uri "$hv")'"
+    echo "export LAB_IP_$v='$(hv_ip "$hv")'"
+  done
+}
+
+net_up() {
+  local hv ip ns
+  ip netns add "$HUB"
+  ip -n "$HUB" link set lo up
+  ip -n "$HUB" link add br0 type bridge
+  ip -n "$HUB" addr add 10.77.0.254/24 dev br0
+  ip -n "$HUB" link set br0 up
+  for hv in "${HVS[@]}"; do
+    ns="$(hv_ns "$hv")"; ip="$(hv_ip "$hv")"
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    ip -n "$HUB" link add "v-$hv" type veth peer name eth0 netns "$ns"
+    ip -n "$HUB" link set "v-$hv" master br0 up
+    ip -n "$ns" addr add "$ip/24" dev eth0
+    ip -n "$ns" link set eth0 up
+  done
+}
+
+cmd_up() {
+  preflight
+  local t0 hv pids=() rc=0
+  t0="$(now_ms)"
+  if [ -f "$STATE/up" ]; then
+    local healthy=1
+    for hv in "${HVS[@]}"; do hv_pid "$hv" >/dev/null || healthy=0; done
+    if [ $healthy = 1 ]; then log "already up"; return 0; fi
+    log "stale lab state found, tearing it down first"
+    cmd_down
+  fi
+  ns_exists "$HUB" && { log "leftover namespaces found, cleaning up first"; cmd_down; }
+  [ -s "$CACHE/vmlinuz" ] && [ -s "$CACHE/initrd.gz" ] || BALLAST_LAB_DIR="$LAB" BALLAST_LAB_CACHE="$CACHE" "$here/prepare-guest.sh" >/dev/null
+  [ "${#LAB}" -le 60 ] || die "BALLAST_LAB_DIR path too long (${#LAB} > 60 chars): unix socket paths are limited to 108"
+  ensure_user
+  for d in /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /etc/libvirt; do mkdir -p "$d"; done
+  rm -rf "$LAB/hv" "$STATE" "$LAB/consoles" "$LAB/guests"
+  mkdir -p "$STATE" "$LAB/consoles" "$LAB/guests"
+  # Any failure (or Ctrl-C) from here on tears down whatever was created.
+  trap 'rc=$?; trap - EXIT INT TERM; if [ ! -f "$STATE/up" ]; then log "up failed, tearing down"; cmd_down || true; fi; exit $rc' EXIT
+  trap 'exit 130' INT TERM
+  net_up
+  for hv in "${HVS[@]}"; do write_configs "$hv"; done
+  for hv in "${HVS[@]}"; do launch_hv "$hv"; done
+  for hv in "${HVS[@]}"; do wait_hv "$hv" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  [ $rc = 0 ] || die "a daemon failed to come up"
+  # the data path between the namespaces (source daemon -> destination daemon)
+  ip netns exec "$(hv_ns hv-a)" busybox ping -c1 -W2 10.77.0.3 >/dev/null || die "no connectivity hv-a -> hv-c"
+  touch "$STATE/up"
+  trap - EXIT INT TERM
+  write_mapping
+  log "up in $(( $(now_ms) - t0 )) ms: $(for hv in "${HVS[@]}"; do printf '%s=%s ' "$hv" "$(hv_ip "$hv")"; done)"
+  log "mapping: $LAB/host_mapping.csv, $LAB/lab.json, env: $STATE/lab.env"
+}
+
+# Kills every process left in the namespace (QEMUs orphaned by a dead libvirtd). These are
+# processes our daemons started in our own namespace.
+kill_ns_procs() {
+  local ns="$1" sig="${2:-TERM}" p
+  ns_exists "$ns" || return 0
+  for p in $(ip netns pids "$ns" 2>/dev/null); do kill "-$sig" "$p" 2>/dev/null || true; done
+}
+
+wait_ns_empty() {
+  local ns="$1" i
+  for i in $(seq 1 50); do
+    [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+destroy_all_domains() {
+  local hv="$1" dom
+  hv_pid "$hv" >/dev/null || return 0
+  for dom in $(vsh "$hv" list --name 2>/dev/null || true); do
+    vsh "$hv" destroy "$dom" >/dev/null 2>&1 || log "$hv: destroy $dom failed"
+  done
+}
+
+stop_daemon() {
+  local hv="$1" pid i
+  pid="$(hv_pid "$hv")" || { rm -f "$STATE/$hv.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  if [ -d "/proc/$pid" ]; then log "$hv: libvirtd ignored SIGTERM, SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  for i in $(seq 1 20); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+  rm -f "$STATE/$hv.pid"
+}
+
+cmd_down() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  local t0 hv ns p
+  t0="$(now_ms)"
+  # 1. destroy domains first (in parallel): a dying libvirtd leaves QEMU running.
+  local pids=()
+  for hv in "${HVS[@]}"; do destroy_all_domains "$hv" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  # 2. stop daemons by recorded PID.
+  pids=()
+  for hv in "${HVS[@]}"; do stop_daemon "$hv" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  # 3. anything still alive inside our namespaces (orphaned QEMU) goes too.
+  for hv in "${HVS[@]}"; do kill_ns_procs "$(hv_ns "$hv")" TERM; done
+  for hv in "${HVS[@]}"; do
+    ns="$(hv_ns "$hv")"
+    if ns_exists "$ns" && ! wait_ns_empty "$ns"; then kill_ns_procs "$ns" KILL; wait_ns_empty "$ns" || log "$ns: processes remain: $(ip netns pids "$ns" | tr '\n' ' ')"; fi
+  done
+  kill_ns_procs "$HUB" KILL
+  # 4. namespaces (their veths and the bridge go with them); private mount namespaces die with
+  #    their last process, nothing was mounted in the root namespace.
+  for hv in "${HVS[@]}"; do ns="$(hv_ns "$hv")"; ns_exists "$ns" && ip netns del "$ns"; done
+  ns_exists "$HUB" && ip netns del "$HUB"
+  # 5. runtime dirs (logs and the cache stay).
+  for hv in "${HVS[@]}"; do
+    [ -d "$LAB/hv/$hv" ] && rm -rf "$LAB/hv/$hv"/{run,lib,cache,etc}
+  done
+  rm -rf "$STATE"
+  rm -f "$LAB/lab.json" "$LAB/host_mapping.csv"
+  log "down in $(( $(now_ms) - t0 )) ms"
+}
+
+cmd_status() {
+  local json=0 hv pid doms alive first=1
+  [ "${1:-}" = --json ] && json=1
+  [ $json = 1 ] && echo '{"hosts": ['
+  for hv in "${HVS[@]}"; do
+    alive=false; doms=""
+    if pid="$(hv_pid "$hv")"; then
+      alive=true
+      doms="$(vsh "$hv" list --all 2>/dev/null | awk 'NF>=3 {n=$2; $1="";$2=""; sub(/^ +/,""); print n"="$0}' | tr ' ' '_' || true)"
+    fi
+    if [ $json = 1 ]; then
+      [ $first = 1 ] || echo ","
+      first=0
+      printf '  {"id": "%s", "ip": "%s", "netns": %s, "libvirtd": %s, "pid": %s, "domains": {' "$hv" "$(hv_ip "$hv")" \
+        "$(ns_exists "$(hv_ns "$hv")" && echo true || echo false)" "$alive" "${pid:-null}"
+      local f2=1 kv
+      for kv in $doms; do [ $f2 = 1 ] || printf ', '; f2=0; printf '"%s": "%s"' "${kv%%=*}" "${kv#*=}" | tr '_' ' '; done
+      printf '}}'
+    else
+      printf '%-5s %-10s netns=%s libvirtd=%s' "$hv" "$(hv_ip "$hv")" \
+        "$(ns_exists "$(hv_ns "$hv")" && echo up || echo absent)" "$([ $alive = true ] && echo "alive(pid $pid)" || echo down)"
+      [ -n "$doms" ] && printf ' domains: %s' "$(echo $doms | tr '_' ' ')"
+      echo
+    fi
+  done
+  [ $json = 1 ] && printf '\n]}\n'
+  return 0
+}
+
+guest_xml() {
+  local name="$1" burn="$2" mem="$3"
+  cat <<EOF
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>$mem</memory>
+  <currentMemory unit='MiB'>$mem</currentMemory>
+  <vcpu placement='static'>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$CACHE/vmlinuz</kernel>
+    <initrd>$CACHE/initrd.gz</initrd>
+    <cmdline>console=ttyS0 quiet loglevel=3 panic=-1 ballast.name=$name ballast.burn=$burn</cmdline>
+  </os>
+  <features><acpi/></features>
+  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='file'>
+      <source path='$LAB/consoles/$name.log' append='on'/>
+      <target port='0'/>
+    </serial>
+    <serial type='unix'>
+      <source mode='bind' path='/run/ballast-lab/$name.ctl'/>
+      <target port='1'/>
+    </serial>
+    <controller type='usb' model='none'/>
+    <memballoon model='virtio'>
+      <stats period='5'/>
+    </memballoon>
+  </devices>
+</domain>
+EOF
+}
+
+cmd_define_guest() {
+  local start="$1"; shift
+  local hv="${1:?hv}" name="${2:?guest name}" burn=0 mem=128
+  shift 2
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --burn) burn=1 ;;
+      --mem) mem="$2"; shift ;;
+      *) die "unknown option $1" ;;
+    esac
+    shift
+  done
+  hv_pid "$hv" >/dev/null || die "$hv: libvirtd not running"
+  [[ "$name" =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad guest name '$name'"
+  mkdir -p "$LAB/guests" "$LAB/consoles"
+  guest_xml "$name" "$burn" "$mem" >"$LAB/guests/$name.xml"
+  : >"$LAB/consoles/$name.log"
+  vsh "$hv" define "$LAB/guests/$name.xml" >/dev/null
+  if [ "$start" = 1 ]; then
+    vsh "$hv" start "$name" >/dev/null
+    log "$name started on $hv (burn=$burn, ${mem} MiB), console: $LAB/consoles/$name.log"
+  else
+    log "$name defined on $hv"
+  fi
+}
+
+cmd_where() {
+  local name="${1:?guest name}" hv out=()
+  for hv in "${HVS[@]}"; do
+    hv_pid "$hv" >/dev/null || continue
+    if vsh "$hv" list --name 2>/dev/null | grep -qx -- "$name"; then out+=("$hv"); fi
+  done
+  [ ${#out[@]} -gt 0 ] && printf '%s\n' "${out[@]}"
+  return 0
+}
+
+cmd_burn() {
+  local name="${1:?guest name}" state="${2:?on|off}" hv sock
+  case "$state" in on|off) ;; *) die "burn: on|off" ;; esac
+  hv="$(cmd_where "$name" | head -n1)"
+  [ -n "$hv" ] || die "$name is not running anywhere"
+  sock="$(hv_dir "$hv")/run/ballast-lab/$name.ctl"
+  perl -MIO::Socket::UNIX -e '
+    my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect $ARGV[0]: $!\n";
+    print $s "burn $ARGV[1]\n"; $s->flush; select(undef, undef, undef, 0.3); close $s;' "$sock" "$state"
+}
+
+cmd_ticks() {
+  local name="${1:?guest name}" f="$LAB/consoles/${1:-}.log"
+  [ -f "$f" ] || die "no console log $f"
+  if [ "${2:-}" = --raw ]; then grep -a '^TICK ' "$f" | tr -d '\r' || true; else { grep -a '^TICK ' "$f" || true; } | awk '{print $2}'; fi
+}
+
+cmd_destroy_guest() {
+  local name="${1:?guest name}" hv
+  for hv in "${HVS[@]}"; do
+    hv_pid "$hv" >/dev/null || continue
+    vsh "$hv" destroy "$name" >/dev/null 2>&1 || true
+    vsh "$hv" undefine "$name" >/dev/null 2>&1 || true
+  done
+}
+
+cmd_migrate() {
+  local name="${1:?guest name}" dst="${2:?destination hv}" src dip
+  shift 2
+  src="$(cmd_where "$name" | head -n1)"
+  [ -n "$src" ] || die "$name is not running"
+  dip="$(hv_ip "$dst")"
+  VIRSH_TIMEOUT="${BALLAST_LAB_MIGRATE_TIMEOUT:-120}" vsh "$src" migrate --live --p2p --persistent --undefinesource \
+    --migrateuri "tcp://$dip" "$@" "$name" "qemu+tcp://$dip/system"
+}
+
+cmd_stop_hv() {
+  local hv="${1:?hv}"
+  hv_ip "$hv" >/dev/null
+  [ "${2:-}" = --destroy-guests ] && destroy_all_domains "$hv"
+  stop_daemon "$hv"
+  log "$hv: libvirtd stopped"
+}
+
+cmd_kill_hv() {
+  local hv="${1:?hv}" pid ns
+  ns="$(hv_ns "$hv")"
+  if pid="$(hv_pid "$hv")"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  kill_ns_procs "$ns" KILL
+  wait_ns_empty "$ns" || true
+  rm -f "$STATE/$hv.pid"
+  log "$hv: libvirtd and its guests killed"
+}
+
+cmd_start_hv() {
+  local hv="${1:?hv}" t0
+  t0="$(now_ms)"
+  hv_ip "$hv" >/dev/null
+  [ -f "$STATE/up" ] || die "lab is not up"
+  launch_hv "$hv"
+  wait_hv "$hv" 60
+  write_mapping
+  log "$hv: libvirtd up in $(( $(now_ms) - t0 )) ms"
+}
+
+cmd_net() {
+  local hv="${1:?hv}" state="$2"
+  hv_ip "$hv" >/dev/null
+  ip -n "$HUB" link set "v-$hv" "$state"
+  log "$hv: link $state"
+}
+
+main() {
+  local cmd="${1:-}"
+  [ $# -gt 0 ] && shift
+  case "$cmd" in
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status "$@" ;;
+    env) cmd_env ;;
+    uri) hv_uri "${1:?hv}" ;;
+    start-guest) cmd_define_guest 1 "$@" ;;
+    define-guest) cmd_define_guest 0 "$@" ;;
+    destroy-guest) cmd_destroy_guest "$@" ;;
+    burn) cmd_burn "$@" ;;
+    ticks) cmd_ticks "$@" ;;
+    where) cmd_where "$@" ;;
+    migrate) cmd_migrate "$@" ;;
+    virsh) local hv="${1:?hv}"; shift; vsh "$hv" "$@" ;;
+    stop-hv) cmd_stop_hv "$@" ;;
+    kill-hv) cmd_kill_hv "$@" ;;
+    start-hv) cmd_start_hv "$@" ;;
+    net-down) cmd_net "${1:-}" down ;;
+    net-up) cmd_net "${1:-}" up ;;
+    -h|--help|help|"") sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command '$cmd' (lab.sh help)" ;;
+  esac
+}
+main "$@"

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Builds the lab guest's boot artefacts (idempotent):
+#   $BALLAST_LAB_DIR/cache/vmlinuz     kernel from Debian's linux-image-*-cloud-amd64 package
+#   $BALLAST_LAB_DIR/cache/initrd.gz   busybox-static initrd whose /init ticks on the console
+# BALLAST_LAB_DIR defaults to <repo>/.lab.  Needs: apt-get, dpkg-deb, cpio, busybox-static.
+#   deploy/lab/prepare-guest.sh [--force]
+#
+# Guest behaviour (see the /init below):
+#   * mounts proc/sys/dev, prints "TICK <n> <uptime-s> burn=<0|1>" on ttyS0 once a second;
+#     <n> starts at 1 at boot, so a restart shows up as the sequence starting over.
+#   * ballast.burn=1 on the kernel command line starts a CPU burner at boot;
+#   * reads commands from the second serial port (ttyS1): "burn on", "burn off", "ping";
+#     each answer is written to the console as "CMD <command> ok".
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+lab="${BALLAST_LAB_DIR:-$repo/.lab}"
+cache="${BALLAST_LAB_CACHE:-$lab/cache}"
+force=0
+[ "${1:-}" = "--force" ] && force=1
+
+mkdir -p "$cache"
+log() { echo "prepare-guest: $*" >&2; }
+
+# ---------------------------------------------------------------- kernel
+if [ "$force" = 1 ] || [ ! -s "$cache/vmlinuz" ]; then
+  command -v apt-get >/dev/null || { log "apt-get missing (Debian needed)"; exit 1; }
+  pkg=""
+  resolve() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
+  pkg="$(resolve || true)"
+  if [ -z "$pkg" ]; then
+    log "apt-get update (package lists missing)"
+    apt-get update -qq >/dev/null
+    pkg="$(resolve)"
+  fi
+  [ -n "$pkg" ] || { log "cannot resolve linux-image-cloud-amd64"; exit 1; }
+  tmp="$(mktemp -d "$cache/kernel.XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  log "downloading $pkg"
+  if ! (cd "$tmp" && apt-get download -qq "$pkg" >/dev/null 2>&1); then
+    apt-get update -qq >/dev/null
+    (cd "$tmp" && apt-get download -qq "$pkg" >/dev/null)
+  fi
+  deb="$(ls "$tmp"/*.deb)"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*'
+  k="$(ls "$tmp"/boot/vmlinuz-* | head -n1)"
+  cp "$k" "$cache/vmlinuz.new" && mv "$cache/vmlinuz.new" "$cache/vmlinuz"
+  basename "$k" > "$cache/vmlinuz.version"
+  rm -rf "$tmp"
+  trap - EXIT
+  log "kernel: $(cat "$cache/vmlinuz.version")"
+fi
+
+# ---------------------------------------------------------------- initrd
+bb=/bin/busybox
+[ -x "$bb" ] || bb="$(command -v busybox || true)"
+[ -n "$bb" ] && file_is_static=$(ldd "$bb" 2>&1 | grep -c 'not a dynamic' || true) || file_is_static=0
+[ "$file_is_static" -ge 1 ] || { log "busybox-static needed (apt-get install busybox-static)"; exit 1; }
+
+init_script=$(cat <<'INIT'
+#!/bin/busybox sh
+# Ballast lab guest init (PID 1).
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null || mdev -s
+name=guest; burn=0
+for a in $(cat /proc/cmdline); do
+  case "$a" in
+    ballast.name=*) name="${a#ballast.name=}" ;;
+    ballast.burn=*) burn="${a#ballast.burn=}" ;;
+  esac
+done
+echo 0 > /tmp/burn
+burner=""
+burn_on() {
+  [ -n "$burner" ] && return 0
+  ( trap 'exit 0' TERM; while :; do :; done ) &
+  burner=$!
+  renice 19 -p "$burner" >/dev/null 2>&1 || true
+  echo 1 > /tmp/burn
+}
+burn_off() {
+  [ -n "$burner" ] && kill "$burner" 2>/dev/null
+  burner=""
+  echo 0 > /tmp/burn
+}
+echo "BOOT $name $(cut -d' ' -f1 /proc/uptime)"
+[ "$burn" = 1 ] && burn_on
+# Control channel: ttyS1. Runs in a subshell that reports wanted state through a fifo-less file.
+if [ -e /dev/ttyS1 ]; then
+  stty -F /dev/ttyS1 -echo -icrnl 2>/dev/null || true
+  (
+    while :; do
+      while read -r cmd arg; do
+        cmd="$(echo "$cmd" | tr -d '\r')"; arg="$(echo "$arg" | tr -d '\r')"
+        case "$cmd $arg" in
+          "burn on"|"burn 1") echo on > /tmp/want ;;
+          "burn off"|"burn 0") echo off > /tmp/want ;;
+          "ping "*|"ping") echo "CMD ping ok" ;;
+          " ") ;;
+          *) echo "CMD unknown: $cmd $arg" ;;
+        esac
+      done < /dev/ttyS1
+      sleep 1
+    done
+  ) &
+else
+  echo "WARN no /dev/ttyS1: runtime control disabled"
+fi
+n=0
+while :; do
+  if [ -f /tmp/want ]; then
+    w="$(cat /tmp/want)"; rm -f /tmp/want
+    if [ "$w" = on ]; then burn_on; else burn_off; fi
+    echo "CMD burn $w ok"
+  fi
+  n=$((n + 1))
+  echo "TICK $n $(cut -d' ' -f1 /proc/uptime) burn=$(cat /tmp/burn)"
+  sleep 1
+done
+INIT
+)
+
+want_sum="$( { printf '%s' "$init_script"; sha256sum < "$bb"; } | sha256sum | cut -d' ' -f1)"
+if [ "$force" = 1 ] || [ ! -s "$cache/initrd.gz" ] || [ "$(cat "$cache/initrd.sum" 2>/dev/null)" != "$want_sum" ]; then
+  root="$(mktemp -d "$cache/initrd.XXXXXX")"
+  trap 'rm -rf "$root"' EXIT
+  mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+  cp "$bb" "$root/bin/busybox"
+  ln -s busybox "$root/bin/sh"
+  printf '%s\n' "$init_script" > "$root/init"
+  chmod 755 "$root/init"
+  (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -9 > "$cache/initrd.gz.new"
+  mv "$cache/initrd.gz.new" "$cache/initrd.gz"
+  echo "$want_sum" > "$cache/initrd.sum"
+  rm -rf "$root"
+  trap - EXIT
+  log "initrd: $cache/initrd.gz ($(stat -c %s "$cache/initrd.gz") bytes)"
+fi
+echo "$cache"
