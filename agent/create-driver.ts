@@ -1,0 +1,49 @@
+import type { AgentConfig } from "../shared/config/agent-config.js";
+import type { Logger } from "../shared/logger.js";
+import { createSystemInformationSource } from "./metrics/systeminformation-source.js";
+import type { Clock } from "./ports/clock.js";
+import type { HostMetricsSource } from "./ports/host-metrics-source.js";
+import type { Hypervisor } from "./ports/hypervisor.js";
+import { SimFabric } from "./sim/sim-fabric.js";
+import { SimHypervisor } from "./sim/sim-hypervisor.js";
+import { createSimMetricsSource } from "./sim/sim-metrics-source.js";
+import { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
+import { createExecaVirshRunner } from "./virsh/virsh-runner.js";
+
+/** The configured driver and its host-metrics source; `owned` ones are stopped with the agent. */
+export interface Driver {
+  hypervisor: Hypervisor;
+  metricsSource: HostMetricsSource;
+  /** Called on agent stop for what this function created (the sim host leaves the fabric). */
+  close(): void;
+}
+
+export function createDriver(o: {
+  config: AgentConfig;
+  logger: Logger;
+  clock: Clock;
+  hypervisor?: Hypervisor;
+  metricsSource?: HostMetricsSource;
+  fabric?: SimFabric;
+}): Driver {
+  const { config } = o;
+  const overrides = { cpusOverride: config.cpus_override, memOverrideMiB: config.mem_override_mib };
+  let hypervisor = o.hypervisor;
+  let close = () => {};
+  if (!hypervisor) {
+    if (config.driver === "sim") {
+      if (!o.fabric) o.logger.info("sim driver without a shared fabric: this host can neither send nor receive migrations");
+      const sim = new SimHypervisor({ host: config.host, config: config.sim ?? {}, clock: o.clock, fabric: o.fabric ?? new SimFabric() });
+      sim.start();
+      hypervisor = sim;
+      close = () => sim.stop();
+    } else {
+      const runner = createExecaVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 });
+      hypervisor = new VirshHypervisor({ runner, migration: config.migration, clock: o.clock, logger: o.logger });
+    }
+  }
+  const metricsSource =
+    o.metricsSource ??
+    (hypervisor instanceof SimHypervisor ? createSimMetricsSource(hypervisor, overrides) : createSystemInformationSource(overrides));
+  return { hypervisor, metricsSource, close };
+}

@@ -1,0 +1,16 @@
+// The agent's public surface: everything the CLI, the demo and other code may import.
+export { startAgent, type StartAgentOptions, type AgentHandle } from "./nats-agent.js";
+export { runAgent } from "./main.js";
+export { AGENT_VERSION } from "./version.js";
+export type { Hypervisor, DomainStats, MigrationTarget, MigrateOptions, MigrationProgress } from "./ports/hypervisor.js";
+export type { HostMetricsSource, HostSample } from "./ports/host-metrics-source.js";
+export { systemClock, type Clock } from "./ports/clock.js";
+export { SimHypervisor, type SimHypervisorOptions, type SimVmView } from "./sim/sim-hypervisor.js";
+export { SimFabric } from "./sim/sim-fabric.js";
+export { ManualClock } from "./sim/manual-clock.js";
+export { createSimMetricsSource } from "./sim/sim-metrics-source.js";
+export { SimConfig, SimVm, SimCpu, type SimConfigInput, type SimVmInput } from "./sim/sim-config.js";
+export { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
+export { createExecaVirshRunner, type VirshRunner } from "./virsh/virsh-runner.js";
+export { MigrationManager } from "./migration/migration-manager.js";
+export { AgentConfig, defaultHostId } from "../shared/config/agent-config.js";

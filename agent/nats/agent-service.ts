@@ -1,0 +1,54 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { Svcm, type Service } from "@nats-io/services";
+import type { Logger } from "../../shared/logger.js";
+import { jsonHandler } from "../../shared/nats/handle-request.js";
+import { AbortRequest, AgentStatusRequest, MigrateRequest, PingRequest, type AbortResult, type AgentStatus, type MigrateAccepted, type Pong } from "../../shared/schemas/agent-api.js";
+import { agentSubjects } from "../../shared/subjects.js";
+import { withServiceErrorHeaders } from "./service-error-headers.js";
+
+/** What the agent does for each endpoint; inputs are already validated. */
+export interface AgentHandlers {
+  ping(): Pong;
+  status(): AgentStatus;
+  migrate(req: MigrateRequest): Promise<MigrateAccepted>;
+  abort(req: AbortRequest): Promise<AbortResult>;
+}
+
+/**
+ * Registers the agent as a NATS service ("ballast-agent", one instance per host) so `$SRV.PING`,
+ * `$SRV.INFO` and `$SRV.STATS` discovery and `nats micro ls` see it, with the four request/reply
+ * endpoints on the subjects of agentSubjects(host). Every request gets the JSON envelope.
+ */
+export async function registerAgentService(
+  nc: NatsConnection,
+  o: { host: string; driver: string; version: string; logger: Logger; handlers: AgentHandlers },
+): Promise<Service> {
+  const subjects = agentSubjects(o.host);
+  const svc = await new Svcm(nc).add({
+    name: "ballast-agent",
+    version: o.version,
+    description: `Ballast agent of hypervisor ${o.host}`,
+    metadata: { host: o.host, driver: o.driver },
+  });
+  const { handlers, logger } = o;
+  const endpoints = {
+    ping: jsonHandler(PingRequest, () => handlers.ping(), logger, "ping"),
+    status: jsonHandler(AgentStatusRequest, () => handlers.status(), logger, "status"),
+    migrate: jsonHandler(MigrateRequest, (req) => handlers.migrate(req), logger, "migrate"),
+    abort: jsonHandler(AbortRequest, (req) => handlers.abort(req), logger, "abort"),
+  };
+  for (const [name, handle] of Object.entries(endpoints)) {
+    svc.addEndpoint(name, {
+      subject: subjects[name as keyof typeof endpoints],
+      metadata: { host: o.host },
+      handler: (e, msg) => {
+        if (e) {
+          logger.error({ endpoint: name, err: e.message }, "service endpoint error");
+          return;
+        }
+        void handle(withServiceErrorHeaders(msg));
+      },
+    });
+  }
+  return svc;
+}

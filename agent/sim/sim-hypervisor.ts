@@ -1,0 +1,272 @@
+import { SimConfig, SimVm, type SimConfigInput, type SimCpu, type SimVmInput } from "../../shared/config/agent-config.js";
+import { HypervisorError, ValidationError } from "../../shared/errors.js";
+import type { MigrationStats } from "../../shared/schemas/agent-api.js";
+import type { VmState } from "../../shared/schemas/vm.js";
+import type { Clock } from "../ports/clock.js";
+import type { DomainStats, Hypervisor, MigrateOptions, MigrationProgress, MigrationTarget } from "../ports/hypervisor.js";
+import { cpuAt } from "./cpu-pattern.js";
+import { planMigration, seededRandom } from "./migration-model.js";
+import type { SimFabric } from "./sim-fabric.js";
+
+// A simulated hypervisor: a product feature (demo, simulator, scale tests), not a test double.
+// All timing comes from the injected Clock, all chance from a seeded PRNG, so a run is
+// reproducible. A VM is defined on exactly one host at any moment: it stays on the source
+// while its memory is copied and moves in one synchronous step at the switch-over.
+
+interface VmRecord {
+  name: string;
+  vcpus: number;
+  memMiB: number;
+  cpu: SimCpu;
+  dirtyRateMiBs: number;
+  state: VmState;
+  /** Origin of the CPU pattern's time axis; kept across migrations. */
+  patternStartMs: number;
+  cpuTimeNs: number;
+  cpuReadAtMs: number;
+  migration?: { abort: AbortController; aborted: boolean };
+}
+
+/** What `vms()` shows of a simulated VM. */
+export interface SimVmView {
+  name: string;
+  vcpus: number;
+  memMiB: number;
+  state: VmState;
+  /** CPU now, percent of one core. */
+  cpuPercent: number;
+  migrating: boolean;
+}
+
+export interface SimHypervisorOptions {
+  host: string;
+  config?: SimConfigInput | SimConfig;
+  clock: Clock;
+  fabric?: SimFabric;
+}
+
+const MiB = 1024 * 1024;
+/** libvirtd's TCP port, for error texts that read like libvirt's. */
+const LIBVIRT_PORT = 16509;
+
+export class SimHypervisor implements Hypervisor {
+  readonly name = "sim";
+  readonly host: string;
+  readonly config: SimConfig;
+  private readonly clock: Clock;
+  private readonly fabric: SimFabric | undefined;
+  private readonly vmsByName = new Map<string, VmRecord>();
+  private readonly random: () => number;
+  private running = false;
+
+  constructor(o: SimHypervisorOptions) {
+    this.host = o.host;
+    this.config = SimConfig.parse(o.config ?? {});
+    this.clock = o.clock;
+    this.fabric = o.fabric;
+    this.random = seededRandom(this.config.seed);
+    for (const vm of this.config.vms) this.addVm(vm);
+  }
+
+  /** Joins the fabric under the host id and configured addresses: now a migration destination. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    if (this.fabric) for (const a of new Set([this.host, ...this.config.addresses])) this.fabric.register(a, this);
+  }
+
+  /** Leaves the fabric: incoming migrations fail as if libvirtd were down; running ones abort. */
+  stop(): void {
+    this.running = false;
+    this.fabric?.unregister(this);
+    for (const vm of this.vmsByName.values()) vm.migration?.abort.abort(new Error("host stopped"));
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  // --- programmatic control (tests, demo) -------------------------------------------------
+
+  addVm(input: SimVmInput): void {
+    const vm = SimVm.parse(input);
+    if (this.vmsByName.has(vm.name)) throw new ValidationError("BAD_REQUEST", `sim host ${this.host}: VM '${vm.name}' already exists`);
+    const now = this.clock.now();
+    this.vmsByName.set(vm.name, {
+      name: vm.name,
+      vcpus: vm.vcpus,
+      memMiB: vm.mem_mib,
+      cpu: vm.cpu,
+      dirtyRateMiBs: vm.dirty_rate_mibs,
+      state: vm.state,
+      patternStartMs: now,
+      cpuTimeNs: 0,
+      cpuReadAtMs: now,
+    });
+  }
+
+  removeVm(name: string): boolean {
+    const vm = this.vmsByName.get(name);
+    if (!vm) return false;
+    vm.migration?.abort.abort(new Error("VM removed"));
+    return this.vmsByName.delete(name);
+  }
+
+  setVmCpu(name: string, cpu: SimCpu): void {
+    const vm = this.vmsByName.get(name);
+    if (!vm) throw new ValidationError("UNKNOWN_VM", `sim host ${this.host}: no VM '${name}'`);
+    this.accrueCpu(vm);
+    vm.cpu = cpu;
+    vm.patternStartMs = this.clock.now();
+  }
+
+  setVmState(name: string, state: VmState): void {
+    const vm = this.vmsByName.get(name);
+    if (!vm) throw new ValidationError("UNKNOWN_VM", `sim host ${this.host}: no VM '${name}'`);
+    this.accrueCpu(vm);
+    vm.state = state;
+  }
+
+  hasVm(name: string): boolean {
+    return this.vmsByName.has(name);
+  }
+
+  vms(): SimVmView[] {
+    return [...this.vmsByName.values()].map((vm) => ({
+      name: vm.name,
+      vcpus: vm.vcpus,
+      memMiB: vm.memMiB,
+      state: vm.state,
+      cpuPercent: this.cpuNow(vm),
+      migrating: vm.migration !== undefined,
+    }));
+  }
+
+  // --- Hypervisor ---------------------------------------------------------------------------
+
+  async listDomains(): Promise<DomainStats[]> {
+    return [...this.vmsByName.values()].map((vm) => {
+      this.accrueCpu(vm);
+      const active = vm.state === "running" || vm.state === "paused";
+      return {
+        name: vm.name,
+        state: vm.state,
+        vcpus: vm.vcpus,
+        memMiB: vm.memMiB,
+        maxMemMiB: vm.memMiB,
+        cpuTimeNs: active ? vm.cpuTimeNs : null,
+      };
+    });
+  }
+
+  async abortMigration(vmName: string): Promise<void> {
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) throw new HypervisorError(`failed to get domain '${vmName}'`);
+    if (!vm.migration) throw new HypervisorError("Requested operation is not valid: no job is active on the domain");
+    vm.migration.aborted = true;
+    vm.migration.abort.abort(new Error("canceled by client"));
+  }
+
+  async migrate(vmName: string, target: MigrationTarget, opts: MigrateOptions, onProgress?: (p: MigrationProgress) => void): Promise<MigrationStats> {
+    const startedAt = this.clock.now();
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) throw new HypervisorError(`failed to get domain '${vmName}'`);
+    if (vm.state !== "running") throw new HypervisorError("Requested operation is not valid: domain is not running");
+    if (vm.migration) throw new HypervisorError(`Requested operation is not valid: domain '${vmName}' has a migration job running`);
+    this.destinationFor(target, vmName);
+
+    const plan = planMigration({ memMiB: vm.memMiB, dirtyRateMiBs: vm.dirtyRateMiBs, speedMiBs: this.config.migration_mibs });
+    // Decide up front (one draw per migration) so the sequence of outcomes depends on the seed only.
+    const failAt = this.random() < this.config.migration_fail_rate ? 0.1 + 0.8 * this.random() : undefined;
+    const abort = new AbortController();
+    const onOuterAbort = () => abort.abort(opts.signal?.reason);
+    opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
+    vm.migration = { abort, aborted: false };
+    try {
+      await this.clock.sleep(this.config.start_delay_s * 1000, abort.signal);
+      const steps = Math.max(1, Math.min(100, Math.ceil(plan.precopyMs / 1000)));
+      for (let i = 1; i <= steps; i++) {
+        await this.clock.sleep(plan.precopyMs / steps, abort.signal);
+        const fraction = i / steps;
+        if (failAt !== undefined && fraction >= failAt) throw new HypervisorError("operation failed: job 'migration out' unexpectedly failed");
+        if (!this.destinationUp(target)) throw new HypervisorError("operation failed: job 'migration out' unexpectedly failed");
+        onProgress?.({ percent: Math.min(99, fraction * 100), dataProcessedBytes: Math.round(plan.bytesSent * fraction), dataTotalBytes: Math.round(vm.memMiB * MiB) });
+      }
+      await this.clock.sleep(plan.downtimeMs, abort.signal);
+      // Switch-over: one synchronous step, so no observer sees the VM on both hosts or on none.
+      const dest = this.destinationFor(target, vmName);
+      this.accrueCpu(vm);
+      this.vmsByName.delete(vmName);
+      vm.migration = undefined;
+      dest.receive(vm);
+      return {
+        durationMs: this.clock.now() - startedAt,
+        elapsedMs: Math.round(plan.totalMs),
+        downtimeMs: Math.round(plan.downtimeMs),
+        dataTotalBytes: Math.round(vm.memMiB * MiB),
+        dataProcessedBytes: plan.bytesSent,
+        memoryBps: Math.round(this.config.migration_mibs * MiB),
+        memoryIterations: plan.iterations,
+      };
+    } catch (e) {
+      if (abort.signal.aborted) {
+        if (vm.migration?.aborted) throw new HypervisorError("operation aborted: job 'migration out' canceled by client");
+        throw new HypervisorError(`operation aborted: job 'migration out' was interrupted: ${(abort.signal.reason as Error | undefined)?.message ?? "aborted"}`);
+      }
+      throw e;
+    } finally {
+      opts.signal?.removeEventListener("abort", onOuterAbort);
+      if (vm.migration?.abort === abort) vm.migration = undefined;
+    }
+  }
+
+  // --- host-level numbers (SimMetricsSource) --------------------------------------------------
+
+  /** Sum of the running VMs' CPU now, percent of one core. */
+  totalVmCpuPercent(): number {
+    let sum = 0;
+    for (const vm of this.vmsByName.values()) sum += this.cpuNow(vm);
+    return sum;
+  }
+
+  /** Memory of the VMs that occupy RAM (running or paused), MiB. */
+  totalVmMemMiB(): number {
+    let sum = 0;
+    for (const vm of this.vmsByName.values()) if (vm.state === "running" || vm.state === "paused") sum += vm.memMiB;
+    return sum;
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  /** A VM arriving by migration: a new QEMU process, so cpu.time starts again at 0. */
+  private receive(vm: VmRecord): void {
+    const now = this.clock.now();
+    this.vmsByName.set(vm.name, { ...vm, migration: undefined, cpuTimeNs: 0, cpuReadAtMs: now });
+  }
+
+  private destinationUp(target: MigrationTarget): boolean {
+    const d = this.fabric?.resolve(target.address);
+    return d !== undefined && d.running;
+  }
+
+  private destinationFor(target: MigrationTarget, vmName: string): SimHypervisor {
+    const dest = this.fabric?.resolve(target.address);
+    if (!dest || !dest.running) throw new HypervisorError(`unable to connect to server at '${target.address}:${LIBVIRT_PORT}': Connection refused`);
+    if (dest === this) throw new HypervisorError(`internal error: Attempt to migrate guest to the same host ${this.host}`);
+    if (dest.hasVm(vmName)) throw new HypervisorError(`operation failed: domain '${vmName}' already exists on ${dest.host}`);
+    return dest;
+  }
+
+  private cpuNow(vm: VmRecord): number {
+    if (vm.state !== "running") return 0;
+    return cpuAt(vm.cpu, this.clock.now() - vm.patternStartMs);
+  }
+
+  /** Adds the CPU used since the last reading to cpu.time, at the current rate. */
+  private accrueCpu(vm: VmRecord): void {
+    const now = this.clock.now();
+    const dt = now - vm.cpuReadAtMs;
+    if (dt > 0) vm.cpuTimeNs += (this.cpuNow(vm) / 100) * dt * 1e6;
+    vm.cpuReadAtMs = now;
+  }
+}

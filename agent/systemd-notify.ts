@@ -1,0 +1,28 @@
+import { execa } from "execa";
+
+// systemd Type=notify support without a native module: `systemd-notify` sends the datagram.
+// Only when systemd asked for it (NOTIFY_SOCKET set); otherwise every call is a no-op.
+
+export interface Notifier {
+  ready(): Promise<void>;
+  watchdog(): Promise<void>;
+  stopping(): Promise<void>;
+  /** Watchdog ping interval systemd expects (half of WATCHDOG_USEC), ms; undefined = none. */
+  readonly watchdogEveryMs: number | undefined;
+}
+
+export function createNotifier(env: NodeJS.ProcessEnv): Notifier {
+  const enabled = typeof env.NOTIFY_SOCKET === "string" && env.NOTIFY_SOCKET.length > 0;
+  const send = async (...args: string[]) => {
+    if (!enabled) return;
+    // --pid lets systemd attribute the message to the main process rather than the helper.
+    await execa("systemd-notify", [`--pid=${process.pid}`, ...args], { timeout: 5000, killSignal: "SIGKILL", reject: false, stdin: "ignore" });
+  };
+  const usec = Number(env.WATCHDOG_USEC);
+  return {
+    ready: () => send("--ready"),
+    watchdog: () => send("WATCHDOG=1"),
+    stopping: () => send("STOPPING=1"),
+    watchdogEveryMs: enabled && Number.isFinite(usec) && usec > 0 ? Math.max(1000, usec / 2000) : undefined,
+  };
+}
