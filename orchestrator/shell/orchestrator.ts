@@ -219,7 +219,8 @@ export class Orchestrator {
         ? { mode: "evacuate", host: this.knownHost(q.host!), placement: q.placement ?? "stripe", useEmptyHosts: q.use_empty_hosts ?? false }
         : { mode: q.mode };
     const p = this.planFor(req);
-    if (this.policy.automation !== "full" && p.moves.length > 0) this.pending.set(p.id, { plan: p, expiresAt: this.deps.clock.now() + this.policy.plan_ttl * 1000 });
+    // Any dry-run plan can be applied by id (`approve`) until it expires or the cluster drifts.
+    if (p.moves.length > 0) this.pending.set(p.id, { plan: p, expiresAt: this.deps.clock.now() + this.policy.plan_ttl * 1000 });
     return p;
   }
 
@@ -238,6 +239,7 @@ export class Orchestrator {
     this.pending.delete(planId);
     if (drift.length > 0)
       throw new BallastError("PLAN_EXPIRED", `plan ${planId} was cancelled: the cluster drifted since it was made (${drift.map((m) => `${m.vm} is no longer running on ${m.source}`).join("; ")})`);
+    if (p.plan.mode === "evacuate") for (const m of p.plan.moves) this.maintenance.add(m.source);
     const queued = this.enqueue(p.plan.moves, planId, now);
     await this.dispatcher.pump();
     return { planId, queued };

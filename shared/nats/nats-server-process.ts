@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect as tcpConnect } from "node:net";
 
-// Starts a real nats-server (Debian package) on a free loopback port for one test file,
-// and stops exactly that process by its PID.
+// Starts a private nats-server (Debian package) on a free loopback port, for the demo and the
+// tests, and stops exactly that process by its PID.
 
 export interface NatsServerHandle {
   url: string;
@@ -45,7 +44,8 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`);
 }
 
-export async function startNatsServer(opts: { jetstream?: boolean; config?: string; port?: number } = {}): Promise<NatsServerHandle> {
+export async function startNatsServer(opts: { jetstream?: boolean; config?: string; port?: number; binary?: string } = {}): Promise<NatsServerHandle> {
+  const binary = opts.binary ?? "nats-server";
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "ballast-nats-"));
   const args = ["-a", "127.0.0.1", "-p", String(port)];
@@ -57,12 +57,16 @@ export async function startNatsServer(opts: { jetstream?: boolean; config?: stri
   }
   let child: ChildProcess;
   const start = async () => {
-    child = spawn("nats-server", args, { stdio: ["ignore", "ignore", "pipe"] });
+    child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (d) => { stderr = (stderr + String(d)).slice(-4000); });
-    const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`nats-server exited (${code}): ${stderr}`))));
+    const exited = new Promise<never>((_, reject) => {
+      child.once("error", (e) => reject(new Error(`cannot start ${binary}: ${e.message} (install the Debian package nats-server: bash deploy/setup.sh)`)));
+      child.once("exit", (code) => reject(new Error(`nats-server exited (${code}): ${stderr}`)));
+    });
     await Promise.race([waitForPort(port, 10_000), exited]);
     child.removeAllListeners("exit");
+    child.removeAllListeners("error");
   };
   const stopChild = async () => {
     if (!child || child.exitCode !== null || child.pid === undefined) return;

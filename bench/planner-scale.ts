@@ -1,0 +1,77 @@
+import { performance } from "node:perf_hooks";
+import { plan } from "../orchestrator/core/planner.js";
+import { Policy } from "../shared/config/policy.js";
+import type { ClusterSnapshot } from "../orchestrator/core/snapshot.js";
+import { figure, type Figure } from "./figures.js";
+import { syntheticCluster } from "./synthetic-cluster.js";
+
+// Planner scale: every strategy with rules, on 100 .. 10,000 hosts at 20 VMs per host.
+// The floor is one pass that only reads the snapshot (what any planner must at least do).
+
+const SIZES = [100, 1000, 5000, 10000];
+
+function readOnlyPass(s: ClusterSnapshot): number {
+  let acc = 0;
+  const perHost = new Map<string, number>();
+  for (const h of s.hosts) {
+    acc += h.cpuPercent + h.memAvailableMiB;
+    for (const x of h.samples) acc += x.cpu;
+    perHost.set(h.id, 0);
+  }
+  for (const v of s.vms) {
+    acc += (v.cpuPercent ?? 0) + v.memMiB;
+    perHost.set(v.host, (perHost.get(v.host) ?? 0) + 1);
+  }
+  return acc + perHost.size;
+}
+
+function policyWithRules(s: ClusterSnapshot): Policy {
+  const rules = [];
+  for (let i = 0; i + 1 < Math.min(s.vms.length, 400); i += 2) rules.push({ name: `spread-${i}`, type: "anti-affinity" as const, strength: "must" as const, vms: [s.vms[i]!.name, s.vms[i + 1]!.name] });
+  for (let i = 0; i < Math.min(s.vms.length, 200); i += 10)
+    rules.push({ name: `pin-${i}`, type: "vm-not-host" as const, strength: "should" as const, vms: [s.vms[i]!.name], hosts: [s.hosts[(i * 7) % s.hosts.length]!.id] });
+  return Policy.parse({ strategies: ["hotspot", "balance", "consolidate"], max_moves_per_cycle: 1000, max_concurrent_total: 1000, max_concurrent_per_source: 10, max_concurrent_per_destination: 10, rules });
+}
+
+function time(fn: () => unknown, runs: number): number {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
+export async function plannerScale(log: (s: string) => void): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  const times: { n: number; ms: number }[] = [];
+  for (const n of SIZES) {
+    const snap = syntheticCluster({ hosts: n, vmsPerHost: 20, seed: n });
+    const policy = policyWithRules(snap);
+    const now = snap.takenAt;
+    const runs = n >= 5000 ? 2 : 3;
+    const floor = time(() => readOnlyPass(snap), 5);
+    let moves = 0;
+    const ms = time(() => {
+      const p = plan(snap, policy, now, { mode: "cycle" });
+      moves = p.moves.length;
+    }, runs);
+    const evacMs = time(() => plan(snap, policy, now, { mode: "evacuate", host: snap.hosts[0]!.id, placement: "stripe", useEmptyHosts: false }), runs);
+    times.push({ n, ms });
+    const limit = n === 10000 ? { kind: "limit" as const, label: "2 s", value: 2000 } : n === 1000 ? { kind: "limit" as const, label: "1 s", value: 1000 } : undefined;
+    figures.push(figure(`planner.cycle.${n}_hosts_${n * 20}_vms`, ms, "ms", limit, "lower", `${moves} moves`));
+    figures.push(figure(`planner.vs_read_only.${n}_hosts`, ms, "ms", { kind: "peer", label: "read-only pass", value: Math.max(floor, 0.001) }));
+    figures.push(figure(`planner.evacuate.${n}_hosts`, evacMs, "ms"));
+    log(`  planned ${n} hosts / ${n * 20} VMs in ${ms.toFixed(1)} ms (${moves} moves)`);
+  }
+  for (let i = 1; i < times.length; i++) {
+    const a = times[i - 1]!;
+    const b = times[i]!;
+    const exp = Math.log(b.ms / a.ms) / Math.log(b.n / a.n);
+    // n log n between the two sizes, as an exponent of n.
+    const nlogn = Math.log((b.n * Math.log(b.n)) / (a.n * Math.log(a.n))) / Math.log(b.n / a.n);
+    figures.push(figure(`planner.growth_exponent.${a.n}_to_${b.n}`, exp, "", { kind: "limit", label: "n log n", value: nlogn }));
+  }
+  return figures;
+}

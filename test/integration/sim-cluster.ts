@@ -1,0 +1,80 @@
+import { AgentConfig, type SimConfigInput } from "../../shared/config/agent-config.js";
+import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
+import type { PolicyInput } from "../../shared/config/policy.js";
+import { silentLogger } from "../../shared/logger.js";
+import { connectNats } from "../../shared/nats/connect.js";
+import { requestJson } from "../../shared/nats/json.js";
+import { NatsConfig } from "../../shared/config/nats-config.js";
+import { orchestratorSubjects } from "../../shared/subjects.js";
+import { startAgent, type AgentHandle } from "../../agent/nats-agent.js";
+import { SimFabric } from "../../agent/sim/sim-fabric.js";
+import type { SimHypervisor } from "../../agent/sim/sim-hypervisor.js";
+import { startOrchestrator, type RunningOrchestrator } from "../../orchestrator/main.js";
+import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Reply } from "../../shared/schemas/envelope.js";
+
+// A whole cluster for integration tests: a real nats-server, real agents on the sim driver,
+// the real orchestrator, and an operator connection that talks to it over NATS.
+
+export interface SimCluster {
+  server: NatsServerHandle;
+  fabric: SimFabric;
+  agents: Map<string, AgentHandle>;
+  orch: RunningOrchestrator;
+  nc: NatsConnection;
+  sim(host: string): SimHypervisor;
+  api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<Reply<any>>;
+  raw(subject: string, payload: string | Uint8Array): Promise<Reply<any>>;
+  stop(): Promise<void>;
+}
+
+export async function startSimCluster(o: { hosts: Record<string, SimConfigInput>; policy: PolicyInput; interval: number }): Promise<SimCluster> {
+  const server = await startNatsServer();
+  const fabric = new SimFabric();
+  const agents = new Map<string, AgentHandle>();
+  let orch: RunningOrchestrator | undefined;
+  let nc: NatsConnection | undefined;
+  try {
+    for (const [host, sim] of Object.entries(o.hosts)) {
+      const config = AgentConfig.parse({ host, nats: { servers: [server.url] }, driver: "sim", interval: o.interval, heartbeat_interval: o.interval, sim });
+      agents.set(host, await startAgent({ config, logger: silentLogger(), fabric }));
+    }
+    const config = OrchestratorConfig.parse({ nats: { servers: [server.url], request_timeout: 2 }, policy: o.policy, log_level: "silent" });
+    orch = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(Object.keys(o.hosts).map((h) => [h, h])), instance: "test" });
+    nc = await connectNats(NatsConfig.parse({ servers: [server.url] }), "test-operator");
+  } catch (e) {
+    await orch?.stop();
+    for (const a of agents.values()) await a.stop();
+    await server.stop();
+    throw e;
+  }
+  const conn = nc;
+  const running = orch;
+  return {
+    server,
+    fabric,
+    agents,
+    orch: running,
+    nc: conn,
+    sim: (host) => agents.get(host)!.hypervisor as SimHypervisor,
+    api: (endpoint, body) => requestJson(conn, orchestratorSubjects[endpoint], body, { timeoutMs: 5000 }),
+    raw: async (subject, payload) => JSON.parse(new TextDecoder().decode((await conn.request(subject, payload, { timeout: 5000 })).data)),
+    async stop() {
+      await conn.close().catch(() => undefined);
+      await running.stop().catch(() => undefined);
+      for (const a of agents.values()) await a.stop().catch(() => undefined);
+      await server.stop();
+    },
+  };
+}
+
+export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
