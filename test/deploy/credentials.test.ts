@@ -1,0 +1,106 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { generateCredentials, identitySpecs, makeIdentity, permissionsFor, READONLY_ENDPOINTS, renderAuthorization } from "../../deploy/tools/credentials.js";
+import { orchestratorSubjects } from "../../shared/subjects.js";
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), "ballast-creds-unit-"));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("permissionsFor", () => {
+  it("binds an agent to its own subjects", () => {
+    const p = permissionsFor("agent", "hv-a");
+    expect(p.publish).toEqual(["ballast.agent.hv-a.metrics", "ballast.agent.hv-a.heartbeat", "ballast.agent.hv-a.events"]);
+    expect(p.subscribe).toEqual(["ballast.agent.hv-a.status", "ballast.agent.hv-a.ping", "ballast.agent.hv-a.migrate", "ballast.agent.hv-a.abort", "$SRV.>", "_INBOX.>"]);
+    expect(p.allowResponses).toBe(true);
+  });
+
+  it("gives no one publish rights on _INBOX (replies only through allow_responses)", () => {
+    for (const role of ["agent", "orchestrator", "operator", "readonly"] as const)
+      expect(permissionsFor(role, "x").publish.some((s) => s.startsWith("_INBOX"))).toBe(false);
+  });
+
+  it("lets a read-only account call only endpoints that change nothing", () => {
+    const pub = permissionsFor("readonly", "audit").publish;
+    for (const k of ["migrate", "evacuate", "pause", "resume", "run", "approve", "release", "events"] as const) expect(pub).not.toContain(orchestratorSubjects[k]);
+    for (const k of READONLY_ENDPOINTS) expect(pub).toContain(orchestratorSubjects[k]);
+    expect(pub).toContain("$SRV.>");
+  });
+
+  it("lets a full operator call every endpoint but not forge orchestrator events or command agents", () => {
+    const pub = permissionsFor("operator", "alice").publish;
+    for (const [k, s] of Object.entries(orchestratorSubjects)) expect(pub.includes(s), k).toBe(k !== "events");
+    expect(pub.some((s) => s.startsWith("ballast.agent."))).toBe(false);
+  });
+});
+
+describe("identitySpecs", () => {
+  it.each([["hv.a"], ["*"], [">"], ["hv a"], [""], ["-x"]])("rejects the name %j", (name) => {
+    expect(() => identitySpecs({ agents: [name], operators: [], readonly: [] })).toThrow(/agent name/);
+  });
+  it("rejects duplicates and a person who is both operator and readonly", () => {
+    expect(() => identitySpecs({ agents: ["a", "a"], operators: [], readonly: [] })).toThrow(/twice/);
+    expect(() => identitySpecs({ agents: [], operators: ["bob"], readonly: ["bob"] })).toThrow(/both/);
+    expect(() => identitySpecs({ agents: [], operators: [], readonly: [], orchestrators: [] })).toThrow(/orchestrator/);
+  });
+  it("defaults to one orchestrator named main", () => {
+    expect(identitySpecs({ agents: ["hv-a"], operators: [], readonly: [] })).toEqual([
+      { role: "agent", name: "hv-a" },
+      { role: "orchestrator", name: "main" },
+    ]);
+  });
+});
+
+describe("renderAuthorization", () => {
+  it("renders quoted subjects and allow_responses only where needed", () => {
+    const text = renderAuthorization([makeIdentity({ role: "agent", name: "hv-a" }, "UAGENT"), makeIdentity({ role: "readonly", name: "audit" }, "UAUDIT")]);
+    expect(text).toContain('nkey: "UAGENT"');
+    expect(text).toContain('"$SRV.>"');
+    expect(text.match(/allow_responses: true/g)).toHaveLength(1);
+    expect(text).toMatch(/^authorization \{$/m);
+  });
+  it("refuses to render an empty user list", () => {
+    expect(() => renderAuthorization([])).toThrow(/no identities/);
+  });
+});
+
+describe("generateCredentials", () => {
+  it("keeps existing seeds, adds new ones, rotates on request and lists stale files", () => {
+    const outDir = join(tmp(), "creds");
+    const first = generateCredentials({ outDir, agents: ["hv-a"], operators: ["alice"], readonly: [] });
+    expect(statSync(outDir).mode & 0o777).toBe(0o700);
+    expect(statSync(first.authorizationFile).mode & 0o777).toBe(0o644);
+    const key = (r: typeof first, file: string) => r.identities.find((i) => i.seedFile === file)?.publicKey;
+
+    const second = generateCredentials({ outDir, agents: ["hv-a", "hv-b"], operators: [], readonly: [] });
+    expect(key(second, "agent-hv-a.nk")).toBe(key(first, "agent-hv-a.nk"));
+    expect(second.created).toEqual([join(outDir, "agent-hv-b.nk")]);
+    expect(second.stale).toEqual([join(outDir, "operator-alice.nk")]);
+    expect(readFileSync(second.authorizationFile, "utf8")).not.toContain(key(first, "operator-alice.nk")!);
+
+    const third = generateCredentials({ outDir, agents: ["hv-a", "hv-b"], operators: [], readonly: [], rotate: true });
+    expect(key(third, "agent-hv-a.nk")).not.toBe(key(first, "agent-hv-a.nk"));
+    expect(third.reused).toEqual([]);
+  });
+
+  it("refuses a seed file that does not hold a user seed", () => {
+    const outDir = tmp();
+    writeFileSync(join(outDir, "agent-hv-a.nk"), "not a seed\n", { mode: 0o600 });
+    expect(() => generateCredentials({ outDir, agents: ["hv-a"], operators: [], readonly: [] })).toThrow(/valid nkey seed/);
+  });
+
+  it("writes the authorization fragment where asked", () => {
+    const d = tmp();
+    const r = generateCredentials({ outDir: join(d, "creds"), authorizationFile: join(d, "auth.conf"), agents: [], operators: [], readonly: [] });
+    expect(r.authorizationFile).toBe(join(d, "auth.conf"));
+    expect(readFileSync(r.authorizationFile, "utf8")).toContain("# orchestrator main");
+  });
+});

@@ -1,0 +1,220 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, nkeyAuthenticator, type Msg, type NatsConnection, type Status } from "@nats-io/transport-node";
+import { createUser } from "@nats-io/nkeys";
+import { Svcm } from "@nats-io/services";
+import { Kvm } from "@nats-io/kv";
+import { generateCredentials, type GeneratedCredentials } from "../../deploy/tools/credentials.js";
+import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+
+// Starts nats-server with deploy/nats/nats-server.conf and a generated authorization file, then
+// checks what each identity can and cannot do with real connections.
+
+const BASE_CONF = fileURLToPath(new URL("../../deploy/nats/nats-server.conf", import.meta.url));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+let server: NatsServerHandle;
+let dir: string;
+let creds: GeneratedCredentials;
+const open: NatsConnection[] = [];
+
+/** The shipped config, made private to the test: no fixed ports, a temporary store, our auth file. */
+function testConfig(authFile: string, storeDir: string): string {
+  const base = readFileSync(BASE_CONF, "utf8");
+  const conf = base
+    .replace(/^listen:.*$/m, "")
+    .replace(/^http:.*$/m, "")
+    .replace(/store_dir:.*$/m, `store_dir: ${JSON.stringify(storeDir)}`)
+    // nats-server resolves `include` relative to the config file's directory (absolute paths are
+    // joined to it too). startNatsServer writes the config into its own mkdtemp dir under
+    // tmpdir(), a sibling of ours, so "../<our dir>/authorization.conf" reaches the file.
+    .replace(/^include .*$/m, `include ${JSON.stringify(join("..", relative(tmpdir(), authFile)))}`);
+  expect(conf).toContain(relative(tmpdir(), authFile)); // the shipped file still has the lines we rewrite
+  expect(conf).toContain(storeDir);
+  return conf;
+}
+
+function seedOf(file: string): Uint8Array {
+  return enc.encode(readFileSync(join(dir, file), "utf8").trim());
+}
+
+async function connectAs(seedFile: string, name = seedFile): Promise<{ nc: NatsConnection; errors: Error[] }> {
+  const nc = await connect({ servers: server.url, name, authenticator: nkeyAuthenticator(seedOf(seedFile)), reconnect: false, timeout: 5000 });
+  open.push(nc);
+  const errors: Error[] = [];
+  void (async () => {
+    for await (const s of nc.status() as AsyncIterable<Status>) if (s.type === "error") errors.push(s.error);
+  })();
+  return { nc, errors };
+}
+
+/** The error a request failed with, unwrapped from nats.js' RequestError (the violation is its cause). */
+async function requestError(nc: NatsConnection, subject: string): Promise<Error | undefined> {
+  const e = await nc.request(subject, "{}", { timeout: 2000 }).then(
+    () => undefined,
+    (err: Error) => err,
+  );
+  return e?.name === "RequestError" && e.cause instanceof Error ? e.cause : e;
+}
+
+const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+function respondWith(nc: NatsConnection, subject: string, answer: string, seen: string[] = []): string[] {
+  nc.subscribe(subject, {
+    callback: (err, m: Msg) => {
+      if (err) return;
+      seen.push(m.subject);
+      m.respond(answer);
+    },
+  });
+  return seen;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "ballast-creds-"));
+  creds = generateCredentials({ outDir: dir, agents: ["hv-a", "hv-b"], operators: ["alice"], readonly: ["audit"], orchestrators: ["main"] });
+  server = await startNatsServer({ config: testConfig(creds.authorizationFile, join(dir, "js")) });
+});
+
+afterAll(async () => {
+  await Promise.allSettled(open.map((nc) => nc.close()));
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("generated nats-server authorization", () => {
+  it("writes one 0600 seed file per identity", () => {
+    expect(creds.created.map((f) => f.slice(dir.length + 1)).sort()).toEqual(
+      ["agent-hv-a.nk", "agent-hv-b.nk", "operator-alice.nk", "orchestrator-main.nk", "readonly-audit.nk"].sort(),
+    );
+    for (const f of creds.created) expect(statSync(f).mode & 0o777).toBe(0o600);
+  });
+
+  it("refuses a client without credentials and one with an unknown nkey", async () => {
+    await expect(connect({ servers: server.url, reconnect: false, timeout: 5000 })).rejects.toThrow(/authorization/i);
+    const stranger = createUser();
+    await expect(
+      connect({ servers: server.url, reconnect: false, timeout: 5000, authenticator: nkeyAuthenticator(stranger.getSeed()) }),
+    ).rejects.toThrow(/authorization/i);
+  });
+
+  it("an agent cannot publish another host's metrics", async () => {
+    const orch = await connectAs("orchestrator-main.nk");
+    const got: string[] = [];
+    orch.nc.subscribe("ballast.agent.*.metrics", { callback: (_e, m) => void got.push(`${m.subject} ${dec.decode(m.data)}`) });
+    await orch.nc.flush();
+    const a = await connectAs("agent-hv-a.nk");
+    a.nc.publish("ballast.agent.hv-b.metrics", "forged");
+    a.nc.publish("ballast.agent.hv-a.metrics", "own");
+    await a.nc.flush();
+    await until(() => got.length > 0 && a.errors.length > 0);
+    await orch.nc.flush();
+    expect(got).toEqual(["ballast.agent.hv-a.metrics own"]);
+    expect(a.errors.map((e) => `${e.name} ${e.message}`).join("\n")).toMatch(/PermissionViolationError.*ballast\.agent\.hv-b\.metrics/);
+    expect(a.nc.isClosed()).toBe(false); // a violation is reported, the connection stays
+  });
+
+  it("an agent can neither command nor impersonate another agent", async () => {
+    const b = await connectAs("agent-hv-b.nk");
+    const seenByB = respondWith(b.nc, "ballast.agent.hv-b.migrate", "accepted");
+    await b.nc.flush();
+    const a = await connectAs("agent-hv-a.nk");
+    const err = await requestError(a.nc, "ballast.agent.hv-b.migrate");
+    expect(err?.name).toBe("PermissionViolationError");
+    expect(err?.message).toMatch(/Publish to "ballast\.agent\.hv-b\.migrate"/);
+    expect(seenByB).toEqual([]);
+
+    // Serving hv-b's request subject from hv-a is refused too.
+    const sub = a.nc.subscribe("ballast.agent.hv-b.migrate", { callback: () => undefined });
+    const closed = await Promise.race([sub.closed, new Promise((r) => setTimeout(() => r("still open"), 3000))]);
+    expect(closed).toBeInstanceOf(Error);
+    expect((closed as Error).message).toMatch(/Subscription to "ballast\.agent\.hv-b\.migrate"/);
+  });
+
+  it("the orchestrator can ping an agent, and discover it with $SRV", async () => {
+    const a = await connectAs("agent-hv-a.nk");
+    const svc = await new Svcm(a.nc).add({ name: "ballast-agent", version: "0.1.0", metadata: { host: "hv-a" } });
+    svc.addEndpoint("ping", { subject: "ballast.agent.hv-a.ping", handler: (_e, m) => m.respond(JSON.stringify({ ok: true, data: { host: "hv-a" } })) });
+    await a.nc.flush();
+    const orch = await connectAs("orchestrator-main.nk");
+    const r = await orch.nc.request("ballast.agent.hv-a.ping", "{}", { timeout: 3000 });
+    expect(JSON.parse(dec.decode(r.data))).toEqual({ ok: true, data: { host: "hv-a" } });
+
+    const found: string[] = [];
+    for await (const p of await new Svcm(orch.nc).client({ strategy: "timer", maxWait: 500 }).ping("ballast-agent")) found.push(p.metadata?.host ?? "?");
+    expect(found).toEqual(["hv-a"]);
+    expect(orch.errors).toEqual([]);
+    expect(a.errors).toEqual([]);
+    await svc.stop();
+  });
+
+  it("a read-only operator can ask for status but not migrate; a full operator can migrate", async () => {
+    const orch = await connectAs("orchestrator-main.nk");
+    respondWith(orch.nc, "ballast.orch.status", JSON.stringify({ ok: true, data: "status" }));
+    const migrations = respondWith(orch.nc, "ballast.orch.migrate", JSON.stringify({ ok: true, data: "moving" }));
+    await orch.nc.flush();
+
+    const ro = await connectAs("readonly-audit.nk");
+    const s = await ro.nc.request("ballast.orch.status", "{}", { timeout: 3000 });
+    expect(JSON.parse(dec.decode(s.data)).data).toBe("status");
+    for (const forbidden of ["ballast.orch.migrate", "ballast.orch.evacuate", "ballast.orch.pause", "ballast.orch.approve", "ballast.orch.release", "ballast.orch.run", "ballast.orch.resume"]) {
+      const err = await requestError(ro.nc, forbidden);
+      expect(err?.name, forbidden).toBe("PermissionViolationError");
+      expect(err?.message, forbidden).toContain(`Publish to "${forbidden}"`);
+    }
+    expect(migrations).toEqual([]);
+
+    const op = await connectAs("operator-alice.nk");
+    const m = await op.nc.request("ballast.orch.migrate", JSON.stringify({ vm: "web1", to: "hv-b" }), { timeout: 3000 });
+    expect(JSON.parse(dec.decode(m.data)).data).toBe("moving");
+    expect(migrations).toEqual(["ballast.orch.migrate"]);
+
+    // Nobody but the orchestrator may publish its events.
+    op.nc.publish("ballast.orch.events", "forged");
+    await op.nc.flush();
+    await until(() => op.errors.length > 0);
+    expect(op.errors[0]?.message).toMatch(/Publish to "ballast\.orch\.events"/);
+  });
+
+  it("the orchestrator may use JetStream KV (HA lease); an agent may not", async () => {
+    const orch = await connectAs("orchestrator-main.nk");
+    const kv = await new Kvm(orch.nc).create("ballast-lease", { history: 1 });
+    await kv.put("leader", "main");
+    expect((await kv.get("leader"))?.string()).toBe("main");
+
+    const a = await connectAs("agent-hv-a.nk");
+    const err = await new Kvm(a.nc).open("ballast-lease").then(
+      (b) => b.put("leader", "hv-a"),
+      (e: Error) => e,
+    ).catch((e: Error) => e);
+    expect(String(err)).toMatch(/permission|violation|authoriz/i);
+    expect(a.errors.map((e) => e.message).join("\n")).toMatch(/Publish to "\$(JS\.API|KV)\./);
+    expect((await kv.get("leader"))?.string()).toBe("main");
+  });
+
+  // Last: it changes the server's users.
+  it("revokes an identity left out on regeneration once nats-server reloads (SIGHUP)", async () => {
+    const b = await connectAs("agent-hv-b.nk");
+    const again = generateCredentials({ outDir: dir, agents: ["hv-a"], operators: ["alice"], readonly: ["audit"], orchestrators: ["main"] });
+    expect(again.created).toEqual([]);
+    expect(again.stale).toEqual([join(dir, "agent-hv-b.nk")]);
+    process.kill(server.pid, "SIGHUP"); // our own nats-server child: reload configuration
+    const closed = await Promise.race([b.nc.closed(), new Promise((r) => setTimeout(() => r("still connected"), 5000))]);
+    expect(closed).not.toBe("still connected");
+    await expect(
+      connect({ servers: server.url, reconnect: false, timeout: 5000, authenticator: nkeyAuthenticator(seedOf("agent-hv-b.nk")) }),
+    ).rejects.toThrow(/authorization/i);
+    const a = await connectAs("agent-hv-a.nk"); // kept seeds keep working
+    expect(a.nc.isClosed()).toBe(false);
+  });
+});
