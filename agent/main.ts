@@ -3,7 +3,7 @@ import { loadConfig } from "../shared/config/load-config.js";
 import { describeError } from "../shared/errors.js";
 import { createLogger } from "../shared/logger.js";
 import { startAgent } from "./nats-agent.js";
-import { createNotifier } from "./systemd-notify.js";
+import { createNotifier } from "../shared/systemd-notify.js";
 
 /**
  * The `ballast agent` daemon: loads the config (file < BALLAST_* environment), starts the agent

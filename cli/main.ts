@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { z } from "zod";
 import { withClient, callOrchestrator, type ClientOptions } from "./client.js";
+import { table } from "./table.js";
 import { renderDecisions, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
 import { offlinePlan } from "./offline-plan.js";
 import { ClusterSnapshot } from "../orchestrator/core/snapshot.js";
@@ -143,6 +144,32 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
       const s = schemas[what];
       if (!s) throw new BallastError("BAD_REQUEST", `unknown schema ${what}; choose one of: ${Object.keys(schemas).join(", ")}`);
       io.out(JSON.stringify(z.toJSONSchema(s, { io: "input", unrepresentable: "any" }), null, 2));
+    });
+
+  const many = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
+  program
+    .command("credentials")
+    .description("generate NATS nkey identities and the nats-server authorization file (see deploy/nats/README.md)")
+    .requiredOption("--out <dir>", "directory for the seed files (created 0700; seeds 0600)")
+    .option("--auth-file <file>", "authorization file to write (default: <out>/authorization.conf)")
+    .option("--agent <hosts>", "agent host id(s), repeatable or comma-separated", many, [])
+    .option("--orchestrator <names>", "orchestrator identities (default: main)", many, [])
+    .option("--operator <names>", "operator accounts (may migrate, evacuate, pause ...)", many, [])
+    .option("--readonly <names>", "read-only operator accounts (status, plan, history ...)", many, [])
+    .option("--rotate", "replace existing seeds instead of keeping them")
+    .action(async (o: { out: string; authFile?: string; agent: string[]; orchestrator: string[]; operator: string[]; readonly: string[]; rotate?: boolean }) => {
+      const { generateCredentials } = await import("../deploy/tools/credentials.js");
+      const r = generateCredentials({
+        outDir: o.out,
+        ...(o.authFile ? { authorizationFile: o.authFile } : {}),
+        agents: o.agent,
+        operators: o.operator,
+        readonly: o.readonly,
+        ...(o.orchestrator.length ? { orchestrators: o.orchestrator } : {}),
+        rotate: Boolean(o.rotate),
+      });
+      io.out(table(["ROLE", "NAME", "PUBLIC KEY", "SEED FILE"], r.identities.map((i) => [i.role, i.name, i.publicKey, i.seedFile])));
+      io.out(`authorization: ${r.authorizationFile}; created ${r.created.length}, kept ${r.reused.length}${r.stale.length ? `, stale (not deleted): ${r.stale.join(", ")}` : ""}`);
     });
 
   program

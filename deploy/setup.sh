@@ -18,7 +18,7 @@ done
 pkgs=(nats-server ca-certificates)
 if [ "$want_test" = 1 ]; then
   pkgs+=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static
-         iproute2 cpio procps openssh-server openssh-client chromium)
+         iproute2 cpio procps openssh-server openssh-client chromium systemd)
 fi
 
 missing=()
@@ -33,7 +33,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # --no-install-recommends keeps libvirt-daemon-system (and with it systemd/iptables) out.
+  # --no-install-recommends keeps libvirt-daemon-system (and its iptables, polkit, ...) out; the
+  # systemd package is only wanted for systemd-analyze in the unit tests.
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -11,6 +11,7 @@ import { serveOrchestratorApi } from "./shell/api.js";
 import { subscribeAgents } from "./shell/bus-intake.js";
 import { HostMappingFile, type HostMapping } from "./shell/host-mapping.js";
 import { systemClock, type Clock } from "./shell/clock.js";
+import { createNotifier } from "../shared/systemd-notify.js";
 
 export interface RunningOrchestrator {
   orchestrator: Orchestrator;
@@ -71,6 +72,9 @@ export async function runOrchestrator(configPath: string | undefined, env: NodeJ
   const config = loadConfig(OrchestratorConfig, { ...(configPath ? { file: configPath } : {}), env });
   const log = createLogger({ name: "ballast-orchestrator", level: config.log_level });
   const running = await startOrchestrator({ config, log });
+  const notifier = createNotifier(env);
+  await notifier.ready();
+  const watchdog = notifier.watchdogEveryMs ? setInterval(() => void notifier.watchdog(), notifier.watchdogEveryMs) : undefined;
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, "stopping");
@@ -79,6 +83,8 @@ export async function runOrchestrator(configPath: string | undefined, env: NodeJ
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
+  if (watchdog) clearInterval(watchdog);
+  await notifier.stopping();
   await running.stop();
   return 0;
 }

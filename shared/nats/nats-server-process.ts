@@ -76,7 +76,12 @@ export async function startNatsServer(opts: { jetstream?: boolean; config?: stri
     await done;
     clearTimeout(t);
   };
-  await start();
+  try {
+    await start();
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   return {
     url: `nats://127.0.0.1:${port}`,
     port,

@@ -24,7 +24,7 @@ export interface SimCluster {
   orch: RunningOrchestrator;
   nc: NatsConnection;
   sim(host: string): SimHypervisor;
-  api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<Reply<any>>;
+  api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<any>;
   raw(subject: string, payload: string | Uint8Array): Promise<Reply<any>>;
   stop(): Promise<void>;
 }

@@ -21,7 +21,9 @@ export function createNotifier(env: NodeJS.ProcessEnv): Notifier {
   const usec = Number(env.WATCHDOG_USEC);
   return {
     ready: () => send("--ready"),
-    watchdog: () => send("WATCHDOG=1"),
+    // READY=1 again with every ping: systemd-notify exits before systemd reads the datagram
+    // and systemd may then drop it for lack of a peer; a repeated READY does no harm.
+    watchdog: () => send("WATCHDOG=1", "READY=1"),
     stopping: () => send("STOPPING=1"),
     watchdogEveryMs: enabled && Number.isFinite(usec) && usec > 0 ? Math.max(1000, usec / 2000) : undefined,
   };
