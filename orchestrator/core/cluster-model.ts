@@ -1,0 +1,335 @@
+import type { Policy } from "../../shared/config/policy.js";
+import type { Decision } from "./plan.js";
+import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "./snapshot.js";
+import { isFresh } from "./windows.js";
+
+// The planner's mutable working copy of the cluster (Watcher: plan against a copy of the model).
+// Built once from the snapshot, sorted by id so that input order never matters; every chosen move
+// is applied here before the next one is chosen. Loads are kept in absolute units (cores, MiB) so
+// hosts of different sizes compare correctly; percentages are derived.
+//
+// In-flight migrations count on BOTH ends: the source still carries the VM (it is still listed
+// there and its measured load includes it), and the destination has the VM's memory and CPU
+// reserved, one more VM, and the VM is "present" there for placement rules.
+
+/** Heuristic migration cost: memory to copy plus what the guest dirties meanwhile. */
+export const COST_DIRTY_SECONDS = 10;
+export const COST_MIB_PER_BUSY_CORE = 64;
+
+/** States a VM can be live-migrated in (and that hold memory and CPU on their host). */
+export const LIVE_STATES: ReadonlySet<string> = new Set(["running", "paused"]);
+
+export interface HostModel {
+  readonly id: string;
+  readonly cpus: number;
+  readonly memTotalMiB: number;
+  /** CPU in use, cores (measured, plus reservations of incoming in-flight and planned moves). */
+  usedCores: number;
+  /** Physical memory in use, MiB (measured, plus reservations). */
+  memUsedMiB: number;
+  /** Sum of the memory of live VMs on the host (incl. incoming in-flight), MiB. */
+  committedMiB: number;
+  /** Live VMs on the host (incl. incoming in-flight). */
+  vmCount: number;
+  readonly fresh: boolean;
+  readonly lastSeen: number;
+  /** Closed to new VMs; evacuation sets it on its host in the working copy. */
+  maintenance: boolean;
+  readonly excluded: boolean;
+  readonly address: string | undefined;
+  /** No live VM and nothing incoming when the snapshot was taken. */
+  readonly emptyAtStart: boolean;
+  /** Counts towards the imbalance measure (fresh, not excluded, not in maintenance at start). */
+  readonly inBalance: boolean;
+  inFlightIn: number;
+  inFlightOut: number;
+  plannedIn: number;
+  plannedOut: number;
+  /** Newest finished migration (any outcome) this host sent or received, ms; null if none. */
+  readonly lastMoveAt: number | null;
+  /** Live VMs currently on the host in the model (not incoming in-flight copies). */
+  readonly vms: VmModel[];
+  /** Weighted load under which the host sits in `byLoad`. */
+  key: number;
+  readonly source: SnapshotHost;
+}
+
+export interface VmModel {
+  readonly name: string;
+  host: string;
+  readonly origHost: string;
+  readonly state: string;
+  readonly live: boolean;
+  readonly vcpus: number;
+  readonly memMiB: number;
+  readonly cpuPercent: number | null;
+  /** Cores the source is relieved of when the VM leaves (0 when not measured: we cannot count on it). */
+  readonly reliefCores: number;
+  /** Cores reserved on a destination (vcpus when not measured: conservative). */
+  readonly loadCores: number;
+  readonly cpuAssumed: boolean;
+  readonly costMiB: number;
+  readonly tags: readonly string[];
+  /** Destination of an in-flight migration of this VM, or null. */
+  readonly inFlightTo: string | null;
+  /** Chosen for a move earlier in this plan. */
+  planned: boolean;
+}
+
+export interface MoveToken {
+  readonly vm: VmModel;
+  readonly from: HostModel;
+  readonly to: HostModel;
+  readonly prev: readonly number[];
+}
+
+export interface Weights {
+  cpu: number;
+  mem: number;
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function vmCost(v: Pick<SnapshotVm, "memMiB" | "dirtyRateMiBs" | "cpuPercent" | "vcpus">): number {
+  const activity = v.dirtyRateMiBs !== undefined ? v.dirtyRateMiBs * COST_DIRTY_SECONDS : ((v.cpuPercent ?? v.vcpus * 100) / 100) * COST_MIB_PER_BUSY_CORE;
+  return v.memMiB + activity;
+}
+
+export function weightsOf(policy: Pick<Policy, "cpu_weight" | "mem_weight">): Weights {
+  return policy.cpu_weight + policy.mem_weight > 0 ? { cpu: policy.cpu_weight, mem: policy.mem_weight } : { cpu: 1, mem: 1 };
+}
+
+export class ClusterModel {
+  readonly hosts: HostModel[];
+  readonly hostById = new Map<string, HostModel>();
+  readonly vms: VmModel[];
+  readonly vmByName = new Map<string, VmModel>();
+  /** Finished moves per VM, oldest first. */
+  readonly historyByVm = new Map<string, PastMove[]>();
+  readonly history: PastMove[];
+  readonly weights: Weights;
+  /** All hosts ordered by (weighted load, id); kept up to date by applyMove/undo. */
+  readonly byLoad: HostModel[];
+  inFlightTotal = 0;
+  plannedTotal = 0;
+  /** Problems in the snapshot itself (duplicate VMs, VMs on unknown hosts). */
+  readonly notes: Decision[] = [];
+
+  constructor(snapshot: ClusterSnapshot, policy: Policy, now: number) {
+    this.weights = weightsOf(policy);
+    const excludedHosts = new Set(policy.excluded_hosts);
+
+    const hostsIn = [...snapshot.hosts].sort((a, b) => cmp(a.id, b.id));
+    const vmsIn = [...snapshot.vms].sort((a, b) => cmp(a.name, b.name) || cmp(a.host, b.host));
+    const flights = [...(snapshot.inFlight ?? [])].sort((a, b) => cmp(a.requestId, b.requestId));
+    this.history = [...(snapshot.history ?? [])].sort(
+      (a, b) => a.finishedAt - b.finishedAt || cmp(a.vm, b.vm) || cmp(a.source, b.source) || cmp(a.destination, b.destination) || cmp(a.outcome, b.outcome),
+    );
+
+    const lastMove = new Map<string, number>();
+    for (const m of this.history) {
+      for (const id of [m.source, m.destination]) lastMove.set(id, Math.max(lastMove.get(id) ?? -Infinity, m.finishedAt));
+      const list = this.historyByVm.get(m.vm);
+      if (list) list.push(m);
+      else this.historyByVm.set(m.vm, [m]);
+    }
+
+    // Where in-flight VMs are headed (first request wins for a VM listed twice).
+    const flightTo = new Map<string, string>();
+    for (const f of flights) if (!flightTo.has(f.vm)) flightTo.set(f.vm, f.destination);
+
+    this.hosts = [];
+    for (const h of hostsIn) {
+      if (this.hostById.has(h.id)) {
+        this.notes.push({ kind: "host", subject: h.id, code: "HOST_DUPLICATE", message: `host ${h.id} appears twice in the snapshot; the first entry is used`, numbers: {} });
+        continue;
+      }
+      const fresh = isFresh(h.lastSeen, now, policy);
+      const excluded = excludedHosts.has(h.id);
+      const maintenance = h.maintenance ?? false;
+      const hm: HostModel = {
+        id: h.id,
+        cpus: h.cpus,
+        memTotalMiB: h.memTotalMiB,
+        usedCores: (Math.max(0, h.cpuPercent) / 100) * h.cpus,
+        memUsedMiB: Math.max(0, h.memTotalMiB - h.memAvailableMiB),
+        committedMiB: 0,
+        vmCount: 0,
+        fresh,
+        lastSeen: h.lastSeen,
+        maintenance,
+        excluded,
+        address: h.address,
+        emptyAtStart: true,
+        inBalance: fresh && !excluded && !maintenance,
+        inFlightIn: 0,
+        inFlightOut: 0,
+        plannedIn: 0,
+        plannedOut: 0,
+        lastMoveAt: lastMove.get(h.id) ?? null,
+        vms: [],
+        key: 0,
+        source: h,
+      };
+      this.hosts.push(hm);
+      this.hostById.set(h.id, hm);
+    }
+
+    this.vms = [];
+    for (const v of vmsIn) {
+      const host = this.hostById.get(v.host);
+      if (this.vmByName.has(v.name)) {
+        this.notes.push({ kind: "vm", subject: v.name, code: "VM_DUPLICATE", message: `VM ${v.name} is listed on more than one host; only its entry on ${this.vmByName.get(v.name)!.host} is planned with`, numbers: { ignoredHost: v.host } });
+        continue;
+      }
+      if (!host) {
+        this.notes.push({ kind: "vm", subject: v.name, code: "VM_UNKNOWN_HOST", message: `VM ${v.name} runs on host ${v.host}, which is not in the snapshot; it is ignored`, numbers: { host: v.host } });
+        continue;
+      }
+      const live = LIVE_STATES.has(v.state);
+      const cpuAssumed = v.cpuPercent === null;
+      const vm: VmModel = {
+        name: v.name,
+        host: v.host,
+        origHost: v.host,
+        state: v.state,
+        live,
+        vcpus: v.vcpus,
+        memMiB: v.memMiB,
+        cpuPercent: v.cpuPercent,
+        reliefCores: live && v.cpuPercent !== null ? v.cpuPercent / 100 : 0,
+        loadCores: live ? (v.cpuPercent !== null ? v.cpuPercent / 100 : v.vcpus) : 0,
+        cpuAssumed,
+        costMiB: vmCost(v),
+        tags: v.tags ?? [],
+        inFlightTo: flightTo.get(v.name) ?? null,
+        planned: false,
+      };
+      this.vms.push(vm);
+      this.vmByName.set(v.name, vm);
+      if (live) {
+        host.vms.push(vm);
+        host.committedMiB += v.memMiB;
+        host.vmCount += 1;
+        (host as { emptyAtStart: boolean }).emptyAtStart = false;
+      }
+    }
+
+    // In-flight migrations: concurrency on both ends, reservation on the destination.
+    const seen = new Set<string>();
+    for (const f of flights) {
+      this.inFlightTotal += 1;
+      const src = this.hostById.get(f.source);
+      const dst = this.hostById.get(f.destination);
+      if (src) src.inFlightOut += 1;
+      if (!dst) continue;
+      dst.inFlightIn += 1;
+      if (seen.has(f.vm)) continue;
+      seen.add(f.vm);
+      const vm = this.vmByName.get(f.vm);
+      if (vm && vm.host === dst.id) continue; // already listed at its destination: counted there
+      dst.usedCores += f.cpuPercent / 100;
+      dst.memUsedMiB += f.memMiB;
+      dst.committedMiB += f.memMiB;
+      dst.vmCount += 1;
+      (dst as { emptyAtStart: boolean }).emptyAtStart = false;
+    }
+
+    for (const h of this.hosts) h.key = this.weighted(h);
+    this.byLoad = [...this.hosts].sort((a, b) => a.key - b.key || cmp(a.id, b.id));
+  }
+
+  cpuLoad(h: HostModel, addCores = 0): number {
+    return ((h.usedCores + addCores) / h.cpus) * 100;
+  }
+
+  memLoad(h: HostModel, addMiB = 0): number {
+    return h.memTotalMiB > 0 ? ((h.memUsedMiB + addMiB) / h.memTotalMiB) * 100 : 100;
+  }
+
+  /** Weighted load, percent: cpu_weight × CPU% + mem_weight × memory%, normalised by the weights. */
+  weighted(h: HostModel, addCores = 0, addMiB = 0): number {
+    const w = this.weights;
+    return (w.cpu * this.cpuLoad(h, addCores) + w.mem * this.memLoad(h, addMiB)) / (w.cpu + w.mem);
+  }
+
+  /** Apply a move to the working copy; returns a token for `undo` (LIFO). */
+  applyMove(vm: VmModel, to: HostModel): MoveToken {
+    const from = this.hostById.get(vm.host)!;
+    if (from === to) throw new Error(`applyMove: ${vm.name} is already on ${to.id}`);
+    const prev = [
+      from.usedCores, from.memUsedMiB, from.committedMiB, from.vmCount, from.plannedOut,
+      to.usedCores, to.memUsedMiB, to.committedMiB, to.vmCount, to.plannedIn,
+      this.plannedTotal, vm.planned ? 1 : 0,
+    ];
+    this.unindex(from);
+    this.unindex(to);
+    from.usedCores = Math.max(0, from.usedCores - vm.reliefCores);
+    from.memUsedMiB = Math.max(0, from.memUsedMiB - vm.memMiB);
+    from.committedMiB = Math.max(0, from.committedMiB - vm.memMiB);
+    from.vmCount = Math.max(0, from.vmCount - 1);
+    from.plannedOut += 1;
+    to.usedCores += vm.loadCores;
+    to.memUsedMiB += vm.memMiB;
+    to.committedMiB += vm.memMiB;
+    to.vmCount += 1;
+    to.plannedIn += 1;
+    this.plannedTotal += 1;
+    const i = from.vms.indexOf(vm);
+    if (i >= 0) from.vms.splice(i, 1);
+    to.vms.push(vm);
+    vm.host = to.id;
+    vm.planned = true;
+    this.index(from);
+    this.index(to);
+    return { vm, from, to, prev };
+  }
+
+  undo(t: MoveToken): void {
+    const { vm, from, to, prev: p } = t;
+    this.unindex(from);
+    this.unindex(to);
+    [from.usedCores, from.memUsedMiB, from.committedMiB, from.vmCount, from.plannedOut] = [p[0]!, p[1]!, p[2]!, p[3]!, p[4]!];
+    [to.usedCores, to.memUsedMiB, to.committedMiB, to.vmCount, to.plannedIn] = [p[5]!, p[6]!, p[7]!, p[8]!, p[9]!];
+    this.plannedTotal = p[10]!;
+    vm.planned = p[11] === 1;
+    const i = to.vms.indexOf(vm);
+    if (i >= 0) to.vms.splice(i, 1);
+    from.vms.push(vm);
+    from.vms.sort((a, b) => cmp(a.name, b.name));
+    vm.host = from.id;
+    this.index(from);
+    this.index(to);
+  }
+
+  /** Hosts in the model that hold no live VM and expect none. */
+  isEmpty(h: HostModel): boolean {
+    return h.vmCount === 0 && h.vms.length === 0;
+  }
+
+  private position(key: number, id: string): number {
+    let lo = 0;
+    let hi = this.byLoad.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = this.byLoad[mid]!;
+      if (m.key < key || (m.key === key && m.id < id)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private unindex(h: HostModel): void {
+    const i = this.position(h.key, h.id);
+    if (this.byLoad[i] === h) this.byLoad.splice(i, 1);
+    else {
+      const j = this.byLoad.indexOf(h);
+      if (j >= 0) this.byLoad.splice(j, 1);
+    }
+  }
+
+  private index(h: HostModel): void {
+    h.key = this.weighted(h);
+    this.byLoad.splice(this.position(h.key, h.id), 0, h);
+  }
+}

@@ -1,0 +1,218 @@
+import type { PlacementRule } from "../../shared/config/policy.js";
+import type { HostModel, VmModel } from "./cluster-model.js";
+import type { PlanContext } from "./context.js";
+import { f1, r2, type Rejection } from "./explain.js";
+import { cooldownOf } from "./vm-history.js";
+
+// The ONE place where limits are enforced (descheduler's evictor). Strategies propose; these
+// functions say yes, or no with a code and the numbers. Nothing else in the core re-checks a limit.
+//
+// VM codes:   VM_EXCLUDED VM_PINNED VM_NOT_RUNNING VM_FROZEN VM_PINGPONG VM_MIGRATING VM_PLANNED
+//             SOURCE_EXCLUDED SOURCE_SILENT VM_COOLDOWN MOVES_PER_CYCLE TOTAL_CONCURRENCY
+//             SOURCE_CONCURRENCY
+// Host codes: DEST_UNKNOWN DEST_IS_SOURCE DEST_EXCLUDED DEST_SILENT DEST_MAINTENANCE DEST_CLOSING
+//             DEST_NO_ADDRESS DEST_EMPTY DEST_SETTLING DEST_CONCURRENCY DEST_TOO_MANY_VMS RULE_MUST
+//             DEST_MEM DEST_CPU
+// Should rules never reject: a feasible destination reports the should rules it would break.
+
+export interface DestOptions {
+  /** Projected CPU must stay strictly under this, percent (max_load_candidate, consolidate_load). */
+  cpuLimit: number;
+  /** Projected memory must not exceed this, percent (max_mem_candidate). */
+  memLimit: number;
+  /** Hosts empty at the start may receive VMs (evacuation's use-empty flag; true elsewhere but consolidation). */
+  allowEmpty: boolean;
+  /** Apply the per-cycle caps (destination concurrency). */
+  caps: boolean;
+}
+
+export type DestVerdict =
+  | { ok: true; brokenShould: string[]; cpuAfter: number; memAfter: number; keyAfter: number }
+  | { ok: false; rejection: Rejection };
+
+const NO_NUMBERS: Rejection["numbers"] = Object.freeze({}) as Rejection["numbers"];
+const reject = (code: string, message: string, numbers: Rejection["numbers"] = {}): Rejection => ({ code, message, numbers });
+
+/** VM-level checks: may this VM move at all now? `caps` adds the per-cycle caps. */
+export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejection | null {
+  const { model, policy, now } = ctx;
+  const n = vm.name;
+  if (ctx.excludedVms.has(n)) return reject("VM_EXCLUDED", `${n} is in excluded_vms`);
+  if (ctx.pinned.has(n)) return reject("VM_PINNED", `${n} is pinned (pinned_vms)`);
+  if (!vm.live) return reject("VM_NOT_RUNNING", `${n} is ${vm.state}, only running or paused VMs are live-migrated`, { state: vm.state });
+  if (ctx.pingpong.has(n)) return reject("VM_PINGPONG", `${n} moved back and forth within ${policy.pingpong_window} s and is frozen`, { pingpong_window: policy.pingpong_window });
+  if (ctx.frozen.has(n)) return reject("VM_FROZEN", `${n} is frozen after ping-pong until an operator releases it`);
+  if (vm.inFlightTo !== null) return reject("VM_MIGRATING", `${n} is already migrating to ${vm.inFlightTo}`, { destination: vm.inFlightTo });
+  if (vm.planned) return reject("VM_PLANNED", `${n} already moves earlier in this plan`);
+  const src = model.hostById.get(vm.host)!;
+  if (src.excluded) return reject("SOURCE_EXCLUDED", `${n} runs on ${src.id}, which is in excluded_hosts`, { host: src.id });
+  if (!src.fresh)
+    return reject("SOURCE_SILENT", `${n} runs on ${src.id}, silent for ${f1((now - src.lastSeen) / 1000)} s > stale_after ${policy.stale_after} s`, {
+      host: src.id,
+      silentSeconds: r2((now - src.lastSeen) / 1000),
+      stale_after: policy.stale_after,
+    });
+  if (!ctx.operator) {
+    const cd = cooldownOf(model.historyByVm.get(n), policy, now);
+    if (cd.remainingMs > 0)
+      return reject(
+        "VM_COOLDOWN",
+        `${n} moved ${cd.recentMoves} time(s) recently; cooldown ${cd.cooldownSeconds} s, ${f1(cd.remainingMs / 1000)} s left`,
+        { recentMoves: cd.recentMoves, cooldownSeconds: cd.cooldownSeconds, remainingSeconds: r2(cd.remainingMs / 1000), vm_cooldown: policy.vm_cooldown, vm_cooldown_max: policy.vm_cooldown_max },
+      );
+  }
+  return caps ? checkCaps(ctx, vm) : null;
+}
+
+/** The per-cycle caps, counting migrations already in flight. */
+export function checkCaps(ctx: PlanContext, vm: VmModel): Rejection | null {
+  const { model, policy } = ctx;
+  if (model.plannedTotal >= policy.max_moves_per_cycle)
+    return reject("MOVES_PER_CYCLE", `${model.plannedTotal} moves already planned this cycle (max_moves_per_cycle ${policy.max_moves_per_cycle})`, {
+      planned: model.plannedTotal,
+      max_moves_per_cycle: policy.max_moves_per_cycle,
+    });
+  const total = model.inFlightTotal + model.plannedTotal;
+  if (total >= policy.max_concurrent_total)
+    return reject("TOTAL_CONCURRENCY", `${model.inFlightTotal} in flight + ${model.plannedTotal} planned = ${total} ≥ max_concurrent_total ${policy.max_concurrent_total}`, {
+      inFlight: model.inFlightTotal,
+      planned: model.plannedTotal,
+      max_concurrent_total: policy.max_concurrent_total,
+    });
+  const src = model.hostById.get(vm.host)!;
+  const out = src.inFlightOut + src.plannedOut;
+  if (out >= policy.max_concurrent_per_source)
+    return reject("SOURCE_CONCURRENCY", `${src.id} already sends ${src.inFlightOut} in flight + ${src.plannedOut} planned ≥ max_concurrent_per_source ${policy.max_concurrent_per_source}`, {
+      host: src.id,
+      inFlight: src.inFlightOut,
+      planned: src.plannedOut,
+      max_concurrent_per_source: policy.max_concurrent_per_source,
+    });
+  return null;
+}
+
+/** May `vm` go to `h`? Checks in a fixed order; the first failing check is the answer. */
+export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o: DestOptions, detail = true): DestVerdict {
+  const { model, policy, now } = ctx;
+  // Messages are built only when asked for: a search over 10,000 hosts keeps a few in full.
+  const no = (code: string, build: () => Rejection): DestVerdict => ({ ok: false, rejection: detail ? build() : { code, message: code, numbers: NO_NUMBERS } });
+  const id = h.id;
+  if (vm.host === id) return no("DEST_IS_SOURCE", () => reject("DEST_IS_SOURCE", `${vm.name} already runs on ${id}`));
+  if (h.excluded) return no("DEST_EXCLUDED", () => reject("DEST_EXCLUDED", `host ${id} is in excluded_hosts`));
+  if (!h.fresh)
+    return no("DEST_SILENT", () => reject("DEST_SILENT", `host ${id} silent for ${f1((now - h.lastSeen) / 1000)} s > stale_after ${policy.stale_after} s`, { silentSeconds: r2((now - h.lastSeen) / 1000), stale_after: policy.stale_after }));
+  if (h.maintenance) return no("DEST_MAINTENANCE", () => reject("DEST_MAINTENANCE", `host ${id} is in maintenance (closed to new VMs)`));
+  if (ctx.closing.has(id)) return no("DEST_CLOSING", () => reject("DEST_CLOSING", `host ${id} is being emptied by this plan`));
+  if (h.address === undefined || h.address === "") return no("DEST_NO_ADDRESS", () => reject("DEST_NO_ADDRESS", `host ${id} has no migration address (host_mapping)`));
+  if (!o.allowEmpty && h.emptyAtStart) return no("DEST_EMPTY", () => reject("DEST_EMPTY", `host ${id} is empty and empty hosts are not used here`));
+  const since = h.lastMoveAt === null ? Infinity : now - h.lastMoveAt;
+  if (!ctx.operator && since < policy.host_settle * 1000)
+    return no("DEST_SETTLING", () =>
+      reject("DEST_SETTLING", `host ${id} took part in a migration ${f1(since / 1000)} s ago < host_settle ${policy.host_settle} s`, {
+        sinceSeconds: r2(since / 1000),
+        host_settle: policy.host_settle,
+      }),
+    );
+  if (o.caps) {
+    const inc = h.inFlightIn + h.plannedIn;
+    if (inc >= policy.max_concurrent_per_destination)
+      return no("DEST_CONCURRENCY", () =>
+        reject("DEST_CONCURRENCY", `host ${id} already receives ${h.inFlightIn} in flight + ${h.plannedIn} planned ≥ max_concurrent_per_destination ${policy.max_concurrent_per_destination}`, {
+          inFlight: h.inFlightIn,
+          planned: h.plannedIn,
+          max_concurrent_per_destination: policy.max_concurrent_per_destination,
+        }),
+      );
+  }
+  if (h.vmCount >= policy.max_vm_per_host)
+    return no("DEST_TOO_MANY_VMS", () => reject("DEST_TOO_MANY_VMS", `host ${id} has ${h.vmCount} VMs, max_vm_per_host ${policy.max_vm_per_host}`, { vms: h.vmCount, max_vm_per_host: policy.max_vm_per_host }));
+
+  const brokenShould: string[] = [];
+  const rules = ctx.rulesByVm.get(vm.name);
+  if (rules) {
+    for (const rule of rules) {
+      if (!ruleApplies(rule, vm, id)) continue;
+      if (!ruleHolds(ctx, rule, vm, id)) {
+        if (rule.strength === "must")
+          return no("RULE_MUST", () => reject("RULE_MUST", `placing ${vm.name} on ${id} breaks must rule "${rule.name}" (${rule.type})`, { rule: rule.name, type: rule.type }));
+        brokenShould.push(rule.name);
+      }
+    }
+  }
+
+  const memAfter = model.memLoad(h, vm.memMiB);
+  const memNow = model.memLoad(h);
+  const memCap = policy.mem_overcommit * h.memTotalMiB - policy.mem_reserve_mib;
+  if (memAfter > o.memLimit)
+    return no("DEST_MEM", () =>
+      reject("DEST_MEM", `host ${id} memory ${f1(memNow)} % + ${f1(memAfter - memNow)} % = ${f1(memAfter)} % > ${f1(o.memLimit)} %`, {
+        memPercent: r2(memNow),
+        vmMemPercent: r2(memAfter - memNow),
+        projectedMemPercent: r2(memAfter),
+        limitPercent: o.memLimit,
+      }),
+    );
+  if (h.committedMiB + vm.memMiB > memCap)
+    return no("DEST_MEM", () =>
+      reject("DEST_MEM", `host ${id} committed VM memory ${f1(h.committedMiB)} + ${f1(vm.memMiB)} MiB > ${f1(memCap)} MiB (mem_overcommit ${policy.mem_overcommit} × ${f1(h.memTotalMiB)} − reserve ${policy.mem_reserve_mib})`, {
+        committedMiB: r2(h.committedMiB),
+        vmMemMiB: r2(vm.memMiB),
+        limitMiB: r2(memCap),
+      }),
+    );
+  if (h.memUsedMiB + vm.memMiB > h.memTotalMiB - policy.mem_reserve_mib)
+    return no("DEST_MEM", () =>
+      reject("DEST_MEM", `host ${id} memory used ${f1(h.memUsedMiB)} + ${f1(vm.memMiB)} MiB > ${f1(h.memTotalMiB)} − reserve ${policy.mem_reserve_mib} MiB`, {
+        memUsedMiB: r2(h.memUsedMiB),
+        vmMemMiB: r2(vm.memMiB),
+        limitMiB: r2(h.memTotalMiB - policy.mem_reserve_mib),
+      }),
+    );
+
+  const cpuNow = model.cpuLoad(h);
+  const cpuAfter = model.cpuLoad(h, vm.loadCores);
+  if (cpuAfter >= o.cpuLimit) {
+    const assumed = vm.cpuAssumed ? ` (CPU of ${vm.name} not measured: ${vm.vcpus} vCPUs counted as busy)` : "";
+    return no("DEST_CPU", () =>
+      reject("DEST_CPU", `host ${id} ${f1(cpuNow)} % + ${f1(cpuAfter - cpuNow)} % = ${f1(cpuAfter)} % ≥ ${f1(o.cpuLimit)} %${assumed}`, {
+        cpuPercent: r2(cpuNow),
+        vmCpuPercent: r2(cpuAfter - cpuNow),
+        projectedCpuPercent: r2(cpuAfter),
+        limitPercent: o.cpuLimit,
+        cpuAssumed: vm.cpuAssumed,
+      }),
+    );
+  }
+  return { ok: true, brokenShould, cpuAfter, memAfter, keyAfter: model.weighted(h, vm.loadCores, vm.memMiB) };
+}
+
+/** Whether the rule's filters make it relevant to moving `vm` (from where it is now) onto `dest`. */
+export function ruleApplies(rule: PlacementRule, vm: { host: string }, dest: string): boolean {
+  if (rule.source_hosts && !rule.source_hosts.includes(vm.host)) return false;
+  if (rule.target_hosts && !rule.target_hosts.includes(dest)) return false;
+  return true;
+}
+
+/** Whether `vm` on `dest` satisfies the rule, given where the other VMs are (in-flight counts at both ends). */
+export function ruleHolds(ctx: PlanContext, rule: PlacementRule, vm: VmModel, dest: string): boolean {
+  switch (rule.type) {
+    case "vm-host":
+      return rule.hosts.includes(dest);
+    case "vm-not-host":
+      return !rule.hosts.includes(dest);
+    case "anti-affinity":
+      for (const other of rule.vms) {
+        if (other === vm.name) continue;
+        const o = ctx.model.vmByName.get(other);
+        if (o && o.live && (o.host === dest || o.inFlightTo === dest)) return false;
+      }
+      return true;
+    case "affinity":
+      for (const other of rule.vms) {
+        if (other === vm.name) continue;
+        const o = ctx.model.vmByName.get(other);
+        if (o && o.live && o.host !== dest && o.inFlightTo !== dest) return false;
+      }
+      return true;
+  }
+}

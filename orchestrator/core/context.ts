@@ -1,0 +1,92 @@
+import type { PlacementRule, Policy } from "../../shared/config/policy.js";
+import { ClusterModel } from "./cluster-model.js";
+import { DecisionLog, r2 } from "./explain.js";
+import type { PlanRequest, PlannedMove } from "./plan.js";
+import type { ClusterSnapshot } from "./snapshot.js";
+import { detectPingPong } from "./vm-history.js";
+
+// The state one plan() call threads through its strategies: the working copy, the policy, the
+// clock value, which safety limits apply, and what has been decided so far.
+
+/** Upper bound on destination checks per plan; keeps worst cases (nothing fits anywhere) bounded. */
+export const DEFAULT_EVALUATION_BUDGET = 3_000_000;
+
+export interface PlanContext {
+  readonly model: ClusterModel;
+  readonly policy: Policy;
+  readonly now: number;
+  /**
+   * Operator modes (evacuate, manual) skip the per-VM cooldown and host settle times; the
+   * automatic strategies (cycle, balance, consolidate) honour them.
+   */
+  readonly operator: boolean;
+  /** Whether the per-cycle caps apply (moves per cycle, concurrency incl. in-flight). */
+  readonly caps: boolean;
+  /** VMs never moved: frozen in the snapshot or ping-pong detected now. */
+  readonly frozen: ReadonlySet<string>;
+  /** Subset of `frozen` detected by this plan. */
+  readonly pingpong: ReadonlySet<string>;
+  readonly pinned: ReadonlySet<string>;
+  readonly excludedVms: ReadonlySet<string>;
+  /** Rules that mention each VM, in policy order. */
+  readonly rulesByVm: ReadonlyMap<string, readonly PlacementRule[]>;
+  /** Hosts this plan empties or is emptying: closed as destinations (consolidation, evacuation). */
+  readonly closing: Set<string>;
+  readonly moves: PlannedMove[];
+  readonly log: DecisionLog;
+  /** Remaining destination checks. */
+  budget: number;
+  budgetExhausted: boolean;
+}
+
+export interface PlanOptions {
+  /** Destination checks allowed in this plan (bounds worst cases on huge clusters). */
+  evaluationBudget?: number;
+}
+
+/** Build the working copy and the context for one plan; detects ping-pong VMs on the way. */
+export function createContext(snapshot: ClusterSnapshot, policy: Policy, now: number, mode: PlanRequest["mode"], opts: PlanOptions): PlanContext {
+  const model = new ClusterModel(snapshot, policy, now);
+  const log = new DecisionLog();
+  for (const n of model.notes) log.add(n);
+  const rulesByVm = new Map<string, PlacementRule[]>();
+  for (const rule of policy.rules) {
+    for (const vm of new Set(rule.vms)) {
+      const list = rulesByVm.get(vm);
+      if (list) list.push(rule);
+      else rulesByVm.set(vm, [rule]);
+    }
+  }
+  const alreadyFrozen = new Set(snapshot.frozenVms ?? []);
+  const pingpong = new Set<string>();
+  for (const [vm, moves] of [...model.historyByVm.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (alreadyFrozen.has(vm)) continue;
+    const pp = detectPingPong(moves, policy, now);
+    if (!pp) continue;
+    pingpong.add(vm);
+    log.vm(vm, {
+      code: "VM_PINGPONG",
+      message: `${vm} moved ${pp.first.source} → ${pp.first.destination} and back within ${r2((pp.second.finishedAt - pp.first.finishedAt) / 1000)} s (pingpong_window ${policy.pingpong_window} s): frozen until released`,
+      numbers: { from: pp.first.source, to: pp.first.destination, firstAt: pp.first.finishedAt, secondAt: pp.second.finishedAt, pingpong_window: policy.pingpong_window },
+    });
+  }
+  const operator = mode === "evacuate" || mode === "manual";
+  return {
+    model,
+    policy,
+    now,
+    operator,
+    caps: !operator,
+    frozen: new Set([...alreadyFrozen, ...pingpong]),
+    pingpong,
+    pinned: new Set(policy.pinned_vms),
+    excludedVms: new Set(policy.excluded_vms),
+    rulesByVm,
+    closing: new Set(),
+    moves: [],
+    log,
+    budget: opts.evaluationBudget ?? DEFAULT_EVALUATION_BUDGET,
+    budgetExhausted: false,
+  };
+}
+

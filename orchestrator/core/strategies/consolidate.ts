@@ -1,0 +1,141 @@
+// Consolidation (vmca's defragger).
+// Trigger: requested (mode "consolidate") or listed in policy.strategies.
+// Goal:    empty whole hosts, least loaded first, by packing ALL their VMs (largest first) onto the
+//          most loaded hosts that stay under consolidate_load and the memory limits; hosts empty at
+//          the start never receive VMs. A VM is never moved from a host that cannot be emptied
+//          entirely. Of the empty hosts, spare_hosts (the largest) are kept powered as reserve; the
+//          others are reported in plan.emptyHosts as power-off candidates.
+// Stop:    no further host can be emptied, the host-trial limit, or the per-cycle caps. When the caps
+//          cut a host's emptying short, its first moves are kept (the next cycle continues; the model
+//          proved all of its VMs fit) and consolidation ends.
+// Consolidation is optional, so it never breaks a should rule.
+
+import type { Policy } from "../../../shared/config/policy.js";
+import type { HostModel, MoveToken, VmModel } from "../cluster-model.js";
+import { checkDestination, checkVm, type DestOptions } from "../constraints.js";
+import type { PlanContext } from "../context.js";
+import { f1, r2, RejectionTally } from "../explain.js";
+import { findDestination, type Placement } from "../placement.js";
+import { byId, byName, commitMove, type Strategy } from "./strategy.js";
+
+export interface ConsolidateArgs {
+  loadLimit: number;
+  memLimit: number;
+  spareHosts: number;
+  /** Hosts tried per plan at most (each trial places all of a host's VMs on the copy). */
+  maxHostTrials: number;
+}
+
+export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanContext, a: ConsolidateArgs): string[] } = {
+  name: "consolidate",
+  defaults: (p: Policy): ConsolidateArgs => ({
+    loadLimit: Math.min(p.consolidate_load, p.max_load_candidate),
+    memLimit: p.max_mem_candidate,
+    spareHosts: p.spare_hosts,
+    maxHostTrials: 64,
+  }),
+  validate(a) {
+    const e: string[] = [];
+    if (a.loadLimit <= 0) e.push("consolidate_load must be > 0");
+    if (a.spareHosts < 0) e.push("spare_hosts must be >= 0");
+    if (a.maxHostTrials < 1) e.push("maxHostTrials must be >= 1");
+    return e;
+  },
+  run(ctx, a) {
+    const { model } = ctx;
+    const candidates = model.byLoad.filter(
+      (h) => h.inBalance && !h.maintenance && !ctx.closing.has(h.id) && !model.isEmpty(h) && h.plannedIn === 0 && h.inFlightIn === 0 && h.inFlightOut === 0,
+    );
+    const busy = model.hosts.filter((h) => h.inBalance && !model.isEmpty(h) && (h.inFlightIn > 0 || h.inFlightOut > 0 || h.plannedIn > 0));
+    for (const h of busy)
+      ctx.log.host(h.id, { code: "HOST_BUSY", message: `host ${h.id} has migrations in flight or planned; not emptied now`, numbers: { inFlightIn: h.inFlightIn, inFlightOut: h.inFlightOut, plannedIn: h.plannedIn } }, undefined, "consolidate");
+    const opts: DestOptions = { cpuLimit: a.loadLimit, memLimit: a.memLimit, allowEmpty: false, caps: false };
+    let trials = 0;
+    let emptied = 0;
+    for (const h of candidates) {
+      if (trials >= a.maxHostTrials || ctx.budgetExhausted) {
+        ctx.log.cluster({ code: "CONSOLIDATION_LIMIT", message: `consolidation stopped after ${trials} host trials`, numbers: { trials, maxHostTrials: a.maxHostTrials, budgetExhausted: ctx.budgetExhausted } }, "consolidate");
+        break;
+      }
+      if (ctx.caps && model.plannedTotal >= ctx.policy.max_moves_per_cycle) break;
+      if (model.isEmpty(h) || h.plannedIn > 0 || ctx.closing.has(h.id)) continue;
+      trials += 1;
+      const chosen = trial(ctx, h, opts);
+      if (!chosen) continue;
+      // Replay the proven moves with the per-cycle caps; the first one refused ends consolidation.
+      ctx.closing.add(h.id);
+      let done = 0;
+      for (const { vm, p } of chosen) {
+        const v = checkDestination(ctx, vm, p.host, { ...opts, caps: ctx.caps });
+        const r = checkVm(ctx, vm, ctx.caps) ?? (v.ok ? null : v.rejection);
+        if (r || !v.ok) {
+          const why = r ?? { code: "UNKNOWN", message: "refused" };
+          ctx.log.host(h.id, { code: "CONSOLIDATION_DEFERRED", message: `host ${h.id} can be emptied, ${done} of ${chosen.length} moves fit this cycle: ${why.message}`, numbers: { moved: done, vms: chosen.length, blockedBy: why.code } }, undefined, "consolidate");
+          if (done === 0) ctx.closing.delete(h.id);
+          return;
+        }
+        const cpuBefore = model.cpuLoad(p.host);
+        const placed: Placement = { host: p.host, brokenShould: v.brokenShould, cpuAfter: v.cpuAfter, memAfter: v.memAfter, keyAfter: v.keyAfter };
+        commitMove(
+          ctx,
+          vm,
+          placed,
+          "consolidate",
+          "CONSOLIDATE",
+          `emptying ${h.id} (all ${chosen.length} VMs fit elsewhere): ${vm.name} → ${p.host.id}, CPU ${f1(cpuBefore)} % → ${f1(placed.cpuAfter)} % (consolidate_load ${a.loadLimit} %)`,
+          { sourceVms: chosen.length, destCpuBefore: r2(cpuBefore), destCpuAfter: r2(placed.cpuAfter), destMemAfter: r2(placed.memAfter), consolidate_load: a.loadLimit },
+        );
+        done += 1;
+      }
+      emptied += 1;
+    }
+    if (emptied === 0 && ctx.moves.every((m) => m.strategy !== "consolidate"))
+      ctx.log.cluster({ code: "NO_HOST_EMPTIABLE", message: `no host can be emptied entirely (${trials} tried)`, numbers: { trials } }, "consolidate");
+  },
+  emptyHosts(ctx, a) {
+    const { model } = ctx;
+    const empty = model.hosts.filter((h) => h.fresh && !h.excluded && !h.maintenance && model.isEmpty(h) && h.inFlightOut === 0);
+    const spare = [...empty].sort((x, y) => y.cpus - x.cpus || y.memTotalMiB - x.memTotalMiB || byId(x, y)).slice(0, a.spareHosts);
+    const spareIds = new Set(spare.map((h) => h.id));
+    for (const h of spare)
+      ctx.log.host(h.id, { code: "HOST_SPARE", message: `host ${h.id} is empty and kept powered as spare (spare_hosts ${a.spareHosts})`, numbers: { spare_hosts: a.spareHosts } }, undefined, "consolidate");
+    return empty.filter((h) => !spareIds.has(h.id)).map((h) => h.id);
+  },
+};
+
+/** Try to place every VM of `h` on the copy; undo the trial and return the moves if all fit. */
+function trial(ctx: PlanContext, h: HostModel, opts: DestOptions): { vm: VmModel; p: Placement }[] | null {
+  const { model } = ctx;
+  const vms = [...h.vms].sort((x, y) => y.memMiB - x.memMiB || y.loadCores - x.loadCores || byName(x, y));
+  const tokens: MoveToken[] = [];
+  const chosen: { vm: VmModel; p: Placement }[] = [];
+  ctx.closing.add(h.id);
+  const rollback = (): void => {
+    for (let i = tokens.length - 1; i >= 0; i--) model.undo(tokens[i]!);
+    ctx.closing.delete(h.id);
+  };
+  for (const vm of vms) {
+    const r = checkVm(ctx, vm, false);
+    if (r) {
+      rollback();
+      ctx.log.host(h.id, { code: "HOST_NOT_EMPTIABLE", message: `host ${h.id} cannot be emptied: ${r.message}`, numbers: { vm: vm.name, blockedBy: r.code } }, undefined, "consolidate");
+      return null;
+    }
+    const tally = new RejectionTally();
+    const p = findDestination(ctx, vm, opts, "pack", tally);
+    if (!p || p.brokenShould.length > 0) {
+      rollback();
+      ctx.log.host(
+        h.id,
+        { code: "HOST_NOT_EMPTIABLE", message: `host ${h.id} cannot be emptied: no host takes ${vm.name} (${tally.summary()})`, numbers: { vm: vm.name, blockedBy: "NO_DESTINATION", hostsEvaluated: tally.evaluated, ...tally.countNumbers() } },
+        undefined,
+        "consolidate",
+      );
+      return null;
+    }
+    chosen.push({ vm, p });
+    tokens.push(model.applyMove(vm, p.host));
+  }
+  rollback();
+  return chosen;
+}

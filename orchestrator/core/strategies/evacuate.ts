@@ -1,0 +1,108 @@
+// Evacuation (maintenance drain; vmca's `clean HOST`).
+// Trigger: operator request (plan mode "evacuate", or preflightEvacuation for "can it drain now?").
+// Goal:    move every live VM off the host, largest first; "stripe" spreads them to the least loaded
+//          hosts, "pack" fills the most loaded hosts that still fit. Hosts empty at the start are
+//          used only with useEmptyHosts. The host counts as maintenance (closed to new VMs).
+// Stop:    every VM placed, or the VMs that cannot be placed are reported, each with its reason
+//          and the rejections of the best hosts (the others are still placed).
+// Operator mode: cooldowns, settle times and per-cycle caps do not apply (the dispatcher queues the
+// moves under the concurrency limits); capacity, rules, pins, exclusions and freezes do.
+
+import type { Policy } from "../../../shared/config/policy.js";
+import { checkVm } from "../constraints.js";
+import type { PlanContext } from "../context.js";
+import { f1, r2, RejectionTally } from "../explain.js";
+import type { Decision } from "../plan.js";
+import { findDestination } from "../placement.js";
+import { byName, commitMove, type Strategy } from "./strategy.js";
+
+export interface EvacuateArgs {
+  host: string;
+  placement: "stripe" | "pack";
+  useEmptyHosts: boolean;
+  cpuLimit: number;
+  memLimit: number;
+}
+
+export interface EvacuationResult {
+  /** Decisions that prevent the host from being drained now. */
+  blockers: Decision[];
+}
+
+export const evacuateDefaults = (p: Policy, host: string, placement: "stripe" | "pack" = "stripe", useEmptyHosts = false): EvacuateArgs => ({
+  host,
+  placement,
+  useEmptyHosts,
+  cpuLimit: p.max_load_candidate,
+  memLimit: p.max_mem_candidate,
+});
+
+export function validateEvacuate(a: EvacuateArgs): string[] {
+  const e: string[] = [];
+  if (a.host === "") e.push("evacuate needs a host");
+  if (a.placement !== "stripe" && a.placement !== "pack") e.push(`placement must be stripe or pack, not ${String(a.placement)}`);
+  return e;
+}
+
+export function runEvacuation(ctx: PlanContext, a: EvacuateArgs): EvacuationResult {
+  const { model } = ctx;
+  const blockers: Decision[] = [];
+  const block = (d: Decision): void => {
+    blockers.push(d);
+    ctx.log.add(d);
+  };
+  const h = model.hostById.get(a.host);
+  if (!h) {
+    block({ kind: "host", subject: a.host, code: "HOST_UNKNOWN", message: `host ${a.host} is not in the snapshot`, numbers: {}, strategy: "evacuate" });
+    return { blockers };
+  }
+  h.maintenance = true;
+  ctx.closing.add(h.id);
+  if (h.inFlightIn > 0)
+    block({ kind: "host", subject: h.id, code: "HOST_RECEIVING", message: `host ${h.id} still receives ${h.inFlightIn} migration(s) in flight`, numbers: { inFlightIn: h.inFlightIn }, strategy: "evacuate" });
+  const live = [...h.vms].sort((x, y) => y.memMiB - x.memMiB || y.loadCores - x.loadCores || byName(x, y));
+  const opts = { cpuLimit: a.cpuLimit, memLimit: a.memLimit, allowEmpty: a.useEmptyHosts, caps: false };
+  for (const vm of live) {
+    const r = checkVm(ctx, vm, false);
+    if (r) {
+      const d: Decision = { kind: "vm", subject: vm.name, code: r.code, message: r.message, numbers: r.numbers, strategy: "evacuate" };
+      if (r.code === "VM_MIGRATING" && vm.inFlightTo !== null) ctx.log.add(d); // already leaving
+      else block(d);
+      continue;
+    }
+    const tally = new RejectionTally();
+    const p = findDestination(ctx, vm, opts, a.placement === "pack" ? "pack" : "spread", tally);
+    if (!p) {
+      blockers.push(...tally.flush(ctx.log, vm.name, model.hosts.length, "evacuate", `cannot evacuate ${vm.name} from ${h.id}: no destination`));
+      continue;
+    }
+    const cpuBefore = model.cpuLoad(p.host);
+    commitMove(
+      ctx,
+      vm,
+      p,
+      "evacuate",
+      "EVACUATE",
+      `evacuating ${h.id} (${a.placement}${a.useEmptyHosts ? ", empty hosts allowed" : ""}): ${vm.name} → ${p.host.id}, CPU ${f1(cpuBefore)} % → ${f1(p.cpuAfter)} %, memory → ${f1(p.memAfter)} %` +
+        (p.brokenShould.length > 0 ? `; breaks should rule(s) ${p.brokenShould.join(", ")} because nothing else fits` : ""),
+      { placement: a.placement, useEmptyHosts: a.useEmptyHosts, destCpuBefore: r2(cpuBefore), destCpuAfter: r2(p.cpuAfter), destMemAfter: r2(p.memAfter), cpuAssumed: vm.cpuAssumed },
+    );
+  }
+  // VMs that are not live (shut off, crashed, saved) hold no resources and do not block the drain.
+  for (const vm of model.vms) {
+    if (vm.origHost === h.id && !vm.live)
+      ctx.log.vm(vm.name, { code: "VM_NOT_RUNNING", message: `${vm.name} is ${vm.state}: not migrated, does not block the drain`, numbers: { state: vm.state } }, "evacuate");
+  }
+  if (blockers.length > 0)
+    ctx.log.cluster({ code: "EVACUATE_INCOMPLETE", message: `host ${h.id} cannot be drained now: ${blockers.length} blocking reason(s)`, numbers: { blockers: blockers.length, vms: live.length } }, "evacuate");
+  return { blockers };
+}
+
+export const evacuate: Strategy<EvacuateArgs> = {
+  name: "evacuate",
+  defaults: (p: Policy) => evacuateDefaults(p, ""),
+  validate: validateEvacuate,
+  run(ctx, a) {
+    runEvacuation(ctx, a);
+  },
+};

@@ -1,0 +1,229 @@
+// Hot-spot relief.
+// Trigger: a host whose CPU stayed over load_threshold (or memory over mem_threshold) in every
+//          sample for at least max_over seconds (windows.ts).
+// Goal:    bring it down to load_target / mem_target (hysteresis), choosing first a single VM whose
+//          move ends the overload at the lowest migration cost, else the VM that covers most of
+//          the excess; each to the destination with the lowest resulting weighted load.
+// Stop:    the host is at or below target, no VM of it can be placed, or the per-cycle caps are hit.
+
+import type { Policy } from "../../../shared/config/policy.js";
+import type { HostModel, VmModel } from "../cluster-model.js";
+import { checkDestination, checkVm } from "../constraints.js";
+import type { PlanContext } from "../context.js";
+import { f1, r2, RejectionTally } from "../explain.js";
+import { findDestination, type Placement } from "../placement.js";
+import { classifyHost, type WindowVerdict } from "../windows.js";
+import { byName, CAP_CODES, commitMove, type Strategy } from "./strategy.js";
+
+export interface HotspotArgs {
+  loadThreshold: number;
+  loadTarget: number;
+  memThreshold: number;
+  memTarget: number;
+  maxOverSeconds: number;
+  staleAfterSeconds: number;
+  /** Destination limits. */
+  cpuLimit: number;
+  memLimit: number;
+}
+
+const EPS = 1e-9;
+
+export const hotspot: Strategy<HotspotArgs> = {
+  name: "hotspot",
+  defaults: (p: Policy): HotspotArgs => ({
+    loadThreshold: p.load_threshold,
+    loadTarget: p.load_target,
+    memThreshold: p.mem_threshold,
+    memTarget: p.mem_target,
+    maxOverSeconds: p.max_over,
+    staleAfterSeconds: p.stale_after,
+    cpuLimit: p.max_load_candidate,
+    memLimit: p.max_mem_candidate,
+  }),
+  validate(a) {
+    const e: string[] = [];
+    if (a.loadTarget > a.loadThreshold) e.push(`load_target ${a.loadTarget} exceeds load_threshold ${a.loadThreshold}`);
+    if (a.memTarget > a.memThreshold) e.push(`mem_target ${a.memTarget} exceeds mem_threshold ${a.memThreshold}`);
+    if (a.maxOverSeconds < 0) e.push("max_over must be >= 0");
+    return e;
+  },
+  run(ctx, a) {
+    const { model } = ctx;
+    const hot: { h: HostModel; w: WindowVerdict; excess: number }[] = [];
+    const windowPolicy = { stale_after: a.staleAfterSeconds, max_over: a.maxOverSeconds, load_threshold: a.loadThreshold, mem_threshold: a.memThreshold };
+    for (const h of model.hosts) {
+      if (h.excluded) continue;
+      const w = classifyHost(h.source, windowPolicy, ctx.now);
+      if (!w.fresh || (!w.cpu.over && !w.mem.over)) continue;
+      if (!w.source) {
+        const s = w.metric === "mem" ? w.mem : w.cpu;
+        const thr = w.metric === "mem" ? a.memThreshold : a.loadThreshold;
+        ctx.log.host(
+          h.id,
+          {
+            code: "OVERLOAD_TOO_SHORT",
+            message: `host ${h.id} ${w.metric === "mem" ? "memory" : "CPU"} ${f1(s.value)} % > ${thr} % for ${f1(s.overMs / 1000)} s, not yet max_over ${a.maxOverSeconds} s`,
+            numbers: { metric: w.metric, valuePercent: r2(s.value), thresholdPercent: thr, overSeconds: r2(s.overMs / 1000), max_over: a.maxOverSeconds },
+          },
+          undefined,
+          "hotspot",
+        );
+        continue;
+      }
+      const excess = Math.max(w.cpu.over ? w.cpu.value - a.loadThreshold : 0, w.mem.over ? w.mem.value - a.memThreshold : 0);
+      hot.push({ h, w, excess });
+    }
+    hot.sort((x, y) => y.excess - x.excess || (x.h.id < y.h.id ? -1 : 1));
+    if (hot.length === 0) {
+      ctx.log.cluster({ code: "NO_HOTSPOT", message: `no host over its thresholds for max_over ${a.maxOverSeconds} s`, numbers: { hosts: model.hosts.length } }, "hotspot");
+      return;
+    }
+    const frontier: NoFit[] = [];
+    for (const { h, w } of hot) relieve(ctx, a, h, w, frontier);
+  },
+};
+
+/**
+ * A VM that fitted nowhere (no must rule involved, full scan). Until the next move changes the
+ * model, a VM needing at least as much CPU and memory fits nowhere either, except possibly on the
+ * first VM's own host, which is checked on its own: this keeps saturated clusters O(hosts) per
+ * distinct VM size instead of O(hosts) per VM.
+ */
+interface NoFit {
+  cores: number;
+  mem: number;
+  source: string;
+  vm: string;
+  movesAt: number;
+  numbers: Record<string, number | string>;
+}
+const MAX_FRONTIER = 32;
+
+function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdict, frontier: NoFit[]): void {
+  const { model, policy, now } = ctx;
+  const cpuHot = w.cpu.over && w.cpu.overMs >= a.maxOverSeconds * 1000;
+  const memHot = w.mem.over && w.mem.overMs >= a.maxOverSeconds * 1000;
+  const overSeconds = r2(Math.max(cpuHot ? w.cpu.overMs : 0, memHot ? w.mem.overMs : 0) / 1000);
+  const unresolved = (why: string, extra: Record<string, number | string> = {}): void =>
+    ctx.log.host(
+      h.id,
+      {
+        code: "HOTSPOT_UNRESOLVED",
+        message: `host ${h.id} stays at CPU ${f1(model.cpuLoad(h))} % / memory ${f1(model.memLoad(h))} % (targets ${a.loadTarget} % / ${a.memTarget} %): ${why}`,
+        numbers: { cpuPercent: r2(model.cpuLoad(h)), memPercent: r2(model.memLoad(h)), load_target: a.loadTarget, mem_target: a.memTarget, overSeconds, ...extra },
+      },
+      undefined,
+      "hotspot",
+    );
+  // A source that just sent or received a VM still shows the old load in its samples: let it settle.
+  if (!ctx.operator && h.lastMoveAt !== null && now - h.lastMoveAt < policy.host_settle * 1000) {
+    ctx.log.host(
+      h.id,
+      {
+        code: "SOURCE_SETTLING",
+        message: `host ${h.id} took part in a migration ${f1((now - h.lastMoveAt) / 1000)} s ago < host_settle ${policy.host_settle} s; its samples may predate it`,
+        numbers: { sinceSeconds: r2((now - h.lastMoveAt) / 1000), host_settle: policy.host_settle },
+      },
+      undefined,
+      "hotspot",
+    );
+    return;
+  }
+  const failed = new Set<string>();
+  for (;;) {
+    const needCores = cpuHot ? Math.max(0, h.usedCores - (a.loadTarget / 100) * h.cpus) : 0;
+    const needMiB = memHot ? Math.max(0, h.memUsedMiB - (a.memTarget / 100) * h.memTotalMiB) : 0;
+    if (needCores <= EPS && needMiB <= EPS) return;
+
+    const candidates: VmModel[] = [];
+    for (const vm of [...h.vms].sort(byName)) {
+      if (failed.has(vm.name)) continue;
+      const r = checkVm(ctx, vm);
+      if (r) {
+        if (CAP_CODES.has(r.code) || r.code === "SOURCE_CONCURRENCY") {
+          unresolved(r.message, { blockedBy: r.code });
+          return;
+        }
+        ctx.log.vm(vm.name, r, "hotspot");
+        failed.add(vm.name);
+        continue;
+      }
+      if ((cpuHot && vm.reliefCores > 0) || (memHot && vm.memMiB > 0)) candidates.push(vm);
+      else failed.add(vm.name);
+    }
+    const covers = (vm: VmModel): number =>
+      (cpuHot && needCores > EPS ? Math.min(vm.reliefCores / needCores, 1) : 0) + (memHot && needMiB > EPS ? Math.min(vm.memMiB / needMiB, 1) : 0);
+    const sufficient = (vm: VmModel): boolean => vm.reliefCores >= needCores - EPS && vm.memMiB >= needMiB - EPS;
+    const cheap = (x: VmModel, y: VmModel): number => x.costMiB - y.costMiB || byName(x, y);
+    const ordered = [
+      ...candidates.filter(sufficient).sort(cheap),
+      ...candidates.filter((v) => !sufficient(v)).sort((x, y) => covers(y) - covers(x) || cheap(x, y)),
+    ];
+    let moved = false;
+    for (const vm of ordered) {
+      const opts = { cpuLimit: a.cpuLimit, memLimit: a.memLimit, allowEmpty: true, caps: ctx.caps };
+      const dom = frontier.find((f) => f.movesAt === ctx.moves.length && vm.loadCores >= f.cores && vm.memMiB >= f.mem);
+      let p: Placement | null = null;
+      if (dom) {
+        const only = model.hostById.get(dom.source)!;
+        const v = only.id === vm.host ? null : checkDestination(ctx, vm, only, opts);
+        if (v && v.ok) p = { host: only, brokenShould: v.brokenShould, cpuAfter: v.cpuAfter, memAfter: v.memAfter, keyAfter: v.keyAfter };
+        else {
+          ctx.log.vm(
+            vm.name,
+            { code: "NO_DESTINATION", message: `no destination while relieving ${h.id} for ${vm.name}: no host takes ${dom.vm}, which needs no more CPU and memory`, numbers: { ...dom.numbers, sameAs: dom.vm } },
+            "hotspot",
+          );
+          failed.add(vm.name);
+          continue;
+        }
+      } else {
+        const tally = new RejectionTally();
+        p = findDestination(ctx, vm, opts, "spread", tally);
+        if (!p) {
+          tally.flush(ctx.log, vm.name, model.hosts.length, "hotspot", `no destination while relieving ${h.id}`);
+          failed.add(vm.name);
+          if (ctx.budgetExhausted) break;
+          if (!tally.counts.has("RULE_MUST") && frontier.length < MAX_FRONTIER)
+            frontier.push({ cores: vm.loadCores, mem: vm.memMiB, source: vm.host, vm: vm.name, movesAt: ctx.moves.length, numbers: { hostsEvaluated: tally.evaluated, ...(tally.countNumbers() as Record<string, number>) } });
+          continue;
+        }
+      }
+      const srcCpu = model.cpuLoad(h);
+      const srcMem = model.memLoad(h);
+      const dstCpu = model.cpuLoad(p.host);
+      const srcCpuAfter = ((Math.max(0, h.usedCores - vm.reliefCores)) / h.cpus) * 100;
+      const srcMemAfter = (Math.max(0, h.memUsedMiB - vm.memMiB) / h.memTotalMiB) * 100;
+      const what = cpuHot ? `CPU ${f1(srcCpu)} % > ${a.loadThreshold} %` : `memory ${f1(srcMem)} % > ${a.memThreshold} %`;
+      const reason =
+        `host ${h.id} ${what} for ${f1(overSeconds)} s: moving ${vm.name} (cost ${f1(vm.costMiB)} MiB) to ${p.host.id} ` +
+        `brings ${h.id} to CPU ${f1(srcCpuAfter)} % / memory ${f1(srcMemAfter)} % (targets ${a.loadTarget} % / ${a.memTarget} %); ` +
+        `${p.host.id} CPU ${f1(dstCpu)} % → ${f1(p.cpuAfter)} %` +
+        (p.brokenShould.length > 0 ? `; breaks should rule(s) ${p.brokenShould.join(", ")} because nothing else fits` : "");
+      commitMove(ctx, vm, p, "hotspot", "HOST_OVERLOADED", reason, {
+        metric: cpuHot ? "cpu" : "mem",
+        overSeconds,
+        sourceCpuBefore: r2(srcCpu),
+        sourceCpuAfter: r2(srcCpuAfter),
+        sourceMemBefore: r2(srcMem),
+        sourceMemAfter: r2(srcMemAfter),
+        destCpuBefore: r2(dstCpu),
+        destCpuAfter: r2(p.cpuAfter),
+        destMemAfter: r2(p.memAfter),
+        load_threshold: a.loadThreshold,
+        load_target: a.loadTarget,
+        vmCpuPercent: vm.cpuPercent,
+        cpuAssumed: vm.cpuAssumed,
+        vmMemMiB: vm.memMiB,
+        sufficient: sufficient(vm),
+      });
+      moved = true;
+      break;
+    }
+    if (!moved) {
+      unresolved(ctx.budgetExhausted ? "search budget exhausted" : "no VM of it can be placed elsewhere", { vmsTried: failed.size });
+      return;
+    }
+  }
+}

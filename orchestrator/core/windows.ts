@@ -1,0 +1,84 @@
+import type { Policy } from "../../shared/config/policy.js";
+import type { HostSample, SnapshotHost } from "./snapshot.js";
+
+// Time-window classification of one host against the trigger thresholds (descheduler's
+// classifier): pure maths on the host's samples, no cluster access.
+//
+// A host is a hot spot on a metric when the metric stayed above its threshold in every sample of
+// an unbroken run ending at the newest sample, and that run spans at least `max_over` seconds.
+// A gap between two consecutive samples longer than `stale_after` breaks the run (we do not know
+// what happened in between). `max_over = 0` means the newest sample alone decides. A host whose
+// newest sample (or heartbeat) is older than `stale_after` is not fresh and never a source.
+
+export type Metric = "cpu" | "mem";
+
+export interface Streak {
+  /** Newest value of the metric, percent. */
+  value: number;
+  /** Whether the newest sample is over the threshold. */
+  over: boolean;
+  /** Length of the unbroken run over the threshold that ends at the newest sample, ms. */
+  overMs: number;
+}
+
+export interface WindowVerdict {
+  fresh: boolean;
+  /** True when the host counts as a source (hot spot) for `metric`. */
+  source: boolean;
+  /** The metric that makes it a source (cpu wins over mem), or the first one over its threshold. */
+  metric: Metric | null;
+  cpu: Streak;
+  mem: Streak;
+  /** Seconds since the newest sample, for messages. */
+  ageSeconds: number;
+}
+
+export function isFresh(lastSeen: number, now: number, policy: Pick<Policy, "stale_after">): boolean {
+  return now - lastSeen <= policy.stale_after * 1000;
+}
+
+/** Samples of a host, oldest first; a host without samples is judged on its newest reading. */
+export function hostSamples(h: SnapshotHost): HostSample[] {
+  if (h.samples.length > 0) {
+    let sorted = true;
+    for (let i = 1; i < h.samples.length; i++) if (h.samples[i]!.ts < h.samples[i - 1]!.ts) sorted = false;
+    return sorted ? h.samples : [...h.samples].sort((a, b) => a.ts - b.ts);
+  }
+  return [{ ts: h.lastSeen, cpu: h.cpuPercent, mem: h.memTotalMiB > 0 ? ((h.memTotalMiB - h.memAvailableMiB) / h.memTotalMiB) * 100 : 0 }];
+}
+
+/** The run over `threshold` (strictly greater) ending at the newest sample. Samples oldest first. */
+export function overStreak(samples: readonly HostSample[], metric: Metric, threshold: number, staleAfterMs: number): Streak {
+  const n = samples.length;
+  if (n === 0) return { value: 0, over: false, overMs: 0 };
+  const newest = samples[n - 1]!;
+  const value = newest[metric];
+  if (!(value > threshold)) return { value, over: false, overMs: 0 };
+  let start = newest.ts;
+  for (let i = n - 2; i >= 0; i--) {
+    const s = samples[i]!;
+    const next = samples[i + 1]!;
+    if (next.ts - s.ts > staleAfterMs) break;
+    if (!(s[metric] > threshold)) break;
+    start = s.ts;
+  }
+  return { value, over: true, overMs: newest.ts - start };
+}
+
+export function classifyHost(
+  h: SnapshotHost,
+  policy: Pick<Policy, "stale_after" | "max_over" | "load_threshold" | "mem_threshold">,
+  now: number,
+): WindowVerdict {
+  const samples = hostSamples(h);
+  const staleMs = policy.stale_after * 1000;
+  const newestTs = samples.length > 0 ? samples[samples.length - 1]!.ts : h.lastSeen;
+  const fresh = isFresh(h.lastSeen, now, policy) && now - newestTs <= staleMs;
+  const cpu = overStreak(samples, "cpu", policy.load_threshold, staleMs);
+  const mem = overStreak(samples, "mem", policy.mem_threshold, staleMs);
+  const need = policy.max_over * 1000;
+  const cpuSource = fresh && cpu.over && cpu.overMs >= need;
+  const memSource = fresh && mem.over && mem.overMs >= need;
+  const metric: Metric | null = cpuSource ? "cpu" : memSource ? "mem" : cpu.over ? "cpu" : mem.over ? "mem" : null;
+  return { fresh, source: cpuSource || memSource, metric, cpu, mem, ageSeconds: Math.max(0, (now - newestTs) / 1000) };
+}

@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import type { PolicyInput } from "../../../shared/config/policy.js";
+import { checkDestination, checkVm, type DestOptions } from "../../../orchestrator/core/constraints.js";
+import { createContext } from "../../../orchestrator/core/context.js";
+import type { ClusterSnapshot } from "../../../orchestrator/core/snapshot.js";
+import { flight, host, NOW, past, policy, snapshot, vm } from "./builders.js";
+
+// One scenario per code: the VM "x" on host "a" and the candidate destination "b".
+
+const base = (o: { b?: Parameters<typeof host>[1]; bVms?: ReturnType<typeof vm>[]; x?: Parameters<typeof vm>[2] } = {}) =>
+  snapshot([host("a", { cpu: 50 }), host("b", o.b ?? { cpu: 20 })], [vm("x", "a", o.x), ...(o.bVms ?? [vm("b1", "b")])]);
+
+function verdict(s: ClusterSnapshot, pol: PolicyInput = {}, opts: Partial<DestOptions> = {}, mode: "cycle" | "manual" = "cycle", dest = "b") {
+  const p = policy(pol);
+  const ctx = createContext(s, p, NOW, mode, {});
+  if (opts.allowEmpty === false) ctx.closing.clear();
+  const x = ctx.model.vmByName.get("x")!;
+  const vmR = checkVm(ctx, x);
+  const d = checkDestination(ctx, x, ctx.model.hostById.get(dest)!, { cpuLimit: p.max_load_candidate, memLimit: p.max_mem_candidate, allowEmpty: true, caps: ctx.caps, ...opts });
+  return { vm: vmR, dest: d.ok ? null : d.rejection, ok: d, ctx };
+}
+
+describe("checkDestination: one scenario per code", () => {
+  it.each([
+    { code: "DEST_SILENT", s: base({ b: { lastSeenAgo: 100 } }) },
+    { code: "DEST_MAINTENANCE", s: base({ b: { maintenance: true } }) },
+    { code: "DEST_EXCLUDED", s: base(), pol: { excluded_hosts: ["b"] } },
+    { code: "DEST_NO_ADDRESS", s: base({ b: { address: null } }) },
+    { code: "DEST_TOO_MANY_VMS", s: base({ bVms: [vm("b1", "b"), vm("b2", "b")] }), pol: { max_vm_per_host: 2 } },
+    { code: "DEST_CPU", s: base({ b: { cpu: 65 } }) },
+    { code: "DEST_MEM", s: base({ b: { mem: 84 } }), note: "projected memory over max_mem_candidate" },
+    { code: "DEST_MEM", s: base({ b: { cpu: 10, mem: 10, memGiB: 16 }, bVms: [vm("b1", "b", { mem: 14_000 })] }), note: "committed VM memory over overcommit × total − reserve" },
+    { code: "DEST_SETTLING", s: { ...base(), history: [past("z", "b", "c", 30)] }, pol: { host_settle: 60 } },
+    { code: "DEST_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "c", "b"), flight("z2", "d", "b")] } },
+    { code: "DEST_EMPTY", s: base({ bVms: [] }), opts: { allowEmpty: false } },
+    { code: "RULE_MUST", s: base(), pol: { rules: [{ name: "apart", type: "anti-affinity", vms: ["x", "b1"] }] } },
+    { code: "RULE_MUST", s: base(), pol: { rules: [{ name: "only-a-c", type: "vm-host", vms: ["x"], hosts: ["a", "c"] }] } },
+    { code: "RULE_MUST", s: base(), pol: { rules: [{ name: "not-b", type: "vm-not-host", vms: ["x"], hosts: ["b"] }] } },
+    { code: "RULE_MUST", s: snapshot([host("a"), host("b")], [vm("x", "a"), vm("y", "a"), vm("b1", "b")]), pol: { rules: [{ name: "together", type: "affinity", vms: ["x", "y"] }] } },
+    { code: "DEST_IS_SOURCE", s: base(), dest: "a" },
+  ] as { code: string; s: ClusterSnapshot; pol?: PolicyInput; opts?: Partial<DestOptions>; dest?: string; note?: string }[])("$code $note", ({ code, s, pol, opts, dest }) => {
+    const r = verdict(s, pol, opts, "cycle", dest);
+    expect(r.dest?.code).toBe(code);
+    expect(r.dest?.message.length).toBeGreaterThan(10);
+  });
+
+  it("a clean destination passes with its projected loads", () => {
+    const r = verdict(base());
+    expect(r.dest).toBeNull();
+    expect(r.ok.ok && r.ok.cpuAfter).toBeCloseTo(20 + 50 / 8);
+  });
+
+  it("DEST_CPU message carries the numbers: host b 55.3 % + 9.7 % = 65.0 % ≥ 60 %", () => {
+    const r = verdict(base({ b: { cpu: 55.3 }, x: { cpu: 77.6 } }), { max_load_candidate: 60 });
+    expect(r.dest?.code).toBe("DEST_CPU");
+    expect(r.dest?.message).toBe("host b 55.3 % + 9.7 % = 65.0 % ≥ 60.0 %");
+    expect(r.dest?.numbers).toMatchObject({ cpuPercent: 55.3, vmCpuPercent: 9.7, projectedCpuPercent: 65, limitPercent: 60 });
+  });
+
+  it("a VM whose CPU is not measured counts as all its vCPUs busy, and says so", () => {
+    const r = verdict(base({ b: { cpu: 40 }, x: { cpu: null, vcpus: 4 } }));
+    expect(r.dest?.code).toBe("DEST_CPU");
+    expect(r.dest?.numbers).toMatchObject({ vmCpuPercent: 50, cpuAssumed: true });
+    expect(r.dest?.message).toContain("not measured");
+  });
+
+  it("filters: a rule with source_hosts not matching the VM's host does not apply", () => {
+    const r = verdict(base(), { rules: [{ name: "apart", type: "anti-affinity", vms: ["x", "b1"], source_hosts: ["c"] }] });
+    expect(r.dest).toBeNull();
+  });
+
+  it("filters: a rule with target_hosts only constrains those targets", () => {
+    expect(verdict(base(), { rules: [{ name: "apart", type: "anti-affinity", vms: ["x", "b1"], target_hosts: ["c"] }] }).dest).toBeNull();
+    expect(verdict(base(), { rules: [{ name: "apart", type: "anti-affinity", vms: ["x", "b1"], target_hosts: ["b"] }] }).dest?.code).toBe("RULE_MUST");
+  });
+
+  it("a should rule never rejects: the destination reports it as broken", () => {
+    const r = verdict(base(), { rules: [{ name: "apart", type: "anti-affinity", strength: "should", vms: ["x", "b1"] }] });
+    expect(r.ok.ok && r.ok.brokenShould).toEqual(["apart"]);
+  });
+
+  it("anti-affinity counts a VM migrating towards the destination", () => {
+    const s = { ...snapshot([host("a"), host("b"), host("c")], [vm("x", "a"), vm("y", "c"), vm("b1", "b")]), inFlight: [flight("y", "c", "b")] };
+    expect(verdict(s, { rules: [{ name: "apart", type: "anti-affinity", vms: ["x", "y"] }] }).dest?.code).toBe("RULE_MUST");
+  });
+
+  it("operator modes skip settle times", () => {
+    const s = { ...base(), history: [past("z", "b", "c", 30)] };
+    expect(verdict(s, {}, {}, "manual").dest).toBeNull();
+  });
+});
+
+describe("checkVm: one scenario per code", () => {
+  it.each([
+    { code: "VM_PINNED", s: base(), pol: { pinned_vms: ["x"] } },
+    { code: "VM_EXCLUDED", s: base(), pol: { excluded_vms: ["x"] } },
+    { code: "VM_NOT_RUNNING", s: base({ x: { state: "shutoff" } }) },
+    { code: "VM_FROZEN", s: { ...base(), frozenVms: ["x"] } },
+    { code: "VM_PINGPONG", s: { ...base(), history: [past("x", "a", "b", 2000), past("x", "b", "a", 1000)] }, pol: { vm_cooldown: 0 } },
+    { code: "VM_COOLDOWN", s: { ...base(), history: [past("x", "c", "a", 100)] } },
+    { code: "VM_MIGRATING", s: { ...base(), inFlight: [flight("x", "a", "c")] } },
+    { code: "SOURCE_EXCLUDED", s: base(), pol: { excluded_hosts: ["a"] } },
+    { code: "SOURCE_SILENT", s: snapshot([host("a", { lastSeenAgo: 100 }), host("b")], [vm("x", "a")]) },
+    { code: "MOVES_PER_CYCLE", s: base(), pol: { max_moves_per_cycle: 0 } },
+    { code: "TOTAL_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "c", "d"), flight("z2", "c", "d"), flight("z3", "e", "f"), flight("z4", "e", "f")] } },
+    { code: "SOURCE_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "a", "c"), flight("z2", "a", "d")] } },
+  ] as { code: string; s: ClusterSnapshot; pol?: PolicyInput }[])("$code", ({ code, s, pol }) => {
+    expect(verdict(s, pol).vm?.code).toBe(code);
+  });
+
+  it("VM_COOLDOWN numbers show the doubling", () => {
+    const r = verdict({ ...base(), history: [past("x", "c", "d", 1500), past("x", "d", "a", 700)] });
+    expect(r.vm).toMatchObject({ code: "VM_COOLDOWN", numbers: { recentMoves: 2, cooldownSeconds: 1200, remainingSeconds: 500 } });
+  });
+
+  it("operator modes skip the cooldown and the per-cycle caps, not pins", () => {
+    expect(verdict({ ...base(), history: [past("x", "c", "a", 100)] }, { max_moves_per_cycle: 0 }, {}, "manual").vm).toBeNull();
+    expect(verdict(base(), { pinned_vms: ["x"] }, {}, "manual").vm?.code).toBe("VM_PINNED");
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { plan } from "../../../../orchestrator/core/planner.js";
+import { host, NOW, policy, snapshot, vm } from "../builders.js";
+
+const roomy = { max_moves_per_cycle: 50, max_concurrent_total: 50, max_concurrent_per_source: 50, max_concurrent_per_destination: 50 };
+const run = (s: ReturnType<typeof snapshot>, o: Parameters<typeof policy>[0] = {}) => plan(s, policy({ ...roomy, ...o }), NOW, { mode: "consolidate" });
+
+describe("consolidate", () => {
+  const cluster = () =>
+    snapshot(
+      [host("a", { cpu: 15 }), host("b", { cpu: 35 }), host("c", { cpu: 5 }), host("d", { cpu: 0, mem: 2 })],
+      [vm("a1", "a", { cpu: 60 }), vm("a2", "a", { cpu: 60 }), vm("b1", "b", { cpu: 100 }), vm("c1", "c", { cpu: 40 })],
+    );
+
+  it("empties the least loaded hosts entirely, packing onto the most loaded that fit", () => {
+    const p = run(cluster(), { spare_hosts: 0 });
+    expect(p.moves.map((m) => `${m.vm}:${m.source}>${m.destination}`)).toEqual(["c1:c>b", "a1:a>b", "a2:a>b"]);
+    expect(p.indicators.hostsFreed).toEqual(["a", "c"]);
+    expect(p.emptyHosts).toEqual(["a", "c", "d"]);
+  });
+
+  it("keeps spare_hosts empty hosts as reserve and reports them", () => {
+    const p = run(cluster(), { spare_hosts: 1 });
+    expect(p.emptyHosts).toHaveLength(2);
+    expect(p.decisions.filter((d) => d.code === "HOST_SPARE")).toHaveLength(1);
+  });
+
+  it("never moves a VM from a host it cannot empty (a pinned VM keeps the host)", () => {
+    const p = run(cluster(), { pinned_vms: ["a2"] });
+    expect(p.moves.some((m) => m.source === "a")).toBe(false);
+    expect(p.decisions.find((d) => d.subject === "a" && d.code === "HOST_NOT_EMPTIABLE")?.numbers).toMatchObject({ vm: "a2", blockedBy: "VM_PINNED" });
+  });
+
+  it("never moves a VM from a host whose last VM does not fit (all or nothing)", () => {
+    const s = snapshot([host("a", { cpu: 45 }), host("b", { cpu: 50 })], [vm("a1", "a", { cpu: 40 }), vm("a2", "a", { cpu: 300 }), vm("b1", "b")]);
+    const p = run(s);
+    expect(p.moves.filter((m) => m.source === "a")).toEqual([]);
+    expect(p.decisions.find((d) => d.subject === "a")).toMatchObject({ code: "HOST_NOT_EMPTIABLE", numbers: { vm: "a2", blockedBy: "NO_DESTINATION" } });
+  });
+
+  it("never places VMs on hosts that are empty", () => {
+    const s = snapshot([host("a", { cpu: 10 }), host("e", { cpu: 0 })], [vm("a1", "a")]);
+    expect(run(s).moves).toEqual([]);
+  });
+
+  it("respects consolidate_load on destinations", () => {
+    const s = snapshot([host("a", { cpu: 10 }), host("b", { cpu: 55 })], [vm("a1", "a", { cpu: 80 }), vm("b1", "b")]);
+    expect(run(s, { consolidate_load: 60, pinned_vms: ["b1"] }).moves).toEqual([]);
+    expect(run(s, { consolidate_load: 66, pinned_vms: ["b1"] }).moves).toHaveLength(1);
+  });
+
+  it("under the per-cycle caps, starts emptying a host it proved emptiable and defers the rest", () => {
+    const p = run(cluster(), { max_moves_per_cycle: 2, spare_hosts: 0 });
+    expect(p.moves).toHaveLength(2);
+    expect(p.decisions.find((d) => d.code === "CONSOLIDATION_DEFERRED")).toMatchObject({ subject: "a", numbers: { moved: 1, vms: 2 } });
+  });
+});
