@@ -9,7 +9,7 @@ export function renderStatus(d: Any): string {
   const now = d.now as number;
   const hosts = (d.hosts as Any[]).map((h) => [
     h.host,
-    h.fresh ? (h.maintenance ? "maintenance" : "ok") : "SILENT",
+    h.fresh ? (h.maintenance ? "maintenance" : "ok") : h.agentAlive ? "NO-METRICS" : "SILENT",
     pct(h.cpuPercent),
     pct(h.memPercent),
     `${h.runningVms}/${h.vms}`,

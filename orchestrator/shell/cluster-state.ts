@@ -17,7 +17,10 @@ interface HostEntry {
 
 export interface HostStatus {
   host: string;
+  /** Recent metrics: may receive VMs. */
   fresh: boolean;
+  /** Recent metrics or heartbeat: the agent lives (collection may be failing). */
+  agentAlive: boolean;
   lastSeen: number;
   lastMetrics: number;
   cpus: number;
@@ -102,9 +105,13 @@ export class ClusterState {
     return out.sort((a, b) => a.host.localeCompare(b.host));
   }
 
+  /**
+   * Fresh = recent metrics. A heartbeat alone (agent alive, collection failing: libvirtd down,
+   * virsh hanging) proves the agent lives but not what the host carries, so it does not count.
+   */
   isFresh(host: string, now: number, policy: Policy): boolean {
-    const seen = this.lastSeen(host);
-    return seen !== undefined && now - seen <= policy.stale_after * 1000;
+    const e = this.hosts.get(host);
+    return e !== undefined && now - e.metricsAt <= policy.stale_after * 1000;
   }
 
   statuses(now: number, policy: Policy, mapping: HostMapping, maintenance: ReadonlySet<string>): HostStatus[] {
@@ -114,6 +121,7 @@ export class ClusterState {
       return {
         host: id,
         fresh: this.isFresh(id, now, policy),
+        agentAlive: now - Math.max(e.metricsAt, e.heartbeatAt) <= policy.stale_after * 1000,
         lastSeen: Math.max(e.metricsAt, e.heartbeatAt),
         lastMetrics: e.metricsAt,
         cpus: m.cpus,
@@ -154,7 +162,8 @@ export class ClusterState {
         memTotalMiB: m.memTotalMiB,
         memAvailableMiB: m.memAvailableMiB,
         cpuPercent: round2(m.cpuPercent),
-        lastSeen: Math.max(e.metricsAt, e.heartbeatAt),
+        // The planner judges freshness on metrics only (see isFresh).
+        lastSeen: e.metricsAt,
         samples: e.samples.slice(),
         ...(address !== undefined ? { address } : {}),
         maintenance: args.maintenance.has(id),

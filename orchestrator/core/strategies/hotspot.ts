@@ -116,6 +116,21 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
       undefined,
       "hotspot",
     );
+  // A source already sending VMs still carries their load until they land: shedding more now
+  // would over-correct (oVirt skips such hosts too). Its next samples after the move decide.
+  if (!ctx.operator && h.inFlightOut > 0) {
+    ctx.log.host(
+      h.id,
+      {
+        code: "SOURCE_SENDING",
+        message: `host ${h.id} is over its threshold but already sends ${h.inFlightOut} VM(s); waiting for their effect`,
+        numbers: { inFlightOut: h.inFlightOut, cpuPercent: r2(model.cpuLoad(h)), memPercent: r2(model.memLoad(h)) },
+      },
+      undefined,
+      "hotspot",
+    );
+    return;
+  }
   // A source that just sent or received a VM still shows the old load in its samples: let it settle.
   if (!ctx.operator && h.lastMoveAt !== null && now - h.lastMoveAt < policy.host_settle * 1000) {
     ctx.log.host(

@@ -18,6 +18,13 @@ describe("hotspot", () => {
     expect(p.moves[0]!.numbers.sourceCpuAfter).toBeLessThanOrEqual(70);
   });
 
+  it("waits for a hot source that is already sending a VM instead of shedding another", () => {
+    const s = { ...snapshot([hotA(), host("b", { cpu: 20 })], [vm("leaving", "a", { cpu: 200, mem: 1024 }), vm("other", "a", { cpu: 200, mem: 1024 })]), inFlight: [flight("f1", "a", "b")] };
+    const p = plan(s, policy(), NOW);
+    expect(p.moves).toEqual([]);
+    expect(codes(p)).toContain("SOURCE_SENDING");
+  });
+
   it("counts the dirty rate in the cost", () => {
     const s = snapshot([hotA(), host("b", { cpu: 20 })], [vm("busy", "a", { cpu: 200, mem: 2048, dirty: 200 }), vm("calm", "a", { cpu: 200, mem: 2560, dirty: 1 })]);
     expect(plan(s, policy(), NOW).moves[0]?.vm).toBe("calm");

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { ClusterState } from "../../../orchestrator/shell/cluster-state.js";
+import { defaultPolicy } from "../../../shared/config/policy.js";
+import type { HostMetrics } from "../../../shared/schemas/host-metrics.js";
+import type { VmInfo } from "../../../shared/schemas/vm.js";
+
+const policy = { ...defaultPolicy(), stale_after: 30 };
+const vm = (name: string, o: Partial<VmInfo> = {}): VmInfo => ({ name, state: "running", vcpus: 1, memMiB: 1024, maxMemMiB: 1024, cpuPercent: 10, migrating: false, ...o });
+const metrics = (host: string, ts: number, vms: VmInfo[], cpu = 20): HostMetrics => ({
+  v: 1, host, ts, seq: ts, cpus: 4, hostCpuPercent: cpu, load1: 0, load5: 0, load15: 0, memTotalMiB: 8192, memAvailableMiB: 4096, loadSource: "host", cpuPercent: cpu, vms,
+});
+
+describe("ClusterState", () => {
+  it("judges freshness on metrics: a heartbeat alone keeps the agent alive but not the host usable", () => {
+    const s = new ClusterState();
+    s.ingestMetrics(metrics("a", 1, []), 1_000, policy);
+    s.ingestHeartbeat({ v: 1, host: "a", ts: 2, seq: 2, agentVersion: "x", startedAt: 0, collectOk: false, collectError: "virsh: failed to connect", migrationsRunning: 0 }, 40_000);
+    expect(s.isFresh("a", 40_000, policy)).toBe(false);
+    const [st] = s.statuses(40_000, policy, new Map(), new Set());
+    expect(st).toMatchObject({ fresh: false, agentAlive: true, collectOk: false });
+    expect(s.snapshot({ now: 40_000, mapping: new Map(), maintenance: new Set(), inFlight: [], history: [], frozenVms: [] }).hosts[0]!.lastSeen).toBe(1_000);
+  });
+
+  it("drops metrics older than the newest it has", () => {
+    const s = new ClusterState();
+    s.ingestMetrics(metrics("a", 100, [], 90), 1_000, policy);
+    expect(s.ingestMetrics(metrics("a", 50, [], 10), 1_100, policy)).toBe(false);
+    expect(s.metrics("a")!.cpuPercent).toBe(90);
+  });
+
+  it("lists a VM once in the snapshot: where it runs, not the paused incoming copy", () => {
+    const s = new ClusterState();
+    s.ingestMetrics(metrics("a", 1, [vm("x", { migrating: true })]), 1_000, policy);
+    s.ingestMetrics(metrics("b", 1, [vm("x", { state: "paused" }), vm("y")]), 1_000, policy);
+    const snap = s.snapshot({ now: 1_500, mapping: new Map([["a", "10.0.0.1"]]), maintenance: new Set(["b"]), inFlight: [], history: [], frozenVms: [] });
+    expect(snap.vms.map((v) => [v.name, v.host])).toEqual([["x", "a"], ["y", "b"]]);
+    expect(snap.hosts.map((h) => [h.id, h.address ?? null, h.maintenance])).toEqual([["a", "10.0.0.1", false], ["b", null, true]]);
+    expect(s.locate("x").map((l) => l.host)).toEqual(["a", "b"]);
+  });
+
+  it("keeps a bounded window of samples for max_over", () => {
+    const s = new ClusterState();
+    const p = { ...policy, interval: 1, max_over: 10, stale_after: 5 };
+    for (let t = 0; t < 200; t++) s.ingestMetrics(metrics("a", t, []), t * 1000, p);
+    const snap = s.snapshot({ now: 199_000, mapping: new Map(), maintenance: new Set(), inFlight: [], history: [], frozenVms: [] });
+    const samples = snap.hosts[0]!.samples;
+    expect(samples.length).toBeLessThanOrEqual(20);
+    expect(samples[0]!.ts).toBeGreaterThanOrEqual(199_000 - 18_000);
+  });
+});
