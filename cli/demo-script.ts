@@ -1,0 +1,135 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { requestJson } from "../shared/nats/json.js";
+import { orchestratorSubjects, type OrchestratorEndpoint } from "../shared/subjects.js";
+import type { MigrationRecord } from "../orchestrator/shell/migration-record.js";
+import { renderHistory } from "./render.js";
+
+// What `ballast demo` shows, on any cluster (simulated or the real lab), through the operator
+// API as a person would use it: the hot spot is relieved by itself; then a consolidation plan is
+// approved; then a host is drained for maintenance after its pre-flight. Returns the problems seen.
+
+export interface DemoContext {
+  nc: NatsConnection;
+  hot: string;
+  hostCount: number;
+  interval: number;
+  loadThreshold: number;
+  maxOver: number;
+  say: (s: string) => void;
+  out: (s: string) => void;
+  /** Waiting limits scale with the cluster's speed (real migrations take seconds). */
+  patience: number;
+}
+
+interface HostRow {
+  host: string;
+  fresh: boolean;
+  cpuPercent: number;
+  runningVms: number;
+  maintenance: boolean;
+}
+
+export async function runDemoScript(c: DemoContext): Promise<string[]> {
+  const api = async (endpoint: OrchestratorEndpoint, body: unknown): Promise<any> => {
+    const r = await requestJson(c.nc, orchestratorSubjects[endpoint], body, { timeoutMs: 10_000 });
+    if (!r.ok) throw new Error(`${endpoint}: ${r.error.code}: ${r.error.message}`);
+    return r.data;
+  };
+  c.nc.subscribe(orchestratorSubjects.events, {
+    callback: (_e, m) => {
+      const ev = JSON.parse(new TextDecoder().decode(m.data));
+      if (ev.type !== "migration") return;
+      const r = ev.record as MigrationRecord;
+      if (r.state === "PENDING" || (r.state === "ONGOING" && (r.progress ?? 0) > 0)) return;
+      const stats = r.stats ? ` in ${(r.stats.durationMs / 1000).toFixed(1)}s${r.stats.downtimeMs !== undefined ? `, downtime ${r.stats.downtimeMs} ms` : ""}` : "";
+      c.say(`migration ${r.vm} ${r.source} -> ${r.destination} ${r.state}${r.state === "SUCCEEDED" ? stats : r.error ? `: ${r.error}` : ""}${r.state === "ONGOING" ? `  (${r.reason})` : ""}`);
+    },
+  });
+  const hosts = async (): Promise<HostRow[]> => (await api("status", {})).hosts;
+  const show = async () =>
+    c.say((await hosts()).map((h) => `${h.host} ${bar(h.cpuPercent)} ${h.cpuPercent.toFixed(0).padStart(3)}% ${h.runningVms}vm${h.maintenance ? " MAINT" : ""}${h.fresh ? "" : " SILENT"}`).join(" | "));
+  const until = async (what: string, cond: () => Promise<boolean>, seconds: number) => {
+    const end = Date.now() + seconds * c.patience * 1000;
+    let last = Date.now();
+    while (Date.now() < end) {
+      if (await cond()) return true;
+      if (Date.now() - last > Math.max(2000, c.interval * 2000)) {
+        await show();
+        last = Date.now();
+      }
+      await sleep(Math.max(100, c.interval * 250));
+    }
+    c.say(`gave up waiting for: ${what}`);
+    return false;
+  };
+  const succeeded = async () => ((await api("history", { limit: 1000 })) as MigrationRecord[]).filter((r) => r.state === "SUCCEEDED");
+  const idle = async () => {
+    const s = await api("status", {});
+    return s.migrations.queued.length === 0 && s.migrations.ongoing.length === 0;
+  };
+  const problems: string[] = [];
+
+  c.say(`phase 1, hot spot: ${c.hot} is overloaded; the orchestrator acts once it has been over ${c.loadThreshold}% for ${c.maxOver}s`);
+  await until("all hosts reporting", async () => (await hosts()).filter((h) => h.fresh).length === c.hostCount, 30);
+  await show();
+  const relieved = await until(`${c.hot} under its threshold`, async () => {
+    const h = (await hosts()).find((x) => x.host === c.hot);
+    return h !== undefined && h.cpuPercent <= c.loadThreshold && (await succeeded()).length > 0 && (await idle());
+  }, 90);
+  if (!relieved) problems.push(`the hot spot on ${c.hot} was not relieved`);
+  await show();
+  const first = (await succeeded())[0];
+  if (first) c.say(`explain ${first.vm}: ${(await api("explain", { vm: first.vm })).whyHere}`);
+
+  c.say("phase 2, consolidation: which hosts can be emptied entirely, so they could be powered off?");
+  await sleep(c.interval * 3000);
+  const plan = await api("plan", { mode: "consolidate" });
+  c.say(`  plan ${plan.id}: ${plan.moves.length} move(s); hosts it leaves empty: ${plan.emptyHosts.join(", ") || "none"}`);
+  for (const m of plan.moves) c.say(`  ${m.vm}: ${m.reason}`);
+  for (const d of plan.decisions.filter((x: any) => x.kind !== "vm").slice(0, 4)) c.say(`  ${d.code}: ${d.message}`);
+  if (plan.moves.length > 0) {
+    c.say(`  approving plan ${plan.id}`);
+    await api("approve", { plan_id: plan.id });
+    const emptied = await until("consolidation to finish", async () => (await idle()) && (await hosts()).filter((h) => plan.emptyHosts.includes(h.host)).every((h) => h.runningVms === 0), 120);
+    if (!emptied) problems.push("consolidation did not empty the hosts it planned to");
+  } else problems.push("consolidation found nothing to do");
+  await show();
+
+  const candidates = (await hosts()).filter((h) => h.host !== c.hot && h.runningVms > 0).sort((a, b) => b.runningVms - a.runningVms || a.host.localeCompare(b.host));
+  const target = candidates[0]?.host;
+  if (target === undefined) problems.push("no host left to evacuate");
+  else {
+    c.say(`phase 3, maintenance: can ${target} be drained now?`);
+    let useEmpty = false;
+    let pre = await api("evacuate", { host: target, dry_run: true });
+    if (!pre.canDrain) {
+      c.say(`  no: ${pre.reasons.map((r: any) => r.message).join("; ")}`);
+      pre = await api("evacuate", { host: target, dry_run: true, use_empty_hosts: true });
+      useEmpty = true;
+      c.say(`  with empty hosts allowed: ${pre.canDrain ? "yes" : "no"}`);
+    } else c.say("  yes");
+    c.say(`  plan: ${pre.plan.moves.map((m: any) => `${m.vm} -> ${m.destination}`).join(", ")}`);
+    if (pre.canDrain) {
+      await api("evacuate", { host: target, use_empty_hosts: useEmpty });
+      const drained = await until(`${target} to be empty`, async () => (await idle()) && (await hosts()).find((x) => x.host === target)?.runningVms === 0, 120);
+      if (!drained) problems.push(`${target} was not drained`);
+      await show();
+      await api("release", { host: target });
+      c.say(`  ${target} released: open for VMs again`);
+    } else problems.push(`${target} could not be drained`);
+  }
+
+  const history = (await api("history", { limit: 1000 })) as MigrationRecord[];
+  c.out("\nSummary");
+  c.out(renderHistory(history));
+  const ok = history.filter((r) => r.state === "SUCCEEDED").length;
+  c.out(`\n${ok} migration(s) succeeded, ${history.length - ok} other. ${problems.length === 0 ? "Every phase did what it should." : `PROBLEMS: ${problems.join("; ")}`}`);
+  return problems;
+}
+
+const bar = (pct: number): string => {
+  const n = Math.max(0, Math.min(10, Math.round(pct / 10)));
+  return "[" + "#".repeat(n) + ".".repeat(10 - n) + "]";
+};
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,305 @@
+// Control of the real three-hypervisor libvirt lab (deploy/lab/lab.sh), for `ballast demo` and the tests.
+//
+//   const avail = labAvailable();            // { ok, why? }: skip LOUDLY when !ok
+//   const lab = await labUp();               // hv-a/hv-b/hv-c, each a libvirtd in its own netns
+//   await lab.startGuest("hv-a", "g1", { burn: true });
+//   lab.whereIs("g1")                        // ["hv-a"]  (hvs where virsh lists it running)
+//   await lab.virsh("hv-a", ["migrate", "--live", "--p2p", ...]);
+//   lab.ticks("g1")                          // [1, 2, 3, ...] from the guest's console log
+//   await lab.setBurn("g1", false);
+//   await lab.stopLibvirtd("hv-c"); await lab.startLibvirtd("hv-c");
+//   await lab.down();                        // or labDown() in afterAll, also after a failed labUp
+//
+// Everything goes through lab.sh or virsh with argument arrays and hard time-outs (SIGKILL:
+// virsh can hang and ignore SIGTERM). Several labs can run at once with labUp({ name }): each
+// gets its own namespaces (prefix bl-<name>) and directory (.lab/runs/<name>), sharing the cache.
+
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The checkout this module runs from (source or dist/): the nearest folder with deploy/lab/lab.sh. */
+function findRepoRoot(start: string): string {
+  let dir = start;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, "deploy", "lab", "lab.sh")) && existsSync(join(dir, "package.json"))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(start, "..", "..");
+}
+
+export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
+export const LAB_SH = join(REPO_ROOT, "deploy", "lab", "lab.sh");
+export const HV_IDS = ["hv-a", "hv-b", "hv-c"] as const;
+export type HvId = (typeof HV_IDS)[number];
+
+export interface LabHost {
+  id: HvId;
+  ip: string;
+  /** virsh URI from the root namespace: qemu+unix:///system?socket=... */
+  uri: string;
+  socket: string;
+  /** URI other daemons use to reach this one (migration destination): qemu+tcp://<ip>/system */
+  tcpUri: string;
+  netns: string;
+}
+
+export interface Tick {
+  n: number;
+  uptime: number;
+  burn: boolean;
+}
+
+export interface LabOptions {
+  /** Isolated lab instance: namespaces bl-<name>-*, directory .lab/runs/<name>. Default: the shared lab (.lab, prefix "ballast"). */
+  name?: string;
+  /** Time-out for `lab.sh up`, ms. */
+  timeoutMs?: number;
+}
+
+export interface Lab {
+  dir: string;
+  prefix: string;
+  hosts: LabHost[];
+  /** Milliseconds `lab.sh up` took. */
+  upMs: number;
+  host(id: string): LabHost;
+  /** Runs virsh against one hv; rejects on non-zero exit. Returns stdout. */
+  virsh(hv: string, args: string[], timeoutMs?: number): Promise<string>;
+  /** Defines and starts a 128 MiB, 1-vCPU TCG guest on hv; its console goes to consoleLog(name). */
+  startGuest(hv: string, name: string, opts?: { burn?: boolean; memMiB?: number }): Promise<void>;
+  destroyGuest(name: string): Promise<void>;
+  /** Switches the guest's CPU burner at run time (second serial port, wherever the guest runs). */
+  setBurn(name: string, on: boolean): Promise<void>;
+  consoleLog(name: string): string;
+  /** Tick numbers in console order, across migrations (one shared, append-mode log per guest). */
+  ticks(name: string): number[];
+  tickLines(name: string): Tick[];
+  /** Number of "BOOT" lines: more than one means the guest restarted. */
+  boots(name: string): number;
+  /** Resolves when the guest has printed at least `count` more ticks than `after` (default: any tick). */
+  waitForTicks(name: string, count: number, opts?: { after?: number; timeoutMs?: number }): Promise<number[]>;
+  /** hv ids on which virsh lists the guest as running (reachable daemons only). */
+  whereIs(name: string): string[];
+  whereIsAsync(name: string): Promise<string[]>;
+  /** Live p2p migration to `dst` from wherever the guest runs; returns wall time in ms. */
+  migrate(name: string, dst: string, extraArgs?: string[]): Promise<number>;
+  /** SIGTERM that hv's libvirtd (guests keep running unless destroyGuests). */
+  stopLibvirtd(hv: string, opts?: { destroyGuests?: boolean }): Promise<void>;
+  startLibvirtd(hv: string): Promise<void>;
+  /** "Power loss": SIGKILL the hv's libvirtd and every QEMU in its namespace. */
+  killHypervisor(hv: string): Promise<void>;
+  /** Cut / restore the hv's link to the lab bridge (libvirtd keeps running). */
+  netDown(hv: string): Promise<void>;
+  netUp(hv: string): Promise<void>;
+  status(): Promise<string>;
+  down(): Promise<void>;
+}
+
+interface RunResult {
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function run(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<RunResult> {
+  const t0 = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      cmd,
+      args,
+      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        const ms = Date.now() - t0;
+        if (err) {
+          const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+          const why = e.killed ? `timed out after ${timeoutMs} ms` : `exit ${String(e.code)}`;
+          reject(new Error(`${cmd} ${args.join(" ")}: ${why}\n${String(stderr).trim()}\n${String(stdout).trim()}`.trim()));
+          return;
+        }
+        resolvePromise({ stdout: String(stdout), stderr: String(stderr), ms });
+      },
+    );
+  });
+}
+
+function which(cmd: string): boolean {
+  const dirs = (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin", "/usr/bin", "/bin"]);
+  return dirs.some((d) => d && existsSync(join(d, cmd)));
+}
+
+function labEnv(opts: LabOptions = {}): { dir: string; prefix: string; cache: string; env: NodeJS.ProcessEnv } {
+  const base = process.env.BALLAST_LAB_DIR ?? join(REPO_ROOT, ".lab");
+  const cache = process.env.BALLAST_LAB_CACHE ?? join(base, "cache");
+  const dir = opts.name ? join(base, "runs", opts.name) : base;
+  const prefix = opts.name ? `bl-${opts.name}` : (process.env.BALLAST_LAB_PREFIX ?? "ballast");
+  return { dir, prefix, cache, env: { BALLAST_LAB_DIR: dir, BALLAST_LAB_CACHE: cache, BALLAST_LAB_PREFIX: prefix } };
+}
+
+/** Can the real lab run here? Never throws; `why` says what is missing. */
+export function labAvailable(opts: LabOptions = {}): { ok: boolean; why?: string } {
+  if (process.env.BALLAST_LAB_SKIP === "1") return { ok: false, why: "BALLAST_LAB_SKIP=1" };
+  if (process.platform !== "linux") return { ok: false, why: `platform is ${process.platform}, the lab needs Linux` };
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return { ok: false, why: "not root (network and mount namespaces need root)" };
+  for (const c of ["ip", "unshare", "libvirtd", "virsh", "qemu-system-x86_64", "timeout", "setsid", "perl", "busybox"]) {
+    if (!which(c)) return { ok: false, why: `${c} not found (run deploy/setup.sh --test)` };
+  }
+  if (!existsSync(LAB_SH)) return { ok: false, why: `${LAB_SH} missing` };
+  const r = spawnSync("ip", ["netns", "list"], { timeout: 5000, killSignal: "SIGKILL", encoding: "utf8" });
+  if (r.status !== 0) return { ok: false, why: `'ip netns list' failed: ${(r.stderr ?? "").trim() || r.error?.message}` };
+  const u = spawnSync("unshare", ["--mount", "--propagation", "private", "--", "true"], { timeout: 5000, killSignal: "SIGKILL", encoding: "utf8" });
+  if (u.status !== 0) return { ok: false, why: `cannot create a mount namespace: ${(u.stderr ?? "").trim()}` };
+  const { cache } = labEnv(opts);
+  for (const f of ["vmlinuz", "initrd.gz"]) {
+    if (!existsSync(join(cache, f))) return { ok: false, why: `guest artefact ${join(cache, f)} missing (run deploy/lab/prepare-guest.sh)` };
+  }
+  return { ok: true };
+}
+
+function parseTicks(text: string): Tick[] {
+  const out: Tick[] = [];
+  const re = /TICK (\d+) (\d+(?:\.\d+)?) burn=(\d)/g;
+  for (const m of text.matchAll(re)) out.push({ n: Number(m[1]), uptime: Number(m[2]), burn: m[3] === "1" });
+  return out;
+}
+
+interface LabJson {
+  dir: string;
+  prefix: string;
+  hosts: { id: HvId; ip: string; uri: string; socket: string; tcp_uri: string; netns: string }[];
+}
+
+/** Brings the lab up (idempotent: an up, healthy lab is reused). */
+export async function labUp(opts: LabOptions = {}): Promise<Lab> {
+  const { dir, prefix, env } = labEnv(opts);
+  const sh = (args: string[], timeoutMs = 60_000) => run("bash", [LAB_SH, ...args], timeoutMs, env);
+  const up = await sh(["up"], opts.timeoutMs ?? 150_000);
+  const info = JSON.parse(readFileSync(join(dir, "lab.json"), "utf8")) as LabJson;
+  const hosts: LabHost[] = info.hosts.map((h) => ({ id: h.id, ip: h.ip, uri: h.uri, socket: h.socket, tcpUri: h.tcp_uri, netns: h.netns }));
+  const host = (id: string): LabHost => {
+    const h = hosts.find((x) => x.id === id);
+    if (!h) throw new Error(`unknown hypervisor ${id} (${hosts.map((x) => x.id).join(", ")})`);
+    return h;
+  };
+  const virsh = async (hv: string, args: string[], timeoutMs = 30_000): Promise<string> => {
+    const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
+    const r = await run("timeout", ["-s", "KILL", String(secs), "virsh", "-q", "-c", host(hv).uri, ...args], timeoutMs + 2000);
+    return r.stdout;
+  };
+  const runningOnSync = (hv: string, name: string): boolean => {
+    const r = spawnSync("timeout", ["-s", "KILL", "10", "virsh", "-q", "-c", host(hv).uri, "list", "--name"], {
+      timeout: 12_000, killSignal: "SIGKILL", encoding: "utf8",
+    });
+    if (r.status !== 0) return false;
+    return r.stdout.split("\n").map((s) => s.trim()).includes(name);
+  };
+  const consoleLog = (name: string) => join(dir, "consoles", `${name}.log`);
+  const readConsole = (name: string) => (existsSync(consoleLog(name)) ? readFileSync(consoleLog(name), "latin1") : "");
+  const tickLines = (name: string) => parseTicks(readConsole(name));
+  const whereIsAsync = async (name: string): Promise<string[]> => {
+    const res = await Promise.all(
+      hosts.map(async (h) => {
+        try {
+          const out = await virsh(h.id, ["list", "--name"], 10_000);
+          return out.split("\n").map((s) => s.trim()).includes(name) ? h.id : null;
+        } catch {
+          return null;
+        }
+      }),
+    );
+    return res.filter((x): x is HvId => x !== null);
+  };
+
+  const lab: Lab = {
+    dir,
+    prefix,
+    hosts,
+    upMs: up.ms,
+    host,
+    virsh,
+    async startGuest(hv, name, o = {}) {
+      host(hv);
+      const args = ["start-guest", hv, name];
+      if (o.burn) args.push("--burn");
+      if (o.memMiB) args.push("--mem", String(o.memMiB));
+      await sh(args);
+    },
+    async destroyGuest(name) {
+      await sh(["destroy-guest", name]);
+    },
+    async setBurn(name, on) {
+      const where = await whereIsAsync(name);
+      if (where.length !== 1) throw new Error(`setBurn(${name}): guest runs on [${where.join(", ")}], expected exactly one hv`);
+      const sock = join(dir, "hv", where[0]!, "run", "ballast-lab", `${name}.ctl`);
+      await new Promise<void>((resolvePromise, reject) => {
+        const s = connect(sock);
+        const t = setTimeout(() => { s.destroy(); reject(new Error(`setBurn(${name}): ${sock} timed out`)); }, 5000);
+        s.once("error", (e) => { clearTimeout(t); reject(e); });
+        s.once("connect", () => {
+          s.write(`burn ${on ? "on" : "off"}\n`, () => {
+            // leave QEMU time to read the bytes into the UART before hanging up
+            setTimeout(() => { clearTimeout(t); s.end(); resolvePromise(); }, 300);
+          });
+        });
+      });
+    },
+    consoleLog,
+    ticks: (name) => tickLines(name).map((t) => t.n),
+    tickLines,
+    boots: (name) => (readConsole(name).match(/^BOOT /gm) ?? []).length,
+    async waitForTicks(name, count, o = {}) {
+      const after = o.after ?? (tickLines(name).at(-1)?.n ?? 0);
+      const deadline = Date.now() + (o.timeoutMs ?? 30_000);
+      for (;;) {
+        const ns = tickLines(name).map((t) => t.n);
+        if (ns.filter((n) => n > after).length >= count) return ns;
+        if (Date.now() > deadline) throw new Error(`${name}: fewer than ${count} ticks after ${after} (last: ${ns.slice(-5).join(",")})`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    whereIs: (name) => hosts.filter((h) => runningOnSync(h.id, name)).map((h) => h.id),
+    whereIsAsync,
+    async migrate(name, dst, extraArgs = []) {
+      const where = await whereIsAsync(name);
+      if (where.length !== 1) throw new Error(`migrate(${name}): guest runs on [${where.join(", ")}]`);
+      const d = host(dst);
+      const t0 = Date.now();
+      await virsh(where[0]!, ["migrate", "--live", "--p2p", "--persistent", "--undefinesource", "--migrateuri", `tcp://${d.ip}`, ...extraArgs, name, d.tcpUri], 120_000);
+      return Date.now() - t0;
+    },
+    async stopLibvirtd(hv, o = {}) {
+      host(hv);
+      await sh(o.destroyGuests ? ["stop-hv", hv, "--destroy-guests"] : ["stop-hv", hv]);
+    },
+    async startLibvirtd(hv) {
+      host(hv);
+      await sh(["start-hv", hv], 90_000);
+    },
+    async killHypervisor(hv) {
+      host(hv);
+      await sh(["kill-hv", hv]);
+    },
+    async netDown(hv) {
+      await sh(["net-down", hv]);
+    },
+    async netUp(hv) {
+      await sh(["net-up", hv]);
+    },
+    async status() {
+      return (await sh(["status"])).stdout;
+    },
+    async down() {
+      await labDown(opts);
+    },
+  };
+  return lab;
+}
+
+/** Tears the lab down (domains, daemons, namespaces). Safe to call when nothing is up. Returns ms. */
+export async function labDown(opts: LabOptions = {}): Promise<number> {
+  const { env } = labEnv(opts);
+  const r = await run("bash", [LAB_SH, "down"], 90_000, env);
+  return r.ms;
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../../cli/main.js";
+import { syntheticCluster } from "../../bench/synthetic-cluster.js";
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(args, { out: (s) => (out += s + "\n"), err: (s) => (err += s + "\n") });
+  return { code, out, err };
+}
+
+describe("ballast CLI", () => {
+  it("demo --sim runs the demo cluster to a clean summary", async () => {
+    const r = await run(["demo", "--sim", "--fast"]);
+    expect(r.err).toBe("");
+    expect(r.out).toContain("SIMULATED hypervisors");
+    expect(r.out).toMatch(/migration \S+ hv-1 -> \S+ SUCCEEDED/);
+    expect(r.out).toContain("hosts it leaves empty: hv-4");
+    expect(r.out).toContain("Every phase did what it should.");
+    expect(r.code).toBe(0);
+  }, 90_000);
+
+  describe("offline planning", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ballast-cli-"));
+    const snapFile = join(dir, "snap.json");
+    const snap = syntheticCluster({ hosts: 20, vmsPerHost: 20, seed: 7, hotShare: 0.2 });
+    writeFileSync(snapFile, JSON.stringify(snap));
+    const policyFile = join(dir, "policy.yaml");
+    writeFileSync(policyFile, "strategies: [hotspot, balance]\nmax_moves_per_cycle: 3\n");
+
+    it("plans from a snapshot file, the same output every time", async () => {
+      const a = await run(["plan", "--snapshot", snapFile, "--policy", policyFile, "--json"]);
+      const b = await run(["plan", "--snapshot", snapFile, "--policy", policyFile, "--json"]);
+      expect(a.code).toBe(0);
+      expect(a.out).toBe(b.out);
+      const p = JSON.parse(a.out);
+      expect(p.moves.length).toBeGreaterThan(0);
+      expect(p.moves.length).toBeLessThanOrEqual(3);
+      for (const m of p.moves) expect(m.reason.length).toBeGreaterThan(10);
+    });
+
+    it("plans an evacuation offline", async () => {
+      const r = await run(["plan", "--snapshot", snapFile, "--mode", "evacuate", "--host", snap.hosts[3]!.id, "--json"]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out).moves.every((m: any) => m.source === snap.hosts[3]!.id)).toBe(true);
+    });
+
+    it.each([
+      [["plan", "--snapshot", join(dir, "missing.json")], /cannot read snapshot/],
+      [["plan", "--snapshot", snapFile, "--mode", "evacuate"], /needs --host/],
+      [["plan", "--snapshot", snapFile, "--mode", "evacuate", "--host", "ghost"], /not in the snapshot/],
+      [["plan", "--snapshot", snapFile, "--mode", "sideways"], /unknown mode/],
+      [["schema", "nope"], /unknown schema/],
+    ])("%j fails with a clear message", async (args, msg) => {
+      const r = await run(args);
+      expect(r.code).not.toBe(0);
+      expect(r.err).toMatch(msg);
+    });
+
+    it("rejects a policy file with a bad key, naming it", async () => {
+      const bad = join(dir, "bad.yaml");
+      writeFileSync(bad, "load_threshold: 180\n");
+      const r = await run(["plan", "--snapshot", snapFile, "--policy", bad]);
+      expect(r.code).not.toBe(0);
+      expect(r.err).toContain("load_threshold");
+    });
+
+    it("prints the JSON Schemas of the snapshot and policy files", async () => {
+      const s = await run(["schema", "snapshot"]);
+      expect(JSON.parse(s.out).properties).toHaveProperty("hosts");
+      const p = await run(["schema", "policy"]);
+      expect(JSON.parse(p.out).properties).toHaveProperty("max_over");
+    });
+
+    it("cleans up", () => rmSync(dir, { recursive: true, force: true }));
+  });
+
+  it("a client command without a server fails clearly", async () => {
+    const r = await run(["status", "-s", "nats://127.0.0.1:1", "--timeout", "1"]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/cannot connect to NATS/);
+  });
+});
