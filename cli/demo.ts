@@ -44,6 +44,24 @@ export async function runDemo(o: { follow: boolean; forceSim: boolean; fast: boo
   let server: NatsServerHandle | undefined;
   let cluster: DemoCluster | undefined;
   let nc: NatsConnection | undefined;
+  let cleaned: Promise<void> | undefined;
+  // Whatever happens (error, Ctrl-C, SIGTERM), the lab, the agents and nats-server go away.
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      await nc?.close().catch(() => undefined);
+      await cluster?.stop().catch((e) => say(`cleanup: ${(e as Error).message}`));
+      await server?.stop().catch(() => undefined);
+    })());
+  let following: (() => void) | undefined;
+  const onSignal = (sig: string) => {
+    if (following) return following();
+    say(`${sig}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  const onInt = () => onSignal("SIGINT");
+  const onTerm = () => onSignal("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
   try {
     server = await startNatsServer();
     say(`nats-server ${server.url} (pid ${server.pid})`);
@@ -63,16 +81,13 @@ export async function runDemo(o: { follow: boolean; forceSim: boolean; fast: boo
     });
     if (o.follow) {
       say(`following (nats ${server.url}: try \`bin/ballast status -s ${server.url}\`); Ctrl-C to stop`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
+      await new Promise<void>((resolve) => (following = resolve));
     }
     return problems.length === 0 ? 0 : 1;
   } finally {
-    await nc?.close().catch(() => undefined);
-    await cluster?.stop().catch((e) => say(`cleanup: ${(e as Error).message}`));
-    await server?.stop().catch(() => undefined);
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+    await cleanup();
   }
 }
 
