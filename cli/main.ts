@@ -185,7 +185,9 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
 
   program
     .command("lab <action> [args...]")
-    .description("the real three-hypervisor libvirt lab: up | down | status (root; see deploy/lab/README.md)")
+    .description("the real three-hypervisor libvirt lab: up | down | status | start-guest | migrate | ... (root; `ballast lab help`)")
+    .allowUnknownOption()
+    .helpOption(false)
     .action(async (action: string, args: string[]) => {
       const { runLab } = await import("./lab.js");
       code = await runLab(action, args);

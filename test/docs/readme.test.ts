@@ -4,6 +4,7 @@ import { z } from "zod";
 import { Policy } from "../../shared/config/policy.js";
 import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
 import { NatsConfig } from "../../shared/config/nats-config.js";
+import { AgentConfig, VirshSettings, MigrationSettings } from "../../shared/config/agent-config.js";
 import { orchestratorSubjects, agentSubjects } from "../../shared/subjects.js";
 
 // The README is the configuration reference and the API reference: keep it complete.
@@ -19,6 +20,12 @@ describe("README", () => {
     expect(readme).toContain(`\`${key}\``);
   });
   it.each(keysOf(OrchestratorConfig).filter((k) => k !== "nats" && k !== "policy"))("documents orchestrator key %s", (key) => {
+    expect(readme).toContain(`\`${key}\``);
+  });
+  it.each(keysOf(AgentConfig).filter((k) => k !== "nats" && k !== "virsh" && k !== "migration"))("documents agent key %s", (key) => {
+    expect(readme).toContain(`\`${key}\``);
+  });
+  it.each([...keysOf(VirshSettings).map((k) => `virsh.${k}`), ...keysOf(MigrationSettings).map((k) => `migration.${k}`)])("documents agent key %s", (key) => {
     expect(readme).toContain(`\`${key}\``);
   });
   it.each(keysOf(NatsConfig))("documents nats key %s", (key) => {
