@@ -146,6 +146,21 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
       io.out(JSON.stringify(z.toJSONSchema(s, { io: "input", unrepresentable: "any" }), null, 2));
     });
 
+  program
+    .command("deploy")
+    .description("install or upgrade the agent on the hypervisors of an inventory, over SSH (see deploy/README.md)")
+    .requiredOption("-i, --inventory <file>", "inventory file (YAML); see deploy/installer/inventory.example.yaml")
+    .option("--dry-run", "connect and report what would change, change nothing")
+    .option("--parallel <n>", "hosts at once", "4")
+    .option("--host <hosts>", "only these host ids, repeatable or comma-separated", (v: string, prev: string[] = []) => [...prev, ...v.split(",").filter(Boolean)], [])
+    .option("--json", "print the report as JSON")
+    .action(async (o: { inventory: string; dryRun?: boolean; parallel: string; host: string[]; json?: boolean }) => {
+      const { runDeploy } = await import("../deploy/installer/index.js");
+      const parallel = Number(o.parallel);
+      if (!Number.isInteger(parallel) || parallel < 1) throw new BallastError("BAD_REQUEST", `--parallel must be a positive integer, got ${o.parallel}`);
+      code = await runDeploy({ inventory: o.inventory, dryRun: Boolean(o.dryRun), parallel, ...(o.host.length ? { hosts: o.host } : {}), json: Boolean(o.json) }, io);
+    });
+
   const many = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
   program
     .command("credentials")

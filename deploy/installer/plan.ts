@@ -1,0 +1,152 @@
+// What a host needs, from what the probe found and what the inventory and release want. Pure:
+// no SSH, no clock. The executor (host-installer.ts) only carries out these actions.
+
+export interface Probe {
+  uid: number | undefined;
+  /** `node --version` output, "" when node is missing. */
+  node: string;
+  /** virsh path, "" when missing, "not-needed" for driver sim. */
+  virsh: string;
+  missing: string[];
+  groupExists: boolean;
+  /** readlink of <prefix>/current, "" when absent. */
+  current: string;
+  releasePresent: boolean;
+  configSha: string | undefined;
+  /** "<octal mode>:<group>" of agent.yaml. */
+  configMeta: string | undefined;
+  unitSha: string | undefined;
+  active: string;
+  enabled: string;
+}
+
+export function parseProbe(stdout: string): Probe {
+  const kv = new Map<string, string>();
+  const missing: string[] = [];
+  for (const line of stdout.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq <= 0) continue;
+    const k = line.slice(0, eq);
+    const v = line.slice(eq + 1).trim();
+    if (k === "missing") missing.push(v);
+    else kv.set(k, v);
+  }
+  const opt = (k: string) => {
+    const v = kv.get(k);
+    return v === undefined || v === "" ? undefined : v;
+  };
+  const uid = opt("uid");
+  return {
+    uid: uid !== undefined && /^\d+$/.test(uid) ? Number(uid) : undefined,
+    node: kv.get("node") ?? "",
+    virsh: kv.get("virsh") ?? "",
+    missing,
+    groupExists: kv.get("group") === "yes",
+    current: kv.get("current") ?? "",
+    releasePresent: kv.get("release") === "yes",
+    configSha: opt("config"),
+    configMeta: opt("config_meta"),
+    unitSha: opt("unit"),
+    active: kv.get("active") ?? "",
+    enabled: kv.get("enabled") ?? "",
+  };
+}
+
+/** Release id a `current` symlink points at (releases/<sha> or <prefix>/releases/<sha>), if it is one. */
+export function releaseOf(current: string): string | undefined {
+  const m = /(?:^|\/)releases\/([0-9a-f]{64})\/?$/.exec(current);
+  return m ? m[1] : undefined;
+}
+
+/** "v20.19.2" -> [20, 19, 2]; undefined when it is not a version. */
+export function parseNodeVersion(text: string): [number, number, number] | undefined {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(text.trim());
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+export interface PrerequisiteInput {
+  probe: Probe;
+  node: string;
+  minNode: [number, number];
+  driver: "virsh" | "sim";
+  virshBinary: string;
+  serviceGroup: string;
+  become: "none" | "sudo";
+}
+
+/** Everything that stops an install on this host, each as a sentence an operator can act on. */
+export function prerequisiteProblems(i: PrerequisiteInput): string[] {
+  const p = i.probe;
+  const out: string[] = [];
+  if (p.uid !== 0) out.push(i.become === "sudo" ? "sudo -n did not give root (is passwordless sudo allowed for this user?)" : `the SSH user is not root (uid ${p.uid ?? "?"}); set become: sudo`);
+  const want = `${i.minNode[0]}.${i.minNode[1]}`;
+  if (p.node === "") out.push(`Node.js is not installed (\`${i.node}\` not found in PATH); Ballast needs Node >= ${want}`);
+  else {
+    const v = parseNodeVersion(p.node);
+    if (!v) out.push(`\`${i.node} --version\` printed ${JSON.stringify(p.node)}, not a version`);
+    else if (v[0] < i.minNode[0] || (v[0] === i.minNode[0] && v[1] < i.minNode[1])) out.push(`Node.js ${p.node} is too old; Ballast needs Node >= ${want}`);
+  }
+  if (i.driver === "virsh" && p.virsh === "") out.push(`virsh (\`${i.virshBinary}\`) is not installed; install libvirt-clients, or use driver: sim`);
+  if (p.missing.length > 0) out.push(`missing commands: ${p.missing.join(", ")}`);
+  if (!p.groupExists) out.push(`group '${i.serviceGroup}' does not exist (install deploy/systemd/ballast.sysusers.conf and run systemd-sysusers)`);
+  return out;
+}
+
+export type Action =
+  | "upload-release"
+  | "extract-release"
+  | "write-config"
+  | "write-unit"
+  | "switch-release"
+  | "daemon-reload"
+  | "enable"
+  | "restart"
+  | "start";
+
+/** Actions that touch what the running service uses: from the first of them on, a failure rolls back. */
+export const COMMIT_ACTIONS: ReadonlySet<Action> = new Set(["write-config", "write-unit", "switch-release", "daemon-reload", "enable", "restart", "start"]);
+
+export interface Desired {
+  releaseSha: string;
+  configSha: string;
+  /** "640:<group>" */
+  configMeta: string;
+  unitSha: string;
+}
+
+export interface HostPlan {
+  actions: Action[];
+  /** The release <prefix>/current points at now (what a rollback returns to). */
+  previousRelease: string | undefined;
+  changed: boolean;
+  /** Why each action is needed, for the report. */
+  reasons: Partial<Record<Action, string>>;
+}
+
+const short = (s: string | undefined) => (s ? s.slice(0, 12) : "none");
+
+export function planHost(desired: Desired, probe: Probe): HostPlan {
+  const actions: Action[] = [];
+  const reasons: Partial<Record<Action, string>> = {};
+  const add = (a: Action, why: string) => {
+    actions.push(a);
+    reasons[a] = why;
+  };
+  const previousRelease = releaseOf(probe.current);
+  if (!probe.releasePresent) {
+    add("upload-release", `release ${short(desired.releaseSha)} is not on the host`);
+    add("extract-release", `into releases/${short(desired.releaseSha)}`);
+  }
+  const configChanged = probe.configSha !== desired.configSha || probe.configMeta !== desired.configMeta;
+  if (configChanged)
+    add("write-config", probe.configSha === undefined ? "agent.yaml is missing" : probe.configSha !== desired.configSha ? "agent.yaml differs" : `agent.yaml mode/group ${probe.configMeta} should be ${desired.configMeta}`);
+  const unitChanged = probe.unitSha !== desired.unitSha;
+  if (unitChanged) add("write-unit", probe.unitSha === undefined ? "unit is missing" : "unit differs");
+  const switching = previousRelease !== desired.releaseSha;
+  if (switching) add("switch-release", `current: ${probe.current === "" ? "none" : short(previousRelease ?? probe.current)} -> ${short(desired.releaseSha)}`);
+  if (unitChanged) add("daemon-reload", "unit changed");
+  if (probe.enabled !== "enabled") add("enable", `unit is ${probe.enabled || "unknown"}`);
+  if (configChanged || unitChanged || switching) add("restart", "release, config or unit changed");
+  else if (probe.active !== "active") add("start", `service is ${probe.active || "unknown"}`);
+  return { actions, previousRelease, changed: actions.length > 0, reasons };
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { parseProbe, planHost, prerequisiteProblems, parseNodeVersion, releaseOf, type Action, type Desired, type PrerequisiteInput, type Probe } from "../../../deploy/installer/plan.js";
+
+const SHA = "a".repeat(64);
+const OLD = "b".repeat(64);
+const desired: Desired = { releaseSha: SHA, configSha: "c1", configMeta: "640:ballast", unitSha: "u1" };
+
+// Builder: a host that is fully up to date, tweaked by `apply`.
+function probe(apply: (p: Probe) => void = () => undefined): Probe {
+  const p: Probe = {
+    uid: 0, node: "v20.19.2", virsh: "/usr/bin/virsh", missing: [], groupExists: true,
+    current: `releases/${SHA}`, releasePresent: true, configSha: "c1", configMeta: "640:ballast", unitSha: "u1",
+    active: "active", enabled: "enabled",
+  };
+  apply(p);
+  return p;
+}
+
+describe("planHost", () => {
+  it.each<[string, (p: Probe) => void, Action[]]>([
+    ["up to date", () => undefined, []],
+    ["a fresh host", (p) => Object.assign(p, { current: "", releasePresent: false, configSha: undefined, configMeta: undefined, unitSha: undefined, active: "inactive", enabled: "" }),
+      ["upload-release", "extract-release", "write-config", "write-unit", "switch-release", "daemon-reload", "enable", "restart"]],
+    ["a new release", (p) => Object.assign(p, { current: `releases/${OLD}`, releasePresent: false }), ["upload-release", "extract-release", "switch-release", "restart"]],
+    ["a release already uploaded but not current", (p) => Object.assign(p, { current: `/opt/ballast/releases/${OLD}` }), ["switch-release", "restart"]],
+    ["a changed config", (p) => { p.configSha = "c0"; }, ["write-config", "restart"]],
+    ["a config with the wrong mode", (p) => { p.configMeta = "644:root"; }, ["write-config", "restart"]],
+    ["a changed unit", (p) => { p.unitSha = "u0"; }, ["write-unit", "daemon-reload", "restart"]],
+    ["a stopped service", (p) => { p.active = "failed"; }, ["start"]],
+    ["a disabled unit", (p) => { p.enabled = "disabled"; }, ["enable"]],
+    ["a current symlink that is not a release", (p) => { p.current = "/somewhere/else"; }, ["switch-release", "restart"]],
+  ])("%s", (_name, apply, actions) => {
+    const plan = planHost(desired, probe(apply));
+    expect(plan.actions).toEqual(actions);
+    expect(plan.changed).toBe(actions.length > 0);
+    for (const a of actions) expect(plan.reasons[a]).toBeTruthy();
+  });
+
+  it("remembers the release to roll back to", () => {
+    expect(planHost(desired, probe((p) => { p.current = `releases/${OLD}`; })).previousRelease).toBe(OLD);
+    expect(planHost(desired, probe((p) => { p.current = ""; })).previousRelease).toBeUndefined();
+  });
+});
+
+describe("parseProbe", () => {
+  it("reads the probe script's key=value lines", () => {
+    const p = parseProbe(
+      ["uid=0", "node=v20.19.2", "virsh=not-needed", "missing=tar", "missing=systemctl", "group=yes", `current=releases/${SHA}`, "release=no",
+        "config=abc", "config_meta=640:ballast", "unit=", "active=inactive", "enabled=disabled", "garbage line"].join("\n"),
+    );
+    expect(p).toEqual({
+      uid: 0, node: "v20.19.2", virsh: "not-needed", missing: ["tar", "systemctl"], groupExists: true, current: `releases/${SHA}`,
+      releasePresent: false, configSha: "abc", configMeta: "640:ballast", unitSha: undefined, active: "inactive", enabled: "disabled",
+    });
+  });
+});
+
+describe("prerequisites", () => {
+  const base: Omit<PrerequisiteInput, "probe"> = { node: "node", minNode: [20, 19], driver: "virsh", virshBinary: "virsh", serviceGroup: "ballast", become: "none" };
+  it.each<[string, (p: Probe) => void, Partial<typeof base>, RegExp | undefined]>([
+    ["all there", () => undefined, {}, undefined],
+    ["no node", (p) => { p.node = ""; }, {}, /Node\.js is not installed .* needs Node >= 20\.19/],
+    ["old node", (p) => { p.node = "v18.19.0"; }, {}, /Node\.js v18\.19\.0 is too old/],
+    ["node 20 below the engine minimum", (p) => { p.node = "v20.11.1"; }, {}, /too old/],
+    ["no virsh with driver virsh", (p) => { p.virsh = ""; }, {}, /virsh .* is not installed/],
+    ["no virsh with driver sim", (p) => { p.virsh = "not-needed"; }, { driver: "sim" }, undefined],
+    ["not root", (p) => { p.uid = 1000; }, {}, /not root \(uid 1000\); set become: sudo/],
+    ["sudo refused", (p) => { p.uid = undefined; }, { become: "sudo" }, /sudo -n did not give root/],
+    ["missing tools", (p) => { p.missing = ["tar"]; }, {}, /missing commands: tar/],
+    ["no group", (p) => { p.groupExists = false; }, {}, /group 'ballast' does not exist/],
+  ])("%s", (_n, apply, over, problem) => {
+    const out = prerequisiteProblems({ ...base, ...over, probe: probe(apply) });
+    if (problem === undefined) expect(out).toEqual([]);
+    else expect(out.join("; ")).toMatch(problem);
+  });
+
+  it("parses versions and release links", () => {
+    expect(parseNodeVersion("v20.19.2\n")).toEqual([20, 19, 2]);
+    expect(parseNodeVersion("bash: node: not found")).toBeUndefined();
+    expect(releaseOf(`releases/${SHA}`)).toBe(SHA);
+    expect(releaseOf(`/opt/ballast/releases/${SHA}/`)).toBe(SHA);
+    expect(releaseOf("releases/xyz")).toBeUndefined();
+  });
+});
