@@ -66,7 +66,8 @@ export async function buildRelease(root: string, outDir: string): Promise<Releas
   const modules = productionPackages(lock, (rel) => existsSync(join(root, rel)));
   if (modules.length === 0) throw new ReleaseError(`no production packages found in ${join(root, "node_modules")} (run \`npm ci\` first)`);
   // README.md and deploy/README.md ship too: the units' Documentation= points at them.
-  const entries = ["README.md", "bin", "deploy/README.md", "dist", "package-lock.json", "package.json", ...modules];
+  const docs = ["README.md", "deploy/README.md"].filter((f) => existsSync(join(root, f)));
+  const entries = [...docs, "bin", "dist", "package-lock.json", "package.json", ...modules].sort();
 
   mkdirSync(outDir, { recursive: true });
   const tmp = join(outDir, `.release-${process.pid}-${Date.now()}.tar.gz`);
