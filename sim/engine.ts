@@ -1,0 +1,557 @@
+import {
+  CLOUDSIM_DATACENTRE,
+  hostTypeOf,
+  migrationTimeS,
+  totalMips,
+  validateSpec,
+  vmTypeIndex,
+  type DataCentreSpec,
+  type HostType,
+  type VmType,
+} from "./model/datacentre.js";
+import { intervalEnergyJ } from "./model/power.js";
+import { allocate, CLOUDSIM_SHARES, type MigrationShares, type SchedEntry } from "./model/scheduler.js";
+import { utilisationAt, withTrailingSample } from "./model/workload.js";
+import type { ConsolidationPolicy, InFlightView, MigrationRequest, SimHostView, SimView, SimVmView } from "./policies/policy.js";
+import type { VmTrace } from "./traces/parse.js";
+
+// Trace-driven data-centre simulation with CloudSim 3.0.3's timing and accounting.
+//
+// Timeline (CloudSim's, reproduced on purpose so results can be compared):
+// - t = 0: initial placement; every VM asks for its full MIPS.
+// - Scheduling steps at startOffset + k·interval (0.1 + 300k s: CloudSim submits the workload at
+//   0.1 s), k = 1, 2, ... while t < duration. At each step: update every host (demand of each VM
+//   interpolated from its trace, CPU shares, utilisation), integrate energy since the previous
+//   update, drop VMs whose demand is exactly 0, then ask the policy and start its migrations.
+// - A migration of a VM with RAM r ends r / (bw/2) seconds later. At each distinct end time the
+//   data centre is updated (energy of the sub-interval, SLA state), the VM moves, and it is updated
+//   again. During the copy the VM gets 90 % of its demand on the source and 10 % is reserved on
+//   the destination.
+//
+// Metrics follow CloudSim's Helper: SLATAH pooled over hosts (time with allocated < requested
+// over active time), PDM pooled over VMs (under-allocation while migrating over total requested),
+// SLAV = SLATAH × PDM, ESV = energy × SLAV, plus migrations and host shutdowns.
+
+export interface EngineOptions {
+  /** Scheduling interval, seconds. Default 300. */
+  interval?: number;
+  /** Offset of the step grid, seconds. Default 0.1 (CloudSim). */
+  startOffset?: number;
+  /** Events at or after this time are not processed. Default 86,400. */
+  duration?: number;
+  /** Stop after this many scheduling steps (short runs). */
+  maxSteps?: number;
+  /** Per-VM utilisation history kept for the policies. Default 30 (CloudSim's PowerVm). */
+  historyLength?: number;
+  /** Remove a VM when its CPU demand is exactly 0 (CloudSim's "completed VM"). Default true. */
+  removeIdleVms?: boolean;
+  shares?: MigrationShares;
+  spec?: DataCentreSpec;
+}
+
+export interface RunMetrics {
+  policy: string;
+  hosts: number;
+  vms: number;
+  /** Simulated span actually covered by processed events, seconds. */
+  simulatedS: number;
+  steps: number;
+  energyKWh: number;
+  migrations: number;
+  /** Migration requests the engine refused (unknown VM, removed VM, same host). */
+  rejectedMigrations: number;
+  /** Pooled SLA time per active host (CloudSim's definition), fraction. */
+  slatah: number;
+  /** Per-host mean of the SLA time per active host (the paper's definition), fraction. */
+  slatahPerHostMean: number;
+  /** Performance degradation due to migrations, pooled, fraction. */
+  pdm: number;
+  slav: number;
+  esv: number;
+  /** (requested - allocated) / requested over all VMs and time. */
+  overallSlaViolation: number;
+  /** Mean relative under-allocation over VM intervals that had any. */
+  averageSlaViolation: number;
+  hostShutdowns: number;
+  vmsRemoved: number;
+  /** Host-seconds with memory demand above the host's RAM (two-resource traces). */
+  memOverCapacityHostS: number;
+  /** memOverCapacityHostS / active host-seconds. */
+  memOverCapacityShare: number;
+  /** Time-average (over steps) of the standard deviation of CPU utilisation over active hosts. */
+  meanHostCpuStdDev: number;
+  /** Same for memory utilisation (0 for CPU-only traces). */
+  meanHostMemStdDev: number;
+  meanActiveHosts: number;
+  /** Migrations started per hour of the simulated day. */
+  migrationsPerHour: number[];
+  /** Wall-clock run time, ms. */
+  wallMs: number;
+  /** CPU time of this process during the run, ms (wall time is unreliable on a shared machine). */
+  cpuMs: number;
+}
+
+interface Entry {
+  t: number;
+  alloc: number;
+  req: number;
+  flag: boolean;
+  memOver: boolean;
+}
+
+class HostState implements SimHostView {
+  vms: number[] = [];
+  migratingIn: number[] = [];
+  utilMips = 0;
+  requestedMips = 0;
+  memDemandMb = 0;
+  readonly totalMips: number;
+  // accounting
+  pend: Entry | null = null;
+  prevActive = true;
+  activeS = 0;
+  violS = 0;
+  memOverS = 0;
+  shutdowns = 0;
+  constructor(
+    readonly id: number,
+    readonly type: HostType,
+  ) {
+    this.totalMips = totalMips(type);
+  }
+  utilFraction(): number {
+    const u = this.utilMips / this.totalMips;
+    return u > 1 && u < 1.01 ? 1 : u;
+  }
+}
+
+class VmState implements SimVmView {
+  host = -1;
+  inMigration = false;
+  requestedMips: number;
+  memDemandMb: number;
+  history: number[] = [];
+  lastHistoryT = -1;
+  removed = false;
+  pend: Entry | null = null;
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    readonly type: VmType,
+    readonly cpu: Float64Array,
+    readonly mem: Float64Array | undefined,
+  ) {
+    this.requestedMips = type.mips;
+    this.memDemandMb = type.ramMb;
+  }
+}
+
+interface QueuedEvent {
+  time: number;
+  seq: number;
+  kind: "step" | "migration-end";
+  vm: number;
+  target: number;
+  startedAt: number;
+  source: number;
+}
+
+export class EngineError extends Error {
+  override readonly name = "EngineError";
+}
+
+export class Simulation {
+  readonly interval: number;
+  readonly startOffset: number;
+  readonly duration: number;
+  readonly historyLength: number;
+  readonly removeIdleVms: boolean;
+  readonly shares: MigrationShares;
+  readonly spec: DataCentreSpec;
+  readonly hosts: HostState[];
+  readonly vms: VmState[];
+  private readonly maxSteps: number;
+  private queue: QueuedEvent[] = [];
+  private seq = 0;
+  private lastProcessT = 0;
+  private now = 0;
+  private step = 0;
+  private energyJ = 0;
+  private migrations = 0;
+  private rejected = 0;
+  private vmsRemoved = 0;
+  private vmTotReq = 0;
+  private vmTotAlloc = 0;
+  private vmUnderMig = 0;
+  private slaViolSum = 0;
+  private slaViolCount = 0;
+  private stdCpuSum = 0;
+  private stdMemSum = 0;
+  private activeSum = 0;
+  private readonly perHour: number[];
+  private readonly entriesScratch: SchedEntry[] = [];
+
+  constructor(traces: readonly VmTrace[], opts: EngineOptions = {}) {
+    this.interval = opts.interval ?? 300;
+    this.startOffset = opts.startOffset ?? 0.1;
+    this.duration = opts.duration ?? 86_400;
+    this.historyLength = opts.historyLength ?? 30;
+    this.removeIdleVms = opts.removeIdleVms ?? true;
+    this.shares = opts.shares ?? CLOUDSIM_SHARES;
+    this.spec = opts.spec ?? CLOUDSIM_DATACENTRE;
+    this.maxSteps = opts.maxSteps ?? Number.POSITIVE_INFINITY;
+    if (!(this.interval > 0)) throw new EngineError("interval must be > 0");
+    validateSpec(this.spec);
+    this.hosts = [];
+    for (let i = 0; i < this.spec.hostCount; i++) this.hosts.push(new HostState(i, hostTypeOf(this.spec, i)));
+    const n = traces.length;
+    const nt = this.spec.vmTypes.length;
+    this.vms = traces.map((t, i) => {
+      const type = this.spec.vmTypes[Math.min(vmTypeIndex(i, n, nt), nt - 1)]!;
+      return new VmState(i, t.name, type, withTrailingSample(t.cpu), t.mem ? withTrailingSample(t.mem) : undefined);
+    });
+    this.perHour = new Array<number>(Math.ceil(this.duration / 3600)).fill(0);
+  }
+
+  /** Runs the whole simulation with `policy` and returns the metrics. */
+  run(policy: ConsolidationPolicy): RunMetrics {
+    const wall0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    this.placeInitially(policy);
+    this.push({ time: this.startOffset + this.interval, kind: "step", vm: -1, target: -1, startedAt: 0, source: -1 });
+    while (this.queue.length > 0) {
+      const ev = this.queue[0]!;
+      if (ev.time >= this.duration) break;
+      this.queue.shift();
+      this.now = ev.time;
+      if (ev.kind === "step") {
+        this.onStep(policy, ev.time);
+      } else {
+        this.onMigrationEnd(ev);
+      }
+    }
+    const cpu = process.cpuUsage(cpu0);
+    return this.finish(policy.name, performance.now() - wall0, (cpu.user + cpu.system) / 1000);
+  }
+
+  view(): SimView {
+    const inFlight: InFlightView[] = [];
+    for (const e of this.queue) {
+      if (e.kind === "migration-end") inFlight.push({ vm: e.vm, source: e.source, destination: e.target, startedAt: e.startedAt, endsAt: e.time });
+    }
+    return { now: this.now, step: this.step, interval: this.interval, hosts: this.hosts, vms: this.vms, inFlight };
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private push(e: Omit<QueuedEvent, "seq">): void {
+    const ev: QueuedEvent = { ...e, seq: this.seq++ };
+    // insertion keeping (time, seq) order; queues are short
+    let lo = 0;
+    let hi = this.queue.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const q = this.queue[mid]!;
+      if (q.time < ev.time || (q.time === ev.time && q.seq < ev.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.queue.splice(lo, 0, ev);
+  }
+
+  private placeInitially(policy: ConsolidationPolicy): void {
+    for (const vm of this.vms) {
+      vm.requestedMips = vm.type.mips;
+      vm.memDemandMb = vm.type.ramMb;
+    }
+    const placement = policy.initialPlacement(this.view());
+    if (placement.length !== this.vms.length) throw new EngineError(`initial placement has ${placement.length} entries for ${this.vms.length} VMs`);
+    for (let i = 0; i < placement.length; i++) {
+      const h = placement[i]!;
+      const vm = this.vms[i]!;
+      if (h < 0 || h >= this.hosts.length) {
+        vm.removed = true;
+        this.vmsRemoved++;
+        continue;
+      }
+      vm.host = h;
+      this.hosts[h]!.vms.push(i);
+    }
+  }
+
+  private onStep(policy: ConsolidationPolicy, t: number): void {
+    this.step++;
+    this.fullUpdate(t, true);
+    this.stepStats();
+    const requests = policy.decide(this.view());
+    for (const r of requests) this.startMigration(r, t);
+    if (this.step < this.maxSteps) {
+      this.push({ time: t + this.interval, kind: "step", vm: -1, target: -1, startedAt: 0, source: -1 });
+    }
+  }
+
+  private startMigration(r: MigrationRequest, t: number): void {
+    const vm = this.vms[r.vm];
+    const target = this.hosts[r.host];
+    if (!vm || !target || vm.removed || vm.host < 0 || vm.host === r.host) {
+      this.rejected++;
+      return;
+    }
+    vm.inMigration = true;
+    if (!target.migratingIn.includes(vm.id)) {
+      target.migratingIn.push(vm.id);
+      target.vms.push(vm.id);
+    }
+    this.updateHost(target, t, true);
+    this.updateHost(this.hosts[vm.host]!, t, true);
+    this.migrations++;
+    const hour = Math.min(this.perHour.length - 1, Math.floor(t / 3600));
+    this.perHour[hour] = (this.perHour[hour] ?? 0) + 1;
+    this.push({
+      time: t + migrationTimeS(vm.type.ramMb, target.type.bwKbit),
+      kind: "migration-end",
+      vm: vm.id,
+      target: target.id,
+      startedAt: t,
+      source: vm.host,
+    });
+  }
+
+  private onMigrationEnd(ev: QueuedEvent): void {
+    const t = ev.time;
+    if (t > this.lastProcessT) this.fullUpdate(t, false);
+    const vm = this.vms[ev.vm]!;
+    const target = this.hosts[ev.target]!;
+    if (!vm.removed) {
+      if (vm.host >= 0) removeFrom(this.hosts[vm.host]!.vms, vm.id);
+      removeFrom(target.migratingIn, vm.id);
+      removeFrom(target.vms, vm.id);
+      vm.inMigration = false;
+      target.vms.push(vm.id);
+      vm.host = target.id;
+    }
+    const next = this.queue[0];
+    if (!next || next.kind !== "migration-end" || next.time !== t) this.fullUpdate(t, false);
+  }
+
+  // ---------------------------------------------------------------- data centre update
+
+  private fullUpdate(t: number, isStep: boolean): void {
+    const dt = t - this.lastProcessT;
+    const prev = new Float64Array(this.hosts.length);
+    for (const h of this.hosts) {
+      prev[h.id] = h.utilFraction();
+      this.updateHost(h, t, isStep);
+    }
+    if (dt > 0) {
+      for (const h of this.hosts) this.energyJ += intervalEnergyJ(h.type.power, prev[h.id]!, h.utilFraction(), dt);
+    }
+    if (this.removeIdleVms) {
+      for (const h of this.hosts) {
+        if (h.vms.length === 0) continue;
+        const done = h.vms.filter((v) => {
+          const vm = this.vms[v]!;
+          return !vm.inMigration && vm.requestedMips === 0;
+        });
+        for (const v of done) this.removeVm(this.vms[v]!);
+      }
+    }
+    this.lastProcessT = t;
+  }
+
+  private removeVm(vm: VmState): void {
+    if (vm.host >= 0) removeFrom(this.hosts[vm.host]!.vms, vm.id);
+    vm.host = -1;
+    vm.removed = true;
+    this.vmsRemoved++;
+  }
+
+  private updateVm(vm: VmState, t: number, isStep: boolean): void {
+    const u = utilisationAt(vm.cpu, t, this.interval);
+    vm.requestedMips = u * vm.type.mips;
+    vm.memDemandMb = vm.mem ? utilisationAt(vm.mem, t, this.interval) * vm.type.ramMb : vm.type.ramMb;
+    if (isStep && t > vm.lastHistoryT) {
+      vm.history.unshift(u);
+      if (vm.history.length > this.historyLength) vm.history.length = this.historyLength;
+      vm.lastHistoryT = t;
+    }
+  }
+
+  private updateHost(h: HostState, t: number, isStep: boolean): void {
+    const n = h.vms.length;
+    const entries = this.entriesScratch;
+    entries.length = 0;
+    let mem = 0;
+    for (let i = 0; i < n; i++) {
+      const vm = this.vms[h.vms[i]!]!;
+      this.updateVm(vm, t, isStep);
+      const migIn = h.migratingIn.length > 0 && h.migratingIn.includes(vm.id);
+      entries.push({ request: vm.requestedMips, migratingIn: migIn, migratingOut: vm.inMigration && !migIn });
+      mem += vm.memDemandMb;
+    }
+    const a = allocate(entries, h.type.mipsPerCore, h.totalMips, this.shares);
+    let util = 0;
+    let req = 0;
+    for (let i = 0; i < n; i++) {
+      const vm = this.vms[h.vms[i]!]!;
+      const e = entries[i]!;
+      let alloc = a.alloc[i]!;
+      if (!e.migratingIn) {
+        this.recordVm(vm, t, alloc, vm.requestedMips, vm.inMigration);
+        if (vm.inMigration) alloc /= this.shares.sourceShare;
+      }
+      util += alloc;
+      req += vm.requestedMips;
+    }
+    h.utilMips = util;
+    h.requestedMips = req;
+    h.memDemandMb = mem;
+    this.recordHost(h, t, util, req, util > 0, mem > h.type.ramMb);
+  }
+
+  // ---------------------------------------------------------------- accounting
+
+  private recordVm(vm: VmState, t: number, alloc: number, req: number, inMig: boolean): void {
+    const p = vm.pend;
+    if (p && p.t === t) {
+      p.alloc = alloc;
+      p.req = req;
+      p.flag = inMig;
+      return;
+    }
+    if (p) {
+      const dt = t - p.t;
+      this.vmTotAlloc += p.alloc * dt;
+      this.vmTotReq += p.req * dt;
+      if (p.alloc < p.req) {
+        this.slaViolSum += (p.req - p.alloc) / p.req;
+        this.slaViolCount++;
+        if (p.flag) this.vmUnderMig += (p.req - p.alloc) * dt;
+      }
+      p.t = t;
+      p.alloc = alloc;
+      p.req = req;
+      p.flag = inMig;
+      return;
+    }
+    vm.pend = { t, alloc, req, flag: inMig, memOver: false };
+  }
+
+  private recordHost(h: HostState, t: number, alloc: number, req: number, active: boolean, memOver: boolean): void {
+    const p = h.pend;
+    if (p && p.t === t) {
+      p.alloc = alloc;
+      p.req = req;
+      p.flag = active;
+      p.memOver = memOver;
+      return;
+    }
+    if (p) {
+      this.commitHost(h, p, t);
+      p.t = t;
+      p.alloc = alloc;
+      p.req = req;
+      p.flag = active;
+      p.memOver = memOver;
+      return;
+    }
+    h.pend = { t, alloc, req, flag: active, memOver };
+  }
+
+  /** Closes the interval that starts at entry p and ends at tNext (or just books the entry). */
+  private commitHost(h: HostState, p: Entry, tNext: number | null): void {
+    if (tNext !== null && p.flag) {
+      const dt = tNext - p.t;
+      h.activeS += dt;
+      if (p.alloc < p.req) h.violS += dt;
+      if (p.memOver) h.memOverS += dt;
+    }
+    if (h.prevActive && !p.flag) h.shutdowns++;
+    h.prevActive = p.flag;
+  }
+
+  private stepStats(): void {
+    let n = 0;
+    let s = 0;
+    let s2 = 0;
+    let m = 0;
+    let m2 = 0;
+    for (const h of this.hosts) {
+      if (h.utilMips <= 0) continue;
+      n++;
+      const u = h.utilMips / h.totalMips;
+      s += u;
+      s2 += u * u;
+      const mu = h.memDemandMb / h.type.ramMb;
+      m += mu;
+      m2 += mu * mu;
+    }
+    this.activeSum += n;
+    if (n > 0) {
+      this.stdCpuSum += Math.sqrt(Math.max(0, s2 / n - (s / n) ** 2));
+      const hasMem = this.vms.some((v) => v.mem !== undefined);
+      if (hasMem) this.stdMemSum += Math.sqrt(Math.max(0, m2 / n - (m / n) ** 2));
+    }
+  }
+
+  private finish(policy: string, wallMs: number, cpuMs: number): RunMetrics {
+    let activeS = 0;
+    let violS = 0;
+    let memOverS = 0;
+    let shutdowns = 0;
+    let perHostSum = 0;
+    let perHostN = 0;
+    for (const h of this.hosts) {
+      if (h.pend) this.commitHost(h, h.pend, null);
+      activeS += h.activeS;
+      violS += h.violS;
+      memOverS += h.memOverS;
+      shutdowns += h.shutdowns;
+      if (h.activeS > 0) {
+        perHostSum += h.violS / h.activeS;
+        perHostN++;
+      }
+    }
+    const slatah = activeS > 0 ? violS / activeS : 0;
+    const pdm = this.vmTotReq > 0 ? this.vmUnderMig / this.vmTotReq : 0;
+    const energyKWh = this.energyJ / (3600 * 1000);
+    const slav = slatah * pdm;
+    const steps = Math.max(1, this.step);
+    return {
+      policy,
+      hosts: this.hosts.length,
+      vms: this.vms.length,
+      simulatedS: this.lastProcessT,
+      steps: this.step,
+      energyKWh,
+      migrations: this.migrations,
+      rejectedMigrations: this.rejected,
+      slatah,
+      slatahPerHostMean: perHostN > 0 ? perHostSum / perHostN : 0,
+      pdm,
+      slav,
+      esv: energyKWh * slav,
+      overallSlaViolation: this.vmTotReq > 0 ? (this.vmTotReq - this.vmTotAlloc) / this.vmTotReq : 0,
+      averageSlaViolation: this.slaViolCount > 0 ? this.slaViolSum / this.slaViolCount : 0,
+      hostShutdowns: shutdowns,
+      vmsRemoved: this.vmsRemoved,
+      memOverCapacityHostS: memOverS,
+      memOverCapacityShare: activeS > 0 ? memOverS / activeS : 0,
+      meanHostCpuStdDev: this.stdCpuSum / steps,
+      meanHostMemStdDev: this.stdMemSum / steps,
+      meanActiveHosts: this.activeSum / steps,
+      migrationsPerHour: [...this.perHour],
+      wallMs,
+      cpuMs,
+    };
+  }
+}
+
+function removeFrom(list: number[], v: number): void {
+  const i = list.indexOf(v);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/** Convenience: build a Simulation and run one policy. */
+export function simulate(traces: readonly VmTrace[], policy: ConsolidationPolicy, opts: EngineOptions = {}): RunMetrics {
+  return new Simulation(traces, opts).run(policy);
+}

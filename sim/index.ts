@@ -1,0 +1,20 @@
+// The simulator's public surface, by name.
+export { Simulation, simulate, EngineError } from "./engine.js";
+export type { EngineOptions, RunMetrics } from "./engine.js";
+export type { ConsolidationPolicy, MigrationRequest, SimView, SimHostView, SimVmView, InFlightView } from "./policies/policy.js";
+export { CloudSimPolicy, cloudSimPolicy, CLOUDSIM_BASELINES } from "./policies/cloudsim/policy.js";
+export type { CloudSimPolicyOptions } from "./policies/cloudsim/policy.js";
+export type { CloudSimVariant } from "./policies/cloudsim/pabfd.js";
+export { makeDetector, thresholdDetector, localRegressionDetector, iqrDetector, madDetector, hostLoad } from "./policies/cloudsim/detectors.js";
+export type { HostLoad, OverloadDetector, DetectorName } from "./policies/cloudsim/detectors.js";
+export { PlannerPolicy, makeAdapterContext } from "./policies/ballast-adapter.js";
+export type { SnapshotPlanner, AdapterContext, PlannerPolicyOptions, PastMoveRecord } from "./policies/ballast-adapter.js";
+export { CLOUDSIM_DATACENTRE, CLOUDSIM_VM_TYPES, HOST_G4, HOST_G5, migrationTimeS, vmTypeIndex } from "./model/datacentre.js";
+export type { DataCentreSpec, HostType, VmType } from "./model/datacentre.js";
+export { POWER_G4, POWER_G5, powerAt, intervalEnergyJ } from "./model/power.js";
+export { loadTraceDir, listTraceFiles, parsePlanetLab, parseCpuMem, parseTrace } from "./traces/index.js";
+export type { VmTrace, TraceFormat } from "./traces/index.js";
+export { writeMetricsJson, toMetricsJson } from "./report/metrics-json.js";
+export type { RunRecord } from "./report/metrics-json.js";
+export { energySlavSvg, migrationsPerHourSvg } from "./report/svg.js";
+export { calibrateOne, formatTable, PLANETLAB_DAYS, CALIBRATION_BAR } from "./calibration.js";

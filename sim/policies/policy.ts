@@ -1,0 +1,80 @@
+import type { HostType, VmType } from "../model/datacentre.js";
+
+// The seam between the simulator and a consolidation policy. Each scheduling step the engine hands
+// the policy a read-only view of the data centre as measured at that instant and gets back the
+// migrations to start now, in order. Policies never mutate the view: they plan on their own copy
+// (see cloudsim/tentative.ts) and return a plan. The engine validates and executes it.
+
+export interface SimHostView {
+  readonly id: number;
+  readonly type: HostType;
+  /** cores × MIPS per core. */
+  readonly totalMips: number;
+  /**
+   * VM ids on this host in the host's list order, including VMs migrating IN (they occupy RAM
+   * and a 10 % CPU reservation here until the copy finishes).
+   */
+  readonly vms: readonly number[];
+  /** VM ids currently migrating in (a subset of `vms`). */
+  readonly migratingIn: readonly number[];
+  /** Measured CPU use at the last update, MIPS (allocated, with migrating-out VMs counted at 100 %). */
+  readonly utilMips: number;
+  /** Sum of the CPU demand of the VMs on the host, MIPS (may exceed capacity). */
+  readonly requestedMips: number;
+  /** Sum of the memory demand of the VMs on the host, MB (only meaningful for two-resource traces). */
+  readonly memDemandMb: number;
+}
+
+export interface SimVmView {
+  readonly id: number;
+  /** Trace file name. */
+  readonly name: string;
+  readonly type: VmType;
+  /** Host the VM runs on (the source while migrating); -1 once removed. */
+  readonly host: number;
+  readonly inMigration: boolean;
+  /** Current CPU demand, MIPS (utilisation × the VM's MIPS; not capped). */
+  readonly requestedMips: number;
+  /** Current memory demand, MB (= type RAM for CPU-only traces). */
+  readonly memDemandMb: number;
+  /** CPU utilisation of the VM's MIPS at past scheduling steps, NEWEST FIRST, at most historyLength. */
+  readonly history: readonly number[];
+  /** Removed from the simulation (CloudSim treats a VM whose demand reaches exactly 0 as finished). */
+  readonly removed: boolean;
+}
+
+export interface InFlightView {
+  readonly vm: number;
+  readonly source: number;
+  readonly destination: number;
+  readonly startedAt: number;
+  readonly endsAt: number;
+}
+
+export interface SimView {
+  /** Simulated seconds since the start. */
+  readonly now: number;
+  /** Scheduling step number, 1-based (0 during initial placement). */
+  readonly step: number;
+  readonly interval: number;
+  readonly hosts: readonly SimHostView[];
+  readonly vms: readonly SimVmView[];
+  readonly inFlight: readonly InFlightView[];
+}
+
+export interface MigrationRequest {
+  readonly vm: number;
+  readonly host: number;
+}
+
+export interface ConsolidationPolicy {
+  readonly name: string;
+  /**
+   * Initial placement at time 0: a host id per VM, in VM order. During this call every VM's
+   * `requestedMips` is its full MIPS (CloudSim: a VM being instantiated asks for all of it).
+   * Return -1 for a VM that fits nowhere (the engine reports it and drops the VM).
+   */
+  initialPlacement(view: SimView): number[];
+  /** Called once per step after the data centre was updated; returns migrations to start now. */
+  decide(view: SimView): MigrationRequest[];
+}

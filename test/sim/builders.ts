@@ -1,0 +1,63 @@
+import type { HostType, VmType } from "../../sim/model/datacentre.js";
+import { HOST_G4, HOST_G5, CLOUDSIM_VM_TYPES } from "../../sim/model/datacentre.js";
+import type { SimHostView, SimView, SimVmView } from "../../sim/policies/policy.js";
+import type { VmTrace } from "../../sim/traces/parse.js";
+
+// Small builders for hand-made data-centre states (descheduler-style: defaults plus a tweak).
+
+export interface VmSpec {
+  host: number;
+  type?: VmType;
+  /** Current demand as a fraction of the VM's MIPS. */
+  u?: number;
+  history?: number[];
+  inMigration?: boolean;
+}
+
+export interface HostSpec {
+  type?: HostType;
+  /** Measured utilisation fraction; default: sum of its VMs' demand / capacity. */
+  util?: number;
+  migratingIn?: number[];
+}
+
+export function buildView(hosts: HostSpec[], vms: VmSpec[], now = 300.1): SimView {
+  const vmViews: SimVmView[] = vms.map((v, i) => {
+    const type = v.type ?? CLOUDSIM_VM_TYPES[3]!;
+    const u = v.u ?? 0.5;
+    return {
+      id: i,
+      name: `vm${i}`,
+      type,
+      host: v.host,
+      inMigration: v.inMigration ?? false,
+      requestedMips: u * type.mips,
+      memDemandMb: type.ramMb,
+      history: v.history ?? [u],
+      removed: false,
+    };
+  });
+  const hostViews: SimHostView[] = hosts.map((h, id) => {
+    const type = h.type ?? (id % 2 === 0 ? HOST_G4 : HOST_G5);
+    const total = type.cores * type.mipsPerCore;
+    const mine = vmViews.filter((v) => v.host === id || (h.migratingIn ?? []).includes(v.id)).map((v) => v.id);
+    const req = mine.reduce((s, v) => s + vmViews[v]!.requestedMips, 0);
+    return {
+      id,
+      type,
+      totalMips: total,
+      vms: mine,
+      migratingIn: h.migratingIn ?? [],
+      utilMips: h.util !== undefined ? h.util * total : req,
+      requestedMips: req,
+      memDemandMb: 0,
+    };
+  });
+  return { now, step: 1, interval: 300, hosts: hostViews, vms: vmViews, inFlight: [] };
+}
+
+/** A constant-utilisation trace of n samples. */
+export function constTrace(name: string, u: number, n = 288, mem?: number): VmTrace {
+  const cpu = new Float64Array(n).fill(u);
+  return mem === undefined ? { name, cpu } : { name, cpu, mem: new Float64Array(n).fill(mem) };
+}
