@@ -110,17 +110,25 @@ export class MigrationManager {
     const run: Running = { info, abortRequested: false, done: Promise.resolve() };
     this.active.set(req.vm, run);
     this.recent.set(req.requestId, info);
+    this.noteEpoch(req.epoch);
     run.done = this.execute(run, (req.timeoutS !== undefined ? req.timeoutS * 1000 : undefined) ?? this.o.timeoutMs);
     return ok({ requestId: req.requestId, vm: req.vm, source: host, destination: req.destination, accepted: true as const });
   }
 
-  /** Epochs only grow: anything older than the newest seen comes from a deposed leader. */
+  /**
+   * Epochs only grow: anything older than the newest seen comes from a deposed leader. Only a
+   * command that is carried out advances the epoch (noteEpoch), so a refused request, even one
+   * with a huge epoch, cannot lock the real leader out.
+   */
   private checkEpoch(epoch: number | undefined) {
     if (epoch === undefined) return undefined;
     if (this.newestEpoch !== undefined && epoch < this.newestEpoch)
       return err("STALE_EPOCH", `epoch ${epoch} is older than ${this.newestEpoch}, the newest this agent has seen`);
-    this.newestEpoch = epoch;
     return undefined;
+  }
+
+  private noteEpoch(epoch: number | undefined): void {
+    if (epoch !== undefined && (this.newestEpoch === undefined || epoch > this.newestEpoch)) this.newestEpoch = epoch;
   }
 
   private async execute(run: Running, timeoutMs: number): Promise<void> {
@@ -204,6 +212,7 @@ export class MigrationManager {
       if (past && (req.vm === undefined || past.vm === req.vm)) return { requestId: past.requestId, vm: past.vm, aborted: false };
       throw new BallastError("UNKNOWN_VM", `no migration ${req.requestId !== undefined ? `with requestId ${req.requestId}` : `of VM ${req.vm}`} is running on ${this.o.host}`);
     }
+    this.noteEpoch(req.epoch);
     run.abortRequested = true;
     try {
       await this.o.hypervisor.abortMigration(run.info.vm);

@@ -29,7 +29,9 @@ export class VirshHypervisor implements Hypervisor {
 
   async listDomains(): Promise<DomainStats[]> {
     // One call for every domain: state, cpu.time, balloon (KiB) and vcpu counts (libvirt 9 flags).
-    const r = await this.o.runner.run(["domstats", "--raw", "--state", "--cpu-total", "--balloon", "--vcpu"]);
+    // --nowait: a domain busy with a job (the incoming side of a migration holds one until it
+    // ends) would block the whole call; libvirt then leaves out what needs the job instead.
+    const r = await this.o.runner.run(["domstats", "--raw", "--nowait", "--state", "--cpu-total", "--balloon", "--vcpu"]);
     return parseDomstats(r.stdout);
   }
 

@@ -22,8 +22,15 @@ export const LIVE_STATES: ReadonlySet<string> = new Set(["running", "paused"]);
 export interface HostModel {
   readonly id: string;
   readonly cpus: number;
+  /** Relative core speed (snapshot cpuSpeed, default 1). */
+  readonly speed: number;
+  /** CPU capacity in reference cores: cpus × speed. */
+  readonly capacityCores: number;
   readonly memTotalMiB: number;
-  /** CPU in use, cores (measured, plus reservations of incoming in-flight and planned moves). */
+  /**
+   * CPU in use, reference cores (a core of speed 1; measured, plus reservations of incoming
+   * in-flight and planned moves).
+   */
   usedCores: number;
   /** Physical memory in use, MiB (measured, plus reservations). */
   memUsedMiB: number;
@@ -147,11 +154,14 @@ export class ClusterModel {
       const fresh = isFresh(h.lastSeen, now, policy);
       const excluded = excludedHosts.has(h.id);
       const maintenance = h.maintenance ?? false;
+      const speed = h.cpuSpeed ?? 1;
       const hm: HostModel = {
         id: h.id,
         cpus: h.cpus,
+        speed,
+        capacityCores: h.cpus * speed,
         memTotalMiB: h.memTotalMiB,
-        usedCores: (Math.max(0, h.cpuPercent) / 100) * h.cpus,
+        usedCores: (Math.max(0, h.cpuPercent) / 100) * h.cpus * speed,
         memUsedMiB: Math.max(0, h.memTotalMiB - h.memAvailableMiB),
         committedMiB: 0,
         vmCount: 0,
@@ -188,6 +198,8 @@ export class ClusterModel {
       }
       const live = LIVE_STATES.has(v.state);
       const cpuAssumed = v.cpuPercent === null;
+      // cpuPercent is measured on the VM's host: in reference cores it scales with that host's speed.
+      const sp = host.speed;
       const vm: VmModel = {
         name: v.name,
         host: v.host,
@@ -197,8 +209,8 @@ export class ClusterModel {
         vcpus: v.vcpus,
         memMiB: v.memMiB,
         cpuPercent: v.cpuPercent,
-        reliefCores: live && v.cpuPercent !== null ? v.cpuPercent / 100 : 0,
-        loadCores: live ? (v.cpuPercent !== null ? v.cpuPercent / 100 : v.vcpus) : 0,
+        reliefCores: live && v.cpuPercent !== null ? (v.cpuPercent / 100) * sp : 0,
+        loadCores: live ? (v.cpuPercent !== null ? (v.cpuPercent / 100) * sp : v.vcpus * sp) : 0,
         cpuAssumed,
         costMiB: vmCost(v),
         tags: v.tags ?? [],
@@ -228,7 +240,7 @@ export class ClusterModel {
       seen.add(f.vm);
       const vm = this.vmByName.get(f.vm);
       if (vm && vm.host === dst.id) continue; // already listed at its destination: counted there
-      dst.usedCores += f.cpuPercent / 100;
+      dst.usedCores += (f.cpuPercent / 100) * (src ? src.speed : dst.speed);
       dst.memUsedMiB += f.memMiB;
       dst.committedMiB += f.memMiB;
       dst.vmCount += 1;
@@ -240,7 +252,7 @@ export class ClusterModel {
   }
 
   cpuLoad(h: HostModel, addCores = 0): number {
-    return ((h.usedCores + addCores) / h.cpus) * 100;
+    return ((h.usedCores + addCores) / h.capacityCores) * 100;
   }
 
   memLoad(h: HostModel, addMiB = 0): number {

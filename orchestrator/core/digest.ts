@@ -28,6 +28,7 @@ export function planId(s: ClusterSnapshot, policy: Policy, now: number, request:
   h.str("hosts").num(hosts.length);
   for (const x of hosts) {
     h.str(x.id).num(x.cpus).num(x.memTotalMiB).num(x.memAvailableMiB).num(x.cpuPercent).num(x.lastSeen).str(x.address ?? "\u0000").bool(x.maintenance ?? false);
+    if (x.cpuSpeed !== undefined) h.str("speed").num(x.cpuSpeed);
     const samples = [...(x.samples ?? [])].sort((a, b) => a.ts - b.ts || a.cpu - b.cpu || a.mem - b.mem);
     h.num(samples.length);
     for (const p of samples) h.num(p.ts).num(p.cpu).num(p.mem);

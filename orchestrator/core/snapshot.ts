@@ -18,6 +18,12 @@ export type HostSample = z.infer<typeof HostSample>;
 export const SnapshotHost = z.object({
   id: HostId,
   cpus: z.number().int().positive(),
+  /**
+   * Relative speed of one core (e.g. its MIPS or SPECint rate over a reference core); default 1.
+   * A VM measured at x % of one core here needs x × this / speed(dest) % of a destination core,
+   * so clusters that mix CPU generations are judged in one unit. Omit on uniform clusters.
+   */
+  cpuSpeed: z.number().positive().max(1000).optional(),
   memTotalMiB: z.number().positive(),
   memAvailableMiB: z.number().min(0),
   /** Newest CPU load, percent of all cores. */

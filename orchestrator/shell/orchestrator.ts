@@ -20,6 +20,10 @@ import type { Clock } from "./clock.js";
 
 export const ORCHESTRATOR_VERSION = "0.1.0";
 
+/** Bounds of what the orchestrator remembers for operators: pending plans, idempotent answers. */
+const MAX_PENDING_PLANS = 100;
+const MAX_REMEMBERED = 10_000;
+
 interface PendingPlan {
   plan: Plan;
   expiresAt: number;
@@ -49,6 +53,7 @@ export class Orchestrator {
   private readonly maintenance = new Set<string>();
   private readonly frozen = new Set<string>();
   private readonly pending = new Map<string, PendingPlan>();
+  private readonly operatorAnswers = new Map<string, Promise<{ plan: Plan; queued: MigrationRecord[] }>>();
   private pausedReason: string | undefined;
   private lastPlan: Plan | undefined;
   private requestSeq = 0;
@@ -128,20 +133,20 @@ export class Orchestrator {
     if (p.moves.length > 0) {
       const automation = this.policy.automation;
       if (automation === "full" && !this.pausedReason) queued = this.enqueue(p.moves, p.id, now);
-      else this.pending.set(p.id, { plan: p, expiresAt: now + this.policy.plan_ttl * 1000 });
+      else this.propose(p, now);
     }
     this.publish({ type: "cycle", planId: p.id, moves: p.moves.length, decisions: p.decisions.length, queued });
     await this.dispatcher.pump();
     return { plan: p, queued };
   }
 
-  private enqueue(moves: PlannedMove[], planId: string, now: number): number {
+  private enqueue(moves: PlannedMove[], planId: string, now: number, requestId?: string): number {
     let n = 0;
     for (const m of moves) {
       if (this.tracker.busy(m.vm)) continue;
       const vm = this.snapshotVm(m.vm);
       this.tracker.enqueue({
-        requestId: this.newRequestId(now),
+        requestId: requestId !== undefined && moves.length === 1 ? requestId : this.newRequestId(now),
         vm: m.vm,
         source: m.source,
         destination: m.destination,
@@ -180,15 +185,26 @@ export class Orchestrator {
       const restarted = (this.state.agentStartedAt(r.source) ?? 0) > started;
       const timedOut = now - started > this.deps.config.migration_timeout * 1000;
       if (!restarted && !timedOut) continue;
-      const running = this.state.locate(r.vm).filter((l) => l.info.state === "running");
+      const listed = this.state.locate(r.vm);
+      const running = listed.filter((l) => l.info.state === "running");
       const onDest = running.some((l) => l.host === r.destination);
       const onSource = running.some((l) => l.host === r.source);
-      const stillMigrating = running.some((l) => l.info.migrating);
+      // A restarted agent does not know the job its predecessor started (libvirtd goes on with a
+      // p2p migration): the destination's incoming, not yet running copy says it is still under way.
+      const incoming = listed.some((l) => l.host === r.destination && l.info.state !== "running");
+      const stillMigrating = running.some((l) => l.info.migrating) || incoming;
       if (onDest && !onSource) this.tracker.finish(r, "SUCCEEDED", now, restarted ? "outcome taken from inventories: source agent restarted during the migration" : undefined);
       else if (onSource && !stillMigrating && !onDest)
         this.tracker.finish(r, "FAILED", now, restarted ? `source agent ${r.source} restarted during the migration; ${r.vm} stayed on ${r.source}` : `no outcome within ${this.deps.config.migration_timeout}s; ${r.vm} is still on ${r.source}`);
       else if (timedOut && running.length === 0) this.tracker.finish(r, "FAILED", now, `no outcome within ${this.deps.config.migration_timeout}s and ${r.vm} is not running anywhere reported`);
     }
+  }
+
+  /** Keeps a plan for `approve`; the oldest go first when too many pile up. */
+  private propose(p: Plan, now: number): void {
+    this.pending.delete(p.id);
+    this.pending.set(p.id, { plan: p, expiresAt: now + this.policy.plan_ttl * 1000 });
+    while (this.pending.size > MAX_PENDING_PLANS) this.pending.delete(this.pending.keys().next().value!);
   }
 
   private expirePlans(now: number): void {
@@ -220,7 +236,7 @@ export class Orchestrator {
         : { mode: q.mode };
     const p = this.planFor(req);
     // Any dry-run plan can be applied by id (`approve`) until it expires or the cluster drifts.
-    if (p.moves.length > 0) this.pending.set(p.id, { plan: p, expiresAt: this.deps.clock.now() + this.policy.plan_ttl * 1000 });
+    if (p.moves.length > 0) this.propose(p, this.deps.clock.now());
     return p;
   }
 
@@ -245,7 +261,21 @@ export class Orchestrator {
     return { planId, queued };
   }
 
-  async migrate(req: OrchMigrateRequest): Promise<{ plan: Plan; queued: MigrationRecord[] }> {
+  /**
+   * An operator migrate with a request_id is idempotent: the same id gets the first answer (or
+   * the same error) again and never queues a second migration.
+   */
+  migrate(req: OrchMigrateRequest): Promise<{ plan: Plan; queued: MigrationRecord[] }> {
+    if (req.request_id === undefined) return this.migrateOnce(req);
+    const seen = this.operatorAnswers.get(req.request_id);
+    if (seen) return seen;
+    const answer = this.migrateOnce(req);
+    this.operatorAnswers.set(req.request_id, answer);
+    if (this.operatorAnswers.size > MAX_REMEMBERED) this.operatorAnswers.delete(this.operatorAnswers.keys().next().value!);
+    return answer;
+  }
+
+  private async migrateOnce(req: OrchMigrateRequest): Promise<{ plan: Plan; queued: MigrationRecord[] }> {
     this.assertActive();
     const located = this.state.locate(req.vm);
     if (located.length === 0) throw new BallastError("UNKNOWN_VM", `VM ${req.vm} is not reported by any agent`);
@@ -258,7 +288,7 @@ export class Orchestrator {
       const why = p.decisions.filter((d) => d.vm === req.vm || d.subject === req.vm).map((d) => `${d.subject}: ${d.message}`);
       throw new BallastError("NO_DESTINATION", `cannot move ${req.vm}${req.to ? ` to ${req.to}` : ""}: ${why.join("; ") || "no valid destination"}`, { details: { decisions: p.decisions } });
     }
-    this.enqueue(p.moves, p.id, now);
+    this.enqueue(p.moves, p.id, now, req.request_id);
     const queued = this.tracker.queued().filter((r) => r.planId === p.id);
     await this.dispatcher.pump();
     return { plan: p, queued: queued.map((r) => ({ ...r })) };

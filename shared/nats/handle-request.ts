@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { Logger } from "pino";
 import { err, ok, type Reply } from "../schemas/envelope.js";
 import { BallastError, describeError } from "../errors.js";
+import { describeIssues } from "./json.js";
 
 /** Largest request body any Ballast endpoint accepts; bigger ones are refused unparsed. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
@@ -54,9 +55,9 @@ async function answer<S extends z.ZodTypeAny, R>(
   }
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(body)"}: ${i.message}`);
-    log.warn({ endpoint, issues }, "invalid request");
-    return err("BAD_REQUEST", `invalid request for ${endpoint}: ${issues.join("; ")}`, { issues });
+    const text = describeIssues(parsed.error.issues);
+    log.warn({ endpoint, issues: text }, "invalid request");
+    return err("BAD_REQUEST", `invalid request for ${endpoint}: ${text}`);
   }
   try {
     return ok(await handler(parsed.data, msg));

@@ -5,8 +5,15 @@ import { BallastError } from "../errors.js";
 
 export const encodeJson = (v: unknown): string => JSON.stringify(v);
 
-/** Decodes and validates a published message; returns undefined (caller logs) when invalid. */
-export function decodeJson<S extends z.ZodTypeAny>(schema: S, data: Uint8Array): { ok: true; value: z.infer<S> } | { ok: false; error: string } {
+/** Published messages larger than this are dropped unparsed (a metrics message of 2,000 VMs is ~400 KiB). */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+/** At most this many validation issues are spelled out: junk can produce millions. */
+const MAX_ISSUES = 5;
+
+/** Decodes and validates a published message; the error (caller logs it) is short and bounded. */
+export function decodeJson<S extends z.ZodTypeAny>(schema: S, data: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): { ok: true; value: z.infer<S> } | { ok: false; error: string } {
+  if (data.length > maxBytes) return { ok: false, error: `message of ${data.length} bytes exceeds the limit of ${maxBytes}` };
   let raw: unknown;
   try {
     raw = JSON.parse(new TextDecoder().decode(data));
@@ -14,7 +21,7 @@ export function decodeJson<S extends z.ZodTypeAny>(schema: S, data: Uint8Array):
     return { ok: false, error: `not JSON: ${(e as Error).message}` };
   }
   const r = schema.safeParse(raw);
-  if (!r.success) return { ok: false, error: r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") };
+  if (!r.success) return { ok: false, error: describeIssues(r.error.issues) };
   return { ok: true, value: r.data };
 }
 
@@ -34,4 +41,10 @@ export async function requestJson<T>(
   const decoded = decodeJson(replyOf((opts.data ?? z.unknown()) as z.ZodTypeAny), m.data);
   if (!decoded.ok) throw new BallastError("INTERNAL", `malformed reply on ${subject}: ${decoded.error}`);
   return decoded.value as Reply<T>;
+}
+
+/** "path: message; ..." for the first few issues, and how many more there were. */
+export function describeIssues(issues: readonly { path: PropertyKey[]; message: string }[]): string {
+  const shown = issues.slice(0, MAX_ISSUES).map((i) => `${i.path.length ? i.path.map(String).join(".") : "(body)"}: ${i.message}`);
+  return issues.length > MAX_ISSUES ? `${shown.join("; ")}; and ${issues.length - MAX_ISSUES} more issue(s)` : shown.join("; ");
 }

@@ -24,7 +24,8 @@ export const HostMetrics = z.object({
   loadSource: LoadSource,
   /** The CPU load the orchestrator decides on, percent of all cores (0..100). */
   cpuPercent: z.number().min(0),
-  vms: z.array(VmInfo),
+  /** Bounded: a hypervisor runs hundreds of VMs, not hundreds of thousands. */
+  vms: z.array(VmInfo).max(10_000),
 });
 export type HostMetrics = z.infer<typeof HostMetrics>;
 

@@ -75,6 +75,19 @@ describe("partial automation over real NATS", () => {
     expect((await c.api("status", {})).data.migrations.queued).toEqual([]);
   });
 
+  it("an operator migrate with a request_id runs once however often it is sent", async () => {
+    const body = { vm: "b-1", to: "c", request_id: "op-42" };
+    const [r1, r2] = await Promise.all([c.api("migrate", body), c.api("migrate", body)]);
+    const r3 = await c.api("migrate", body);
+    expect(r1.ok && r2.ok && r3.ok).toBe(true);
+    expect(r1.data.queued[0].requestId).toBe("op-42");
+    expect(r2.data).toEqual(r1.data);
+    expect(r3.data).toEqual(r1.data);
+    await waitUntil(() => c.fabric.whereIs("b-1")[0] === "c", 10_000, "b-1 on c");
+    await sleep(500);
+    expect((await c.api("history", { vm: "b-1" })).data).toHaveLength(1);
+  });
+
   it("pause refuses operator moves and resume re-enables them", async () => {
     expect((await c.api("pause", { reason: "test" })).ok).toBe(true);
     const r = await c.api("migrate", { vm: "b-1", to: "c" });

@@ -135,7 +135,7 @@ function bestMove(ctx: PlanContext, a: BalanceArgs, s: LoadSums, now: number): C
         continue;
       }
       if (vm.reliefCores <= 0 && vm.memMiB <= 0) continue;
-      const c1 = (Math.max(0, src.usedCores - vm.reliefCores) / src.cpus) * 100;
+      const c1 = (Math.max(0, src.usedCores - vm.reliefCores) / src.capacityCores) * 100;
       const m1 = (Math.max(0, src.memUsedMiB - vm.memMiB) / src.memTotalMiB) * 100;
       let feasible = 0;
       let scanned = 0;

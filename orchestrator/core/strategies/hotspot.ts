@@ -3,7 +3,10 @@
 //          sample for at least max_over seconds (windows.ts).
 // Goal:    bring it down to load_target / mem_target (hysteresis), choosing first a single VM whose
 //          move ends the overload at the lowest migration cost, else the VM that covers most of
-//          the excess; each to the destination with the lowest resulting weighted load.
+//          the excess; each to the destination with the lowest resulting weighted load. When the
+//          cycle also consolidates (power saving), destinations are sought among hosts that run
+//          VMs first; an empty (possibly powered-off) host is woken only when none of them fits,
+//          since consolidation would otherwise empty it again at the next cycle (DRS with DPM).
 // Stop:    the host is at or below target, no VM of it can be placed, or the per-cycle caps are hit.
 
 import type { Policy } from "../../../shared/config/policy.js";
@@ -25,6 +28,8 @@ export interface HotspotArgs {
   /** Destination limits. */
   cpuLimit: number;
   memLimit: number;
+  /** Prefer hosts that run VMs over empty ones as destinations (set when the cycle consolidates). */
+  preferPowered: boolean;
 }
 
 const EPS = 1e-9;
@@ -40,6 +45,7 @@ export const hotspot: Strategy<HotspotArgs> = {
     staleAfterSeconds: p.stale_after,
     cpuLimit: p.max_load_candidate,
     memLimit: p.max_mem_candidate,
+    preferPowered: p.strategies.includes("consolidate"),
   }),
   validate(a) {
     const e: string[] = [];
@@ -147,7 +153,7 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
   }
   const failed = new Set<string>();
   for (;;) {
-    const needCores = cpuHot ? Math.max(0, h.usedCores - (a.loadTarget / 100) * h.cpus) : 0;
+    const needCores = cpuHot ? Math.max(0, h.usedCores - (a.loadTarget / 100) * h.capacityCores) : 0;
     const needMiB = memHot ? Math.max(0, h.memUsedMiB - (a.memTarget / 100) * h.memTotalMiB) : 0;
     if (needCores <= EPS && needMiB <= EPS) return;
 
@@ -195,7 +201,7 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
         }
       } else {
         const tally = new RejectionTally();
-        p = findDestination(ctx, vm, opts, "spread", tally);
+        p = (a.preferPowered ? findDestination(ctx, vm, { ...opts, allowEmpty: false }, (process.env.HS_ORDER ?? "spread") as "spread") : null) ?? findDestination(ctx, vm, opts, "spread", tally);
         if (!p) {
           tally.flush(ctx.log, vm.name, model.hosts.length, "hotspot", `no destination while relieving ${h.id}`);
           failed.add(vm.name);
@@ -208,7 +214,7 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
       const srcCpu = model.cpuLoad(h);
       const srcMem = model.memLoad(h);
       const dstCpu = model.cpuLoad(p.host);
-      const srcCpuAfter = ((Math.max(0, h.usedCores - vm.reliefCores)) / h.cpus) * 100;
+      const srcCpuAfter = ((Math.max(0, h.usedCores - vm.reliefCores)) / h.capacityCores) * 100;
       const srcMemAfter = (Math.max(0, h.memUsedMiB - vm.memMiB) / h.memTotalMiB) * 100;
       const what = cpuHot ? `CPU ${f1(srcCpu)} % > ${a.loadThreshold} %` : `memory ${f1(srcMem)} % > ${a.memThreshold} %`;
       const reason =

@@ -30,7 +30,7 @@ describe("VirshHypervisor", () => {
     const { runner, calls } = scriptedRunner(async () => fixture("domstats-raw-libvirt9.txt"));
     const doms = await make(runner).listDomains();
     expect(doms.map((d) => d.name)).toEqual(["cap-vm2", "cap-vm1"]);
-    expect(calls).toEqual([["domstats", "--raw", "--state", "--cpu-total", "--balloon", "--vcpu"]]);
+    expect(calls).toEqual([["domstats", "--raw", "--nowait", "--state", "--cpu-total", "--balloon", "--vcpu"]]);
   });
 
   it("migrates and returns libvirt's job statistics from the job-completed event, with progress", async () => {
