@@ -1,14 +1,28 @@
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
-import { formatFigure, writeFigures, type Figure } from "./figures.js";
+import { figure, formatFigure, writeFigures, type Figure } from "./figures.js";
+import { Cleanup } from "./support.js";
 import { plannerScale } from "./planner-scale.js";
+import { consolidationQuality } from "./consolidation.js";
+import { busIngest } from "./ingest.js";
+import { reactionTime } from "./reaction.js";
+import { agentCost } from "./agent-cost.js";
+import { labMigration } from "./lab-migration.js";
 
 // `npm run bench`: every benchmark, one line per figure, plus bench-results/latest.json.
-// Select some with `npm run bench -- planner ingest`.
+// Select some with `npm run bench -- planner ingest` (planner, consolidate, ingest, reaction,
+// agent, lab).
 
 type Bench = { name: string; run: (log: (s: string) => void) => Promise<Figure[]> };
 
-const BENCHES: Bench[] = [{ name: "planner", run: plannerScale }];
+const BENCHES: Bench[] = [
+  { name: "planner", run: plannerScale },
+  { name: "consolidate", run: consolidationQuality },
+  { name: "ingest", run: busIngest },
+  { name: "reaction", run: reactionTime },
+  { name: "agent", run: agentCost },
+  { name: "lab", run: labMigration },
+];
 
 export async function runBenchmarks(only: string[]): Promise<number> {
   const selected = only.length ? BENCHES.filter((b) => only.includes(b.name)) : BENCHES;
@@ -16,7 +30,17 @@ export async function runBenchmarks(only: string[]): Promise<number> {
   const t0 = performance.now();
   for (const b of selected) {
     process.stdout.write(`# ${b.name}\n`);
-    const figs = await b.run((s) => process.stdout.write(s + "\n"));
+    const log = (s: string) => process.stdout.write(s + "\n");
+    const tb = performance.now();
+    let figs: Figure[];
+    try {
+      figs = await b.run(log);
+    } catch (e) {
+      // One broken benchmark does not hide the others' figures; it counts as a missed target.
+      log(`  ${b.name} failed: ${(e as Error).stack ?? String(e)}`);
+      figs = [figure(`${b.name}.completed`, 0, "", { kind: "limit", label: "completes", value: 1 }, "higher", `failed: ${(e as Error).message.split("\n")[0]}`)];
+    }
+    log(`  (${b.name}: ${((performance.now() - tb) / 1000).toFixed(1)} s)`);
     for (const f of figs) process.stdout.write(formatFigure(f) + "\n");
     all.push(...figs);
   }
@@ -33,4 +57,17 @@ export async function runBenchmarks(only: string[]): Promise<number> {
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
-if (isMain) process.exitCode = await runBenchmarks(process.argv.slice(2));
+if (isMain) {
+  const unknown = process.argv.slice(2).filter((a) => !BENCHES.some((b) => b.name === a));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown benchmark(s): ${unknown.join(", ")}; known: ${BENCHES.map((b) => b.name).join(", ")}\n`);
+    process.exit(2);
+  }
+  // Ctrl-C / SIGTERM: tear down what the running benchmark started (servers, children, the lab).
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.once(sig, () => {
+      process.stdout.write(`\n${sig}: cleaning up\n`);
+      void Promise.all([...Cleanup.active].map((c) => c.run((s) => process.stdout.write(s + "\n")))).finally(() => process.exit(130));
+    });
+  process.exitCode = await runBenchmarks(process.argv.slice(2));
+}
