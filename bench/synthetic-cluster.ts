@@ -3,16 +3,8 @@ import type { ClusterSnapshot, SnapshotHost, SnapshotVm } from "../orchestrator/
 // Deterministic synthetic clusters for benchmarks: a seeded PRNG, hosts of mixed sizes, VMs
 // of mixed shapes, a share of hosts over the threshold long enough to be sources.
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as mulberry32 } from "../shared/seeded-random.js";
+import { seededRandom as mulberry32 } from "../shared/seeded-random.js";
 
 export interface SyntheticOptions {
   hosts: number;

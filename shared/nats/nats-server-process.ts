@@ -30,9 +30,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+/** Resolves once something listens on 127.0.0.1:port; gives up early when `exited()` says the server died. */
+export async function waitForPort(port: number, timeoutMs: number, exited: () => boolean = () => false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !exited()) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = tcpConnect(port, "127.0.0.1");
       s.once("connect", () => { s.destroy(); resolve(true); });
@@ -41,7 +42,7 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`);
+  throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
 export async function startNatsServer(opts: { jetstream?: boolean; config?: string; port?: number; binary?: string } = {}): Promise<NatsServerHandle> {

@@ -1,8 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
-import { freePort } from "../../support/nats-server.js";
+import { freePort, waitForPort } from "../../support/nats-server.js";
 
 // A private OpenSSH server for the installer's integration test: its own host key, its own
 // authorized_keys, its own port on 127.0.0.1, started as a child and stopped by its PID.
@@ -38,19 +37,6 @@ export interface SshdHandle {
   stop(): Promise<void>;
 }
 
-async function waitForPort(port: number, timeoutMs: number, exited: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !exited()) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = tcpConnect(port, "127.0.0.1");
-      s.once("connect", () => { s.destroy(); resolve(true); });
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`sshd did not listen on ${port}`);
-}
 
 /** Starts sshd -D on 127.0.0.1 with everything in `dir`; authorizes `authorizedKeys`. */
 export async function startSshd(dir: string, authorizedKeys: string[]): Promise<SshdHandle> {
