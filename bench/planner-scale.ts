@@ -50,7 +50,7 @@ export async function plannerScale(log: (s: string) => void): Promise<Figure[]> 
     const snap = syntheticCluster({ hosts: n, vmsPerHost: 20, seed: n });
     const policy = policyWithRules(snap);
     const now = snap.takenAt;
-    const runs = n >= 5000 ? 2 : 3;
+    const runs = 3; // best of 3: the machine is shared and noisy
     const floor = time(() => readOnlyPass(snap), 5);
     let moves = 0;
     const ms = time(() => {
