@@ -6,6 +6,7 @@ import { connect } from "@nats-io/transport-node";
 import { startNatsServer } from "../shared/nats/nats-server-process.js";
 import { agentSubjects } from "../shared/subjects.js";
 import { figure, type Figure } from "./figures.js";
+import { REPO_ROOT } from "../deploy/lab/lab-control.js";
 import { BENCH_DIR, Cleanup, nextMessage, rssKiB, sleep, spawnBenchChild, stopChild, waitFor } from "./support.js";
 
 // Agent cost per cycle through the real virsh code path: the agent (child process) runs
@@ -109,7 +110,7 @@ export async function agentCost(log: (s: string) => void): Promise<Figure[]> {
         },
       });
       await nc.flush();
-      const child = spawnBenchChild("agent-cost-child.js", [server.url, host, binary, String(INTERVAL_S)], { BENCH_VIRSH_COUNT: countFile, BENCH_VIRSH_DOMSTATS: statsFile });
+      const child = spawnBenchChild("agent-cost-child.js", [server.url, host, binary, String(INTERVAL_S)], { BENCH_VIRSH_COUNT: countFile, BENCH_VIRSH_DOMSTATS: statsFile, NODE_OPTIONS: shippedNodeOptions() });
       cleanup.add(`agent ${host}`, () => stopChild(child));
       await nextMessage(child, isReady, 20_000, `agent ${host} start`);
       const invocations = () => (existsSync(countFile) ? readFileSync(countFile, "utf8").split("\n").filter(Boolean).length : 0);
@@ -147,4 +148,10 @@ export async function agentCost(log: (s: string) => void): Promise<Figure[]> {
   } finally {
     await cleanup.run(log);
   }
+}
+
+/** The agent is measured as the systemd unit runs it: with the unit's NODE_OPTIONS. */
+function shippedNodeOptions(): string {
+  const unit = readFileSync(`${REPO_ROOT}/deploy/systemd/ballast-agent.service`, "utf8");
+  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? "";
 }
