@@ -7,6 +7,7 @@ import type { ClusterSnapshot, SnapshotHost, SnapshotVm } from "../orchestrator/
 import { Policy } from "../shared/config/policy.js";
 import { figure, type Figure } from "./figures.js";
 import { mulberry32 } from "./synthetic-cluster.js";
+import { sharedDataDir } from "../shared/repo-root.js";
 
 // Consolidation quality at scale: plan in mode "consolidate", apply the moves to the snapshot,
 // plan again, until a plan has no move (bounded). Hosts still carrying VMs are compared with the
@@ -167,7 +168,7 @@ export function randomCluster(nHosts: number, seed: number, uniform = false): { 
   return { hosts, vms };
 }
 
-export const PLANETLAB_DIR = "/work/shared/data/planetlab";
+export const PLANETLAB_DIR = join(sharedDataDir(), "planetlab");
 
 /**
  * Trace-shaped (CloudSim's PlanetLab set-up, shared/notes/cloudsim.md): one VM per trace file of a

@@ -187,6 +187,51 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
       io.out(`authorization: ${r.authorizationFile}; created ${r.created.length}, kept ${r.reused.length}${r.stale.length ? `, stale (not deleted): ${r.stale.join(", ")}` : ""}`);
     });
 
+  const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
+  const sim = program.command("sim").description("replay a workload trace through the production planner on the CloudSim data-centre model (see sim/README.md)");
+  sim
+    .command("run", { isDefault: true })
+    .description("simulate one trace folder with one policy")
+    .requiredOption("--dir <folder>", "trace folder: a PlanetLab day, or per-VM `cpu mem` files")
+    .addOption(new Option("--format <format>", "trace format").choices(["planetlab", "cpu-mem"]).default("planetlab"))
+    .option("--policy <name>", "ballast | thr-mmt-0.8 | lr-mmt-1.2 | iqr-mmt-1.5 | mad-mmt-2.5 (+mem: two-resource)", "ballast")
+    .addOption(new Option("--variant <v>", "CloudSim variant of the baselines").choices(["303", "prefix"]).default("prefix"))
+    .option("--step <seconds>", "step length", "300")
+    .option("--hosts <n>", "number of hosts", "800")
+    .option("--host-types <list>", "host types, host i gets type i mod n (g4, g5)", list)
+    .option("--vm-types <list>", "VM types as MIPS:RAM_MB, comma-separated", list)
+    .option("--policy-file <file>", "Ballast policy keys (YAML/JSON) on top of the simulator's mapping of the defaults")
+    .option("--json", "print the metrics as JSON")
+    .action(async (o: { dir: string; format: "planetlab" | "cpu-mem"; policy: string; variant: "303" | "prefix"; step: string; hosts: string; hostTypes?: string[]; vmTypes?: string[]; policyFile?: string; json?: boolean }) => {
+      const { runSim, formatRun, toMetricsJson } = await import("../sim/index.js");
+      const { readConfigFile } = await import("../shared/config/load-config.js");
+      const step = Number(o.step);
+      const hosts = Number(o.hosts);
+      if (!(step > 0) || !Number.isInteger(hosts) || hosts < 1) throw new BallastError("BAD_REQUEST", "--step must be > 0 and --hosts a positive integer");
+      const r = runSim({
+        dir: o.dir,
+        format: o.format,
+        policy: o.policy,
+        variant: o.variant,
+        step,
+        hosts,
+        ...(o.hostTypes ? { hostTypes: o.hostTypes } : {}),
+        ...(o.vmTypes ? { vmTypes: o.vmTypes } : {}),
+        ...(o.policyFile ? { ballastPolicy: readConfigFile(o.policyFile) } : {}),
+      });
+      io.out(o.json ? toMetricsJson([r]).trimEnd() : formatRun(r));
+    });
+  sim
+    .command("report <metrics...>")
+    .description("render a table and SVG plots from metrics JSON files (`sim run --json > m.json`)")
+    .option("--out <dir>", "folder for the plots", "sim-report")
+    .action(async (metrics: string[], o: { out: string }) => {
+      const { renderReport } = await import("../sim/index.js");
+      const r = renderReport(metrics, o.out);
+      io.out(r.table);
+      io.out(`plots: ${r.files.join(", ")}`);
+    });
+
   program
     .command("demo")
     .description("start nats-server, simulated hypervisors (one overloaded) and the orchestrator; show what happens")

@@ -2,14 +2,15 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { calibrateOne, formatTable, PLANETLAB_DAYS, type CalibrationRow } from "./calibration.js";
 import type { CloudSimVariant } from "./policies/cloudsim/pabfd.js";
+import { sharedDataDir } from "../shared/repo-root.js";
 
 // Per-day comparison of our CloudSim baselines with CloudSim 3.0.3's measured results.
-//   node dist/sim/calibrate.js [--data /work/shared/data] [--days 20110303,...]
+//   node dist/sim/calibrate.js [--data ../shared/data] [--days 20110303,...]
 //        [--policies thr-mmt-0.8,lr-mmt-1.2] [--variants 303,prefix] [--json out.json]
 
 const { values } = parseArgs({
   options: {
-    data: { type: "string", default: "/work/shared/data" },
+    data: { type: "string", default: sharedDataDir() },
     days: { type: "string", default: PLANETLAB_DAYS.join(",") },
     policies: { type: "string", default: "thr-mmt-0.8,lr-mmt-1.2" },
     variants: { type: "string", default: "303,prefix" },

@@ -1,7 +1,8 @@
 import type { Policy } from "../../shared/config/policy.js";
 import type { Decision } from "./plan.js";
 import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "./snapshot.js";
-import { isFresh } from "./windows.js";
+import { predictCpu } from "./prediction.js";
+import { hostSamples, isFresh } from "./windows.js";
 
 // The planner's mutable working copy of the cluster (Watcher: plan against a copy of the model).
 // Built once from the snapshot, sorted by id so that input order never matters; every chosen move
@@ -34,6 +35,12 @@ export interface HostModel {
   usedCores: number;
   /** Physical memory in use, MiB (measured, plus reservations). */
   memUsedMiB: number;
+  /**
+   * Predicted rise of the host's CPU, reference cores (>= 0): predict_ahead seconds ahead on the
+   * trend of its last predict_window seconds of samples; 0 without prediction. Destinations are
+   * judged with it added.
+   */
+  readonly trendCores: number;
   /** Sum of the memory of live VMs on the host (incl. incoming in-flight), MiB. */
   committedMiB: number;
   /** Live VMs on the host (incl. incoming in-flight). */
@@ -155,6 +162,12 @@ export class ClusterModel {
       const excluded = excludedHosts.has(h.id);
       const maintenance = h.maintenance ?? false;
       const speed = h.cpuSpeed ?? 1;
+      // The trend is read only from samples after the host's last migration: the step a VM
+      // arriving or leaving makes is known, not a trend to extrapolate.
+      const since = lastMove.get(h.id) ?? -Infinity;
+      const predicted =
+        policy.predict_window > 0 ? predictCpu(hostSamples(h).filter((x) => x.ts > since), policy.predict_window, policy.predict_ahead) : null;
+      const trendCores = predicted === null ? 0 : (Math.max(0, predicted - Math.max(0, h.cpuPercent)) / 100) * h.cpus * speed;
       const hm: HostModel = {
         id: h.id,
         cpus: h.cpus,
@@ -162,6 +175,7 @@ export class ClusterModel {
         capacityCores: h.cpus * speed,
         memTotalMiB: h.memTotalMiB,
         usedCores: (Math.max(0, h.cpuPercent) / 100) * h.cpus * speed,
+        trendCores,
         memUsedMiB: Math.max(0, h.memTotalMiB - h.memAvailableMiB),
         committedMiB: 0,
         vmCount: 0,

@@ -170,13 +170,17 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
     );
 
   const cpuNow = model.cpuLoad(h);
-  const cpuAfter = model.cpuLoad(h, vm.loadCores);
+  // The destination's predicted rise counts too (0 without prediction or on a falling trend).
+  const cpuAfter = model.cpuLoad(h, vm.loadCores + h.trendCores);
   if (cpuAfter >= o.cpuLimit) {
     const assumed = vm.cpuAssumed ? ` (CPU of ${vm.name} not measured: ${vm.vcpus} vCPUs counted as busy)` : "";
+    const rise = model.cpuLoad(h, h.trendCores) - cpuNow;
+    const trend = rise > 0 ? ` (incl. a predicted rise of ${f1(rise)} % in ${policy.predict_ahead} s)` : "";
     return no("DEST_CPU", () =>
-      reject("DEST_CPU", `host ${id} ${f1(cpuNow)} % + ${f1(cpuAfter - cpuNow)} % = ${f1(cpuAfter)} % ≥ ${f1(o.cpuLimit)} %${assumed}`, {
+      reject("DEST_CPU", `host ${id} ${f1(cpuNow)} % + ${f1(cpuAfter - cpuNow)} % = ${f1(cpuAfter)} % ≥ ${f1(o.cpuLimit)} %${trend}${assumed}`, {
         cpuPercent: r2(cpuNow),
-        vmCpuPercent: r2(cpuAfter - cpuNow),
+        vmCpuPercent: r2(cpuAfter - cpuNow - rise),
+        predictedRisePercent: r2(rise),
         projectedCpuPercent: r2(cpuAfter),
         limitPercent: o.cpuLimit,
         cpuAssumed: vm.cpuAssumed,

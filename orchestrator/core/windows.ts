@@ -65,9 +65,20 @@ export function overStreak(samples: readonly HostSample[], metric: Metric, thres
   return { value, over: true, overMs: newest.ts - start };
 }
 
+/**
+ * Whether an over-threshold run is long enough. Samples are stamped when they arrive, one
+ * interval apart give or take delivery jitter: a run of k samples spanning (k-1) intervals minus
+ * a few ms must count as (k-1) intervals, or it costs a whole extra interval. So the run may fall
+ * short of max_over by 10 % of an interval (at most 1 s), never more.
+ */
+export function longEnough(overMs: number, policy: Pick<Policy, "max_over" | "interval">): boolean {
+  const toleranceMs = Math.min(1000, 100 * policy.interval);
+  return overMs >= policy.max_over * 1000 - toleranceMs;
+}
+
 export function classifyHost(
   h: SnapshotHost,
-  policy: Pick<Policy, "stale_after" | "max_over" | "load_threshold" | "mem_threshold">,
+  policy: Pick<Policy, "stale_after" | "max_over" | "load_threshold" | "mem_threshold" | "interval">,
   now: number,
 ): WindowVerdict {
   const samples = hostSamples(h);
@@ -76,9 +87,8 @@ export function classifyHost(
   const fresh = isFresh(h.lastSeen, now, policy) && now - newestTs <= staleMs;
   const cpu = overStreak(samples, "cpu", policy.load_threshold, staleMs);
   const mem = overStreak(samples, "mem", policy.mem_threshold, staleMs);
-  const need = policy.max_over * 1000;
-  const cpuSource = fresh && cpu.over && cpu.overMs >= need;
-  const memSource = fresh && mem.over && mem.overMs >= need;
+  const cpuSource = fresh && cpu.over && longEnough(cpu.overMs, policy);
+  const memSource = fresh && mem.over && longEnough(mem.overMs, policy);
   const metric: Metric | null = cpuSource ? "cpu" : memSource ? "mem" : cpu.over ? "cpu" : mem.over ? "mem" : null;
   return { fresh, source: cpuSource || memSource, metric, cpu, mem, ageSeconds: Math.max(0, (now - newestTs) / 1000) };
 }

@@ -49,7 +49,8 @@ export class ClusterState {
     const memPct = memPercent(m);
     const samples = prev ? prev.samples : [];
     samples.push({ ts: receivedAt, cpu: round2(m.cpuPercent), mem: round2(memPct) });
-    const keepMs = (policy.max_over + 3 * policy.interval + policy.stale_after) * 1000;
+    // Enough history for max_over (with a gap allowance) and for the destination load trend.
+    const keepMs = Math.max(policy.max_over + 3 * policy.interval + policy.stale_after, policy.predict_window) * 1000;
     while (samples.length > 0 && samples[0]!.ts < receivedAt - keepMs) samples.shift();
     if (samples.length > 2000) samples.splice(0, samples.length - 2000);
     this.hosts.set(m.host, {

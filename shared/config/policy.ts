@@ -92,6 +92,13 @@ export const Policy = z
     spare_hosts: z.number().int().min(0).default(1),
     /** Consolidation packs hosts up to this CPU load (headroom under max_load_candidate). */
     consolidate_load: pct.default(60),
+    /**
+     * Load prediction: a destination is judged on max(its CPU now, its CPU predicted predict_ahead
+     * seconds ahead by a least-squares line through its samples of the last predict_window
+     * seconds), so VMs are not placed on hosts whose load is climbing. 0 turns it off.
+     */
+    predict_window: seconds.default(600),
+    predict_ahead: seconds.default(300),
     max_moves_per_cycle: z.number().int().min(0).default(2),
     max_concurrent_total: z.number().int().min(1).default(4),
     max_concurrent_per_source: z.number().int().min(1).default(2),

@@ -125,3 +125,38 @@ export function migrationsPerHourSvg(series: readonly HourlySeries[], title = "M
   });
   return wrap(parts);
 }
+
+export interface ScatterPoint {
+  /** Colour group (legend entry). */
+  series: string;
+  /** Tooltip text. */
+  label: string;
+  x: number;
+  y: number;
+}
+
+/** Generic scatter (one colour per series, points joined in the given order when `lines`). */
+export function scatterSvg(points: readonly ScatterPoint[], o: { title: string; xLabel: string; yLabel: string; lines?: boolean }): string {
+  const series = [...new Set(points.map((p) => p.series))];
+  const xt = niceTicks(0, Math.max(1e-12, ...points.map((p) => p.x)) * 1.05);
+  const yt = niceTicks(0, Math.max(1, ...points.map((p) => p.y)) * 1.05);
+  const xMax = xt[xt.length - 1]! || 1;
+  const yMax = yt[yt.length - 1]! || 1;
+  const sx = (v: number) => M.left + (v / xMax) * (W - M.left - M.right);
+  const sy = (v: number) => H - M.bottom - (v / yMax) * (H - M.top - M.bottom);
+  const parts = frame(o.title, o.xLabel, o.yLabel, xt, yt, sx, sy);
+  series.forEach((s, i) => {
+    const color = PALETTE[i % PALETTE.length]!;
+    const mine = points.filter((p) => p.series === s);
+    if (o.lines && mine.length > 1)
+      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${mine.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`);
+    for (const p of mine)
+      parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5" fill="${color}" fill-opacity="0.8"><title>${escapeXml(p.label)}</title></circle>`);
+    for (const p of mine)
+      if (o.lines) parts.push(`<text x="${(sx(p.x) + 7).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" font-size="10" fill="#333">${escapeXml(p.label.split(":")[0]!)}</text>`);
+    const ly = M.top + 10 + i * 20;
+    parts.push(`<circle cx="${W - M.right + 20}" cy="${ly}" r="5" fill="${color}"/>`);
+    parts.push(`<text x="${W - M.right + 32}" y="${ly + 4}" font-size="12">${escapeXml(s)}</text>`);
+  });
+  return wrap(parts);
+}

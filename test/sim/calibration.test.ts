@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CALIBRATION_BAR, calibrateOne } from "../../sim/calibration.js";
+import { sharedDataDir } from "../../shared/repo-root.js";
 
 // Guards the simulator against silent drift: one PlanetLab day, one policy, against CloudSim
 // 3.0.3's own output. Our reimplementation reproduces CloudSim exactly on this day (192.62 kWh,
 // 26,711 migrations), so the check is much tighter than the ±5 % / ±10 % bar.
-const DATA = process.env.BALLAST_SIM_DATA ?? "/work/shared/data";
+const DATA = sharedDataDir();
 const have = existsSync(`${DATA}/planetlab/20110303`) && existsSync(`${DATA}/cloudsim-reference-results`);
 
 describe.skipIf(!have)("calibration against CloudSim 3.0.3", () => {

@@ -15,7 +15,7 @@ import { checkDestination, checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
 import { f1, r2, RejectionTally } from "../explain.js";
 import { findDestination, type Placement } from "../placement.js";
-import { classifyHost, type WindowVerdict } from "../windows.js";
+import { classifyHost, longEnough, type WindowVerdict } from "../windows.js";
 import { byName, CAP_CODES, commitMove, type Strategy } from "./strategy.js";
 
 export interface HotspotArgs {
@@ -57,7 +57,7 @@ export const hotspot: Strategy<HotspotArgs> = {
   run(ctx, a) {
     const { model } = ctx;
     const hot: { h: HostModel; w: WindowVerdict; excess: number }[] = [];
-    const windowPolicy = { stale_after: a.staleAfterSeconds, max_over: a.maxOverSeconds, load_threshold: a.loadThreshold, mem_threshold: a.memThreshold };
+    const windowPolicy = { stale_after: a.staleAfterSeconds, max_over: a.maxOverSeconds, load_threshold: a.loadThreshold, mem_threshold: a.memThreshold, interval: ctx.policy.interval };
     for (const h of model.hosts) {
       if (h.excluded) continue;
       const w = classifyHost(h.source, windowPolicy, ctx.now);
@@ -108,8 +108,9 @@ const MAX_FRONTIER = 32;
 
 function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdict, frontier: NoFit[]): void {
   const { model, policy, now } = ctx;
-  const cpuHot = w.cpu.over && w.cpu.overMs >= a.maxOverSeconds * 1000;
-  const memHot = w.mem.over && w.mem.overMs >= a.maxOverSeconds * 1000;
+  const window = { max_over: a.maxOverSeconds, interval: policy.interval };
+  const cpuHot = w.cpu.over && longEnough(w.cpu.overMs, window);
+  const memHot = w.mem.over && longEnough(w.mem.overMs, window);
   const overSeconds = r2(Math.max(cpuHot ? w.cpu.overMs : 0, memHot ? w.mem.overMs : 0) / 1000);
   const unresolved = (why: string, extra: Record<string, number | string> = {}): void =>
     ctx.log.host(
@@ -201,7 +202,7 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
         }
       } else {
         const tally = new RejectionTally();
-        p = (a.preferPowered ? findDestination(ctx, vm, { ...opts, allowEmpty: false }, (process.env.HS_ORDER ?? "spread") as "spread") : null) ?? findDestination(ctx, vm, opts, "spread", tally);
+        p = (a.preferPowered ? findDestination(ctx, vm, { ...opts, allowEmpty: false }, "spread") : null) ?? findDestination(ctx, vm, opts, "spread", tally);
         if (!p) {
           tally.flush(ctx.log, vm.name, model.hosts.length, "hotspot", `no destination while relieving ${h.id}`);
           failed.add(vm.name);

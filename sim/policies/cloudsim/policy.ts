@@ -2,7 +2,7 @@ import type { ConsolidationPolicy, MigrationRequest, SimView } from "../policy.j
 import { makeDetector, type DetectorName, type OverloadDetector } from "./detectors.js";
 import { selectMmt } from "./mmt.js";
 import { findHostForVm, sortByDemandDesc, type CloudSimVariant } from "./pabfd.js";
-import { TentativeModel } from "./tentative.js";
+import { TentativeModel, type TentativeHost } from "./tentative.js";
 
 // CloudSim's dynamic consolidation (PowerVmAllocationPolicyMigrationAbstract.optimizeAllocation)
 // with MMT VM selection, re-implemented from the CCPE 2012 description and CloudSim 3.0.3's
@@ -29,6 +29,12 @@ export interface CloudSimPolicyOptions {
    * constrains the initial placement).
    */
   reserveMemory?: boolean;
+  /**
+   * Two-resource THR (for traces with memory, e.g. GCD): a host is also overloaded when its VMs'
+   * memory demand exceeds this fraction of its RAM, and placements keep every host at or under
+   * it (MMT and PABFD otherwise unchanged). Undefined: CPU only, as CloudSim.
+   */
+  memoryThreshold?: number;
 }
 
 export const CLOUDSIM_BASELINES: Readonly<Record<string, { detector: DetectorName; parameter: number }>> = {
@@ -43,12 +49,17 @@ export class CloudSimPolicy implements ConsolidationPolicy {
   private readonly detector: OverloadDetector;
   private readonly variant: CloudSimVariant;
   private readonly reserveMemory: boolean;
+  private readonly memoryThreshold: number | undefined;
 
   constructor(opts: CloudSimPolicyOptions) {
     this.variant = opts.variant;
     this.reserveMemory = opts.reserveMemory ?? false;
-    this.detector = makeDetector(opts.detector, opts.parameter, opts.interval ?? 300, opts.fallbackThreshold ?? 0.7);
-    this.name = `${opts.detector.toUpperCase()}-MMT-${opts.parameter} (${opts.variant === "303" ? "3.0.3" : "pre-fix"})`;
+    this.memoryThreshold = opts.memoryThreshold;
+    const cpu = makeDetector(opts.detector, opts.parameter, opts.interval ?? 300, opts.fallbackThreshold ?? 0.7);
+    // With memoryThreshold, TentativeHost.ramUsed is the demand scaled by 1/threshold (tentative.ts).
+    this.detector =
+      opts.memoryThreshold === undefined ? cpu : (l) => cpu(l) || ((l as Partial<TentativeHost>).ramUsed ?? 0) > ((l as Partial<TentativeHost>).ramMb ?? Infinity);
+    this.name = `${opts.detector.toUpperCase()}-MMT-${opts.parameter}${opts.memoryThreshold !== undefined ? `+MEM-${opts.memoryThreshold}` : ""} (${opts.variant === "303" ? "3.0.3" : "pre-fix"})`;
   }
 
   initialPlacement(view: SimView): number[] {
@@ -77,7 +88,7 @@ export class CloudSimPolicy implements ConsolidationPolicy {
   }
 
   decide(view: SimView): MigrationRequest[] {
-    const model = new TentativeModel(view, this.reserveMemory);
+    const model = new TentativeModel(view, this.reserveMemory, 30, undefined, this.memoryThreshold);
     const det = this.detector;
     const overloaded: number[] = [];
     for (const h of model.hosts) if (det(h)) overloaded.push(h.id);

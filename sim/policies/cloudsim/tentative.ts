@@ -177,13 +177,18 @@ export class TentativeModel {
     readonly reserveResources = false,
     readonly historyLength = 30,
     readonly shares: MigrationShares = CLOUDSIM_SHARES,
+    /**
+     * Two-resource variant: RAM each VM holds = its current memory demand / this fraction, so a
+     * host is "full" when its summed demand reaches this fraction of its RAM (THR on memory).
+     */
+    memDemandThreshold?: number,
   ) {
     this.vms = view.vms.map((v) => ({
       id: v.id,
       mips: v.type.mips,
       ramMb: v.type.ramMb,
       bwKbit: v.type.bwKbit,
-      ramHeldMb: reserveResources ? v.type.ramMb : 0,
+      ramHeldMb: memDemandThreshold !== undefined ? v.memDemandMb / memDemandThreshold : reserveResources ? v.type.ramMb : 0,
       bwHeldKbit: reserveResources ? v.type.bwKbit : 0,
       request: v.requestedMips,
       schedRequest: v.requestedMips,

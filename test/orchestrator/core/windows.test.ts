@@ -20,6 +20,13 @@ describe("classifyHost", () => {
     expect(v.cpu.overMs / 1000).toBe(overSeconds);
   });
 
+  it("tolerates delivery jitter of a few ms, not a missing sample", () => {
+    const jittered = series([[60.004, 50], [60, 95], [50, 95], [40, 95], [30, 95], [20, 95], [10, 95], [0.003, 95]]);
+    expect(classifyHost(host("a", { samples: jittered }), p, NOW).source).toBe(true);
+    const short = series([[60, 50], [50, 95], [40, 95], [30, 95], [20, 95], [10, 95], [0, 95]]);
+    expect(classifyHost(host("a", { samples: short }), p, NOW).source).toBe(false);
+  });
+
   it("max_over = 0: the newest sample alone decides", () => {
     const p0 = policy({ max_over: 0 });
     expect(classifyHost(host("a", { samples: series([[10, 10], [0, 95]]) }), p0, NOW).source).toBe(true);

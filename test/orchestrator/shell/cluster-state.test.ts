@@ -40,11 +40,19 @@ describe("ClusterState", () => {
 
   it("keeps a bounded window of samples for max_over", () => {
     const s = new ClusterState();
-    const p = { ...policy, interval: 1, max_over: 10, stale_after: 5 };
+    const p = { ...policy, interval: 1, max_over: 10, stale_after: 5, predict_window: 0 };
     for (let t = 0; t < 200; t++) s.ingestMetrics(metrics("a", t, []), t * 1000, p);
     const snap = s.snapshot({ now: 199_000, mapping: new Map(), maintenance: new Set(), inFlight: [], history: [], frozenVms: [] });
     const samples = snap.hosts[0]!.samples;
     expect(samples.length).toBeLessThanOrEqual(20);
     expect(samples[0]!.ts).toBeGreaterThanOrEqual(199_000 - 18_000);
+  });
+
+  it("keeps predict_window of samples when that is longer, for the load trend", () => {
+    const s = new ClusterState();
+    const p = { ...policy, interval: 1, max_over: 10, stale_after: 5, predict_window: 60 };
+    for (let t = 0; t < 200; t++) s.ingestMetrics(metrics("a", t, []), t * 1000, p);
+    const samples = s.snapshot({ now: 199_000, mapping: new Map(), maintenance: new Set(), inFlight: [], history: [], frozenVms: [] }).hosts[0]!.samples;
+    expect(samples[0]!.ts).toBe(199_000 - 60_000);
   });
 });

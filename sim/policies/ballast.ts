@@ -1,0 +1,205 @@
+import { Policy, type PolicyInput } from "../../shared/config/policy.js";
+import { plan as planCycle } from "../../orchestrator/core/planner.js";
+import type { Plan } from "../../orchestrator/core/plan.js";
+import type { ClusterSnapshot, HostSample, PastMove, SnapshotHost, SnapshotVm } from "../../orchestrator/core/snapshot.js";
+import { migrationTimeS } from "../model/datacentre.js";
+import { cloudSimPolicy } from "./cloudsim/policy.js";
+import type { CloudSimVariant } from "./cloudsim/pabfd.js";
+import { PlannerPolicy, type AdapterContext, type SnapshotPlanner } from "./ballast-adapter.js";
+import type { ConsolidationPolicy, MigrationRequest, SimView } from "./policy.js";
+
+// Ballast's own policy in the simulator: every step, the simulator's view becomes a
+// ClusterSnapshot (what the orchestrator shell builds from agent messages), the PRODUCTION planner
+// `plan(snapshot, policy, now, { mode: "cycle" })` runs on it, and the plan's moves are started in
+// sequence order. There is no second copy of the policy here: only the translation of the
+// simulated data centre into the planner's input, and of the plan into migrations.
+//
+// Time: the orchestrator cycle is the simulator's step (the traces' sample interval). The
+// production defaults are written for a 10 s cycle; `simPolicy` carries over every key unchanged
+// except the three that are tied to the metrics interval:
+//   interval    = the step (300 s),
+//   stale_after = 3.5 × interval (the default's ratio, 35 s / 10 s: a host that missed three
+//                 reports is silent; a 300 s gap between two samples must not break a window),
+//   max_over    = max(default 60 s, 2 × interval) (the schema's minimum window: the newest three
+//                 5-minute samples over the threshold).
+// and the cycle runs the strategies a power-saving deployment runs: hotspot, then consolidate.
+//
+// Memory: the PlanetLab traces are CPU-only and CloudSim's PlanetLab VMs reserve no RAM after
+// creation (its placements are CPU-only), so with `memory: "ignore"` (the default for
+// `--format planetlab`) hosts are given memory that never binds: VM sizes still drive the
+// migration cost (MMT's criterion too), but no memory limit refuses a destination. With
+// `memory: "model"` (the default for `--format cpu-mem`) hosts have their real RAM and VMs use
+// their traced memory demand, so memory limits, mem_threshold and the overcommit rules all apply.
+//
+// Heterogeneous hosts: every host reports `cpuSpeed` = its core MIPS / the slowest core MIPS, so
+// a VM measured at x % of one G5 core needs x × 2660/1860 % of a G4 core.
+
+export type MemoryModel = "ignore" | "model";
+
+export interface BallastSimOptions {
+  /** Policy keys on top of simPolicy's (themselves on top of the production defaults). */
+  policy?: PolicyInput;
+  memory?: MemoryModel;
+  /**
+   * Initial placement: CloudSim's PABFD of the given variant (same start as that baseline), or
+   * round-robin. Default "prefix" (the start of LR-MMT-1.2 pre-fix, the comparison target).
+   */
+  initialPlacement?: CloudSimVariant | "round-robin";
+  name?: string;
+  /** Epoch ms of simulated t = 0. */
+  epochMs?: number;
+  /** Called with every plan (for inspection in tests and tools). */
+  onPlan?: (plan: Plan, view: SimView) => void;
+}
+
+/** Memory reported for every host when memory is not modelled (never binds). */
+export const UNBOUNDED_MEMORY_MIB = 1 << 30;
+
+/** The production defaults with the interval-tied keys mapped to a step of `stepS` seconds. */
+export function simPolicy(stepS: number, overrides: PolicyInput = {}): Policy {
+  const d = Policy.parse({});
+  // Cycles of the default interval that fit in one step: the caps on moves and concurrency are
+  // per cycle, so one step of the simulator may start as many as that many production cycles.
+  const k = Math.max(1, Math.round(stepS / d.interval));
+  const base: PolicyInput = {
+    interval: stepS,
+    stale_after: (d.stale_after / d.interval) * stepS,
+    max_over: Math.max(d.max_over, 2 * stepS),
+    max_moves_per_cycle: d.max_moves_per_cycle * k,
+    max_concurrent_total: d.max_concurrent_total * k,
+    max_concurrent_per_source: d.max_concurrent_per_source * k,
+    max_concurrent_per_destination: d.max_concurrent_per_destination * k,
+    strategies: ["hotspot", "consolidate"],
+  };
+  return Policy.parse({ ...base, ...overrides });
+}
+
+/** The SnapshotPlanner that drives the production planner. */
+export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
+  readonly policy: Policy;
+  readonly frozen = new Set<string>();
+  private readonly memory: MemoryModel;
+  private readonly sampleWindow: number;
+  private minCoreMips = 0;
+  plans = 0;
+  planMs = 0;
+
+  constructor(
+    policy: Policy,
+    memory: MemoryModel,
+    private readonly onPlan?: (plan: Plan, view: SimView) => void,
+  ) {
+    this.policy = policy;
+    this.memory = memory;
+    // Samples the shell keeps (cluster-state.ts): max_over + 3 intervals + stale_after, at least
+    // what the prediction needs.
+    const keepS = policy.max_over + 3 * policy.interval + policy.stale_after;
+    this.sampleWindow = Math.max(2, Math.ceil(keepS / policy.interval) + 1);
+  }
+
+  toSnapshot(view: SimView, ctx: AdapterContext): ClusterSnapshot {
+    const now = ctx.toMs(view.now);
+    if (this.minCoreMips === 0) this.minCoreMips = Math.min(...view.hosts.map((h) => h.type.mipsPerCore));
+    const model = this.memory === "model";
+    const hosts: SnapshotHost[] = view.hosts.map((h) => {
+      const memTotal = model ? h.type.ramMb : UNBOUNDED_MEMORY_MIB;
+      const memUsed = model ? h.memDemandMb : 0;
+      const samples: HostSample[] = ctx.hostSamples(view, h.id, this.sampleWindow);
+      if (!model) for (const s of samples) s.mem = 0;
+      return {
+        id: ctx.hostName(h.id),
+        cpus: h.type.cores,
+        cpuSpeed: h.type.mipsPerCore / this.minCoreMips,
+        memTotalMiB: memTotal,
+        memAvailableMiB: Math.max(0, memTotal - memUsed),
+        cpuPercent: (100 * h.utilMips) / h.totalMips,
+        lastSeen: now,
+        samples,
+        address: `10.0.${h.id >> 8}.${h.id & 255}`,
+        maintenance: false,
+        tags: [],
+      };
+    });
+    const vms: SnapshotVm[] = [];
+    for (const v of view.vms) {
+      if (v.removed || v.host < 0) continue;
+      vms.push({
+        name: ctx.vmName(v.id),
+        host: ctx.hostName(v.host),
+        state: "running",
+        vcpus: 1,
+        memMiB: model ? v.memDemandMb : v.type.ramMb,
+        cpuPercent: ctx.vmCpuPercentOfCore(view, v.id),
+        tags: [],
+      });
+    }
+    const inFlight = view.inFlight.map((f, i) => {
+      const v = view.vms[f.vm]!;
+      return {
+        requestId: `sim-${f.vm}-${f.startedAt}-${i}`,
+        vm: ctx.vmName(f.vm),
+        source: ctx.hostName(f.source),
+        destination: ctx.hostName(f.destination),
+        startedAt: ctx.toMs(f.startedAt),
+        memMiB: model ? v.memDemandMb : 0,
+        cpuPercent: ctx.vmCpuPercentOfCore(view, f.vm),
+      };
+    });
+    // Finished moves within the horizon that cooldowns and ping-pong detection look at.
+    const horizonS = view.now - Math.max(this.policy.vm_cooldown_max, this.policy.pingpong_window, this.policy.host_settle);
+    const history: PastMove[] = [];
+    for (const m of ctx.history) {
+      const vm = view.vms[m.vm]!;
+      const finished = m.startedAt + migrationTimeS(vm.type.ramMb, view.hosts[m.destination]!.type.bwKbit);
+      if (finished < horizonS || finished > view.now) continue;
+      history.push({ vm: ctx.vmName(m.vm), source: ctx.hostName(m.source), destination: ctx.hostName(m.destination), finishedAt: ctx.toMs(finished), outcome: "succeeded" });
+    }
+    return { v: 1, takenAt: now, hosts, vms, inFlight, history, frozenVms: [...this.frozen].sort() };
+  }
+
+  plan(snapshot: ClusterSnapshot, nowMs: number): Plan {
+    const t0 = performance.now();
+    const p = planCycle(snapshot, this.policy, nowMs, { mode: "cycle" });
+    this.planMs += performance.now() - t0;
+    this.plans += 1;
+    for (const vm of p.frozen) this.frozen.add(vm);
+    return p;
+  }
+
+  toMigrations(plan: Plan, view: SimView, ctx: AdapterContext): MigrationRequest[] {
+    this.onPlan?.(plan, view);
+    void ctx;
+    return [...plan.moves].sort((a, b) => a.seq - b.seq).map((m) => ({ vm: Number(m.vm.slice("sim-vm-".length)), host: Number(m.destination.slice("sim-host-".length)) }));
+  }
+}
+
+/** Ballast's production planner as a simulator policy (a ConsolidationPolicy). */
+export class BallastPolicy implements ConsolidationPolicy {
+  readonly name: string;
+  readonly planner: BallastPlanner;
+  private readonly inner: PlannerPolicy<ClusterSnapshot, Plan>;
+
+  constructor(stepS = 300, opts: BallastSimOptions = {}) {
+    this.planner = new BallastPlanner(simPolicy(stepS, opts.policy ?? {}), opts.memory ?? "ignore", opts.onPlan);
+    this.name = opts.name ?? "Ballast";
+    const start = opts.initialPlacement ?? "prefix";
+    const place = start === "round-robin" ? undefined : (v: SimView): number[] => cloudSimPolicy("lr-mmt-1.2", start).initialPlacement(v);
+    this.inner = new PlannerPolicy(this.planner, {
+      name: this.name,
+      ...(opts.epochMs !== undefined ? { epochMs: opts.epochMs } : {}),
+      ...(place ? { initialPlacement: place } : {}),
+    });
+  }
+
+  initialPlacement(view: SimView): number[] {
+    return this.inner.initialPlacement(view);
+  }
+
+  decide(view: SimView): MigrationRequest[] {
+    return this.inner.decide(view);
+  }
+}
+
+export function ballastPolicy(stepS = 300, opts: BallastSimOptions = {}): BallastPolicy {
+  return new BallastPolicy(stepS, opts);
+}

@@ -1,0 +1,86 @@
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parseVmTypes, planetLabGoal, policyByName, runSim, specOf, summarise } from "../../sim/comparison.js";
+import { simulate } from "../../sim/engine.js";
+import { BallastPolicy, simPolicy } from "../../sim/policies/ballast.js";
+import { constTrace } from "./builders.js";
+import { HOST_G4, HOST_G5, CLOUDSIM_VM_TYPES } from "../../sim/model/datacentre.js";
+import { sharedDataDir } from "../../shared/repo-root.js";
+
+// Ballast's production planner driven by the simulator: the policy mapping, the adapter, and a
+// short deterministic run on real PlanetLab data that pins the numbers so the simulator-planner
+// pairing cannot drift silently.
+
+const DATA = sharedDataDir();
+const have = existsSync(`${DATA}/planetlab/20110303`);
+
+describe("simPolicy", () => {
+  it("keeps the production defaults but ties interval, stale_after, max_over and the per-cycle caps to the step", () => {
+    const p = simPolicy(300);
+    expect(p).toMatchObject({ interval: 300, stale_after: 1050, max_over: 600, max_moves_per_cycle: 60, max_concurrent_total: 120, strategies: ["hotspot", "consolidate"] });
+    expect(p.load_threshold).toBe(80);
+    expect(p.consolidate_load).toBe(60);
+    expect(simPolicy(300, { consolidate_load: 70 }).consolidate_load).toBe(70);
+  });
+});
+
+describe("BallastPolicy", () => {
+  it("relieves an overloaded host through the production planner", () => {
+    const spec = { hostCount: 3, hostTypes: [HOST_G5], vmTypes: [CLOUDSIM_VM_TYPES[0]!] };
+    // three 2500-MIPS VMs at 95 % on one 5320-MIPS host: 134 % requested
+    const traces = ["a", "b", "c"].map((n) => constTrace(n, 0.95, 30));
+    const policy = new BallastPolicy(300, { initialPlacement: "round-robin" });
+    const place = policy.initialPlacement.bind(policy);
+    policy.initialPlacement = (v) => place(v).map(() => 0);
+    const m = simulate(traces, policy, { spec, maxSteps: 12 });
+    expect(m.migrations).toBeGreaterThan(0);
+    expect(policy.planner.plans).toBe(12);
+    expect(m.rejectedMigrations).toBe(0);
+  });
+
+  it("scales VM demand between G4 and G5 cores (cpuSpeed)", () => {
+    const p = new BallastPolicy(300);
+    const spec = { hostCount: 2, hostTypes: [HOST_G4, HOST_G5], vmTypes: [CLOUDSIM_VM_TYPES[3]!] };
+    let speeds: number[] = [];
+    const snap = p.planner.toSnapshot.bind(p.planner);
+    p.planner.toSnapshot = (v, ctx) => {
+      const s = snap(v, ctx);
+      speeds = s.hosts.map((h) => h.cpuSpeed ?? 1);
+      return s;
+    };
+    simulate([constTrace("a", 0.5, 4)], p, { spec, maxSteps: 1 });
+    expect(speeds[0]).toBe(1);
+    expect(speeds[1]).toBeCloseTo(2660 / 1860, 9);
+  });
+});
+
+describe("runSim options", () => {
+  it("parses host and VM types and names policies", () => {
+    expect(parseVmTypes(["2500:870", "500:613"]).map((t) => [t.mips, t.ramMb])).toEqual([[2500, 870], [500, 613]]);
+    expect(() => parseVmTypes(["x"])).toThrow(/MIPS:RAM/);
+    expect(specOf({ hosts: 10, hostTypes: ["g5"] })).toMatchObject({ hostCount: 10, hostTypes: [HOST_G5] });
+    expect(policyByName("thr-mmt-0.8+mem", { format: "cpu-mem" }).name).toBe("THR-MMT-0.8+MEM-0.8 (pre-fix)");
+    expect(policyByName("lr-mmt-1.2", { variant: "303" }).name).toBe("LR-MMT-1.2 (3.0.3)");
+    expect(() => policyByName("nope", {})).toThrow(/unknown policy/);
+  });
+
+  it("judges the issue's goal on medians", () => {
+    const m = { energyKWh: 120, migrations: 7000, slatah: 0.01, pdm: 0.001, slav: 1e-5, esv: 1.2e-3, hostShutdowns: 1, memOverCapacityShare: 0, meanHostCpuStdDev: 0, meanHostMemStdDev: 0, cpuMs: 1 };
+    const g = planetLabGoal(summarise("x", [m as never]));
+    expect([g.esv.met, g.migrations.met, g.energy.met]).toEqual([true, true, true]);
+  });
+});
+
+describe.skipIf(!have)("Ballast on PlanetLab (short deterministic run)", () => {
+  it("20110303, first 200 VMs on 100 hosts, 48 steps: pinned numbers", { timeout: 60_000 }, () => {
+    const r = runSim({ dir: `${DATA}/planetlab/20110303`, format: "planetlab", policy: "ballast", limit: 200, hosts: 100, maxSteps: 48 });
+    const m = r.metrics;
+    expect(r.policy).toBe("Ballast");
+    // Update these deliberately when the planner or the simulator changes on purpose.
+    expect({ energy: Number(m.energyKWh.toFixed(3)), migrations: m.migrations, shutdowns: m.hostShutdowns, steps: m.steps }).toEqual(PINNED);
+    expect(m.rejectedMigrations).toBe(0);
+    expect(m.cpuMs).toBeLessThan(20_000);
+  });
+});
+
+const PINNED = { energy: 4.912, migrations: 181, shutdowns: 92, steps: 48 };
