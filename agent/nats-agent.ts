@@ -17,6 +17,10 @@ import type { HostMetricsSource } from "./ports/host-metrics-source.js";
 import type { Hypervisor } from "./ports/hypervisor.js";
 import type { SimFabric } from "./sim/sim-fabric.js";
 import { AGENT_VERSION } from "./version.js";
+import { AgentMetrics } from "./http/agent-metrics.js";
+import { startAgentMetricsServer, type MetricsServer } from "./http/metrics-server.js";
+import { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
+import { createExecaVirshRunner } from "./virsh/virsh-runner.js";
 
 export interface StartAgentOptions {
   config: AgentConfig;
@@ -38,6 +42,8 @@ export interface AgentHandle {
   host: string;
   hypervisor: Hypervisor;
   migrations: MigrationManager;
+  /** `http://host:port` of GET /metrics, when `http.listen` is set. */
+  metricsUrl?: string;
   /** Collects (or joins the collection in progress), publishes nothing. */
   collectNow(): Promise<HostMetrics>;
   stop(): Promise<void>;
@@ -50,7 +56,18 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   const clock = o.clock ?? systemClock;
   const log = o.logger.child({ host });
   const subjects = agentSubjects(host);
-  const driver = createDriver({ config, logger: log, clock, hypervisor: o.hypervisor, metricsSource: o.metricsSource, fabric: o.fabric });
+  // Prometheus metrics only when served (http.listen); with virsh, every virsh command is counted.
+  const metrics = config.http.listen !== null ? new AgentMetrics({ host, driver: o.hypervisor?.name ?? config.driver, version: AGENT_VERSION }) : undefined;
+  const countedVirsh =
+    metrics && !o.hypervisor && config.driver === "virsh"
+      ? new VirshHypervisor({
+          runner: metrics.countVirsh(createExecaVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 })),
+          migration: config.migration,
+          clock,
+          logger: log,
+        })
+      : undefined;
+  const driver = createDriver({ config, logger: log, clock, hypervisor: o.hypervisor ?? countedVirsh, metricsSource: o.metricsSource, fabric: o.fabric });
   const { hypervisor } = driver;
   const startedAt = Math.round(clock.now());
 
@@ -62,16 +79,18 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     throw e;
   }
 
-  const publish = <T>(subject: string, schema: { safeParse(v: unknown): { success: boolean; error?: { message: string } } }, value: T) => {
+  const publish = <T>(subject: string, schema: { safeParse(v: unknown): { success: boolean; error?: { message: string } } }, value: T): boolean => {
     const r = schema.safeParse(value);
     if (!r.success) {
       log.error({ subject, err: r.error?.message }, "refusing to publish an invalid message");
-      return;
+      return false;
     }
     try {
       nc.publish(subject, JSON.stringify(value));
+      return true;
     } catch (e) {
       log.warn({ subject, err: describeError(e) }, "publish failed");
+      return false;
     }
   };
 
@@ -85,8 +104,10 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     onEvent: (e) => {
       log.info({ type: e.type, vm: e.vm, requestId: e.requestId, destination: e.destination, error: e.error }, "migration event");
       publish(subjects.events, MigrationEvent, e);
+      metrics?.migrationEvent(e);
     },
   });
+  if (metrics) metrics.runningNow = () => migrations.runningCount;
 
   const collector = new MetricsCollector({ host, hypervisor, source: driver.metricsSource, clock, logger: log, loadSource: config.load_source, isMigrating: (vm) => migrations.isMigrating(vm) });
   let lastMetrics: HostMetrics | null = null;
@@ -94,16 +115,19 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   let inFlight: Promise<HostMetrics> | undefined;
   // One collection at a time: a caller arriving during one gets its result.
   const collectNow = (): Promise<HostMetrics> => {
+    const t0 = performance.now();
     inFlight ??= collector
       .collect()
       .then(
         (m) => {
           lastMetrics = m;
           lastCollect = { ok: true };
+          metrics?.collected(m, (performance.now() - t0) / 1000);
           return m;
         },
         (e: unknown) => {
           lastCollect = { ok: false, error: describeError(e).slice(0, 2000) };
+          metrics?.collectFailed((performance.now() - t0) / 1000);
           throw e;
         },
       )
@@ -137,11 +161,23 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     throw e;
   }
 
+  let metricsServer: MetricsServer | undefined;
+  if (metrics && config.http.listen !== null) {
+    try {
+      metricsServer = await startAgentMetricsServer({ listen: config.http.listen, metrics, logger: log });
+    } catch (e) {
+      await service?.stop().catch(() => undefined);
+      driver.close();
+      if (!o.nc) await nc.close().catch(() => undefined);
+      throw new Error(`cannot serve metrics on ${config.http.listen}: ${describeError(e)}`, { cause: e });
+    }
+  }
+
   let hbSeq = 0;
   const metricsLoop = every(config.interval * 1000, async () => {
     try {
       const m = await collectNow();
-      publish(subjects.metrics, HostMetrics, m);
+      if (publish(subjects.metrics, HostMetrics, m)) metrics?.publishedMetrics(Date.now());
     } catch (e) {
       log.warn({ err: describeError(e) }, "metrics collection failed");
     }
@@ -166,6 +202,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   const stop = () =>
     (stopping ??= (async () => {
       await Promise.all([metricsLoop.stop(), heartbeatLoop.stop()]);
+      await metricsServer?.close().catch(() => undefined);
       await service?.stop().catch(() => undefined);
       // Give running migrations a moment; after that abort them rather than leave them unobserved.
       const grace = o.stopGraceMs ?? 5000;
@@ -177,5 +214,5 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       log.info("agent stopped");
     })());
 
-  return { host, hypervisor, migrations, collectNow, stop };
+  return { host, hypervisor, migrations, ...(metricsServer ? { metricsUrl: metricsServer.url } : {}), collectNow, stop };
 }

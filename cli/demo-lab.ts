@@ -6,7 +6,7 @@ import type { NatsServerHandle } from "../shared/nats/nats-server-process.js";
 import { startAgent, type AgentHandle } from "../agent/nats-agent.js";
 import { startOrchestrator, type RunningOrchestrator } from "../orchestrator/main.js";
 import { labAvailable, labUp, type Lab } from "../deploy/lab/lab-control.js";
-import type { DemoCluster } from "./demo.js";
+import { demoHttp, type DemoCluster } from "./demo.js";
 
 // The demo on the real libvirt lab: hv-a runs two guests burning CPU and one idle; hv-b two
 // idle guests; hv-c one. Each agent uses the virsh driver against its hypervisor's socket, with
@@ -19,7 +19,7 @@ export function labDemoPossible(): { ok: boolean; why: string } {
   return a.ok ? { ok: true, why: "" } : { ok: false, why: a.why ?? "unknown" };
 }
 
-export async function startLabDemoCluster(server: NatsServerHandle, say: (s: string) => void): Promise<DemoCluster> {
+export async function startLabDemoCluster(server: NatsServerHandle, say: (s: string) => void, dashboard?: string): Promise<DemoCluster> {
   const interval = 1;
   const policy: PolicyInput = {
     interval,
@@ -71,12 +71,12 @@ export async function startLabDemoCluster(server: NatsServerHandle, say: (s: str
       });
       agents.push(await startAgent({ config, logger: silentLogger() }));
     }
-    const config = OrchestratorConfig.parse({ nats: { servers: [server.url] }, policy, log_level: "silent" });
+    const config = OrchestratorConfig.parse({ nats: { servers: [server.url] }, policy, log_level: "silent", ...demoHttp(dashboard) });
     orch = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(lab.hosts.map((h) => [h.id, h.ip])), instance: "demo-lab" });
     say(`agents (virsh driver, load from domains on a nominal 2 cores) and orchestrator started; guest consoles tick in .lab/runs/${LAB_NAME}/consoles/`);
   } catch (e) {
     await stop();
     throw e;
   }
-  return { label: "lab", server, hosts: lab.hosts.map((h) => h.id), hot: "hv-a", interval, policy, patience: 3, stop };
+  return { label: "lab", server, hosts: lab.hosts.map((h) => h.id), hot: "hv-a", interval, policy, patience: 3, stop, ...(orch?.http ? { dashboardUrl: orch.http.url } : {}) };
 }

@@ -28,10 +28,14 @@ export interface DemoCluster {
   interval: number;
   policy: PolicyInput;
   patience: number;
+  dashboardUrl?: string;
   stop(): Promise<void>;
 }
 
-export async function runDemo(o: { follow: boolean; forceSim: boolean; fast: boolean; out: Out }): Promise<number> {
+/** Orchestrator HTTP settings for the demo: the dashboard may approve plans (it is on loopback). */
+export const demoHttp = (listen: string | undefined) => (listen ? { http: { listen, allow_actions: true } } : {});
+
+export async function runDemo(o: { follow: boolean; forceSim: boolean; fast: boolean; out: Out; dashboard?: string }): Promise<number> {
   const t0 = Date.now();
   const say = (s: string) => o.out(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${s}`);
   const lab = labDemoPossible();
@@ -65,7 +69,8 @@ export async function runDemo(o: { follow: boolean; forceSim: boolean; fast: boo
   try {
     server = await startNatsServer();
     say(`nats-server ${server.url} (pid ${server.pid})`);
-    cluster = useLab ? await startLabDemoCluster(server, say) : await startSimDemoCluster(server, o.fast, say);
+    cluster = useLab ? await startLabDemoCluster(server, say, o.dashboard) : await startSimDemoCluster(server, o.fast, say, o.dashboard);
+    if (cluster.dashboardUrl) say(`dashboard: ${cluster.dashboardUrl}`);
     nc = await connectNats(NatsConfig.parse({ servers: [server.url] }), "ballast-demo");
     const policy = OrchestratorConfig.parse({ policy: cluster.policy }).policy;
     const problems = await runDemoScript({
@@ -91,7 +96,7 @@ export async function runDemo(o: { follow: boolean; forceSim: boolean; fast: boo
   }
 }
 
-async function startSimDemoCluster(server: NatsServerHandle, fast: boolean, say: Out): Promise<DemoCluster> {
+async function startSimDemoCluster(server: NatsServerHandle, fast: boolean, say: Out, dashboard?: string): Promise<DemoCluster> {
   const interval = fast ? 0.5 : 2;
   const policy = demoPolicy(interval);
   const fabric = new SimFabric();
@@ -108,12 +113,12 @@ async function startSimDemoCluster(server: NatsServerHandle, fast: boolean, say:
       agents.push(await startAgent({ config, logger: silentLogger(), fabric }));
     }
     say(`sim agents: ${hosts.map((h) => `${h.host} (${h.sim.cpus} cores, ${h.sim.vms?.length ?? 0} VMs)`).join(", ")}`);
-    const config = OrchestratorConfig.parse({ nats: { servers: [server.url] }, policy, log_level: "silent" });
+    const config = OrchestratorConfig.parse({ nats: { servers: [server.url] }, policy, log_level: "silent", ...demoHttp(dashboard) });
     orch = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(hosts.map((h) => [h.host, h.host])), instance: "demo" });
     await sleep(100);
   } catch (e) {
     await stop();
     throw e;
   }
-  return { label: "sim", server, hosts: hosts.map((h) => h.host), hot: "hv-1", interval, policy, patience: 1, stop };
+  return { label: "sim", server, hosts: hosts.map((h) => h.host), hot: "hv-1", interval, policy, patience: 1, stop, ...(orch.http ? { dashboardUrl: orch.http.url } : {}) };
 }

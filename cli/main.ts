@@ -238,9 +238,11 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
     .option("--follow", "keep running until Ctrl-C")
     .option("--sim", "use simulated hypervisors even where the real libvirt lab could run")
     .option("--fast", "shorter intervals (used by tests)")
-    .action(async (o: { follow?: boolean; sim?: boolean; fast?: boolean }) => {
+    .option("--dashboard [listen]", "serve the web dashboard (default 127.0.0.1:9470; port 0 picks a free one)")
+    .action(async (o: { follow?: boolean; sim?: boolean; fast?: boolean; dashboard?: boolean | string }) => {
       const { runDemo } = await import("./demo.js");
-      code = await runDemo({ follow: Boolean(o.follow), forceSim: Boolean(o.sim), fast: Boolean(o.fast), out: io.out });
+      const dashboard = o.dashboard === undefined ? undefined : o.dashboard === true ? "127.0.0.1:9470" : o.dashboard;
+      code = await runDemo({ follow: Boolean(o.follow), forceSim: Boolean(o.sim), fast: Boolean(o.fast), out: io.out, ...(dashboard ? { dashboard } : {}) });
     });
 
   program

@@ -12,10 +12,14 @@ import { subscribeAgents } from "./shell/bus-intake.js";
 import { HostMappingFile, type HostMapping } from "./shell/host-mapping.js";
 import { systemClock, type Clock } from "./shell/clock.js";
 import { createNotifier } from "../shared/systemd-notify.js";
+import { serveOrchestratorHttp } from "./shell/http/serve.js";
+import type { OrchestratorHttp } from "./shell/http/http-server.js";
 
 export interface RunningOrchestrator {
   orchestrator: Orchestrator;
   nc: NatsConnection;
+  /** The metrics/dashboard server, when `http.listen` is set. */
+  http?: OrchestratorHttp;
   stop(): Promise<void>;
 }
 
@@ -42,6 +46,16 @@ export async function startOrchestrator(opts: {
   const orchestrator = new Orchestrator({ config, nc, log, clock, mapping: () => mappingFile?.mapping ?? fixed });
   const subs = subscribeAgents(nc, orchestrator, log);
   const svc = await serveOrchestratorApi(nc, orchestrator, log, instance);
+  let http: OrchestratorHttp | undefined;
+  try {
+    http = await serveOrchestratorHttp(orchestrator, config.http, log);
+  } catch (e) {
+    mappingFile?.close();
+    for (const s of subs) s.unsubscribe();
+    await svc.stop().catch(() => undefined);
+    await nc.drain().catch(() => undefined);
+    throw new Error(`cannot serve http on ${config.http.listen}: ${describeError(e)}`, { cause: e });
+  }
   let cycling = false;
   const timer = setInterval(() => {
     if (cycling) return; // a slow cycle is skipped, never overlapped
@@ -57,8 +71,10 @@ export async function startOrchestrator(opts: {
   return {
     orchestrator,
     nc,
+    ...(http ? { http } : {}),
     async stop() {
       clearInterval(timer);
+      await http?.close().catch(() => undefined);
       mappingFile?.close();
       for (const s of subs) s.unsubscribe();
       await svc.stop().catch(() => undefined);

@@ -20,6 +20,9 @@ import type { Clock } from "./clock.js";
 
 export const ORCHESTRATOR_VERSION = "0.1.0";
 
+/** What the orchestrator publishes on ballast.orch.events: `migration` (with its record) or `cycle`. */
+export type OrchestratorEvent = { type: string } & Record<string, unknown>;
+
 /** Bounds of what the orchestrator remembers for operators: pending plans, idempotent answers. */
 const MAX_PENDING_PLANS = 100;
 const MAX_REMEMBERED = 10_000;
@@ -58,6 +61,8 @@ export class Orchestrator {
   private lastPlan: Plan | undefined;
   private requestSeq = 0;
   private policy: Policy;
+  private readonly eventListeners: ((ev: OrchestratorEvent) => void)[] = [];
+  private readonly planListeners: ((p: Plan, elapsedMs: number) => void)[] = [];
 
   constructor(private readonly deps: OrchestratorDeps) {
     this.policy = deps.config.policy;
@@ -117,7 +122,21 @@ export class Orchestrator {
   }
 
   planFor(req: PlanRequest, now = this.deps.clock.now()): Plan {
-    return makePlan(this.snapshot(now), this.policy, now, req);
+    const t0 = performance.now();
+    const p = makePlan(this.snapshot(now), this.policy, now, req);
+    const elapsed = performance.now() - t0;
+    for (const fn of this.planListeners) fn(p, elapsed);
+    return p;
+  }
+
+  /** Called after every plan() with the plan and how long it took, ms (metrics). */
+  onPlan(fn: (p: Plan, elapsedMs: number) => void): void {
+    this.planListeners.push(fn);
+  }
+
+  /** Called with every event also published on ballast.orch.events (dashboard, metrics). */
+  onEvent(fn: (ev: OrchestratorEvent) => void): void {
+    this.eventListeners.push(fn);
   }
 
   /** One periodic cycle: settle stragglers, plan, log, and act per the automation level. */
@@ -360,6 +379,12 @@ export class Orchestrator {
     return this.lastPlan;
   }
 
+  /** Plans waiting for `approve` (not yet expired), oldest first. */
+  pendingPlans(): { plan: Plan; expiresAt: number }[] {
+    const now = this.deps.clock.now();
+    return [...this.pending.values()].filter((p) => p.expiresAt > now).map((p) => ({ plan: p.plan, expiresAt: p.expiresAt }));
+  }
+
   private knownHost(host: string): string {
     if (!this.state.knows(host)) throw new BallastError("UNKNOWN_HOST", `host ${host} is not known (no agent has reported it)`);
     return host;
@@ -370,7 +395,14 @@ export class Orchestrator {
     if (!(this.deps.isLeader?.() ?? true)) throw new BallastError("NOT_LEADER", "this orchestrator is a standby; send commands to the leader");
   }
 
-  private publish(ev: Record<string, unknown>): void {
+  private publish(ev: OrchestratorEvent): void {
+    for (const fn of this.eventListeners) {
+      try {
+        fn(ev);
+      } catch (e) {
+        this.deps.log.warn({ err: e instanceof Error ? e.message : String(e) }, "event listener failed");
+      }
+    }
     try {
       this.deps.nc.publish(orchestratorSubjects.events, JSON.stringify({ v: 1, ts: this.deps.clock.now(), ...ev }));
     } catch {

@@ -4,7 +4,7 @@ import { HostId, VmName } from "../schemas/ids.js";
 import { LoadSource } from "../schemas/host-metrics.js";
 import { VmState } from "../schemas/vm.js";
 import { NatsConfig } from "./nats-config.js";
-import { LogLevel } from "./orchestrator-config.js";
+import { HttpListen, LogLevel } from "./orchestrator-config.js";
 
 // Configuration of one agent (one per hypervisor). Keys are snake_case because operators write
 // them in YAML; every key has a default so an empty file is a working agent on this host.
@@ -166,6 +166,15 @@ export const MigrationSettings = z
   .strict();
 export type MigrationSettings = z.infer<typeof MigrationSettings>;
 
+/** The agent's HTTP server: only GET /metrics (Prometheus). */
+export const AgentHttp = z
+  .object({
+    /** Where to listen, `host:port`; null (the default) serves no HTTP. Suggested: 127.0.0.1:9471. */
+    listen: HttpListen.nullable().default(null),
+  })
+  .strict();
+export type AgentHttp = z.infer<typeof AgentHttp>;
+
 export const AgentConfig = z
   .object({
     /** This hypervisor's id in Ballast (a NATS subject token). Default: short host name, sanitised. */
@@ -192,6 +201,7 @@ export const AgentConfig = z
     /** Report this much memory instead of the detected total (labs, simulations), MiB. */
     mem_override_mib: z.number().positive().optional(),
     log_level: LogLevel.default("info"),
+    http: AgentHttp.default(() => AgentHttp.parse({})),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;

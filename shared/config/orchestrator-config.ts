@@ -5,6 +5,42 @@ import { Policy } from "./policy.js";
 export const LogLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 export type LogLevel = z.infer<typeof LogLevel>;
 
+/**
+ * A TCP listen address `host:port`: an IPv4 address, a name, or `[IPv6]`; port 0 takes a free
+ * port (tests). `0.0.0.0` / `[::]` listen on every interface.
+ */
+export const HttpListen = z
+  .string()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "listen must be host:port, e.g. 127.0.0.1:9470 or [::1]:9470")
+  .refine((s) => Number(s.slice(s.lastIndexOf(":") + 1)) <= 65_535, "port must be 0..65535");
+export type HttpListen = z.infer<typeof HttpListen>;
+
+/** Splits a validated `host:port` (brackets of an IPv6 host removed). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, "$1"), port: Number(listen.slice(i + 1)) };
+}
+
+/** The orchestrator's HTTP server: /metrics (Prometheus), the dashboard and its JSON API. */
+export const OrchestratorHttp = z
+  .object({
+    /** Where to listen, `host:port`; null (the default) serves no HTTP at all. Suggested: 127.0.0.1:9470. */
+    listen: HttpListen.nullable().default(null),
+    /**
+     * Whether the dashboard may change anything (POST /api/approve). Off by default: the
+     * dashboard is then read-only. Requests must also be same-origin and carry the page's token.
+     */
+    allow_actions: z.boolean().default(false),
+    /**
+     * Host names (the HTTP Host header, without port) the dashboard answers to besides loopback
+     * names and the listen address; e.g. the name a reverse proxy forwards. Others get 421 (DNS
+     * rebinding defence). /metrics answers any Host.
+     */
+    allowed_hosts: z.array(z.string().min(1).max(253)).max(100).default([]),
+  })
+  .strict();
+export type OrchestratorHttp = z.infer<typeof OrchestratorHttp>;
+
 export const OrchestratorConfig = z
   .object({
     nats: NatsConfig.default(NatsConfig.parse({})),
@@ -18,6 +54,7 @@ export const OrchestratorConfig = z
     /** Seconds after which a dispatched migration with no outcome event is asked about / failed. */
     migration_timeout: z.number().min(5).max(86_400).default(900),
     log_level: LogLevel.default("info"),
+    http: OrchestratorHttp.default(() => OrchestratorHttp.parse({})),
   })
   .strict();
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;

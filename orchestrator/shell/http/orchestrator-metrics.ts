@@ -1,0 +1,153 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { StrategyName } from "../../core/plan.js";
+import type { Plan } from "../../core/plan.js";
+import type { MigrationRecord } from "../migration-record.js";
+import { ORCHESTRATOR_VERSION, type Orchestrator, type OrchestratorEvent } from "../orchestrator.js";
+
+// The orchestrator's Prometheus metrics, in a registry of its own (never prom-client's global
+// one: tests run several orchestrators in one process). Gauges are read from the orchestrator
+// when scraped; counters and histograms are fed by its migration, plan and cycle hooks.
+
+/** Finished-migration outcomes, as label values. */
+export const MIGRATION_OUTCOMES = ["succeeded", "failed", "skipped", "cancelled"] as const;
+
+export interface OrchestratorMetrics {
+  registry: Registry;
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string>;
+}
+
+interface HostRow {
+  host: string;
+  fresh: boolean;
+  lastMetrics: number;
+  cpuPercent: number;
+  memPercent: number;
+  vms: number;
+  runningVms: number;
+  maintenance: boolean;
+}
+
+interface StatusView {
+  now: number;
+  paused: boolean;
+  hosts: HostRow[];
+  migrations: { queued: unknown[]; ongoing: unknown[] };
+  pendingPlans: unknown[];
+  frozenVms: unknown[];
+}
+
+export function createOrchestratorMetrics(orch: Orchestrator, opts: { processMetrics?: boolean } = {}): OrchestratorMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  // One status() per scrape, shared by every gauge's collect() (they all run in the same turn).
+  let cached: StatusView | undefined;
+  const view = (): StatusView => {
+    if (!cached) {
+      cached = orch.status() as StatusView;
+      setImmediate(() => (cached = undefined));
+    }
+    return cached;
+  };
+  const perHost = (name: string, help: string, value: (h: HostRow, now: number) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["host"],
+      registers,
+      collect() {
+        this.reset(); // a host that is gone loses its series
+        const v = view();
+        for (const h of v.hosts) this.set({ host: h.host }, value(h, v.now));
+      },
+    });
+  perHost("ballast_host_cpu_percent", "CPU load of the host as the orchestrator sees it, percent of its capacity", (h) => h.cpuPercent);
+  perHost("ballast_host_memory_percent", "Memory in use on the host as the orchestrator sees it, percent", (h) => h.memPercent);
+  perHost("ballast_host_fresh", "1 when the host's metrics are recent enough to plan with (policy.stale_after), else 0", (h) => (h.fresh ? 1 : 0));
+  perHost("ballast_host_metrics_age_seconds", "Seconds since the host's last metrics arrived", (h, now) => Math.max(0, (now - h.lastMetrics) / 1000));
+  perHost("ballast_host_vms", "VMs the host reports (any state)", (h) => h.vms);
+  perHost("ballast_host_running_vms", "Running VMs on the host", (h) => h.runningVms);
+  perHost("ballast_host_maintenance", "1 when the host is in maintenance (being drained or drained)", (h) => (h.maintenance ? 1 : 0));
+
+  const scalar = (name: string, help: string, value: (v: StatusView) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(value(view()));
+      },
+    });
+  scalar("ballast_migration_queue_length", "Migrations queued, not yet started", (v) => v.migrations.queued.length);
+  scalar("ballast_migrations_in_flight", "Migrations running now", (v) => v.migrations.ongoing.length);
+  scalar("ballast_pending_plans", "Plans waiting for approval (automation manual/partial, or dry runs)", (v) => v.pendingPlans.length);
+  scalar("ballast_paused", "1 when the orchestrator is paused (no migration starts)", (v) => (v.paused ? 1 : 0));
+  scalar("ballast_frozen_vms", "VMs frozen after ping-pong was detected", (v) => v.frozenVms.length);
+  new Gauge({ name: "ballast_orchestrator_info", help: "Always 1; the version is a label", labelNames: ["version"], registers }).set({ version: ORCHESTRATOR_VERSION }, 1);
+
+  const started = new Counter({ name: "ballast_migrations_started_total", help: "Migrations dispatched to a source agent", labelNames: ["strategy"], registers });
+  const finished = new Counter({
+    name: "ballast_migrations_finished_total",
+    help: "Migrations that ended, by strategy and outcome (succeeded, failed, skipped, cancelled)",
+    labelNames: ["strategy", "outcome"],
+    registers,
+  });
+  const duration = new Histogram({
+    name: "ballast_migration_duration_seconds",
+    help: "Wall time of a migration as the source agent measured it, by outcome",
+    labelNames: ["outcome"],
+    buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
+    registers,
+  });
+  const downtime = new Histogram({
+    name: "ballast_migration_downtime_seconds",
+    help: "Guest downtime of a successful migration as libvirt reported it",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const planMoves = new Histogram({ name: "ballast_plan_moves", help: "Moves per plan, by plan mode", labelNames: ["mode"], buckets: [0, 1, 2, 3, 5, 10, 20, 50, 100], registers });
+  const planSeconds = new Histogram({
+    name: "ballast_plan_duration_seconds",
+    help: "Decision latency: time of one plan() call, by plan mode",
+    labelNames: ["mode"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const cycles = new Counter({ name: "ballast_cycles_total", help: "Periodic (and `run`) cycles completed", registers });
+
+  // Every strategy/outcome pair exists from the start at 0, so rate() and increase() see the first one.
+  for (const s of StrategyName.options) {
+    started.inc({ strategy: s }, 0);
+    for (const o of MIGRATION_OUTCOMES) finished.inc({ strategy: s, outcome: o }, 0);
+  }
+  duration.zero({ outcome: "succeeded" });
+  duration.zero({ outcome: "failed" });
+
+  // The tracker reports every change (queued, started, each progress, finished) of a record.
+  const running = new Set<string>();
+  orch.tracker.onChange((r: MigrationRecord) => {
+    if (r.state === "ONGOING") {
+      if (!running.has(r.requestId)) {
+        running.add(r.requestId);
+        started.inc({ strategy: r.strategy });
+      }
+      return;
+    }
+    if (r.state === "PENDING") return;
+    running.delete(r.requestId);
+    const outcome = r.state.toLowerCase();
+    finished.inc({ strategy: r.strategy, outcome });
+    if (r.stats && (outcome === "succeeded" || outcome === "failed")) duration.observe({ outcome }, r.stats.durationMs / 1000);
+    if (r.stats?.downtimeMs !== undefined && outcome === "succeeded") downtime.observe(r.stats.downtimeMs / 1000);
+  });
+  orch.onPlan((p: Plan, ms: number) => {
+    planMoves.observe({ mode: p.mode }, p.moves.length);
+    planSeconds.observe({ mode: p.mode }, ms / 1000);
+  });
+  orch.onEvent((ev: OrchestratorEvent) => {
+    if (ev.type === "cycle") cycles.inc();
+  });
+  if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  return { registry, text: () => registry.metrics() };
+}
