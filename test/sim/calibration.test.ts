@@ -9,8 +9,12 @@ import { sharedDataDir } from "../../shared/repo-root.js";
 const DATA = sharedDataDir();
 const have = existsSync(`${DATA}/planetlab/20110303`) && existsSync(`${DATA}/cloudsim-reference-results`);
 
-describe.skipIf(!have)("calibration against CloudSim 3.0.3", () => {
+// Without the traces the guard cannot run: loud outside CI, a failure in CI (CI=true).
+if (!have) console.warn(`[calibration] SKIPPING: no PlanetLab traces at ${DATA} (set BALLAST_SIM_DATA)`);
+
+describe.skipIf(!have && !process.env.CI)(`calibration against CloudSim 3.0.3${have ? "" : ": skipped because the traces are missing"}`, () => {
   it("THR-MMT-0.8 on 20110303 lands on CloudSim's numbers", { timeout: 60_000 }, () => {
+    expect(have, `PlanetLab traces and CloudSim results expected at ${DATA} (set BALLAST_SIM_DATA)`).toBe(true);
     const r = calibrateOne(DATA, "20110303", "thr-mmt-0.8", "303");
     expect(r.ref).toBeDefined();
     expect(Math.abs(r.energyRatio - 1)).toBeLessThan(CALIBRATION_BAR.energy);
