@@ -14,13 +14,23 @@ import { systemClock, type Clock } from "./shell/clock.js";
 import { createNotifier } from "../shared/systemd-notify.js";
 import { serveOrchestratorHttp } from "./shell/http/serve.js";
 import type { OrchestratorHttp } from "./shell/http/http-server.js";
+import { Kvm } from "@nats-io/kv";
+import { LeaderLease } from "./shell/ha/leader-lease.js";
+import { KvStateStore, LEASE_KEY } from "./shell/ha/kv-state-store.js";
 
 export interface RunningOrchestrator {
   orchestrator: Orchestrator;
   nc: NatsConnection;
   /** The metrics/dashboard server, when `http.listen` is set. */
   http?: OrchestratorHttp;
+  /** HA (ha.enabled): the leader lease and the shared state store. */
+  ha?: { lease: LeaderLease; store: KvStateStore; instance: string };
   stop(): Promise<void>;
+  /**
+   * Stops at once as a SIGKILLed process would: no lease release, no drain, no final writes
+   * (fault tests run several orchestrators in one process).
+   */
+  crash(): Promise<void>;
 }
 
 /** Starts an orchestrator with a parsed config; the caller owns nothing else. */
@@ -41,9 +51,40 @@ export async function startOrchestrator(opts: {
     mappingFile.watch();
   }
   const fixed = opts.mapping ?? new Map<string, string>();
-  const instance = opts.instance ?? `${hostname()}-${process.pid}`;
+  const instance = config.ha.instance ?? opts.instance ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.-]/g, "_");
   const nc = await connectNats(config.nats, `ballast-orchestrator ${instance}`);
-  const orchestrator = new Orchestrator({ config, nc, log, clock, mapping: () => mappingFile?.mapping ?? fixed });
+  let ha: { lease: LeaderLease; store: KvStateStore; instance: string } | undefined;
+  let orchestrator: Orchestrator;
+  if (config.ha.enabled) {
+    let kv;
+    try {
+      kv = await new Kvm(nc).create(config.ha.bucket, { history: 1, replicas: config.ha.replicas });
+    } catch (e) {
+      await nc.close().catch(() => undefined);
+      throw new Error(`cannot open the HA bucket ${config.ha.bucket} (JetStream on?): ${describeError(e)}`, { cause: e });
+    }
+    const lease: LeaderLease = new LeaderLease(kv, {
+      key: LEASE_KEY,
+      instance,
+      ttlMs: config.ha.lease_ttl * 1000,
+      log,
+      onAcquire: async () => orchestrator.adopt(await store.load()),
+      onLeading: () => void orchestrator.dispatcher.pump().catch((e) => log.error({ err: describeError(e) }, "dispatch failed")),
+      onLose: (why) => log.warn({ why }, "standing by"),
+    });
+    const store: KvStateStore = new KvStateStore(kv, { canWrite: () => lease.isLeader(), historySize: config.history_size, log });
+    ha = { lease, store, instance };
+  }
+  orchestrator = new Orchestrator({
+    config,
+    nc,
+    log,
+    clock,
+    mapping: () => mappingFile?.mapping ?? fixed,
+    ...(ha
+      ? { isLeader: () => ha.lease.isLeader(), epoch: () => ha.lease.epoch(), leaderName: () => ha.lease.leader(), sink: ha.store }
+      : {}),
+  });
   const subs = subscribeAgents(nc, orchestrator, log);
   const svc = await serveOrchestratorApi(nc, orchestrator, log, instance);
   let http: OrchestratorHttp | undefined;
@@ -53,12 +94,14 @@ export async function startOrchestrator(opts: {
     mappingFile?.close();
     for (const s of subs) s.unsubscribe();
     await svc.stop().catch(() => undefined);
+    await ha?.lease.stop(false);
     await nc.drain().catch(() => undefined);
     throw new Error(`cannot serve http on ${config.http.listen}: ${describeError(e)}`, { cause: e });
   }
   let cycling = false;
   const timer = setInterval(() => {
     if (cycling) return; // a slow cycle is skipped, never overlapped
+    if (ha && !ha.lease.isLeader()) return; // standbys only listen
     cycling = true;
     orchestrator
       .cycle()
@@ -67,18 +110,33 @@ export async function startOrchestrator(opts: {
         cycling = false;
       });
   }, config.policy.interval * 1000);
-  log.info({ instance, interval: config.policy.interval, automation: config.policy.automation }, "orchestrator started");
+  ha?.lease.start();
+  log.info({ instance, interval: config.policy.interval, automation: config.policy.automation, ha: config.ha.enabled }, "orchestrator started");
   return {
     orchestrator,
     nc,
     ...(http ? { http } : {}),
+    ...(ha ? { ha } : {}),
     async stop() {
       clearInterval(timer);
       await http?.close().catch(() => undefined);
       mappingFile?.close();
       for (const s of subs) s.unsubscribe();
       await svc.stop().catch(() => undefined);
+      if (ha) {
+        await ha.store.flush().catch(() => undefined);
+        ha.store.close();
+        await ha.lease.stop(true);
+      }
       await nc.drain().catch(() => undefined);
+    },
+    async crash() {
+      clearInterval(timer);
+      await ha?.lease.stop(false);
+      ha?.store.close();
+      await http?.close().catch(() => undefined);
+      mappingFile?.close();
+      await nc.close().catch(() => undefined);
     },
   };
 }

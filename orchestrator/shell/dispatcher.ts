@@ -22,6 +22,11 @@ export interface DispatchContext {
   paused: () => boolean;
   epoch: () => number | undefined;
   requestTimeoutMs: number;
+  /**
+   * Awaited after a record turns ONGOING and before its command goes out (HA: the shared store
+   * must know it was sent, so a new leader never sends it again). A throw puts it back in the queue.
+   */
+  beforeSend?: (r: MigrationRecord) => Promise<void>;
 }
 
 export type Precheck = { go: true; address: string } | { go: false; skip: string } | { go: false; wait: string };
@@ -94,7 +99,7 @@ export class Dispatcher {
             }
             continue;
           }
-          await this.send(r, pre.address);
+          if (!(await this.send(r, pre.address))) return;
         }
       } while (this.again);
     } finally {
@@ -102,9 +107,24 @@ export class Dispatcher {
     }
   }
 
-  private async send(r: MigrationRecord, address: string): Promise<void> {
+  /** Sends one migration; false when it could not be recorded as sent (then nothing was sent). */
+  private async send(r: MigrationRecord, address: string): Promise<boolean> {
     r.destinationAddress = address;
     this.tracker.start(r, this.clock.now());
+    if (this.ctx.beforeSend) {
+      try {
+        await this.ctx.beforeSend(r);
+      } catch (e) {
+        this.log.warn({ requestId: r.requestId, vm: r.vm, err: describeError(e) }, "cannot record the dispatch; migration stays queued");
+        this.tracker.unstart(r);
+        return false;
+      }
+      // Leadership may have gone while the record was being stored.
+      if (this.ctx.paused()) {
+        this.tracker.unstart(r);
+        return false;
+      }
+    }
     const epoch = this.ctx.epoch();
     const body = {
       requestId: r.requestId,
@@ -119,12 +139,13 @@ export class Dispatcher {
       try {
         const reply = await requestJson(this.nc, agentSubjects(r.source).migrate, body, { timeoutMs: this.ctx.requestTimeoutMs, data: MigrateAccepted });
         if (!reply.ok) this.tracker.finish(r, "FAILED", this.clock.now(), `${r.source} refused: ${reply.error.code}: ${reply.error.message}`);
-        return;
+        return true;
       } catch (e) {
         this.log.warn({ requestId: r.requestId, attempt, err: describeError(e) }, "no answer to migrate request");
       }
     }
     // Still ONGOING: the agent may have accepted it; reconcile() settles it from events or inventories.
     r.error = `no answer from ${r.source} to the migrate request; waiting for its outcome`;
+    return true;
   }
 }

@@ -65,6 +65,32 @@ export class MigrationTracker {
     this.emit(r);
   }
 
+  /**
+   * Puts a started migration back at the head of the queue (its command was never sent: the
+   * ONGOING state could not be stored first, HA).
+   */
+  unstart(r: MigrationRecord): void {
+    if (!this.running.delete(r.requestId)) return;
+    r.state = "PENDING";
+    delete r.startedAt;
+    this.queue.unshift(r);
+    this.emit(r);
+  }
+
+  /**
+   * Replaces everything with records loaded from the shared store (a new HA leader): queued and
+   * ongoing ones are continued, finished ones (oldest first) feed history and cooldowns. Emits nothing.
+   */
+  restore(records: readonly MigrationRecord[]): void {
+    this.queue.length = 0;
+    this.running.clear();
+    this.done.clear();
+    const finished = records.filter((r) => FINAL_STATES.has(r.state)).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    for (const r of finished) this.done.push(r);
+    for (const r of records.filter((x) => x.state === "PENDING").sort((a, b) => a.queuedAt - b.queuedAt)) this.queue.push(r);
+    for (const r of records.filter((x) => x.state === "ONGOING")) this.running.set(r.requestId, r);
+  }
+
   /** Cancels every queued (not started) migration matching the filter. */
   cancelQueued(keep: (r: MigrationRecord) => boolean, now: number, why: string): number {
     const victims = this.queue.filter((r) => !keep(r));

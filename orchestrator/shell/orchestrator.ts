@@ -42,6 +42,30 @@ export interface OrchestratorDeps {
   epoch?: () => number | undefined;
   /** Whether this instance may dispatch (HA leader); default always. */
   isLeader?: () => boolean;
+  /** HA: who leads now (instance name), for status and NOT_LEADER answers. */
+  leaderName?: () => string | undefined;
+  /** HA: receives every change of the state a new leader must continue from. */
+  sink?: StateSink;
+}
+
+/** What a standby needs to continue as leader (HA); the leader writes it to a shared store. */
+export interface PersistedState {
+  migrations: MigrationRecord[];
+  maintenance: string[];
+  frozen: string[];
+  pending: { plan: Plan; expiresAt: number }[];
+  pausedReason: string | undefined;
+}
+
+/** Receives state changes (HA: written to the JetStream KV bucket by the leader). */
+export interface StateSink {
+  migration(r: MigrationRecord): void;
+  /** Awaited before a migrate command goes out: the store must know it was sent. */
+  dispatched(r: MigrationRecord): Promise<void>;
+  maintenance(hosts: ReadonlySet<string>): void;
+  frozen(vms: ReadonlySet<string>): void;
+  pending(planId: string, p: { plan: Plan; expiresAt: number } | undefined): void;
+  paused(reason: string | undefined): void;
 }
 
 /**
@@ -63,6 +87,10 @@ export class Orchestrator {
   private policy: Policy;
   private readonly eventListeners: ((ev: OrchestratorEvent) => void)[] = [];
   private readonly planListeners: ((p: Plan, elapsedMs: number) => void)[] = [];
+  /** Outcome events of migrations this instance does not track (a standby): applied on adopt(). */
+  private readonly unmatchedOutcomes = new Map<string, MigrationEvent>();
+  /** Migrations continued from a previous leader: reconcile() may settle them from inventories. */
+  private readonly adopted = new Set<string>();
 
   constructor(private readonly deps: OrchestratorDeps) {
     this.policy = deps.config.policy;
@@ -79,11 +107,54 @@ export class Orchestrator {
         paused: () => this.pausedReason !== undefined || !(deps.isLeader?.() ?? true),
         epoch: () => deps.epoch?.(),
         requestTimeoutMs: deps.config.nats.request_timeout * 1000,
+        ...(deps.sink ? { beforeSend: (r: MigrationRecord) => deps.sink!.dispatched(r) } : {}),
       },
       deps.clock,
       deps.log,
     );
-    this.tracker.onChange((r) => this.publish({ type: "migration", record: r }));
+    this.tracker.onChange((r) => {
+      deps.sink?.migration(r);
+      this.publish({ type: "migration", record: r });
+    });
+  }
+
+  /** Is this instance the one that may act (always, without HA)? */
+  get leading(): boolean {
+    return this.deps.isLeader?.() ?? true;
+  }
+
+  /**
+   * Continues from the shared state (a new HA leader): replaces migrations, maintenance, frozen
+   * VMs, pending plans and pause; applies outcome events seen while standing by.
+   */
+  adopt(st: PersistedState): void {
+    this.tracker.restore(st.migrations);
+    this.maintenance.clear();
+    for (const h of st.maintenance) this.maintenance.add(h);
+    this.frozen.clear();
+    for (const v of st.frozen) this.frozen.add(v);
+    this.pending.clear();
+    for (const p of [...st.pending].sort((a, b) => a.expiresAt - b.expiresAt)) this.pending.set(p.plan.id, p);
+    this.pausedReason = st.pausedReason;
+    this.adopted.clear();
+    for (const r of this.tracker.ongoing()) this.adopted.add(r.requestId);
+    const now = this.deps.clock.now();
+    for (const r of this.tracker.ongoing()) {
+      const ev = this.unmatchedOutcomes.get(r.requestId);
+      if (ev) this.tracker.applyEvent(ev, now);
+    }
+    this.unmatchedOutcomes.clear();
+  }
+
+  /** The state a new leader continues from (tests, the HA store's first write). */
+  persistedState(): PersistedState {
+    return {
+      migrations: [...this.tracker.queued(), ...this.tracker.ongoing(), ...this.tracker.history({ limit: Number.MAX_SAFE_INTEGER })],
+      maintenance: [...this.maintenance],
+      frozen: [...this.frozen],
+      pending: [...this.pending.values()],
+      pausedReason: this.pausedReason,
+    };
   }
 
   get currentPolicy(): Policy {
@@ -102,7 +173,12 @@ export class Orchestrator {
 
   onMigrationEvent(ev: MigrationEvent): void {
     const r = this.tracker.applyEvent(ev, this.deps.clock.now());
+    if (!r && ev.type !== "migration.started" && ev.type !== "migration.progress") {
+      this.unmatchedOutcomes.set(ev.requestId, ev);
+      if (this.unmatchedOutcomes.size > MAX_REMEMBERED) this.unmatchedOutcomes.delete(this.unmatchedOutcomes.keys().next().value!);
+    }
     if (r && r.state !== "ONGOING") {
+      this.adopted.delete(r.requestId);
       this.deps.log.info({ requestId: r.requestId, vm: r.vm, state: r.state, stats: r.stats, error: r.error }, "migration finished");
       void this.dispatcher.pump();
     }
@@ -147,7 +223,9 @@ export class Orchestrator {
     const p = this.planFor({ mode: "cycle" }, now);
     this.lastPlan = p;
     this.decisions.record(p, now);
+    const frozenBefore = this.frozen.size;
     for (const vm of p.frozen) this.frozen.add(vm);
+    if (this.frozen.size !== frozenBefore) this.deps.sink?.frozen(this.frozen);
     let queued = 0;
     if (p.moves.length > 0) {
       const automation = this.policy.automation;
@@ -203,7 +281,8 @@ export class Orchestrator {
       const started = r.startedAt ?? r.queuedAt;
       const restarted = (this.state.agentStartedAt(r.source) ?? 0) > started;
       const timedOut = now - started > this.deps.config.migration_timeout * 1000;
-      if (!restarted && !timedOut) continue;
+      const adopted = this.adopted.has(r.requestId);
+      if (!restarted && !timedOut && !adopted) continue;
       const listed = this.state.locate(r.vm);
       const running = listed.filter((l) => l.info.state === "running");
       const onDest = running.some((l) => l.host === r.destination);
@@ -212,6 +291,15 @@ export class Orchestrator {
       // p2p migration): the destination's incoming, not yet running copy says it is still under way.
       const incoming = listed.some((l) => l.host === r.destination && l.info.state !== "running");
       const stillMigrating = running.some((l) => l.info.migrating) || incoming;
+      if (adopted && !restarted && !timedOut) {
+        // Continued from a previous leader whose outcome event may have come before this instance
+        // listened: the inventories settle a finished success; anything else waits for its event.
+        if (onDest && !onSource && !stillMigrating) {
+          this.adopted.delete(r.requestId);
+          this.tracker.finish(r, "SUCCEEDED", now, "outcome taken from inventories: the migration finished while leadership changed");
+        }
+        continue;
+      }
       if (onDest && !onSource) this.tracker.finish(r, "SUCCEEDED", now, restarted ? "outcome taken from inventories: source agent restarted during the migration" : undefined);
       else if (onSource && !stillMigrating && !onDest)
         this.tracker.finish(r, "FAILED", now, restarted ? `source agent ${r.source} restarted during the migration; ${r.vm} stayed on ${r.source}` : `no outcome within ${this.deps.config.migration_timeout}s; ${r.vm} is still on ${r.source}`);
@@ -222,12 +310,18 @@ export class Orchestrator {
   /** Keeps a plan for `approve`; the oldest go first when too many pile up. */
   private propose(p: Plan, now: number): void {
     this.pending.delete(p.id);
-    this.pending.set(p.id, { plan: p, expiresAt: now + this.policy.plan_ttl * 1000 });
-    while (this.pending.size > MAX_PENDING_PLANS) this.pending.delete(this.pending.keys().next().value!);
+    const entry = { plan: p, expiresAt: now + this.policy.plan_ttl * 1000 };
+    this.pending.set(p.id, entry);
+    this.deps.sink?.pending(p.id, entry);
+    while (this.pending.size > MAX_PENDING_PLANS) this.dropPlan(this.pending.keys().next().value!);
+  }
+
+  private dropPlan(id: string): void {
+    if (this.pending.delete(id)) this.deps.sink?.pending(id, undefined);
   }
 
   private expirePlans(now: number): void {
-    for (const [id, p] of this.pending) if (p.expiresAt <= now) this.pending.delete(id);
+    for (const [id, p] of this.pending) if (p.expiresAt <= now) this.dropPlan(id);
   }
 
   // ---- operator API ---------------------------------------------------------------------
@@ -239,7 +333,8 @@ export class Orchestrator {
       paused: this.pausedReason !== undefined,
       pausedReason: this.pausedReason ?? null,
       automation: this.policy.automation,
-      leader: this.deps.isLeader?.() ?? true,
+      leader: this.leading,
+      ha: this.deps.isLeader ? { role: this.leading ? "leader" : "standby", epoch: this.deps.epoch?.() ?? null, leaderInstance: this.deps.leaderName?.() ?? null } : null,
       cycle: this.decisions.cycle,
       hosts: this.state.statuses(now, this.policy, this.deps.mapping(), this.maintenance),
       migrations: { queued: this.tracker.queued().map(brief), ongoing: this.tracker.ongoing().map(brief) },
@@ -255,11 +350,13 @@ export class Orchestrator {
         : { mode: q.mode };
     const p = this.planFor(req);
     // Any dry-run plan can be applied by id (`approve`) until it expires or the cluster drifts.
-    if (p.moves.length > 0) this.propose(p, this.deps.clock.now());
+    // A standby's plans cannot be approved (the leader does not know them): it only shows them.
+    if (p.moves.length > 0 && this.leading) this.propose(p, this.deps.clock.now());
     return p;
   }
 
   async runNow(): Promise<{ plan: Plan; queued: number }> {
+    this.assertLeader();
     return this.cycle();
   }
 
@@ -271,10 +368,13 @@ export class Orchestrator {
     if (!p) throw new BallastError("UNKNOWN_PLAN", `no pending plan ${planId} (it may have expired after ${this.policy.plan_ttl}s or been applied)`);
     const current = this.snapshot(now);
     const drift = p.plan.moves.filter((m) => !current.vms.some((v) => v.name === m.vm && v.host === m.source && v.state === "running"));
-    this.pending.delete(planId);
+    this.dropPlan(planId);
     if (drift.length > 0)
       throw new BallastError("PLAN_EXPIRED", `plan ${planId} was cancelled: the cluster drifted since it was made (${drift.map((m) => `${m.vm} is no longer running on ${m.source}`).join("; ")})`);
-    if (p.plan.mode === "evacuate") for (const m of p.plan.moves) this.maintenance.add(m.source);
+    if (p.plan.mode === "evacuate") {
+      for (const m of p.plan.moves) this.maintenance.add(m.source);
+      this.deps.sink?.maintenance(this.maintenance);
+    }
     const queued = this.enqueue(p.plan.moves, planId, now);
     await this.dispatcher.pump();
     return { planId, queued };
@@ -322,6 +422,7 @@ export class Orchestrator {
     if (!pre.canDrain)
       throw new BallastError("NO_DESTINATION", `host ${host} cannot be drained now: ${pre.reasons.map((d) => `${d.subject}: ${d.message}`).join("; ")}`, { details: { reasons: pre.reasons } });
     this.maintenance.add(host);
+    this.deps.sink?.maintenance(this.maintenance);
     this.decisions.record(pre.plan, now);
     const queued = this.enqueue(pre.plan.moves, pre.plan.id, now);
     await this.dispatcher.pump();
@@ -329,23 +430,30 @@ export class Orchestrator {
   }
 
   release(req: { host?: string; vm?: string }): unknown {
+    this.assertLeader();
     if (req.host !== undefined) {
       const host = this.knownHost(req.host);
       const was = this.maintenance.delete(host);
+      if (was) this.deps.sink?.maintenance(this.maintenance);
       return { host, released: was };
     }
     const was = this.frozen.delete(req.vm!);
+    if (was) this.deps.sink?.frozen(this.frozen);
     return { vm: req.vm, released: was };
   }
 
   pause(reason?: string): unknown {
+    this.assertLeader();
     this.pausedReason = reason ?? "paused by operator";
+    this.deps.sink?.paused(this.pausedReason);
     return { paused: true, reason: this.pausedReason, queued: this.tracker.queued().length, ongoing: this.tracker.ongoing().length };
   }
 
   async resume(): Promise<unknown> {
+    this.assertLeader();
     const was = this.pausedReason !== undefined;
     this.pausedReason = undefined;
+    if (was) this.deps.sink?.paused(undefined);
     await this.dispatcher.pump();
     return { paused: false, wasPaused: was };
   }
@@ -391,8 +499,16 @@ export class Orchestrator {
   }
 
   private assertActive(): void {
+    this.assertLeader();
     if (this.pausedReason !== undefined) throw new BallastError("PAUSED", `orchestrator is paused (${this.pausedReason}); resume first`);
-    if (!(this.deps.isLeader?.() ?? true)) throw new BallastError("NOT_LEADER", "this orchestrator is a standby; send commands to the leader");
+  }
+
+  private assertLeader(): void {
+    if (this.leading) return;
+    const leader = this.deps.leaderName?.();
+    throw new BallastError("NOT_LEADER", `this orchestrator is a standby; the leader is ${leader ?? "not known right now (an election is under way)"}; send commands to it`, {
+      details: { leader: leader ?? null },
+    });
   }
 
   private publish(ev: OrchestratorEvent): void {

@@ -16,6 +16,11 @@ export class RingBuffer<T> {
     this.start = (this.start + 1) % this.capacity;
   }
 
+  clear(): void {
+    this.items = [];
+    this.start = 0;
+  }
+
   get size(): number {
     return this.items.length;
   }

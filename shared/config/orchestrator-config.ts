@@ -41,6 +41,27 @@ export const OrchestratorHttp = z
   .strict();
 export type OrchestratorHttp = z.infer<typeof OrchestratorHttp>;
 
+/**
+ * High availability: several orchestrators, one leader through a lease in a JetStream KV bucket.
+ * The bucket also holds the state a new leader continues from (migrations, cooldown history,
+ * maintenance hosts, frozen VMs, pending plans, pause).
+ */
+export const OrchestratorHa = z
+  .object({
+    /** Run as one of several orchestrators (off: this instance always leads, nothing goes to KV). */
+    enabled: z.boolean().default(false),
+    /** JetStream KV bucket of the lease and the shared state; every instance must name the same. */
+    bucket: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "bucket must be 1-64 characters of A-Z a-z 0-9 _ -").default("ballast-orchestrator"),
+    /** Lease period, seconds: the leader renews every third of it; a standby takes over after it passes unrenewed. */
+    lease_ttl: z.number().min(0.3).max(300).default(10),
+    /** This instance's name in the lease and in NOT_LEADER answers (default: hostname-pid). */
+    instance: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "instance must be 1-64 characters of A-Z a-z 0-9 _ . -").optional(),
+    /** JetStream replicas of the bucket (3 on a three-server NATS cluster). */
+    replicas: z.number().int().min(1).max(5).default(1),
+  })
+  .strict();
+export type OrchestratorHa = z.infer<typeof OrchestratorHa>;
+
 export const OrchestratorConfig = z
   .object({
     nats: NatsConfig.default(NatsConfig.parse({})),
@@ -55,6 +76,7 @@ export const OrchestratorConfig = z
     migration_timeout: z.number().min(5).max(86_400).default(900),
     log_level: LogLevel.default("info"),
     http: OrchestratorHttp.default(() => OrchestratorHttp.parse({})),
+    ha: OrchestratorHa.default(() => OrchestratorHa.parse({})),
   })
   .strict();
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { sleep, waitUntil } from "../integration/sim-cluster.js";
+import { checkPlacement, startHaCluster, type HaCluster } from "./ha-cluster.js";
+import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
+
+// Two orchestrators in this process, one real nats-server with JetStream, three sim agents.
+// The leader is "killed" (crash(): lease renewals and NATS connection stop at once, nothing is
+// given back) while a migration runs; the standby must take over within two lease periods,
+// see the migration finish, keep its cooldown, and send nothing twice.
+
+const TTL = 1; // lease period, seconds
+const INTERVAL = 0.25;
+const VMS = ["big", "a-1", "b-1", "c-1"];
+
+describe("HA: leader killed during a migration", () => {
+  let server: NatsServerHandle;
+  let c: HaCluster;
+
+  beforeAll(async () => {
+    server = await startNatsServer({ jetstream: true });
+    const vm = (name: string, mem = 1024) => ({ name, vcpus: 2, mem_mib: mem, cpu: 5 });
+    c = await startHaCluster({
+      servers: [server.url],
+      interval: INTERVAL,
+      leaseTtl: TTL,
+      orchestrators: ["orch-a"],
+      hosts: {
+        // 4 GiB at 1000 MiB/s: the migration of "big" takes about 4 s.
+        a: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("big", 4096), vm("a-1")] },
+        b: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("b-1")] },
+        c: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("c-1")] },
+      },
+      policy: { interval: INTERVAL, stale_after: 2, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
+    });
+    await waitUntil(() => c.orchs.get("orch-a")!.ha!.lease.isLeader(), 5000, "orch-a to lead");
+    await c.startOrch("orch-b");
+    await waitUntil(async () => {
+      const s = await c.api("status", {});
+      return s.ok && s.data.hosts.filter((h: any) => h.fresh).length === 3;
+    }, 10_000, "all hosts to report");
+  }, 30_000);
+
+  afterAll(async () => {
+    await c?.stop();
+    await server?.stop();
+  });
+
+  it("a standby refuses mutating requests with NOT_LEADER naming the leader, and answers status", async () => {
+    const b = c.orchs.get("orch-b")!;
+    expect(b.ha!.lease.isLeader()).toBe(false);
+    expect(() => b.orchestrator.pause("x")).toThrow(/standby; the leader is orch-a/);
+    await expect(b.orchestrator.migrate({ vm: "big", to: "b" } as never)).rejects.toMatchObject({ code: "NOT_LEADER" });
+    const st = b.orchestrator.status() as any;
+    expect(st.ha).toEqual({ role: "standby", epoch: null, leaderInstance: "orch-a" });
+    expect((c.orchs.get("orch-a")!.orchestrator.status() as any).ha).toMatchObject({ role: "leader", leaderInstance: "orch-a" });
+  });
+
+  it("the standby takes over within two lease periods, sees the migration finish, keeps the cooldown, sends nothing twice", async () => {
+    const a = c.orchs.get("orch-a")!;
+    const b = c.orchs.get("orch-b")!;
+    const epochA = a.ha!.lease.epoch()!;
+    const r = await c.leaderApi("migrate", { vm: "big", to: "b", request_id: "op-failover-1" });
+    expect(r.ok).toBe(true);
+    const requestId = (r.data.queued as MigrationRecord[])[0]!.requestId;
+    await waitUntil(() => a.orchestrator.tracker.ongoing().some((m) => m.vm === "big"), 5000, "the migration to start");
+    await sleep(500); // well inside the ~4 s copy
+    expect(c.fabric.whereIs("big")).toEqual(["a"]);
+
+    const t0 = performance.now();
+    await a.crash();
+    c.orchs.delete("orch-a");
+    await waitUntil(() => b.ha!.lease.isLeader(), TTL * 2000 + 1000, "orch-b to take over");
+    const takeoverMs = performance.now() - t0;
+    const epochB = b.ha!.lease.epoch()!;
+    // The continued record: ONGOING, same request id, loaded from the bucket.
+    const continued = b.orchestrator.tracker.get(requestId);
+    const stillOngoing = continued?.state === "ONGOING";
+
+    await waitUntil(() => b.orchestrator.history({ vm: "big", limit: 5 }).some((m) => m.requestId === requestId && m.state === "SUCCEEDED"), 15_000, "orch-b to see the migration succeed");
+    const finishedSeenMs = performance.now() - t0;
+
+    // Cooldown: b turns hot because of "big" (just moved); a and c are idle. "big" must stay
+    // (vm_cooldown 600 s, its move taken over from the old leader's record); b-1 may go.
+    c.sim("b").setVmCpu("big", 750);
+    await sleep(3000);
+    const bigMoves = [...c.sent.values()].filter((s) => s.vm === "big");
+    const place = checkPlacement(c, b, VMS);
+    const st = b.orchestrator.status() as any;
+
+    console.log(
+      `[ha failover] lease_ttl=${TTL}s takeover=${Math.round(takeoverMs)} ms (limit ${2 * TTL * 1000} ms) epoch ${epochA} -> ${epochB}; ` +
+        `record continued as ONGOING=${stillOngoing}; success seen by new leader after ${Math.round(finishedSeenMs)} ms; ` +
+        `migrate commands for big: ${bigMoves.length} request id(s), sends per id ${bigMoves.map((s) => s.count).join(",")}; ` +
+        `cycles by new leader=${st.cycle}; placement ${JSON.stringify(place.map((p) => `${p.vm}@${p.hosts.join("+")}`))}`,
+    );
+    expect(takeoverMs).toBeLessThan(2 * TTL * 1000);
+    expect(epochB).toBeGreaterThan(epochA);
+    expect(stillOngoing).toBe(true);
+    expect(bigMoves).toHaveLength(1);
+    expect(bigMoves[0]!.count).toBe(1);
+    expect(bigMoves[0]!.epochs).toEqual([epochA]);
+    for (const s of c.sent.values()) expect(s.count).toBe(1);
+    expect(c.fabric.whereIs("big")).toEqual(["b"]);
+    expect(st.cycle).toBeGreaterThan(3); // the new leader did plan, and chose to leave big alone
+    for (const p of place) {
+      expect(p.hosts).toHaveLength(1);
+      expect(p.view).toEqual(p.hosts);
+    }
+    expect(st.migrations).toEqual({ queued: [], ongoing: [] });
+  }, 40_000);
+
+  it("a leader that loses its lease stops dispatching at once", async () => {
+    const b = c.orchs.get("orch-b")!;
+    // Someone else writes the lease (as a newer leader would): orch-b's next renewal fails.
+    const { Kvm } = await import("@nats-io/kv");
+    const kv = await new Kvm(c.nc).open("ballast-test");
+    const e = (await kv.get("leader"))!;
+    const v = JSON.parse(e.string());
+    await kv.update("leader", JSON.stringify({ ...v, instance: "intruder", epoch: v.epoch + 1, renewedAt: Date.now(), expiresAt: Date.now() + 60_000 }), e.revision);
+    const t0 = performance.now();
+    await waitUntil(() => !b.ha!.lease.isLeader(), TTL * 1000, "orch-b to step down");
+    const stepDownMs = performance.now() - t0;
+    const before = c.sent.size;
+    const r = await b.orchestrator.migrate({ vm: "a-1", to: "c" } as never).catch((x) => x);
+    await b.orchestrator.dispatcher.pump();
+    await sleep(300);
+    console.log(`[ha lease lost] orch-b stepped down ${Math.round(stepDownMs)} ms after its lease was taken; migrate answered ${r.code}; commands sent since: ${c.sent.size - before}`);
+    expect(r.code).toBe("NOT_LEADER");
+    expect(c.sent.size).toBe(before);
+    await waitUntil(() => (b.orchestrator.status() as any).ha.leaderInstance === "intruder", 2000, "orch-b to name the new holder");
+  }, 20_000);
+});

@@ -1,0 +1,127 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { AgentConfig, type SimConfigInput } from "../../shared/config/agent-config.js";
+import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
+import type { PolicyInput } from "../../shared/config/policy.js";
+import { NatsConfig } from "../../shared/config/nats-config.js";
+import { silentLogger } from "../../shared/logger.js";
+import { connectNats } from "../../shared/nats/connect.js";
+import { requestJson } from "../../shared/nats/json.js";
+import { orchestratorSubjects } from "../../shared/subjects.js";
+import { startAgent, type AgentHandle } from "../../agent/nats-agent.js";
+import { SimFabric } from "../../agent/sim/sim-fabric.js";
+import type { SimHypervisor } from "../../agent/sim/sim-hypervisor.js";
+import { startOrchestrator, type RunningOrchestrator } from "../../orchestrator/main.js";
+import { waitUntil } from "../integration/sim-cluster.js";
+
+// Several HA orchestrators (in this process) + sim agents on given NATS servers, an operator
+// connection, and a spy that counts every migrate command sent to any agent.
+
+export interface HaCluster {
+  fabric: SimFabric;
+  agents: Map<string, AgentHandle>;
+  orchs: Map<string, RunningOrchestrator>;
+  nc: NatsConnection;
+  /** Migrate commands seen on ballast.agent.*.migrate: requestId -> { vm, count, epochs }. */
+  sent: Map<string, { vm: string; count: number; epochs: (number | undefined)[] }>;
+  sim(host: string): SimHypervisor;
+  leader(): RunningOrchestrator | undefined;
+  startOrch(instance: string): Promise<RunningOrchestrator>;
+  api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<any>;
+  /** Asks until the leader (not a standby) answers. */
+  leaderApi(endpoint: keyof typeof orchestratorSubjects, body: unknown, timeoutMs?: number): Promise<any>;
+  stop(): Promise<void>;
+}
+
+export interface HaClusterOptions {
+  servers: string[];
+  hosts: Record<string, SimConfigInput>;
+  policy: PolicyInput;
+  interval: number;
+  leaseTtl: number;
+  bucket?: string;
+  replicas?: number;
+  stale_after?: number;
+  orchestrators: string[];
+}
+
+export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
+  const fabric = new SimFabric();
+  const agents = new Map<string, AgentHandle>();
+  const orchs = new Map<string, RunningOrchestrator>();
+  const sent = new Map<string, { vm: string; count: number; epochs: (number | undefined)[] }>();
+  const nats = { servers: o.servers, request_timeout: 2 };
+  const nc = await connectNats(NatsConfig.parse({ servers: o.servers }), "test-operator");
+  nc.subscribe("ballast.agent.*.migrate", {
+    callback: (_e, m) => {
+      const b = JSON.parse(new TextDecoder().decode(m.data)) as { requestId: string; vm: string; epoch?: number };
+      const s = sent.get(b.requestId) ?? { vm: b.vm, count: 0, epochs: [] };
+      s.count++;
+      s.epochs.push(b.epoch);
+      sent.set(b.requestId, s);
+    },
+  });
+  await nc.flush();
+  const startOrch = async (instance: string) => {
+    const config = OrchestratorConfig.parse({
+      nats,
+      policy: o.policy,
+      log_level: "silent",
+      ha: { enabled: true, lease_ttl: o.leaseTtl, instance, bucket: o.bucket ?? "ballast-test", replicas: o.replicas ?? 1 },
+    });
+    const r = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(Object.keys(o.hosts).map((h) => [h, h])) });
+    orchs.set(instance, r);
+    return r;
+  };
+  const stop = async () => {
+    for (const r of orchs.values()) await r.stop().catch(() => undefined);
+    for (const a of agents.values()) await a.stop().catch(() => undefined);
+    await nc.close().catch(() => undefined);
+  };
+  try {
+    for (const [host, sim] of Object.entries(o.hosts)) {
+      const config = AgentConfig.parse({ host, nats, driver: "sim", interval: o.interval, heartbeat_interval: o.interval, sim });
+      agents.set(host, await startAgent({ config, logger: silentLogger(), fabric }));
+    }
+    for (const i of o.orchestrators) await startOrch(i);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const api = (endpoint: keyof typeof orchestratorSubjects, body: unknown) => requestJson(nc, orchestratorSubjects[endpoint], body, { timeoutMs: 5000 });
+  return {
+    fabric,
+    agents,
+    orchs,
+    nc,
+    sent,
+    sim: (host) => agents.get(host)!.hypervisor as SimHypervisor,
+    leader: () => [...orchs.values()].find((r) => r.ha?.lease.isLeader()),
+    startOrch,
+    api,
+    async leaderApi(endpoint, body, timeoutMs = 10_000) {
+      let last: any;
+      await waitUntil(async () => {
+        last = await api(endpoint, body).catch((e) => ({ ok: false, error: { code: "TRANSPORT", message: String(e) } }));
+        return !(last.ok === false && (last.error.code === "NOT_LEADER" || last.error.code === "TRANSPORT"));
+      }, timeoutMs, `the leader to answer ${endpoint}`);
+      return last;
+    },
+    stop,
+  };
+}
+
+/**
+ * The end-of-test invariant: every VM runs on exactly one host, and the orchestrator's view
+ * (where its newest inventories say each VM runs) matches.
+ */
+export function checkPlacement(c: { fabric: SimFabric }, orch: RunningOrchestrator, vms: string[]): { vm: string; hosts: string[]; view: string[] }[] {
+  return vms.map((vm) => ({
+    vm,
+    hosts: c.fabric.whereIs(vm).sort(),
+    view: orch.orchestrator.state
+      .locate(vm)
+      .filter((l) => l.info.state === "running")
+      .map((l) => l.host)
+      .sort(),
+  }));
+}
