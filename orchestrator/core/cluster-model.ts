@@ -1,6 +1,7 @@
 import type { Policy } from "../../shared/config/policy.js";
 import type { Decision } from "./plan.js";
 import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "./snapshot.js";
+import { sortedInputs } from "./digest.js";
 import { predictCpu } from "./prediction.js";
 import { hostSamples, isFresh } from "./windows.js";
 
@@ -133,12 +134,12 @@ export class ClusterModel {
     this.weights = weightsOf(policy);
     const excludedHosts = new Set(policy.excluded_hosts);
 
-    const hostsIn = [...snapshot.hosts].sort((a, b) => cmp(a.id, b.id));
-    const vmsIn = [...snapshot.vms].sort((a, b) => cmp(a.name, b.name) || cmp(a.host, b.host));
-    const flights = [...(snapshot.inFlight ?? [])].sort((a, b) => cmp(a.requestId, b.requestId));
-    this.history = [...(snapshot.history ?? [])].sort(
-      (a, b) => a.finishedAt - b.finishedAt || cmp(a.vm, b.vm) || cmp(a.source, b.source) || cmp(a.destination, b.destination) || cmp(a.outcome, b.outcome),
-    );
+    // Sorted once per snapshot and shared with the plan's digests (read-only here).
+    const sorted = sortedInputs(snapshot);
+    const hostsIn = sorted.hosts;
+    const vmsIn = sorted.vms;
+    const flights = sorted.inFlight;
+    this.history = [...sorted.history];
 
     const lastMove = new Map<string, number>();
     for (const m of this.history) {

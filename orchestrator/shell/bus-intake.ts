@@ -1,13 +1,17 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { allAgents, hostFromAgentSubject } from "../../shared/subjects.js";
-import { HostMetrics, Heartbeat } from "../../shared/schemas/host-metrics.js";
+import type { HostMetrics } from "../../shared/schemas/host-metrics.js";
+import { Heartbeat } from "../../shared/schemas/host-metrics.js";
+import { HostMetricsFast } from "../../shared/schemas/host-metrics-fast.js";
 import { MigrationEvent } from "../../shared/schemas/agent-api.js";
 import { decodeJson } from "../../shared/nats/json.js";
 import type { Orchestrator } from "./orchestrator.js";
 
 // Subscribes to every agent. A message that fails its schema, or whose host differs from the
 // subject's host token, is dropped and logged: one agent cannot speak for another.
+// HostMetrics, the hot message, is checked by its proven-equivalent fast path (zod decides
+// whatever the fast path does not accept; shared/schemas/host-metrics-fast.ts).
 
 export function subscribeAgents(nc: NatsConnection, orch: Orchestrator, log: Logger): Subscription[] {
   // Counted per subject kind, not per subject: junk sent to random host tokens must neither grow
@@ -36,7 +40,7 @@ export function subscribeAgents(nc: NatsConnection, orch: Orchestrator, log: Log
       },
     });
   return [
-    sub<HostMetrics>(allAgents.metrics, HostMetrics, (m) => orch.onMetrics(m)),
+    sub<HostMetrics>(allAgents.metrics, HostMetricsFast, (m) => orch.onMetrics(m)),
     sub<Heartbeat>(allAgents.heartbeat, Heartbeat, (h) => orch.onHeartbeat(h)),
     sub<MigrationEvent>(allAgents.events, MigrationEvent, (e) => orch.onMigrationEvent(e)),
   ];

@@ -11,12 +11,15 @@ export const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** At most this many validation issues are spelled out: junk can produce millions. */
 const MAX_ISSUES = 5;
 
+// One decoder for every message (decode() without stream is stateless); not one per message.
+const utf8 = new TextDecoder();
+
 /** Decodes and validates a published message; the error (caller logs it) is short and bounded. */
 export function decodeJson<S extends z.ZodTypeAny>(schema: S, data: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): { ok: true; value: z.infer<S> } | { ok: false; error: string } {
   if (data.length > maxBytes) return { ok: false, error: `message of ${data.length} bytes exceeds the limit of ${maxBytes}` };
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder().decode(data));
+    raw = JSON.parse(utf8.decode(data));
   } catch (e) {
     return { ok: false, error: `not JSON: ${(e as Error).message}` };
   }

@@ -2,7 +2,11 @@
 // Trigger: requested (mode "consolidate") or listed in policy.strategies.
 // Goal:    empty whole hosts, least loaded first, by packing ALL their VMs (largest first) onto the
 //          most loaded hosts that stay under consolidate_load and the memory limits; hosts empty at
-//          the start never receive VMs. A VM is never moved from a host that cannot be emptied
+//          the start never receive VMs. Host size counts (an emptied host counts one whatever its
+//          size, so the fewest hosts are the largest): the smallest hosts are emptied first, the
+//          least loaded of a size first, and VMs are packed onto the largest hosts first, the most
+//          loaded of a size first. On hosts of one size both orders are the plain by-load orders.
+//          (Size: the weighted share of the largest CPU and memory capacities in the cluster.) A VM is never moved from a host that cannot be emptied
 //          entirely. Of the empty hosts, spare_hosts (the largest) are kept powered as reserve; the
 //          others are reported in plan.emptyHosts as power-off candidates.
 // Stop:    no further host can be emptied, the host-trial limit, or the per-cycle caps. When the caps
@@ -11,7 +15,7 @@
 // Consolidation is optional, so it never breaks a should rule.
 
 import type { Policy } from "../../../shared/config/policy.js";
-import type { HostModel, MoveToken, VmModel } from "../cluster-model.js";
+import type { ClusterModel, HostModel, MoveToken, VmModel } from "../cluster-model.js";
 import { checkDestination, checkVm, type DestOptions } from "../constraints.js";
 import type { PlanContext } from "../context.js";
 import { f1, r2, RejectionTally } from "../explain.js";
@@ -43,9 +47,12 @@ export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanCont
   },
   run(ctx, a) {
     const { model } = ctx;
-    const candidates = model.byLoad.filter(
-      (h) => h.inBalance && !h.maintenance && !ctx.closing.has(h.id) && !model.isEmpty(h) && h.plannedIn === 0 && h.inFlightIn === 0 && h.inFlightOut === 0,
-    );
+    const sizes = new HostSizes(model);
+    // Smallest size first; byLoad is ordered by (key, id) and the sort is stable, so within a size
+    // the least loaded come first, as on hosts of one size.
+    const candidates = model.byLoad
+      .filter((h) => h.inBalance && !h.maintenance && !ctx.closing.has(h.id) && !model.isEmpty(h) && h.plannedIn === 0 && h.inFlightIn === 0 && h.inFlightOut === 0)
+      .sort((x, y) => sizes.size(x) - sizes.size(y));
     const busy = model.hosts.filter((h) => h.inBalance && !model.isEmpty(h) && (h.inFlightIn > 0 || h.inFlightOut > 0 || h.plannedIn > 0));
     for (const h of busy)
       ctx.log.host(h.id, { code: "HOST_BUSY", message: `host ${h.id} has migrations in flight or planned; not emptied now`, numbers: { inFlightIn: h.inFlightIn, inFlightOut: h.inFlightOut, plannedIn: h.plannedIn } }, undefined, "consolidate");
@@ -60,7 +67,7 @@ export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanCont
       if (ctx.caps && model.plannedTotal >= ctx.policy.max_moves_per_cycle) break;
       if (model.isEmpty(h) || h.plannedIn > 0 || ctx.closing.has(h.id)) continue;
       trials += 1;
-      const chosen = trial(ctx, h, opts);
+      const chosen = trial(ctx, h, opts, sizes);
       if (!chosen) continue;
       // Replay the proven moves with the per-cycle caps; the first one refused ends consolidation.
       ctx.closing.add(h.id);
@@ -104,7 +111,7 @@ export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanCont
 };
 
 /** Try to place every VM of `h` on the copy; undo the trial and return the moves if all fit. */
-function trial(ctx: PlanContext, h: HostModel, opts: DestOptions): { vm: VmModel; p: Placement }[] | null {
+function trial(ctx: PlanContext, h: HostModel, opts: DestOptions, sizes: HostSizes): { vm: VmModel; p: Placement }[] | null {
   const { model } = ctx;
   const vms = [...h.vms].sort((x, y) => y.memMiB - x.memMiB || y.loadCores - x.loadCores || byName(x, y));
   const tokens: MoveToken[] = [];
@@ -122,7 +129,7 @@ function trial(ctx: PlanContext, h: HostModel, opts: DestOptions): { vm: VmModel
       return null;
     }
     const tally = new RejectionTally();
-    const p = findDestination(ctx, vm, opts, "pack", tally);
+    const p = sizes.single ? findDestination(ctx, vm, opts, "pack", tally) : packLargestFirst(ctx, vm, opts, sizes, tally);
     if (!p || p.brokenShould.length > 0) {
       rollback();
       ctx.log.host(
@@ -138,4 +145,75 @@ function trial(ctx: PlanContext, h: HostModel, opts: DestOptions): { vm: VmModel
   }
   rollback();
   return chosen;
+}
+
+/** Host sizes of the working copy: the weighted share of the largest CPU and memory capacities (1 for the largest host). */
+class HostSizes {
+  /** Distinct sizes, largest first. */
+  readonly desc: number[];
+  /** All hosts have one size: the plain by-load order applies. */
+  readonly single: boolean;
+  private readonly sizeById = new Map<string, number>();
+
+  constructor(model: ClusterModel) {
+    let maxCores = 0;
+    let maxMem = 0;
+    for (const h of model.hosts) {
+      maxCores = Math.max(maxCores, h.capacityCores);
+      maxMem = Math.max(maxMem, h.memTotalMiB);
+    }
+    const w = model.weights;
+    const distinct = new Set<number>();
+    for (const h of model.hosts) {
+      const size = (w.cpu * (maxCores > 0 ? h.capacityCores / maxCores : 1) + w.mem * (maxMem > 0 ? h.memTotalMiB / maxMem : 1)) / (w.cpu + w.mem);
+      this.sizeById.set(h.id, size);
+      distinct.add(size);
+    }
+    this.desc = [...distinct].sort((a, b) => b - a);
+    this.single = this.desc.length <= 1;
+  }
+
+  size(h: HostModel): number {
+    return this.sizeById.get(h.id) ?? 1;
+  }
+}
+
+/**
+ * findDestination's "pack" order, size by size from the largest: within a size the most loaded
+ * host that fits wins (ties by id), and the first size with a fit that breaks no should rule wins.
+ * Without such a fit, the fit breaking the fewest should rules is returned (the caller refuses it).
+ */
+function packLargestFirst(ctx: PlanContext, vm: VmModel, opts: DestOptions, sizes: HostSizes, tally: RejectionTally): Placement | null {
+  const list = ctx.model.byLoad;
+  const n = list.length;
+  let fallback: Placement | null = null;
+  for (const size of sizes.desc) {
+    let best: Placement | null = null;
+    for (let k = n - 1; k >= 0; k--) {
+      const h = list[k]!;
+      if (sizes.size(h) !== size) continue;
+      if (best && best.brokenShould.length === 0 && h.key < best.host.key) break;
+      if (ctx.budget <= 0) {
+        ctx.budgetExhausted = true;
+        return best && best.brokenShould.length === 0 ? best : fallback;
+      }
+      ctx.budget -= 1;
+      const v = checkDestination(ctx, vm, h, opts, tally.wantsDetail());
+      if (h.id !== vm.host) tally.evaluated += 1;
+      if (!v.ok) {
+        if (v.rejection.code !== "DEST_IS_SOURCE") tally.add(h.id, v.rejection);
+        continue;
+      }
+      const c: Placement = { host: h, brokenShould: v.brokenShould, cpuAfter: v.cpuAfter, memAfter: v.memAfter, keyAfter: v.keyAfter };
+      if (
+        !best ||
+        c.brokenShould.length < best.brokenShould.length ||
+        (c.brokenShould.length === best.brokenShould.length && (c.keyAfter > best.keyAfter || (c.keyAfter === best.keyAfter && c.host.id < best.host.id)))
+      )
+        best = c;
+    }
+    if (best && best.brokenShould.length === 0) return best;
+    if (best && (!fallback || best.brokenShould.length < fallback.brokenShould.length)) fallback = best;
+  }
+  return fallback;
 }

@@ -55,3 +55,55 @@ describe("consolidate", () => {
     expect(p.decisions.find((d) => d.code === "CONSOLIDATION_DEFERRED")).toMatchObject({ subject: "a", numbers: { moved: 1, vms: 2 } });
   });
 });
+
+describe("consolidate on hosts of mixed sizes", () => {
+  // An emptied host counts one whatever its size: the smallest hosts are emptied first and VMs are
+  // packed onto the largest. By percent load alone the 16-core hosts (15 %, 18 %) would be emptied
+  // onto the 8-core hosts (20 %), leaving two hosts where one 16-core host takes everything.
+  const small = (id: string, cpu: number) => host(id, { cpus: 8, memGiB: 64, cpu });
+  const big = (id: string, cpu: number) => host(id, { cpus: 16, memGiB: 128, cpu });
+  const tiny = (id: string, cpu: number) => host(id, { cpus: 4, memGiB: 32, cpu });
+  const two = (h: string, cpu: number) => [vm(`${h}-1`, h, { cpu }), vm(`${h}-2`, h, { cpu })];
+  const cases: { name: string; hosts: ReturnType<typeof host>[]; vms: ReturnType<typeof vm>[]; o?: Parameters<typeof policy>[0]; freed: string[]; used: string[] }[] = [
+    {
+      name: "two 8-core hosts at 20 % and two 16-core hosts at 15 % and 18 %: one 16-core host is left",
+      hosts: [small("s1", 20), small("s2", 20), big("b1", 15), big("b2", 18)],
+      vms: [...two("s1", 80), ...two("s2", 80), ...two("b1", 120), ...two("b2", 144)],
+      freed: ["b1", "s1", "s2"],
+      used: ["b2"],
+    },
+    {
+      name: "a pinned VM keeps an 8-core host; the other hosts are packed onto the fuller 16-core host",
+      hosts: [small("s1", 20), small("s2", 20), big("b1", 15), big("b2", 18)],
+      vms: [...two("s1", 80), ...two("s2", 80), ...two("b1", 120), ...two("b2", 144)],
+      o: { pinned_vms: ["s1-1"] },
+      freed: ["b1", "s2"],
+      used: ["b2", "s1"],
+    },
+    {
+      name: "three sizes: the 4-core, then the 8-core, then the emptier 16-core host",
+      hosts: [tiny("t1", 30), small("s1", 20), big("b1", 15), big("b2", 18)],
+      vms: [...two("t1", 60), ...two("s1", 80), ...two("b1", 120), ...two("b2", 144)],
+      freed: ["b1", "s1", "t1"],
+      used: ["b2"],
+    },
+    {
+      name: "hosts of one size: the least loaded in percent are emptied first, as before",
+      hosts: [big("a", 15), big("b", 30), big("c", 10)],
+      vms: [...two("a", 120), ...two("b", 240), ...two("c", 80)],
+      freed: ["a", "c"],
+      used: ["b"],
+    },
+  ];
+  it.each(cases)("$name", ({ hosts, vms, o, freed, used }) => {
+    const s = snapshot(hosts, vms);
+    const p = run(s, { spare_hosts: 0, ...o });
+    expect([...p.indicators.hostsFreed].sort()).toEqual(freed);
+    const after = new Map(s.vms.map((v) => [v.name, v.host]));
+    for (const m of p.moves) after.set(m.vm, m.destination);
+    expect([...new Set(after.values())].sort()).toEqual(used);
+    // All or nothing per source, and deterministic.
+    for (const src of new Set(p.moves.map((m) => m.source))) expect(s.vms.filter((v) => v.host === src).every((v) => after.get(v.name) !== src)).toBe(true);
+    expect(run(snapshot([...hosts].reverse(), [...vms].reverse()), { spare_hosts: 0, ...o })).toEqual(p);
+  });
+});
