@@ -29,7 +29,18 @@ export interface SimCluster {
   stop(): Promise<void>;
 }
 
-export async function startSimCluster(o: { hosts: Record<string, SimConfigInput>; policy: PolicyInput; interval: number }): Promise<SimCluster> {
+export interface SimClusterOptions {
+  hosts: Record<string, SimConfigInput>;
+  policy: PolicyInput;
+  interval: number;
+  /** Extra agent config keys (e.g. an http section), for every agent. */
+  agent?: Record<string, unknown>;
+  /** Extra orchestrator config keys (e.g. an http section). */
+  orchestrator?: Record<string, unknown>;
+  instance?: string;
+}
+
+export async function startSimCluster(o: SimClusterOptions): Promise<SimCluster> {
   const server = await startNatsServer();
   const fabric = new SimFabric();
   const agents = new Map<string, AgentHandle>();
@@ -37,11 +48,11 @@ export async function startSimCluster(o: { hosts: Record<string, SimConfigInput>
   let nc: NatsConnection | undefined;
   try {
     for (const [host, sim] of Object.entries(o.hosts)) {
-      const config = AgentConfig.parse({ host, nats: { servers: [server.url] }, driver: "sim", interval: o.interval, heartbeat_interval: o.interval, sim });
-      agents.set(host, await startAgent({ config, logger: silentLogger(), fabric }));
+      const config = AgentConfig.parse({ host, nats: { servers: [server.url] }, driver: "sim", interval: o.interval, heartbeat_interval: o.interval, sim, ...o.agent });
+      agents.set(host, await startAgent({ config, logger: silentLogger(), fabric, stopGraceMs: 500 }));
     }
-    const config = OrchestratorConfig.parse({ nats: { servers: [server.url], request_timeout: 2 }, policy: o.policy, log_level: "silent" });
-    orch = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(Object.keys(o.hosts).map((h) => [h, h])), instance: "test" });
+    const config = OrchestratorConfig.parse({ nats: { servers: [server.url], request_timeout: 2 }, policy: o.policy, log_level: "silent", ...o.orchestrator });
+    orch = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(Object.keys(o.hosts).map((h) => [h, h])), instance: o.instance ?? "test" });
     nc = await connectNats(NatsConfig.parse({ servers: [server.url] }), "test-operator");
   } catch (e) {
     await orch?.stop();
