@@ -118,7 +118,7 @@ export async function labMigration(log: (s: string) => void): Promise<Figure[]> 
       log(`  round ${r + 1}: bare ${bareMs.at(-2)} + ${bareMs.at(-1)} ms, via Ballast ${ballastMs.at(-2)} + ${ballastMs.at(-1)} ms`);
     }
     const boots = lab.boots(GUEST);
-    log(`  via Ballast, medians: request -> dispatched ${median(parts.dispatch).toFixed(0)} ms, agent's virsh migrate call ${median(parts.agentMigrate).toFixed(0)} ms (includes the 300 ms job-completed watcher set-up), remaining (domain check before, event wait and SUCCEEDED path after) ${median(parts.rest).toFixed(0)} ms`);
+    log(`  via Ballast, medians: request -> dispatched ${median(parts.dispatch).toFixed(0)} ms, agent's virsh migrate call ${median(parts.agentMigrate).toFixed(0)} ms (includes the short job-completed watcher set-up), remaining (domain check before, event wait and SUCCEEDED path after) ${median(parts.rest).toFixed(0)} ms`);
     const mb = median(bareMs);
     const mo = median(ballastMs);
     return [
