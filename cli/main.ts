@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { z } from "zod";
 import { withClient, callOrchestrator, type ClientOptions } from "./client.js";
@@ -203,6 +204,7 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
     .option("--policy-file <file>", "Ballast policy keys (YAML/JSON) on top of the simulator's mapping of the defaults")
     .option("--json", "print the metrics as JSON")
     .action(async (o: { dir: string; format: "planetlab" | "cpu-mem"; policy: string; variant: "303" | "prefix"; step: string; hosts: string; hostTypes?: string[]; vmTypes?: string[]; policyFile?: string; json?: boolean }) => {
+      if (!existsSync(o.dir)) throw new BallastError("BAD_REQUEST", `trace folder ${o.dir} does not exist (PlanetLab days and the GCD set are in ../shared/data)`);
       const { runSim, formatRun, toMetricsJson } = await import("../sim/index.js");
       const { readConfigFile } = await import("../shared/config/load-config.js");
       const step = Number(o.step);

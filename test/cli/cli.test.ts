@@ -54,6 +54,7 @@ describe("ballast CLI", () => {
       [["plan", "--snapshot", snapFile, "--mode", "evacuate", "--host", "ghost"], /not in the snapshot/],
       [["plan", "--snapshot", snapFile, "--mode", "sideways"], /unknown mode/],
       [["schema", "nope"], /unknown schema/],
+      [["sim", "--dir", join(dir, "no-such-day")], /does not exist/],
     ])("%j fails with a clear message", async (args, msg) => {
       const r = await run(args);
       expect(r.code).not.toBe(0);

@@ -86,4 +86,4 @@ describe.skipIf(!have && !process.env.CI)(`Ballast on PlanetLab (short determini
   });
 });
 
-const PINNED = { energy: 4.912, migrations: 181, shutdowns: 92, steps: 48 };
+const PINNED = { energy: 4.963, migrations: 225, shutdowns: 93, steps: 48 };
