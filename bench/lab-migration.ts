@@ -1,5 +1,5 @@
 import { connect } from "@nats-io/transport-node";
-import { AgentConfig } from "../shared/config/agent-config.js";
+import { labAgentConfig } from "../cli/demo-lab.js";
 import { OrchestratorConfig } from "../shared/config/orchestrator-config.js";
 import { silentLogger } from "../shared/logger.js";
 import { startNatsServer } from "../shared/nats/nats-server-process.js";
@@ -39,18 +39,7 @@ export async function labMigration(log: (s: string) => void): Promise<Figure[]> 
     await lab.waitForTicks(GUEST, 1, { after: 0, timeoutMs: 60_000 });
     const [a, b] = ["hv-a", "hv-b"] as const;
     for (const h of lab.hosts.filter((x) => x.id === a || x.id === b)) {
-      const config = AgentConfig.parse({
-        host: h.id,
-        nats: { servers: [server.url] },
-        driver: "virsh",
-        virsh: { uri: h.uri, timeout: 20 },
-        load_source: "domains",
-        cpus_override: 2,
-        interval: INTERVAL_S,
-        heartbeat_interval: INTERVAL_S,
-        migration: { timeout: 120 },
-      });
-      const agent = await startAgent({ config, logger: silentLogger(), stopGraceMs: 2000 });
+      const agent = await startAgent({ config: labAgentConfig(h, server.url, INTERVAL_S), logger: silentLogger(), stopGraceMs: 2000 });
       cleanup.add(`agent ${h.id}`, () => agent.stop());
     }
     // Only operator moves: no strategy could fire on an idle 128 MiB guest with these thresholds.

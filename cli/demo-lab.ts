@@ -5,7 +5,7 @@ import { silentLogger } from "../shared/logger.js";
 import type { NatsServerHandle } from "../shared/nats/nats-server-process.js";
 import { startAgent, type AgentHandle } from "../agent/nats-agent.js";
 import { startOrchestrator, type RunningOrchestrator } from "../orchestrator/main.js";
-import { labAvailable, labUp, type Lab } from "../deploy/lab/lab-control.js";
+import { labAvailable, labUp, type Lab, type LabHost } from "../deploy/lab/lab-control.js";
 import { demoHttp, type DemoCluster } from "./demo.js";
 
 // The demo on the real libvirt lab: hv-a runs two guests burning CPU and one idle; hv-b two
@@ -13,6 +13,24 @@ import { demoHttp, type DemoCluster } from "./demo.js";
 // host load from its own domains (the three share one kernel) on a nominal 2 cores.
 
 const LAB_NAME = "demo";
+
+/**
+ * An agent on one lab hypervisor: virsh against its socket, load from its own domains (the lab's
+ * hypervisors share one kernel) on a nominal 2 cores. Also used by the lab benchmark.
+ */
+export function labAgentConfig(host: LabHost, natsUrl: string, intervalS: number): AgentConfig {
+  return AgentConfig.parse({
+    host: host.id,
+    nats: { servers: [natsUrl] },
+    driver: "virsh",
+    virsh: { uri: host.uri, timeout: 20 },
+    load_source: "domains",
+    cpus_override: 2,
+    interval: intervalS,
+    heartbeat_interval: intervalS,
+    migration: { timeout: 120 },
+  });
+}
 
 export function labDemoPossible(): { ok: boolean; why: string } {
   const a = labAvailable({ name: LAB_NAME });
@@ -58,18 +76,7 @@ export async function startLabDemoCluster(server: NatsServerHandle, say: (s: str
     await Promise.all(guests.map(([hv, name, burn]) => lab.startGuest(hv, name, { burn })));
     say(`guests: ${guests.map(([hv, n, b]) => `${n}@${hv}${b ? " (burning CPU)" : ""}`).join(", ")}`);
     for (const h of lab.hosts) {
-      const config = AgentConfig.parse({
-        host: h.id,
-        nats: { servers: [server.url] },
-        driver: "virsh",
-        virsh: { uri: h.uri, timeout: 20 },
-        load_source: "domains",
-        cpus_override: 2,
-        interval,
-        heartbeat_interval: interval,
-        migration: { timeout: 120 },
-      });
-      agents.push(await startAgent({ config, logger: silentLogger() }));
+      agents.push(await startAgent({ config: labAgentConfig(h, server.url, interval), logger: silentLogger() }));
     }
     const config = OrchestratorConfig.parse({ nats: { servers: [server.url] }, policy, log_level: "silent", ...demoHttp(dashboard) });
     orch = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(lab.hosts.map((h) => [h.id, h.ip])), instance: "demo-lab" });

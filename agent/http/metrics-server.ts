@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenHttp } from "../../shared/http-listen.js";
 import { parseListen } from "../../shared/config/orchestrator-config.js";
 import { describeError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
@@ -41,21 +41,11 @@ export async function startAgentMetricsServer(o: { listen: string; metrics: Agen
       },
     );
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const url = `http://${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  const { url, port: boundPort } = await listenHttp(server, host, port);
   o.logger.info({ url }, "metrics server listening");
   return {
     url,
-    port: addr.port,
+    port: boundPort,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,5 +1,6 @@
 import type { Plan, PlannedMove } from "../../core/plan.js";
 import type { MigrationRecord } from "../migration-record.js";
+import type { HostStatus } from "../cluster-state.js";
 import { ORCHESTRATOR_VERSION, type Orchestrator } from "../orchestrator.js";
 
 // What GET /api/state answers and the dashboard draws: one JSON document, bounded in size
@@ -88,17 +89,7 @@ export interface DashboardState {
   frozenVms: string[];
 }
 
-interface StatusHost {
-  host: string;
-  fresh: boolean;
-  maintenance: boolean;
-  cpus: number;
-  cpuPercent: number;
-  memPercent: number;
-  memTotalMiB: number;
-  lastSeen: number;
-  collectOk: boolean;
-}
+type StatusHost = Pick<HostStatus, "host" | "fresh" | "maintenance" | "cpus" | "cpuPercent" | "memPercent" | "memTotalMiB" | "lastSeen" | "collectOk">;
 
 interface Status {
   now: number;

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenHttp } from "../../../shared/http-listen.js";
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { parseListen } from "../../../shared/config/orchestrator-config.js";
@@ -164,22 +164,11 @@ export async function startOrchestratorHttp(o: OrchestratorHttpOptions): Promise
       else res.destroy();
     });
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const shown = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
-  const url = `http://${shown}:${addr.port}`;
+  const { url, port: boundPort } = await listenHttp(server, host, port);
   o.log.info({ url, actions: o.allowActions }, "http server (metrics, dashboard) listening");
   return {
     url,
-    port: addr.port,
+    port: boundPort,
     async close() {
       clearInterval(ticker);
       if (scheduled) clearTimeout(scheduled);
