@@ -9,6 +9,8 @@ import type { HostMapping } from "./host-mapping.js";
 
 interface HostEntry {
   metrics: HostMetrics;
+  /** metrics.vms by name. */
+  vmsByName: Map<string, VmInfo>;
   metricsAt: number;
   heartbeatAt: number;
   heartbeat?: Heartbeat;
@@ -40,6 +42,8 @@ export interface HostStatus {
 
 export class ClusterState {
   private hosts = new Map<string, HostEntry>();
+  /** VM name -> hosts whose newest inventory lists it: locate() stays cheap on large clusters. */
+  private vmHosts = new Map<string, Set<string>>();
 
   /** Records a metrics message; returns false when it is older than what we have (reordered). */
   ingestMetrics(m: HostMetrics, receivedAt: number, policy: Policy): boolean {
@@ -53,8 +57,11 @@ export class ClusterState {
     const keepMs = Math.max(policy.max_over + 3 * policy.interval + policy.stale_after, policy.predict_window) * 1000;
     while (samples.length > 0 && samples[0]!.ts < receivedAt - keepMs) samples.shift();
     if (samples.length > 2000) samples.splice(0, samples.length - 2000);
+    const vmsByName = new Map(m.vms.map((v) => [v.name, v]));
+    this.reindex(m.host, prev?.vmsByName, vmsByName);
     this.hosts.set(m.host, {
       metrics: m,
+      vmsByName,
       metricsAt: receivedAt,
       heartbeatAt: Math.max(prev?.heartbeatAt ?? 0, receivedAt),
       ...(prev?.heartbeat ? { heartbeat: prev.heartbeat } : {}),
@@ -72,7 +79,30 @@ export class ClusterState {
   }
 
   forget(host: string): boolean {
+    const e = this.hosts.get(host);
+    if (e) this.reindex(host, e.vmsByName, new Map());
     return this.hosts.delete(host);
+  }
+
+  private reindex(host: string, before: ReadonlyMap<string, VmInfo> | undefined, after: ReadonlyMap<string, VmInfo>): void {
+    for (const name of before?.keys() ?? []) {
+      if (after.has(name)) continue;
+      const set = this.vmHosts.get(name);
+      set?.delete(host);
+      if (set?.size === 0) this.vmHosts.delete(name);
+    }
+    for (const name of after.keys()) {
+      let set = this.vmHosts.get(name);
+      if (!set) this.vmHosts.set(name, (set = new Set()));
+      set.add(host);
+    }
+  }
+
+  /** The agent's own error when its newest heartbeat (newer than its metrics) says collection fails. */
+  collectFailure(host: string): string | undefined {
+    const e = this.hosts.get(host);
+    if (!e?.heartbeat || e.heartbeat.collectOk || e.heartbeatAt <= e.metricsAt) return undefined;
+    return e.heartbeat.collectError ?? "no error text";
   }
 
   knows(host: string): boolean {
@@ -99,8 +129,8 @@ export class ClusterState {
   /** Where the newest inventories place a VM (all hosts that list it, running or not). */
   locate(vm: string): { host: string; info: VmInfo }[] {
     const out: { host: string; info: VmInfo }[] = [];
-    for (const [host, e] of this.hosts) {
-      const info = e.metrics.vms.find((v) => v.name === vm);
+    for (const host of this.vmHosts.get(vm) ?? []) {
+      const info = this.hosts.get(host)?.vmsByName.get(vm);
       if (info) out.push({ host, info });
     }
     return out.sort((a, b) => a.host.localeCompare(b.host));

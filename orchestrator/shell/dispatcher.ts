@@ -56,9 +56,8 @@ export class Dispatcher {
     if (!this.state.isFresh(r.destination, now, policy)) return { go: false, skip: `destination ${r.destination} is silent` };
     // Fresh metrics are not enough: an agent whose newest heartbeat (newer than its metrics) says
     // collection fails has lost its libvirtd; a migration there fails (seen in the lab).
-    const destStatus = this.state.statuses(now, policy, this.ctx.mapping(), this.ctx.maintenance()).find((h) => h.host === r.destination);
-    if (destStatus && !destStatus.collectOk && destStatus.lastSeen > destStatus.lastMetrics)
-      return { go: false, skip: `destination ${r.destination} cannot collect (its hypervisor does not answer): ${destStatus.collectError ?? "no error text"}` };
+    const failing = this.state.collectFailure(r.destination);
+    if (failing !== undefined) return { go: false, skip: `destination ${r.destination} cannot collect (its hypervisor does not answer): ${failing}` };
     if (this.ctx.maintenance().has(r.destination)) return { go: false, skip: `destination ${r.destination} is in maintenance` };
     const address = this.ctx.mapping().get(r.destination);
     if (address === undefined) return { go: false, skip: `destination ${r.destination} has no address in host_mapping` };

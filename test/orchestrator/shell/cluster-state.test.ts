@@ -38,6 +38,30 @@ describe("ClusterState", () => {
     expect(s.locate("x").map((l) => l.host)).toEqual(["a", "b"]);
   });
 
+  it("keeps its VM index current as inventories change and hosts are forgotten", () => {
+    const s = new ClusterState();
+    s.ingestMetrics(metrics("a", 1, [vm("x"), vm("y")]), 1_000, policy);
+    s.ingestMetrics(metrics("b", 1, []), 1_000, policy);
+    expect(s.locate("x").map((l) => l.host)).toEqual(["a"]);
+    s.ingestMetrics(metrics("a", 2, [vm("y")]), 2_000, policy);
+    s.ingestMetrics(metrics("b", 2, [vm("x")]), 2_000, policy);
+    expect(s.locate("x").map((l) => l.host)).toEqual(["b"]);
+    expect(s.locate("y")[0]!.info.name).toBe("y");
+    s.forget("a");
+    expect(s.locate("y")).toEqual([]);
+    expect(s.locate("never")).toEqual([]);
+  });
+
+  it("reports the agent's error while its heartbeats say collection fails", () => {
+    const s = new ClusterState();
+    s.ingestMetrics(metrics("a", 1, []), 1_000, policy);
+    expect(s.collectFailure("a")).toBeUndefined();
+    s.ingestHeartbeat({ v: 1, host: "a", ts: 2, seq: 2, agentVersion: "x", startedAt: 0, collectOk: false, collectError: "libvirtd down", migrationsRunning: 0 }, 2_000);
+    expect(s.collectFailure("a")).toBe("libvirtd down");
+    s.ingestMetrics(metrics("a", 3, []), 3_000, policy);
+    expect(s.collectFailure("a")).toBeUndefined();
+  });
+
   it("keeps a bounded window of samples for max_over", () => {
     const s = new ClusterState();
     const p = { ...policy, interval: 1, max_over: 10, stale_after: 5, predict_window: 0 };
