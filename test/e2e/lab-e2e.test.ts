@@ -86,6 +86,16 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       // The idle guest first, booted (a booting guest is busy too), then the two busy ones.
       await lab.startGuest("hv-a", "s1-c");
       await lab.waitForTicks("s1-c", 1, { after: 0, timeoutMs: 20_000 });
+      // Its first tick is not the end of its boot: under TCG on a shared machine it can stay busy
+      // for seconds more, and the planner would rightly shed it. The premise is an idle guest, so
+      // wait until the orchestrator itself measures it idle in consecutive samples.
+      let idleReads = 0;
+      await waitUntil(async () => {
+        const snap = await c.api("snapshot", {});
+        const vm = snap.ok ? snap.data.vms.find((v: any) => v.name === "s1-c") : undefined;
+        idleReads = vm && vm.host === "hv-a" && vm.cpuPercent !== null && vm.cpuPercent < 15 ? idleReads + 1 : 0;
+        return idleReads >= 3;
+      }, 60_000, "s1-c measured idle", 1000);
       await lab.startGuest("hv-a", "s1-a", { burn: true });
       await lab.startGuest("hv-a", "s1-b", { burn: true });
       const moved = await waitUntil(async () => (await c.history({ host: "hv-a" })).find((r) => r.state === "SUCCEEDED"), 90_000, "a hot-spot migration off hv-a").catch(async (e) => {
