@@ -184,7 +184,8 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
         ...(o.orchestrator.length ? { orchestrators: o.orchestrator } : {}),
         rotate: Boolean(o.rotate),
       });
-      io.out(table(["ROLE", "NAME", "PUBLIC KEY", "SEED FILE"], r.identities.map((i) => [i.role, i.name, i.publicKey, i.seedFile])));
+      io.out(table(["ROLE", "NAME", "PUBLIC KEY", "SEED FILE", "INBOX PREFIX"], r.identities.map((i) => [i.role, i.name, i.publicKey, i.seedFile, i.inboxPrefix])));
+      io.out("set each config's nats.inbox_prefix to its INBOX PREFIX (nats CLI: --inbox-prefix); answers below any other prefix are refused");
       io.out(`authorization: ${r.authorizationFile}; created ${r.created.length}, kept ${r.reused.length}${r.stale.length ? `, stale (not deleted): ${r.stale.join(", ")}` : ""}`);
     });
 

@@ -83,6 +83,19 @@ export type ServiceManager = z.infer<typeof ServiceManager>;
 
 const AgentOverrides = z.record(z.string(), z.unknown());
 
+/**
+ * defaults.nats may name the host as "{host}" (e.g. `inbox_prefix: _INBOX_agent-{host}`), which
+ * agentSettings replaces per host. It is validated as it will be for a host, and kept as written.
+ */
+const NatsTemplate = z.unknown().transform((v, ctx): NatsConfig => {
+  const r = NatsConfig.safeParse(substituteHost(v, "host"));
+  if (!r.success) {
+    for (const i of r.error.issues) ctx.addIssue({ code: "custom", path: i.path as (string | number)[], message: i.message });
+    return z.NEVER;
+  }
+  return { ...r.data, ...(v as object) } as NatsConfig;
+});
+
 export const Defaults = z
   .object({
     ssh: SshSettings.default(() => SshSettings.parse({})),
@@ -95,7 +108,7 @@ export const Defaults = z
     /** Node executable on the hosts (the unit runs bin/ballast through `env node`). */
     node: RemoteCommand.default("node"),
     /** NATS settings written into every agent.yaml (paths are paths on the hypervisor). */
-    nats: NatsConfig.optional(),
+    nats: NatsTemplate.optional(),
     /** Agent settings for every host, merged into agent.yaml (hosts[].agent wins). */
     agent: AgentOverrides.default({}),
     /** Releases kept in <prefix>/releases besides the current one (older ones are removed). */

@@ -16,6 +16,8 @@ import { ConfigError } from "../../shared/errors.js";
 // Nobody may publish to `_INBOX.>`: replies go out through `allow_responses`, which lets a
 // client answer only requests it actually received, once. So an identity can neither spoof
 // replies to someone else's request nor answer a request sent to a subject it may not serve.
+// Each identity receives its answers below its own inbox prefix (`inboxPrefixFor`), so it cannot
+// read anyone else's answers either (a migrate reply, a snapshot of the cluster).
 
 export type Role = "agent" | "orchestrator" | "operator" | "readonly";
 export const ROLES: readonly Role[] = ["agent", "orchestrator", "operator", "readonly"];
@@ -38,6 +40,8 @@ export interface Identity extends IdentitySpec {
   publicKey: string;
   /** File name of the seed inside the credentials directory, e.g. `agent-hv-a.nk`. */
   seedFile: string;
+  /** Its reply-inbox prefix: set as `nats.inbox_prefix` in its config (or `nats --inbox-prefix`). */
+  inboxPrefix: string;
   permissions: Permissions;
 }
 
@@ -82,13 +86,20 @@ const AGENT_PUBLISHES = ["metrics", "heartbeat", "events"] as const;
 
 /** Service discovery (`$SRV.PING|INFO|STATS[.name[.id]]`, ADR-32). */
 const SRV = "$SRV.>";
-/** Reply inboxes of the client's own requests (nats.js default prefix). */
-const INBOX = "_INBOX.>";
+/**
+ * The reply-inbox prefix of one identity. One subject token (names have no dots), so no
+ * identity's `<prefix>.>` covers another's.
+ */
+export function inboxPrefixFor(role: Role, name: string): string {
+  return `_INBOX_${role}-${name}`;
+}
 /** What an operator or auditor may watch: telemetry and the orchestrator's events. */
 const TELEMETRY = [allAgents.metrics, allAgents.heartbeat, allAgents.events, orchestratorSubjects.events];
 
 /** The allow lists of one identity. Everything not listed is denied by nats-server. */
 export function permissionsFor(role: Role, name: string): Permissions {
+  // Answers to this identity's own requests (and JetStream deliveries to its consumers).
+  const INBOX = `${inboxPrefixFor(role, name)}.>`;
   switch (role) {
     case "agent": {
       const own = agentSubjects(name);
@@ -160,7 +171,7 @@ export function identitySpecs(spec: CredentialsSpec): IdentitySpec[] {
 
 /** Pure: the identity with its permissions, for a known public key. */
 export function makeIdentity(spec: IdentitySpec, publicKey: string): Identity {
-  return { ...spec, publicKey, seedFile: seedFileName(spec.role, spec.name), permissions: permissionsFor(spec.role, spec.name) };
+  return { ...spec, publicKey, seedFile: seedFileName(spec.role, spec.name), inboxPrefix: inboxPrefixFor(spec.role, spec.name), permissions: permissionsFor(spec.role, spec.name) };
 }
 
 const q = (s: string): string => JSON.stringify(s); // nats-server conf accepts JSON strings; `$` stays literal inside quotes
@@ -176,7 +187,7 @@ export function renderAuthorization(identities: readonly Identity[]): string {
   const users = identities.map((id) => {
     const p = id.permissions;
     const lines = [
-      `    # ${id.role} ${id.name} (seed: ${id.seedFile})`,
+      `    # ${id.role} ${id.name} (seed: ${id.seedFile}, inbox prefix: ${id.inboxPrefix})`,
       "    {",
       `      nkey: ${q(id.publicKey)}`,
       "      permissions: {",

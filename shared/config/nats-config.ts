@@ -19,6 +19,15 @@ export const NatsConfig = z
       })
       .strict()
       .optional(),
+    /**
+     * Prefix of this client's reply inboxes (nats.js `inboxPrefix`, default `_INBOX`). With the
+     * generated credentials each identity may subscribe only below its own prefix,
+     * `_INBOX_<role>-<name>` (`ballast credentials` prints it), so nobody reads another's answers.
+     */
+    inbox_prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,100}$/, "inbox_prefix must be one subject token of A-Z a-z 0-9 _ - (no dots, spaces or wildcards)")
+      .optional(),
     /** Seconds to wait for a request's answer. */
     request_timeout: z.number().min(0.1).max(600).default(5),
   })

@@ -12,6 +12,7 @@ export async function connectNats(cfg: NatsConfig, name: string, extra: Partial<
     reconnectTimeWait: 500,
     ...extra,
   };
+  if (cfg.inbox_prefix !== undefined) opts.inboxPrefix = cfg.inbox_prefix;
   if (cfg.creds) opts.authenticator = credsAuthenticator(readFileSync(cfg.creds));
   if (cfg.nkey_seed_file) opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(readFileSync(cfg.nkey_seed_file, "utf8").trim()));
   if (cfg.user !== undefined) {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { generateCredentials, identitySpecs, makeIdentity, permissionsFor, READONLY_ENDPOINTS, renderAuthorization } from "../../deploy/tools/credentials.js";
+import { generateCredentials, identitySpecs, inboxPrefixFor, makeIdentity, permissionsFor, READONLY_ENDPOINTS, renderAuthorization } from "../../deploy/tools/credentials.js";
 import { orchestratorSubjects } from "../../shared/subjects.js";
 
 const dirs: string[] = [];
@@ -19,13 +19,22 @@ describe("permissionsFor", () => {
   it("binds an agent to its own subjects", () => {
     const p = permissionsFor("agent", "hv-a");
     expect(p.publish).toEqual(["ballast.agent.hv-a.metrics", "ballast.agent.hv-a.heartbeat", "ballast.agent.hv-a.events"]);
-    expect(p.subscribe).toEqual(["ballast.agent.hv-a.status", "ballast.agent.hv-a.ping", "ballast.agent.hv-a.migrate", "ballast.agent.hv-a.abort", "$SRV.>", "_INBOX.>"]);
+    expect(p.subscribe).toEqual(["ballast.agent.hv-a.status", "ballast.agent.hv-a.ping", "ballast.agent.hv-a.migrate", "ballast.agent.hv-a.abort", "$SRV.>", "_INBOX_agent-hv-a.>"]);
     expect(p.allowResponses).toBe(true);
   });
 
   it("gives no one publish rights on _INBOX (replies only through allow_responses)", () => {
     for (const role of ["agent", "orchestrator", "operator", "readonly"] as const)
       expect(permissionsFor(role, "x").publish.some((s) => s.startsWith("_INBOX"))).toBe(false);
+  });
+
+  it("gives every identity its own reply inbox that covers no one else's", () => {
+    const ids = [["agent", "hv-a"], ["agent", "hv-a2"], ["orchestrator", "main"], ["operator", "alice"], ["readonly", "alice"]] as const;
+    const inboxes = ids.map(([r, n]) => permissionsFor(r, n).subscribe.filter((s) => s.startsWith("_INBOX")));
+    for (const [i, [r, n]] of ids.entries()) expect(inboxes[i], `${r} ${n}`).toEqual([`${inboxPrefixFor(r, n)}.>`]);
+    expect(new Set(inboxes.flat()).size).toBe(ids.length);
+    // One token each (names cannot hold dots), so `<prefix>.>` never reaches into another prefix.
+    for (const [r, n] of ids) expect(inboxPrefixFor(r, n)).not.toContain(".");
   });
 
   it("lets a read-only account call only endpoints that change nothing", () => {

@@ -8,6 +8,8 @@ import { createUser } from "@nats-io/nkeys";
 import { Svcm } from "@nats-io/services";
 import { Kvm } from "@nats-io/kv";
 import { generateCredentials, type GeneratedCredentials } from "../../deploy/tools/credentials.js";
+import { connectNats } from "../../shared/nats/connect.js";
+import { NatsConfig } from "../../shared/config/nats-config.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 
 // Starts nats-server with deploy/nats/nats-server.conf and a generated authorization file, then
@@ -43,7 +45,9 @@ function seedOf(file: string): Uint8Array {
 }
 
 async function connectAs(seedFile: string, name = seedFile): Promise<{ nc: NatsConnection; errors: Error[] }> {
-  const nc = await connect({ servers: server.url, name, authenticator: nkeyAuthenticator(seedOf(seedFile)), reconnect: false, timeout: 5000 });
+  // Each identity's answers arrive below its own prefix (`nats.inbox_prefix` in Ballast's configs).
+  const inboxPrefix = `_INBOX_${seedFile.replace(/\.nk$/, "")}`;
+  const nc = await connect({ servers: server.url, name, inboxPrefix, authenticator: nkeyAuthenticator(seedOf(seedFile)), reconnect: false, timeout: 5000 });
   open.push(nc);
   const errors: Error[] = [];
   void (async () => {
@@ -184,6 +188,33 @@ describe("generated nats-server authorization", () => {
     await op.nc.flush();
     await until(() => op.errors.length > 0);
     expect(op.errors[0]?.message).toMatch(/Publish to "ballast\.orch\.events"/);
+  });
+
+  it("nobody can read answers meant for another identity", async () => {
+    const orch = await connectAs("orchestrator-main.nk");
+    respondWith(orch.nc, "ballast.orch.snapshot", JSON.stringify({ ok: true, data: "the whole cluster" }));
+    await orch.nc.flush();
+    // The auditor listens below the operator's prefix, and below the shared default one.
+    const ro = await connectAs("readonly-audit.nk");
+    for (const snoop of ["_INBOX_operator-alice.>", "_INBOX.>", ">"]) {
+      const sub = ro.nc.subscribe(snoop, { callback: () => undefined });
+      const closed = await Promise.race([sub.closed, new Promise((r) => setTimeout(() => r("still open"), 3000))]);
+      expect(closed, snoop).toBeInstanceOf(Error);
+      expect((closed as Error).message, snoop).toMatch(/Permissions Violation for Subscription/);
+    }
+    // Through Ballast's own connect path, configured as `ballast credentials` says.
+    const op = await connectNats(NatsConfig.parse({ servers: [server.url], nkey_seed_file: join(dir, "operator-alice.nk"), inbox_prefix: "_INBOX_operator-alice" }), "test-operator");
+    open.push(op);
+    const r = await op.request("ballast.orch.snapshot", "{}", { timeout: 3000 });
+    expect(r.subject.startsWith("_INBOX_operator-alice.")).toBe(true);
+    expect(JSON.parse(dec.decode(r.data)).data).toBe("the whole cluster");
+
+    // A client left on the default prefix cannot even receive its own answers: told at once.
+    const plain = await connect({ servers: server.url, authenticator: nkeyAuthenticator(seedOf("operator-alice.nk")), reconnect: false, timeout: 5000 });
+    open.push(plain);
+    const err = await requestError(plain, "ballast.orch.snapshot");
+    expect(err?.name).toBe("PermissionViolationError");
+    expect(err?.message).toMatch(/Subscription to "_INBOX\./);
   });
 
   it("the orchestrator may use JetStream KV (HA lease); an agent may not", async () => {

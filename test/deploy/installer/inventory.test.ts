@@ -112,6 +112,15 @@ describe("inventory validation", () => {
   });
 });
 
+describe("defaults.nats with {host}", () => {
+  it("is checked as it will be written for a host, and each host gets its own values", () => {
+    const q = parseInventory(inv((i) => { i.defaults.nats = { servers: ["nats://n:4222"], inbox_prefix: "_INBOX_agent-{host}" }; }));
+    const hosts = resolveHosts(q, "/inv");
+    expect(hosts.map((h) => parseYaml(h.agentYaml).nats.inbox_prefix)).toEqual(hosts.map((h) => `_INBOX_agent-${h.id}`));
+    expect(() => parseInventory(inv((i) => { i.defaults.nats = { servers: ["nats://n:4222"], inbox_prefix: "_INBOX.{host}" }; }))).toThrow(/defaults\.nats\.inbox_prefix: inbox_prefix must be one subject token/);
+  });
+});
+
 describe("the example inventory", () => {
   it("is valid and resolves every host", async () => {
     const { loadInventory } = await import("../../../deploy/installer/inventory.js");
@@ -119,6 +128,6 @@ describe("the example inventory", () => {
     const { inventory, baseDir } = loadInventory(`${checkoutRoot()}/deploy/installer/inventory.example.yaml`);
     const hosts = resolveHosts(inventory, baseDir);
     expect(hosts.map((h) => [h.id, h.become])).toEqual([["hv-a", "none"], ["hv-b", "none"], ["hv-c", "sudo"]]);
-    expect(parseYaml(hosts[2]!.agentYaml)).toMatchObject({ nats: { nkey_seed_file: "/etc/ballast/creds/agent-hv-c.nk" }, migration: { uri_scheme: "qemu+tls", max_concurrent: 1 } });
+    expect(parseYaml(hosts[2]!.agentYaml)).toMatchObject({ nats: { nkey_seed_file: "/etc/ballast/creds/agent-hv-c.nk", inbox_prefix: "_INBOX_agent-hv-c" }, migration: { uri_scheme: "qemu+tls", max_concurrent: 1 } });
   });
 });
