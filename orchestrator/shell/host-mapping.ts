@@ -1,5 +1,4 @@
-import { readFile } from "node:fs/promises";
-import { watchFile, unwatchFile } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import type { Logger } from "pino";
 import { HostId, MigrationAddress } from "../../shared/schemas/ids.js";
 import { ConfigError } from "../../shared/errors.js";
@@ -52,10 +51,25 @@ function firstContentLine(lines: string[]): number {
  * replace files and inotify watches then go stale); a bad file is reported and the last good
  * mapping stays in force.
  */
+/** What identifies one version of the file, as far as polling can tell. */
+interface FileVersion {
+  readonly mtimeMs: number;
+  readonly size: number;
+  readonly ino: number;
+}
+
+const sameVersion = (a: FileVersion | undefined, b: FileVersion): boolean =>
+  a !== undefined && a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
+
 export class HostMappingFile {
   private current: HostMapping = new Map();
   private lastError: string | undefined;
-  private watching = false;
+  // The version last read (good or bad), stat'ed before reading: a write that lands while we read
+  // changes the version again, so the next poll picks it up. fs.watchFile took its own baseline when
+  // it started, which missed a write landing between load() and watch().
+  private seen: FileVersion | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
 
   constructor(
     readonly path: string,
@@ -65,9 +79,11 @@ export class HostMappingFile {
 
   /** Loads once; a bad file at start-up is an error (there is no last good mapping yet). */
   async load(): Promise<HostMapping> {
-    const text = await readFile(this.path, "utf8").catch((e: Error) => {
+    const cannotRead = (e: Error): never => {
       throw new ConfigError(`cannot read host_mapping ${this.path}: ${e.message}`, "host_mapping", { cause: e });
-    });
+    };
+    this.seen = await stat(this.path).catch(cannotRead);
+    const text = await readFile(this.path, "utf8").catch(cannotRead);
     this.current = parseHostMapping(text, this.path);
     this.lastError = undefined;
     return this.current;
@@ -86,16 +102,14 @@ export class HostMappingFile {
   }
 
   watch(): void {
-    if (this.watching) return;
-    this.watching = true;
-    watchFile(this.path, { interval: this.pollMs }, (cur, prev) => {
-      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) void this.reload();
-    });
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.poll(), this.pollMs);
+    this.timer.unref();
   }
 
   close(): void {
-    if (this.watching) unwatchFile(this.path);
-    this.watching = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   get mapping(): HostMapping {
@@ -104,5 +118,19 @@ export class HostMappingFile {
 
   get error(): string | undefined {
     return this.lastError;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const now = await stat(this.path).catch(() => undefined);
+      // A file that vanished (an editor's rename-into-place) is caught on the next poll.
+      if (now === undefined || sameVersion(this.seen, now)) return;
+      this.seen = now;
+      await this.reload();
+    } finally {
+      this.polling = false;
+    }
   }
 }

@@ -82,7 +82,11 @@ describe("Prometheus metrics over HTTP, from a running sim cluster", () => {
     expect(r.ok).toBe(true);
     await waitUntil(async () => (await c.api("history", {})).data.some((m: any) => m.vm === "a-1" && m.state === "SUCCEEDED"), 15_000, "a-1 to move");
     // The hosts' gauges follow the next metrics of both agents.
-    await waitUntil(async () => v(await scrape(c.url), "ballast_host_running_vms", { host: "b" }) === 2, 5_000, "b to report 2 VMs");
+    // Each agent reports on its own tick, so wait for both: under load a's report can lag b's.
+    await waitUntil(async () => {
+      const s = await scrape(c.url);
+      return v(s, "ballast_host_running_vms", { host: "a" }) === 1 && v(s, "ballast_host_running_vms", { host: "b" }) === 2;
+    }, 10_000, "a to report 1 VM and b 2");
     const after = await scrape(c.url);
     const d = (name: string, labels: Record<string, string> = {}) => (v(after, name, labels) ?? 0) - (v(before, name, labels) ?? 0);
     expect(d("ballast_migrations_started_total", { strategy: "manual" })).toBe(1);
