@@ -9,6 +9,7 @@ import { buildRelease, minNodeVersion, type Release } from "./release.js";
 import { renderDeployReport, type DeployReport } from "./report.js";
 import { SshRemote, type RemoteHost } from "./ssh-remote.js";
 import { readUnitTemplate, renderUnit } from "./unit.js";
+import { readSysusersTemplate, renderSysusers, serviceUserOf } from "./sysusers.js";
 import { NatsPinger, type AgentPinger } from "./verify.js";
 import type { Action } from "./plan.js";
 
@@ -75,6 +76,7 @@ export async function deploy(inventory: Inventory, baseDir: string, opts: Deploy
     targets = targets.filter((t) => opts.only!.includes(t.id));
   }
   const template = readUnitTemplate(root);
+  const sysusersTemplate = readSysusersTemplate(root);
   const release = opts.release ?? (await buildRelease(root, opts.releaseDir ?? join(tmpdir(), "ballast-releases")));
   const natsCfg = verifyNats(inventory, baseDir);
   const ownPinger = !opts.pinger && !opts.dryRun && inventory.verify.enabled && natsCfg ? new NatsPinger(natsCfg) : undefined;
@@ -86,6 +88,7 @@ export async function deploy(inventory: Inventory, baseDir: string, opts: Deploy
         tarball: release.path,
         minNode: minNodeVersion(release.nodeEngine),
         unitText: (h) => renderUnit(template, h.paths),
+        sysusersText: (h) => renderSysusers(sysusersTemplate, serviceUserOf(template), h.serviceGroup),
         dryRun: opts.dryRun ?? false,
         verifyTimeoutMs: inventory.verify.timeout * 1000,
         pinger,

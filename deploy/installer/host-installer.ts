@@ -4,9 +4,10 @@ import type { HostTarget } from "./inventory.js";
 import { COMMIT_ACTIONS, parseProbe, planHost, prerequisiteProblems, type Action, type HostPlan, type Probe } from "./plan.js";
 import {
   asRoot, asUser, dropBackupsScript, installReleaseScript, layout, mktempScript, probeScript, pruneScript,
-  removeCurrentScript, removeTempScript, restoreFileScript, switchScript, systemctlScript, writeFileScript,
+  removeCurrentScript, removeTempScript, restoreFileScript, switchScript, sysusersScript, systemctlScript, writeFileScript,
 } from "./remote-script.js";
 import type { RemoteHost } from "./ssh-remote.js";
+import { serviceUserOf } from "./sysusers.js";
 import type { AgentPinger } from "./verify.js";
 
 // Installs (or checks, with dryRun) one host: connect, probe, plan, then carry the plan out.
@@ -70,6 +71,8 @@ export interface HostContext {
   minNode: [number, number];
   /** The unit file text to install (already rendered for the host's paths). */
   unitText: (t: HostTarget) => string;
+  /** The sysusers.d file that creates the unit's user and the host's service group. */
+  sysusersText: (t: HostTarget) => string;
   dryRun: boolean;
   verifyTimeoutMs: number;
   /** undefined: no verification. */
@@ -133,14 +136,16 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
   let committed = false;
   try {
     remote = await timed("connect", () => ctx.connect(t));
-    probe = await timed("probe", async () => parseProbe(await run("probe", asRoot(t, probeScript(t, ctx.releaseSha)))), (p) => `node ${p.node || "missing"}, current ${short(p.current.split("/").pop())}, service ${p.active || "?"}`);
+    const unit = ctx.unitText(t);
+    const serviceUser = serviceUserOf(unit);
+    const sysusers = ctx.sysusersText(t);
+    probe = await timed("probe", async () => parseProbe(await run("probe", asRoot(t, probeScript(t, ctx.releaseSha, serviceUser)))), (p) => `node ${p.node || "missing"}, current ${short(p.current.split("/").pop())}, service ${p.active || "?"}`);
     const p = probe;
     await timed("prerequisites", async () => {
-      const problems = prerequisiteProblems({ probe: p, node: t.node, minNode: ctx.minNode, driver: t.driver, virshBinary: t.virshBinary, serviceGroup: t.serviceGroup, become: t.become });
+      const problems = prerequisiteProblems({ probe: p, node: t.node, minNode: ctx.minNode, driver: t.driver, virshBinary: t.virshBinary, serviceGroup: t.serviceGroup, serviceUser, sysusers: t.sysusers, become: t.become });
       if (problems.length > 0) throw new StepFailed({ step: "prerequisites", message: problems.join("; ") });
     });
-    const unit = ctx.unitText(t);
-    plan = planHost({ releaseSha: ctx.releaseSha, configSha: sha256(t.agentYaml), configMeta: `640:${t.serviceGroup}`, unitSha: sha256(unit) }, probe);
+    plan = planHost({ releaseSha: ctx.releaseSha, configSha: sha256(t.agentYaml), configMeta: `640:${t.serviceGroup}`, unitSha: sha256(unit), sysusersSha: sha256(sysusers) }, probe);
     report.previousRelease = plan.previousRelease;
     report.actions = plan.actions;
 
@@ -152,7 +157,7 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     }
 
     const l = layout(t);
-    const needsTmp = plan.actions.some((a) => a === "upload-release" || a === "write-config" || a === "write-unit");
+    const needsTmp = plan.actions.some((a) => a === "upload-release" || a === "create-user" || a === "write-config" || a === "write-unit");
     if (needsTmp) {
       const out = (await run("tempdir", asUser(mktempScript()))).trim();
       if (!/^\/[A-Za-z0-9._\/-]+$/.test(out)) throw new StepFailed({ step: "tempdir", message: `mktemp printed an unexpected path ${JSON.stringify(out)}` });
@@ -169,6 +174,11 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
           case "extract-release":
             await run(a, asRoot(t, installReleaseScript(t, ctx.releaseSha, `${tmp}/release.tar.gz`)), EXTRACT_TIMEOUT);
             return `releases/${short(ctx.releaseSha)}`;
+          case "create-user":
+            await remote!.writeFile(`${tmp}/sysusers.conf`, sysusers);
+            await run(a, asRoot(t, writeFileScript(`${tmp}/sysusers.conf`, l.sysusers, "0644", "root", "root")));
+            await run(a, asRoot(t, sysusersScript(t)));
+            return `${l.sysusers}: ${plan!.reasons[a]}; ${t.sysusers} ran`;
           case "write-config":
             await remote!.writeFile(`${tmp}/agent.yaml`, t.agentYaml);
             await run(a, asRoot(t, writeFileScript(`${tmp}/agent.yaml`, l.config, "0640", "root", t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } })));
@@ -198,7 +208,7 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
       report.verified = true;
     }
     // Cleanup is best effort: the install itself has succeeded.
-    const written = [done.has("write-config") ? l.config : undefined, done.has("write-unit") ? l.unit : undefined].filter((x): x is string => x !== undefined);
+    const written = [done.has("create-user") ? l.sysusers : undefined, done.has("write-config") ? l.config : undefined, done.has("write-unit") ? l.unit : undefined].filter((x): x is string => x !== undefined);
     if (written.length > 0) await remote.exec(asRoot(t, dropBackupsScript(written)));
     const protect = [ctx.releaseSha, ...(plan.previousRelease ? [plan.previousRelease] : [])];
     const pruned = await remote.exec(asRoot(t, pruneScript(t, protect, t.keepReleases)));

@@ -13,3 +13,4 @@ export { SshRemote, SshError, type RemoteHost, type ExecResult } from "./ssh-rem
 export { NatsPinger, type AgentPinger, type PingOutcome } from "./verify.js";
 export { renderUnit, readUnitTemplate, UNIT_TEMPLATE } from "./unit.js";
 export { parseKnownHosts, checkHostKey, knownHostName, patternsMatch, fingerprint, type KnownHostEntry, type HostKeyVerdict } from "./known-hosts.js";
+export { renderSysusers, readSysusersTemplate, serviceUserOf, SYSUSERS_TEMPLATE } from "./sysusers.js";

@@ -62,6 +62,8 @@ export const InstallPaths = z
     config_dir: RemotePath.default("/etc/ballast"),
     /** The systemd unit goes here. */
     unit_dir: RemotePath.default("/etc/systemd/system"),
+    /** The sysusers.d file that creates the service user and group goes here. */
+    sysusers_dir: RemotePath.default("/usr/lib/sysusers.d"),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -77,6 +79,8 @@ export const ServiceManager = z
     /** systemctl command (a test can point this at a stand-in). */
     systemctl: RemoteCommand.default("systemctl"),
     unit_name: UnitName.default("ballast-agent.service"),
+    /** systemd-sysusers command, run when the service user or group is missing. */
+    sysusers: RemoteCommand.default("systemd-sysusers"),
   })
   .strict();
 export type ServiceManager = z.infer<typeof ServiceManager>;
@@ -103,7 +107,7 @@ export const Defaults = z
     become: z.enum(["auto", "none", "sudo"]).default("auto"),
     paths: InstallPaths.default(() => InstallPaths.parse({})),
     service_manager: ServiceManager.default(() => ServiceManager.parse({})),
-    /** Group that may read agent.yaml (the unit's User=/Group=); must exist on the host. */
+    /** Group that may read agent.yaml; created by systemd-sysusers when the host lacks it. */
     service_group: UnixName.default("ballast"),
     /** Node executable on the hosts (the unit runs bin/ballast through `env node`). */
     node: RemoteCommand.default("node"),
@@ -137,9 +141,9 @@ export const InventoryHost = z
     private_key: z.string().min(1).optional(),
     become: z.enum(["auto", "none", "sudo"]).optional(),
     /** Per-host install locations (each key falls back to defaults.paths). */
-    paths: z.object({ prefix: RemotePath.optional(), config_dir: RemotePath.optional(), unit_dir: RemotePath.optional() }).strict().optional(),
+    paths: z.object({ prefix: RemotePath.optional(), config_dir: RemotePath.optional(), unit_dir: RemotePath.optional(), sysusers_dir: RemotePath.optional() }).strict().optional(),
     /** Per-host service manager settings (each key falls back to defaults.service_manager). */
-    service_manager: z.object({ systemctl: RemoteCommand.optional(), unit_name: UnitName.optional() }).strict().optional(),
+    service_manager: z.object({ systemctl: RemoteCommand.optional(), unit_name: UnitName.optional(), sysusers: RemoteCommand.optional() }).strict().optional(),
     agent: AgentOverrides.optional(),
   })
   .strict();
@@ -182,6 +186,7 @@ export interface HostTarget {
   paths: InstallPaths;
   systemctl: string;
   unitName: string;
+  sysusers: string;
   serviceGroup: string;
   node: string;
   keepReleases: number;
@@ -258,7 +263,7 @@ export function renderAgentYaml(settings: Record<string, unknown>): string {
 }
 
 function mergePaths(d: InstallPaths, h: InventoryHost["paths"], i: number, host: string): InstallPaths {
-  const p = { prefix: h?.prefix ?? d.prefix, config_dir: h?.config_dir ?? d.config_dir, unit_dir: h?.unit_dir ?? d.unit_dir };
+  const p = { prefix: h?.prefix ?? d.prefix, config_dir: h?.config_dir ?? d.config_dir, unit_dir: h?.unit_dir ?? d.unit_dir, sysusers_dir: h?.sysusers_dir ?? d.sysusers_dir };
   if (p.prefix === "/") throw new ConfigError(`invalid inventory: hosts[${i}] (host "${host}"): paths.prefix must not be /`, `hosts.${i}.paths.prefix`);
   return p;
 }
@@ -287,6 +292,7 @@ export function resolveHosts(inv: Inventory, baseDir: string): HostTarget[] {
       paths: mergePaths(d.paths, h.paths, i, h.host),
       systemctl: h.service_manager?.systemctl ?? d.service_manager.systemctl,
       unitName: h.service_manager?.unit_name ?? d.service_manager.unit_name,
+      sysusers: h.service_manager?.sysusers ?? d.service_manager.sysusers,
       serviceGroup: d.service_group,
       node: d.node,
       keepReleases: d.keep_releases,

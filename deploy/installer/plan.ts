@@ -9,6 +9,12 @@ export interface Probe {
   virsh: string;
   missing: string[];
   groupExists: boolean;
+  /** The unit's User= exists. */
+  userExists: boolean;
+  /** The sysusers command is on the host. */
+  sysusersAvailable: boolean;
+  /** sha256 of the installed sysusers.d file, undefined when absent. */
+  sysusersSha: string | undefined;
   /** readlink of <prefix>/current, "" when absent. */
   current: string;
   releasePresent: boolean;
@@ -42,6 +48,9 @@ export function parseProbe(stdout: string): Probe {
     virsh: kv.get("virsh") ?? "",
     missing,
     groupExists: kv.get("group") === "yes",
+    userExists: kv.get("user") === "yes",
+    sysusersAvailable: kv.get("sysusers_cmd") === "yes",
+    sysusersSha: opt("sysusers"),
     current: kv.get("current") ?? "",
     releasePresent: kv.get("release") === "yes",
     configSha: opt("config"),
@@ -71,6 +80,8 @@ export interface PrerequisiteInput {
   driver: "virsh" | "sim";
   virshBinary: string;
   serviceGroup: string;
+  serviceUser: string;
+  sysusers: string;
   become: "none" | "sudo";
 }
 
@@ -88,13 +99,16 @@ export function prerequisiteProblems(i: PrerequisiteInput): string[] {
   }
   if (i.driver === "virsh" && p.virsh === "") out.push(`virsh (\`${i.virshBinary}\`) is not installed; install libvirt-clients, or use driver: sim`);
   if (p.missing.length > 0) out.push(`missing commands: ${p.missing.join(", ")}`);
-  if (!p.groupExists) out.push(`group '${i.serviceGroup}' does not exist (install deploy/systemd/ballast.sysusers.conf and run systemd-sysusers)`);
+  const absent = [...(p.userExists ? [] : [`user '${i.serviceUser}'`]), ...(p.groupExists ? [] : [`group '${i.serviceGroup}'`])];
+  if (absent.length > 0 && !p.sysusersAvailable)
+    out.push(`${absent.join(" and ")} missing and \`${i.sysusers}\` is not there to create them; create them by hand (deploy/systemd/ballast.sysusers.conf) or set service_manager.sysusers`);
   return out;
 }
 
 export type Action =
   | "upload-release"
   | "extract-release"
+  | "create-user"
   | "write-config"
   | "write-unit"
   | "switch-release"
@@ -112,6 +126,7 @@ export interface Desired {
   /** "640:<group>" */
   configMeta: string;
   unitSha: string;
+  sysusersSha: string;
 }
 
 export interface HostPlan {
@@ -137,6 +152,10 @@ export function planHost(desired: Desired, probe: Probe): HostPlan {
     add("upload-release", `release ${short(desired.releaseSha)} is not on the host`);
     add("extract-release", `into releases/${short(desired.releaseSha)}`);
   }
+  // Not rolled back on a later failure: systemd-sysusers only adds what is missing, and a service
+  // user left behind harms nothing (it is what the next attempt needs).
+  if (!probe.userExists || !probe.groupExists) add("create-user", `${[!probe.userExists ? "service user" : "", !probe.groupExists ? "service group" : ""].filter(Boolean).join(" and ")} missing`);
+  else if (probe.sysusersSha !== desired.sysusersSha) add("create-user", probe.sysusersSha === undefined ? "sysusers.d file is missing" : "sysusers.d file differs");
   const configChanged = probe.configSha !== desired.configSha || probe.configMeta !== desired.configMeta;
   if (configChanged)
     add("write-config", probe.configSha === undefined ? "agent.yaml is missing" : probe.configSha !== desired.configSha ? "agent.yaml differs" : `agent.yaml mode/group ${probe.configMeta} should be ${desired.configMeta}`);

@@ -1,5 +1,6 @@
 import type { HostTarget } from "./inventory.js";
 import { shellJoin, shellQuote as q } from "./shell-quote.js";
+import { SYSUSERS_FILE } from "./sysusers.js";
 
 // The shell text of every remote step, built from validated values, every value quoted.
 // Pure functions: tests read the scripts, and run them with a local `sh` against temp dirs.
@@ -12,6 +13,7 @@ export interface RemoteLayout {
   config: string;
   unitDir: string;
   unit: string;
+  sysusers: string;
 }
 
 export function layout(t: HostTarget): RemoteLayout {
@@ -24,6 +26,7 @@ export function layout(t: HostTarget): RemoteLayout {
     config: `${configDir}/agent.yaml`,
     unitDir,
     unit: `${unitDir}/${t.unitName}`,
+    sysusers: `${t.paths.sysusers_dir}/${SYSUSERS_FILE}`,
   };
 }
 
@@ -40,7 +43,7 @@ export function asUser(script: string): string {
 export const BACKUP_SUFFIX = ".ballast-prev";
 
 /** One line per fact, key=value; parsed by parseProbe. Runs as root, changes nothing. */
-export function probeScript(t: HostTarget, releaseSha: string): string {
+export function probeScript(t: HostTarget, releaseSha: string, serviceUser: string): string {
   const l = layout(t);
   const sc = q(t.systemctl);
   const lines = [
@@ -52,6 +55,9 @@ export function probeScript(t: HostTarget, releaseSha: string): string {
     `for c in tar sha256sum mktemp readlink install ln mv cut head; do command -v "$c" >/dev/null 2>&1 || echo "missing=$c"; done`,
     `command -v ${sc} >/dev/null 2>&1 || echo "missing=systemctl"`,
     `if getent group ${q(t.serviceGroup)} >/dev/null 2>&1; then echo "group=yes"; else echo "group=no"; fi`,
+    `if getent passwd ${q(serviceUser)} >/dev/null 2>&1; then echo "user=yes"; else echo "user=no"; fi`,
+    `if command -v ${q(t.sysusers)} >/dev/null 2>&1; then echo "sysusers_cmd=yes"; else echo "sysusers_cmd=no"; fi`,
+    `if [ -f ${q(l.sysusers)} ]; then echo "sysusers=$(sha256sum < ${q(l.sysusers)} | cut -d ' ' -f 1)"; else echo "sysusers="; fi`,
     `echo "current=$(readlink ${q(l.current)} 2>/dev/null)"`,
     `if [ -d ${q(`${l.releases}/${releaseSha}`)} ]; then echo "release=yes"; else echo "release=no"; fi`,
     `if [ -f ${q(l.config)} ]; then echo "config=$(sha256sum < ${q(l.config)} | cut -d ' ' -f 1)"; echo "config_meta=$(stat -c %a:%G ${q(l.config)})"; else echo "config="; fi`,
@@ -107,6 +113,11 @@ export function writeFileScript(src: string, dest: string, mode: string, owner: 
     `install -m ${q(mode)} -o ${q(owner)} -g ${q(group)} ${q(src)} ${q(tmp)}`,
     `mv -f -- ${q(tmp)} ${q(dest)}`,
   ].join("\n");
+}
+
+/** Creates what the installed sysusers file declares and is missing; never changes an existing user. */
+export function sysusersScript(t: HostTarget): string {
+  return shellJoin([t.sysusers, layout(t).sysusers]);
 }
 
 /** Puts back the file saved by writeFileScript, or removes it when there was none before. */

@@ -13,7 +13,7 @@ export function readUnitTemplate(root: string): string {
 }
 
 /** The unit to install: ExecStart runs <prefix>/current/bin/ballast with <config_dir>/agent.yaml. */
-export function renderUnit(template: string, paths: InstallPaths): string {
+export function renderUnit(template: string, paths: Pick<InstallPaths, "prefix" | "config_dir">): string {
   const exec = `ExecStart=${paths.prefix}/current/bin/ballast agent --config ${paths.config_dir}/agent.yaml`;
   let found = false;
   const lines = template.split("\n").map((line) => {

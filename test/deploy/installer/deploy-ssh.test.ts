@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +33,11 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
   let knownHosts: string;
   let closedPort: number;
   const hostDir = (h: string) => join(dir, "hosts", h);
+  // The installer creates the real `ballast` user and group on this machine (it is both
+  // "hypervisors"); the test removes them again only when they were not there before.
+  const exists = (db: "passwd" | "group") => spawnSync("getent", [db, "ballast"]).status === 0;
+  const hadUser = exists("passwd");
+  const hadGroup = exists("group");
   const state = (h: string) => join(hostDir(h), "state");
 
   beforeAll(async () => {
@@ -55,6 +60,8 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     for (const h of ["hv-1", "hv-2"]) if (dir) stopStandIn(state(h));
     await sshd?.stop();
     await nats?.stop();
+    if (!hadUser && exists("passwd")) spawnSync("userdel", ["ballast"]);
+    if (!hadGroup && exists("group")) spawnSync("groupdel", ["ballast"]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -69,7 +76,8 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     return {
       defaults: {
         ssh: { user: "root", private_key: userKey, known_hosts: opts.knownHostsFile ?? knownHosts, insecure_accept_new: opts.acceptNew ?? false, connect_timeout: 5 },
-        service_group: "root",
+        // The unit's own user and group, created by the installer with the real systemd-sysusers.
+        service_group: "ballast",
         nats: { servers: [nats.url] },
         agent: { driver: "sim", heartbeat_interval: 1, interval: 2, log_level: "warn", ...(opts.agent ?? {}) },
       },
@@ -77,7 +85,7 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
       hosts: names.map((n) => {
         const h = all[n as keyof typeof all];
         const local = n.startsWith("hv-") && existsSync(hostDir(n))
-          ? { paths: { prefix: join(hostDir(n), "opt"), config_dir: join(hostDir(n), "etc"), unit_dir: join(hostDir(n), "units") }, service_manager: { systemctl: join(hostDir(n), "systemctl") } }
+          ? { paths: { prefix: join(hostDir(n), "opt"), config_dir: join(hostDir(n), "etc"), unit_dir: join(hostDir(n), "units"), sysusers_dir: join(hostDir(n), "sysusers") }, service_manager: { systemctl: join(hostDir(n), "systemctl") } }
           : {};
         return { ...h, ...local };
       }),
@@ -93,7 +101,7 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
   };
   const current = (h: string) => readlinkSync(join(hostDir(h), "opt", "current"));
   const fingerprintOf = (h: string) => {
-    const files = [join(hostDir(h), "etc", "agent.yaml"), join(hostDir(h), "units", "ballast-agent.service")];
+    const files = [join(hostDir(h), "etc", "agent.yaml"), join(hostDir(h), "units", "ballast-agent.service"), join(hostDir(h), "sysusers", "ballast.conf")];
     return JSON.stringify([current(h), ...files.map((f) => [statSync(f).mtimeMs, createHash("sha256").update(readFileSync(f)).digest("hex")]), standInPid(state(h))]);
   };
   async function ping(h: string): Promise<boolean> {
@@ -112,7 +120,9 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
       const hr = host(r, h);
       expect(hr.status, JSON.stringify(hr, null, 2)).toBe("changed");
       expect(hr.verified).toBe(true);
-      expect(hr.actions).toEqual(["upload-release", "extract-release", "write-config", "write-unit", "switch-release", "daemon-reload", "enable", "restart"]);
+      expect(hr.actions).toEqual(["upload-release", "extract-release", "create-user", "write-config", "write-unit", "switch-release", "daemon-reload", "enable", "restart"]);
+      expect(readFileSync(join(hostDir(h), "sysusers", "ballast.conf"), "utf8")).toMatch(/^u\s+ballast\s/m);
+      expect(statSync(join(hostDir(h), "etc", "agent.yaml")).gid).toBe(Number(execFileSync("getent", ["group", "ballast"], { encoding: "utf8" }).split(":")[2]));
       expect(current(h)).toBe(`releases/${release.sha256}`);
       expect(existsSync(join(hostDir(h), "opt", "releases", release.sha256, "dist", "cli", "main.js"))).toBe(true);
       expect(statSync(join(hostDir(h), "etc", "agent.yaml")).mode & 0o777).toBe(0o640);

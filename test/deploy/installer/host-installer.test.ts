@@ -49,11 +49,14 @@ describe("installHost (local remote)", () => {
     const tarball = join(dir, "r.tar.gz");
     execFileSync("tar", ["-czf", tarball, "-C", join(dir, "src"), "bin"]);
     writeSystemctlStandIn(join(dir, "systemctl"), join(dir, "units"), join(dir, "state"));
+    mkdirSync(join(dir, "sysroot", "etc"), { recursive: true });
+    writeFileSync(join(dir, "sysusers"), `#!/bin/sh\nexec systemd-sysusers --root=${join(dir, "sysroot")} "$@"\n`, { mode: 0o755 });
     const inv = parseInventory({
       defaults: {
         service_group: group,
-        paths: { prefix: join(dir, "opt"), config_dir: join(dir, "etc"), unit_dir: join(dir, "units") },
-        service_manager: { systemctl: join(dir, "systemctl") },
+        paths: { prefix: join(dir, "opt"), config_dir: join(dir, "etc"), unit_dir: join(dir, "units"), sysusers_dir: join(dir, "sysusers.d") },
+        // The real systemd-sysusers, creating users in a root of its own, not this machine's.
+        service_manager: { systemctl: join(dir, "systemctl"), sysusers: join(dir, "sysusers") },
         agent: { driver: "sim" },
       },
       verify: { enabled: false },
@@ -64,7 +67,8 @@ describe("installHost (local remote)", () => {
       releaseSha: createHash("sha256").update(readFileSync(tarball)).digest("hex"),
       tarball,
       minNode: [20, 0],
-      unitText: (h) => `[Service]\nExecStart=${h.paths.prefix}/current/bin/ballast agent --config ${h.paths.config_dir}/agent.yaml\n`,
+      unitText: (h) => `[Service]\nUser=root\nExecStart=${h.paths.prefix}/current/bin/ballast agent --config ${h.paths.config_dir}/agent.yaml\n`,
+      sysusersText: () => `u ballast-it - "installer test" /nonexistent\n`,
       dryRun: false,
       verifyTimeoutMs: 1000,
       pinger: undefined,
@@ -91,6 +95,9 @@ describe("installHost (local remote)", () => {
   it.skipIf(uid !== 0)("installs, then a failing check on an unchanged host changes nothing", async () => {
     const first = await installHost(t, { ...ctx, pinger: pinger(true) });
     expect(first.status).toBe("changed");
+    // The first test's rolled-back install kept its sysusers.d file and the user it made.
+    expect(first.actions).not.toContain("create-user");
+    expect(readFileSync(join(dir, "sysroot", "etc", "passwd"), "utf8")).toMatch(/^ballast-it:/m);
     expect(first.verified).toBe(true);
     const pid = standInPid(join(dir, "state"));
     expect(pid).toBeGreaterThan(0);

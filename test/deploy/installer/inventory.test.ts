@@ -31,8 +31,8 @@ describe("inventory validation", () => {
     const p = parseInventory(inv());
     expect(p.parallel).toBe(4);
     expect(p.defaults.ssh).toMatchObject({ user: "root", port: 22, known_hosts: "~/.ssh/known_hosts", insecure_accept_new: false });
-    expect(p.defaults.paths).toEqual({ prefix: "/opt/ballast", config_dir: "/etc/ballast", unit_dir: "/etc/systemd/system" });
-    expect(p.defaults.service_manager).toEqual({ type: "systemd", systemctl: "systemctl", unit_name: "ballast-agent.service" });
+    expect(p.defaults.paths).toEqual({ prefix: "/opt/ballast", config_dir: "/etc/ballast", unit_dir: "/etc/systemd/system", sysusers_dir: "/usr/lib/sysusers.d" });
+    expect(p.defaults.service_manager).toEqual({ type: "systemd", systemctl: "systemctl", unit_name: "ballast-agent.service", sysusers: "systemd-sysusers" });
     expect(p.defaults.become).toBe("auto");
     expect(p.verify).toMatchObject({ enabled: true, timeout: 60 });
   });
@@ -99,7 +99,7 @@ describe("inventory validation", () => {
     const p = parseInventory(inv((i) => { i.hosts[0].paths = { prefix: "/srv/ballast/" }; i.hosts[0].service_manager = { systemctl: "/usr/local/bin/systemctl" }; }));
     const [a, b] = resolveHosts(p, "/inv");
     expect(a).toMatchObject({ id: "hv-a", address: "10.0.0.11", port: 22, user: "root", become: "none", privateKey: "/inv/keys/id_ed25519", systemctl: "/usr/local/bin/systemctl" });
-    expect(a!.paths).toEqual({ prefix: "/srv/ballast", config_dir: "/etc/ballast", unit_dir: "/etc/systemd/system" });
+    expect(a!.paths).toEqual({ prefix: "/srv/ballast", config_dir: "/etc/ballast", unit_dir: "/etc/systemd/system", sysusers_dir: "/usr/lib/sysusers.d" });
     expect(b).toMatchObject({ port: 2222, user: "deploy", become: "sudo" });
     expect(a!.knownHosts).toMatch(/\/\.ssh\/known_hosts$/);
   });

@@ -70,10 +70,10 @@ describe("release", () => {
 describe("unit", () => {
   it("points the repository's unit at <prefix>/current and <config_dir>", () => {
     const template = readUnitTemplate(checkoutRoot());
-    const unit = renderUnit(template, { prefix: "/srv/ballast", config_dir: "/etc/b", unit_dir: "/etc/systemd/system" });
+    const unit = renderUnit(template, { prefix: "/srv/ballast", config_dir: "/etc/b" });
     expect(unit).toContain("\nExecStart=/srv/ballast/current/bin/ballast agent --config /etc/b/agent.yaml\n");
     expect(unit.split("\n").filter((l) => l.startsWith("ExecStart="))).toHaveLength(1);
     expect(unit.replace(/^ExecStart=.*$/m, "")).toBe(template.replace(/^ExecStart=.*$/m, ""));
-    expect(() => renderUnit("[Service]\n", { prefix: "/a", config_dir: "/b", unit_dir: "/c" })).toThrow(/no ExecStart/);
+    expect(() => renderUnit("[Service]\n", { prefix: "/a", config_dir: "/b" })).toThrow(/no ExecStart/);
   });
 });

@@ -75,10 +75,10 @@ describe("remote scripts", () => {
   });
 
   it("probes without changing anything", () => {
-    const r = sh(probeScript(t, sha));
+    const r = sh(probeScript(t, sha, "root"));
     expect(r.status).toBe(0);
     const p = parseProbe(r.stdout);
-    expect(p).toMatchObject({ virsh: "not-needed", groupExists: true, current: `releases/${sha}`, releasePresent: true, configSha: undefined, unitSha: undefined });
+    expect(p).toMatchObject({ virsh: "not-needed", groupExists: true, userExists: true, sysusersSha: undefined, current: `releases/${sha}`, releasePresent: true, configSha: undefined, unitSha: undefined });
     expect(p.node).toMatch(/^v\d+\./);
   });
 
