@@ -145,7 +145,7 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
       const problems = prerequisiteProblems({ probe: p, node: t.node, minNode: ctx.minNode, driver: t.driver, virshBinary: t.virshBinary, serviceGroup: t.serviceGroup, serviceUser, sysusers: t.sysusers, become: t.become });
       if (problems.length > 0) throw new StepFailed({ step: "prerequisites", message: problems.join("; ") });
     });
-    plan = planHost({ releaseSha: ctx.releaseSha, configSha: sha256(t.agentYaml), configMeta: `640:${t.serviceGroup}`, unitSha: sha256(unit), sysusersSha: sha256(sysusers) }, probe);
+    plan = planHost({ releaseSha: ctx.releaseSha, configSha: sha256(t.agentYaml), configMeta: `640:${t.serviceGroup}`, unitSha: sha256(unit), sysusersSha: sha256(sysusers), ...(t.seed ? { seed: { sha: sha256(t.seed.content), meta: `600:${serviceUser}:${t.serviceGroup}` } } : {}) }, probe);
     report.previousRelease = plan.previousRelease;
     report.actions = plan.actions;
 
@@ -157,7 +157,7 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     }
 
     const l = layout(t);
-    const needsTmp = plan.actions.some((a) => a === "upload-release" || a === "create-user" || a === "write-config" || a === "write-unit");
+    const needsTmp = plan.actions.some((a) => a === "upload-release" || a === "create-user" || a === "write-config" || a === "write-unit" || a === "write-seed");
     if (needsTmp) {
       const out = (await run("tempdir", asUser(mktempScript()))).trim();
       if (!/^\/[A-Za-z0-9._\/-]+$/.test(out)) throw new StepFailed({ step: "tempdir", message: `mktemp printed an unexpected path ${JSON.stringify(out)}` });
@@ -187,6 +187,10 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
             await remote!.writeFile(`${tmp}/unit`, unit);
             await run(a, asRoot(t, writeFileScript(`${tmp}/unit`, l.unit, "0644", "root", "root")));
             return `${l.unit}: ${plan!.reasons[a]}`;
+          case "write-seed":
+            await remote!.writeFile(`${tmp}/seed.nk`, t.seed!.content);
+            await run(a, asRoot(t, writeFileScript(`${tmp}/seed.nk`, t.seed!.path, "0600", serviceUser, t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } })));
+            return `${t.seed!.path}: ${plan!.reasons[a]}`;
           case "switch-release":
             await run(a, asRoot(t, switchScript(t, ctx.releaseSha)));
             return plan!.reasons[a];
@@ -208,7 +212,7 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
       report.verified = true;
     }
     // Cleanup is best effort: the install itself has succeeded.
-    const written = [done.has("create-user") ? l.sysusers : undefined, done.has("write-config") ? l.config : undefined, done.has("write-unit") ? l.unit : undefined].filter((x): x is string => x !== undefined);
+    const written = [done.has("create-user") ? l.sysusers : undefined, done.has("write-config") ? l.config : undefined, done.has("write-unit") ? l.unit : undefined, done.has("write-seed") ? t.seed!.path : undefined].filter((x): x is string => x !== undefined);
     if (written.length > 0) await remote.exec(asRoot(t, dropBackupsScript(written)));
     const protect = [ctx.releaseSha, ...(plan.previousRelease ? [plan.previousRelease] : [])];
     const pruned = await remote.exec(asRoot(t, pruneScript(t, protect, t.keepReleases)));
@@ -272,6 +276,8 @@ async function rollback(t: HostTarget, ctx: HostContext, remote: RemoteHost, pla
   }
   if (attempted.has("write-config") && (await step("restore-config", restoreFileScript(l.config, probe.configSha !== undefined))))
     did.push(probe.configSha !== undefined ? "agent.yaml restored" : "agent.yaml removed");
+  if (attempted.has("write-seed") && t.seed && (await step("restore-seed", restoreFileScript(t.seed.path, probe.seedSha !== undefined))))
+    did.push(probe.seedSha !== undefined ? "NATS seed restored" : "NATS seed removed");
   if (attempted.has("write-unit")) {
     if (await step("restore-unit", restoreFileScript(l.unit, probe.unitSha !== undefined))) did.push(probe.unitSha !== undefined ? "unit restored" : "unit removed");
     await step("daemon-reload", systemctlScript(t, "daemon-reload"));

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { stringify as toYaml } from "yaml";
@@ -7,6 +8,7 @@ import { deepMerge, readConfigFile } from "../../shared/config/load-config.js";
 import { NatsConfig } from "../../shared/config/nats-config.js";
 import { ConfigError } from "../../shared/errors.js";
 import { HostId } from "../../shared/schemas/ids.js";
+import { seedFileName } from "../tools/credentials.js";
 
 // The inventory of `ballast deploy`: defaults for every host, then the hosts. Everything that
 // reaches a remote shell (addresses, users, paths, commands, the unit name, the group) is held to
@@ -115,6 +117,11 @@ export const Defaults = z
     nats: NatsTemplate.optional(),
     /** Agent settings for every host, merged into agent.yaml (hosts[].agent wins). */
     agent: AgentOverrides.default({}),
+    /**
+     * Local directory holding the seeds `ballast credentials` generated: each host's
+     * agent-<host>.nk is installed at its agent.yaml nats.nkey_seed_file (ballast:<group> 0600).
+     */
+    credentials_dir: z.string().min(1).optional(),
     /** Releases kept in <prefix>/releases besides the current one (older ones are removed). */
     keep_releases: z.number().int().min(1).max(100).default(3),
   })
@@ -194,6 +201,8 @@ export interface HostTarget {
   virshBinary: string;
   /** The agent.yaml to write, exactly. */
   agentYaml: string;
+  /** The host's NATS seed to install, when the inventory names a credentials_dir. */
+  seed: { path: string; content: string } | undefined;
 }
 
 function issueText(prefix: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
@@ -299,8 +308,27 @@ export function resolveHosts(inv: Inventory, baseDir: string): HostTarget[] {
       driver: parsed.data.driver,
       virshBinary: parsed.data.virsh.binary,
       agentYaml: renderAgentYaml(settings),
+      seed: d.credentials_dir === undefined ? undefined : hostSeed(localPath(d.credentials_dir, baseDir), h.host, parsed.data.nats?.nkey_seed_file, i),
     };
   });
+}
+
+/** The seed file for one host, checked here so a missing one stops the deploy before any host is touched. */
+function hostSeed(dir: string, host: string, remote: string | undefined, i: number): { path: string; content: string } {
+  const where = `hosts[${i}] (host "${host}")`;
+  if (remote === undefined)
+    throw new ConfigError(`invalid inventory: ${where}: credentials_dir is set but agent nats.nkey_seed_file is not (where should the seed go?)`, `hosts.${i}.agent.nats.nkey_seed_file`);
+  const path = RemotePath.safeParse(remote);
+  if (!path.success) throw new ConfigError(`invalid inventory: ${where}: nats.nkey_seed_file ${JSON.stringify(remote)} ${path.error.issues[0]?.message ?? "is not a valid path"}`, `hosts.${i}.agent.nats.nkey_seed_file`);
+  const local = join(dir, seedFileName("agent", host));
+  let content: string;
+  try {
+    content = readFileSync(local, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${where}: cannot read its seed ${local} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); generate it with \`ballast credentials\` listing agent ${host}`, "credentials_dir", { cause: e });
+  }
+  if (!/^SU[A-Z2-7]{56}\s*$/.test(content)) throw new ConfigError(`${where}: ${local} does not hold an nkey user seed`, "credentials_dir");
+  return { path: path.data, content };
 }
 
 /**

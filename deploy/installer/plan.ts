@@ -22,6 +22,10 @@ export interface Probe {
   /** "<octal mode>:<group>" of agent.yaml. */
   configMeta: string | undefined;
   unitSha: string | undefined;
+  /** sha256 of the installed NATS seed, undefined when absent or not probed. */
+  seedSha: string | undefined;
+  /** "<octal mode>:<user>:<group>" of the seed file. */
+  seedMeta: string | undefined;
   active: string;
   enabled: string;
 }
@@ -56,6 +60,8 @@ export function parseProbe(stdout: string): Probe {
     configSha: opt("config"),
     configMeta: opt("config_meta"),
     unitSha: opt("unit"),
+    seedSha: opt("seed"),
+    seedMeta: opt("seed_meta"),
     active: kv.get("active") ?? "",
     enabled: kv.get("enabled") ?? "",
   };
@@ -111,6 +117,7 @@ export type Action =
   | "create-user"
   | "write-config"
   | "write-unit"
+  | "write-seed"
   | "switch-release"
   | "daemon-reload"
   | "enable"
@@ -118,7 +125,7 @@ export type Action =
   | "start";
 
 /** Actions that touch what the running service uses: from the first of them on, a failure rolls back. */
-export const COMMIT_ACTIONS: ReadonlySet<Action> = new Set(["write-config", "write-unit", "switch-release", "daemon-reload", "enable", "restart", "start"]);
+export const COMMIT_ACTIONS: ReadonlySet<Action> = new Set(["write-config", "write-unit", "write-seed", "switch-release", "daemon-reload", "enable", "restart", "start"]);
 
 export interface Desired {
   releaseSha: string;
@@ -127,6 +134,8 @@ export interface Desired {
   configMeta: string;
   unitSha: string;
   sysusersSha: string;
+  /** The NATS seed to install, when the inventory ships seeds. */
+  seed?: { sha: string; meta: string };
 }
 
 export interface HostPlan {
@@ -161,11 +170,15 @@ export function planHost(desired: Desired, probe: Probe): HostPlan {
     add("write-config", probe.configSha === undefined ? "agent.yaml is missing" : probe.configSha !== desired.configSha ? "agent.yaml differs" : `agent.yaml mode/group ${probe.configMeta} should be ${desired.configMeta}`);
   const unitChanged = probe.unitSha !== desired.unitSha;
   if (unitChanged) add("write-unit", probe.unitSha === undefined ? "unit is missing" : "unit differs");
+  const seed = desired.seed;
+  const seedChanged = seed !== undefined && (probe.seedSha !== seed.sha || probe.seedMeta !== seed.meta);
+  if (seedChanged)
+    add("write-seed", probe.seedSha === undefined ? "NATS seed is missing" : probe.seedSha !== seed.sha ? "NATS seed differs" : `NATS seed mode/owner ${probe.seedMeta} should be ${seed.meta}`);
   const switching = previousRelease !== desired.releaseSha;
   if (switching) add("switch-release", `current: ${probe.current === "" ? "none" : short(previousRelease ?? probe.current)} -> ${short(desired.releaseSha)}`);
   if (unitChanged) add("daemon-reload", "unit changed");
   if (probe.enabled !== "enabled") add("enable", `unit is ${probe.enabled || "unknown"}`);
-  if (configChanged || unitChanged || switching) add("restart", "release, config or unit changed");
+  if (configChanged || unitChanged || seedChanged || switching) add("restart", "release, config, seed or unit changed");
   else if (probe.active !== "active") add("start", `service is ${probe.active || "unknown"}`);
   return { actions, previousRelease, changed: actions.length > 0, reasons };
 }

@@ -62,6 +62,9 @@ export function probeScript(t: HostTarget, releaseSha: string, serviceUser: stri
     `if [ -d ${q(`${l.releases}/${releaseSha}`)} ]; then echo "release=yes"; else echo "release=no"; fi`,
     `if [ -f ${q(l.config)} ]; then echo "config=$(sha256sum < ${q(l.config)} | cut -d ' ' -f 1)"; echo "config_meta=$(stat -c %a:%G ${q(l.config)})"; else echo "config="; fi`,
     `if [ -f ${q(l.unit)} ]; then echo "unit=$(sha256sum < ${q(l.unit)} | cut -d ' ' -f 1)"; else echo "unit="; fi`,
+    ...(t.seed
+      ? [`if [ -f ${q(t.seed.path)} ]; then echo "seed=$(sha256sum < ${q(t.seed.path)} | cut -d ' ' -f 1)"; echo "seed_meta=$(stat -c %a:%U:%G ${q(t.seed.path)})"; else echo "seed="; fi`]
+      : []),
     `echo "active=$(${sc} is-active ${q(t.unitName)} 2>/dev/null | head -n 1)"`,
     `echo "enabled=$(${sc} is-enabled ${q(t.unitName)} 2>/dev/null | head -n 1)"`,
   ];

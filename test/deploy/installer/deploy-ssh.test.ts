@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
 import { deploy, runDeploy, parseInventory, buildRelease, checkoutRoot, NatsPinger, type Release, type InventoryInput, type DeployReport } from "../../../deploy/installer/index.js";
 import { freePort, startNatsServer, type NatsServerHandle } from "../../support/nats-server.js";
+import { generateCredentials } from "../../../deploy/tools/credentials.js";
 import { keygen, sshdAvailable, standInPid, startSshd, stopStandIn, writeSystemctlStandIn, type SshdHandle } from "./ssh-fixture.js";
 
 // The installer against a REAL OpenSSH server on 127.0.0.1 (its own port, keys and config) and a
@@ -65,7 +66,7 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function inventory(opts: { hosts?: string[]; agent?: Record<string, unknown>; verifyTimeout?: number; knownHostsFile?: string; acceptNew?: boolean } = {}): InventoryInput {
+  function inventory(opts: { hosts?: string[]; agent?: Record<string, unknown>; verifyTimeout?: number; knownHostsFile?: string; acceptNew?: boolean; credentialsDir?: string } = {}): InventoryInput {
     const all = {
       "hv-1": { host: "hv-1", ssh: "127.0.0.1", port: sshd.port },
       "hv-2": { host: "hv-2", ssh: "127.0.0.1", port: sshd.port },
@@ -78,6 +79,7 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
         ssh: { user: "root", private_key: userKey, known_hosts: opts.knownHostsFile ?? knownHosts, insecure_accept_new: opts.acceptNew ?? false, connect_timeout: 5 },
         // The unit's own user and group, created by the installer with the real systemd-sysusers.
         service_group: "ballast",
+        ...(opts.credentialsDir ? { credentials_dir: opts.credentialsDir } : {}),
         nats: { servers: [nats.url] },
         agent: { driver: "sim", heartbeat_interval: 1, interval: 2, log_level: "warn", ...(opts.agent ?? {}) },
       },
@@ -249,4 +251,30 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     expect(code).toBe(0);
     expect(lines.join("\n")).toMatch(/hv-2 +root@127\.0\.0\.1:\d+ +UNCHANGED/);
   }, 60_000);
+  it("ships each host's NATS seed from credentials_dir (ballast-owned, 0600), once; a missing seed stops the deploy before any host", async () => {
+    const creds = join(dir, "creds");
+    generateCredentials({ outDir: creds, agents: ["hv-1", "hv-2"], orchestrators: ["main"], operators: [], readonly: [] });
+    const seedAt = (h: string) => join(hostDir(h), "etc", "creds", `agent-${h}.nk`);
+    const withSeeds = () => inventory({ credentialsDir: creds, agent: { nats: { nkey_seed_file: join(dir, "hosts", "{host}", "etc", "creds", "agent-{host}.nk") } } });
+    const r = await run(withSeeds());
+    expect(r.ok, JSON.stringify(r, null, 2)).toBe(true);
+    const ballastUid = Number(execFileSync("id", ["-u", "ballast"], { encoding: "utf8" }).trim());
+    for (const h of ["hv-1", "hv-2"]) {
+      expect(host(r, h).actions).toEqual(["write-config", "write-seed", "restart"]);
+      expect(host(r, h).verified).toBe(true);
+      expect(readFileSync(seedAt(h), "utf8")).toBe(readFileSync(join(creds, `agent-${h}.nk`), "utf8"));
+      expect(statSync(seedAt(h)).mode & 0o777).toBe(0o600);
+      expect(statSync(seedAt(h)).uid).toBe(ballastUid);
+      expect(statSync(join(hostDir(h), "etc", "creds")).mode & 0o777).toBe(0o750);
+    }
+    const again = await run(withSeeds());
+    for (const h of ["hv-1", "hv-2"]) expect(host(again, h).actions).toEqual([]);
+    // The report never carries a seed.
+    expect(JSON.stringify(again)).not.toMatch(/SU[A-Z2-7]{56}/);
+
+    rmSync(join(creds, "agent-hv-2.nk"));
+    const before = ["hv-1", "hv-2"].map(fingerprintOf);
+    await expect(run(withSeeds())).rejects.toThrow(/host "hv-2"\): cannot read its seed .*agent-hv-2\.nk.*ballast credentials/);
+    expect(["hv-1", "hv-2"].map(fingerprintOf)).toEqual(before);
+  }, 180_000);
 });

@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { parseInventory, resolveHosts, verifyNats, type InventoryInput } from "../../../deploy/installer/inventory.js";
 import { ConfigError } from "../../../shared/errors.js";
@@ -109,6 +112,41 @@ describe("inventory validation", () => {
     expect(verifyNats(p, "/inv")).toEqual({ servers: ["nats://nats.mgmt:4222"], request_timeout: 5 });
     const q = parseInventory(inv((i) => { i.verify = { nats: { servers: ["nats://127.0.0.1:4222"], creds: "ops.creds" } }; }));
     expect(verifyNats(q, "/inv")).toMatchObject({ servers: ["nats://127.0.0.1:4222"], creds: "/inv/ops.creds" });
+  });
+});
+
+describe("credentials_dir", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ballast-inv-creds-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const seed = "SU" + "A".repeat(56);
+  const withCreds = (apply: (i: any) => void = () => undefined) => parseInventory(inv((i) => {
+    i.defaults.credentials_dir = "creds";
+    i.defaults.nats.nkey_seed_file = "/etc/ballast/creds/agent-{host}.nk";
+    apply(i);
+  }));
+
+  it("gives each host its own seed, read relative to the inventory, installed at its nkey_seed_file", () => {
+    mkdirSync(join(dir, "creds"), { recursive: true });
+    writeFileSync(join(dir, "creds", "agent-hv-a.nk"), `${seed}\n`);
+    writeFileSync(join(dir, "creds", "agent-hv-b.nk"), `${seed.slice(0, -1)}B\n`);
+    const [a, b] = resolveHosts(withCreds(), dir);
+    expect(a!.seed).toEqual({ path: "/etc/ballast/creds/agent-hv-a.nk", content: `${seed}\n` });
+    expect(b!.seed?.path).toBe("/etc/ballast/creds/agent-hv-b.nk");
+    expect(resolveHosts(parseInventory(inv()), dir)[0]!.seed).toBeUndefined();
+  });
+
+  it.each<[string, (i: any) => void, RegExp]>([
+    ["no nkey_seed_file to install it at", (i) => { delete i.defaults.nats.nkey_seed_file; }, /credentials_dir is set but agent nats.nkey_seed_file is not/],
+    ["a seed path with shell characters", (i) => { i.defaults.nats.nkey_seed_file = "/etc/ballast/$(reboot).nk"; }, /nkey_seed_file "\/etc\/ballast\/\$\(reboot\)\.nk" must be an absolute path/],
+    ["a missing seed file", (i) => { i.defaults.credentials_dir = "nowhere"; }, /host "hv-a"\): cannot read its seed .*nowhere\/agent-hv-a\.nk \(ENOENT\)/],
+  ])("refuses %s, before any host is touched", (_n, apply, msg) => {
+    expect(() => resolveHosts(withCreds(apply), dir)).toThrow(msg);
+  });
+
+  it("refuses a file that is not an nkey user seed", () => {
+    mkdirSync(join(dir, "bad"), { recursive: true });
+    writeFileSync(join(dir, "bad", "agent-hv-a.nk"), "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+    expect(() => resolveHosts(withCreds((i) => { i.defaults.credentials_dir = join(dir, "bad"); }), dir)).toThrow(/does not hold an nkey user seed/);
   });
 });
 

@@ -9,7 +9,7 @@ const desired: Desired = { releaseSha: SHA, configSha: "c1", configMeta: "640:ba
 function probe(apply: (p: Probe) => void = () => undefined): Probe {
   const p: Probe = {
     uid: 0, node: "v20.19.2", virsh: "/usr/bin/virsh", missing: [], groupExists: true, userExists: true, sysusersAvailable: true, sysusersSha: "s1",
-    current: `releases/${SHA}`, releasePresent: true, configSha: "c1", configMeta: "640:ballast", unitSha: "u1",
+    current: `releases/${SHA}`, releasePresent: true, configSha: "c1", configMeta: "640:ballast", unitSha: "u1", seedSha: undefined, seedMeta: undefined,
     active: "active", enabled: "enabled",
   };
   apply(p);
@@ -39,6 +39,16 @@ describe("planHost", () => {
     for (const a of actions) expect(plan.reasons[a]).toBeTruthy();
   });
 
+  it("installs a shipped NATS seed when it is missing, differs or has the wrong owner, and restarts", () => {
+    const withSeed: Desired = { ...desired, seed: { sha: "k1", meta: "600:ballast:ballast" } };
+    expect(planHost(withSeed, probe()).actions).toEqual(["write-seed", "restart"]);
+    expect(planHost(withSeed, probe((p) => Object.assign(p, { seedSha: "k0", seedMeta: "600:ballast:ballast" }))).reasons["write-seed"]).toBe("NATS seed differs");
+    expect(planHost(withSeed, probe((p) => Object.assign(p, { seedSha: "k1", seedMeta: "644:root:root" }))).reasons["write-seed"]).toMatch(/644:root:root should be 600:ballast:ballast/);
+    expect(planHost(withSeed, probe((p) => Object.assign(p, { seedSha: "k1", seedMeta: "600:ballast:ballast" }))).actions).toEqual([]);
+    // Without shipped seeds the installer leaves whatever seed is there alone.
+    expect(planHost(desired, probe((p) => Object.assign(p, { seedSha: "other" }))).actions).toEqual([]);
+  });
+
   it("remembers the release to roll back to", () => {
     expect(planHost(desired, probe((p) => { p.current = `releases/${OLD}`; })).previousRelease).toBe(OLD);
     expect(planHost(desired, probe((p) => { p.current = ""; })).previousRelease).toBeUndefined();
@@ -49,11 +59,11 @@ describe("parseProbe", () => {
   it("reads the probe script's key=value lines", () => {
     const p = parseProbe(
       ["uid=0", "node=v20.19.2", "virsh=not-needed", "missing=tar", "missing=systemctl", "group=yes", "user=no", "sysusers_cmd=yes", "sysusers=", `current=releases/${SHA}`, "release=no",
-        "config=abc", "config_meta=640:ballast", "unit=", "active=inactive", "enabled=disabled", "garbage line"].join("\n"),
+        "config=abc", "config_meta=640:ballast", "unit=", "seed=", "active=inactive", "enabled=disabled", "garbage line"].join("\n"),
     );
     expect(p).toEqual({
       uid: 0, node: "v20.19.2", virsh: "not-needed", missing: ["tar", "systemctl"], groupExists: true, userExists: false, sysusersAvailable: true, sysusersSha: undefined, current: `releases/${SHA}`,
-      releasePresent: false, configSha: "abc", configMeta: "640:ballast", unitSha: undefined, active: "inactive", enabled: "disabled",
+      releasePresent: false, configSha: "abc", configMeta: "640:ballast", unitSha: undefined, seedSha: undefined, seedMeta: undefined, active: "inactive", enabled: "disabled",
     });
   });
 });
