@@ -27,7 +27,7 @@ export interface HaCluster {
   leader(): RunningOrchestrator | undefined;
   startOrch(instance: string): Promise<RunningOrchestrator>;
   api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<any>;
-  /** Asks until the leader (not a standby) answers. */
+  /** Asks until the leader answers (directly or forwarded by a standby), e.g. across an election. */
   leaderApi(endpoint: keyof typeof orchestratorSubjects, body: unknown, timeoutMs?: number): Promise<any>;
   stop(): Promise<void>;
 }
@@ -104,7 +104,7 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
       let last: any;
       await waitUntil(async () => {
         last = await api(endpoint, body).catch((e) => ({ ok: false, error: { code: "TRANSPORT", message: String(e) } }));
-        return !(last.ok === false && (last.error.code === "NOT_LEADER" || last.error.code === "TRANSPORT"));
+        return !(last.ok === false && ["NOT_LEADER", "NO_LEADER", "TRANSPORT"].includes(last.error.code));
       }, timeoutMs, `the leader to answer ${endpoint}`);
       return last;
     },
