@@ -10,6 +10,8 @@ import { Kvm } from "@nats-io/kv";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { DecisionStream } from "../../orchestrator/shell/ha/decision-stream.js";
 import { silentLogger } from "../../shared/logger.js";
+import { startOrchestrator } from "../../orchestrator/main.js";
+import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
 import { generateCredentials, type GeneratedCredentials } from "../../deploy/tools/credentials.js";
 import { connectNats } from "../../shared/nats/connect.js";
 import { NatsConfig } from "../../shared/config/nats-config.js";
@@ -266,6 +268,39 @@ describe("generated nats-server authorization", () => {
     await expect.poll(async () => (await jsm.streams.info(stream.name)).state.messages, { timeout: 3000 }).toBe(1);
     expect(orch.errors).toEqual([]);
   });
+
+  it("two HA orchestrators with the generated identity: a standby forwards to the leader and the decision log replicates", async () => {
+    const start = (instance: string) =>
+      startOrchestrator({
+        config: OrchestratorConfig.parse({
+          nats: { servers: [server.url], nkey_seed_file: join(dir, "orchestrator-main.nk"), inbox_prefix: "_INBOX_orchestrator-main" },
+          policy: { interval: 0.2 },
+          log_level: "silent",
+          ha: { enabled: true, instance, bucket: "auth-ha", lease_ttl: 1 },
+        }),
+        log: silentLogger(),
+        mapping: new Map(),
+      });
+    const o1 = await start("o1");
+    try {
+      await until(() => o1.ha!.lease.isLeader(), 10_000);
+      const o2 = await start("o2");
+      try {
+        // Cycles of the leader (no agents: plans without moves) reach the standby through the stream.
+        await until(() => o2.orchestrator.decisions.cycle > 0, 10_000);
+        const op = await connectAs("operator-alice.nk");
+        const r = await op.nc.request("ballast.orch.instance.o2.status", "{}", { timeout: 5000 });
+        expect(JSON.parse(dec.decode(r.data))).toMatchObject({ ok: true, data: { ha: { role: "leader", leaderInstance: "o1" } } });
+        expect(r.headers?.get("Ballast-Instance")).toBe("o1");
+        expect(r.headers?.get("Ballast-Forwarded-By")).toBe("o2");
+        expect(op.errors).toEqual([]);
+      } finally {
+        await o2.stop();
+      }
+    } finally {
+      await o1.stop();
+    }
+  }, 30_000);
 
   // Last: it changes the server's users.
   it("revokes an identity left out on regeneration once nats-server reloads (SIGHUP)", async () => {
