@@ -122,6 +122,9 @@ export async function startOrchestrator(opts: {
   }
   const subs = subscribeAgents(nc, orchestrator, log);
   const svc = await serveOrchestratorApi(nc, orchestrator, log, instance, ha?.forwarder);
+  // The server has the API's subscriptions once this returns: a request (or another instance's
+  // forward) sent right after start-up, or after systemd's READY, finds a responder.
+  await nc.flush().catch((e) => log.warn({ err: describeError(e) }, "cannot confirm the API subscriptions with the server"));
   let http: OrchestratorHttp | undefined;
   try {
     http = await serveOrchestratorHttp(orchestrator, config.http, log);

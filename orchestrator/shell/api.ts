@@ -7,6 +7,7 @@ import * as api from "../../shared/schemas/orchestrator-api.js";
 import { err } from "../../shared/schemas/envelope.js";
 import { answerRequest, parseRequest } from "../../shared/nats/handle-request.js";
 import { ReplyHeader } from "../../shared/nats/reply-headers.js";
+import { OrchestratorInstance } from "../../shared/config/orchestrator-config.js";
 import { BallastError, describeError } from "../../shared/errors.js";
 import { ClusterSnapshot } from "../core/snapshot.js";
 import { type Orchestrator, ORCHESTRATOR_VERSION } from "./orchestrator.js";
@@ -46,7 +47,9 @@ export async function serveOrchestratorApi(nc: NatsConnection, orch: Orchestrato
   const add = <S extends z.ZodTypeAny>(name: OrchestratorEndpoint, schema: S, fn: (req: z.infer<S>) => unknown) => {
     const endpoint = orchestratorSubjects[name];
     const serve = async (msg: Msg) => {
-      const forwardedBy = msg.headers?.get(ReplyHeader.forwardedBy) || undefined;
+      // Anyone may set the header; only an instance name is echoed back (it comes off the wire).
+      const claimed = msg.headers?.get(ReplyHeader.forwardedBy);
+      const forwardedBy = claimed && OrchestratorInstance.safeParse(claimed).success ? claimed : undefined;
       // A forwarded request is never forwarded again: leadership may have moved while it
       // travelled, and two standbys must not pass it back and forth.
       if (forwarder && !orch.leading && forwardedBy === undefined) {
@@ -71,7 +74,7 @@ export async function serveOrchestratorApi(nc: NatsConnection, orch: Orchestrato
       respond(msg, JSON.stringify(reply), ownHeaders(forwardedBy));
     };
     const handler = (_err: Error | null, msg: Msg) => {
-      void serve(msg);
+      serve(msg).catch((e) => log.error({ endpoint, err: describeError(e) }, "request not answered"));
     };
     svc.addEndpoint(name, { subject: endpoint, handler });
     svc.addEndpoint(`${name}-instance`, { subject: orchestratorInstanceSubject(instance, name), handler });

@@ -112,9 +112,12 @@ describe("HA: leader killed during a migration", () => {
     // Someone else writes the lease (as a newer leader would): orch-b's next renewal fails.
     const { Kvm } = await import("@nats-io/kv");
     const kv = await new Kvm(c.nc).open("ballast-test");
-    const e = (await kv.get("leader"))!;
-    const v = JSON.parse(e.string());
-    await kv.update("leader", JSON.stringify({ ...v, instance: "intruder", epoch: v.epoch + 1, renewedAt: Date.now(), expiresAt: Date.now() + 60_000 }), e.revision);
+    // orch-b may renew between our read and our write (wrong last sequence): read again.
+    await waitUntil(async () => {
+      const e = (await kv.get("leader"))!;
+      const v = JSON.parse(e.string());
+      return kv.update("leader", JSON.stringify({ ...v, instance: "intruder", epoch: v.epoch + 1, renewedAt: Date.now(), expiresAt: Date.now() + 60_000 }), e.revision).then(() => true, () => false);
+    }, 5000, "the intruder's write");
     const t0 = performance.now();
     await waitUntil(() => !b.ha!.lease.isLeader(), TTL * 1000, "orch-b to step down");
     const stepDownMs = performance.now() - t0;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MsgHdrs } from "@nats-io/transport-node";
+import { headers, type MsgHdrs } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { waitUntil } from "../integration/sim-cluster.js";
@@ -89,6 +89,20 @@ describe("HA: standbys forward operator requests to the leader", () => {
     const bad = await at("orch-b", "migrate", { vm: "a b; rm -rf /" });
     expect(bad.body).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
     expect(bad.headers).toEqual({ [ReplyHeader.instance]: "orch-b", [ReplyHeader.role]: "standby", [ReplyHeader.leader]: "orch-a", [ReplyHeader.forwardedBy]: undefined });
+
+    // A request that claims to be forwarded already is answered where it lands (never passed on
+    // again); a claim that is no instance name is ignored.
+    const claim = async (by: string) => {
+      const h = headers();
+      h.set(ReplyHeader.forwardedBy, by);
+      const r = await c.nc.request(orchestratorInstanceSubject("orch-b", "status"), "{}", { timeout: 8000, headers: h });
+      return { body: JSON.parse(dec.decode(r.data)), headers: pick(r.headers) };
+    };
+    const local = await claim("orch-z");
+    expect(local.body.data.ha).toMatchObject({ role: "standby", leaderInstance: "orch-a" });
+    expect(local.headers).toMatchObject({ [ReplyHeader.instance]: "orch-b", [ReplyHeader.role]: "standby", [ReplyHeader.forwardedBy]: "orch-z" });
+    const junk = await claim("a.b c>*");
+    expect(junk.headers).toMatchObject({ [ReplyHeader.instance]: "orch-a", [ReplyHeader.forwardedBy]: "orch-b" });
 
     const paused = await at("orch-b", "pause", { reason: "forwarded" });
     expect(paused.body).toMatchObject({ ok: true, data: { paused: true, reason: "forwarded" } });
