@@ -1,11 +1,11 @@
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { OrchestratorConfig } from "../shared/config/orchestrator-config.js";
+import { defaultInstanceName, OrchestratorConfig, OrchestratorInstance } from "../shared/config/orchestrator-config.js";
 import { loadConfig } from "../shared/config/load-config.js";
 import { connectNats } from "../shared/nats/connect.js";
 import { createLogger } from "../shared/logger.js";
-import { describeError } from "../shared/errors.js";
+import { ConfigError, describeError } from "../shared/errors.js";
 import { Orchestrator } from "./shell/orchestrator.js";
 import { serveOrchestratorApi } from "./shell/api.js";
 import { subscribeAgents } from "./shell/bus-intake.js";
@@ -17,20 +17,31 @@ import type { OrchestratorHttp } from "./shell/http/http-server.js";
 import { Kvm } from "@nats-io/kv";
 import { LeaderLease } from "./shell/ha/leader-lease.js";
 import { KvStateStore, LEASE_KEY } from "./shell/ha/kv-state-store.js";
+import { LeaderForwarder } from "./shell/ha/leader-forwarder.js";
+import { DecisionStream } from "./shell/ha/decision-stream.js";
 
 export interface RunningOrchestrator {
   orchestrator: Orchestrator;
   nc: NatsConnection;
   /** The metrics/dashboard server, when `http.listen` is set. */
   http?: OrchestratorHttp;
-  /** HA (ha.enabled): the leader lease and the shared state store. */
-  ha?: { lease: LeaderLease; store: KvStateStore; instance: string };
+  /** HA (ha.enabled): the leader lease, the shared state, the decision log stream, the forwarder. */
+  ha?: HaParts;
   stop(): Promise<void>;
   /**
    * Stops at once as a SIGKILLed process would: no lease release, no drain, no final writes
    * (fault tests run several orchestrators in one process).
    */
   crash(): Promise<void>;
+}
+
+/** The HA machinery of one instance (ha.enabled). */
+export interface HaParts {
+  lease: LeaderLease;
+  store: KvStateStore;
+  decisions: DecisionStream;
+  forwarder: LeaderForwarder;
+  instance: string;
 }
 
 /** Starts an orchestrator with a parsed config; the caller owns nothing else. */
@@ -44,6 +55,9 @@ export async function startOrchestrator(opts: {
 }): Promise<RunningOrchestrator> {
   const { config, log } = opts;
   const clock = opts.clock ?? systemClock;
+  const instance = config.ha.instance ?? opts.instance ?? defaultInstanceName(hostname(), process.pid);
+  const checked = OrchestratorInstance.safeParse(instance);
+  if (!checked.success) throw new ConfigError(`ha.instance ${JSON.stringify(instance)}: ${checked.error.issues[0]?.message ?? "invalid"}`, "ha.instance");
   let mappingFile: HostMappingFile | undefined;
   if (opts.mapping === undefined && config.host_mapping) {
     mappingFile = new HostMappingFile(config.host_mapping, log);
@@ -51,29 +65,37 @@ export async function startOrchestrator(opts: {
     mappingFile.watch();
   }
   const fixed = opts.mapping ?? new Map<string, string>();
-  const instance = config.ha.instance ?? opts.instance ?? `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_.-]/g, "_");
   const nc = await connectNats(config.nats, `ballast-orchestrator ${instance}`);
-  let ha: { lease: LeaderLease; store: KvStateStore; instance: string } | undefined;
+  let ha: HaParts | undefined;
   let orchestrator: Orchestrator;
   if (config.ha.enabled) {
     let kv;
+    let decisions: DecisionStream;
     try {
       kv = await new Kvm(nc).create(config.ha.bucket, { history: 1, replicas: config.ha.replicas });
+      decisions = await DecisionStream.open(nc, { bucket: config.ha.bucket, maxBytes: config.ha.decisions_max_bytes, replicas: config.ha.replicas, instance, log });
     } catch (e) {
+      mappingFile?.close();
       await nc.close().catch(() => undefined);
-      throw new Error(`cannot open the HA bucket ${config.ha.bucket} (JetStream on?): ${describeError(e)}`, { cause: e });
+      throw new Error(`cannot open the HA bucket ${config.ha.bucket} or its decisions stream (JetStream on?): ${describeError(e)}`, { cause: e });
     }
+    const ttlMs = config.ha.lease_ttl * 1000;
     const lease: LeaderLease = new LeaderLease(kv, {
       key: LEASE_KEY,
       instance,
-      ttlMs: config.ha.lease_ttl * 1000,
+      ttlMs,
       log,
-      onAcquire: async () => orchestrator.adopt(await store.load()),
+      onAcquire: async () => {
+        // Bounded: a slow stream delays only the cycle numbering, never the takeover.
+        if (!(await decisions.catchUp(ttlMs / 3).catch(() => false))) log.warn("taking over before the replicated decision log was read to its end");
+        orchestrator.adopt(await store.load());
+      },
       onLeading: () => void orchestrator.dispatcher.pump().catch((e) => log.error({ err: describeError(e) }, "dispatch failed")),
       onLose: (why) => log.warn({ why }, "standing by"),
     });
     const store: KvStateStore = new KvStateStore(kv, { canWrite: () => lease.isLeader(), historySize: config.history_size, log });
-    ha = { lease, store, instance };
+    const forwarder = new LeaderForwarder({ nc, instance, holder: () => lease.holder(), timeoutMs: config.ha.forward_timeout * 1000, log });
+    ha = { lease, store, decisions, forwarder, instance };
   }
   orchestrator = new Orchestrator({
     config,
@@ -85,8 +107,24 @@ export async function startOrchestrator(opts: {
       ? { isLeader: () => ha.lease.isLeader(), epoch: () => ha.lease.epoch(), leaderName: () => ha.lease.leader(), sink: ha.store }
       : {}),
   });
+  if (ha) {
+    const { decisions, lease } = ha;
+    orchestrator.decisions.onRecord((r) => {
+      if (lease.isLeader()) decisions.publish(r);
+    });
+    try {
+      await decisions.follow((r) => orchestrator.decisions.replay(r));
+    } catch (e) {
+      mappingFile?.close();
+      await nc.close().catch(() => undefined);
+      throw new Error(`cannot read the decisions stream ${decisions.name}: ${describeError(e)}`, { cause: e });
+    }
+  }
   const subs = subscribeAgents(nc, orchestrator, log);
-  const svc = await serveOrchestratorApi(nc, orchestrator, log, instance);
+  const svc = await serveOrchestratorApi(nc, orchestrator, log, instance, ha?.forwarder);
+  // The server has the API's subscriptions once this returns: a request (or another instance's
+  // forward) sent right after start-up, or after systemd's READY, finds a responder.
+  await nc.flush().catch((e) => log.warn({ err: describeError(e) }, "cannot confirm the API subscriptions with the server"));
   let http: OrchestratorHttp | undefined;
   try {
     http = await serveOrchestratorHttp(orchestrator, config.http, log);
@@ -95,6 +133,7 @@ export async function startOrchestrator(opts: {
     for (const s of subs) s.unsubscribe();
     await svc.stop().catch(() => undefined);
     await ha?.lease.stop(false);
+    ha?.decisions.stop();
     await nc.drain().catch(() => undefined);
     throw new Error(`cannot serve http on ${config.http.listen}: ${describeError(e)}`, { cause: e });
   }
@@ -127,6 +166,7 @@ export async function startOrchestrator(opts: {
         await ha.store.flush().catch(() => undefined);
         ha.store.close();
         await ha.lease.stop(true);
+        ha.decisions.stop();
       }
       await nc.drain().catch(() => undefined);
     },
@@ -134,6 +174,7 @@ export async function startOrchestrator(opts: {
       clearInterval(timer);
       await ha?.lease.stop(false);
       ha?.store.close();
+      ha?.decisions.stop();
       await http?.close().catch(() => undefined);
       mappingFile?.close();
       await nc.close().catch(() => undefined);

@@ -48,3 +48,11 @@ export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+/** No orchestrator leads right now, or the leader did not answer a forwarded request. */
+export class NoLeaderError extends BallastError {
+  override readonly name: string = "NoLeaderError";
+  constructor(message: string, options?: { cause?: unknown; details?: unknown }) {
+    super("NO_LEADER", message, options);
+  }
+}

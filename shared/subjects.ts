@@ -57,3 +57,22 @@ export const orchestratorSubjects = {
 } as const;
 
 export type OrchestratorEndpoint = Exclude<keyof typeof orchestratorSubjects, "events">;
+
+/**
+ * Per-instance operator API of one orchestrator: `ballast.orch.instance.<instance>.<endpoint>`.
+ * A standby forwards to the leader's here, and an operator can address one instance. Instance
+ * names are single subject tokens (see OrchestratorInstance), so `*` stands for any instance.
+ */
+export const ORCH_INSTANCE_PREFIX = `${SUBJECT_PREFIX}.orch.instance`;
+
+export function orchestratorInstanceSubject(instance: string, endpoint: OrchestratorEndpoint): string {
+  return `${ORCH_INSTANCE_PREFIX}.${instance}.${endpoint}`;
+}
+
+/** Internal traffic between HA orchestrators (the replicated decision log); no operator publishes here. */
+export const ORCH_HA_PREFIX = `${SUBJECT_PREFIX}.orch.ha`;
+
+/** Subject of the decision-log stream of one HA bucket (buckets are single tokens too). */
+export function haDecisionsSubject(bucket: string): string {
+  return `${ORCH_HA_PREFIX}.${bucket}.decisions`;
+}

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
-import { agentSubjects, allAgents, orchestratorSubjects, SUBJECT_PREFIX, type OrchestratorEndpoint } from "../../shared/subjects.js";
+import { agentSubjects, allAgents, ORCH_HA_PREFIX, ORCH_INSTANCE_PREFIX, orchestratorInstanceSubject, orchestratorSubjects, SUBJECT_PREFIX, type OrchestratorEndpoint } from "../../shared/subjects.js";
 import { HostId } from "../../shared/schemas/ids.js";
 import { ConfigError } from "../../shared/errors.js";
 
@@ -93,6 +93,14 @@ const SRV = "$SRV.>";
 export function inboxPrefixFor(role: Role, name: string): string {
   return `_INBOX_${role}-${name}`;
 }
+/**
+ * The subjects of these endpoints that a person may send requests to: the shared one and every
+ * instance's own (`*`: instance names are one token), so one can address a given orchestrator.
+ */
+const requestSubjects = (endpoints: readonly OrchestratorEndpoint[]): string[] => [
+  ...endpoints.map((k) => orchestratorSubjects[k]),
+  ...endpoints.map((k) => orchestratorInstanceSubject("*", k)),
+];
 /** What an operator or auditor may watch: telemetry and the orchestrator's events. */
 const TELEMETRY = [allAgents.metrics, allAgents.heartbeat, allAgents.events, orchestratorSubjects.events];
 
@@ -115,6 +123,10 @@ export function permissionsFor(role: Role, name: string): Permissions {
         publish: [
           ...AGENT_REQUESTS.map((k) => `${SUBJECT_PREFIX}.agent.*.${k}`),
           orchestratorSubjects.events,
+          // A standby forwards operator requests to the leader's own subjects.
+          `${ORCH_INSTANCE_PREFIX}.>`,
+          // The replicated decision log (a JetStream stream of the HA instances).
+          `${ORCH_HA_PREFIX}.>`,
           SRV,
           // JetStream / KV (HA lease): API calls, KV puts, acks and flow-control answers.
           "$JS.API.>",
@@ -127,13 +139,13 @@ export function permissionsFor(role: Role, name: string): Permissions {
       };
     case "operator":
       return {
-        publish: [...ALL_ENDPOINTS.map((k) => orchestratorSubjects[k]), SRV],
+        publish: [...requestSubjects(ALL_ENDPOINTS), SRV],
         subscribe: [...TELEMETRY, INBOX],
         allowResponses: false,
       };
     case "readonly":
       return {
-        publish: [...READONLY_ENDPOINTS.map((k) => orchestratorSubjects[k]), SRV],
+        publish: [...requestSubjects(READONLY_ENDPOINTS), SRV],
         subscribe: [...TELEMETRY, INBOX],
         allowResponses: false,
       };

@@ -1,25 +1,18 @@
-import type { Decision, Plan, PlannedMove } from "../core/plan.js";
+import type { Plan, PlannedMove } from "../core/plan.js";
+import type { LoggedDecision } from "../../shared/schemas/decision-log.js";
 import { RingBuffer } from "./ring-buffer.js";
 
-/** One line of the decision log: a planned move or a non-decision, with the cycle it came from. */
-export interface LoggedDecision {
+/** The decisions of one recorded plan, as handed to listeners (HA: published to the stream). */
+export interface RecordedDecisions {
   cycle: number;
-  ts: number;
-  planId: string;
-  mode: string;
-  kind: "move" | Decision["kind"];
-  subject: string;
-  vm?: string;
-  host?: string;
-  code: string;
-  message: string;
-  numbers: Record<string, unknown>;
+  entries: LoggedDecision[];
 }
 
 // Every decision and non-decision of every cycle, bounded, queryable by VM or host.
 export class DecisionLog {
   private readonly entries: RingBuffer<LoggedDecision>;
   private cycles = 0;
+  private readonly listeners: ((r: RecordedDecisions) => void)[] = [];
 
   constructor(capacity: number) {
     this.entries = new RingBuffer(capacity);
@@ -29,11 +22,16 @@ export class DecisionLog {
     return this.cycles;
   }
 
+  /** Called after every record() (not after replay()). */
+  onRecord(fn: (r: RecordedDecisions) => void): void {
+    this.listeners.push(fn);
+  }
+
   record(plan: Plan, ts: number): number {
     const cycle = ++this.cycles;
-    for (const m of plan.moves) this.entries.push(fromMove(cycle, ts, plan, m));
+    const entries: LoggedDecision[] = plan.moves.map((m) => fromMove(cycle, ts, plan, m));
     for (const d of plan.decisions) {
-      this.entries.push({
+      entries.push({
         cycle,
         ts,
         planId: plan.id,
@@ -47,7 +45,18 @@ export class DecisionLog {
         numbers: d.numbers ?? {},
       });
     }
+    for (const e of entries) this.entries.push(e);
+    for (const fn of this.listeners) fn({ cycle, entries });
     return cycle;
+  }
+
+  /**
+   * Adds decisions another instance recorded (HA). The cycle counter follows theirs, so a new
+   * leader numbers its cycles after the old leader's and `explain`'s "last N cycles" spans both.
+   */
+  replay(r: RecordedDecisions): void {
+    this.cycles = Math.max(this.cycles, r.cycle);
+    for (const e of r.entries) this.entries.push(e);
   }
 
   query(filter: { vm?: string; host?: string; limit: number; sinceCycle?: number }): LoggedDecision[] {

@@ -157,6 +157,11 @@ export class Orchestrator {
     };
   }
 
+  /** HA: the leader as this instance knows it (undefined without HA or during an election). */
+  get leaderInstance(): string | undefined {
+    return this.deps.leaderName?.();
+  }
+
   get currentPolicy(): Policy {
     return this.policy;
   }

@@ -42,6 +42,20 @@ export const OrchestratorHttp = z
 export type OrchestratorHttp = z.infer<typeof OrchestratorHttp>;
 
 /**
+ * An orchestrator instance name. It is one token of the per-instance subjects
+ * (`ballast.orch.instance.<instance>.<endpoint>`), so no dots and no wildcards.
+ */
+export const OrchestratorInstance = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, "instance must be 1-64 characters of A-Z a-z 0-9 _ - (no dots: it is one NATS subject token)");
+export type OrchestratorInstance = z.infer<typeof OrchestratorInstance>;
+
+/** The default instance name from a host name and pid, made a valid OrchestratorInstance. */
+export function defaultInstanceName(host: string, pid: number): string {
+  return `${host.split(".")[0] || "orchestrator"}-${pid}`.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64);
+}
+
+/**
  * High availability: several orchestrators, one leader through a lease in a JetStream KV bucket.
  * The bucket also holds the state a new leader continues from (migrations, cooldown history,
  * maintenance hosts, frozen VMs, pending plans, pause).
@@ -54,10 +68,18 @@ export const OrchestratorHa = z
     bucket: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "bucket must be 1-64 characters of A-Z a-z 0-9 _ -").default("ballast-orchestrator"),
     /** Lease period, seconds: the leader renews every third of it; a standby takes over after it passes unrenewed. */
     lease_ttl: z.number().min(0.3).max(300).default(10),
-    /** This instance's name in the lease and in NOT_LEADER answers (default: hostname-pid). */
-    instance: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "instance must be 1-64 characters of A-Z a-z 0-9 _ . -").optional(),
+    /** This instance's name in the lease, its per-instance subjects and NOT_LEADER answers (default: hostname-pid). */
+    instance: OrchestratorInstance.optional(),
     /** JetStream replicas of the bucket (3 on a three-server NATS cluster). */
     replicas: z.number().int().min(1).max(5).default(1),
+    /**
+     * Seconds a standby waits for the leader's answer to a forwarded operator request before it
+     * answers NO_LEADER. Below nats.request_timeout (5 s), so the operator gets that answer
+     * instead of a timeout of their own.
+     */
+    forward_timeout: z.number().min(0.1).max(60).default(4),
+    /** Size limit of the replicated decision log (the `<bucket>-decisions` stream), bytes; the oldest go first. */
+    decisions_max_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 ** 3).default(64 * 1024 * 1024),
   })
   .strict();
 export type OrchestratorHa = z.infer<typeof OrchestratorHa>;

@@ -1,7 +1,7 @@
 import type { Msg } from "@nats-io/transport-node";
 import type { z } from "zod";
 import type { Logger } from "pino";
-import { err, ok, type Reply } from "../schemas/envelope.js";
+import { err, ok, type Err, type Reply } from "../schemas/envelope.js";
 import { BallastError, describeError } from "../errors.js";
 import { describeIssues } from "./json.js";
 
@@ -20,7 +20,7 @@ export function jsonHandler<S extends z.ZodTypeAny, R>(
   endpoint: string,
 ): (msg: Msg) => Promise<Reply<R>> {
   return async (msg: Msg) => {
-    const reply = await answer(schema, handler, log, endpoint, msg);
+    const reply = await answerRequest(schema, handler, log, endpoint, msg);
     if (msg.reply) {
       try {
         msg.respond(JSON.stringify(reply));
@@ -32,13 +32,11 @@ export function jsonHandler<S extends z.ZodTypeAny, R>(
   };
 }
 
-async function answer<S extends z.ZodTypeAny, R>(
-  schema: S,
-  handler: (req: z.infer<S>, msg: Msg) => Promise<R> | R,
-  log: Logger,
-  endpoint: string,
-  msg: Msg,
-): Promise<Reply<R>> {
+/**
+ * Decodes and validates a request body the way every endpoint does (size limit, JSON, schema):
+ * the parsed request, or the error reply to send instead.
+ */
+export function parseRequest<S extends z.ZodTypeAny>(schema: S, log: Logger, endpoint: string, msg: Msg): { ok: true; data: z.infer<S> } | Err {
   if (msg.data.length > MAX_REQUEST_BYTES) {
     log.warn({ endpoint, bytes: msg.data.length }, "request too large, refused");
     return err("BAD_REQUEST", `request body of ${msg.data.length} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
@@ -59,6 +57,19 @@ async function answer<S extends z.ZodTypeAny, R>(
     log.warn({ endpoint, issues: text }, "invalid request");
     return err("BAD_REQUEST", `invalid request for ${endpoint}: ${text}`);
   }
+  return { ok: true, data: parsed.data };
+}
+
+/** Validates, runs the handler, and turns its result or its throw into a reply envelope. */
+export async function answerRequest<S extends z.ZodTypeAny, R>(
+  schema: S,
+  handler: (req: z.infer<S>, msg: Msg) => Promise<R> | R,
+  log: Logger,
+  endpoint: string,
+  msg: Msg,
+): Promise<Reply<R>> {
+  const parsed = parseRequest(schema, log, endpoint, msg);
+  if (!parsed.ok) return parsed;
   try {
     return ok(await handler(parsed.data, msg));
   } catch (e) {

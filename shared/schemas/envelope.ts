@@ -15,6 +15,7 @@ export const ErrorCode = z.enum([
   "NOT_ALLOWED",
   "PAUSED",
   "NOT_LEADER",
+  "NO_LEADER",
   "STALE_EPOCH",
   "PLAN_EXPIRED",
   "TIMEOUT",

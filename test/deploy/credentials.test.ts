@@ -41,12 +41,28 @@ describe("permissionsFor", () => {
     const pub = permissionsFor("readonly", "audit").publish;
     for (const k of ["migrate", "evacuate", "pause", "resume", "run", "approve", "release", "events"] as const) expect(pub).not.toContain(orchestratorSubjects[k]);
     for (const k of READONLY_ENDPOINTS) expect(pub).toContain(orchestratorSubjects[k]);
+    // The same rule on every instance's own subjects.
+    for (const k of ["migrate", "evacuate", "pause", "resume", "run", "approve", "release"] as const) expect(pub).not.toContain(`ballast.orch.instance.*.${k}`);
+    for (const k of READONLY_ENDPOINTS) expect(pub).toContain(`ballast.orch.instance.*.${k}`);
+    expect(pub.some((s) => s.endsWith(">") && s.startsWith("ballast."))).toBe(false);
     expect(pub).toContain("$SRV.>");
+  });
+
+  it("lets orchestrators forward to each other and replicate decisions; nobody else", () => {
+    const orch = permissionsFor("orchestrator", "main");
+    expect(orch.publish).toEqual(expect.arrayContaining(["ballast.orch.instance.>", "ballast.orch.ha.>"]));
+    expect(orch.subscribe).toContain("ballast.orch.>");
+    for (const role of ["agent", "operator", "readonly"] as const) {
+      const p = permissionsFor(role, "x");
+      expect(p.publish.some((s) => s.startsWith("ballast.orch.ha.") || s === "ballast.orch.instance.>"), role).toBe(false);
+    }
+    expect(permissionsFor("agent", "hv-a").publish.some((s) => s.startsWith("ballast.orch."))).toBe(false);
   });
 
   it("lets a full operator call every endpoint but not forge orchestrator events or command agents", () => {
     const pub = permissionsFor("operator", "alice").publish;
     for (const [k, s] of Object.entries(orchestratorSubjects)) expect(pub.includes(s), k).toBe(k !== "events");
+    for (const k of Object.keys(orchestratorSubjects)) expect(pub.includes(`ballast.orch.instance.*.${k}`), k).toBe(k !== "events");
     expect(pub.some((s) => s.startsWith("ballast.agent."))).toBe(false);
   });
 });

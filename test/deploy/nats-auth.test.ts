@@ -7,6 +7,11 @@ import { connect, nkeyAuthenticator, type Msg, type NatsConnection, type Status 
 import { createUser } from "@nats-io/nkeys";
 import { Svcm } from "@nats-io/services";
 import { Kvm } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { DecisionStream } from "../../orchestrator/shell/ha/decision-stream.js";
+import { silentLogger } from "../../shared/logger.js";
+import { startOrchestrator } from "../../orchestrator/main.js";
+import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
 import { generateCredentials, type GeneratedCredentials } from "../../deploy/tools/credentials.js";
 import { connectNats } from "../../shared/nats/connect.js";
 import { NatsConfig } from "../../shared/config/nats-config.js";
@@ -162,16 +167,20 @@ describe("generated nats-server authorization", () => {
     await svc.stop();
   });
 
-  it("a read-only operator can ask for status but not migrate; a full operator can migrate", async () => {
+  // The shared subjects and each instance's own (HA forwarding) follow the same rules.
+  it.each([
+    ["shared", (k: string) => `ballast.orch.${k}`],
+    ["per-instance", (k: string) => `ballast.orch.instance.main.${k}`],
+  ] as const)("a read-only operator can ask for status but not migrate; a full operator can migrate (%s subjects)", async (_form, subject) => {
     const orch = await connectAs("orchestrator-main.nk");
-    respondWith(orch.nc, "ballast.orch.status", JSON.stringify({ ok: true, data: "status" }));
-    const migrations = respondWith(orch.nc, "ballast.orch.migrate", JSON.stringify({ ok: true, data: "moving" }));
+    respondWith(orch.nc, subject("status"), JSON.stringify({ ok: true, data: "status" }));
+    const migrations = respondWith(orch.nc, subject("migrate"), JSON.stringify({ ok: true, data: "moving" }));
     await orch.nc.flush();
 
     const ro = await connectAs("readonly-audit.nk");
-    const s = await ro.nc.request("ballast.orch.status", "{}", { timeout: 3000 });
+    const s = await ro.nc.request(subject("status"), "{}", { timeout: 3000 });
     expect(JSON.parse(dec.decode(s.data)).data).toBe("status");
-    for (const forbidden of ["ballast.orch.migrate", "ballast.orch.evacuate", "ballast.orch.pause", "ballast.orch.approve", "ballast.orch.release", "ballast.orch.run", "ballast.orch.resume"]) {
+    for (const forbidden of ["migrate", "evacuate", "pause", "approve", "release", "run", "resume"].map(subject)) {
       const err = await requestError(ro.nc, forbidden);
       expect(err?.name, forbidden).toBe("PermissionViolationError");
       expect(err?.message, forbidden).toContain(`Publish to "${forbidden}"`);
@@ -179,15 +188,33 @@ describe("generated nats-server authorization", () => {
     expect(migrations).toEqual([]);
 
     const op = await connectAs("operator-alice.nk");
-    const m = await op.nc.request("ballast.orch.migrate", JSON.stringify({ vm: "web1", to: "hv-b" }), { timeout: 3000 });
+    const m = await op.nc.request(subject("migrate"), JSON.stringify({ vm: "web1", to: "hv-b" }), { timeout: 3000 });
     expect(JSON.parse(dec.decode(m.data)).data).toBe("moving");
-    expect(migrations).toEqual(["ballast.orch.migrate"]);
+    expect(migrations).toEqual([subject("migrate")]);
 
-    // Nobody but the orchestrator may publish its events.
-    op.nc.publish("ballast.orch.events", "forged");
-    await op.nc.flush();
-    await until(() => op.errors.length > 0);
-    expect(op.errors[0]?.message).toMatch(/Publish to "ballast\.orch\.events"/);
+    // Nobody but the orchestrator may publish its events, or write the HA decision log.
+    for (const forged of ["ballast.orch.events", "ballast.orch.ha.ballast-orchestrator.decisions"]) {
+      op.nc.publish(forged, "forged");
+      await op.nc.flush();
+      await until(() => op.errors.some((e) => e.message.includes(`Publish to "${forged}"`)));
+    }
+  });
+
+  it("an agent can neither send to nor serve per-instance subjects, nor write the HA decision log", async () => {
+    const a = await connectAs("agent-hv-a.nk");
+    for (const forbidden of ["ballast.orch.instance.main.status", "ballast.orch.instance.main.migrate"]) {
+      const err = await requestError(a.nc, forbidden);
+      expect(err?.name, forbidden).toBe("PermissionViolationError");
+      expect(err?.message, forbidden).toContain(`Publish to "${forbidden}"`);
+    }
+    // Serving one would impersonate an orchestrator instance.
+    const sub = a.nc.subscribe("ballast.orch.instance.hv-a.status", { callback: () => undefined });
+    const closed = await Promise.race([sub.closed, new Promise((r) => setTimeout(() => r("still open"), 3000))]);
+    expect(closed).toBeInstanceOf(Error);
+    expect((closed as Error).message).toMatch(/Subscription to "ballast\.orch\.instance\.hv-a\.status"/);
+    a.nc.publish("ballast.orch.ha.ballast-orchestrator.decisions", "forged");
+    await a.nc.flush();
+    await until(() => a.errors.some((e) => e.message.includes('Publish to "ballast.orch.ha.')));
   });
 
   it("nobody can read answers meant for another identity", async () => {
@@ -232,6 +259,48 @@ describe("generated nats-server authorization", () => {
     expect(a.errors.map((e) => e.message).join("\n")).toMatch(/Publish to "\$(JS\.API|KV)\./);
     expect((await kv.get("leader"))?.string()).toBe("main");
   });
+
+  it("the orchestrator may keep the replicated decision log (a JetStream stream on ballast.orch.ha.>)", async () => {
+    const orch = await connectAs("orchestrator-main.nk");
+    const stream = await DecisionStream.open(orch.nc, { bucket: "ballast-lease", maxBytes: 1024 * 1024, replicas: 1, instance: "main", log: silentLogger() });
+    stream.publish({ cycle: 1, entries: [] });
+    const jsm = await jetstreamManager(orch.nc);
+    await expect.poll(async () => (await jsm.streams.info(stream.name)).state.messages, { timeout: 3000 }).toBe(1);
+    expect(orch.errors).toEqual([]);
+  });
+
+  it("two HA orchestrators with the generated identity: a standby forwards to the leader and the decision log replicates", async () => {
+    const start = (instance: string) =>
+      startOrchestrator({
+        config: OrchestratorConfig.parse({
+          nats: { servers: [server.url], nkey_seed_file: join(dir, "orchestrator-main.nk"), inbox_prefix: "_INBOX_orchestrator-main" },
+          policy: { interval: 0.2 },
+          log_level: "silent",
+          ha: { enabled: true, instance, bucket: "auth-ha", lease_ttl: 1 },
+        }),
+        log: silentLogger(),
+        mapping: new Map(),
+      });
+    const o1 = await start("o1");
+    try {
+      await until(() => o1.ha!.lease.isLeader(), 10_000);
+      const o2 = await start("o2");
+      try {
+        // Cycles of the leader (no agents: plans without moves) reach the standby through the stream.
+        await until(() => o2.orchestrator.decisions.cycle > 0, 10_000);
+        const op = await connectAs("operator-alice.nk");
+        const r = await op.nc.request("ballast.orch.instance.o2.status", "{}", { timeout: 5000 });
+        expect(JSON.parse(dec.decode(r.data))).toMatchObject({ ok: true, data: { ha: { role: "leader", leaderInstance: "o1" } } });
+        expect(r.headers?.get("Ballast-Instance")).toBe("o1");
+        expect(r.headers?.get("Ballast-Forwarded-By")).toBe("o2");
+        expect(op.errors).toEqual([]);
+      } finally {
+        await o2.stop();
+      }
+    } finally {
+      await o1.stop();
+    }
+  }, 30_000);
 
   // Last: it changes the server's users.
   it("revokes an identity left out on regeneration once nats-server reloads (SIGHUP)", async () => {

@@ -27,7 +27,7 @@ export interface HaCluster {
   leader(): RunningOrchestrator | undefined;
   startOrch(instance: string): Promise<RunningOrchestrator>;
   api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<any>;
-  /** Asks until the leader (not a standby) answers. */
+  /** Asks until the leader answers (directly or forwarded by a standby), e.g. across an election. */
   leaderApi(endpoint: keyof typeof orchestratorSubjects, body: unknown, timeoutMs?: number): Promise<any>;
   stop(): Promise<void>;
 }
@@ -42,6 +42,8 @@ export interface HaClusterOptions {
   replicas?: number;
   stale_after?: number;
   orchestrators: string[];
+  /** ha.forward_timeout, seconds (default: the config's). */
+  forwardTimeout?: number;
 }
 
 export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
@@ -66,7 +68,7 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
       nats,
       policy: o.policy,
       log_level: "silent",
-      ha: { enabled: true, lease_ttl: o.leaseTtl, instance, bucket: o.bucket ?? "ballast-test", replicas: o.replicas ?? 1 },
+      ha: { enabled: true, lease_ttl: o.leaseTtl, instance, bucket: o.bucket ?? "ballast-test", replicas: o.replicas ?? 1, ...(o.forwardTimeout !== undefined ? { forward_timeout: o.forwardTimeout } : {}) },
     });
     const r = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(Object.keys(o.hosts).map((h) => [h, h])) });
     orchs.set(instance, r);
@@ -102,12 +104,22 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
       let last: any;
       await waitUntil(async () => {
         last = await api(endpoint, body).catch((e) => ({ ok: false, error: { code: "TRANSPORT", message: String(e) } }));
-        return !(last.ok === false && (last.error.code === "NOT_LEADER" || last.error.code === "TRANSPORT"));
+        return !(last.ok === false && ["NOT_LEADER", "NO_LEADER", "TRANSPORT"].includes(last.error.code));
       }, timeoutMs, `the leader to answer ${endpoint}`);
       return last;
     },
     stop,
   };
+}
+
+/** Waits for `leader` to lead, then starts the standbys and waits until all hosts report. */
+export async function leadThenStandBy(c: HaCluster, leader: string, standbys: string[], hosts: number, timeoutMs = 15_000): Promise<void> {
+  await waitUntil(() => c.orchs.get(leader)!.ha!.lease.isLeader(), timeoutMs, `${leader} to lead`);
+  for (const s of standbys) await c.startOrch(s);
+  await waitUntil(async () => {
+    const s = await c.api("status", {});
+    return s.ok && s.data.hosts.filter((h: any) => h.fresh).length === hosts;
+  }, timeoutMs, "all hosts to report");
 }
 
 /**

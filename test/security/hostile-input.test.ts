@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { z } from "zod";
 import { startSimCluster, sleep, waitUntil, type SimCluster } from "../integration/sim-cluster.js";
-import { agentSubjects, orchestratorSubjects, type OrchestratorEndpoint } from "../../shared/subjects.js";
+import { agentSubjects, orchestratorInstanceSubject, orchestratorSubjects, type OrchestratorEndpoint } from "../../shared/subjects.js";
 import * as orchApi from "../../shared/schemas/orchestrator-api.js";
 import { AbortRequest, AgentStatusRequest, MigrateRequest, MigrationEvent, PingRequest } from "../../shared/schemas/agent-api.js";
 import { Heartbeat, HostMetrics } from "../../shared/schemas/host-metrics.js";
@@ -14,11 +14,12 @@ import { AGENT_VERSION } from "../../agent/version.js";
 
 // Issue 7: hostile input on every subject Ballast listens on. One real cluster (nats-server, sim
 // agents, the real orchestrator); a fast-check property sends >= 10,000 hostile messages spread
-// over every request subject of the orchestrator and of each agent, and over the agent subjects
-// the orchestrator consumes. Every request must be answered with a well-formed envelope: an
-// error with a known code and a message, or ok only when the input really is valid. Published
-// junk must be dropped. Afterwards nothing may have changed: every VM on its host, no history,
-// not paused, no file written, no prototype polluted, every process still answering.
+// over every request subject of the orchestrator (shared and per-instance) and of each agent,
+// and over the agent subjects the orchestrator consumes. Every request must be answered with a
+// well-formed envelope: an error with a known code and a message, or ok only when the input
+// really is valid. Published junk must be dropped. Afterwards nothing may have changed: every VM
+// on its host, no history, not paused, no file written, no prototype polluted, every process
+// still answering.
 //
 // Replay a run: HOSTILE_SEED=<seed printed below> npx vitest run test/security/hostile-input.test.ts
 
@@ -26,6 +27,8 @@ const HOSTS = ["a", "b", "c"] as const;
 const VMS: Record<(typeof HOSTS)[number], string[]> = { a: ["a-1", "a-2"], b: ["b-1", "b-2"], c: ["c-1"] };
 const ALL_VMS = Object.values(VMS).flat();
 const INTERVAL = 0.5;
+/** The orchestrator's instance name: its per-instance subjects are fuzzed too. */
+const INSTANCE = "fuzz-orch";
 const BATCH = 50;
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 220); // x BATCH messages
 const REPLY_TIMEOUT_MS = 5000;
@@ -89,7 +92,8 @@ const eventBase = (host: string) => ({ v: 1, type: "migration.succeeded", ts: Da
 function targets(): Target[] {
   const out: Target[] = [];
   for (const [name, t] of Object.entries(ORCH)) {
-    out.push({ subject: orchestratorSubjects[name as OrchestratorEndpoint], kind: "request", schema: t.schema, mutating: t.mutating, fields: fieldsOf(t.schema), base: t.base, ...(t.harmless ? { harmless: t.harmless } : {}) });
+    for (const subject of [orchestratorSubjects[name as OrchestratorEndpoint], orchestratorInstanceSubject(INSTANCE, name as OrchestratorEndpoint)])
+      out.push({ subject, kind: "request", schema: t.schema, mutating: t.mutating, fields: fieldsOf(t.schema), base: t.base, ...(t.harmless ? { harmless: t.harmless } : {}) });
   }
   for (const host of HOSTS) {
     const s = agentSubjects(host);
@@ -392,6 +396,7 @@ describe("hostile input on every subject (issue 7)", () => {
     const vm = (name: string) => ({ name, vcpus: 2, mem_mib: 2048, cpu: 2 });
     const host = (names: string[]) => ({ cpus: 8, mem_mib: 32768, migration_mibs: 20000, start_delay_s: 0.05, vms: names.map(vm) });
     c = await startSimCluster({
+      instance: INSTANCE,
       interval: INTERVAL,
       hosts: { a: host(VMS.a), b: host(VMS.b), c: host(VMS.c) },
       policy: { interval: INTERVAL, stale_after: 5, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, host_settle: 1, mem_reserve_mib: 512 },

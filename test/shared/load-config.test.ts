@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, envOverrides } from "../../shared/config/load-config.js";
-import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
+import { defaultInstanceName, OrchestratorConfig, OrchestratorInstance } from "../../shared/config/orchestrator-config.js";
 import { ConfigError } from "../../shared/errors.js";
 
 describe("orchestrator config", () => {
@@ -40,6 +40,21 @@ describe("orchestrator config", () => {
       loadConfig(OrchestratorConfig, { env });
     } catch (e) {
       expect((e as Error).message).toContain(key);
+    }
+  });
+
+  it("HA: forward_timeout 4 s and a 64 MiB decision log by default; an instance name is one subject token", () => {
+    const c = loadConfig(OrchestratorConfig, {});
+    expect(c.ha.forward_timeout).toBe(4);
+    expect(c.ha.decisions_max_bytes).toBe(64 * 1024 * 1024);
+    for (const bad of ["orch.a", "orch*", "orch>", "a b", ""]) {
+      expect(() => loadConfig(OrchestratorConfig, { env: { BALLAST_HA__INSTANCE: bad } }), bad).toThrow(/ha\.instance.*no dots: it is one NATS subject token/s);
+    }
+    expect(loadConfig(OrchestratorConfig, { env: { BALLAST_HA__INSTANCE: "orch-a_1" } }).ha.instance).toBe("orch-a_1");
+    // The default from the host name: an FQDN's dots must not reach the subject.
+    for (const [host, want] of [["ctl1.example.org", "ctl1-42"], ["ctl 1", "ctl_1-42"], ["", "orchestrator-42"]] as const) {
+      expect(defaultInstanceName(host, 42)).toBe(want);
+      expect(OrchestratorInstance.safeParse(defaultInstanceName(host, 42)).success).toBe(true);
     }
   });
 

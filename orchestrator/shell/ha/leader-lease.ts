@@ -99,6 +99,18 @@ export class LeaderLease {
     return this.leaderNow;
   }
 
+  /**
+   * Who holds the lease right now, read from the bucket (not the view of the last check, which
+   * can be a third of a lease old): undefined when nobody does or the holder gave it back. A
+   * crashed holder is still named until someone takes over; its subjects then have no responders.
+   */
+  async holder(): Promise<string | undefined> {
+    const e = await this.kv.get(this.o.key);
+    if (!e || e.operation !== "PUT") return undefined;
+    const v = JSON.parse(e.string()) as LeaseValue;
+    return v.released ? undefined : v.instance;
+  }
+
   /** Newest epoch seen in the bucket. */
   get seenEpoch(): number {
     return this.highestEpoch;
