@@ -51,6 +51,8 @@ describe("HA: leader killed during a migration", () => {
     expect(b.ha!.lease.isLeader()).toBe(false);
     expect(() => b.orchestrator.pause("x")).toThrow(/standby; the leader is orch-a/);
     await expect(b.orchestrator.migrate({ vm: "big", to: "b" } as never)).rejects.toMatchObject({ code: "NOT_LEADER" });
+    // Refused here, sent again once this instance leads (in the next test): it must run then.
+    await expect(b.orchestrator.migrate({ vm: "a-1", to: "c", request_id: "op-refused-by-standby" } as never)).rejects.toMatchObject({ code: "NOT_LEADER" });
     const st = b.orchestrator.status() as any;
     expect(st.ha).toEqual({ role: "standby", epoch: null, leaderInstance: "orch-a" });
     expect((c.orchs.get("orch-a")!.orchestrator.status() as any).ha).toMatchObject({ role: "leader", leaderInstance: "orch-a" });
@@ -108,7 +110,13 @@ describe("HA: leader killed during a migration", () => {
       expect(p.view).toEqual(p.hosts);
     }
     expect(st.migrations).toEqual({ queued: [], ongoing: [] });
-  }, 40_000);
+
+    // The request id refused while orch-b stood by was not remembered: now leading, it runs once.
+    const late = await b.orchestrator.migrate({ vm: "a-1", to: "c", request_id: "op-refused-by-standby" } as never);
+    expect(late.queued.map((q) => q.requestId)).toEqual(["op-refused-by-standby"]);
+    await waitUntil(() => c.fabric.whereIs("a-1").join() === "c" && b.orchestrator.tracker.ongoing().length === 0, 15_000, "a-1 on c");
+    expect(c.applied.get("op-refused-by-standby")?.count).toBe(1);
+  }, 60_000);
 
   it("a leader that loses its lease stops dispatching at once", async () => {
     const b = c.orchs.get("orch-b")!;

@@ -23,6 +23,11 @@ export interface HaCluster {
   nc: NatsConnection;
   /** Migrate commands seen on ballast.agent.*.migrate: requestId -> { vm, count, epochs }. */
   sent: Map<string, { vm: string; count: number; epochs: (number | undefined)[] }>;
+  /**
+   * Migrations the agents started on their hypervisors: requestId -> { vm, source, count }. A
+   * command sent twice is harmless; one started twice is the bug the HA tests look for.
+   */
+  applied: Map<string, { vm: string; source: string; count: number }>;
   sim(host: string): SimHypervisor;
   leader(): RunningOrchestrator | undefined;
   startOrch(instance: string): Promise<RunningOrchestrator>;
@@ -49,6 +54,7 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
   const agents = new Map<string, AgentHandle>();
   const orchs = new Map<string, RunningOrchestrator>();
   const sent = new Map<string, { vm: string; count: number; epochs: (number | undefined)[] }>();
+  const applied = new Map<string, { vm: string; source: string; count: number }>();
   const nats = { servers: o.servers, request_timeout: 2 };
   const nc = await connectNats(NatsConfig.parse({ servers: o.servers }), "test-operator");
   nc.subscribe("ballast.agent.*.migrate", {
@@ -80,7 +86,9 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
   try {
     for (const [host, sim] of Object.entries(o.hosts)) {
       const config = AgentConfig.parse({ host, nats, driver: "sim", interval: o.interval, heartbeat_interval: o.interval, sim });
-      agents.set(host, await startAgent({ config, logger: silentLogger(), fabric }));
+      const agent = await startAgent({ config, logger: silentLogger(), fabric });
+      countApplied(agent, applied);
+      agents.set(host, agent);
     }
     for (const i of o.orchestrators) await startOrch(i);
   } catch (e) {
@@ -94,6 +102,7 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
     orchs,
     nc,
     sent,
+    applied,
     sim: (host) => agents.get(host)!.hypervisor as SimHypervisor,
     leader: () => [...orchs.values()].find((r) => r.ha?.lease.isLeader()),
     startOrch,
@@ -107,6 +116,20 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
       return last;
     },
     stop,
+  };
+}
+
+/** Counts every migration the agent's executor hands to its hypervisor, by request id. */
+function countApplied(agent: AgentHandle, applied: HaCluster["applied"]): void {
+  const hv = agent.hypervisor;
+  const migrate = hv.migrate.bind(hv);
+  hv.migrate = (vm, ...rest) => {
+    // The executor records the request before it calls the hypervisor: the newest for this VM.
+    const requestId = agent.migrations.migrations().filter((m) => m.vm === vm).at(-1)?.requestId ?? `unknown-${vm}`;
+    const a = applied.get(requestId) ?? { vm, source: agent.host, count: 0 };
+    a.count++;
+    applied.set(requestId, a);
+    return migrate(vm, ...rest);
   };
 }
 
