@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startNatsCluster, type NatsClusterHandle } from "../support/nats-cluster.js";
 import { sleep, waitUntil } from "../integration/sim-cluster.js";
-import { checkPlacement, startHaCluster, type HaCluster } from "../ha/ha-cluster.js";
+import { checkPlacement, failoverHosts, startHaCluster, type HaCluster } from "../ha/ha-cluster.js";
 import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
 
 // Three clustered nats-servers (routes on loopback), JetStream on each, the HA state in an R3 KV
@@ -30,7 +30,6 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
 
   beforeAll(async () => {
     cluster = await startNatsCluster();
-    const vm = (name: string, mem = 1024) => ({ name, vcpus: 2, mem_mib: mem, cpu: 5 });
     c = await startHaCluster({
       servers: cluster.urls,
       interval: INTERVAL,
@@ -38,12 +37,8 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
       replicas: 3,
       bucket: "ballast-chaos",
       orchestrators: ["orch-a", "orch-b"],
-      hosts: {
-        // 6 GiB at 1000 MiB/s: the copy of "big" takes about 6 s.
-        a: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("big", 6144), vm("a-1")] },
-        b: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("b-1")] },
-        c: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("c-1")] },
-      },
+      // "big" is copied for about 6 s.
+      hosts: failoverHosts(6144),
       policy: { interval: INTERVAL, stale_after: 5, max_over: 1, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
     });
     await waitUntil(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { sleep, waitUntil } from "../integration/sim-cluster.js";
-import { checkPlacement, startHaCluster, type HaCluster } from "./ha-cluster.js";
+import { checkPlacement, failoverHosts, startHaCluster, type HaCluster } from "./ha-cluster.js";
 import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
 
 // Two orchestrators in this process, one real nats-server with JetStream, three sim agents.
@@ -19,18 +19,13 @@ describe("HA: leader killed during a migration", () => {
 
   beforeAll(async () => {
     server = await startNatsServer({ jetstream: true });
-    const vm = (name: string, mem = 1024) => ({ name, vcpus: 2, mem_mib: mem, cpu: 5 });
     c = await startHaCluster({
       servers: [server.url],
       interval: INTERVAL,
       leaseTtl: TTL,
       orchestrators: ["orch-a"],
-      hosts: {
-        // 4 GiB at 1000 MiB/s: the migration of "big" takes about 4 s.
-        a: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("big", 4096), vm("a-1")] },
-        b: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("b-1")] },
-        c: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("c-1")] },
-      },
+      // "big" is copied for about 4 s.
+      hosts: failoverHosts(4096),
       policy: { interval: INTERVAL, stale_after: 2, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
     });
     await waitUntil(() => c.orchs.get("orch-a")!.ha!.lease.isLeader(), 5000, "orch-a to lead");

@@ -119,6 +119,16 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
   };
 }
 
+/**
+ * The failover scenes' three idle hosts: "big" on a, to be moved while it is copied for about
+ * bigMiB / 1000 seconds, and one small VM on each host.
+ */
+export function failoverHosts(bigMiB: number): Record<string, SimConfigInput> {
+  const vm = (name: string, mem = 1024) => ({ name, vcpus: 2, mem_mib: mem, cpu: 5 });
+  const host = (vms: ReturnType<typeof vm>[]) => ({ cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms });
+  return { a: host([vm("big", bigMiB), vm("a-1")]), b: host([vm("b-1")]), c: host([vm("c-1")]) };
+}
+
 /** Counts every migration the agent's executor hands to its hypervisor, by request id. */
 function countApplied(agent: AgentHandle, applied: HaCluster["applied"]): void {
   const hv = agent.hypervisor;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../shared/repo-root.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { sleep, waitUntil } from "../integration/sim-cluster.js";
-import { startHaCluster, type HaCluster } from "./ha-cluster.js";
+import { failoverHosts, startHaCluster, type HaCluster } from "./ha-cluster.js";
 
 // Two real `ballast orchestrator` processes (the built dist/, HA on, a 3 s lease) and three sim
 // agents in this process on one nats-server with JetStream. The leader process is SIGKILLed
@@ -76,18 +76,13 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
     dir = mkdtempSync(join(tmpdir(), "ballast-proc-failover-"));
     writeFileSync(join(dir, "host_mapping.csv"), "a,a\nb,b\nc,c\n");
     server = await startNatsServer({ jetstream: true });
-    const vm = (name: string, mem = 1024) => ({ name, vcpus: 2, mem_mib: mem, cpu: 5 });
     c = await startHaCluster({
       servers: [server.url],
       interval: INTERVAL,
       leaseTtl: TTL,
       orchestrators: [],
-      hosts: {
-        // 8 GiB at 1000 MiB/s: the copy of "big" takes about 8 s, longer than a takeover.
-        a: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("big", 8192), vm("a-1")] },
-        b: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("b-1")] },
-        c: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("c-1")] },
-      },
+      // "big" is copied for about 8 s, longer than a takeover.
+      hosts: failoverHosts(8192),
       policy: {},
     });
     startProcess("orch-a");
