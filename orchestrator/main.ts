@@ -79,6 +79,14 @@ export async function startOrchestrator(opts: {
       await nc.close().catch(() => undefined);
       throw new Error(`cannot open the HA bucket ${config.ha.bucket} or its decisions stream (JetStream on?): ${describeError(e)}`, { cause: e });
     }
+    // JetStream applies `replicas` only when it creates the bucket; opening an existing one keeps
+    // what it has, so a config changed later would silently not take effect.
+    const replicas = await kv.status().then((s) => s.replicas, () => undefined);
+    if (replicas !== undefined && replicas !== config.ha.replicas)
+      log.warn(
+        { bucket: config.ha.bucket, replicas, configured: config.ha.replicas },
+        `the HA bucket has ${replicas} replica(s), ha.replicas says ${config.ha.replicas}; the setting applies only when the bucket is created (change it with: nats stream edit KV_${config.ha.bucket} --replicas ${config.ha.replicas})`,
+      );
     const ttlMs = config.ha.lease_ttl * 1000;
     const lease: LeaderLease = new LeaderLease(kv, {
       key: LEASE_KEY,

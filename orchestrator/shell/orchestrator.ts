@@ -387,12 +387,20 @@ export class Orchestrator {
 
   /**
    * An operator migrate with a request_id is idempotent: the same id gets the first answer (or
-   * the same error) again and never queues a second migration.
+   * the same error) again and never queues a second migration. Only the instance that acts
+   * remembers: a standby's or a paused leader's refusal is not an answer to the request.
    */
   migrate(req: OrchMigrateRequest): Promise<{ plan: Plan; queued: MigrationRecord[] }> {
     if (req.request_id === undefined) return this.migrateOnce(req);
     const seen = this.operatorAnswers.get(req.request_id);
     if (seen) return seen;
+    // NOT_LEADER and PAUSED say nothing about the request: were they remembered, the same id
+    // sent again after a failover (to this standby, now leading) or a resume would be refused forever.
+    try {
+      this.assertActive();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const answer = this.migrateOnce(req);
     this.operatorAnswers.set(req.request_id, answer);
     if (this.operatorAnswers.size > MAX_REMEMBERED) this.operatorAnswers.delete(this.operatorAnswers.keys().next().value!);

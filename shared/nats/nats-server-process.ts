@@ -70,7 +70,8 @@ export async function startNatsServer(opts: { jetstream?: boolean; config?: stri
     child.removeAllListeners("error");
   };
   const stopChild = async () => {
-    if (!child || child.exitCode !== null || child.pid === undefined) return;
+    // A server killed by a signal (a test's SIGKILL) has signalCode set and exitCode still null.
+    if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     const done = new Promise<void>((r) => child.once("exit", () => r()));
     process.kill(child.pid, "SIGTERM");
     const t = setTimeout(() => { if (child.exitCode === null && child.pid) process.kill(child.pid, "SIGKILL"); }, 3000);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { sleep, waitUntil } from "../integration/sim-cluster.js";
-import { checkPlacement, leadThenStandBy, startHaCluster, type HaCluster } from "./ha-cluster.js";
+import { checkPlacement, failoverHosts, leadThenStandBy, startHaCluster, type HaCluster } from "./ha-cluster.js";
 import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
 
 // Two orchestrators in this process, one real nats-server with JetStream, three sim agents.
@@ -19,18 +19,13 @@ describe("HA: leader killed during a migration", () => {
 
   beforeAll(async () => {
     server = await startNatsServer({ jetstream: true });
-    const vm = (name: string, mem = 1024) => ({ name, vcpus: 2, mem_mib: mem, cpu: 5 });
     c = await startHaCluster({
       servers: [server.url],
       interval: INTERVAL,
       leaseTtl: TTL,
       orchestrators: ["orch-a"],
-      hosts: {
-        // 4 GiB at 1000 MiB/s: the migration of "big" takes about 4 s.
-        a: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("big", 4096), vm("a-1")] },
-        b: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("b-1")] },
-        c: { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms: [vm("c-1")] },
-      },
+      // "big" is copied for about 4 s.
+      hosts: failoverHosts(4096),
       policy: { interval: INTERVAL, stale_after: 2, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
     });
     await leadThenStandBy(c, "orch-a", ["orch-b"], 3);
@@ -46,6 +41,8 @@ describe("HA: leader killed during a migration", () => {
     expect(b.ha!.lease.isLeader()).toBe(false);
     expect(() => b.orchestrator.pause("x")).toThrow(/standby; the leader is orch-a/);
     await expect(b.orchestrator.migrate({ vm: "big", to: "b" } as never)).rejects.toMatchObject({ code: "NOT_LEADER" });
+    // Refused here, sent again once this instance leads (in the next test): it must run then.
+    await expect(b.orchestrator.migrate({ vm: "a-1", to: "c", request_id: "op-refused-by-standby" } as never)).rejects.toMatchObject({ code: "NOT_LEADER" });
     const st = b.orchestrator.status() as any;
     expect(st.ha).toEqual({ role: "standby", epoch: null, leaderInstance: "orch-a" });
     expect((c.orchs.get("orch-a")!.orchestrator.status() as any).ha).toMatchObject({ role: "leader", leaderInstance: "orch-a" });
@@ -105,7 +102,13 @@ describe("HA: leader killed during a migration", () => {
       expect(p.view).toEqual(p.hosts);
     }
     expect(st.migrations).toEqual({ queued: [], ongoing: [] });
-  }, 40_000);
+
+    // The request id refused while orch-b stood by was not remembered: now leading, it runs once.
+    const late = await b.orchestrator.migrate({ vm: "a-1", to: "c", request_id: "op-refused-by-standby" } as never);
+    expect(late.queued.map((q) => q.requestId)).toEqual(["op-refused-by-standby"]);
+    await waitUntil(() => c.fabric.whereIs("a-1").join() === "c" && b.orchestrator.tracker.ongoing().length === 0, 15_000, "a-1 on c");
+    expect(c.applied.get("op-refused-by-standby")?.count).toBe(1);
+  }, 60_000);
 
   it("a leader that loses its lease stops dispatching at once", async () => {
     const b = c.orchs.get("orch-b")!;

@@ -23,6 +23,11 @@ export interface HaCluster {
   nc: NatsConnection;
   /** Migrate commands seen on ballast.agent.*.migrate: requestId -> { vm, count, epochs }. */
   sent: Map<string, { vm: string; count: number; epochs: (number | undefined)[] }>;
+  /**
+   * Migrations the agents started on their hypervisors: requestId -> { vm, source, count }. A
+   * command sent twice is harmless; one started twice is the bug the HA tests look for.
+   */
+  applied: Map<string, { vm: string; source: string; count: number }>;
   sim(host: string): SimHypervisor;
   leader(): RunningOrchestrator | undefined;
   startOrch(instance: string): Promise<RunningOrchestrator>;
@@ -51,6 +56,7 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
   const agents = new Map<string, AgentHandle>();
   const orchs = new Map<string, RunningOrchestrator>();
   const sent = new Map<string, { vm: string; count: number; epochs: (number | undefined)[] }>();
+  const applied = new Map<string, { vm: string; source: string; count: number }>();
   const nats = { servers: o.servers, request_timeout: 2 };
   const nc = await connectNats(NatsConfig.parse({ servers: o.servers }), "test-operator");
   nc.subscribe("ballast.agent.*.migrate", {
@@ -82,7 +88,9 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
   try {
     for (const [host, sim] of Object.entries(o.hosts)) {
       const config = AgentConfig.parse({ host, nats, driver: "sim", interval: o.interval, heartbeat_interval: o.interval, sim });
-      agents.set(host, await startAgent({ config, logger: silentLogger(), fabric }));
+      const agent = await startAgent({ config, logger: silentLogger(), fabric });
+      countApplied(agent, applied);
+      agents.set(host, agent);
     }
     for (const i of o.orchestrators) await startOrch(i);
   } catch (e) {
@@ -96,6 +104,7 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
     orchs,
     nc,
     sent,
+    applied,
     sim: (host) => agents.get(host)!.hypervisor as SimHypervisor,
     leader: () => [...orchs.values()].find((r) => r.ha?.lease.isLeader()),
     startOrch,
@@ -120,6 +129,30 @@ export async function leadThenStandBy(c: HaCluster, leader: string, standbys: st
     const s = await c.api("status", {});
     return s.ok && s.data.hosts.filter((h: any) => h.fresh).length === hosts;
   }, timeoutMs, "all hosts to report");
+}
+
+/**
+ * The failover scenes' three idle hosts: "big" on a, to be moved while it is copied for about
+ * bigMiB / 1000 seconds, and one small VM on each host.
+ */
+export function failoverHosts(bigMiB: number): Record<string, SimConfigInput> {
+  const vm = (name: string, mem = 1024) => ({ name, vcpus: 2, mem_mib: mem, cpu: 5 });
+  const host = (vms: ReturnType<typeof vm>[]) => ({ cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.05, vms });
+  return { a: host([vm("big", bigMiB), vm("a-1")]), b: host([vm("b-1")]), c: host([vm("c-1")]) };
+}
+
+/** Counts every migration the agent's executor hands to its hypervisor, by request id. */
+function countApplied(agent: AgentHandle, applied: HaCluster["applied"]): void {
+  const hv = agent.hypervisor;
+  const migrate = hv.migrate.bind(hv);
+  hv.migrate = (vm, ...rest) => {
+    // The executor records the request before it calls the hypervisor: the newest for this VM.
+    const requestId = agent.migrations.migrations().filter((m) => m.vm === vm).at(-1)?.requestId ?? `unknown-${vm}`;
+    const a = applied.get(requestId) ?? { vm, source: agent.host, count: 0 };
+    a.count++;
+    applied.set(requestId, a);
+    return migrate(vm, ...rest);
+  };
 }
 
 /**
