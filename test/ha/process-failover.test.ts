@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../../shared/repo-root.js";
+import { ReplyHeader } from "../../shared/nats/reply-headers.js";
+import { orchestratorInstanceSubject } from "../../shared/subjects.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { sleep, waitUntil } from "../integration/sim-cluster.js";
 import { failoverHosts, startHaCluster, type HaCluster } from "./ha-cluster.js";
@@ -88,7 +90,13 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
     startProcess("orch-a");
     await statusUntil((s) => s.ha?.role === "leader" && s.ha.leaderInstance === "orch-a", 30_000, "orch-a to lead");
     startProcess("orch-b");
-    await statusUntil((s) => s.ha?.role === "standby" && s.ha.leaderInstance === "orch-a", 30_000, "orch-b to stand by");
+    // A standby forwards `status` to the leader; the reply headers say it was orch-b that did.
+    let seen: Record<string, string | undefined> = {};
+    await waitUntil(async () => {
+      const r = await c.nc.request(orchestratorInstanceSubject("orch-b", "status"), "{}", { timeout: 5000 }).catch(() => undefined);
+      seen = { forwardedBy: r?.headers?.get(ReplyHeader.forwardedBy), instance: r?.headers?.get(ReplyHeader.instance) };
+      return seen.forwardedBy === "orch-b" && seen.instance === "orch-a";
+    }, 30_000, `orch-b to stand by and forward to orch-a (last headers: ${JSON.stringify(seen)})`);
     await statusUntil((s) => s.ha?.role === "leader" && s.hosts.filter((h: any) => h.fresh).length === 3, 30_000, "the leader to see three fresh hosts");
   }, 120_000);
 
