@@ -3,13 +3,14 @@ import { plan } from "../orchestrator/core/planner.js";
 import { Policy } from "../shared/config/policy.js";
 import type { ClusterSnapshot } from "../orchestrator/core/snapshot.js";
 import { figure, type Figure } from "./figures.js";
-import { collectGarbage } from "./support.js";
+import { collectGarbage, sleep } from "./support.js";
 import { syntheticCluster } from "./synthetic-cluster.js";
 
 // Planner scale: every strategy with rules, on 100 .. 10,000 hosts at 20 VMs per host.
 // The floor is one pass that only reads the snapshot (what any planner must at least do).
 
 const SIZES = [100, 1000, 5000, 10000];
+const GC_SETTLE_MS = 50;
 
 function readOnlyPass(s: ClusterSnapshot): number {
   let acc = 0;
@@ -35,11 +36,13 @@ function policyWithRules(s: ClusterSnapshot): Policy {
 }
 
 /** Best of `runs` timings of each job, run round-robin with a full GC before each timing. */
-function timeInterleaved(jobs: (() => unknown)[], runs: number): number[] {
+async function timeInterleaved(jobs: (() => unknown)[], runs: number): Promise<number[]> {
   const best = jobs.map(() => Infinity);
   for (let r = 0; r < runs; r++)
     for (let j = 0; j < jobs.length; j++) {
       collectGarbage();
+      // V8 finishes sweeping on helper threads after a full GC; on 2 cores they would compete.
+      await sleep(GC_SETTLE_MS);
       const t0 = performance.now();
       jobs[j]!();
       best[j] = Math.min(best[j]!, performance.now() - t0);
@@ -56,14 +59,14 @@ export async function plannerScale(log: (s: string) => void): Promise<Figure[]> 
   // The machine is shared and noisy: best of 5, and the sizes take turns, so that a busy spell
   // slows all of them rather than skewing the growth exponent.
   const runs = 5;
-  const floors = timeInterleaved(cases.map((c) => () => readOnlyPass(c.snap)), runs);
-  const cycles = timeInterleaved(
+  const floors = await timeInterleaved(cases.map((c) => () => readOnlyPass(c.snap)), runs);
+  const cycles = await timeInterleaved(
     cases.map((c) => () => {
       c.moves = plan(c.snap, c.policy, c.snap.takenAt, { mode: "cycle" }).moves.length;
     }),
     runs,
   );
-  const evacs = timeInterleaved(cases.map((c) => () => plan(c.snap, c.policy, c.snap.takenAt, { mode: "evacuate", host: c.snap.hosts[0]!.id, placement: "stripe", useEmptyHosts: false })), runs);
+  const evacs = await timeInterleaved(cases.map((c) => () => plan(c.snap, c.policy, c.snap.takenAt, { mode: "evacuate", host: c.snap.hosts[0]!.id, placement: "stripe", useEmptyHosts: false })), runs);
   const times: { n: number; ms: number }[] = [];
   cases.forEach(({ n, moves }, i) => {
     const ms = cycles[i]!;
