@@ -65,7 +65,7 @@ export interface HostModel {
   readonly lastMoveAt: number | null;
   /** Live VMs currently on the host in the model (not incoming in-flight copies). */
   readonly vms: VmModel[];
-  /** Weighted load under which the host sits in `byLoad`. */
+  /** Weighted load under which the host sits in `byLoad` and in its capacity group. */
   key: number;
   readonly source: SnapshotHost;
 }
