@@ -8,7 +8,7 @@ import { SimFabric } from "./sim/sim-fabric.js";
 import { SimHypervisor } from "./sim/sim-hypervisor.js";
 import { createSimMetricsSource } from "./sim/sim-metrics-source.js";
 import { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
-import { createExecaVirshRunner } from "./virsh/virsh-runner.js";
+import { createVirshRunner } from "./virsh/virsh-runner.js";
 
 /** The configured driver and its host-metrics source; `owned` ones are stopped with the agent. */
 export interface Driver {
@@ -38,7 +38,7 @@ export function createDriver(o: {
       hypervisor = sim;
       close = () => sim.stop();
     } else {
-      const runner = createExecaVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 });
+      const runner = createVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 });
       hypervisor = new VirshHypervisor({ runner, migration: config.migration, clock: o.clock, logger: o.logger });
     }
   }

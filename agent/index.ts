@@ -11,6 +11,6 @@ export { ManualClock } from "./sim/manual-clock.js";
 export { createSimMetricsSource } from "./sim/sim-metrics-source.js";
 export { SimConfig, SimVm, SimCpu, type SimConfigInput, type SimVmInput } from "./sim/sim-config.js";
 export { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
-export { createExecaVirshRunner, type VirshRunner } from "./virsh/virsh-runner.js";
+export { createVirshRunner, type VirshRunner } from "./virsh/virsh-runner.js";
 export { MigrationManager } from "./migration/migration-manager.js";
 export { AgentConfig, defaultHostId } from "../shared/config/agent-config.js";

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,14 +7,15 @@ import { startNatsServer } from "../shared/nats/nats-server-process.js";
 import { agentSubjects } from "../shared/subjects.js";
 import { figure, type Figure } from "./figures.js";
 import { REPO_ROOT } from "../deploy/lab/lab-control.js";
-import { BENCH_DIR, Cleanup, nextMessage, rssKiB, sleep, spawnBenchChild, stopChild, waitFor } from "./support.js";
+import { BENCH_DIR, Cleanup, median, rssKiB, sleep, stopChild, waitFor } from "./support.js";
 
-// Agent cost per cycle through the real virsh code path: the agent (child process) runs
-// `virsh domstats --raw ...` via createExecaVirshRunner, but `virsh.binary` is a stand-in script
-// that counts its invocations and prints recorded domstats output for N domains, generated from
-// the captured libvirt 9 format (test/fixtures/virsh/domstats-raw-libvirt9.txt). Measured over
-// CYCLES published metrics: virsh processes per cycle, agent CPU ms per cycle (its own
-// process.cpuUsage), and its resident memory against an idle Node process.
+// Agent cost per cycle through the real virsh code path: `bin/ballast agent` as the systemd unit
+// starts it (same NODE_OPTIONS), with `virsh.binary` pointing at a stand-in script that counts its
+// invocations and prints recorded domstats output for N domains, generated from the captured
+// libvirt 9 format (test/fixtures/virsh/domstats-raw-libvirt9.txt). Measured from outside over
+// CYCLES published metrics: virsh processes per cycle, the agent's CPU per cycle (utime + stime in
+// /proc/<pid>/stat) and its resident memory (VmRSS in /proc/<pid>/status, read every cycle),
+// against an idle Node process.
 
 const INTERVAL_S = 0.25;
 const WARMUP = 8;
@@ -64,16 +65,28 @@ interface CostRun {
   spawnsPerCycle: number;
   cpuMsPerCycle: number;
   rssMiB: number;
+  rssMaxMiB: number;
   vmsReported: number;
 }
 
-const isSample = (m: unknown): m is { kind: "sample"; cpuMs: number; heapUsedMiB: number; heapTotalMiB: number } => typeof m === "object" && m !== null && (m as { kind?: string }).kind === "sample";
-const isReady = (m: unknown): m is { kind: "ready" } => typeof m === "object" && m !== null && (m as { kind?: string }).kind === "ready";
+/** CPU time (user + system) a process has used so far, ms. */
+function cpuMs(pid: number, ticksPerSecond: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name, which may itself contain spaces and parentheses.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSecond;
+}
+
+function clockTicks(): number {
+  const r = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+  const n = Number(r.stdout?.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+}
 
 /** RSS of an idle Node process, or (with `imports`) of one that has only loaded that module. */
 async function idleNodeRssMiB(cleanup: Cleanup, imports?: string): Promise<number> {
   const code = imports ? `import(${JSON.stringify(imports)}).then(() => setInterval(() => {}, 1000))` : "setInterval(()=>{},1000)";
-  const idle = spawn(process.execPath, ["-e", code], { stdio: "ignore" });
+  const idle = spawn(process.execPath, ["-e", code], { stdio: "ignore", env: { ...process.env, NODE_OPTIONS: shippedNodeOptions() } });
   cleanup.add("idle node", () => stopChild(idle));
   await sleep(1000);
   const kib = rssKiB(idle.pid!);
@@ -93,43 +106,46 @@ export async function agentCost(log: (s: string) => void): Promise<Figure[]> {
     cleanup.add("nats-server", () => server.stop());
     const nc = await connect({ servers: [server.url], name: "bench-agent-cost" });
     cleanup.add("observer", () => nc.close());
+    const ticks = clockTicks();
 
     const runs: CostRun[] = [];
     for (const vms of [20, 200]) {
       const countFile = join(dir, `count-${vms}`);
       const statsFile = join(dir, `domstats-${vms}.txt`);
+      const configFile = join(dir, `agent-${vms}.json`);
       writeFileSync(countFile, "");
       writeFileSync(statsFile, domstatsOutput(vms));
       const host = `cost-${vms}`;
+      writeFileSync(configFile, JSON.stringify({ host, nats: { servers: [server.url] }, interval: INTERVAL_S, driver: "virsh", virsh: { binary, uri: "qemu:///bench-stand-in" }, log_level: "warn" }));
       let metrics = 0;
       let vmsReported = 0;
+      const rss: number[] = [];
+      let pid = 0;
       const sub = nc.subscribe(agentSubjects(host).metrics, {
         callback: (_e, m) => {
           metrics += 1;
           vmsReported = m.json<{ vms: unknown[] }>().vms.length;
+          if (metrics > WARMUP && pid > 0) rss.push(rssKiB(pid) / 1024);
         },
       });
       await nc.flush();
-      const child = spawnBenchChild("agent-cost-child.js", [server.url, host, binary, String(INTERVAL_S)], { BENCH_VIRSH_COUNT: countFile, BENCH_VIRSH_DOMSTATS: statsFile, NODE_OPTIONS: shippedNodeOptions() });
+      const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "ballast"), "agent", "--config", configFile], {
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { ...process.env, BENCH_VIRSH_COUNT: countFile, BENCH_VIRSH_DOMSTATS: statsFile, NODE_OPTIONS: shippedNodeOptions() },
+      });
       cleanup.add(`agent ${host}`, () => stopChild(child));
-      await nextMessage(child, isReady, 20_000, `agent ${host} start`);
+      pid = child.pid!;
       const invocations = () => (existsSync(countFile) ? readFileSync(countFile, "utf8").split("\n").filter(Boolean).length : 0);
-      const sample = async () => {
-        child.send("sample");
-        const s = await nextMessage(child, isSample, 5000, "cpu sample");
-        return { cpuMs: s.cpuMs, metrics, spawns: invocations(), heapUsedMiB: s.heapUsedMiB, heapTotalMiB: s.heapTotalMiB };
-      };
+      const sample = () => ({ cpuMs: cpuMs(pid, ticks), metrics, spawns: invocations() });
       await waitFor(() => metrics >= WARMUP, 60_000, `${WARMUP} metrics from ${host}`, 5);
-      const a = await sample();
+      const a = sample();
       await waitFor(() => metrics >= a.metrics + CYCLES, 120_000, `${CYCLES} more metrics from ${host}`, 5);
-      const b = await sample();
+      const b = sample();
       const cycles = b.metrics - a.metrics;
-      const rssMiB = rssKiB(child.pid!) / 1024;
-      child.send("stop");
       await stopChild(child);
       sub.unsubscribe();
-      const r = { vms, spawnsPerCycle: (b.spawns - a.spawns) / cycles, cpuMsPerCycle: (b.cpuMs - a.cpuMs) / cycles, rssMiB, vmsReported };
-      log(`  ${vms} VMs: ${cycles} cycles, ${r.spawnsPerCycle.toFixed(2)} virsh runs/cycle, ${r.cpuMsPerCycle.toFixed(1)} ms CPU/cycle, RSS ${rssMiB.toFixed(1)} MiB (V8 heap ${b.heapUsedMiB.toFixed(1)} used / ${b.heapTotalMiB.toFixed(1)} MiB), ${vmsReported} VMs in the last metrics`);
+      const r = { vms, spawnsPerCycle: (b.spawns - a.spawns) / cycles, cpuMsPerCycle: (b.cpuMs - a.cpuMs) / cycles, rssMiB: median(rss), rssMaxMiB: Math.max(...rss), vmsReported };
+      log(`  ${vms} VMs: ${cycles} cycles, ${r.spawnsPerCycle.toFixed(2)} virsh runs/cycle, ${r.cpuMsPerCycle.toFixed(1)} ms CPU/cycle, RSS median ${r.rssMiB.toFixed(1)} MiB (max ${r.rssMaxMiB.toFixed(1)}, ${rss.length} readings), ${vmsReported} VMs in the last metrics`);
       runs.push(r);
     }
     const idle = await idleNodeRssMiB(cleanup);
@@ -140,7 +156,7 @@ export async function agentCost(log: (s: string) => void): Promise<Figure[]> {
       figure("agent.virsh_spawns_per_cycle.200_vms", big.spawnsPerCycle, "processes", { kind: "limit", label: "1 (constant)", value: 1 }, "lower", `${small.spawnsPerCycle.toFixed(2)} at 20 VMs`),
       figure("agent.virsh_spawns_200_vs_20_vms", big.spawnsPerCycle / small.spawnsPerCycle, "x", { kind: "limit", label: "independent of VM count", value: 1 }, "lower"),
       figure("agent.cpu_per_cycle.200_vms", big.cpuMsPerCycle, "ms", { kind: "peer", label: "20 VMs", value: small.cpuMsPerCycle }),
-      figure("agent.rss.200_vms", big.rssMiB, "MiB", { kind: "limit", label: `${RSS_LIMIT_MIB} MiB`, value: RSS_LIMIT_MIB }, "lower", `idle node ${idle.toFixed(1)} MiB, 20 VMs ${small.rssMiB.toFixed(1)} MiB`),
+      figure("agent.rss.200_vms", big.rssMiB, "MiB", { kind: "limit", label: `${RSS_LIMIT_MIB} MiB`, value: RSS_LIMIT_MIB }, "lower", `median of ${CYCLES} readings, max ${big.rssMaxMiB.toFixed(1)} MiB; idle node ${idle.toFixed(1)} MiB, 20 VMs ${small.rssMiB.toFixed(1)} MiB`),
       figure("agent.rss_vs_idle_node.200_vms", big.rssMiB, "MiB", { kind: "peer", label: "idle node process", value: idle }),
       figure("agent.rss_modules_only", loaded, "MiB", { kind: "peer", label: "idle node process", value: idle }, "lower", "agent modules imported, agent not started"),
       figure("agent.vms_reported.200_vms", big.vmsReported, "VMs", { kind: "limit", label: "200", value: 200 }, "higher"),

@@ -3,12 +3,14 @@ import { plan } from "../orchestrator/core/planner.js";
 import { Policy } from "../shared/config/policy.js";
 import type { ClusterSnapshot } from "../orchestrator/core/snapshot.js";
 import { figure, type Figure } from "./figures.js";
+import { collectGarbage, sleep } from "./support.js";
 import { syntheticCluster } from "./synthetic-cluster.js";
 
 // Planner scale: every strategy with rules, on 100 .. 10,000 hosts at 20 VMs per host.
 // The floor is one pass that only reads the snapshot (what any planner must at least do).
 
 const SIZES = [100, 1000, 5000, 10000];
+const GC_SETTLE_MS = 50;
 
 function readOnlyPass(s: ClusterSnapshot): number {
   let acc = 0;
@@ -33,38 +35,48 @@ function policyWithRules(s: ClusterSnapshot): Policy {
   return Policy.parse({ strategies: ["hotspot", "balance", "consolidate"], max_moves_per_cycle: 1000, max_concurrent_total: 1000, max_concurrent_per_source: 10, max_concurrent_per_destination: 10, rules });
 }
 
-function time(fn: () => unknown, runs: number): number {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    best = Math.min(best, performance.now() - t0);
-  }
+/** Best of `runs` timings of each job, run round-robin with a full GC before each timing. */
+async function timeInterleaved(jobs: (() => unknown)[], runs: number): Promise<number[]> {
+  const best = jobs.map(() => Infinity);
+  for (let r = 0; r < runs; r++)
+    for (let j = 0; j < jobs.length; j++) {
+      collectGarbage();
+      // V8 finishes sweeping on helper threads after a full GC; on 2 cores they would compete.
+      await sleep(GC_SETTLE_MS);
+      const t0 = performance.now();
+      jobs[j]!();
+      best[j] = Math.min(best[j]!, performance.now() - t0);
+    }
   return best;
 }
 
 export async function plannerScale(log: (s: string) => void): Promise<Figure[]> {
   const figures: Figure[] = [];
-  const times: { n: number; ms: number }[] = [];
-  for (const n of SIZES) {
+  const cases = SIZES.map((n) => {
     const snap = syntheticCluster({ hosts: n, vmsPerHost: 20, seed: n });
-    const policy = policyWithRules(snap);
-    const now = snap.takenAt;
-    const runs = 3; // best of 3: the machine is shared and noisy
-    const floor = time(() => readOnlyPass(snap), 5);
-    let moves = 0;
-    const ms = time(() => {
-      const p = plan(snap, policy, now, { mode: "cycle" });
-      moves = p.moves.length;
-    }, runs);
-    const evacMs = time(() => plan(snap, policy, now, { mode: "evacuate", host: snap.hosts[0]!.id, placement: "stripe", useEmptyHosts: false }), runs);
+    return { n, snap, policy: policyWithRules(snap), moves: 0 };
+  });
+  // The machine is shared and noisy: best of 5, and the sizes take turns, so that a busy spell
+  // slows all of them rather than skewing the growth exponent.
+  const runs = 5;
+  const floors = await timeInterleaved(cases.map((c) => () => readOnlyPass(c.snap)), runs);
+  const cycles = await timeInterleaved(
+    cases.map((c) => () => {
+      c.moves = plan(c.snap, c.policy, c.snap.takenAt, { mode: "cycle" }).moves.length;
+    }),
+    runs,
+  );
+  const evacs = await timeInterleaved(cases.map((c) => () => plan(c.snap, c.policy, c.snap.takenAt, { mode: "evacuate", host: c.snap.hosts[0]!.id, placement: "stripe", useEmptyHosts: false })), runs);
+  const times: { n: number; ms: number }[] = [];
+  cases.forEach(({ n, moves }, i) => {
+    const ms = cycles[i]!;
     times.push({ n, ms });
     const limit = n === 10000 ? { kind: "limit" as const, label: "2 s", value: 2000 } : n === 1000 ? { kind: "limit" as const, label: "1 s", value: 1000 } : undefined;
     figures.push(figure(`planner.cycle.${n}_hosts_${n * 20}_vms`, ms, "ms", limit, "lower", `${moves} moves`));
-    figures.push(figure(`planner.vs_read_only.${n}_hosts`, ms, "ms", { kind: "peer", label: "read-only pass", value: Math.max(floor, 0.001) }));
-    figures.push(figure(`planner.evacuate.${n}_hosts`, evacMs, "ms"));
+    figures.push(figure(`planner.vs_read_only.${n}_hosts`, ms, "ms", { kind: "peer", label: "read-only pass", value: Math.max(floors[i]!, 0.001) }));
+    figures.push(figure(`planner.evacuate.${n}_hosts`, evacs[i]!, "ms"));
     log(`  planned ${n} hosts / ${n * 20} VMs in ${ms.toFixed(1)} ms (${moves} moves)`);
-  }
+  });
   for (let i = 1; i < times.length; i++) {
     const a = times[i - 1]!;
     const b = times[i]!;

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 // Small helpers shared by the benchmarks: bounded waits, a cleanup stack that always runs, child
 // processes of this compiled bench directory, statistics.
@@ -117,4 +119,18 @@ export async function natsSlowConsumers(httpPort: number): Promise<number> {
   const r = await fetch(`http://127.0.0.1:${httpPort}/varz`);
   const v = (await r.json()) as { slow_consumers?: number };
   return v.slow_consumers ?? 0;
+}
+
+/**
+ * A full garbage collection, so that one timed run does not pay for the garbage of the previous
+ * one. `npm run bench` runs plain `node`, hence the flag is switched on here rather than on the
+ * command line.
+ */
+export function collectGarbage(): void {
+  const g = globalThis as { gc?: () => void };
+  if (!g.gc) {
+    setFlagsFromString("--expose-gc");
+    g.gc = runInNewContext("gc") as () => void;
+  }
+  g.gc!();
 }

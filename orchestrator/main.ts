@@ -146,7 +146,11 @@ export async function startOrchestrator(opts: {
     throw new Error(`cannot serve http on ${config.http.listen}: ${describeError(e)}`, { cause: e });
   }
   let cycling = false;
-  const timer = setInterval(() => {
+  let stopped = false;
+  /** A hot spot appeared during a cycle that had already taken its snapshot. */
+  let again = false;
+  const runCycle = (): void => {
+    if (stopped) return;
     if (cycling) return; // a slow cycle is skipped, never overlapped
     if (ha && !ha.lease.isLeader()) return; // standbys only listen
     cycling = true;
@@ -155,8 +159,20 @@ export async function startOrchestrator(opts: {
       .catch((e) => log.error({ err: describeError(e) }, "cycle failed"))
       .finally(() => {
         cycling = false;
+        if (again) {
+          again = false;
+          runCycle();
+        }
       });
-  }, config.policy.interval * 1000);
+  };
+  const timer = setInterval(runCycle, config.policy.interval * 1000);
+  // A host just became a hot spot: plan now (once the message handler has returned), not at the next tick.
+  orchestrator.onOverload(() =>
+    setImmediate(() => {
+      if (cycling) again = true;
+      else runCycle();
+    }),
+  );
   ha?.lease.start();
   log.info({ instance, interval: config.policy.interval, automation: config.policy.automation, ha: config.ha.enabled }, "orchestrator started");
   return {
@@ -165,6 +181,7 @@ export async function startOrchestrator(opts: {
     ...(http ? { http } : {}),
     ...(ha ? { ha } : {}),
     async stop() {
+      stopped = true;
       clearInterval(timer);
       await http?.close().catch(() => undefined);
       mappingFile?.close();
@@ -179,6 +196,7 @@ export async function startOrchestrator(opts: {
       await nc.drain().catch(() => undefined);
     },
     async crash() {
+      stopped = true;
       clearInterval(timer);
       await ha?.lease.stop(false);
       ha?.store.close();

@@ -1,7 +1,9 @@
-import { execa } from "execa";
+import { execFile } from "node:child_process";
 
 // systemd Type=notify support without a native module: `systemd-notify` sends the datagram.
 // Only when systemd asked for it (NOTIFY_SOCKET set); otherwise every call is a no-op.
+// node:child_process, not execa: this module is loaded by the agent, whose memory budget the
+// 12 MiB execa costs at load would take a sixth of.
 
 export interface Notifier {
   ready(): Promise<void>;
@@ -16,7 +18,11 @@ export function createNotifier(env: NodeJS.ProcessEnv): Notifier {
   const send = async (...args: string[]) => {
     if (!enabled) return;
     // --pid lets systemd attribute the message to the main process rather than the helper.
-    await execa("systemd-notify", [`--pid=${process.pid}`, ...args], { timeout: 5000, killSignal: "SIGKILL", reject: false, stdin: "ignore" });
+    // A failed notification is systemd's to notice (it times the service out), never ours to throw.
+    await new Promise<void>((resolve) => {
+      const child = execFile("systemd-notify", [`--pid=${process.pid}`, ...args], { timeout: 5000, killSignal: "SIGKILL" }, () => resolve());
+      child.stdin?.end();
+    });
   };
   const usec = Number(env.WATCHDOG_USEC);
   return {

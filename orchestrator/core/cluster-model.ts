@@ -3,6 +3,7 @@ import type { Decision } from "./plan.js";
 import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "./snapshot.js";
 import { sortedInputs } from "./digest.js";
 import { predictCpu } from "./prediction.js";
+import { compareByLoad, insertByLoad, removeByLoad } from "./load-order.js";
 import { hostSamples, isFresh } from "./windows.js";
 
 // The planner's mutable working copy of the cluster (Watcher: plan against a copy of the model).
@@ -64,7 +65,7 @@ export interface HostModel {
   readonly lastMoveAt: number | null;
   /** Live VMs currently on the host in the model (not incoming in-flight copies). */
   readonly vms: VmModel[];
-  /** Weighted load under which the host sits in `byLoad`. */
+  /** Weighted load under which the host sits in `byLoad` and in its capacity group. */
   key: number;
   readonly source: SnapshotHost;
 }
@@ -98,6 +99,18 @@ export interface MoveToken {
   readonly prev: readonly number[];
 }
 
+/**
+ * Hosts of one capacity (CPU in reference cores, memory). A VM raises the weighted load of every
+ * host in it by the same amount, so within a group the least loaded host gives the lowest
+ * resulting load: a destination search visits groups' heads instead of every host.
+ */
+export interface CapacityGroup {
+  readonly capacityCores: number;
+  readonly memTotalMiB: number;
+  /** Ordered by (weighted load, id), like `byLoad`. */
+  readonly hosts: HostModel[];
+}
+
 export interface Weights {
   cpu: number;
   mem: number;
@@ -125,6 +138,9 @@ export class ClusterModel {
   readonly weights: Weights;
   /** All hosts ordered by (weighted load, id); kept up to date by applyMove/undo. */
   readonly byLoad: HostModel[];
+  /** Hosts by capacity, ordered by (capacityCores, memTotalMiB); kept up to date like `byLoad`. */
+  readonly groups: CapacityGroup[];
+  private readonly groupOf = new Map<HostModel, CapacityGroup>();
   inFlightTotal = 0;
   plannedTotal = 0;
   /** Problems in the snapshot itself (duplicate VMs, VMs on unknown hosts). */
@@ -201,10 +217,13 @@ export class ClusterModel {
     }
 
     this.vms = [];
+    // VMs come sorted by name, so a name listed twice follows its first entry: comparing with the
+    // last VM kept spares a lookup in a 200,000-entry map per VM.
+    let last: VmModel | null = null;
     for (const v of vmsIn) {
       const host = this.hostById.get(v.host);
-      if (this.vmByName.has(v.name)) {
-        this.notes.push({ kind: "vm", subject: v.name, code: "VM_DUPLICATE", message: `VM ${v.name} is listed on more than one host; only its entry on ${this.vmByName.get(v.name)!.host} is planned with`, numbers: { ignoredHost: v.host } });
+      if (last !== null && last.name === v.name) {
+        this.notes.push({ kind: "vm", subject: v.name, code: "VM_DUPLICATE", message: `VM ${v.name} is listed on more than one host; only its entry on ${last.host} is planned with`, numbers: { ignoredHost: v.host } });
         continue;
       }
       if (!host) {
@@ -234,6 +253,7 @@ export class ClusterModel {
       };
       this.vms.push(vm);
       this.vmByName.set(v.name, vm);
+      last = vm;
       if (live) {
         host.vms.push(vm);
         host.committedMiB += v.memMiB;
@@ -263,7 +283,16 @@ export class ClusterModel {
     }
 
     for (const h of this.hosts) h.key = this.weighted(h);
-    this.byLoad = [...this.hosts].sort((a, b) => a.key - b.key || cmp(a.id, b.id));
+    this.byLoad = [...this.hosts].sort(compareByLoad);
+    const groups = new Map<string, CapacityGroup>();
+    for (const h of this.byLoad) {
+      const k = `${h.capacityCores}/${h.memTotalMiB}`;
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { capacityCores: h.capacityCores, memTotalMiB: h.memTotalMiB, hosts: [] }));
+      g.hosts.push(h);
+      this.groupOf.set(h, g);
+    }
+    this.groups = [...groups.values()].sort((a, b) => a.capacityCores - b.capacityCores || a.memTotalMiB - b.memTotalMiB);
   }
 
   cpuLoad(h: HostModel, addCores = 0): number {
@@ -334,29 +363,14 @@ export class ClusterModel {
     return h.vmCount === 0 && h.vms.length === 0;
   }
 
-  private position(key: number, id: string): number {
-    let lo = 0;
-    let hi = this.byLoad.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.byLoad[mid]!;
-      if (m.key < key || (m.key === key && m.id < id)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   private unindex(h: HostModel): void {
-    const i = this.position(h.key, h.id);
-    if (this.byLoad[i] === h) this.byLoad.splice(i, 1);
-    else {
-      const j = this.byLoad.indexOf(h);
-      if (j >= 0) this.byLoad.splice(j, 1);
-    }
+    removeByLoad(this.byLoad, h);
+    removeByLoad(this.groupOf.get(h)!.hosts, h);
   }
 
   private index(h: HostModel): void {
     h.key = this.weighted(h);
-    this.byLoad.splice(this.position(h.key, h.id), 0, h);
+    insertByLoad(this.byLoad, h);
+    insertByLoad(this.groupOf.get(h)!.hosts, h);
   }
 }

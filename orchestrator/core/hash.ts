@@ -3,6 +3,8 @@
 // has to make "same inputs" recognisable and accidental collisions unlikely.
 
 const PRIME = 0x01000193;
+/** Scratch space for num(): a safe integer has at most 16 digits, plus sign and point. */
+const DIGITS = new Uint8Array(24);
 
 export class Hasher {
   private a = 0x811c9dc5;
@@ -25,8 +27,45 @@ export class Hasher {
     return this;
   }
 
+  /**
+   * Feeds the characters of String(n) ("0" for -0). Integers and numbers with one decimal (load
+   * percentages, timestamps, sizes: most of a snapshot) are fed digit by digit without building
+   * the string, which was a tenth of a 10,000-host plan; the digest is the same either way.
+   */
   num(n: number | null | undefined): this {
-    return this.str(n === null ? "null" : n === undefined ? "undef" : Object.is(n, -0) ? "0" : String(n));
+    if (typeof n === "number") {
+      if (Number.isSafeInteger(n)) return this.digits(n, false);
+      const tenths = Math.round(n * 10);
+      // Exactly one decimal: String(n) is then those digits with a point before the last one.
+      if (Number.isSafeInteger(tenths) && tenths / 10 === n) return this.digits(tenths, true);
+    }
+    return this.str(n === null ? "null" : n === undefined ? "undef" : String(n));
+  }
+
+  /** Like str(String(k)), or of String(k / 10) when `tenth` (k not a multiple of 10). */
+  private digits(k: number, tenth: boolean): this {
+    const buf = DIGITS;
+    let len = 0;
+    let m = Math.abs(k);
+    do {
+      const r = m % 10;
+      buf[len++] = 48 + r;
+      m = (m - r) / 10;
+      // "0.5": a leading zero before the point.
+      if (tenth && len === 1) buf[len++] = 46;
+    } while (m > 0 || (tenth && len === 2));
+    if (k < 0) buf[len++] = 45;
+    let a = this.a;
+    let b = this.b;
+    // ASCII: the high byte of each code unit is 0 (str's second step for lane a).
+    for (let i = len - 1; i >= 0; i--) {
+      const c = buf[i]!;
+      a = Math.imul(Math.imul(a ^ c, PRIME), PRIME);
+      b = Math.imul(b ^ c, PRIME);
+    }
+    this.a = Math.imul(a ^ 0x1f, PRIME);
+    this.b = Math.imul(b ^ 0x1e, PRIME);
+    return this;
   }
 
   bool(v: boolean | undefined): this {

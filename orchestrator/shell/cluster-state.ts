@@ -2,6 +2,7 @@ import type { HostMetrics, Heartbeat } from "../../shared/schemas/host-metrics.j
 import type { VmInfo } from "../../shared/schemas/vm.js";
 import type { Policy } from "../../shared/config/policy.js";
 import type { ClusterSnapshot, HostSample, SnapshotHost, SnapshotVm, InFlightMigration, PastMove } from "../core/snapshot.js";
+import { longEnough, overStreak } from "../core/windows.js";
 import type { HostMapping } from "./host-mapping.js";
 
 // What the orchestrator knows of each host, fed by agent messages. Times are the orchestrator's
@@ -68,6 +69,19 @@ export class ClusterState {
       samples,
     });
     return true;
+  }
+
+  /**
+   * Whether the host's newest samples keep it over a trigger threshold for max_over (the planner's
+   * hot-spot test, windows.ts), so that a plan need not wait for the next cycle.
+   */
+  overloaded(host: string, policy: Pick<Policy, "stale_after" | "max_over" | "load_threshold" | "mem_threshold" | "interval">): boolean {
+    const e = this.hosts.get(host);
+    if (!e) return false;
+    const staleMs = policy.stale_after * 1000;
+    const cpu = overStreak(e.samples, "cpu", policy.load_threshold, staleMs);
+    const mem = overStreak(e.samples, "mem", policy.mem_threshold, staleMs);
+    return (cpu.over && longEnough(cpu.overMs, policy)) || (mem.over && longEnough(mem.overMs, policy));
   }
 
   /** A heartbeat keeps a host fresh only if we have its metrics; a host is known by its metrics. */

@@ -87,6 +87,7 @@ export class Orchestrator {
   private policy: Policy;
   private readonly eventListeners: ((ev: OrchestratorEvent) => void)[] = [];
   private readonly planListeners: ((p: Plan, elapsedMs: number) => void)[] = [];
+  private readonly overloadListeners: ((host: string) => void)[] = [];
   /** Outcome events of migrations this instance does not track (a standby): applied on adopt(). */
   private readonly unmatchedOutcomes = new Map<string, MigrationEvent>();
   /** Migrations continued from a previous leader: reconcile() may settle them from inventories. */
@@ -169,7 +170,18 @@ export class Orchestrator {
   // ---- intake ---------------------------------------------------------------------------
 
   onMetrics(m: HostMetrics): void {
-    this.state.ingestMetrics(m, this.deps.clock.now(), this.policy);
+    const hotspots = this.policy.strategies.includes("hotspot");
+    const before = hotspots && this.state.overloaded(m.host, this.policy);
+    if (!this.state.ingestMetrics(m, this.deps.clock.now(), this.policy)) return;
+    // The sample that completes a host's max_over streak plans at once: waiting for the cycle
+    // timer would add up to a whole interval to the reaction (DRS reacts on the metric, not a
+    // clock). Only the crossing counts, so a host that stays hot does not plan on every sample.
+    if (hotspots && !before && this.state.overloaded(m.host, this.policy)) for (const fn of this.overloadListeners) fn(m.host);
+  }
+
+  /** Called when a host's metrics have just stayed over a threshold for max_over (main runs a cycle). */
+  onOverload(fn: (host: string) => void): void {
+    this.overloadListeners.push(fn);
   }
 
   onHeartbeat(h: Heartbeat): void {

@@ -13,7 +13,7 @@ export const HostMetrics = z.object({
   ts: z.number().int().nonnegative(),
   seq: z.number().int().nonnegative(),
   cpus: z.number().int().positive(),
-  /** Whole-host CPU usage from systeminformation, percent of all cores. */
+  /** Whole-host CPU usage, percent of all cores: systeminformation's currentLoad on a real host, the simulated host's with the sim driver. */
   hostCpuPercent: z.number().min(0),
   load1: z.number().min(0),
   load5: z.number().min(0),

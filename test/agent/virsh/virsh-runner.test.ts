@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createExecaVirshRunner } from "../../../agent/virsh/virsh-runner.js";
+import { createVirshRunner } from "../../../agent/virsh/virsh-runner.js";
 import { FIXTURES } from "../support/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ballast-runner-"));
@@ -17,21 +17,21 @@ const alive = (pid: number) => {
   }
 };
 
-describe("execa virsh runner", () => {
+describe("virsh runner", () => {
   it("passes -c URI and the arguments as argv (no shell), with LC_ALL=C", async () => {
-    const run = createExecaVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-echo.sh"), uri: "qemu:///system", timeoutMs: 5000 });
+    const run = createVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-echo.sh"), uri: "qemu:///system", timeoutMs: 5000 });
     const r = await run.run(["migrate", "--domain", "a b; rm -rf /tmp/x", "$(id)"]);
     expect(r.stdout.split("\n").slice(0, 6)).toEqual(["-c", "qemu:///system", "migrate", "--domain", "a b; rm -rf /tmp/x", "$(id)"]);
     expect(r.stdout).toContain("LC_ALL=C");
   });
 
   it("turns a failing virsh into a HypervisorError with libvirt's text", async () => {
-    const run = createExecaVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-echo.sh"), uri: "test:///default", timeoutMs: 5000 });
+    const run = createVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-echo.sh"), uri: "test:///default", timeoutMs: 5000 });
     await expect(run.run(["fail"])).rejects.toMatchObject({ name: "HypervisorError", code: "HYPERVISOR_ERROR", message: "failed to get domain 'nope'" });
   });
 
   it("reports a missing binary clearly", async () => {
-    const run = createExecaVirshRunner({ binary: join(dir, "no-such-virsh"), uri: "x", timeoutMs: 5000 });
+    const run = createVirshRunner({ binary: join(dir, "no-such-virsh"), uri: "x", timeoutMs: 5000 });
     await expect(run.run(["list"])).rejects.toMatchObject({ code: "HYPERVISOR_ERROR", message: expect.stringMatching(/ENOENT|no-such-virsh/) });
   });
 
@@ -39,7 +39,7 @@ describe("execa virsh runner", () => {
     const pidfile = join(dir, "hang.pid");
     process.env.HANG_PIDFILE = pidfile;
     try {
-      const run = createExecaVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-hangs.sh"), uri: "qemu:///system", timeoutMs: 400 });
+      const run = createVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-hangs.sh"), uri: "qemu:///system", timeoutMs: 400 });
       const t0 = Date.now();
       await expect(run.run(["domstats", "--raw"])).rejects.toMatchObject({ name: "TimeoutError", code: "TIMEOUT" });
       const took = Date.now() - t0;
@@ -56,7 +56,7 @@ describe("execa virsh runner", () => {
   });
 
   it("kills the process when the caller aborts", async () => {
-    const run = createExecaVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-hangs.sh"), uri: "x", timeoutMs: 10_000 });
+    const run = createVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-hangs.sh"), uri: "x", timeoutMs: 10_000 });
     const ac = new AbortController();
     const p = run.run(["migrate"], { signal: ac.signal });
     setTimeout(() => ac.abort(), 100);

@@ -1,0 +1,54 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+import { Orchestrator } from "../../../orchestrator/shell/orchestrator.js";
+import { OrchestratorConfig } from "../../../shared/config/orchestrator-config.js";
+import type { PolicyInput } from "../../../shared/config/policy.js";
+import { silentLogger } from "../../../shared/logger.js";
+import type { HostMetrics } from "../../../shared/schemas/host-metrics.js";
+
+// The sample that completes a host's max_over streak must signal at once (main.ts then plans),
+// so the reaction does not wait for the next cycle tick; a host that stays hot signals only once.
+
+const metrics = (host: string, ts: number, cpu: number): HostMetrics => ({
+  v: 1, host, ts, seq: ts, cpus: 4, hostCpuPercent: cpu, load1: 0, load5: 0, load15: 0, memTotalMiB: 8192, memAvailableMiB: 4096, loadSource: "host", cpuPercent: cpu, vms: [],
+});
+
+function orchestrator(policy: PolicyInput) {
+  let now = 0;
+  const o = new Orchestrator({
+    config: OrchestratorConfig.parse({ nats: { servers: ["nats://127.0.0.1:1"] }, policy, log_level: "silent" }),
+    // Never used: no cycle runs and nothing is dispatched here.
+    nc: {} as NatsConnection,
+    log: silentLogger(),
+    clock: { now: () => now },
+    mapping: () => new Map(),
+  });
+  const overloaded: { host: string; at: number }[] = [];
+  o.onOverload((host) => overloaded.push({ host, at: now }));
+  const feed = (host: string, at: number, cpu: number) => {
+    now = at;
+    o.onMetrics(metrics(host, at, cpu));
+  };
+  return { feed, overloaded };
+}
+
+describe("Orchestrator.onMetrics", () => {
+  it("signals an overload on the sample that completes max_over, once while it lasts", () => {
+    const { feed, overloaded } = orchestrator({ interval: 1, max_over: 3, load_threshold: 80, stale_after: 30 });
+    feed("a", 0, 50);
+    for (let t = 1000; t <= 8000; t += 1000) feed("a", t, 95);
+    feed("b", 8000, 95);
+    // Over from t = 1 s: the streak spans max_over 3 s (less 100 ms tolerance) at t = 4 s.
+    expect(overloaded).toEqual([{ host: "a", at: 4000 }]);
+    feed("a", 9000, 50);
+    for (let t = 10_000; t <= 13_000; t += 1000) feed("a", t, 95);
+    expect(overloaded).toEqual([{ host: "a", at: 4000 }, { host: "a", at: 13_000 }]);
+  });
+
+  it("does not signal when the policy has no hot-spot strategy", () => {
+    const { feed, overloaded } = orchestrator({ interval: 1, max_over: 0, strategies: ["balance"] });
+    feed("a", 0, 99);
+    feed("a", 1000, 99);
+    expect(overloaded).toEqual([]);
+  });
+});
