@@ -207,6 +207,20 @@ export function twoResourceTable(runs: readonly RunRecord[]): string {
   return lines.join("\n");
 }
 
+/** Issue 5's two-resource goal against THR-MMT with a memory threshold: less overload time, fewer migrations, no more energy. */
+export function twoResourceGoalTable(ballast: RunMetrics, thr: RunMetrics, thrName: string): string {
+  const yes = (b: boolean) => (b ? "**met**" : "**not met**");
+  const over = (m: RunMetrics) => `SLATAH ${pct(m.slatah)}, memory over capacity ${pct(m.memOverCapacityShare, 3)}`;
+  const less = ballast.slatah < thr.slatah && ballast.memOverCapacityShare <= thr.memOverCapacityShare;
+  return [
+    `| goal (GCD, vs ${thrName}) | Ballast | ${thrName} | verdict |`,
+    `|---|---|---|---|`,
+    `| less overload time | ${over(ballast)} | ${over(thr)} | ${yes(less)} |`,
+    `| fewer migrations | ${ballast.migrations} | ${thr.migrations} | ${yes(ballast.migrations < thr.migrations)} |`,
+    `| no more energy | ${ballast.energyKWh.toFixed(1)} kWh (${((ballast.energyKWh / thr.energyKWh - 1) * 100).toFixed(1)} %) | ${thr.energyKWh.toFixed(1)} kWh | ${yes(ballast.energyKWh <= thr.energyKWh)} |`,
+  ].join("\n");
+}
+
 export const planetLabDir = (data: string, day: string) => join(data, "planetlab", day);
 
 /** One run as human-readable lines (the non---json output of `bin/ballast sim`). */

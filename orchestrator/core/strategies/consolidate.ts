@@ -1,14 +1,15 @@
 // Consolidation (vmca's defragger).
 // Trigger: requested (mode "consolidate") or listed in policy.strategies.
-// Goal:    empty whole hosts, least loaded first, by packing ALL their VMs (largest first) onto the
-//          most loaded hosts that stay under consolidate_load and the memory limits; hosts empty at
-//          the start never receive VMs. Host size counts (an emptied host counts one whatever its
-//          size, so the fewest hosts are the largest): the smallest hosts are emptied first, the
-//          least loaded of a size first, and VMs are packed onto the largest hosts first, the most
-//          loaded of a size first. On hosts of one size both orders are the plain by-load orders.
-//          (Size: the weighted share of the largest CPU and memory capacities in the cluster.) A VM is never moved from a host that cannot be emptied
-//          entirely. Of the empty hosts, spare_hosts (the largest) are kept powered as reserve; the
-//          others are reported in plan.emptyHosts as power-off candidates.
+// Goal:    empty whole hosts by packing ALL their VMs (largest first) onto the most loaded hosts
+//          that stay under consolidate_load and the memory limits; hosts empty at the start never
+//          receive VMs. Host size counts (an emptied host counts one whatever its size, so the
+//          fewest hosts are the largest): the smallest hosts are emptied first, and VMs are packed
+//          onto the largest hosts first, the most loaded of a size first. Within a size, hosts with
+//          the fewest VMs are emptied first (each VM is a migration, each freed host the same
+//          saving), the least loaded of those first. (Size: the weighted share of the largest CPU
+//          and memory capacities in the cluster.) A VM is never moved from a host that cannot be
+//          emptied entirely. Of the empty hosts, spare_hosts (the largest) are kept powered as
+//          reserve; the others are reported in plan.emptyHosts as power-off candidates.
 // Stop:    no further host can be emptied, the host-trial limit, or the per-cycle caps. When the caps
 //          cut a host's emptying short, its first moves are kept (the next cycle continues; the model
 //          proved all of its VMs fit) and consolidation ends.
@@ -48,11 +49,12 @@ export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanCont
   run(ctx, a) {
     const { model } = ctx;
     const sizes = new HostSizes(model);
-    // Smallest size first; byLoad is ordered by (key, id) and the sort is stable, so within a size
-    // the least loaded come first, as on hosts of one size.
+    // Smallest size first, then fewest VMs: every emptied host saves the same power but costs one
+    // migration per VM, so hosts with fewer VMs free power for fewer migrations. byLoad is ordered
+    // by (key, id) and the sort is stable, so ties go to the least loaded, as on hosts of one size.
     const candidates = model.byLoad
       .filter((h) => h.inBalance && !h.maintenance && !ctx.closing.has(h.id) && !model.isEmpty(h) && h.plannedIn === 0 && h.inFlightIn === 0 && h.inFlightOut === 0)
-      .sort((x, y) => sizes.size(x) - sizes.size(y));
+      .sort((x, y) => sizes.size(x) - sizes.size(y) || x.vms.length - y.vms.length);
     const busy = model.hosts.filter((h) => h.inBalance && !model.isEmpty(h) && (h.inFlightIn > 0 || h.inFlightOut > 0 || h.plannedIn > 0));
     for (const h of busy)
       ctx.log.host(h.id, { code: "HOST_BUSY", message: `host ${h.id} has migrations in flight or planned; not emptied now`, numbers: { inFlightIn: h.inFlightIn, inFlightOut: h.inFlightOut, plannedIn: h.plannedIn } }, undefined, "consolidate");

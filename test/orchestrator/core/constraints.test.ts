@@ -102,7 +102,7 @@ describe("checkVm: one scenario per code", () => {
     { code: "SOURCE_EXCLUDED", s: base(), pol: { excluded_hosts: ["a"] } },
     { code: "SOURCE_SILENT", s: snapshot([host("a", { lastSeenAgo: 100 }), host("b")], [vm("x", "a")]) },
     { code: "MOVES_PER_CYCLE", s: base(), pol: { max_moves_per_cycle: 0 } },
-    { code: "TOTAL_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "c", "d"), flight("z2", "c", "d"), flight("z3", "e", "f"), flight("z4", "e", "f")] } },
+    { code: "TOTAL_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "c", "d"), flight("z2", "c", "d"), flight("z3", "e", "f"), flight("z4", "e", "f")] }, pol: { max_concurrent_total: 4 } },
     { code: "SOURCE_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "a", "c"), flight("z2", "a", "d")] } },
   ] as { code: string; s: ClusterSnapshot; pol?: PolicyInput }[])("$code", ({ code, s, pol }) => {
     expect(verdict(s, pol).vm?.code).toBe(code);

@@ -33,7 +33,8 @@ describe("consolidate", () => {
 
   it("never moves a VM from a host whose last VM does not fit (all or nothing)", () => {
     const s = snapshot([host("a", { cpu: 45 }), host("b", { cpu: 50 })], [vm("a1", "a", { cpu: 40 }), vm("a2", "a", { cpu: 300 }), vm("b1", "b")]);
-    const p = run(s);
+    // b1 pinned: b, with fewer VMs, would otherwise be emptied onto a first.
+    const p = run(s, { pinned_vms: ["b1"] });
     expect(p.moves.filter((m) => m.source === "a")).toEqual([]);
     expect(p.decisions.find((d) => d.subject === "a")).toMatchObject({ code: "HOST_NOT_EMPTIABLE", numbers: { vm: "a2", blockedBy: "NO_DESTINATION" } });
   });
@@ -47,6 +48,18 @@ describe("consolidate", () => {
     const s = snapshot([host("a", { cpu: 10 }), host("b", { cpu: 55 })], [vm("a1", "a", { cpu: 80 }), vm("b1", "b")]);
     expect(run(s, { consolidate_load: 60, pinned_vms: ["b1"] }).moves).toEqual([]);
     expect(run(s, { consolidate_load: 66, pinned_vms: ["b1"] }).moves).toHaveLength(1);
+  });
+
+  it("of hosts of one size, empties the one with the fewest VMs first (fewer migrations per freed host)", () => {
+    // a is the least loaded but needs four migrations; b needs one.
+    const s = snapshot(
+      [host("a", { cpu: 10 }), host("b", { cpu: 15 }), host("c", { cpu: 30 })],
+      [...["a1", "a2", "a3", "a4"].map((n) => vm(n, "a", { cpu: 20 })), vm("b1", "b", { cpu: 120 }), vm("c1", "c", { cpu: 240 })],
+    );
+    expect(run(s, { spare_hosts: 0 }).moves.map((m) => m.source)).toEqual(["b", "a", "a", "a", "a"]);
+    const capped = run(s, { spare_hosts: 0, max_moves_per_cycle: 1 });
+    expect(capped.moves.map((m) => `${m.vm}:${m.source}>${m.destination}`)).toEqual(["b1:b>c"]);
+    expect(capped.indicators.hostsFreed).toEqual(["b"]);
   });
 
   it("under the per-cycle caps, starts emptying a host it proved emptiable and defers the rest", () => {
