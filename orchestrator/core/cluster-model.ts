@@ -52,6 +52,8 @@ export interface HostModel {
   /** Closed to new VMs; evacuation sets it on its host in the working copy. */
   maintenance: boolean;
   readonly excluded: boolean;
+  /** The agent says it cannot read its hypervisor (see SnapshotHost.collectError). */
+  readonly collectError: string | undefined;
   readonly address: string | undefined;
   /** No live VM and nothing incoming when the snapshot was taken. */
   readonly emptyAtStart: boolean;
@@ -200,6 +202,7 @@ export class ClusterModel {
         lastSeen: h.lastSeen,
         maintenance,
         excluded,
+        collectError: h.collectError,
         address: h.address,
         emptyAtStart: true,
         inBalance: fresh && !excluded && !maintenance,

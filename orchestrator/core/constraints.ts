@@ -10,7 +10,7 @@ import { cooldownOf } from "./vm-history.js";
 // VM codes:   VM_EXCLUDED VM_PINNED VM_NOT_RUNNING VM_FROZEN VM_PINGPONG VM_MIGRATING VM_PLANNED
 //             SOURCE_EXCLUDED SOURCE_SILENT VM_COOLDOWN MOVES_PER_CYCLE TOTAL_CONCURRENCY
 //             SOURCE_CONCURRENCY
-// Host codes: DEST_UNKNOWN DEST_IS_SOURCE DEST_EXCLUDED DEST_SILENT DEST_MAINTENANCE DEST_CLOSING
+// Host codes: DEST_UNKNOWN DEST_IS_SOURCE DEST_EXCLUDED DEST_SILENT DEST_UNHEALTHY DEST_MAINTENANCE DEST_CLOSING
 //             DEST_NO_ADDRESS DEST_EMPTY DEST_SETTLING DEST_CONCURRENCY DEST_TOO_MANY_VMS RULE_MUST
 //             DEST_MEM DEST_CPU
 // Should rules never reject: a feasible destination reports the should rules it would break.
@@ -101,6 +101,8 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
   if (h.excluded) return no("DEST_EXCLUDED", () => reject("DEST_EXCLUDED", `host ${id} is in excluded_hosts`));
   if (!h.fresh)
     return no("DEST_SILENT", () => reject("DEST_SILENT", `host ${id} silent for ${f1((now - h.lastSeen) / 1000)} s > stale_after ${policy.stale_after} s`, { silentSeconds: r2((now - h.lastSeen) / 1000), stale_after: policy.stale_after }));
+  if (h.collectError !== undefined)
+    return no("DEST_UNHEALTHY", () => reject("DEST_UNHEALTHY", `host ${id} cannot read its hypervisor: ${h.collectError}`));
   if (h.maintenance) return no("DEST_MAINTENANCE", () => reject("DEST_MAINTENANCE", `host ${id} is in maintenance (closed to new VMs)`));
   if (ctx.closing.has(id)) return no("DEST_CLOSING", () => reject("DEST_CLOSING", `host ${id} is being emptied by this plan`));
   if (h.address === undefined || h.address === "") return no("DEST_NO_ADDRESS", () => reject("DEST_NO_ADDRESS", `host ${id} has no migration address (host_mapping)`));

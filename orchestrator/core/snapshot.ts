@@ -36,6 +36,11 @@ export const SnapshotHost = z.object({
   address: z.string().optional(),
   /** Closed to new VMs (maintenance / being evacuated) until released. */
   maintenance: z.boolean().default(false),
+  /**
+   * The agent's own error when its newest heartbeat says it cannot read its hypervisor: it still
+   * answers, so it is not silent, but what it reports is old and a migration to it may fail.
+   */
+  collectError: z.string().max(1000).optional(),
   /** Power-saving label from consolidation; still a valid destination. */
   tags: z.array(z.string()).default([]),
 });

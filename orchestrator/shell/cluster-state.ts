@@ -212,6 +212,7 @@ export class ClusterState {
         samples: e.samples.slice(),
         ...(address !== undefined ? { address } : {}),
         maintenance: args.maintenance.has(id),
+        ...collectErrorOf(this.collectFailure(id)),
         tags: [],
       });
       for (const v of m.vms) {
@@ -249,3 +250,5 @@ export function memPercent(m: Pick<HostMetrics, "memTotalMiB" | "memAvailableMiB
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+const collectErrorOf = (e: string | undefined): { collectError?: string } => (e === undefined ? {} : { collectError: e.slice(0, 1000) });

@@ -75,8 +75,10 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
     expect(m).toMatchObject({ host: "sim-a", cpus: 4, loadSource: "domains", memTotalMiB: 16_384 });
     expect(m.vms.map((v) => v.name).sort()).toEqual(["db1", "web1"]);
     // Per-VM CPU from cpu.time deltas; host load = (100 + 50) / 4 cores.
-    expect(m.vms.find((v) => v.name === "web1")?.cpuPercent).toBeCloseTo(100, 0);
-    expect(m.cpuPercent).toBeCloseTo(37.5, 0);
+    // cpu.time and the wall clock of the delta are read at slightly different moments, so a late
+    // timer on a busy machine shows as a percent or two either way.
+    expect(Math.abs(m.vms.find((v) => v.name === "web1")!.cpuPercent! - 100)).toBeLessThan(3);
+    expect(Math.abs(m.cpuPercent - 37.5)).toBeLessThan(1);
     expect(metrics.got[1]!.seq).toBeGreaterThan(metrics.got[0]!.seq);
     expect(beats.got.at(-1)).toMatchObject({ host: "sim-a", collectOk: true, migrationsRunning: 0 });
   });

@@ -20,6 +20,7 @@ export interface HostOpts {
   lastSeenAgo?: number;
   address?: string | null;
   maintenance?: boolean;
+  collectError?: string;
 }
 
 export function host(id: string, o: HostOpts = {}): SnapshotHost {
@@ -41,6 +42,7 @@ export function host(id: string, o: HostOpts = {}): SnapshotHost {
     samples,
     ...(o.address === null ? {} : { address: o.address ?? `10.0.0.${id.length}` }),
     maintenance: o.maintenance ?? false,
+    ...(o.collectError !== undefined ? { collectError: o.collectError } : {}),
     tags: [],
   };
 }

@@ -24,6 +24,7 @@ describe("checkDestination: one scenario per code", () => {
   it.each([
     { code: "DEST_SILENT", s: base({ b: { lastSeenAgo: 100 } }) },
     { code: "DEST_MAINTENANCE", s: base({ b: { maintenance: true } }) },
+    { code: "DEST_UNHEALTHY", s: base({ b: { collectError: "virsh domstats: failed to connect to the hypervisor" } }) },
     { code: "DEST_EXCLUDED", s: base(), pol: { excluded_hosts: ["b"] } },
     { code: "DEST_NO_ADDRESS", s: base({ b: { address: null } }) },
     { code: "DEST_TOO_MANY_VMS", s: base({ bVms: [vm("b1", "b"), vm("b2", "b")] }), pol: { max_vm_per_host: 2 } },

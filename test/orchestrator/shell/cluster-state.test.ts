@@ -58,8 +58,12 @@ describe("ClusterState", () => {
     expect(s.collectFailure("a")).toBeUndefined();
     s.ingestHeartbeat({ v: 1, host: "a", ts: 2, seq: 2, agentVersion: "x", startedAt: 0, collectOk: false, collectError: "libvirtd down", migrationsRunning: 0 }, 2_000);
     expect(s.collectFailure("a")).toBe("libvirtd down");
+    // The planner sees it too, and will not send VMs there (DEST_UNHEALTHY).
+    const snap = () => s.snapshot({ now: 3_000, mapping: new Map(), maintenance: new Set(), inFlight: [], history: [], frozenVms: [] }).hosts[0]!;
+    expect(snap().collectError).toBe("libvirtd down");
     s.ingestMetrics(metrics("a", 3, []), 3_000, policy);
     expect(s.collectFailure("a")).toBeUndefined();
+    expect(snap().collectError).toBeUndefined();
   });
 
   it("keeps a bounded window of samples for max_over", () => {
