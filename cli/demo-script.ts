@@ -62,6 +62,32 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
     c.say(`gave up waiting for: ${what}`);
     return false;
   };
+  /**
+   * Waits until nothing is queued or moving and `done` holds. A move can be skipped at dispatch
+   * (its destination changed since the plan, or the VM was still listed as migrating), so when
+   * the cluster goes idle without `done`, `again` asks once more, as an operator would.
+   */
+  const settle = async (what: string, done: () => Promise<boolean>, again: () => Promise<void>, rounds = 3) => {
+    for (let round = 1; round <= rounds; round++) {
+      // Idle for two intervals: every agent has reported since the last move ended.
+      let idleSince: number | undefined;
+      const quiet = await until(what, async () => {
+        if (!(await idle())) {
+          idleSince = undefined;
+          return false;
+        }
+        if (await done()) return true;
+        idleSince ??= Date.now();
+        return Date.now() - idleSince > c.interval * 2000 + 500;
+      }, 30);
+      if (quiet && (await done())) return true;
+      if (round < rounds && (await idle())) {
+        c.say(`  not there yet and nothing is moving: asking again (${round}/${rounds - 1})`);
+        await again();
+      }
+    }
+    return false;
+  };
   const succeeded = async () => ((await api("history", { limit: 1000 })) as MigrationRecord[]).filter((r) => r.state === "SUCCEEDED");
   const idle = async () => {
     const s = await api("status", {});
@@ -90,7 +116,16 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
   if (plan.moves.length > 0) {
     c.say(`  approving plan ${plan.id}`);
     await api("approve", { plan_id: plan.id });
-    const emptied = await until("consolidation to finish", async () => (await idle()) && (await hosts()).filter((h) => plan.emptyHosts.includes(h.host)).every((h) => h.runningVms === 0), 120);
+    const emptied = await settle(
+      "consolidation to finish",
+      async () => (await hosts()).filter((h) => plan.emptyHosts.includes(h.host)).every((h) => h.runningVms === 0),
+      async () => {
+        const next = await api("plan", { mode: "consolidate" });
+        if (next.moves.length === 0) return;
+        c.say(`  approving the follow-up plan ${next.id}: ${next.moves.map((m: any) => `${m.vm} -> ${m.destination}`).join(", ")}`);
+        await api("approve", { plan_id: next.id });
+      },
+    );
     if (!emptied) problems.push("consolidation did not empty the hosts it planned to");
   } else problems.push("consolidation found nothing to do");
   await show();
@@ -111,7 +146,13 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
     c.say(`  plan: ${pre.plan.moves.map((m: any) => `${m.vm} -> ${m.destination}`).join(", ")}`);
     if (pre.canDrain) {
       await api("evacuate", { host: target, use_empty_hosts: useEmpty });
-      const drained = await until(`${target} to be empty`, async () => (await idle()) && (await hosts()).find((x) => x.host === target)?.runningVms === 0, 120);
+      const drained = await settle(
+        `${target} to be empty`,
+        async () => (await hosts()).find((x) => x.host === target)?.runningVms === 0,
+        async () => {
+          await api("evacuate", { host: target, use_empty_hosts: useEmpty });
+        },
+      );
       if (!drained) problems.push(`${target} was not drained`);
       await show();
       await api("release", { host: target });

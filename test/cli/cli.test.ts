@@ -21,7 +21,8 @@ describe("ballast CLI", () => {
     expect(r.out).toContain("hosts it leaves empty: hv-4");
     expect(r.out).toContain("Every phase did what it should.");
     expect(r.code).toBe(0);
-  }, 90_000);
+    // Above the demo's own waits, so a stuck phase fails with its PROBLEMS line, not a timeout.
+  }, 300_000);
 
   describe("offline planning", () => {
     const dir = mkdtempSync(join(tmpdir(), "ballast-cli-"));
