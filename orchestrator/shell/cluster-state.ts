@@ -58,7 +58,8 @@ export class ClusterState {
     const keepMs = Math.max(policy.max_over + 3 * policy.interval + policy.stale_after, policy.predict_window) * 1000;
     while (samples.length > 0 && samples[0]!.ts < receivedAt - keepMs) samples.shift();
     if (samples.length > 2000) samples.splice(0, samples.length - 2000);
-    const vmsByName = new Map(m.vms.map((v) => [v.name, v]));
+    const vmsByName = new Map<string, VmInfo>();
+    for (const v of m.vms) vmsByName.set(v.name, v);
     this.reindex(m.host, prev?.vmsByName, vmsByName);
     this.hosts.set(m.host, {
       metrics: m,
@@ -106,6 +107,8 @@ export class ClusterState {
       if (set?.size === 0) this.vmHosts.delete(name);
     }
     for (const name of after.keys()) {
+      // Most messages list the same VMs as the one before: those are indexed already.
+      if (before?.has(name)) continue;
       let set = this.vmHosts.get(name);
       if (!set) this.vmHosts.set(name, (set = new Set()));
       set.add(host);
