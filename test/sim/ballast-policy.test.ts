@@ -86,4 +86,4 @@ describe.skipIf(!have && !process.env.CI)(`Ballast on PlanetLab (short determini
   });
 });
 
-const PINNED = { energy: 4.314, migrations: 244, shutdowns: 97, steps: 48 };
+const PINNED = { energy: 4.294, migrations: 245, shutdowns: 96, steps: 48 };
