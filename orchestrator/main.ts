@@ -95,7 +95,9 @@ export async function startOrchestrator(opts: {
       log,
       onAcquire: async () => {
         // Bounded: a slow stream delays only the cycle numbering, never the takeover.
-        if (!(await decisions.catchUp(ttlMs / 3).catch(() => false))) log.warn("taking over before the replicated decision log was read to its end");
+        const caughtUp = await decisions.catchUp(ttlMs / 3).catch((e: unknown) => describeError(e));
+        if (caughtUp !== true)
+          log.warn({ why: caughtUp === false ? `not read within ${ttlMs / 3} ms` : caughtUp }, "taking over before the replicated decision log was read to its end");
         orchestrator.adopt(await store.load());
       },
       onLeading: () => void orchestrator.dispatcher.pump().catch((e) => log.error({ err: describeError(e) }, "dispatch failed")),
