@@ -1,7 +1,7 @@
 import type { ClusterSnapshot, SnapshotHost, SnapshotVm } from "../orchestrator/core/snapshot.js";
 
 // Deterministic synthetic clusters for benchmarks: a seeded PRNG, hosts of mixed sizes, VMs
-// of mixed shapes, a share of hosts over the threshold long enough to be sources.
+// of mixed shapes, a share of hosts over the threshold long enough to be sources, loads that swing.
 
 export { seededRandom as mulberry32 } from "../shared/seeded-random.js";
 import { seededRandom as mulberry32 } from "../shared/seeded-random.js";
@@ -15,6 +15,12 @@ export interface SyntheticOptions {
   now?: number;
   intervalS?: number;
   windowSamples?: number;
+  /**
+   * CPU points a host's older samples jump by (every other one is cpu + swing, capped at 100):
+   * bursty loads like PlanetLab's (about 10 points per sample), so the CPU levels stay as
+   * configured (orchestrator/core/headroom.ts) and hot hosts stay over the threshold. Default 12.
+   */
+  swing?: number;
 }
 
 export function syntheticCluster(o: SyntheticOptions): ClusterSnapshot {
@@ -48,7 +54,11 @@ export function syntheticCluster(o: SyntheticOptions): ClusterSnapshot {
     }
     const cpu = Math.min(100, (100 * usedCores) / cpus);
     const mem = Math.min(100, (100 * (usedMem + 4096)) / memTotal);
-    const samples = Array.from({ length: windowSamples }, (_, i) => ({ ts: now - (windowSamples - 1 - i) * interval, cpu, mem }));
+    const swing = o.swing ?? 12;
+    const samples = Array.from({ length: windowSamples }, (_, i) => {
+      const age = windowSamples - 1 - i;
+      return { ts: now - age * interval, cpu: age % 2 === 1 ? Math.min(100, cpu + swing) : cpu, mem };
+    });
     hosts.push({
       id,
       cpus,

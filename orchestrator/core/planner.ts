@@ -5,6 +5,7 @@ import { snapshotDigest, planId } from "./digest.js";
 import { r2 } from "./explain.js";
 import { indicators, measureBefore } from "./indicators.js";
 import type { Decision, Plan, PlanRequest, StrategyName } from "./plan.js";
+import { effectivePolicy } from "./headroom.js";
 import { findDestination } from "./placement.js";
 import type { ClusterSnapshot } from "./snapshot.js";
 import { balance } from "./strategies/balance.js";
@@ -35,8 +36,11 @@ interface Run {
   evacuation?: EvacuationResult;
 }
 
-function execute(snapshot: ClusterSnapshot, policy: Policy, now: number, request: PlanRequest, opts: PlanOptions): { plan: Plan; run: Run } {
+function execute(snapshot: ClusterSnapshot, configured: Policy, now: number, request: PlanRequest, opts: PlanOptions): { plan: Plan; run: Run } {
+  // Every strategy, limit and indicator of this plan uses the CPU levels adapted to the measured swing.
+  const { policy, note } = effectivePolicy(snapshot, configured, now);
   const ctx = createContext(snapshot, policy, now, request.mode, opts);
+  if (note) ctx.log.add(note);
   const before = measureBefore(ctx.model, policy.load_threshold, policy.mem_threshold);
   const run: Run = { ctx, emptyHosts: [] };
   let consolidated = false;
@@ -79,7 +83,7 @@ function execute(snapshot: ClusterSnapshot, policy: Policy, now: number, request
   if (ctx.budgetExhausted)
     ctx.log.cluster({ code: "SEARCH_BUDGET", message: `the destination search budget of this plan was exhausted; the plan may miss moves`, numbers: { budget: opts.evaluationBudget ?? DEFAULT_EVALUATION_BUDGET } });
   const plan: Plan = {
-    id: planId(snapshot, policy, now, request),
+    id: planId(snapshot, configured, now, request),
     createdAt: now,
     mode: request.mode,
     snapshotDigest: snapshotDigest(snapshot),
@@ -135,7 +139,8 @@ export interface VmExplanation {
 }
 
 /** Why a VM would or would not move, host by host (O(hosts): for one VM on demand). */
-export function explainVm(snapshot: ClusterSnapshot, policy: Policy, now: number, vmName: string, opts: { operator?: boolean } = {}): VmExplanation {
+export function explainVm(snapshot: ClusterSnapshot, configured: Policy, now: number, vmName: string, opts: { operator?: boolean } = {}): VmExplanation {
+  const { policy } = effectivePolicy(snapshot, configured, now);
   const ctx = createContext(snapshot, policy, now, opts.operator ? "manual" : "cycle", {});
   const vm = ctx.model.vmByName.get(vmName);
   if (!vm)

@@ -83,6 +83,11 @@ export class Orchestrator {
   private readonly operatorAnswers = new Map<string, Promise<{ plan: Plan; queued: MigrationRecord[] }>>();
   private pausedReason: string | undefined;
   private lastPlan: Plan | undefined;
+  /**
+   * The policy with the CPU trigger the last cycle used when it adapted its CPU levels to the
+   * measured swing (orchestrator/core/headroom.ts), for `policy` as it was then; else undefined.
+   */
+  private adapted: { from: Policy; trigger: Policy } | undefined;
   private requestSeq = 0;
   private policy: Policy;
   private readonly eventListeners: ((ev: OrchestratorEvent) => void)[] = [];
@@ -167,16 +172,28 @@ export class Orchestrator {
     return this.policy;
   }
 
+  /** The CPU trigger in force: load_threshold as the last cycle adapted it, or as configured. */
+  get effectiveLoadThreshold(): number {
+    return this.triggerPolicy().load_threshold;
+  }
+
+  private triggerPolicy(): Policy {
+    const a = this.adapted;
+    return a !== undefined && a.from === this.policy ? a.trigger : this.policy;
+  }
+
   // ---- intake ---------------------------------------------------------------------------
 
   onMetrics(m: HostMetrics): void {
     const hotspots = this.policy.strategies.includes("hotspot");
-    const before = hotspots && this.state.overloaded(m.host, this.policy);
+    // Judged on the trigger the planner uses now, so an adapted (higher) trigger plans on its own crossing.
+    const trigger = this.triggerPolicy();
+    const before = hotspots && this.state.overloaded(m.host, trigger);
     if (!this.state.ingestMetrics(m, this.deps.clock.now(), this.policy)) return;
     // The sample that completes a host's max_over streak plans at once: waiting for the cycle
     // timer would add up to a whole interval to the reaction (DRS reacts on the metric, not a
     // clock). Only the crossing counts, so a host that stays hot does not plan on every sample.
-    if (hotspots && !before && this.state.overloaded(m.host, this.policy)) for (const fn of this.overloadListeners) fn(m.host);
+    if (hotspots && !before && this.state.overloaded(m.host, trigger)) for (const fn of this.overloadListeners) fn(m.host);
   }
 
   /** Called when a host's metrics have just stayed over a threshold for max_over (main runs a cycle). */
@@ -239,6 +256,8 @@ export class Orchestrator {
     this.expirePlans(now);
     const p = this.planFor({ mode: "cycle" }, now);
     this.lastPlan = p;
+    const level = p.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED")?.numbers["load_threshold"];
+    this.adapted = typeof level === "number" ? { from: this.policy, trigger: { ...this.policy, load_threshold: level } } : undefined;
     this.decisions.record(p, now);
     const frozenBefore = this.frozen.size;
     for (const vm of p.frozen) this.frozen.add(vm);

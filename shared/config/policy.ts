@@ -97,6 +97,15 @@ export const Policy = z
      */
     consolidate_load: pct.default(70),
     /**
+     * Adaptive CPU headroom (orchestrator/core/headroom.ts): when host loads swing little between
+     * samples, the CPU levels above (load_threshold, load_target, max_load_candidate,
+     * consolidate_load) move up towards 100 % so that only headroom_swings times the measured swing
+     * (90th percentile over busy hosts) is kept, but never less than headroom_min_share of the
+     * configured headroom (100 − load_threshold). 1 turns adaptation off; each adapted plan says so.
+     */
+    headroom_min_share: z.number().min(0).max(1).default(0.5),
+    headroom_swings: z.number().min(0).max(100).default(2),
+    /**
      * Load prediction: a destination is judged on max(its CPU now, its CPU predicted predict_ahead
      * seconds ahead by a least-squares line through its samples of the last predict_window
      * seconds), so VMs are not placed on hosts whose load is climbing. 0 turns it off.

@@ -76,7 +76,7 @@ export interface DashboardState {
   pausedReason: string | null;
   leader: boolean;
   cycle: number;
-  /** The policy's trigger thresholds, percent: bars turn red above them. */
+  /** The trigger thresholds in force (CPU as the last cycle adapted it), percent: bars turn red above them. */
   thresholds: { cpu: number; mem: number };
   /** Whether this server accepts POST /api/approve (http.allow_actions). */
   actionsAllowed: boolean;
@@ -144,7 +144,7 @@ export function dashboardState(orch: Orchestrator, actionsAllowed: boolean): Das
     pausedReason: s.pausedReason,
     leader: s.leader,
     cycle: s.cycle,
-    thresholds: { cpu: orch.currentPolicy.load_threshold, mem: orch.currentPolicy.mem_threshold },
+    thresholds: { cpu: orch.effectiveLoadThreshold, mem: orch.currentPolicy.mem_threshold },
     actionsAllowed,
     hosts,
     migrations: { queued: orch.tracker.queued().map(migrationView), ongoing: orch.tracker.ongoing().map(migrationView) },

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { PlacementRule, Policy } from "../../../shared/config/policy.js";
+import { effectivePolicy } from "../../../orchestrator/core/headroom.js";
 import { plan, preflightEvacuation } from "../../../orchestrator/core/planner.js";
 import type { Plan, PlanRequest } from "../../../orchestrator/core/plan.js";
 import type { ClusterSnapshot } from "../../../orchestrator/core/snapshot.js";
@@ -63,7 +64,15 @@ const arbCluster = fc
 const generous = { max_moves_per_cycle: 40, max_concurrent_total: 40, max_concurrent_per_source: 40, max_concurrent_per_destination: 40 };
 
 /** Independent replay: capacity and must rules hold at every move. Returns a problem or null. */
-function replayProblem(s: ClusterSnapshot, p: Policy, pl: Plan): string | null {
+function replayProblem(s: ClusterSnapshot, configured: Policy, pl: Plan): string | null {
+  // CPU levels are those the plan used: adapted to the swing, within headroom_min_share of the
+  // configured headroom (checked here independently of the planner's arithmetic).
+  const p = effectivePolicy(s, configured, NOW).policy;
+  for (const k of ["load_threshold", "load_target", "max_load_candidate", "consolidate_load"] as const) {
+    const bound = 100 - (100 - configured[k]) * configured.headroom_min_share;
+    if (p[k] < configured[k] - 1e-9 || p[k] > bound + 0.01) return `${k} ${p[k]} outside [${configured[k]}, ${bound}]`;
+  }
+  if (pl.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED") !== (p !== configured)) return "adapted levels not reported";
   const hosts = new Map(s.hosts.map((h) => [h.id, { h, used: (h.cpuPercent / 100) * h.cpus, mem: h.memTotalMiB - h.memAvailableMiB, committed: 0, count: 0 }]));
   const where = new Map<string, string>();
   const flying = new Map<string, string>();
@@ -135,10 +144,19 @@ const shuffle = <T>(xs: T[], seed: number): T[] => {
   return a;
 };
 
+/** The cluster plus five hosts at 30 % with ten steady samples, each running one small VM. */
+function withSteadyHosts(s: ClusterSnapshot): ClusterSnapshot {
+  const extra = Array.from({ length: 5 }, (_, i) => host(`steady${i}`, { cpu: 30, overFor: 100 }));
+  return { ...s, hosts: [...s.hosts, ...extra], vms: [...s.vms, ...extra.map((h) => vm(`${h.id}-vm`, h.id, { cpu: 20, mem: 1024 }))] };
+}
+
 describe("planner properties", () => {
   it("a plan never breaks capacity or a must rule (cycle with all strategies, evacuate, manual)", () => {
+    let adapted = 0;
     fc.assert(
-      fc.property(arbCluster, fc.nat(), fc.constantFrom("cycle", "evacuate-stripe", "evacuate-pack", "manual"), ({ s, rules }, pick, mode) => {
+      fc.property(arbCluster, fc.nat(), fc.constantFrom("cycle", "evacuate-stripe", "evacuate-pack", "manual"), fc.boolean(), ({ s: base, rules }, pick, mode, steady) => {
+        // Half the clusters get five more busy hosts with steady samples, so the CPU levels adapt.
+        const s = steady ? withSteadyHosts(base) : base;
         const p = policy({ ...generous, strategies: ["hotspot", "balance", "consolidate"], balance_threshold: 0, min_gain: 0, max_over: 0, rules });
         const h = s.hosts[pick % s.hosts.length]!.id;
         const req: PlanRequest =
@@ -146,10 +164,13 @@ describe("planner properties", () => {
           : mode === "manual" ? { mode: "manual", vm: s.vms[pick % Math.max(1, s.vms.length)]?.name ?? "none" }
           : { mode: "evacuate", host: h, placement: mode === "evacuate-pack" ? "pack" : "stripe", useEmptyHosts: pick % 2 === 0 };
         const pl = plan(s, p, NOW, req);
+        if (pl.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED")) adapted += 1;
         expect(replayProblem(s, p, pl)).toBeNull();
       }),
       { numRuns: RUNS },
     );
+    // Adapted CPU levels were exercised (the steady clusters always adapt).
+    expect(adapted).toBeGreaterThan(0);
   });
 
   it("evacuation empties the host whenever preflight says it can", () => {

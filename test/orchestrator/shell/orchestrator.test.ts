@@ -9,27 +9,28 @@ import type { HostMetrics } from "../../../shared/schemas/host-metrics.js";
 // The sample that completes a host's max_over streak must signal at once (main.ts then plans),
 // so the reaction does not wait for the next cycle tick; a host that stays hot signals only once.
 
-const metrics = (host: string, ts: number, cpu: number): HostMetrics => ({
-  v: 1, host, ts, seq: ts, cpus: 4, hostCpuPercent: cpu, load1: 0, load5: 0, load15: 0, memTotalMiB: 8192, memAvailableMiB: 4096, loadSource: "host", cpuPercent: cpu, vms: [],
+const metrics = (host: string, ts: number, cpu: number, vms: HostMetrics["vms"] = []): HostMetrics => ({
+  v: 1, host, ts, seq: ts, cpus: 4, hostCpuPercent: cpu, load1: 0, load5: 0, load15: 0, memTotalMiB: 8192, memAvailableMiB: 4096, loadSource: "host", cpuPercent: cpu, vms,
 });
+const oneVm = (host: string): HostMetrics["vms"] => [{ name: `${host}-vm`, state: "running", vcpus: 1, memMiB: 1024, maxMemMiB: 1024, cpuPercent: 40, migrating: false }];
 
 function orchestrator(policy: PolicyInput) {
   let now = 0;
   const o = new Orchestrator({
     config: OrchestratorConfig.parse({ nats: { servers: ["nats://127.0.0.1:1"] }, policy, log_level: "silent" }),
-    // Never used: no cycle runs and nothing is dispatched here.
-    nc: {} as NatsConnection,
+    // Only events are published here (a cycle with no moves); nothing is dispatched.
+    nc: { publish: () => undefined } as unknown as NatsConnection,
     log: silentLogger(),
     clock: { now: () => now },
     mapping: () => new Map(),
   });
   const overloaded: { host: string; at: number }[] = [];
   o.onOverload((host) => overloaded.push({ host, at: now }));
-  const feed = (host: string, at: number, cpu: number) => {
+  const feed = (host: string, at: number, cpu: number, vms: HostMetrics["vms"] = []) => {
     now = at;
-    o.onMetrics(metrics(host, at, cpu));
+    o.onMetrics(metrics(host, at, cpu, vms));
   };
-  return { feed, overloaded };
+  return { feed, overloaded, o };
 }
 
 describe("Orchestrator.onMetrics", () => {
@@ -43,6 +44,21 @@ describe("Orchestrator.onMetrics", () => {
     feed("a", 9000, 50);
     for (let t = 10_000; t <= 13_000; t += 1000) feed("a", t, 95);
     expect(overloaded).toEqual([{ host: "a", at: 4000 }, { host: "a", at: 13_000 }]);
+  });
+
+  it("after a cycle that adapted the CPU levels to steady loads, signals on the adapted trigger", async () => {
+    const { feed, overloaded, o } = orchestrator({ interval: 1, max_over: 3, load_threshold: 80, stale_after: 30 });
+    const hosts = ["a", "b", "c", "d", "e", "f"];
+    for (let t = 0; t <= 6000; t += 1000) for (const h of hosts) feed(h, t, 50, oneVm(h));
+    expect(o.effectiveLoadThreshold).toBe(80);
+    const { plan } = await o.cycle();
+    expect(plan.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED")?.numbers["load_threshold"]).toBe(90);
+    expect(o.effectiveLoadThreshold).toBe(90);
+    // 85 % is over the configured trigger but under the adapted one: no early plan.
+    for (let t = 7000; t <= 11_000; t += 1000) feed("a", t, 85, oneVm("a"));
+    expect(overloaded).toEqual([]);
+    for (let t = 12_000; t <= 16_000; t += 1000) feed("a", t, 95, oneVm("a"));
+    expect(overloaded).toEqual([{ host: "a", at: 15_000 }]);
   });
 
   it("does not signal when the policy has no hot-spot strategy", () => {

@@ -1,0 +1,98 @@
+import type { Policy } from "../../shared/config/policy.js";
+import { r2 } from "./explain.js";
+import type { Decision } from "./plan.js";
+import type { ClusterSnapshot } from "./snapshot.js";
+
+// Adaptive CPU headroom (the idea behind Beloglazov & Buyya's MAD and IQR thresholds, applied to
+// the whole cluster): the configured CPU levels leave 100 − load_threshold points of headroom for
+// loads that jump between samples. Where the measured jumps are small, most of that headroom is
+// never used and only keeps hosts powered; where they are large, all of it is needed.
+//
+// The swing is the mean absolute change between consecutive CPU samples of a host, over its newest
+// SWING_SAMPLES samples; the cluster's swing is the 90th percentile over the busy hosts (those
+// running a VM), so a few steady hosts do not hide bursty ones. The headroom needed is
+// `headroom_swings` × that swing. Every CPU level L (load_threshold, load_target,
+// max_load_candidate, consolidate_load) becomes 100 − (100 − L) × f with
+//   f = clamp(needed / (100 − load_threshold), headroom_min_share, 1),
+// so the levels keep their order and spacing in proportion, never rise above what
+// headroom_min_share allows, and are the configured ones whenever loads swing as much as the
+// configured headroom assumes, or too few hosts have samples to tell.
+
+/** Samples per host the swing is read from (the newest ones). */
+export const SWING_SAMPLES = 6;
+/** A host needs this many of them, and the cluster this many busy hosts with them. */
+export const SWING_MIN_SAMPLES = 4;
+export const SWING_MIN_HOSTS = 5;
+
+export interface CpuSwing {
+  /** 90th percentile over busy hosts of the mean absolute change between samples, points. */
+  swing: number;
+  hosts: number;
+}
+
+/** The cluster's CPU swing, or null when fewer than SWING_MIN_HOSTS busy fresh hosts have enough samples. */
+export function cpuSwing(snapshot: ClusterSnapshot, policy: Pick<Policy, "stale_after">, now: number): CpuSwing | null {
+  const busy = new Set<string>();
+  for (const v of snapshot.vms) busy.add(v.host);
+  const per: number[] = [];
+  for (const h of snapshot.hosts) {
+    if (!busy.has(h.id) || now - h.lastSeen > policy.stale_after * 1000) continue;
+    const s = h.samples;
+    const from = Math.max(0, s.length - SWING_SAMPLES);
+    if (s.length - from < SWING_MIN_SAMPLES) continue;
+    let sum = 0;
+    for (let i = from + 1; i < s.length; i++) sum += Math.abs(s[i]!.cpu - s[i - 1]!.cpu);
+    per.push(sum / (s.length - from - 1));
+  }
+  if (per.length < SWING_MIN_HOSTS) return null;
+  per.sort((a, b) => a - b);
+  return { swing: per[Math.min(per.length - 1, Math.floor(per.length * 0.9))]!, hosts: per.length };
+}
+
+export interface EffectivePolicy {
+  policy: Policy;
+  /** The headroom share applied (1: the configured levels). */
+  share: number;
+  /** Why the levels are what they are, when they were adapted. */
+  note: Decision | null;
+}
+
+/** The policy this plan uses: the configured one with its CPU levels adapted to the measured swing. */
+export function effectivePolicy(snapshot: ClusterSnapshot, policy: Policy, now: number): EffectivePolicy {
+  if (policy.headroom_min_share >= 1) return { policy, share: 1, note: null };
+  const s = cpuSwing(snapshot, policy, now);
+  const configured = 100 - policy.load_threshold;
+  if (s === null || configured <= 0) return { policy, share: 1, note: null };
+  const needed = policy.headroom_swings * s.swing;
+  const share = Math.min(1, Math.max(policy.headroom_min_share, needed / configured));
+  if (share >= 1) return { policy, share: 1, note: null };
+  const level = (l: number): number => r2(100 - (100 - l) * share);
+  const adapted: Policy = {
+    ...policy,
+    load_threshold: level(policy.load_threshold),
+    load_target: level(policy.load_target),
+    max_load_candidate: level(policy.max_load_candidate),
+    consolidate_load: level(policy.consolidate_load),
+  };
+  const note: Decision = {
+    kind: "cluster",
+    subject: "cluster",
+    code: "CPU_HEADROOM_ADAPTED",
+    message:
+      `CPU loads are steady (swing ${s.swing.toFixed(1)} points between samples, 90th percentile of ${s.hosts} busy hosts): ` +
+      `${(share * 100).toFixed(0)} % of the configured headroom is kept, so load_threshold ${adapted.load_threshold} %, load_target ${adapted.load_target} %, ` +
+      `max_load_candidate ${adapted.max_load_candidate} %, consolidate_load ${adapted.consolidate_load} %`,
+    numbers: {
+      swing: r2(s.swing),
+      hosts: s.hosts,
+      neededHeadroom: r2(needed),
+      configuredHeadroom: configured,
+      share: r2(share),
+      load_threshold: adapted.load_threshold,
+      load_target: adapted.load_target,
+      max_load_candidate: adapted.max_load_candidate,
+      consolidate_load: adapted.consolidate_load,
+    },
+  };
+  return { policy: adapted, share, note };
+}
