@@ -43,7 +43,7 @@ const log = (s: string) => process.stderr.write(s + "\n");
 // Move caps in production units (per 10 s cycle); simPolicy's overrides are in simulator units.
 const PER_STEP = simPolicy(300).max_moves_per_cycle / defaultPolicy().max_moves_per_cycle;
 const caps = (moves: number, total: number): PolicyInput => ({ max_moves_per_cycle: moves * PER_STEP, max_concurrent_total: total * PER_STEP });
-const DEFAULTS = "defaults (consolidate_load 70, caps 4/8)";
+const DEFAULTS = "defaults (consolidate_load 70, caps 4/8, adaptive CPU headroom)";
 
 /**
  * The trade-off: Ballast's packing density and migration throughput, the knobs that move energy
@@ -52,6 +52,7 @@ const DEFAULTS = "defaults (consolidate_load 70, caps 4/8)";
 const SWEEP: readonly { label: string; series: string; policy: PolicyInput }[] = [
   { label: "consolidate_load 60, caps 2/4 (defaults before issue 5)", series: "caps 2/4", policy: { consolidate_load: 60, ...caps(2, 4) } },
   { label: "consolidate_load 60", series: "caps 4/8 (defaults)", policy: { consolidate_load: 60 } },
+  { label: "headroom_min_share 1 (fixed CPU levels, as before)", series: "caps 4/8 (defaults)", policy: { headroom_min_share: 1 } },
   { label: DEFAULTS, series: "caps 4/8 (defaults)", policy: {} },
   { label: "caps 8/16", series: "caps 8/16", policy: caps(8, 16) },
   { label: "consolidate_load 80, max_load_candidate 80, load_target 75, caps 8/16", series: "caps 8/16", policy: { consolidate_load: 80, max_load_candidate: 80, load_target: 75, ...caps(8, 16) } },
@@ -60,6 +61,10 @@ const SWEEP: readonly { label: string; series: string; policy: PolicyInput }[] =
     series: "caps 8/16",
     policy: { load_threshold: 90, load_target: 80, consolidate_load: 80, max_load_candidate: 80, ...caps(8, 16) },
   },
+];
+/** Memory-only knobs, swept on GCD alone (PlanetLab's VMs reserve no memory). */
+const GCD_ONLY: readonly { label: string; series: string; policy: PolicyInput }[] = [
+  { label: "mem_reserve_mib 1024 (the production reserve: a quarter of the 4 GB model host)", series: "caps 4/8 (defaults)", policy: { mem_reserve_mib: 1024 } },
 ];
 const isDefault = (s: { policy: PolicyInput }) => Object.keys(s.policy).length === 0;
 const sweepPoints = values.quick || values["no-sweep"] ? SWEEP.filter(isDefault) : SWEEP;
@@ -115,7 +120,7 @@ writeFileSync(
 );
 
 // Trade-off curve: medians over the days per sweep point.
-const seriesOf = new Map(SWEEP.map((s) => [s.label, `Ballast, ${s.series}`]));
+const seriesOf = new Map([...SWEEP, ...GCD_ONLY].map((s) => [s.label, `Ballast, ${s.series}`]));
 const labels = [...new Set(sweepRuns.map((s) => s.label))];
 if (labels.length > 1) {
   const pts = labels.map((l) => ({ label: l, s: summarise(l, sweepRuns.filter((x) => x.label === l).map((x) => x.rec.metrics)) }));
@@ -161,7 +166,7 @@ if (!values["no-gcd"]) {
   );
 
   // The same knobs on GCD: one run per point (one workload).
-  const gcdSweep = sweepPoints.filter((p) => !isDefault(p));
+  const gcdSweep = [...sweepPoints.filter((p) => !isDefault(p)), ...(sweepPoints.length > 1 ? GCD_ONLY : [])];
   if (gcdSweep.length > 0) {
     const pts = [{ label: DEFAULTS, m: ballastGcd }];
     for (const p of gcdSweep) {
@@ -169,13 +174,13 @@ if (!values["no-gcd"]) {
       pts.push({ label: p.label, m });
       log(`GCD Ballast [${p.label}]: ${m.energyKWh.toFixed(2)} kWh, ${m.migrations} migrations, SLATAH ${(m.slatah * 100).toFixed(2)} %`);
     }
-    const order = new Map(SWEEP.map((s, k) => [s.label, k]));
+    const order = new Map([...SWEEP, ...GCD_ONLY].map((s, k) => [s.label, k]));
     pts.sort((a, b) => order.get(a.label)! - order.get(b.label)!);
     const lines = [
       `| Ballast setting | kWh | vs ${gcd[1]!.policy} | migrations | SLATAH | SLAV | memory over capacity |`,
       `|---|---|---|---|---|---|---|`,
-      ...pts.map(({ label, m }) => `| ${label === DEFAULTS ? `**${label}**` : label} | ${m.energyKWh.toFixed(1)} | ${((m.energyKWh / thrMem.energyKWh - 1) * 100).toFixed(1)} % | ${m.migrations} | ${(m.slatah * 100).toFixed(2)} % | ${m.slav.toExponential(2)} | ${(m.memOverCapacityShare * 100).toFixed(3)} % |`),
-      `| *${gcd[1]!.policy}* | ${thrMem.energyKWh.toFixed(1)} | 0 % | ${thrMem.migrations} | ${(thrMem.slatah * 100).toFixed(2)} % | ${thrMem.slav.toExponential(2)} | ${(thrMem.memOverCapacityShare * 100).toFixed(3)} % |`,
+      ...pts.map(({ label, m }) => `| ${label === DEFAULTS ? `**${label}**` : label} | ${m.energyKWh.toFixed(1)} | ${((m.energyKWh / thrMem.energyKWh - 1) * 100).toFixed(1)} % | ${m.migrations} | ${(m.slatah * 100).toFixed(2)} % | ${m.slav.toExponential(2)} | ${(m.memOverCapacityShare * 100).toFixed(4)} % |`),
+      `| *${gcd[1]!.policy}* | ${thrMem.energyKWh.toFixed(1)} | 0 % | ${thrMem.migrations} | ${(thrMem.slatah * 100).toFixed(2)} % | ${thrMem.slav.toExponential(2)} | ${(thrMem.memOverCapacityShare * 100).toFixed(4)} % |`,
     ];
     sections.push(`## Trade-off on GCD (CPU + memory)\n\n${lines.join("\n")}`);
     writeFileSync(

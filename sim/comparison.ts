@@ -201,21 +201,30 @@ export function twoResourceTable(runs: readonly RunRecord[]): string {
   for (const r of runs) {
     const m = r.metrics;
     lines.push(
-      `| ${r.workload} | ${r.policy} | ${m.energyKWh.toFixed(2)} | ${m.migrations} | ${pct(m.memOverCapacityShare, 3)} (${(m.memOverCapacityHostS / 3600).toFixed(1)} host-h) | ${pct(m.slatah)} | ${e2(m.slav)} | ${pct(m.meanHostCpuStdDev, 1)} | ${pct(m.meanHostMemStdDev, 1)} | ${m.hostShutdowns} |`,
+      `| ${r.workload} | ${r.policy} | ${m.energyKWh.toFixed(2)} | ${m.migrations} | ${pct(m.memOverCapacityShare, 4)} (${(m.memOverCapacityHostS / 3600).toFixed(3)} host-h) | ${pct(m.slatah)} | ${e2(m.slav)} | ${pct(m.meanHostCpuStdDev, 1)} | ${pct(m.meanHostMemStdDev, 1)} | ${m.hostShutdowns} |`,
     );
   }
   return lines.join("\n");
 }
 
+/** Overload time on either resource: `a`'s upper bound (the sum) is below `b`'s lower bound (the larger share). */
+export function twoResourceOverloadLess(a: Pick<RunMetrics, "slatah" | "memOverCapacityShare">, b: Pick<RunMetrics, "slatah" | "memOverCapacityShare">): boolean {
+  return a.slatah + a.memOverCapacityShare < Math.max(b.slatah, b.memOverCapacityShare);
+}
+
 /** Issue 5's two-resource goal against THR-MMT with a memory threshold: less overload time, fewer migrations, no more energy. */
 export function twoResourceGoalTable(ballast: RunMetrics, thr: RunMetrics, thrName: string): string {
   const yes = (b: boolean) => (b ? "**met**" : "**not met**");
-  const over = (m: RunMetrics) => `SLATAH ${pct(m.slatah)}, memory over capacity ${pct(m.memOverCapacityShare, 3)}`;
-  const less = ballast.slatah < thr.slatah && ballast.memOverCapacityShare <= thr.memOverCapacityShare;
+  const over = (m: RunMetrics) => `SLATAH ${pct(m.slatah)}, memory over capacity ${pct(m.memOverCapacityShare, 4)} (${Math.round(m.memOverCapacityHostS)} host-s)`;
+  // Overload time is the share of active host time a host is overloaded on either resource: CPU
+  // at 100 % (SLATAH) or memory over capacity. Per host and second the two may overlap, so the
+  // sum is an upper bound of it and the larger one a lower bound: Ballast's bound must be below
+  // the baseline's, whichever way the overlaps fall.
+  const less = twoResourceOverloadLess(ballast, thr);
   return [
     `| goal (GCD, vs ${thrName}) | Ballast | ${thrName} | verdict |`,
     `|---|---|---|---|`,
-    `| less overload time | ${over(ballast)} | ${over(thr)} | ${yes(less)} |`,
+    `| less overload time (CPU at 100 % or memory over capacity, share of active host time) | ${over(ballast)} | ${over(thr)} | ${yes(less)} |`,
     `| fewer migrations | ${ballast.migrations} | ${thr.migrations} | ${yes(ballast.migrations < thr.migrations)} |`,
     `| no more energy | ${ballast.energyKWh.toFixed(1)} kWh (${((ballast.energyKWh / thr.energyKWh - 1) * 100).toFixed(1)} %) | ${thr.energyKWh.toFixed(1)} kWh | ${yes(ballast.energyKWh <= thr.energyKWh)} |`,
   ].join("\n");

@@ -23,6 +23,10 @@ import type { ConsolidationPolicy, MigrationRequest, SimView } from "./policy.js
 //   max_over    = max(default 60 s, 2 × interval) (the schema's minimum window: the newest three
 //                 5-minute samples over the threshold).
 // and the cycle runs the strategies a power-saving deployment runs: hotspot, then consolidate.
+// One key is tied to the host model rather than the interval: mem_reserve_mib = 0. The reserve is
+// memory for the hypervisor's own OS (1 GiB: under 1 % of a real hypervisor's RAM), but a
+// CloudSim host's RAM is all VM RAM (its RAM provisioner hands all 4,096 MB to VMs, and the
+// two-resource baseline fills it to 80 %); a 1 GiB reserve would take a quarter of it.
 //
 // Memory: the PlanetLab traces are CPU-only and CloudSim's PlanetLab VMs reserve no RAM after
 // creation (its placements are CPU-only), so with `memory: "ignore"` (the default for
@@ -70,6 +74,7 @@ export function simPolicy(stepS: number, overrides: PolicyInput = {}): Policy {
     max_concurrent_per_source: d.max_concurrent_per_source * k,
     max_concurrent_per_destination: d.max_concurrent_per_destination * k,
     strategies: ["hotspot", "consolidate"],
+    mem_reserve_mib: 0,
   };
   return Policy.parse({ ...base, ...overrides });
 }

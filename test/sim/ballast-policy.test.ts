@@ -6,6 +6,7 @@ import { BallastPolicy, simPolicy } from "../../sim/policies/ballast.js";
 import { constTrace } from "./builders.js";
 import { HOST_G4, HOST_G5, CLOUDSIM_VM_TYPES } from "../../sim/model/datacentre.js";
 import { sharedDataDir } from "../../shared/repo-root.js";
+import { loadTraceDir } from "../../sim/traces/load.js";
 
 // Ballast's production planner driven by the simulator: the policy mapping, the adapter, and a
 // short deterministic run on real PlanetLab data that pins the numbers so the simulator-planner
@@ -20,6 +21,8 @@ describe("simPolicy", () => {
     expect(p).toMatchObject({ interval: 300, stale_after: 1050, max_over: 600, max_moves_per_cycle: 120, max_concurrent_total: 240, strategies: ["hotspot", "consolidate"] });
     expect(p.load_threshold).toBe(80);
     expect(p.consolidate_load).toBe(70);
+    // The model host's RAM is all VM RAM (CloudSim's), so no hypervisor reserve is taken from it.
+    expect(p.mem_reserve_mib).toBe(0);
     expect(simPolicy(300, { consolidate_load: 60 }).consolidate_load).toBe(60);
   });
 });
@@ -87,3 +90,33 @@ describe.skipIf(!have && !process.env.CI)(`Ballast on PlanetLab (short determini
 });
 
 const PINNED = { energy: 4.294, migrations: 245, shutdowns: 96, steps: 48 };
+
+const GCD = `${DATA}/google-gcd-vm-cpu-mem/GCD_VMs`;
+const haveGcd = existsSync(GCD);
+if (!haveGcd) console.warn(`[ballast-policy] SKIPPING the pinned GCD run: no traces at ${GCD} (set BALLAST_SIM_DATA)`);
+
+describe.skipIf(!haveGcd && !process.env.CI)(`Ballast on GCD, CPU and memory (short deterministic run)${haveGcd ? "" : ": skipped because the traces are missing"}`, () => {
+  it("first 200 VMs on 100 hosts, 48 steps: adapts its CPU levels to the steady loads and saves energy by it; pinned numbers", { timeout: 60_000 }, () => {
+    expect(haveGcd, `GCD traces expected at ${GCD} (set BALLAST_SIM_DATA)`).toBe(true);
+    const traces = loadTraceDir(GCD, "cpu-mem", { limit: 200 });
+    const run = (policy: { headroom_min_share?: number }) => {
+      let plans = 0;
+      let adapted = 0;
+      const b = new BallastPolicy(300, { memory: "model", policy, onPlan: (p) => {
+        plans += 1;
+        if (p.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED")) adapted += 1;
+      } });
+      return { m: simulate(traces, b, { interval: 300, spec: specOf({ hosts: 100 }), maxSteps: 48 }), plans, adapted };
+    };
+    const on = run({});
+    const off = run({ headroom_min_share: 1 });
+    expect(on.adapted).toBeGreaterThan(on.plans / 2);
+    expect(off.adapted).toBe(0);
+    expect(on.m.energyKWh).toBeLessThan(off.m.energyKWh);
+    expect(on.m.rejectedMigrations).toBe(0);
+    // Update these deliberately when the planner or the simulator changes on purpose.
+    expect({ energy: Number(on.m.energyKWh.toFixed(3)), migrations: on.m.migrations, shutdowns: on.m.hostShutdowns, steps: on.m.steps }).toEqual(PINNED_GCD);
+  });
+});
+
+const PINNED_GCD = { energy: 8.332, migrations: 248, shutdowns: 88, steps: 48 };
