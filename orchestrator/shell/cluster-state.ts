@@ -10,8 +10,8 @@ import type { HostMapping } from "./host-mapping.js";
 
 interface HostEntry {
   metrics: HostMetrics;
-  /** metrics.vms by name. */
-  vmsByName: Map<string, VmInfo>;
+  /** Index into metrics.vms by VM name; shared with the entry's earlier messages while the names and their order stay the same. */
+  vmIndex: Map<string, number>;
   metricsAt: number;
   heartbeatAt: number;
   heartbeat?: Heartbeat;
@@ -44,7 +44,9 @@ export interface HostStatus {
 export class ClusterState {
   private hosts = new Map<string, HostEntry>();
   /** VM name -> hosts whose newest inventory lists it: locate() stays cheap on large clusters. */
-  private vmHosts = new Map<string, Set<string>>();
+  // A VM is nearly always listed by one host: a plain string then, a Set only while two or more
+  // hosts list it (a migration's two ends), so indexing a new host allocates nothing per VM.
+  private vmHosts = new Map<string, string | Set<string>>();
 
   /** Records a metrics message; returns false when it is older than what we have (reordered). */
   ingestMetrics(m: HostMetrics, receivedAt: number, policy: Policy): boolean {
@@ -58,12 +60,20 @@ export class ClusterState {
     const keepMs = Math.max(policy.max_over + 3 * policy.interval + policy.stale_after, policy.predict_window) * 1000;
     while (samples.length > 0 && samples[0]!.ts < receivedAt - keepMs) samples.shift();
     if (samples.length > 2000) samples.splice(0, samples.length - 2000);
-    const vmsByName = new Map<string, VmInfo>();
-    for (const v of m.vms) vmsByName.set(v.name, v);
-    this.reindex(m.host, prev?.vmsByName, vmsByName);
+    // Most messages list the same VMs in the same order as the one before: then the index (and the
+    // VM -> hosts index) stay as they are, and nothing per VM is allocated.
+    if (prev && sameNames(prev.metrics.vms, m.vms)) {
+      prev.metrics = m;
+      prev.metricsAt = receivedAt;
+      prev.heartbeatAt = Math.max(prev.heartbeatAt, receivedAt);
+      return true;
+    }
+    const vmIndex = new Map<string, number>();
+    m.vms.forEach((v, i) => vmIndex.set(v.name, i));
+    this.reindex(m.host, prev?.vmIndex, vmIndex);
     this.hosts.set(m.host, {
       metrics: m,
-      vmsByName,
+      vmIndex,
       metricsAt: receivedAt,
       heartbeatAt: Math.max(prev?.heartbeatAt ?? 0, receivedAt),
       ...(prev?.heartbeat ? { heartbeat: prev.heartbeat } : {}),
@@ -95,23 +105,27 @@ export class ClusterState {
 
   forget(host: string): boolean {
     const e = this.hosts.get(host);
-    if (e) this.reindex(host, e.vmsByName, new Map());
+    if (e) this.reindex(host, e.vmIndex, new Map());
     return this.hosts.delete(host);
   }
 
-  private reindex(host: string, before: ReadonlyMap<string, VmInfo> | undefined, after: ReadonlyMap<string, VmInfo>): void {
+  private reindex(host: string, before: ReadonlyMap<string, number> | undefined, after: ReadonlyMap<string, number>): void {
     for (const name of before?.keys() ?? []) {
       if (after.has(name)) continue;
-      const set = this.vmHosts.get(name);
-      set?.delete(host);
-      if (set?.size === 0) this.vmHosts.delete(name);
+      const at = this.vmHosts.get(name);
+      if (at === host) this.vmHosts.delete(name);
+      else if (typeof at === "object") {
+        at.delete(host);
+        if (at.size === 1) this.vmHosts.set(name, at.values().next().value!);
+      }
     }
     for (const name of after.keys()) {
       // Most messages list the same VMs as the one before: those are indexed already.
       if (before?.has(name)) continue;
-      let set = this.vmHosts.get(name);
-      if (!set) this.vmHosts.set(name, (set = new Set()));
-      set.add(host);
+      const at = this.vmHosts.get(name);
+      if (at === undefined) this.vmHosts.set(name, host);
+      else if (typeof at === "object") at.add(host);
+      else if (at !== host) this.vmHosts.set(name, new Set([at, host]));
     }
   }
 
@@ -146,8 +160,11 @@ export class ClusterState {
   /** Where the newest inventories place a VM (all hosts that list it, running or not). */
   locate(vm: string): { host: string; info: VmInfo }[] {
     const out: { host: string; info: VmInfo }[] = [];
-    for (const host of this.vmHosts.get(vm) ?? []) {
-      const info = this.hosts.get(host)?.vmsByName.get(vm);
+    const at = this.vmHosts.get(vm);
+    for (const host of at === undefined ? [] : typeof at === "string" ? [at] : at) {
+      const e = this.hosts.get(host);
+      const i = e?.vmIndex.get(vm);
+      const info = i === undefined ? undefined : e!.metrics.vms[i];
       if (info) out.push({ host, info });
     }
     return out.sort((a, b) => a.host.localeCompare(b.host));
@@ -255,3 +272,10 @@ export function memPercent(m: Pick<HostMetrics, "memTotalMiB" | "memAvailableMiB
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 const collectErrorOf = (e: string | undefined): { collectError?: string } => (e === undefined ? {} : { collectError: e.slice(0, 1000) });
+
+/** The same VM names in the same order (duplicate names included: the index maps the last of each). */
+function sameNames(a: readonly VmInfo[], b: readonly VmInfo[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.name !== b[i]!.name) return false;
+  return true;
+}

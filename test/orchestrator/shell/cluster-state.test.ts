@@ -52,6 +52,29 @@ describe("ClusterState", () => {
     expect(s.locate("never")).toEqual([]);
   });
 
+  it("follows a VM through both ends of a migration and back, and reports each host's newest figures", () => {
+    const s = new ClusterState();
+    const hosts = () => s.locate("x").map((l) => l.host);
+    s.ingestMetrics(metrics("a", 1, [vm("x", { cpuPercent: 10 }), vm("y")]), 1_000, policy);
+    s.ingestMetrics(metrics("b", 1, [vm("x", { state: "paused" })]), 1_000, policy);
+    s.ingestMetrics(metrics("c", 1, [vm("x", { state: "paused" })]), 1_000, policy);
+    expect(hosts()).toEqual(["a", "b", "c"]);
+    s.ingestMetrics(metrics("c", 2, []), 2_000, policy);
+    s.ingestMetrics(metrics("a", 2, [vm("y")]), 2_000, policy);
+    expect(hosts()).toEqual(["b"]);
+    s.ingestMetrics(metrics("a", 3, [vm("x", { cpuPercent: 20 }), vm("y")]), 3_000, policy);
+    expect(hosts()).toEqual(["a", "b"]);
+    s.ingestMetrics(metrics("b", 3, []), 3_000, policy);
+    expect(hosts()).toEqual(["a"]);
+    // Same VMs in the same order: the index is kept, the figures are the new message's.
+    s.ingestMetrics(metrics("a", 4, [vm("x", { cpuPercent: 30 }), vm("y")]), 4_000, policy);
+    expect(s.locate("x")[0]!.info.cpuPercent).toBe(30);
+    // Same VMs, another order.
+    s.ingestMetrics(metrics("a", 5, [vm("y"), vm("x", { cpuPercent: 40 })]), 5_000, policy);
+    expect(s.locate("x")[0]!.info.cpuPercent).toBe(40);
+    expect(s.locate("y")[0]!.info.name).toBe("y");
+  });
+
   it("reports the agent's error while its heartbeats say collection fails", () => {
     const s = new ClusterState();
     s.ingestMetrics(metrics("a", 1, []), 1_000, policy);
