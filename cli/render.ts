@@ -70,6 +70,7 @@ export function renderExplain(d: Any): string {
   const out = [
     `${d.vm}: running on ${d.runningOn.length ? d.runningOn.join(", ") : "no host"}${d.frozen ? " (FROZEN after ping-pong)" : ""}${d.inFlight ? " (migration queued or running)" : ""}`,
     `why here: ${d.whyHere}`,
+    ...(d.cpuLevels ? [`CPU levels: ${d.cpuLevels}`] : []),
   ];
   const decisions = d.lastCycles.decisions as Any[];
   out.push(decisions.length ? `last cycles (${d.lastCycles.from}..${d.lastCycles.to}):` : `no decisions about it in cycles ${d.lastCycles.from}..${d.lastCycles.to}`);

@@ -522,6 +522,8 @@ export class Orchestrator {
         : "no recorded move brought it here (placed before Ballast saw it, or by an operator outside Ballast)",
       frozen: this.frozen.has(vm),
       inFlight: this.tracker.busy(vm),
+      // The CPU levels its last cycle judged with, adapted to the measured swing or as configured.
+      cpuLevels: this.lastPlan?.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED")?.message ?? `as configured (load_threshold ${this.policy.load_threshold} %)`,
       lastCycles: { from: sinceCycle, to: this.decisions.cycle, decisions },
       history,
     };

@@ -69,6 +69,7 @@ describe("orchestrator loop over real NATS with sim agents", () => {
     const explain = await c.api("explain", { vm: m.vm });
     expect(explain.data.runningOn).toEqual(["b"]);
     expect(explain.data.whyHere).toContain("moved here from a");
+    expect(explain.data.cpuLevels).toMatch(/^as configured \(load_threshold \d+ %\)$/);
   });
 
   it("the cooldown stops the moved VM from moving back while the load stays", async () => {

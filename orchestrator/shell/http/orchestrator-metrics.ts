@@ -83,6 +83,14 @@ export function createOrchestratorMetrics(orch: Orchestrator, opts: { processMet
   scalar("ballast_pending_plans", "Plans waiting for approval (automation manual/partial, or dry runs)", (v) => v.pendingPlans.length);
   scalar("ballast_paused", "1 when the orchestrator is paused (no migration starts)", (v) => (v.paused ? 1 : 0));
   scalar("ballast_frozen_vms", "VMs frozen after ping-pong was detected", (v) => v.frozenVms.length);
+  new Gauge({
+    name: "ballast_cpu_trigger_percent",
+    help: "CPU trigger in force: load_threshold as the last cycle adapted it to the measured swing (policy headroom_min_share), or as configured",
+    registers,
+    collect() {
+      this.set(orch.effectiveLoadThreshold);
+    },
+  });
   new Gauge({ name: "ballast_orchestrator_info", help: "Always 1; the version is a label", labelNames: ["version"], registers }).set({ version: ORCHESTRATOR_VERSION }, 1);
 
   const started = new Counter({ name: "ballast_migrations_started_total", help: "Migrations dispatched to a source agent", labelNames: ["strategy"], registers });
