@@ -2,6 +2,7 @@ import type { PlacementRule } from "../../shared/config/policy.js";
 import type { HostModel, VmModel } from "./cluster-model.js";
 import type { PlanContext } from "./context.js";
 import { f1, r2, type Rejection } from "./explain.js";
+import { widened } from "./headroom.js";
 import { cooldownOf } from "./vm-history.js";
 
 // The ONE place where limits are enforced (descheduler's evictor). Strategies propose; these
@@ -174,17 +175,19 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
   const cpuNow = model.cpuLoad(h);
   // The destination's predicted rise counts too (0 without prediction or on a falling trend).
   const cpuAfter = model.cpuLoad(h, vm.loadCores + h.trendCores);
-  if (cpuAfter >= o.cpuLimit) {
+  // A host burstier than the cluster keeps the wider headroom its own swing needs.
+  const cpuLimit = widened(o.cpuLimit, ctx.headroomScale.get(id));
+  if (cpuAfter >= cpuLimit) {
     const assumed = vm.cpuAssumed ? ` (CPU of ${vm.name} not measured: ${vm.vcpus} vCPUs counted as busy)` : "";
     const rise = model.cpuLoad(h, h.trendCores) - cpuNow;
     const trend = rise > 0 ? ` (incl. a predicted rise of ${f1(rise)} % in ${policy.predict_ahead} s)` : "";
     return no("DEST_CPU", () =>
-      reject("DEST_CPU", `host ${id} ${f1(cpuNow)} % + ${f1(cpuAfter - cpuNow)} % = ${f1(cpuAfter)} % ≥ ${f1(o.cpuLimit)} %${trend}${assumed}`, {
+      reject("DEST_CPU", `host ${id} ${f1(cpuNow)} % + ${f1(cpuAfter - cpuNow)} % = ${f1(cpuAfter)} % ≥ ${f1(cpuLimit)} %${trend}${assumed}`, {
         cpuPercent: r2(cpuNow),
         vmCpuPercent: r2(cpuAfter - cpuNow - rise),
         predictedRisePercent: r2(rise),
         projectedCpuPercent: r2(cpuAfter),
-        limitPercent: o.cpuLimit,
+        limitPercent: r2(cpuLimit),
         cpuAssumed: vm.cpuAssumed,
       }),
     );

@@ -30,6 +30,8 @@ export interface PlanContext {
   readonly excludedVms: ReadonlySet<string>;
   /** Rules that mention each VM, in policy order. */
   readonly rulesByVm: ReadonlyMap<string, readonly PlacementRule[]>;
+  /** Hosts whose CPU headroom is widened beyond the plan's adapted levels (headroom.ts), by factor. */
+  readonly headroomScale: ReadonlyMap<string, number>;
   /** Hosts this plan empties or is emptying: closed as destinations (consolidation, evacuation). */
   readonly closing: Set<string>;
   readonly moves: PlannedMove[];
@@ -45,7 +47,14 @@ export interface PlanOptions {
 }
 
 /** Build the working copy and the context for one plan; detects ping-pong VMs on the way. */
-export function createContext(snapshot: ClusterSnapshot, policy: Policy, now: number, mode: PlanRequest["mode"], opts: PlanOptions): PlanContext {
+export function createContext(
+  snapshot: ClusterSnapshot,
+  policy: Policy,
+  now: number,
+  mode: PlanRequest["mode"],
+  opts: PlanOptions,
+  headroomScale: ReadonlyMap<string, number> = new Map(),
+): PlanContext {
   const model = new ClusterModel(snapshot, policy, now);
   const log = new DecisionLog();
   for (const n of model.notes) log.add(n);
@@ -82,6 +91,7 @@ export function createContext(snapshot: ClusterSnapshot, policy: Policy, now: nu
     pinned: new Set(policy.pinned_vms),
     excludedVms: new Set(policy.excluded_vms),
     rulesByVm,
+    headroomScale,
     closing: new Set(),
     moves: [],
     log,

@@ -16,7 +16,10 @@ import type { ClusterSnapshot } from "./snapshot.js";
 //   f = clamp(needed / (100 − load_threshold), headroom_min_share, 1),
 // so the levels keep their order and spacing in proportion, never rise above what
 // headroom_min_share allows, and are the configured ones whenever loads swing as much as the
-// configured headroom assumes, or too few hosts have samples to tell.
+// configured headroom assumes, or too few hosts have samples to tell. A host whose own swing
+// needs more than that keeps headroom_swings times its own swing (hostScale: its levels as a
+// trigger and as a destination), so a bursty minority is not packed or left hot on the
+// cluster's steady majority's terms.
 
 /** Samples per host the swing is read from (the newest ones). */
 export const SWING_SAMPLES = 6;
@@ -28,6 +31,8 @@ export interface CpuSwing {
   /** 90th percentile over busy hosts of the mean absolute change between samples, points. */
   swing: number;
   hosts: number;
+  /** Each measured host's own swing. */
+  byHost: ReadonlyMap<string, number>;
 }
 
 /** The cluster's CPU swing, or null when fewer than SWING_MIN_HOSTS busy fresh hosts have enough samples. */
@@ -35,6 +40,7 @@ export function cpuSwing(snapshot: ClusterSnapshot, policy: Pick<Policy, "stale_
   const busy = new Set<string>();
   for (const v of snapshot.vms) busy.add(v.host);
   const per: number[] = [];
+  const byHost = new Map<string, number>();
   for (const h of snapshot.hosts) {
     if (!busy.has(h.id) || now - h.lastSeen > policy.stale_after * 1000) continue;
     const s = h.samples;
@@ -42,30 +48,44 @@ export function cpuSwing(snapshot: ClusterSnapshot, policy: Pick<Policy, "stale_
     if (s.length - from < SWING_MIN_SAMPLES) continue;
     let sum = 0;
     for (let i = from + 1; i < s.length; i++) sum += Math.abs(s[i]!.cpu - s[i - 1]!.cpu);
-    per.push(sum / (s.length - from - 1));
+    const swing = sum / (s.length - from - 1);
+    per.push(swing);
+    byHost.set(h.id, swing);
   }
   if (per.length < SWING_MIN_HOSTS) return null;
   per.sort((a, b) => a - b);
-  return { swing: per[Math.min(per.length - 1, Math.floor(per.length * 0.9))]!, hosts: per.length };
+  return { swing: per[Math.min(per.length - 1, Math.floor(per.length * 0.9))]!, hosts: per.length, byHost };
 }
 
 export interface EffectivePolicy {
   policy: Policy;
   /** The headroom share applied (1: the configured levels). */
   share: number;
+  /**
+   * Hosts whose own swing needs more headroom than the cluster's adapted levels leave: by how much
+   * to widen their headroom (> 1), so each host keeps headroom_swings times its own swing too.
+   */
+  hostScale: ReadonlyMap<string, number>;
   /** Why the levels are what they are, when they were adapted. */
   note: Decision | null;
 }
 
 /** The policy this plan uses: the configured one with its CPU levels adapted to the measured swing. */
 export function effectivePolicy(snapshot: ClusterSnapshot, policy: Policy, now: number): EffectivePolicy {
-  if (policy.headroom_min_share >= 1) return { policy, share: 1, note: null };
+  const none = new Map<string, number>();
+  if (policy.headroom_min_share >= 1) return { policy, share: 1, hostScale: none, note: null };
   const s = cpuSwing(snapshot, policy, now);
   const configured = 100 - policy.load_threshold;
-  if (s === null || configured <= 0) return { policy, share: 1, note: null };
+  if (s === null || configured <= 0) return { policy, share: 1, hostScale: none, note: null };
   const needed = policy.headroom_swings * s.swing;
-  const share = Math.min(1, Math.max(policy.headroom_min_share, needed / configured));
-  if (share >= 1) return { policy, share: 1, note: null };
+  const shareFor = (swing: number): number => Math.min(1, Math.max(policy.headroom_min_share, (policy.headroom_swings * swing) / configured));
+  const share = shareFor(s.swing);
+  if (share >= 1) return { policy, share: 1, hostScale: none, note: null };
+  const hostScale = new Map<string, number>();
+  for (const [id, swing] of s.byHost) {
+    const own = shareFor(swing);
+    if (own > share) hostScale.set(id, own / share);
+  }
   const level = (l: number): number => r2(100 - (100 - l) * share);
   const adapted: Policy = {
     ...policy,
@@ -80,7 +100,7 @@ export function effectivePolicy(snapshot: ClusterSnapshot, policy: Policy, now: 
     code: "CPU_HEADROOM_ADAPTED",
     message:
       `CPU loads are steady (swing ${s.swing.toFixed(1)} points between samples, 90th percentile of ${s.hosts} busy hosts): ` +
-      `${(share * 100).toFixed(0)} % of the configured headroom is kept, so load_threshold ${adapted.load_threshold} %, load_target ${adapted.load_target} %, ` +
+      `${(share * 100).toFixed(0)} % of the configured headroom is kept (${hostScale.size} burstier host(s) keep more), so load_threshold ${adapted.load_threshold} %, load_target ${adapted.load_target} %, ` +
       `max_load_candidate ${adapted.max_load_candidate} %, consolidate_load ${adapted.consolidate_load} %`,
     numbers: {
       swing: r2(s.swing),
@@ -92,7 +112,13 @@ export function effectivePolicy(snapshot: ClusterSnapshot, policy: Policy, now: 
       load_target: adapted.load_target,
       max_load_candidate: adapted.max_load_candidate,
       consolidate_load: adapted.consolidate_load,
+      widerHosts: hostScale.size,
     },
   };
-  return { policy: adapted, share, note };
+  return { policy: adapted, share, hostScale, note };
+}
+
+/** A CPU level with its headroom (100 − level) widened by `scale` (1: unchanged). */
+export function widened(level: number, scale: number | undefined): number {
+  return scale === undefined || scale === 1 ? level : Math.max(0, 100 - (100 - level) * scale);
 }

@@ -38,8 +38,8 @@ interface Run {
 
 function execute(snapshot: ClusterSnapshot, configured: Policy, now: number, request: PlanRequest, opts: PlanOptions): { plan: Plan; run: Run } {
   // Every strategy, limit and indicator of this plan uses the CPU levels adapted to the measured swing.
-  const { policy, note } = effectivePolicy(snapshot, configured, now);
-  const ctx = createContext(snapshot, policy, now, request.mode, opts);
+  const { policy, note, hostScale } = effectivePolicy(snapshot, configured, now);
+  const ctx = createContext(snapshot, policy, now, request.mode, opts, hostScale);
   if (note) ctx.log.add(note);
   const before = measureBefore(ctx.model, policy.load_threshold, policy.mem_threshold);
   const run: Run = { ctx, emptyHosts: [] };
@@ -140,8 +140,8 @@ export interface VmExplanation {
 
 /** Why a VM would or would not move, host by host (O(hosts): for one VM on demand). */
 export function explainVm(snapshot: ClusterSnapshot, configured: Policy, now: number, vmName: string, opts: { operator?: boolean } = {}): VmExplanation {
-  const { policy } = effectivePolicy(snapshot, configured, now);
-  const ctx = createContext(snapshot, policy, now, opts.operator ? "manual" : "cycle", {});
+  const { policy, hostScale } = effectivePolicy(snapshot, configured, now);
+  const ctx = createContext(snapshot, policy, now, opts.operator ? "manual" : "cycle", {}, hostScale);
   const vm = ctx.model.vmByName.get(vmName);
   if (!vm)
     return {

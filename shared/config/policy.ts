@@ -101,7 +101,8 @@ export const Policy = z
      * samples, the CPU levels above (load_threshold, load_target, max_load_candidate,
      * consolidate_load) move up towards 100 % so that only headroom_swings times the measured swing
      * (90th percentile over busy hosts) is kept, but never less than headroom_min_share of the
-     * configured headroom (100 − load_threshold). 1 turns adaptation off; each adapted plan says so.
+     * configured headroom (100 − load_threshold); a host whose own swing needs more keeps
+     * headroom_swings times its own. 1 turns adaptation off; each adapted plan says so.
      */
     headroom_min_share: z.number().min(0).max(1).default(0.5),
     headroom_swings: z.number().min(0).max(100).default(2),

@@ -13,6 +13,7 @@ import type { Policy } from "../../../shared/config/policy.js";
 import type { HostModel, VmModel } from "../cluster-model.js";
 import { checkDestination, checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
+import { widened } from "../headroom.js";
 import { f1, r2, RejectionTally } from "../explain.js";
 import { findDestination, type Placement } from "../placement.js";
 import { classifyHost, longEnough, type WindowVerdict } from "../windows.js";
@@ -56,15 +57,18 @@ export const hotspot: Strategy<HotspotArgs> = {
   },
   run(ctx, a) {
     const { model } = ctx;
-    const hot: { h: HostModel; w: WindowVerdict; excess: number }[] = [];
-    const windowPolicy = { stale_after: a.staleAfterSeconds, max_over: a.maxOverSeconds, load_threshold: a.loadThreshold, mem_threshold: a.memThreshold, interval: ctx.policy.interval };
+    const hot: { h: HostModel; w: WindowVerdict; excess: number; a: HotspotArgs }[] = [];
+    const clusterWindow = { stale_after: a.staleAfterSeconds, max_over: a.maxOverSeconds, load_threshold: a.loadThreshold, mem_threshold: a.memThreshold, interval: ctx.policy.interval };
     for (const h of model.hosts) {
       if (h.excluded) continue;
-      const w = classifyHost(h.source, windowPolicy, ctx.now);
+      // A host burstier than the cluster triggers and sheds at its own, lower CPU levels (headroom.ts).
+      const scale = ctx.headroomScale.get(h.id);
+      const ha = scale === undefined ? a : { ...a, loadThreshold: widened(a.loadThreshold, scale), loadTarget: widened(a.loadTarget, scale) };
+      const w = classifyHost(h.source, ha === a ? clusterWindow : { ...clusterWindow, load_threshold: ha.loadThreshold }, ctx.now);
       if (!w.fresh || (!w.cpu.over && !w.mem.over)) continue;
       if (!w.source) {
         const s = w.metric === "mem" ? w.mem : w.cpu;
-        const thr = w.metric === "mem" ? a.memThreshold : a.loadThreshold;
+        const thr = w.metric === "mem" ? a.memThreshold : r2(ha.loadThreshold);
         ctx.log.host(
           h.id,
           {
@@ -77,8 +81,8 @@ export const hotspot: Strategy<HotspotArgs> = {
         );
         continue;
       }
-      const excess = Math.max(w.cpu.over ? w.cpu.value - a.loadThreshold : 0, w.mem.over ? w.mem.value - a.memThreshold : 0);
-      hot.push({ h, w, excess });
+      const excess = Math.max(w.cpu.over ? w.cpu.value - ha.loadThreshold : 0, w.mem.over ? w.mem.value - a.memThreshold : 0);
+      hot.push({ h, w, excess, a: ha });
     }
     hot.sort((x, y) => y.excess - x.excess || (x.h.id < y.h.id ? -1 : 1));
     if (hot.length === 0) {
@@ -86,7 +90,7 @@ export const hotspot: Strategy<HotspotArgs> = {
       return;
     }
     const frontier: NoFit[] = [];
-    for (const { h, w } of hot) relieve(ctx, a, h, w, frontier);
+    for (const { h, w, a: ha } of hot) relieve(ctx, ha, h, w, frontier);
   },
 };
 

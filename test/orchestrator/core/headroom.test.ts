@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cpuSwing, effectivePolicy } from "../../../orchestrator/core/headroom.js";
-import { plan } from "../../../orchestrator/core/planner.js";
+import { explainVm, plan } from "../../../orchestrator/core/planner.js";
 import type { HostSample, SnapshotHost } from "../../../orchestrator/core/snapshot.js";
 import { host, NOW, policy, snapshot, vm } from "./builders.js";
 
@@ -79,7 +79,7 @@ describe("effectivePolicy", () => {
   it("headroom_min_share 1 turns adaptation off", () => {
     const { hosts, vms } = cluster(8, 0);
     const p = policy({ headroom_min_share: 1 });
-    expect(effectivePolicy(snapshot(hosts, vms), p, NOW)).toEqual({ policy: p, share: 1, note: null });
+    expect(effectivePolicy(snapshot(hosts, vms), p, NOW)).toEqual({ policy: p, share: 1, hostScale: new Map(), note: null });
   });
 });
 
@@ -110,5 +110,42 @@ describe("the planner with adaptive headroom", () => {
   it("is deterministic: the same snapshot gives the same plan, byte for byte", () => {
     const s = withHot(1);
     expect(JSON.stringify(plan(s, policy({ strategies: ["hotspot", "consolidate"] }), NOW))).toBe(JSON.stringify(plan(s, policy({ strategies: ["hotspot", "consolidate"] }), NOW)));
+  });
+});
+
+describe("a bursty host among steady ones", () => {
+  // Ten steady hosts (swing 1) and one bursty host (swing 12): the cluster's 90th percentile is
+  // steady, so the levels adapt, but the bursty host keeps the headroom its own swing needs.
+  const mixed = (burstyCpu: number) => {
+    const { hosts, vms } = cluster(10, 1, 40);
+    hosts.push(host("bursty", { cpu: burstyCpu, samples: swinging(burstyCpu, 12, 31) }));
+    vms.push(vm("b-1", "bursty", { cpu: 200 }), vm("b-2", "bursty", { cpu: 150 }));
+    return { hosts, vms };
+  };
+
+  it("gets a wider headroom: the configured levels where its swing needs all of it", () => {
+    const { hosts, vms } = mixed(50);
+    const e = effectivePolicy(snapshot(hosts, vms), policy(), NOW);
+    expect(e.share).toBe(0.5);
+    expect([...e.hostScale]).toEqual([["bursty", 2]]);
+    expect(e.note?.numbers).toMatchObject({ widerHosts: 1, load_threshold: 90 });
+  });
+
+  it("triggers at its own 80 % while the steady hosts' trigger is 90 %", () => {
+    const { hosts, vms } = mixed(86);
+    // Its samples alternate 86 and 98 %: never all over 90, always over 80.
+    const p = plan(snapshot(hosts, vms), policy(), NOW);
+    expect(p.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED")).toBe(true);
+    expect(p.moves.map((m) => m.source)).toContain("bursty");
+  });
+
+  it("is judged as a destination against the configured candidate limit", () => {
+    const { hosts, vms } = mixed(50);
+    // A VM of 1.6 cores (20 points of an 8-core host) on a steady host.
+    vms.push(vm("mover", "h0", { cpu: 160 }));
+    const x = explainVm(snapshot(hosts, vms), policy(), NOW, "mover");
+    // bursty: 50 % + 20 = 70 % ≥ 70 % (configured); a steady host at 40 %: 60 % < 85 % (adapted).
+    expect(x.hosts.find((d) => d.subject === "bursty")).toMatchObject({ code: "DEST_CPU", numbers: { limitPercent: 70 } });
+    expect(x.hosts.find((d) => d.subject === "h1")?.code).toBe("DEST_OK");
   });
 });
