@@ -2,6 +2,7 @@ import type { Policy } from "../../shared/config/policy.js";
 import { r2 } from "./explain.js";
 import type { Decision } from "./plan.js";
 import type { ClusterSnapshot } from "./snapshot.js";
+import { hostSamples, isFresh } from "./windows.js";
 
 // Adaptive CPU headroom (the idea behind Beloglazov & Buyya's MAD and IQR thresholds, applied to
 // the whole cluster): the configured CPU levels leave 100 − load_threshold points of headroom for
@@ -41,9 +42,14 @@ export function cpuSwing(snapshot: ClusterSnapshot, policy: Pick<Policy, "stale_
   for (const v of snapshot.vms) busy.add(v.host);
   const per: number[] = [];
   const byHost = new Map<string, number>();
+  const seen = new Set<string>();
   for (const h of snapshot.hosts) {
-    if (!busy.has(h.id) || now - h.lastSeen > policy.stale_after * 1000) continue;
-    const s = h.samples;
+    // A host listed twice counts once, as its first entry (as in the working copy).
+    if (seen.has(h.id)) continue;
+    seen.add(h.id);
+    if (!busy.has(h.id) || !isFresh(h.lastSeen, now, policy)) continue;
+    // Oldest first whatever the input order, so a shuffled snapshot gives the same swing.
+    const s = hostSamples(h);
     const from = Math.max(0, s.length - SWING_SAMPLES);
     if (s.length - from < SWING_MIN_SAMPLES) continue;
     let sum = 0;

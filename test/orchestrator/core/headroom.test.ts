@@ -35,6 +35,21 @@ describe("cpuSwing", () => {
     expect(cpuSwing(snapshot(hosts, vms), policy(), NOW)!.swing).toBeLessThan(3);
   });
 
+  it("reads samples oldest first whatever their order, and a host listed twice once", () => {
+    const { hosts, vms } = cluster(6, 2);
+    // h5: steady for its older six samples, swinging 30 points in its newest six.
+    const h5 = swinging(50, 30, 12).map((x, i) => (i < 6 ? { ...x, cpu: 50 } : x));
+    hosts[5] = host("h5", { cpu: 50, samples: h5 });
+    const a = cpuSwing(snapshot(hosts, vms), policy(), NOW)!;
+    // Shuffled samples (reversed) and a second, steady entry for h5 that must not count.
+    const shuffled = hosts.map((h) => ({ ...h, samples: [...h.samples].reverse() }));
+    const b = cpuSwing(snapshot([...shuffled, host("h5", { cpu: 50, samples: swinging(50, 0) })], vms), policy(), NOW)!;
+    expect(b.swing).toBe(a.swing);
+    expect(b.hosts).toBe(6);
+    expect(b.byHost.get("h5")).toBe(a.byHost.get("h5"));
+    expect(a.byHost.get("h5")).toBeGreaterThan(20);
+  });
+
   it("ignores empty hosts, silent hosts and hosts with too few samples, and needs five busy hosts", () => {
     const { hosts, vms } = cluster(5, 2);
     expect(cpuSwing(snapshot(hosts, vms), policy(), NOW)?.hosts).toBe(5);
