@@ -84,10 +84,10 @@ export class Orchestrator {
   private pausedReason: string | undefined;
   private lastPlan: Plan | undefined;
   /**
-   * The policy with the CPU trigger the last cycle used when it adapted its CPU levels to the
-   * measured swing (orchestrator/core/headroom.ts), for `policy` as it was then; else undefined.
+   * When the last cycle adapted its CPU levels to the measured swing (orchestrator/core/headroom.ts):
+   * the policy it adapted, that policy with the adapted trigger, and the plan's explanation.
    */
-  private adapted: { from: Policy; trigger: Policy } | undefined;
+  private adapted: { from: Policy; trigger: Policy; why: string } | undefined;
   private requestSeq = 0;
   private policy: Policy;
   private readonly eventListeners: ((ev: OrchestratorEvent) => void)[] = [];
@@ -178,8 +178,13 @@ export class Orchestrator {
   }
 
   private triggerPolicy(): Policy {
+    return this.currentAdaptation()?.trigger ?? this.policy;
+  }
+
+  /** The last cycle's adaptation, unless the policy was replaced since. */
+  private currentAdaptation(): { trigger: Policy; why: string } | undefined {
     const a = this.adapted;
-    return a !== undefined && a.from === this.policy ? a.trigger : this.policy;
+    return a !== undefined && a.from === this.policy ? a : undefined;
   }
 
   // ---- intake ---------------------------------------------------------------------------
@@ -256,8 +261,9 @@ export class Orchestrator {
     this.expirePlans(now);
     const p = this.planFor({ mode: "cycle" }, now);
     this.lastPlan = p;
-    const level = p.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED")?.numbers["load_threshold"];
-    this.adapted = typeof level === "number" ? { from: this.policy, trigger: { ...this.policy, load_threshold: level } } : undefined;
+    const note = p.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED");
+    const level = note?.numbers["load_threshold"];
+    this.adapted = note && typeof level === "number" ? { from: this.policy, trigger: { ...this.policy, load_threshold: level }, why: note.message } : undefined;
     this.decisions.record(p, now);
     const frozenBefore = this.frozen.size;
     for (const vm of p.frozen) this.frozen.add(vm);
@@ -523,7 +529,7 @@ export class Orchestrator {
       frozen: this.frozen.has(vm),
       inFlight: this.tracker.busy(vm),
       // The CPU levels its last cycle judged with, adapted to the measured swing or as configured.
-      cpuLevels: this.lastPlan?.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED")?.message ?? `as configured (load_threshold ${this.policy.load_threshold} %)`,
+      cpuLevels: this.currentAdaptation()?.why ?? `as configured (load_threshold ${this.policy.load_threshold} %)`,
       lastCycles: { from: sinceCycle, to: this.decisions.cycle, decisions },
       history,
     };

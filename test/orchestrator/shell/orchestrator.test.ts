@@ -54,6 +54,7 @@ describe("Orchestrator.onMetrics", () => {
     const { plan } = await o.cycle();
     expect(plan.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED")?.numbers["load_threshold"]).toBe(90);
     expect(o.effectiveLoadThreshold).toBe(90);
+    expect((o.explain("a-vm", 5) as { cpuLevels: string }).cpuLevels).toMatch(/^CPU loads are steady .*load_threshold 90 %/);
     // 85 % is over the configured trigger but under the adapted one: no early plan.
     for (let t = 7000; t <= 11_000; t += 1000) feed("a", t, 85, oneVm("a"));
     expect(overloaded).toEqual([]);
