@@ -211,6 +211,9 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       await lab.startGuest("hv-a", vm);
       await waitUntil(seen(vm, "hv-a"), 20_000, `${vm} reported on hv-a`);
       await lab.waitForTicks(vm, 1, { after: 0, timeoutMs: 20_000 });
+      // A guest still booting keeps hv-a over the threshold, and hot-spot relief would move it
+      // before the operator's request (CI saw ALREADY_MIGRATING): wait until it is measured idle.
+      await measuredIdle([vm], "hv-a");
       // hv-c's libvirtd dies. Its agent is frozen for a moment so the orchestrator cannot know
       // yet (as in the seconds before an agent's next report): its view of hv-c is still fresh.
       c.signalAgent("hv-c", "SIGSTOP");
