@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { plan } from "../orchestrator/core/planner.js";
 import { Policy } from "../shared/config/policy.js";
-import type { ClusterSnapshot } from "../orchestrator/core/snapshot.js";
+import type { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { figure, type Figure } from "./figures.js";
 import { collectGarbage, sleep } from "./support.js";
 import { syntheticCluster } from "./synthetic-cluster.js";

@@ -1,4 +1,4 @@
-import type { ClusterSnapshot, SnapshotHost, SnapshotVm } from "../orchestrator/core/snapshot.js";
+import type { ClusterSnapshot, SnapshotHost, SnapshotVm } from "../shared/schemas/snapshot.js";
 
 // Deterministic synthetic clusters for benchmarks: a seeded PRNG, hosts of mixed sizes, VMs
 // of mixed shapes, a share of hosts over the threshold long enough to be sources, loads that swing.

@@ -5,7 +5,7 @@ import { withClient, callOrchestrator, type ClientOptions } from "./client.js";
 import { table } from "./table.js";
 import { renderDecisions, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
 import { offlinePlan } from "./offline-plan.js";
-import { ClusterSnapshot } from "../orchestrator/core/snapshot.js";
+import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { Policy } from "../shared/config/policy.js";
 import { BallastError, describeError } from "../shared/errors.js";
 import type { OrchestratorEndpoint } from "../shared/subjects.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { ClusterSnapshot } from "../orchestrator/core/snapshot.js";
+import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { plan } from "../orchestrator/core/planner.js";
-import type { Plan, PlanRequest } from "../orchestrator/core/plan.js";
+import type { Plan, PlanRequest } from "../shared/schemas/plan.js";
 import { Policy } from "../shared/config/policy.js";
 import { parseConfig, readConfigFile } from "../shared/config/load-config.js";
 import { BallastError } from "../shared/errors.js";

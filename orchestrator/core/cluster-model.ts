@@ -1,6 +1,6 @@
 import type { Policy } from "../../shared/config/policy.js";
-import type { Decision } from "./plan.js";
-import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "./snapshot.js";
+import type { Decision } from "../../shared/schemas/plan.js";
+import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
 import { sortedInputs } from "./digest.js";
 import { predictCpu } from "./prediction.js";
 import { compareByLoad, insertByLoad, removeByLoad } from "./load-order.js";

@@ -1,8 +1,8 @@
 import type { PlacementRule, Policy } from "../../shared/config/policy.js";
 import { ClusterModel } from "./cluster-model.js";
 import { DecisionLog, r2 } from "./explain.js";
-import type { PlanRequest, PlannedMove } from "./plan.js";
-import type { ClusterSnapshot } from "./snapshot.js";
+import type { PlanRequest, PlannedMove } from "../../shared/schemas/plan.js";
+import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { detectPingPong } from "./vm-history.js";
 
 // The state one plan() call threads through its strategies: the working copy, the policy, the

@@ -1,7 +1,7 @@
 import type { Policy } from "../../shared/config/policy.js";
 import { Hasher, hashValue } from "./hash.js";
-import type { PlanRequest } from "./plan.js";
-import type { ClusterSnapshot, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "./snapshot.js";
+import type { PlanRequest } from "../../shared/schemas/plan.js";
+import type { ClusterSnapshot, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
 
 // Deterministic digests of the planner's inputs. Everything is fed in sorted order, so the same
 // cluster given in any order hashes the same.

@@ -1,4 +1,4 @@
-import type { Decision, Numbers, StrategyName } from "./plan.js";
+import type { Decision, Numbers, StrategyName } from "../../shared/schemas/plan.js";
 
 // Everything the planner says about what it did not do. Every VM considered and not moved and every
 // host rejected as a destination becomes a Decision with a code and numbers, but bounded: per VM

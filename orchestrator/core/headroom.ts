@@ -1,7 +1,7 @@
 import type { Policy } from "../../shared/config/policy.js";
 import { r2 } from "./explain.js";
-import type { Decision } from "./plan.js";
-import type { ClusterSnapshot } from "./snapshot.js";
+import type { Decision } from "../../shared/schemas/plan.js";
+import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { hostSamples, isFresh } from "./windows.js";
 
 // Adaptive CPU headroom (the idea behind Beloglazov & Buyya's MAD and IQR thresholds, applied to

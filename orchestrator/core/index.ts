@@ -2,6 +2,9 @@
 // from Node, NATS or execa, and takes the clock value as an argument.
 
 export { plan, preflightEvacuation, explainVm } from "./planner.js";
+// The planner's input and output are wire formats (snapshot files, plan replies): their schemas live in shared/schemas.
+export { Plan, PlanMode, PlanRequest, PlannedMove, Decision, Indicators, StrategyName, Numbers } from "../../shared/schemas/plan.js";
+export { ClusterSnapshot, SnapshotHost, SnapshotVm, HostSample, InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
 export { createContext, DEFAULT_EVALUATION_BUDGET } from "./context.js";
 export type { PlanContext } from "./context.js";
 export type { PlanOptions, EvacuationPreflight, VmExplanation } from "./planner.js";

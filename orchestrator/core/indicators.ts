@@ -1,6 +1,6 @@
 import type { ClusterModel, HostModel } from "./cluster-model.js";
 import { r2 } from "./explain.js";
-import type { Indicators, PlannedMove } from "./plan.js";
+import type { Indicators, PlannedMove } from "../../shared/schemas/plan.js";
 
 // Efficacy indicators (Watcher): what the plan achieves on the working copy, before vs after.
 //

@@ -4,10 +4,10 @@ import { createContext, DEFAULT_EVALUATION_BUDGET, type PlanContext, type PlanOp
 import { snapshotDigest, planId } from "./digest.js";
 import { r2 } from "./explain.js";
 import { indicators, measureBefore } from "./indicators.js";
-import type { Decision, Plan, PlanRequest, StrategyName } from "./plan.js";
+import type { Decision, Plan, PlanRequest, StrategyName } from "../../shared/schemas/plan.js";
 import { effectivePolicy } from "./headroom.js";
 import { findDestination } from "./placement.js";
-import type { ClusterSnapshot } from "./snapshot.js";
+import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { balance } from "./strategies/balance.js";
 import { consolidate } from "./strategies/consolidate.js";
 import { evacuateDefaults, runEvacuation, validateEvacuate, type EvacuationResult } from "./strategies/evacuate.js";

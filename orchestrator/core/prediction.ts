@@ -1,4 +1,4 @@
-import type { HostSample } from "./snapshot.js";
+import type { HostSample } from "../../shared/schemas/snapshot.js";
 
 // Short-term load prediction from a host's own recent samples (Beloglazov & Buyya's local
 // regression, used here for destinations): a least-squares line through the CPU samples of the

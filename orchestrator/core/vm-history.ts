@@ -1,5 +1,5 @@
 import type { Policy } from "../../shared/config/policy.js";
-import type { PastMove } from "./snapshot.js";
+import type { PastMove } from "../../shared/schemas/snapshot.js";
 
 // What a VM's own migration history says about moving it again: the per-VM cooldown (which doubles
 // with every recent move, capped) and ping-pong detection (A→B then B→A within the window).

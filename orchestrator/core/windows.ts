@@ -1,5 +1,5 @@
 import type { Policy } from "../../shared/config/policy.js";
-import type { HostSample, SnapshotHost } from "./snapshot.js";
+import type { HostSample, SnapshotHost } from "../../shared/schemas/snapshot.js";
 
 // Time-window classification of one host against the trigger thresholds (descheduler's
 // classifier): pure maths on the host's samples, no cluster access.

@@ -9,7 +9,7 @@ import { answerRequest, parseRequest } from "../../shared/nats/handle-request.js
 import { ReplyHeader } from "../../shared/nats/reply-headers.js";
 import { OrchestratorInstance } from "../../shared/config/orchestrator-config.js";
 import { BallastError, describeError } from "../../shared/errors.js";
-import { ClusterSnapshot } from "../core/snapshot.js";
+import { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { type Orchestrator, ORCHESTRATOR_VERSION } from "./orchestrator.js";
 import type { LeaderForwarder } from "./ha/leader-forwarder.js";
 

@@ -1,7 +1,7 @@
 import type { HostMetrics, Heartbeat } from "../../shared/schemas/host-metrics.js";
 import type { VmInfo } from "../../shared/schemas/vm.js";
 import type { Policy } from "../../shared/config/policy.js";
-import type { ClusterSnapshot, HostSample, SnapshotHost, SnapshotVm, InFlightMigration, PastMove } from "../core/snapshot.js";
+import type { ClusterSnapshot, HostSample, SnapshotHost, SnapshotVm, InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
 import { longEnough, overStreak } from "../core/windows.js";
 import type { HostMapping } from "./host-mapping.js";
 

@@ -1,4 +1,4 @@
-import type { Plan, PlannedMove } from "../core/plan.js";
+import type { Plan, PlannedMove } from "../../shared/schemas/plan.js";
 import type { LoggedDecision } from "../../shared/schemas/decision-log.js";
 import { RingBuffer } from "./ring-buffer.js";
 

@@ -1,5 +1,5 @@
 import type { MigrationEvent } from "../../shared/schemas/agent-api.js";
-import type { InFlightMigration, PastMove } from "../core/snapshot.js";
+import type { InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
 import { RingBuffer } from "./ring-buffer.js";
 import { FINAL_STATES, type MigrationRecord, type MigrationState } from "./migration-record.js";
 

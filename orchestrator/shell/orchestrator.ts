@@ -8,8 +8,8 @@ import type { EvacuateRequest, OrchMigrateRequest, PlanQuery } from "../../share
 import { orchestratorSubjects } from "../../shared/subjects.js";
 import { BallastError } from "../../shared/errors.js";
 import { plan as makePlan, preflightEvacuation } from "../core/planner.js";
-import type { ClusterSnapshot } from "../core/snapshot.js";
-import type { Plan, PlanRequest, PlannedMove } from "../core/plan.js";
+import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
+import type { Plan, PlanRequest, PlannedMove } from "../../shared/schemas/plan.js";
 import { ClusterState } from "./cluster-state.js";
 import { MigrationTracker } from "./migration-tracker.js";
 import type { MigrationRecord } from "./migration-record.js";

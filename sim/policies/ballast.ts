@@ -1,7 +1,7 @@
 import { Policy, type PolicyInput } from "../../shared/config/policy.js";
 import { plan as planCycle } from "../../orchestrator/core/planner.js";
-import type { Plan } from "../../orchestrator/core/plan.js";
-import type { ClusterSnapshot, HostSample, PastMove, SnapshotHost, SnapshotVm } from "../../orchestrator/core/snapshot.js";
+import type { Plan } from "../../shared/schemas/plan.js";
+import type { ClusterSnapshot, HostSample, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
 import { migrationTimeS } from "../model/datacentre.js";
 import { cloudSimPolicy } from "./cloudsim/policy.js";
 import type { CloudSimVariant } from "./cloudsim/pabfd.js";

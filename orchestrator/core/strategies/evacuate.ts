@@ -12,7 +12,7 @@ import type { Policy } from "../../../shared/config/policy.js";
 import { checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
 import { f1, r2, RejectionTally } from "../explain.js";
-import type { Decision } from "../plan.js";
+import type { Decision } from "../../../shared/schemas/plan.js";
 import { findDestination } from "../placement.js";
 import { byName, commitMove, type Strategy } from "./strategy.js";
 

@@ -2,7 +2,7 @@ import type { Policy } from "../../../shared/config/policy.js";
 import type { VmModel } from "../cluster-model.js";
 import type { PlanContext } from "../context.js";
 import { r2 } from "../explain.js";
-import type { Numbers, PlannedMove, StrategyName } from "../plan.js";
+import type { Numbers, PlannedMove, StrategyName } from "../../../shared/schemas/plan.js";
 import type { Placement } from "../placement.js";
 
 // The common shape of a strategy (descheduler's plugin): its arguments, their defaults taken from

@@ -2,7 +2,7 @@ import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { describeError } from "../../../shared/errors.js";
 import { FINAL_STATES, type MigrationRecord } from "../migration-record.js";
-import type { Plan } from "../../core/plan.js";
+import type { Plan } from "../../../shared/schemas/plan.js";
 import type { PersistedState, StateSink } from "../orchestrator.js";
 
 // The shared state of the HA orchestrators in the lease's JetStream KV bucket. The leader writes

@@ -1,4 +1,4 @@
-import type { Plan, PlannedMove } from "../../core/plan.js";
+import type { Plan, PlannedMove } from "../../../shared/schemas/plan.js";
 import type { MigrationRecord } from "../migration-record.js";
 import type { HostStatus } from "../cluster-state.js";
 import { ORCHESTRATOR_VERSION, type Orchestrator } from "../orchestrator.js";

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { StrategyName } from "../../core/plan.js";
-import type { Plan } from "../../core/plan.js";
+import { StrategyName } from "../../../shared/schemas/plan.js";
+import type { Plan } from "../../../shared/schemas/plan.js";
 import type { MigrationRecord } from "../migration-record.js";
 import { ORCHESTRATOR_VERSION, type Orchestrator, type OrchestratorEvent } from "../orchestrator.js";
 

@@ -1,5 +1,5 @@
 import { Policy, type PolicyInput } from "../../../shared/config/policy.js";
-import type { ClusterSnapshot, HostSample, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "../../../orchestrator/core/snapshot.js";
+import type { ClusterSnapshot, HostSample, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "../../../shared/schemas/snapshot.js";
 
 // Small builders for planner scenarios (descheduler's BuildTestNode): every object gets sensible
 // defaults and the second argument tweaks them.

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { PolicyInput } from "../../../shared/config/policy.js";
 import { checkDestination, checkVm, type DestOptions } from "../../../orchestrator/core/constraints.js";
 import { createContext } from "../../../orchestrator/core/context.js";
-import type { ClusterSnapshot } from "../../../orchestrator/core/snapshot.js";
+import type { ClusterSnapshot } from "../../../shared/schemas/snapshot.js";
 import { flight, host, NOW, past, policy, snapshot, vm } from "./builders.js";
 
 // One scenario per code: the VM "x" on host "a" and the candidate destination "b".

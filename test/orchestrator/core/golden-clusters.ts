@@ -1,7 +1,7 @@
 import type { PlacementRule } from "../../../shared/config/policy.js";
 import type { PolicyInput } from "../../../shared/config/policy.js";
 import { seededRandom } from "../../../shared/seeded-random.js";
-import type { ClusterSnapshot, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "../../../orchestrator/core/snapshot.js";
+import type { ClusterSnapshot, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "../../../shared/schemas/snapshot.js";
 import { flight, host, NOW, past, snapshot, vm } from "./builders.js";
 
 // Seeded clusters that exercise every corner the planner has (silent, unhealthy and maintenance

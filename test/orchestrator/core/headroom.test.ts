@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cpuSwing, effectivePolicy } from "../../../orchestrator/core/headroom.js";
 import { explainVm, plan } from "../../../orchestrator/core/planner.js";
-import type { HostSample, SnapshotHost } from "../../../orchestrator/core/snapshot.js";
+import type { HostSample, SnapshotHost } from "../../../shared/schemas/snapshot.js";
 import { host, NOW, policy, snapshot, vm } from "./builders.js";
 
 /** Samples every 10 s ending at NOW (= cpu), alternating between cpu and cpu + swing. */

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { PlacementRule, Policy } from "../../../shared/config/policy.js";
 import { effectivePolicy } from "../../../orchestrator/core/headroom.js";
 import { plan, preflightEvacuation } from "../../../orchestrator/core/planner.js";
-import type { Plan, PlanRequest } from "../../../orchestrator/core/plan.js";
-import type { ClusterSnapshot } from "../../../orchestrator/core/snapshot.js";
+import type { Plan, PlanRequest } from "../../../shared/schemas/plan.js";
+import type { ClusterSnapshot } from "../../../shared/schemas/snapshot.js";
 import { flight, host, NOW, past, policy, snapshot, vm } from "./builders.js";
 
 // Random clusters; every property is checked against an independent replay of the plan's moves.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { explainVm, plan } from "../../../orchestrator/core/planner.js";
-import { Plan } from "../../../orchestrator/core/plan.js";
+import { Plan } from "../../../shared/schemas/plan.js";
 import { flight, host, NOW, past, policy, snapshot, vm } from "./builders.js";
 
 const cluster = () =>

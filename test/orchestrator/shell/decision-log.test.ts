@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DecisionLog, type RecordedDecisions } from "../../../orchestrator/shell/decision-log.js";
 import { DecisionLogMessage } from "../../../shared/schemas/decision-log.js";
-import type { Plan } from "../../../orchestrator/core/plan.js";
+import type { Plan } from "../../../shared/schemas/plan.js";
 
 const plan = (id: string, vm: string): Plan =>
   ({

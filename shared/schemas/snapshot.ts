@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { HostId, VmName } from "../../shared/schemas/ids.js";
-import { VmState } from "../../shared/schemas/vm.js";
+import { HostId, VmName } from "./ids.js";
+import { VmState } from "./vm.js";
 
 // The planner's whole view of the cluster at one instant. Built by the orchestrator shell from
 // agent messages (or loaded from a file for offline planning); the planner never reads anything

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { HostId, VmName } from "../../shared/schemas/ids.js";
+import { HostId, VmName } from "./ids.js";
 
 // What the planner returns: moves with reasons, and every non-decision with a code and numbers.
 
