@@ -8,9 +8,9 @@ import { SimFabric } from "./sim/sim-fabric.js";
 import { SimHypervisor } from "./sim/sim-hypervisor.js";
 import { createSimMetricsSource } from "./sim/sim-metrics-source.js";
 import { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
-import { createVirshRunner } from "./virsh/virsh-runner.js";
+import { createVirshRunner, type VirshRunner } from "./virsh/virsh-runner.js";
 
-/** The configured driver and its host-metrics source; `owned` ones are stopped with the agent. */
+/** The configured driver and its host-metrics source. */
 export interface Driver {
   hypervisor: Hypervisor;
   metricsSource: HostMetricsSource;
@@ -18,14 +18,21 @@ export interface Driver {
   close(): void;
 }
 
-export function createDriver(o: {
+export interface CreateDriverOptions {
   config: AgentConfig;
   logger: Logger;
   clock: Clock;
+  /** Use this hypervisor instead of the configured driver (tests, embedding). */
   hypervisor?: Hypervisor;
   metricsSource?: HostMetricsSource;
+  /** Shared by the sim agents of one process so they can migrate to each other. */
   fabric?: SimFabric;
-}): Driver {
+  /** Wraps the virsh runner of the virsh driver, e.g. AgentMetrics.countVirsh to count every call. */
+  wrapVirshRunner?: (runner: VirshRunner) => VirshRunner;
+}
+
+/** The one place that builds the hypervisor of the configured driver (sim or virsh). */
+export function createDriver(o: CreateDriverOptions): Driver {
   const { config } = o;
   const overrides = { cpusOverride: config.cpus_override, memOverrideMiB: config.mem_override_mib };
   let hypervisor = o.hypervisor;
@@ -38,7 +45,8 @@ export function createDriver(o: {
       hypervisor = sim;
       close = () => sim.stop();
     } else {
-      const runner = createVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 });
+      const plain = createVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 });
+      const runner = o.wrapVirshRunner ? o.wrapVirshRunner(plain) : plain;
       hypervisor = new VirshHypervisor({ runner, migration: config.migration, clock: o.clock, logger: o.logger });
     }
   }

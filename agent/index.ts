@@ -1,7 +1,8 @@
 // The agent's public surface: everything the CLI, the demo and other code may import.
 export { startAgent, type StartAgentOptions, type AgentHandle } from "./nats-agent.js";
 export { runAgent } from "./main.js";
-export { AGENT_VERSION } from "./version.js";
+/** The version every agent reports (heartbeats, pings, its NATS service): Ballast's, from package.json. */
+export { BALLAST_VERSION as AGENT_VERSION } from "../shared/version.js";
 export type { Hypervisor, DomainStats, MigrationTarget, MigrateOptions, MigrationProgress } from "./ports/hypervisor.js";
 export type { HostMetricsSource, HostSample } from "./ports/host-metrics-source.js";
 export { systemClock, type Clock } from "./ports/clock.js";

@@ -8,6 +8,7 @@ import { MigrationEvent, type AgentStatus } from "../shared/schemas/agent-api.js
 import { Heartbeat, type HostMetrics } from "../shared/schemas/host-metrics.js";
 import { HostMetricsFast } from "../shared/schemas/host-metrics-fast.js";
 import { agentSubjects } from "../shared/subjects.js";
+import { BALLAST_VERSION } from "../shared/version.js";
 import { createDriver } from "./create-driver.js";
 import { MetricsCollector } from "./metrics/collector.js";
 import { MigrationManager } from "./migration/migration-manager.js";
@@ -17,11 +18,8 @@ import { systemClock, type Clock } from "./ports/clock.js";
 import type { HostMetricsSource } from "./ports/host-metrics-source.js";
 import type { Hypervisor } from "./ports/hypervisor.js";
 import type { SimFabric } from "./sim/sim-fabric.js";
-import { AGENT_VERSION } from "./version.js";
 import type { AgentMetrics } from "./http/agent-metrics.js";
 import { startAgentMetricsServer, type MetricsServer } from "./http/metrics-server.js";
-import { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
-import { createVirshRunner } from "./virsh/virsh-runner.js";
 
 export interface StartAgentOptions {
   config: AgentConfig;
@@ -57,20 +55,20 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   const clock = o.clock ?? systemClock;
   const log = o.logger.child({ host });
   const subjects = agentSubjects(host);
-  // Prometheus metrics only when served (http.listen); with virsh, every virsh command is counted.
-  // prom-client is loaded only then: it costs the agent about 10 MiB of memory.
+  // Prometheus metrics only when served (http.listen); prom-client is loaded only then: it costs
+  // the agent about 10 MiB of memory.
   const metrics: AgentMetrics | undefined =
-    config.http.listen !== null ? new (await import("./http/agent-metrics.js")).AgentMetrics({ host, driver: o.hypervisor?.name ?? config.driver, version: AGENT_VERSION }) : undefined;
-  const countedVirsh =
-    metrics && !o.hypervisor && config.driver === "virsh"
-      ? new VirshHypervisor({
-          runner: metrics.countVirsh(createVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 })),
-          migration: config.migration,
-          clock,
-          logger: log,
-        })
-      : undefined;
-  const driver = createDriver({ config, logger: log, clock, hypervisor: o.hypervisor ?? countedVirsh, metricsSource: o.metricsSource, fabric: o.fabric });
+    config.http.listen !== null ? new (await import("./http/agent-metrics.js")).AgentMetrics({ host, driver: o.hypervisor?.name ?? config.driver, version: BALLAST_VERSION }) : undefined;
+  const driver = createDriver({
+    config,
+    logger: log,
+    clock,
+    hypervisor: o.hypervisor,
+    metricsSource: o.metricsSource,
+    fabric: o.fabric,
+    // With virsh and metrics served, every virsh command is counted.
+    wrapVirshRunner: metrics ? (runner) => metrics.countVirsh(runner) : undefined,
+  });
   const { hypervisor } = driver;
   const startedAt = Math.round(clock.now());
 
@@ -145,11 +143,11 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     service = await registerAgentService(nc, {
       host,
       driver: hypervisor.name,
-      version: AGENT_VERSION,
+      version: BALLAST_VERSION,
       logger: log,
       handlers: {
-        ping: () => ({ host, ts: clock.now(), agentVersion: AGENT_VERSION, driver: hypervisor.name }),
-        status: (): AgentStatus => ({ metrics: lastMetrics, migrations: migrations.migrations(), driver: hypervisor.name, agentVersion: AGENT_VERSION }),
+        ping: () => ({ host, ts: clock.now(), agentVersion: BALLAST_VERSION, driver: hypervisor.name }),
+        status: (): AgentStatus => ({ metrics: lastMetrics, migrations: migrations.migrations(), driver: hypervisor.name, agentVersion: BALLAST_VERSION }),
         migrate: async (req) => {
           const r = await migrations.request(req);
           if (!r.ok) throw new BallastError(r.error.code, r.error.message, { details: r.error.details });
@@ -193,7 +191,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       host,
       ts: Math.round(clock.now()),
       seq: hbSeq++,
-      agentVersion: AGENT_VERSION,
+      agentVersion: BALLAST_VERSION,
       startedAt,
       collectOk: lastCollect.ok,
       ...(lastCollect.error !== undefined ? { collectError: lastCollect.error } : {}),
@@ -201,7 +199,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     };
     publish(subjects.heartbeat, Heartbeat, hb);
   });
-  log.info({ driver: hypervisor.name, version: AGENT_VERSION, subjects: subjects.migrate.replace(/\.migrate$/, ".*") }, "agent started");
+  log.info({ driver: hypervisor.name, version: BALLAST_VERSION, subjects: subjects.migrate.replace(/\.migrate$/, ".*") }, "agent started");
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -1,2 +1,3 @@
-/** Version the agent reports in heartbeats, pings and its NATS service (SemVer, per ADR-32). */
-export const AGENT_VERSION = "0.1.0";
+// Kept for test/security/hostile-input.test.ts, which imports AGENT_VERSION from here; new code
+// imports BALLAST_VERSION from shared/version.ts (the agent's public name stays in agent/index.ts).
+export { BALLAST_VERSION as AGENT_VERSION } from "../shared/version.js";

@@ -43,10 +43,16 @@ export class TimeoutError extends BallastError {
   }
 }
 
-/** Short human text of any thrown value, for logs and replies. */
-export function describeError(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
+/** A request found nobody serving its subject (NATS "no responders"): fails at once, unlike a timeout. */
+export class NoRespondersError extends BallastError {
+  override readonly name: string = "NoRespondersError";
+  constructor(
+    readonly subject: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super("NO_RESPONDERS", message, options);
+  }
 }
 
 /** No orchestrator leads right now, or the leader did not answer a forwarded request. */
@@ -55,4 +61,10 @@ export class NoLeaderError extends BallastError {
   constructor(message: string, options?: { cause?: unknown; details?: unknown }) {
     super("NO_LEADER", message, options);
   }
+}
+
+/** Short human text of any thrown value, for logs and replies. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
 }

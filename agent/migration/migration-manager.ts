@@ -1,10 +1,10 @@
+import { BoundedMap } from "../../shared/bounded-map.js";
 import { BallastError, describeError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { AbortRequest, AbortResult, MigrateAccepted, MigrateRequest, MigrationEvent, MigrationInfo, MigrationStats } from "../../shared/schemas/agent-api.js";
 import { err, ok, type ErrorCode, type Reply } from "../../shared/schemas/envelope.js";
 import type { Clock } from "../ports/clock.js";
 import type { Hypervisor, MigrationProgress } from "../ports/hypervisor.js";
-import { BoundedMap } from "./bounded-map.js";
 
 // The agent's executor for outgoing migrations. Every safety rule of the agent lives here, in
 // one place: validation, the concurrency cap, idempotency by requestId, leadership epochs, the

@@ -18,6 +18,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   STALE_EPOCH: 409,
   NOT_ALLOWED: 403,
   TIMEOUT: 504,
+  NO_RESPONDERS: 503,
 };
 
 /** The message with `respond` adding the error headers when the body is an error envelope. */

@@ -8,7 +8,7 @@ import { MigrationAddress, VmName } from "../../shared/schemas/ids.js";
 // point before they reach a process, and a name starting with "-" would read as an option.
 
 /** An address in a URI authority: IPv6 literals need brackets. */
-export const uriHost = (address: string) => (address.includes(":") ? `[${address}]` : address);
+const uriHost = (address: string) => (address.includes(":") ? `[${address}]` : address);
 
 export function destinationUri(address: string, m: Pick<MigrationSettings, "uri_scheme" | "uri_path">): string {
   return `${m.uri_scheme}://${uriHost(address)}${m.uri_path}`;

@@ -9,6 +9,21 @@ import { libvirtErrorText } from "./virsh-error-text.js";
 //
 // node:child_process rather than execa: loading execa costs the agent about 12 MiB of resident
 // memory (of an 80 MiB budget), for a few lines of process handling written out below.
+//
+// What a child prints is kept up to a cap, so a runaway or hostile virsh cannot fill the agent's
+// memory. Cut stdout is never parsed: the command fails. Stderr is only read for libvirt's error
+// text, so it is kept in part (its beginning and its end) with a marker where bytes were left out.
+
+/**
+ * Most stdout kept of one virsh command, bytes; more fails the command. The largest output is the
+ * agent's `domstats --raw --state --cpu-total --balloon --vcpu`: about 0.8 KiB per domain plus
+ * about 0.12 KiB per vCPU (measured on libvirt 9 output with every balloon field and long
+ * numbers), so 1,000 domains of 8 vCPUs print about 1.6 MiB and 1,000 of 64 vCPUs about 8.3 MiB.
+ */
+export const MAX_STDOUT_BYTES = 16 * 1024 * 1024;
+
+/** Most stderr kept, bytes: its first and its last half. libvirt's errors are a few lines. */
+export const MAX_STDERR_BYTES = 64 * 1024;
 
 export interface VirshResult {
   stdout: string;
@@ -41,15 +56,27 @@ export function createVirshRunner(o: VirshRunnerOptions): VirshRunner {
       if (opts.signal?.aborted) return Promise.reject(new HypervisorError(`${what} was cancelled`));
       return new Promise<VirshResult>((resolve, reject) => {
         const child = spawn(o.binary, ["-c", o.uri, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C", LANG: "C" } });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (s: string) => (stdout += s));
-        child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
-        let ended: "timeout" | "cancelled" | null = null;
-        const kill = (why: "timeout" | "cancelled") => {
+        // Bytes, decoded once at the end: a character split between two chunks stays whole.
+        let stdout: Buffer[] = [];
+        let stdoutBytes = 0;
+        const stderr = new HeadAndTail(MAX_STDERR_BYTES);
+        let ended: "timeout" | "cancelled" | "overflow" | null = null;
+        const kill = (why: "timeout" | "cancelled" | "overflow") => {
           ended ??= why;
           child.kill("SIGKILL");
         };
+        child.stdout.on("data", (b: Buffer) => {
+          if (ended === "overflow") return;
+          stdoutBytes += b.length;
+          if (stdoutBytes <= MAX_STDOUT_BYTES) stdout.push(b);
+          else {
+            stdout = [];
+            kill("overflow");
+            // Also stops a grandchild still writing into the pipe (it gets EPIPE).
+            child.stdout.destroy();
+          }
+        });
+        child.stderr.on("data", (b: Buffer) => stderr.push(b));
         const timer = setTimeout(() => kill("timeout"), timeoutMs);
         const onAbort = () => kill("cancelled");
         opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -67,9 +94,15 @@ export function createVirshRunner(o: VirshRunnerOptions): VirshRunner {
           settle(() => {
             if (ended === "timeout") return reject(new TimeoutError(`${what} did not finish within ${timeoutMs} ms and was killed`));
             if (ended === "cancelled") return reject(new HypervisorError(`${what} was cancelled`));
-            if (code === 0) return resolve({ stdout, stderr });
+            if (ended === "overflow")
+              return reject(
+                new HypervisorError(`${what} printed more than ${MAX_STDOUT_BYTES / 1024 / 1024} MiB on stdout and was stopped; output cut short is not parsed`, {
+                  details: { command: what, exitCode: null, maxStdoutBytes: MAX_STDOUT_BYTES },
+                }),
+              );
+            if (code === 0) return resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr: stderr.text() });
             const fallback = code === null ? `killed by ${signal ?? "a signal"}` : `exit code ${code}`;
-            reject(new HypervisorError(libvirtErrorText(stderr, fallback), { details: { command: what, exitCode: code } }));
+            reject(new HypervisorError(libvirtErrorText(stderr.text(), fallback), { details: { command: what, exitCode: code } }));
           });
         // "close", not "exit": the output pipes are drained by then. A killed virsh is done at
         // "exit": a grandchild holding its pipes must not stretch the time limit.
@@ -80,4 +113,47 @@ export function createVirshRunner(o: VirshRunnerOptions): VirshRunner {
       });
     },
   };
+}
+
+/** Keeps the first and the last `max / 2` bytes of a stream; the text marks what was left out. */
+class HeadAndTail {
+  private readonly half: number;
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  private dropped = 0;
+
+  constructor(max: number) {
+    this.half = Math.floor(max / 2);
+  }
+
+  push(b: Buffer): void {
+    if (this.headBytes < this.half) {
+      const part = b.subarray(0, this.half - this.headBytes);
+      this.head.push(part);
+      this.headBytes += part.length;
+      b = b.subarray(part.length);
+    }
+    if (b.length === 0) return;
+    this.tail.push(b);
+    this.tailBytes += b.length;
+    // Trimmed once the tail holds twice what it keeps: memory stays bounded, copying amortised.
+    if (this.tailBytes > 2 * this.half) this.trimTail();
+  }
+
+  text(): string {
+    this.trimTail();
+    const head = Buffer.concat(this.head).toString("utf8");
+    const tail = Buffer.concat(this.tail).toString("utf8");
+    return this.dropped === 0 ? head + tail : `${head}\n[... ${this.dropped} bytes of stderr left out ...]\n${tail}`;
+  }
+
+  private trimTail(): void {
+    if (this.tailBytes <= this.half) return;
+    const all = Buffer.concat(this.tail);
+    this.dropped += all.length - this.half;
+    this.tail = [all.subarray(all.length - this.half)];
+    this.tailBytes = this.half;
+  }
 }

@@ -22,6 +22,9 @@ export const ErrorCode = z.enum([
   "MIGRATION_FAILED",
   "HYPERVISOR_ERROR",
   "INTERNAL",
+  // Nobody serves the subject of a request (NATS answered "no responders" at once): the service
+  // is not running or not connected to this NATS server. Raised on the requesting side.
+  "NO_RESPONDERS",
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createVirshRunner } from "../../../agent/virsh/virsh-runner.js";
+import { createVirshRunner, MAX_STDERR_BYTES, MAX_STDOUT_BYTES } from "../../../agent/virsh/virsh-runner.js";
 import { FIXTURES } from "../support/fixtures.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ballast-runner-"));
@@ -61,5 +61,55 @@ describe("virsh runner", () => {
     const p = run.run(["migrate"], { signal: ac.signal });
     setTimeout(() => ac.abort(), 100);
     await expect(p).rejects.toMatchObject({ message: expect.stringMatching(/cancelled/) });
+  });
+});
+
+describe("virsh runner output caps", () => {
+  const flood = createVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-floods.sh"), uri: "qemu:///system", timeoutMs: 20_000 });
+
+  it("keeps stdout up to the cap whole", async () => {
+    const r = await flood.run(["flood", String(MAX_STDOUT_BYTES), "0"]);
+    expect(r.stdout.length).toBe(MAX_STDOUT_BYTES);
+    expect(r.stdout.startsWith("xxx") && r.stdout.endsWith("xxx")).toBe(true);
+  });
+
+  it("fails with a HypervisorError rather than return stdout cut at the cap", async () => {
+    await expect(flood.run(["flood", String(MAX_STDOUT_BYTES + 1), "0"])).rejects.toMatchObject({
+      name: "HypervisorError",
+      code: "HYPERVISOR_ERROR",
+      message: "virsh flood printed more than 16 MiB on stdout and was stopped; output cut short is not parsed",
+      details: { command: "virsh flood", maxStdoutBytes: MAX_STDOUT_BYTES },
+    });
+  });
+
+  it("stops a command that keeps printing instead of reading it to the end", async () => {
+    const t0 = Date.now();
+    await expect(flood.run(["flood", String(1024 * 1024 * 1024), "0"])).rejects.toMatchObject({ name: "HypervisorError", message: expect.stringMatching(/more than 16 MiB on stdout/) });
+    // 1 GiB read to the end takes seconds; stopped at 16 MiB it takes a fraction of that.
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("keeps the beginning and the end of a long stderr, with a marker where bytes were left out", async () => {
+    const total = 1024 * 1024;
+    const r = await flood.run(["flood", "3", String(total)]);
+    expect(r.stdout).toBe("xxx");
+    expect(r.stderr.startsWith("error: first line of stderr\nnnn")).toBe(true);
+    expect(r.stderr.endsWith("nnn\nerror: last line of stderr\n")).toBe(true);
+    expect(r.stderr).toContain(`\n[... ${total - MAX_STDERR_BYTES} bytes of stderr left out ...]\n`);
+    expect(r.stderr.length).toBeLessThan(MAX_STDERR_BYTES + 100);
+  });
+
+  it("still finds libvirt's error lines in a long stderr of a failing command", async () => {
+    await expect(flood.run(["flood", "0", String(1024 * 1024), "1"])).rejects.toMatchObject({
+      name: "HypervisorError",
+      message: "first line of stderr; last line of stderr",
+      details: { command: "virsh flood", exitCode: 1 },
+    });
+  });
+
+  it("keeps a stderr within the cap whole", async () => {
+    const r = await flood.run(["flood", "0", String(MAX_STDERR_BYTES)]);
+    expect(r.stderr.length).toBe(MAX_STDERR_BYTES);
+    expect(r.stderr).not.toContain("left out");
   });
 });
