@@ -1,19 +1,26 @@
 import type { PlacementRule } from "../../shared/config/policy.js";
+import type { DecisionCode } from "../../shared/schemas/decision-codes.js";
 import type { HostModel, VmModel } from "./cluster-model.js";
 import type { PlanContext } from "./context.js";
-import { f1, r2, type Rejection } from "./explain.js";
+import type { Rejection } from "./explain.js";
+import { f1, r2 } from "./format.js";
 import { widened } from "./headroom.js";
 import { cooldownOf } from "./vm-history.js";
 
 // The ONE place where limits are enforced (descheduler's evictor). Strategies propose; these
-// functions say yes, or no with a code and the numbers. Nothing else in the core re-checks a limit.
+// functions say yes, or no with a code and the numbers. Nothing else in the core re-checks a limit,
+// and the shell's last check before a migration starts uses the same memory formula
+// (exceedsPhysicalMemory).
 //
-// VM codes:   VM_EXCLUDED VM_PINNED VM_NOT_RUNNING VM_FROZEN VM_PINGPONG VM_MIGRATING VM_PLANNED
-//             SOURCE_EXCLUDED SOURCE_SILENT VM_COOLDOWN MOVES_PER_CYCLE TOTAL_CONCURRENCY
-//             SOURCE_CONCURRENCY
-// Host codes: DEST_UNKNOWN DEST_IS_SOURCE DEST_EXCLUDED DEST_SILENT DEST_UNHEALTHY DEST_MAINTENANCE DEST_CLOSING
-//             DEST_NO_ADDRESS DEST_EMPTY DEST_SETTLING DEST_CONCURRENCY DEST_TOO_MANY_VMS RULE_MUST
-//             DEST_MEM DEST_CPU
+// checkVm:          VM_EXCLUDED VM_PINNED VM_NOT_RUNNING VM_PINGPONG VM_FROZEN VM_MIGRATING VM_PLANNED
+//                   SOURCE_EXCLUDED SOURCE_SILENT VM_COOLDOWN, then checkCaps' codes
+// checkCaps:        MOVES_PER_CYCLE (checkMoveCap) TOTAL_CONCURRENCY SOURCE_CONCURRENCY
+// checkSource:      SOURCE_SENDING SOURCE_SETTLING
+// checkDestination: DEST_IS_SOURCE DEST_EXCLUDED DEST_SILENT DEST_UNHEALTHY DEST_MAINTENANCE
+//                   DEST_CLOSING DEST_NO_ADDRESS DEST_EMPTY DEST_SETTLING DEST_CONCURRENCY
+//                   DEST_TOO_MANY_VMS RULE_MUST DEST_MEM DEST_CPU
+// (DEST_UNKNOWN, for a destination not in the snapshot, is the manual strategy's: there is no host
+// to check.) Each function checks in the order listed; the first failing check is the answer.
 // Should rules never reject: a feasible destination reports the should rules it would break.
 
 export interface DestOptions {
@@ -32,7 +39,7 @@ export type DestVerdict =
   | { ok: false; rejection: Rejection };
 
 const NO_NUMBERS: Rejection["numbers"] = Object.freeze({}) as Rejection["numbers"];
-const reject = (code: string, message: string, numbers: Rejection["numbers"] = {}): Rejection => ({ code, message, numbers });
+const reject = (code: DecisionCode, message: string, numbers: Rejection["numbers"] = {}): Rejection => ({ code, message, numbers });
 
 /** VM-level checks: may this VM move at all now? `caps` adds the per-cycle caps. */
 export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejection | null {
@@ -65,14 +72,21 @@ export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejecti
   return caps ? checkCaps(ctx, vm) : null;
 }
 
+/** The cap on moves per plan: once reached, no further move can be planned this cycle. */
+export function checkMoveCap(ctx: PlanContext): Rejection | null {
+  const { model, policy } = ctx;
+  if (model.plannedTotal < policy.max_moves_per_cycle) return null;
+  return reject("MOVES_PER_CYCLE", `${model.plannedTotal} moves already planned this cycle (max_moves_per_cycle ${policy.max_moves_per_cycle})`, {
+    planned: model.plannedTotal,
+    max_moves_per_cycle: policy.max_moves_per_cycle,
+  });
+}
+
 /** The per-cycle caps, counting migrations already in flight. */
 export function checkCaps(ctx: PlanContext, vm: VmModel): Rejection | null {
   const { model, policy } = ctx;
-  if (model.plannedTotal >= policy.max_moves_per_cycle)
-    return reject("MOVES_PER_CYCLE", `${model.plannedTotal} moves already planned this cycle (max_moves_per_cycle ${policy.max_moves_per_cycle})`, {
-      planned: model.plannedTotal,
-      max_moves_per_cycle: policy.max_moves_per_cycle,
-    });
+  const moves = checkMoveCap(ctx);
+  if (moves) return moves;
   const total = model.inFlightTotal + model.plannedTotal;
   if (total >= policy.max_concurrent_total)
     return reject("TOTAL_CONCURRENCY", `${model.inFlightTotal} in flight + ${model.plannedTotal} planned = ${total} ≥ max_concurrent_total ${policy.max_concurrent_total}`, {
@@ -92,11 +106,47 @@ export function checkCaps(ctx: PlanContext, vm: VmModel): Rejection | null {
   return null;
 }
 
+/**
+ * May load be shed from the overloaded host `h` now? Only while its samples show what a move will
+ * change: not while it still sends VMs, nor right after a migration. Operator modes skip it, as
+ * they skip settle times everywhere.
+ */
+export function checkSource(ctx: PlanContext, h: HostModel): Rejection | null {
+  if (ctx.operator) return null;
+  const { model, policy, now } = ctx;
+  // A source already sending VMs still carries their load until they land: shedding more now
+  // would over-correct (oVirt skips such hosts too). Its next samples after the move decide.
+  if (h.inFlightOut > 0)
+    return reject("SOURCE_SENDING", `host ${h.id} is over its threshold but already sends ${h.inFlightOut} VM(s); waiting for their effect`, {
+      inFlightOut: h.inFlightOut,
+      cpuPercent: r2(model.cpuLoad(h)),
+      memPercent: r2(model.memLoad(h)),
+    });
+  // A source that just sent or received a VM still shows the old load in its samples: let it settle.
+  if (h.lastMoveAt !== null && now - h.lastMoveAt < policy.host_settle * 1000)
+    return reject(
+      "SOURCE_SETTLING",
+      `host ${h.id} took part in a migration ${f1((now - h.lastMoveAt) / 1000)} s ago < host_settle ${policy.host_settle} s; its samples may predate it`,
+      { sinceSeconds: r2((now - h.lastMoveAt) / 1000), host_settle: policy.host_settle },
+    );
+  return null;
+}
+
+/**
+ * Whether `addMiB` more on a host using `usedMiB` of `totalMiB` would eat into the `reserveMiB`
+ * kept for the hypervisor itself. The planner asks it of the working copy (used memory plus
+ * reservations); the dispatcher asks it right before a migration starts, with what the host reports
+ * then and the migrations already on their way to it.
+ */
+export function exceedsPhysicalMemory(usedMiB: number, addMiB: number, totalMiB: number, reserveMiB: number): boolean {
+  return usedMiB + addMiB > totalMiB - reserveMiB;
+}
+
 /** May `vm` go to `h`? Checks in a fixed order; the first failing check is the answer. */
 export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o: DestOptions, detail = true): DestVerdict {
   const { model, policy, now } = ctx;
   // Messages are built only when asked for: a search over 10,000 hosts keeps a few in full.
-  const no = (code: string, build: () => Rejection): DestVerdict => ({ ok: false, rejection: detail ? build() : { code, message: code, numbers: NO_NUMBERS } });
+  const no = (code: DecisionCode, build: () => Rejection): DestVerdict => ({ ok: false, rejection: detail ? build() : { code, message: code, numbers: NO_NUMBERS } });
   const id = h.id;
   if (vm.host === id) return no("DEST_IS_SOURCE", () => reject("DEST_IS_SOURCE", `${vm.name} already runs on ${id}`));
   if (h.excluded) return no("DEST_EXCLUDED", () => reject("DEST_EXCLUDED", `host ${id} is in excluded_hosts`));
@@ -163,7 +213,7 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
         limitMiB: r2(memCap),
       }),
     );
-  if (h.memUsedMiB + vm.memMiB > h.memTotalMiB - policy.mem_reserve_mib)
+  if (exceedsPhysicalMemory(h.memUsedMiB, vm.memMiB, h.memTotalMiB, policy.mem_reserve_mib))
     return no("DEST_MEM", () =>
       reject("DEST_MEM", `host ${id} memory used ${f1(h.memUsedMiB)} + ${f1(vm.memMiB)} MiB > ${f1(h.memTotalMiB)} − reserve ${policy.mem_reserve_mib} MiB`, {
         memUsedMiB: r2(h.memUsedMiB),

@@ -1,6 +1,7 @@
 import type { PlacementRule, Policy } from "../../shared/config/policy.js";
 import { ClusterModel } from "./cluster-model.js";
-import { DecisionLog, r2 } from "./explain.js";
+import { DecisionLog } from "./explain.js";
+import { r2 } from "./format.js";
 import type { PlanRequest, PlannedMove } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { detectPingPong } from "./vm-history.js";

@@ -1,3 +1,4 @@
+import type { DecisionCode } from "../../shared/schemas/decision-codes.js";
 import type { Decision, Numbers, StrategyName } from "../../shared/schemas/plan.js";
 
 // Everything the planner says about what it did not do. Every VM considered and not moved and every
@@ -8,7 +9,7 @@ import type { Decision, Numbers, StrategyName } from "../../shared/schemas/plan.
 
 /** A reason a VM cannot move, or a host cannot take it, with the numbers behind it. */
 export interface Rejection {
-  code: string;
+  code: DecisionCode;
   message: string;
   numbers: Numbers;
 }
@@ -17,18 +18,6 @@ export interface Rejection {
 export const KEPT_HOST_REJECTIONS = 3;
 /** Hard cap on decisions in one plan; beyond it one DECISIONS_TRUNCATED decision says how many were dropped. */
 export const MAX_DECISIONS = 20_000;
-
-/** Round for reports: 2 decimals, no -0, no NaN. */
-export function r2(x: number): number {
-  if (!Number.isFinite(x)) return 0;
-  const v = Math.round(x * 100) / 100;
-  return v === 0 ? 0 : v;
-}
-
-/** One decimal, for messages. */
-export function f1(x: number): string {
-  return (Number.isFinite(x) ? x : 0).toFixed(1);
-}
 
 export class DecisionLog {
   private readonly list: Decision[] = [];
@@ -78,7 +67,7 @@ export class DecisionLog {
 
 /** Host rejections for one VM placement: counts per code, and the first few hosts in full. */
 export class RejectionTally {
-  readonly counts = new Map<string, number>();
+  readonly counts = new Map<DecisionCode, number>();
   readonly kept: { host: string; rejection: Rejection }[] = [];
   evaluated = 0;
 

@@ -1,6 +1,6 @@
 import type { Policy } from "../../shared/config/policy.js";
-import { r2 } from "./explain.js";
-import type { Decision } from "../../shared/schemas/plan.js";
+import { f1, r2 } from "./format.js";
+import type { CpuAdaptation, Decision } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { hostSamples, isFresh } from "./windows.js";
 
@@ -72,8 +72,10 @@ export interface EffectivePolicy {
    * to widen their headroom (> 1), so each host keeps headroom_swings times its own swing too.
    */
   hostScale: ReadonlyMap<string, number>;
-  /** Why the levels are what they are, when they were adapted. */
+  /** Why the levels are what they are, when they were adapted (CPU_HEADROOM_ADAPTED). */
   note: Decision | null;
+  /** The same as a typed record (Plan.adaptation); absent when the configured levels apply. */
+  adaptation?: CpuAdaptation;
 }
 
 /** The policy this plan uses: the configured one with its CPU levels adapted to the measured swing. */
@@ -100,14 +102,15 @@ export function effectivePolicy(snapshot: ClusterSnapshot, policy: Policy, now: 
     max_load_candidate: level(policy.max_load_candidate),
     consolidate_load: level(policy.consolidate_load),
   };
+  const message =
+    `CPU loads are steady (swing ${f1(s.swing)} points between samples, 90th percentile of ${s.hosts} busy hosts): ` +
+    `${(share * 100).toFixed(0)} % of the configured headroom is kept (${hostScale.size} burstier host(s) keep more), so load_threshold ${adapted.load_threshold} %, load_target ${adapted.load_target} %, ` +
+    `max_load_candidate ${adapted.max_load_candidate} %, consolidate_load ${adapted.consolidate_load} %`;
   const note: Decision = {
     kind: "cluster",
     subject: "cluster",
     code: "CPU_HEADROOM_ADAPTED",
-    message:
-      `CPU loads are steady (swing ${s.swing.toFixed(1)} points between samples, 90th percentile of ${s.hosts} busy hosts): ` +
-      `${(share * 100).toFixed(0)} % of the configured headroom is kept (${hostScale.size} burstier host(s) keep more), so load_threshold ${adapted.load_threshold} %, load_target ${adapted.load_target} %, ` +
-      `max_load_candidate ${adapted.max_load_candidate} %, consolidate_load ${adapted.consolidate_load} %`,
+    message,
     numbers: {
       swing: r2(s.swing),
       hosts: s.hosts,
@@ -121,7 +124,18 @@ export function effectivePolicy(snapshot: ClusterSnapshot, policy: Policy, now: 
       widerHosts: hostScale.size,
     },
   };
-  return { policy: adapted, share, hostScale, note };
+  const adaptation: CpuAdaptation = {
+    share: r2(share),
+    swing: r2(s.swing),
+    hosts: s.hosts,
+    loadThreshold: adapted.load_threshold,
+    loadTarget: adapted.load_target,
+    maxLoadCandidate: adapted.max_load_candidate,
+    consolidateLoad: adapted.consolidate_load,
+    widerHosts: hostScale.size,
+    message,
+  };
+  return { policy: adapted, share, hostScale, note, adaptation };
 }
 
 /** A CPU level with its headroom (100 − level) widened by `scale` (1: unchanged). */

@@ -1,5 +1,5 @@
 import type { ClusterModel, HostModel } from "./cluster-model.js";
-import { r2 } from "./explain.js";
+import { r2 } from "./format.js";
 import type { Indicators, PlannedMove } from "../../shared/schemas/plan.js";
 
 // Efficacy indicators (Watcher): what the plan achieves on the working copy, before vs after.

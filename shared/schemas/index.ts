@@ -4,5 +4,6 @@ export * from "./host-metrics.js";
 export * from "./envelope.js";
 export * from "./agent-api.js";
 export * from "./orchestrator-api.js";
+export * from "./decision-codes.js";
 export * from "./plan.js";
 export * from "./snapshot.js";

@@ -11,10 +11,10 @@ import type { Policy } from "../../../shared/config/policy.js";
 import type { HostModel, VmModel } from "../cluster-model.js";
 import { checkDestination, checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
-import { f1, r2 } from "../explain.js";
+import { f1, r2 } from "../format.js";
 import { imbalanceOf, loadSums, type LoadSums } from "../indicators.js";
 import type { Placement } from "../placement.js";
-import { byName, CAP_CODES, commitMove, type Strategy } from "./strategy.js";
+import { byName, CAP_CODES, commitMove, type Strategy, type StrategyResult } from "./strategy.js";
 
 export interface BalanceArgs {
   minGain: number;
@@ -48,7 +48,7 @@ export const balance: Strategy<BalanceArgs> = {
     if (a.sourceHosts < 1 || a.destHosts < 1 || a.destScan < 1) e.push("balance search widths must be >= 1");
     return e;
   },
-  run(ctx, a) {
+  run(ctx, a): StrategyResult {
     const { model } = ctx;
     let steps = 0;
     for (;;) {
@@ -64,10 +64,10 @@ export const balance: Strategy<BalanceArgs> = {
             },
             "balance",
           );
-        return;
+        return {};
       }
       const best = bestMove(ctx, a, sums, now);
-      if (best === "capped") return;
+      if (best === "capped") return {};
       if (!best || best.gain < Math.max(a.minGain, MIN_GAIN_EPS)) {
         ctx.log.cluster(
           {
@@ -79,7 +79,7 @@ export const balance: Strategy<BalanceArgs> = {
           },
           "balance",
         );
-        return;
+        return {};
       }
       const { vm, p, gain } = best;
       const src = model.hostById.get(vm.host)!;

@@ -9,20 +9,22 @@
 //          what the migrations copy, and small leftovers pack without stranding memory), the
 //          least loaded of those first. (Size: the weighted share of the largest CPU
 //          and memory capacities in the cluster.) A VM is never moved from a host that cannot be
-//          emptied entirely. Of the empty hosts, spare_hosts (the largest) are kept powered as
-//          reserve; the others are reported in plan.emptyHosts as power-off candidates.
+//          emptied entirely.
 // Stop:    no further host can be emptied, the host-trial limit, or the per-cycle caps. When the caps
 //          cut a host's emptying short, its first moves are kept (the next cycle continues; the model
 //          proved all of its VMs fit) and consolidation ends.
+// Result:  once the whole plan is made (finish), the hosts it leaves empty, except spare_hosts of
+//          them (the largest) kept powered as reserve: plan.emptyHosts, the power-off candidates.
 // Consolidation is optional, so it never breaks a should rule.
 
 import type { Policy } from "../../../shared/config/policy.js";
 import type { ClusterModel, HostModel, MoveToken, VmModel } from "../cluster-model.js";
-import { checkDestination, checkVm, type DestOptions } from "../constraints.js";
+import { checkDestination, checkMoveCap, checkVm, type DestOptions } from "../constraints.js";
 import type { PlanContext } from "../context.js";
-import { f1, r2, RejectionTally } from "../explain.js";
+import { RejectionTally, type Rejection } from "../explain.js";
+import { f1, r2 } from "../format.js";
 import { findDestination, type Placement } from "../placement.js";
-import { byId, byName, commitMove, type Strategy } from "./strategy.js";
+import { byId, byName, commitMove, type Strategy, type StrategyResult } from "./strategy.js";
 
 export interface ConsolidateArgs {
   loadLimit: number;
@@ -32,7 +34,7 @@ export interface ConsolidateArgs {
   maxHostTrials: number;
 }
 
-export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanContext, a: ConsolidateArgs): string[] } = {
+export const consolidate: Strategy<ConsolidateArgs> = {
   name: "consolidate",
   defaults: (p: Policy): ConsolidateArgs => ({
     loadLimit: Math.min(p.consolidate_load, p.max_load_candidate),
@@ -47,7 +49,7 @@ export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanCont
     if (a.maxHostTrials < 1) e.push("maxHostTrials must be >= 1");
     return e;
   },
-  run(ctx, a) {
+  run(ctx, a): StrategyResult {
     const { model } = ctx;
     const sizes = new HostSizes(model);
     // Smallest size first, then least VM memory: every emptied host saves the same power, and the
@@ -69,7 +71,7 @@ export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanCont
         ctx.log.cluster({ code: "CONSOLIDATION_LIMIT", message: `consolidation stopped after ${trials} host trials`, numbers: { trials, maxHostTrials: a.maxHostTrials, budgetExhausted: ctx.budgetExhausted } }, "consolidate");
         break;
       }
-      if (ctx.caps && model.plannedTotal >= ctx.policy.max_moves_per_cycle) break;
+      if (ctx.caps && checkMoveCap(ctx)) break;
       if (model.isEmpty(h) || h.plannedIn > 0 || ctx.closing.has(h.id)) continue;
       trials += 1;
       const chosen = trial(ctx, h, opts, sizes);
@@ -77,15 +79,16 @@ export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanCont
       // Replay the proven moves with the per-cycle caps; the first one refused ends consolidation.
       ctx.closing.add(h.id);
       let done = 0;
+      const deferred = (why: Rejection): StrategyResult => {
+        ctx.log.host(h.id, { code: "CONSOLIDATION_DEFERRED", message: `host ${h.id} can be emptied, ${done} of ${chosen.length} moves fit this cycle: ${why.message}`, numbers: { moved: done, vms: chosen.length, blockedBy: why.code } }, undefined, "consolidate");
+        if (done === 0) ctx.closing.delete(h.id);
+        return {};
+      };
       for (const { vm, p } of chosen) {
+        const r = checkVm(ctx, vm, ctx.caps);
+        if (r) return deferred(r);
         const v = checkDestination(ctx, vm, p.host, { ...opts, caps: ctx.caps });
-        const r = checkVm(ctx, vm, ctx.caps) ?? (v.ok ? null : v.rejection);
-        if (r || !v.ok) {
-          const why = r ?? { code: "UNKNOWN", message: "refused" };
-          ctx.log.host(h.id, { code: "CONSOLIDATION_DEFERRED", message: `host ${h.id} can be emptied, ${done} of ${chosen.length} moves fit this cycle: ${why.message}`, numbers: { moved: done, vms: chosen.length, blockedBy: why.code } }, undefined, "consolidate");
-          if (done === 0) ctx.closing.delete(h.id);
-          return;
-        }
+        if (!v.ok) return deferred(v.rejection);
         const cpuBefore = model.cpuLoad(p.host);
         const placed: Placement = { host: p.host, brokenShould: v.brokenShould, cpuAfter: v.cpuAfter, memAfter: v.memAfter, keyAfter: v.keyAfter };
         commitMove(
@@ -103,15 +106,18 @@ export const consolidate: Strategy<ConsolidateArgs> & { emptyHosts(ctx: PlanCont
     }
     if (emptied === 0 && ctx.moves.every((m) => m.strategy !== "consolidate"))
       ctx.log.cluster({ code: "NO_HOST_EMPTIABLE", message: `no host can be emptied entirely (${trials} tried)`, numbers: { trials } }, "consolidate");
+    return {};
   },
-  emptyHosts(ctx, a) {
+  // Empty hosts are power-off candidates whether or not this cycle could pack anything, and only
+  // the finished plan says which hosts are empty.
+  finish(ctx, a): StrategyResult {
     const { model } = ctx;
     const empty = model.hosts.filter((h) => h.fresh && !h.excluded && !h.maintenance && model.isEmpty(h) && h.inFlightOut === 0);
     const spare = [...empty].sort((x, y) => y.cpus - x.cpus || y.memTotalMiB - x.memTotalMiB || byId(x, y)).slice(0, a.spareHosts);
     const spareIds = new Set(spare.map((h) => h.id));
     for (const h of spare)
       ctx.log.host(h.id, { code: "HOST_SPARE", message: `host ${h.id} is empty and kept powered as spare (spare_hosts ${a.spareHosts})`, numbers: { spare_hosts: a.spareHosts } }, undefined, "consolidate");
-    return empty.filter((h) => !spareIds.has(h.id)).map((h) => h.id);
+    return { emptyHosts: empty.filter((h) => !spareIds.has(h.id)).map((h) => h.id) };
   },
 };
 

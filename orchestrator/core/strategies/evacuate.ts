@@ -5,16 +5,18 @@
 //          used only with useEmptyHosts. The host counts as maintenance (closed to new VMs).
 // Stop:    every VM placed, or the VMs that cannot be placed are reported, each with its reason
 //          and the rejections of the best hosts (the others are still placed).
+// Result:  the blockers, every decision that keeps the host from draining now (preflightEvacuation).
 // Operator mode: cooldowns, settle times and per-cycle caps do not apply (the dispatcher queues the
 // moves under the concurrency limits); capacity, rules, pins, exclusions and freezes do.
 
 import type { Policy } from "../../../shared/config/policy.js";
 import { checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
-import { f1, r2, RejectionTally } from "../explain.js";
-import type { Decision } from "../../../shared/schemas/plan.js";
+import { RejectionTally } from "../explain.js";
+import { f1, r2 } from "../format.js";
+import type { Decision, PlanRequest } from "../../../shared/schemas/plan.js";
 import { findDestination } from "../placement.js";
-import { byName, commitMove, type Strategy } from "./strategy.js";
+import { byName, commitMove, type Strategy, type StrategyResult } from "./strategy.js";
 
 export interface EvacuateArgs {
   host: string;
@@ -24,27 +26,29 @@ export interface EvacuateArgs {
   memLimit: number;
 }
 
-export interface EvacuationResult {
-  /** Decisions that prevent the host from being drained now. */
-  blockers: Decision[];
-}
+export const evacuate: Strategy<EvacuateArgs> = {
+  name: "evacuate",
+  defaults(p: Policy, request?: PlanRequest): EvacuateArgs {
+    const r = request?.mode === "evacuate" ? request : undefined;
+    return {
+      host: r ? r.host : "",
+      // An offline caller may pass the request unparsed, without the schema's defaults.
+      placement: r?.placement ?? "stripe",
+      useEmptyHosts: r?.useEmptyHosts ?? false,
+      cpuLimit: p.max_load_candidate,
+      memLimit: p.max_mem_candidate,
+    };
+  },
+  validate(a) {
+    const e: string[] = [];
+    if (a.host === "") e.push("evacuate needs a host");
+    if (a.placement !== "stripe" && a.placement !== "pack") e.push(`placement must be stripe or pack, not ${String(a.placement)}`);
+    return e;
+  },
+  run: drain,
+};
 
-export const evacuateDefaults = (p: Policy, host: string, placement: "stripe" | "pack" = "stripe", useEmptyHosts = false): EvacuateArgs => ({
-  host,
-  placement,
-  useEmptyHosts,
-  cpuLimit: p.max_load_candidate,
-  memLimit: p.max_mem_candidate,
-});
-
-export function validateEvacuate(a: EvacuateArgs): string[] {
-  const e: string[] = [];
-  if (a.host === "") e.push("evacuate needs a host");
-  if (a.placement !== "stripe" && a.placement !== "pack") e.push(`placement must be stripe or pack, not ${String(a.placement)}`);
-  return e;
-}
-
-export function runEvacuation(ctx: PlanContext, a: EvacuateArgs): EvacuationResult {
+function drain(ctx: PlanContext, a: EvacuateArgs): StrategyResult {
   const { model } = ctx;
   const blockers: Decision[] = [];
   const block = (d: Decision): void => {
@@ -97,12 +101,3 @@ export function runEvacuation(ctx: PlanContext, a: EvacuateArgs): EvacuationResu
     ctx.log.cluster({ code: "EVACUATE_INCOMPLETE", message: `host ${h.id} cannot be drained now: ${blockers.length} blocking reason(s)`, numbers: { blockers: blockers.length, vms: live.length } }, "evacuate");
   return { blockers };
 }
-
-export const evacuate: Strategy<EvacuateArgs> = {
-  name: "evacuate",
-  defaults: (p: Policy) => evacuateDefaults(p, ""),
-  validate: validateEvacuate,
-  run(ctx, a) {
-    runEvacuation(ctx, a);
-  },
-};

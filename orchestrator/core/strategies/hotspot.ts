@@ -8,16 +8,19 @@
 //          VMs first; an empty (possibly powered-off) host is woken only when none of them fits,
 //          since consolidation would otherwise empty it again at the next cycle (DRS with DPM).
 // Stop:    the host is at or below target, no VM of it can be placed, or the per-cycle caps are hit.
+//          A host still sending VMs, or that took part in a migration within host_settle, is left
+//          to a later cycle (checkSource): its samples do not yet show what the move changed.
 
 import type { Policy } from "../../../shared/config/policy.js";
 import type { HostModel, VmModel } from "../cluster-model.js";
-import { checkDestination, checkVm } from "../constraints.js";
+import { checkDestination, checkSource, checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
 import { widened } from "../headroom.js";
-import { f1, r2, RejectionTally } from "../explain.js";
+import { RejectionTally } from "../explain.js";
+import { f1, r2 } from "../format.js";
 import { findDestination, type Placement } from "../placement.js";
 import { classifyHost, longEnough, type WindowVerdict } from "../windows.js";
-import { byName, CAP_CODES, commitMove, type Strategy } from "./strategy.js";
+import { byName, CAP_CODES, commitMove, type Strategy, type StrategyResult } from "./strategy.js";
 
 export interface HotspotArgs {
   loadThreshold: number;
@@ -55,7 +58,7 @@ export const hotspot: Strategy<HotspotArgs> = {
     if (a.maxOverSeconds < 0) e.push("max_over must be >= 0");
     return e;
   },
-  run(ctx, a) {
+  run(ctx, a): StrategyResult {
     const { model } = ctx;
     const hot: { h: HostModel; w: WindowVerdict; excess: number; a: HotspotArgs }[] = [];
     const clusterWindow = { stale_after: a.staleAfterSeconds, max_over: a.maxOverSeconds, load_threshold: a.loadThreshold, mem_threshold: a.memThreshold, interval: ctx.policy.interval };
@@ -87,10 +90,11 @@ export const hotspot: Strategy<HotspotArgs> = {
     hot.sort((x, y) => y.excess - x.excess || (x.h.id < y.h.id ? -1 : 1));
     if (hot.length === 0) {
       ctx.log.cluster({ code: "NO_HOTSPOT", message: `no host over its thresholds for max_over ${a.maxOverSeconds} s`, numbers: { hosts: model.hosts.length } }, "hotspot");
-      return;
+      return {};
     }
     const frontier: NoFit[] = [];
     for (const { h, w, a: ha } of hot) relieve(ctx, ha, h, w, frontier);
+    return {};
   },
 };
 
@@ -111,7 +115,7 @@ interface NoFit {
 const MAX_FRONTIER = 32;
 
 function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdict, frontier: NoFit[]): void {
-  const { model, policy, now } = ctx;
+  const { model, policy } = ctx;
   const window = { max_over: a.maxOverSeconds, interval: policy.interval };
   const cpuHot = w.cpu.over && longEnough(w.cpu.overMs, window);
   const memHot = w.mem.over && longEnough(w.mem.overMs, window);
@@ -127,33 +131,9 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
       undefined,
       "hotspot",
     );
-  // A source already sending VMs still carries their load until they land: shedding more now
-  // would over-correct (oVirt skips such hosts too). Its next samples after the move decide.
-  if (!ctx.operator && h.inFlightOut > 0) {
-    ctx.log.host(
-      h.id,
-      {
-        code: "SOURCE_SENDING",
-        message: `host ${h.id} is over its threshold but already sends ${h.inFlightOut} VM(s); waiting for their effect`,
-        numbers: { inFlightOut: h.inFlightOut, cpuPercent: r2(model.cpuLoad(h)), memPercent: r2(model.memLoad(h)) },
-      },
-      undefined,
-      "hotspot",
-    );
-    return;
-  }
-  // A source that just sent or received a VM still shows the old load in its samples: let it settle.
-  if (!ctx.operator && h.lastMoveAt !== null && now - h.lastMoveAt < policy.host_settle * 1000) {
-    ctx.log.host(
-      h.id,
-      {
-        code: "SOURCE_SETTLING",
-        message: `host ${h.id} took part in a migration ${f1((now - h.lastMoveAt) / 1000)} s ago < host_settle ${policy.host_settle} s; its samples may predate it`,
-        numbers: { sinceSeconds: r2((now - h.lastMoveAt) / 1000), host_settle: policy.host_settle },
-      },
-      undefined,
-      "hotspot",
-    );
+  const busy = checkSource(ctx, h);
+  if (busy) {
+    ctx.log.host(h.id, busy, undefined, "hotspot");
     return;
   }
   const failed = new Set<string>();

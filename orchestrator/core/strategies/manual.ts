@@ -9,9 +9,11 @@
 import type { Policy } from "../../../shared/config/policy.js";
 import { checkDestination, checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
-import { f1, r2, RejectionTally } from "../explain.js";
+import { RejectionTally } from "../explain.js";
+import { f1, r2 } from "../format.js";
 import { findDestination, type Placement } from "../placement.js";
-import { commitMove, type Strategy } from "./strategy.js";
+import type { PlanRequest } from "../../../shared/schemas/plan.js";
+import { commitMove, type Strategy, type StrategyResult } from "./strategy.js";
 
 export interface ManualArgs {
   vm: string;
@@ -22,21 +24,24 @@ export interface ManualArgs {
 
 export const manual: Strategy<ManualArgs> = {
   name: "manual",
-  defaults: (p: Policy): ManualArgs => ({ vm: "", cpuLimit: p.max_load_candidate, memLimit: p.max_mem_candidate }),
+  defaults(p: Policy, request?: PlanRequest): ManualArgs {
+    const r = request?.mode === "manual" ? request : undefined;
+    return { vm: r ? r.vm : "", ...(r?.destination !== undefined ? { destination: r.destination } : {}), cpuLimit: p.max_load_candidate, memLimit: p.max_mem_candidate };
+  },
   validate(a) {
     return a.vm === "" ? ["manual needs a VM"] : [];
   },
-  run(ctx: PlanContext, a: ManualArgs) {
+  run(ctx: PlanContext, a: ManualArgs): StrategyResult {
     const { model } = ctx;
     const vm = model.vmByName.get(a.vm);
     if (!vm) {
       ctx.log.vm(a.vm, { code: "VM_UNKNOWN", message: `VM ${a.vm} is not in the snapshot`, numbers: {} }, "manual");
-      return;
+      return {};
     }
     const r = checkVm(ctx, vm, false);
     if (r) {
       ctx.log.vm(vm.name, r, "manual");
-      return;
+      return {};
     }
     const opts = { cpuLimit: a.cpuLimit, memLimit: a.memLimit, allowEmpty: true, caps: false };
     let p: Placement | null = null;
@@ -44,12 +49,12 @@ export const manual: Strategy<ManualArgs> = {
       const d = model.hostById.get(a.destination);
       if (!d) {
         ctx.log.host(a.destination, { code: "DEST_UNKNOWN", message: `host ${a.destination} is not in the snapshot`, numbers: {} }, vm.name, "manual");
-        return;
+        return {};
       }
       const v = checkDestination(ctx, vm, d, opts);
       if (!v.ok) {
         ctx.log.host(d.id, v.rejection, vm.name, "manual");
-        return;
+        return {};
       }
       p = { host: d, brokenShould: v.brokenShould, cpuAfter: v.cpuAfter, memAfter: v.memAfter, keyAfter: v.keyAfter };
     } else {
@@ -57,7 +62,7 @@ export const manual: Strategy<ManualArgs> = {
       p = findDestination(ctx, vm, opts, "spread", tally);
       if (!p) {
         tally.flush(ctx.log, vm.name, model.hosts.length, "manual");
-        return;
+        return {};
       }
     }
     const cpuBefore = model.cpuLoad(p.host);
@@ -71,5 +76,6 @@ export const manual: Strategy<ManualArgs> = {
         (p.brokenShould.length > 0 ? `; breaks should rule(s) ${p.brokenShould.join(", ")}` : ""),
       { requestedDestination: a.destination ?? null, destCpuBefore: r2(cpuBefore), destCpuAfter: r2(p.cpuAfter), destMemAfter: r2(p.memAfter), cpuAssumed: vm.cpuAssumed },
     );
+    return {};
   },
 };

@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { PolicyInput } from "../../../shared/config/policy.js";
-import { checkDestination, checkVm, type DestOptions } from "../../../orchestrator/core/constraints.js";
+import { checkDestination, checkMoveCap, checkSource, checkVm, exceedsPhysicalMemory, type DestOptions } from "../../../orchestrator/core/constraints.js";
 import { createContext } from "../../../orchestrator/core/context.js";
 import type { ClusterSnapshot } from "../../../shared/schemas/snapshot.js";
 import { flight, host, NOW, past, policy, snapshot, vm } from "./builders.js";
@@ -117,5 +118,73 @@ describe("checkVm: one scenario per code", () => {
   it("operator modes skip the cooldown and the per-cycle caps, not pins", () => {
     expect(verdict({ ...base(), history: [past("x", "c", "a", 100)] }, { max_moves_per_cycle: 0 }, {}, "manual").vm).toBeNull();
     expect(verdict(base(), { pinned_vms: ["x"] }, {}, "manual").vm?.code).toBe("VM_PINNED");
+  });
+});
+
+describe("DEST_MEM on physical memory", () => {
+  it("refuses a VM that fits the memory limits but would eat into the hypervisor's reserve", () => {
+    // b: 16 GiB, 13,824 MiB used; x needs 2,048: 96.9 % ≤ max_mem_candidate 100 %, but 15,872 > 16,384 − 1,024.
+    const s = snapshot([host("a"), host("b", { memGiB: 16, mem: 84.375 })], [vm("x", "a"), vm("b1", "b")]);
+    const r = verdict(s, { max_mem_candidate: 100, mem_reserve_mib: 1024 });
+    expect(r.dest).toMatchObject({ code: "DEST_MEM", numbers: { memUsedMiB: 13_824, vmMemMiB: 2048, limitMiB: 15_360 } });
+    expect(r.dest?.message).toContain("reserve 1024 MiB");
+    expect(verdict(s, { max_mem_candidate: 100, mem_reserve_mib: 512 }).dest).toBeNull();
+  });
+});
+
+describe("exceedsPhysicalMemory", () => {
+  it.each([
+    { used: 10_000, add: 2000, total: 16_384, reserve: 1024, exceeds: false },
+    { used: 13_360, add: 2000, total: 16_384, reserve: 1024, exceeds: false, note: "exactly at the limit" },
+    { used: 13_361, add: 2000, total: 16_384, reserve: 1024, exceeds: true },
+    { used: 15_000, add: 2000, total: 16_384, reserve: 0, exceeds: true },
+    { used: 0, add: 0, total: 1024, reserve: 2048, exceeds: true, note: "a reserve larger than the host" },
+  ])("$used + $add of $total (reserve $reserve): $exceeds $note", ({ used, add, total, reserve, exceeds }) => {
+    expect(exceedsPhysicalMemory(used, add, total, reserve)).toBe(exceeds);
+  });
+
+  it("says what the dispatcher's pre-check says (available − incoming − reserve < VM)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1 << 20 }), fc.nat(1 << 20), fc.nat(1 << 18), fc.nat(1 << 16), fc.nat(1 << 18), (total, availRaw, incoming, reserve, vmMiB) => {
+        const available = Math.min(total, availRaw);
+        const dispatcher = available - incoming - reserve < vmMiB;
+        expect(exceedsPhysicalMemory(total - available + incoming, vmMiB, total, reserve)).toBe(dispatcher);
+      }),
+    );
+  });
+});
+
+describe("checkSource: may an overloaded host shed load now?", () => {
+  const source = (s: ClusterSnapshot, pol: PolicyInput = {}, mode: "cycle" | "manual" = "cycle") => {
+    const ctx = createContext(s, policy(pol), NOW, mode, {});
+    return checkSource(ctx, ctx.model.hostById.get("a")!);
+  };
+
+  it("SOURCE_SENDING while it still sends a VM, with its loads", () => {
+    const r = source({ ...base(), inFlight: [flight("x", "a", "b")] });
+    expect(r).toMatchObject({ code: "SOURCE_SENDING", numbers: { inFlightOut: 1, cpuPercent: 50, memPercent: 20 } });
+  });
+
+  it("SOURCE_SETTLING right after a migration, then nothing once host_settle has passed", () => {
+    const s = { ...base(), history: [past("z", "c", "a", 30)] };
+    expect(source(s, { host_settle: 60 })).toMatchObject({ code: "SOURCE_SETTLING", numbers: { sinceSeconds: 30, host_settle: 60 } });
+    expect(source(s, { host_settle: 20 })).toBeNull();
+  });
+
+  it("sending is reported before settling, and operator modes skip both", () => {
+    const s = { ...base(), inFlight: [flight("x", "a", "b")], history: [past("z", "c", "a", 30)] };
+    expect(source(s, { host_settle: 60 })?.code).toBe("SOURCE_SENDING");
+    expect(source(s, { host_settle: 60 }, "manual")).toBeNull();
+  });
+});
+
+describe("checkMoveCap", () => {
+  it("is MOVES_PER_CYCLE, as checkCaps reports it, once the plan holds max_moves_per_cycle moves", () => {
+    const ctx = createContext(base(), policy({ max_moves_per_cycle: 1 }), NOW, "cycle", {});
+    expect(checkMoveCap(ctx)).toBeNull();
+    ctx.model.applyMove(ctx.model.vmByName.get("b1")!, ctx.model.hostById.get("a")!);
+    const r = checkMoveCap(ctx);
+    expect(r).toMatchObject({ code: "MOVES_PER_CYCLE", numbers: { planned: 1, max_moves_per_cycle: 1 } });
+    expect(checkVm(ctx, ctx.model.vmByName.get("x")!)).toEqual(r);
   });
 });

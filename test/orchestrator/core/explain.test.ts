@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { DecisionLog, f1, r2, RejectionTally } from "../../../orchestrator/core/explain.js";
+import { DecisionLog, RejectionTally } from "../../../orchestrator/core/explain.js";
+import { f1, r2 } from "../../../orchestrator/core/format.js";
+import type { DecisionCode } from "../../../shared/schemas/decision-codes.js";
 import { Hasher } from "../../../orchestrator/core/hash.js";
 
 describe("RejectionTally", () => {
@@ -17,7 +19,8 @@ describe("RejectionTally", () => {
 describe("DecisionLog", () => {
   it("deduplicates and caps, then says how many were dropped", () => {
     const log = new DecisionLog(2);
-    const r = { code: "C", message: "m", numbers: {} };
+    // Any code will do: the log does not read it (a made-up one keeps it apart from real decisions).
+    const r = { code: "C" as DecisionCode, message: "m", numbers: {} };
     log.vm("a", r);
     log.vm("a", r);
     log.vm("b", r);

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { cpuSwing, effectivePolicy } from "../../../orchestrator/core/headroom.js";
-import { explainVm, plan } from "../../../orchestrator/core/planner.js";
+import { explainVm } from "../../../orchestrator/core/explain-vm.js";
+import { plan } from "../../../orchestrator/core/planner.js";
 import type { HostSample, SnapshotHost } from "../../../shared/schemas/snapshot.js";
+import { Plan } from "../../../shared/schemas/plan.js";
 import { host, NOW, policy, snapshot, vm } from "./builders.js";
 
 /** Samples every 10 s ending at NOW (= cpu), alternating between cpu and cpu + swing. */
@@ -122,6 +124,35 @@ describe("the planner with adaptive headroom", () => {
     expect(off.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED")).toBe(false);
   });
 
+  it("returns the adapted levels as plan.adaptation, the same as its CPU_HEADROOM_ADAPTED decision", () => {
+    const p = plan(withHot(1), policy(), NOW);
+    const note = p.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED")!;
+    expect(p.adaptation).toEqual({
+      share: 0.5,
+      swing: note.numbers["swing"],
+      hosts: 8,
+      loadThreshold: 90,
+      loadTarget: 85,
+      maxLoadCandidate: 85,
+      consolidateLoad: 85,
+      widerHosts: note.numbers["widerHosts"],
+      message: note.message,
+    });
+    expect(note.numbers).toMatchObject({ share: p.adaptation!.share, hosts: p.adaptation!.hosts, load_threshold: 90, load_target: 85, max_load_candidate: 85, consolidate_load: 85 });
+    // A new field goes after the ones a plan already had (the golden digests hash those, in order).
+    expect(Object.keys(p).at(-1)).toBe("adaptation");
+    expect(Plan.parse(JSON.parse(JSON.stringify(p)))).toEqual(p);
+  });
+
+  it("plan.adaptation is null when the configured levels apply, and a plan without the field still parses", () => {
+    const swinging = plan(withHot(12), policy(), NOW);
+    expect(swinging.adaptation).toBeNull();
+    expect(plan(withHot(1), policy({ headroom_min_share: 1 }), NOW).adaptation).toBeNull();
+    const older: Record<string, unknown> = { ...swinging };
+    delete older["adaptation"];
+    expect(Plan.parse(older).adaptation).toBeNull();
+  });
+
   it("is deterministic: the same snapshot gives the same plan, byte for byte", () => {
     const s = withHot(1);
     expect(JSON.stringify(plan(s, policy({ strategies: ["hotspot", "consolidate"] }), NOW))).toBe(JSON.stringify(plan(s, policy({ strategies: ["hotspot", "consolidate"] }), NOW)));
@@ -144,6 +175,11 @@ describe("a bursty host among steady ones", () => {
     expect(e.share).toBe(0.5);
     expect([...e.hostScale]).toEqual([["bursty", 2]]);
     expect(e.note?.numbers).toMatchObject({ widerHosts: 1, load_threshold: 90 });
+  });
+
+  it("is counted in plan.adaptation", () => {
+    const { hosts, vms } = mixed(50);
+    expect(plan(snapshot(hosts, vms), policy(), NOW).adaptation).toMatchObject({ widerHosts: 1, hosts: 11, loadThreshold: 90 });
   });
 
   it("triggers at its own 80 % while the steady hosts' trigger is 90 %", () => {

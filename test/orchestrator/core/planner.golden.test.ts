@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { explainVm, plan, preflightEvacuation } from "../../../orchestrator/core/planner.js";
+import { explainVm } from "../../../orchestrator/core/explain-vm.js";
+import { plan, preflightEvacuation } from "../../../orchestrator/core/planner.js";
 import type { Plan, PlanRequest } from "../../../shared/schemas/plan.js";
 import { syntheticCluster } from "../../../bench/synthetic-cluster.js";
 import { policy } from "./builders.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { explainVm, plan } from "../../../orchestrator/core/planner.js";
+import { explainVm } from "../../../orchestrator/core/explain-vm.js";
+import { plan } from "../../../orchestrator/core/planner.js";
 import { Plan } from "../../../shared/schemas/plan.js";
 import { flight, host, NOW, past, policy, snapshot, vm } from "./builders.js";
 

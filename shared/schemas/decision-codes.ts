@@ -1,0 +1,148 @@
+import { z } from "zod";
+
+// Every code the planner core puts in a plan: on a decision (a VM not moved, a host refused as a
+// destination, a strategy's verdict), on a planned move (why it moves) and in explainVm's host
+// verdicts. One closed list, so a misspelt code fails to compile and `ballast schema` and the
+// docs can list them all with their meaning (DECISION_CODE_HELP).
+
+const CODES = [
+  // VM-level: may this VM move at all now? (constraints.ts checkVm)
+  "VM_EXCLUDED",
+  "VM_PINNED",
+  "VM_NOT_RUNNING",
+  "VM_PINGPONG",
+  "VM_FROZEN",
+  "VM_MIGRATING",
+  "VM_PLANNED",
+  "VM_COOLDOWN",
+  "VM_UNKNOWN",
+  // Source-side: the host the VM runs on, or the host to be relieved (checkVm, checkSource)
+  "SOURCE_EXCLUDED",
+  "SOURCE_SILENT",
+  "SOURCE_CONCURRENCY",
+  "SOURCE_SENDING",
+  "SOURCE_SETTLING",
+  // Per-cycle caps (checkCaps, checkMoveCap)
+  "MOVES_PER_CYCLE",
+  "TOTAL_CONCURRENCY",
+  // Destination: may this VM go to this host? (checkDestination; DEST_OK from explainVm)
+  "DEST_UNKNOWN",
+  "DEST_IS_SOURCE",
+  "DEST_EXCLUDED",
+  "DEST_SILENT",
+  "DEST_UNHEALTHY",
+  "DEST_MAINTENANCE",
+  "DEST_CLOSING",
+  "DEST_NO_ADDRESS",
+  "DEST_EMPTY",
+  "DEST_SETTLING",
+  "DEST_CONCURRENCY",
+  "DEST_TOO_MANY_VMS",
+  "RULE_MUST",
+  "DEST_MEM",
+  "DEST_CPU",
+  "DEST_OK",
+  // Hosts as a whole (evacuation, consolidation)
+  "HOST_UNKNOWN",
+  "HOST_RECEIVING",
+  "HOST_BUSY",
+  "HOST_NOT_EMPTIABLE",
+  "HOST_SPARE",
+  // Strategies' verdicts
+  "NO_HOTSPOT",
+  "OVERLOAD_TOO_SHORT",
+  "HOTSPOT_UNRESOLVED",
+  "NO_DESTINATION",
+  "NO_BENEFICIAL_MOVE",
+  "NO_HOST_EMPTIABLE",
+  "CONSOLIDATION_LIMIT",
+  "CONSOLIDATION_DEFERRED",
+  "EVACUATE_INCOMPLETE",
+  "STRATEGY_INVALID",
+  // The plan as a whole
+  "SEARCH_BUDGET",
+  "DECISIONS_TRUNCATED",
+  "CPU_HEADROOM_ADAPTED",
+  // Problems in the snapshot itself
+  "HOST_DUPLICATE",
+  "VM_DUPLICATE",
+  "VM_UNKNOWN_HOST",
+  // Reasons of planned moves (PlannedMove.code)
+  "HOST_OVERLOADED",
+  "IMBALANCE",
+  "CONSOLIDATE",
+  "EVACUATE",
+  "MANUAL",
+] as const;
+
+/** One line per code: what it means (the decision's message gives the numbers). */
+export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>> = {
+  VM_EXCLUDED: "The VM is in excluded_vms: the balancer never moves it.",
+  VM_PINNED: "The VM is in pinned_vms: it stays on its host.",
+  VM_NOT_RUNNING: "The VM is neither running nor paused, so it is not live-migrated (and holds no resources).",
+  VM_PINGPONG: "The VM moved A to B and back within pingpong_window: this plan freezes it until an operator releases it.",
+  VM_FROZEN: "The VM was frozen after a ping-pong and waits for an operator to release it.",
+  VM_MIGRATING: "The VM is already migrating.",
+  VM_PLANNED: "The VM already moves earlier in this plan.",
+  VM_COOLDOWN: "The VM moved recently and its cooldown (doubling with every recent move) has not run out.",
+  VM_UNKNOWN: "The VM named in the request is not in the snapshot.",
+  SOURCE_EXCLUDED: "The VM's host is in excluded_hosts: nothing moves off it.",
+  SOURCE_SILENT: "The VM's host has not reported within stale_after: its figures cannot be trusted.",
+  SOURCE_CONCURRENCY: "The VM's host already sends max_concurrent_per_source migrations (in flight and planned).",
+  SOURCE_SENDING: "The overloaded host already sends VMs: their effect is awaited before shedding more.",
+  SOURCE_SETTLING: "The overloaded host took part in a migration within host_settle: its samples may predate it.",
+  MOVES_PER_CYCLE: "max_moves_per_cycle moves are already planned this cycle.",
+  TOTAL_CONCURRENCY: "Migrations in flight plus planned reach max_concurrent_total.",
+  DEST_UNKNOWN: "The destination named in the request is not in the snapshot.",
+  DEST_IS_SOURCE: "The VM already runs on this host.",
+  DEST_EXCLUDED: "The host is in excluded_hosts: it receives no VMs.",
+  DEST_SILENT: "The host has not reported within stale_after: it receives no VMs.",
+  DEST_UNHEALTHY: "The host's agent cannot read its hypervisor: what it reports is old and a migration to it may fail.",
+  DEST_MAINTENANCE: "The host is in maintenance: closed to new VMs.",
+  DEST_CLOSING: "The host is being emptied by this plan (consolidation or evacuation).",
+  DEST_NO_ADDRESS: "The host has no migration address (host_mapping).",
+  DEST_EMPTY: "The host is empty and empty hosts are not used here (consolidation; evacuation without use-empty-hosts).",
+  DEST_SETTLING: "The host took part in a migration within host_settle: its samples may predate it.",
+  DEST_CONCURRENCY: "The host already receives max_concurrent_per_destination migrations (in flight and planned).",
+  DEST_TOO_MANY_VMS: "The host runs max_vm_per_host VMs already.",
+  RULE_MUST: "Placing the VM on this host would break a must placement rule.",
+  DEST_MEM: "The VM's memory does not fit: over max_mem_candidate, over mem_overcommit of the host's memory, or over its physical memory less mem_reserve_mib.",
+  DEST_CPU: "The host's projected CPU (with the VM and any predicted rise) would reach the CPU limit.",
+  DEST_OK: "The host can take the VM (explainVm), with the projected loads.",
+  HOST_UNKNOWN: "The host to evacuate is not in the snapshot.",
+  HOST_RECEIVING: "The host to evacuate still receives migrations in flight.",
+  HOST_BUSY: "The host has migrations in flight or planned, so consolidation does not empty it now.",
+  HOST_NOT_EMPTIABLE: "Consolidation cannot empty this host: one of its VMs may not move or fits nowhere else.",
+  HOST_SPARE: "The host is empty and kept powered as a spare (spare_hosts).",
+  NO_HOTSPOT: "No host stayed over its thresholds for max_over.",
+  OVERLOAD_TOO_SHORT: "The host is over a threshold, but not yet for max_over.",
+  HOTSPOT_UNRESOLVED: "The overloaded host stays over its targets: no further VM of it can be moved now.",
+  NO_DESTINATION: "No host can take the VM; the numbers count the hosts refused per code.",
+  NO_BENEFICIAL_MOVE: "Balancing stops: the cluster is balanced, or the best move gains less than min_gain.",
+  NO_HOST_EMPTIABLE: "Consolidation found no host that can be emptied entirely.",
+  CONSOLIDATION_LIMIT: "Consolidation stopped after its host-trial limit or when the search budget ran out.",
+  CONSOLIDATION_DEFERRED: "The host can be emptied, but the per-cycle caps let only part of its moves into this cycle.",
+  EVACUATE_INCOMPLETE: "The host cannot be drained now; the blocking reasons are listed beside it.",
+  STRATEGY_INVALID: "A strategy did not run because its arguments contradict each other.",
+  SEARCH_BUDGET: "The plan's destination-search budget ran out; the plan may miss moves.",
+  DECISIONS_TRUNCATED: "The plan hit its cap on decisions; further decisions were dropped.",
+  CPU_HEADROOM_ADAPTED: "CPU loads are steady, so this plan's CPU levels keep less headroom than configured (headroom_min_share).",
+  HOST_DUPLICATE: "The host appears twice in the snapshot; its first entry is used.",
+  VM_DUPLICATE: "The VM is listed on more than one host; only its first entry is planned with.",
+  VM_UNKNOWN_HOST: "The VM runs on a host that is not in the snapshot; it is ignored.",
+  HOST_OVERLOADED: "Move: relieves a host over its CPU or memory threshold for max_over (hot-spot relief).",
+  IMBALANCE: "Move: lowers the weighted imbalance of host loads by at least min_gain (balancing).",
+  CONSOLIDATE: "Move: empties a host whose VMs all fit elsewhere (consolidation).",
+  EVACUATE: "Move: drains a host for maintenance (evacuation).",
+  MANUAL: "Move: an operator's request.",
+};
+
+/** Machine code of a planner decision or planned move. */
+export const DecisionCode = z.enum(CODES).meta({
+  description: "Machine code of a planner decision or planned move (the meaning of each: DECISION_CODE_HELP in shared/schemas/decision-codes.ts).",
+});
+export type DecisionCode = z.infer<typeof DecisionCode>;
+
+/** The codes a planned move carries: which strategy's goal it serves. */
+export const MoveCode = DecisionCode.extract(["HOST_OVERLOADED", "IMBALANCE", "CONSOLIDATE", "EVACUATE", "MANUAL"]);
+export type MoveCode = z.infer<typeof MoveCode>;
