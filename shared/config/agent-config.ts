@@ -26,20 +26,26 @@ export function defaultHostId(name: string = hostname()): string {
 /** A square wave between `high` and `low` percent of one core, `period_s` long (half each). */
 export const SimCpuSquare = z
   .object({
-    pattern: z.literal("square"),
-    high: z.number().min(0).max(409_600),
-    low: z.number().min(0).max(409_600),
-    period_s: z.number().positive().max(86_400),
+    pattern: z.literal("square").describe("Selects the square wave."),
+    high: z.number().min(0).max(409_600).meta({ unit: "% of one core", description: "CPU use in the first half of each period." }),
+    low: z.number().min(0).max(409_600).meta({ unit: "% of one core", description: "CPU use in the second half of each period." }),
+    period_s: z.number().positive().max(86_400).meta({ unit: "s", description: "Length of one period (half high, half low)." }),
   })
-  .strict();
+  .strict()
+  .describe("A square wave between `high` and `low` percent of one core.");
 
 /** A recorded trace: one value per `step_s`, repeated when it runs out. */
 export const SimCpuTrace = z
   .object({
-    trace: z.array(z.number().min(0).max(409_600)).min(1).max(1_000_000),
-    step_s: z.number().positive().max(86_400),
+    trace: z
+      .array(z.number().min(0).max(409_600))
+      .min(1)
+      .max(1_000_000)
+      .meta({ unit: "% of one core", description: "CPU use, one value per `step_s`; repeated from the start when it runs out." }),
+    step_s: z.number().positive().max(86_400).meta({ unit: "s", description: "Time between two values of `trace`." }),
   })
-  .strict();
+  .strict()
+  .describe("A recorded CPU trace, repeated when it runs out.");
 
 /** CPU use of a simulated VM: a constant (percent of ONE core), a square wave or a trace. */
 export const SimCpu = z.union([z.number().min(0).max(409_600), SimCpuSquare, SimCpuTrace]);
@@ -47,36 +53,54 @@ export type SimCpu = z.infer<typeof SimCpu>;
 
 export const SimVm = z
   .object({
-    name: VmName,
-    vcpus: z.number().int().min(1).max(4096).default(1),
-    mem_mib: z.number().positive().max(16 * 1024 * 1024).default(1024),
-    cpu: SimCpu.default(0),
-    /** Memory the guest dirties while migrating, MiB/s; slows convergence like a busy guest. */
-    dirty_rate_mibs: z.number().min(0).default(0),
-    /** A VM that is not running cannot be migrated (tests VM_NOT_RUNNING). */
-    state: VmState.default("running"),
+    name: VmName.describe("The VM's name (a libvirt domain name), unique on the host."),
+    vcpus: z.number().int().min(1).max(4096).default(1).describe("Virtual CPUs."),
+    mem_mib: z.number().positive().max(16 * 1024 * 1024).default(1024).meta({ unit: "MiB", description: "The VM's memory." }),
+    cpu: SimCpu.default(0).meta({
+      unit: "% of one core",
+      description: "CPU use: a constant in percent of ONE core (200 = two busy cores), a square wave or a trace.",
+    }),
+    dirty_rate_mibs: z
+      .number()
+      .min(0)
+      .default(0)
+      .meta({ unit: "MiB/s", description: "Memory the guest dirties while migrating; slows convergence like a busy guest." }),
+    state: VmState.default("running").describe("The domain state. A VM that is not running cannot be migrated (VM_NOT_RUNNING)."),
   })
-  .strict();
+  .strict()
+  .describe("A simulated VM.");
 export type SimVm = z.infer<typeof SimVm>;
 export type SimVmInput = z.input<typeof SimVm>;
 
 export const SimConfig = z
   .object({
-    cpus: z.number().int().min(1).max(4096).default(8),
-    mem_mib: z.number().positive().max(64 * 1024 * 1024).default(32_768),
-    /** Memory the simulated host keeps for itself (not available to VMs), MiB. */
-    reserve_mib: z.number().min(0).default(1024),
-    vms: z.array(SimVm).default([]),
-    /** Copy speed of a migration, MiB/s: 100 moves a 1 GiB VM in about 10 s. */
-    migration_mibs: z.number().positive().max(1_000_000).default(100),
-    /** Probability (0..1) that a migration fails halfway, to exercise failure handling. */
-    migration_fail_rate: z.number().min(0).max(1).default(0),
-    /** Set-up time before copying starts, seconds (connection, destination QEMU start). */
-    start_delay_s: z.number().min(0).max(3600).default(0.5),
-    /** Seed of the pseudo-random generator behind migration_fail_rate: runs are reproducible. */
-    seed: z.number().int().default(1),
-    /** Extra migration addresses that reach this simulated host (its host id always does). */
-    addresses: z.array(z.string().min(1).max(253)).default([]),
+    cpus: z.number().int().min(1).max(4096).default(8).describe("CPUs of the simulated host."),
+    mem_mib: z.number().positive().max(64 * 1024 * 1024).default(32_768).meta({ unit: "MiB", description: "Memory of the simulated host." }),
+    reserve_mib: z.number().min(0).default(1024).meta({ unit: "MiB", description: "Memory the simulated host keeps for itself (not available to VMs)." }),
+    vms: z.array(SimVm).default([]).describe("The VMs the host starts with. Names must be unique."),
+    migration_mibs: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .default(100)
+      .meta({ unit: "MiB/s", description: "Copy speed of a migration: 100 moves a 1 GiB VM in about 10 s." }),
+    migration_fail_rate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe("Probability (0 to 1) that a migration fails halfway, to exercise failure handling."),
+    start_delay_s: z
+      .number()
+      .min(0)
+      .max(3600)
+      .default(0.5)
+      .meta({ unit: "s", description: "Set-up time before copying starts (connection, destination QEMU start)." }),
+    seed: z.number().int().default(1).describe("Seed of the pseudo-random generator behind `migration_fail_rate`, so runs are reproducible."),
+    addresses: z
+      .array(z.string().min(1).max(253))
+      .default([])
+      .describe("Extra migration addresses that reach this simulated host (its host id always does)."),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -138,71 +162,99 @@ export const MigrateExtraArg = z.string().refine(isAllowedMigrateArg, {
 
 export const VirshSettings = z
   .object({
-    /** virsh executable (a path or a name looked up in PATH). */
-    binary: z.string().min(1).default("virsh"),
-    /** Connection URI of the local libvirtd, passed as `-c` to every call. */
-    uri: z.string().min(1).default("qemu:///system"),
-    /** Seconds any virsh call except migrate may take before it is killed (SIGKILL). */
-    timeout: z.number().min(0.1).max(3600).default(30),
+    binary: z.string().min(1).default("virsh").describe("The virsh executable: a path, or a name looked up in PATH."),
+    uri: z.string().min(1).default("qemu:///system").describe("Connection URI of the local libvirtd, passed as `-c` to every call."),
+    timeout: z.number().min(0.1).max(3600).default(30).meta({
+      unit: "s",
+      description: "How long any virsh call except migrate may take; then it is killed with SIGKILL (virsh can ignore SIGTERM).",
+    }),
   })
-  .strict();
+  .strict()
+  .describe("How the agent runs virsh (driver `virsh`).");
 export type VirshSettings = z.infer<typeof VirshSettings>;
 
 export const MigrationSettings = z
   .object({
-    /** Scheme of the destination libvirtd URI: qemu+tcp, qemu+tls or qemu+ssh. */
-    uri_scheme: z.enum(["qemu+tcp", "qemu+tls", "qemu+ssh", "qemu"]).default("qemu+tcp"),
-    /** Path of the destination libvirtd URI. */
-    uri_path: z.string().regex(/^\/[A-Za-z0-9_/.-]*(\?[A-Za-z0-9_=&/.%-]*)?$/, "uri_path must start with / and hold no spaces").default("/system"),
-    /** Adds `--migrateuri tcp://ADDR`: the data stream goes to the migration-network address. */
-    use_migrateuri: z.boolean().default(true),
-    /** Seconds a migration may run before it is aborted (domjobabort) and reported failed. */
-    timeout: z.number().int().min(1).max(86_400).default(600),
-    /** Outgoing migrations running at once; more are refused with BUSY. */
-    max_concurrent: z.number().int().min(1).max(64).default(2),
-    /** Additional virsh migrate options, each from an allowlist (see MigrateExtraArg). */
-    extra_args: z.array(MigrateExtraArg).default([]),
+    uri_scheme: z
+      .enum(["qemu+tcp", "qemu+tls", "qemu+ssh", "qemu"])
+      .default("qemu+tcp")
+      .describe("Scheme of the destination libvirtd URI, `<uri_scheme>://<address from host_mapping><uri_path>`."),
+    uri_path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9_/.-]*(\?[A-Za-z0-9_=&/.%-]*)?$/, "uri_path must start with / and hold no spaces")
+      .default("/system")
+      .describe("Path of the destination libvirtd URI (it starts with `/`; a `?query` may follow)."),
+    use_migrateuri: z
+      .boolean()
+      .default(true)
+      .describe("Add `--migrateuri tcp://ADDR`, so the memory stream goes over the migration network to the destination's address."),
+    timeout: z.number().int().min(1).max(86_400).default(600).meta({
+      unit: "s",
+      description: "How long a migration may run; then it is aborted (`virsh domjobabort`) and reported failed.",
+    }),
+    max_concurrent: z.number().int().min(1).max(64).default(2).describe("Outgoing migrations running at once; more are refused with `BUSY`."),
+    extra_args: z
+      .array(MigrateExtraArg)
+      .default([])
+      .describe(
+        `More \`virsh migrate\` options, each from an allowlist: ${[...MIGRATE_FLAGS].map((f) => `\`${f}\``).join(", ")}, and ${Object.keys(MIGRATE_VALUE_OPTIONS)
+          .map((k) => `\`${k}=${k === "--comp-methods" ? "LIST" : "N"}\``)
+          .join(", ")} (LIST: xbzrle, mt, zlib, zstd, comma-separated). Options that take a value use the \`--name=value\` form.`,
+      ),
   })
-  .strict();
+  .strict()
+  .describe("How the agent runs `virsh migrate` on this (the source) host.");
 export type MigrationSettings = z.infer<typeof MigrationSettings>;
 
 /** The agent's HTTP server: only GET /metrics (Prometheus). */
 export const AgentHttp = z
   .object({
-    /** Where to listen, `host:port`; null (the default) serves no HTTP. Suggested: 127.0.0.1:9471. */
-    listen: HttpListen.nullable().default(null),
+    listen: HttpListen.nullable()
+      .default(null)
+      .describe(
+        "Where to listen, `host:port` (`[::1]:9471` for IPv6; port 0 picks a free port). null serves no HTTP. Suggested: `127.0.0.1:9471`.",
+      ),
   })
-  .strict();
+  .strict()
+  .describe("The agent's HTTP server: Prometheus `GET /metrics` only.");
 export type AgentHttp = z.infer<typeof AgentHttp>;
 
 export const AgentConfig = z
   .object({
-    /** This hypervisor's id in Ballast (a NATS subject token). Default: short host name, sanitised. */
-    host: HostId.default(() => defaultHostId()),
-    nats: NatsConfig.default(() => NatsConfig.parse({})),
-    /** Seconds between metric collections (published on .metrics). */
-    interval: z.number().min(0.1).max(3600).default(10),
-    /** Seconds between heartbeats (published on .heartbeat, also when collection fails). */
-    heartbeat_interval: z.number().min(0.1).max(3600).default(5),
-    /** Hypervisor driver: real libvirt through virsh, or the built-in simulator. */
-    driver: z.enum(["virsh", "sim"]).default("virsh"),
-    /**
-     * Which CPU figure the orchestrator decides on: the host's own (`host`), or the sum of its
-     * domains' CPU from cpu.time deltas divided by the host's cores (`domains`), for labs where
-     * several "hypervisors" share one kernel and host-level numbers are identical.
-     */
-    load_source: LoadSource.default("host"),
+    host: HostId.default(() => defaultHostId()).meta({
+      defaultText: "the short host name",
+      description:
+        "This hypervisor's id in Ballast: 1-63 characters of `A-Z a-z 0-9 _ -`, no dots (it is a NATS subject token). It must match the agent's `agent-<host>.nk` identity and its line in host_mapping. Default: the host name up to its first dot, other characters replaced by `-`.",
+    }),
+    nats: NatsConfig.default(() => NatsConfig.parse({})).describe("How the agent reaches NATS."),
+    interval: z.number().min(0.1).max(3600).default(10).meta({
+      unit: "s",
+      description: "Seconds between metric collections, published on `ballast.agent.<host>.metrics`. Match the orchestrator's `policy.interval`.",
+    }),
+    heartbeat_interval: z.number().min(0.1).max(3600).default(5).meta({
+      unit: "s",
+      description: "Seconds between heartbeats on `ballast.agent.<host>.heartbeat`, sent also when collection fails, so a silent host is told from an idle one.",
+    }),
+    driver: z
+      .enum(["virsh", "sim"])
+      .default("virsh")
+      .describe("`virsh`: real libvirt through virsh. `sim`: the built-in simulated hypervisor (see `sim`)."),
+    load_source: LoadSource.default("host").describe(
+      "The CPU figure the orchestrator decides on: `host` (the whole host's load, from systeminformation) or `domains` (the sum of the domains' CPU from `cpu.time` deltas, divided by the host's cores). Use `domains` where several hypervisors share one kernel (the lab), or to ignore load that is not from VMs.",
+    ),
     virsh: VirshSettings.default(() => VirshSettings.parse({})),
     migration: MigrationSettings.default(() => MigrationSettings.parse({})),
-    /** The simulated host (driver: sim). Default: 8 CPUs, 32 GiB, no VMs. */
-    sim: SimConfig.optional(),
-    /** Report this many CPUs instead of the detected count (labs, simulations). */
-    cpus_override: z.number().int().min(1).max(4096).optional(),
-    /** Report this much memory instead of the detected total (labs, simulations), MiB. */
-    mem_override_mib: z.number().positive().optional(),
-    log_level: LogLevel.default("info"),
+    sim: SimConfig.optional().describe("The simulated host, for `driver: sim`. Absent: 8 CPUs, 32 GiB, no VMs."),
+    cpus_override: z.number().int().min(1).max(4096).optional().describe("Report this many CPUs instead of the detected count (labs, simulations)."),
+    mem_override_mib: z
+      .number()
+      .positive()
+      .optional()
+      .meta({ unit: "MiB", description: "Report this much memory instead of the detected total (labs, simulations)." }),
+    log_level: LogLevel.default("info").describe("Least severe log level written (JSON lines on stderr; under systemd, the journal)."),
     http: AgentHttp.default(() => AgentHttp.parse({})),
   })
-  .strict();
+  .strict()
+  .describe("Configuration of one agent (one per hypervisor).");
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type AgentConfigInput = z.input<typeof AgentConfig>;

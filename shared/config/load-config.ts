@@ -26,7 +26,8 @@ export function envOverrides(env: NodeJS.ProcessEnv, prefix = ENV_PREFIX): Recor
   return out;
 }
 
-const LIST_KEYS = new Set(["servers", "strategies", "pinned_vms", "excluded_vms", "excluded_hosts", "extra_args"]);
+/** Keys whose environment value may be a comma-separated list (others take JSON for a list). */
+export const LIST_KEYS: ReadonlySet<string> = new Set(["servers", "strategies", "pinned_vms", "excluded_vms", "excluded_hosts", "extra_args"]);
 
 function parseEnvValue(key: string, raw: string): unknown {
   const t = raw.trim();

@@ -24,21 +24,27 @@ export function parseListen(listen: string): { host: string; port: number } {
 /** The orchestrator's HTTP server: /metrics (Prometheus), the dashboard and its JSON API. */
 export const OrchestratorHttp = z
   .object({
-    /** Where to listen, `host:port`; null (the default) serves no HTTP at all. Suggested: 127.0.0.1:9470. */
-    listen: HttpListen.nullable().default(null),
-    /**
-     * Whether the dashboard may change anything (POST /api/approve). Off by default: the
-     * dashboard is then read-only. Requests must also be same-origin and carry the page's token.
-     */
-    allow_actions: z.boolean().default(false),
-    /**
-     * Host names (the HTTP Host header, without port) the dashboard answers to besides loopback
-     * names and the listen address; e.g. the name a reverse proxy forwards. Others get 421 (DNS
-     * rebinding defence). /metrics answers any Host.
-     */
-    allowed_hosts: z.array(z.string().min(1).max(253)).max(100).default([]),
+    listen: HttpListen.nullable()
+      .default(null)
+      .describe(
+        "Where to listen, `host:port`: an IPv4 address, a name, or `[IPv6]` (`0.0.0.0` / `[::]` listen on every interface; port 0 picks a free port). null serves no HTTP at all. Suggested: `127.0.0.1:9470`.",
+      ),
+    allow_actions: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Whether the dashboard may change anything (approve a pending plan, `POST /api/approve`). Off: the dashboard is read-only. Even on, a request must be same-origin and carry the page's token.",
+      ),
+    allowed_hosts: z
+      .array(z.string().min(1).max(253))
+      .max(100)
+      .default([])
+      .describe(
+        "Host names (the HTTP Host header, without port) the dashboard answers to besides loopback names and the listen address, e.g. the name a reverse proxy forwards. Others get 421 (DNS rebinding defence). `/metrics` answers any Host.",
+      ),
   })
-  .strict();
+  .strict()
+  .describe("The orchestrator's HTTP server: Prometheus `/metrics`, the web dashboard and its JSON API.");
 export type OrchestratorHttp = z.infer<typeof OrchestratorHttp>;
 
 /**
@@ -62,43 +68,76 @@ export function defaultInstanceName(host: string, pid: number): string {
  */
 export const OrchestratorHa = z
   .object({
-    /** Run as one of several orchestrators (off: this instance always leads, nothing goes to KV). */
-    enabled: z.boolean().default(false),
-    /** JetStream KV bucket of the lease and the shared state; every instance must name the same. */
-    bucket: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "bucket must be 1-64 characters of A-Z a-z 0-9 _ -").default("ballast-orchestrator"),
-    /** Lease period, seconds: the leader renews every third of it; a standby takes over after it passes unrenewed. */
-    lease_ttl: z.number().min(0.3).max(300).default(10),
-    /** This instance's name in the lease, its per-instance subjects and NOT_LEADER answers (default: hostname-pid). */
-    instance: OrchestratorInstance.optional(),
-    /** JetStream replicas of the bucket (3 on a three-server NATS cluster). */
-    replicas: z.number().int().min(1).max(5).default(1),
-    /**
-     * Seconds a standby waits for the leader's answer to a forwarded operator request before it
-     * answers NO_LEADER. Below nats.request_timeout (5 s), so the operator gets that answer
-     * instead of a timeout of their own.
-     */
-    forward_timeout: z.number().min(0.1).max(60).default(4),
-    /** Size limit of the replicated decision log (the `<bucket>-decisions` stream), bytes; the oldest go first. */
-    decisions_max_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 ** 3).default(64 * 1024 * 1024),
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe("Run as one of several orchestrators. Off: this instance always leads and nothing is kept in JetStream."),
+    bucket: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "bucket must be 1-64 characters of A-Z a-z 0-9 _ -")
+      .default("ballast-orchestrator")
+      .describe("JetStream KV bucket of the lease and the shared state (1-64 characters of `A-Z a-z 0-9 _ -`); every instance must name the same."),
+    lease_ttl: z.number().min(0.3).max(300).default(10).meta({
+      unit: "s",
+      description: "Lease period: the leader renews every third of it and stops dispatching when it cannot renew within it; a standby takes over after a full period without renewal.",
+    }),
+    instance: OrchestratorInstance.optional().meta({
+      defaultText: "`<host name>-<pid>`",
+      description:
+        "This instance's name in the lease, its subjects `ballast.orch.instance.<instance>.*`, the reply headers and NOT_LEADER answers: 1-64 characters of `A-Z a-z 0-9 _ -`, no dots. Default: the host name up to its first dot, then `-<pid>`.",
+    }),
+    replicas: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(1)
+      .describe(
+        "JetStream replicas of the bucket and of the decisions stream (3 on a three-server NATS cluster). Applies only when they are created; a bucket with another count is logged at start, with the `nats stream edit` command that changes it.",
+      ),
+    forward_timeout: z.number().min(0.1).max(60).default(4).meta({
+      unit: "s",
+      description:
+        "How long a standby waits for the leader's answer to a forwarded operator request before it answers NO_LEADER. Below `nats.request_timeout` (5 s), so the operator gets that answer instead of a timeout of their own.",
+    }),
+    decisions_max_bytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .max(64 * 1024 ** 3)
+      .default(64 * 1024 * 1024)
+      .meta({ unit: "bytes", description: "Size limit of the replicated decision log (the stream `<bucket>-decisions`); the oldest entries go first." }),
   })
-  .strict();
+  .strict()
+  .describe("High availability: several orchestrators, one leading through a lease in a JetStream KV bucket, which also holds the state a new leader continues from.");
 export type OrchestratorHa = z.infer<typeof OrchestratorHa>;
 
 export const OrchestratorConfig = z
   .object({
-    nats: NatsConfig.default(NatsConfig.parse({})),
-    /** CSV of `host,address` lines: each hypervisor's migration-network address. */
-    host_mapping: z.string().optional(),
-    policy: Policy.default(Policy.parse({})),
-    /** Finished migrations kept in memory for `history`. */
-    history_size: z.number().int().min(10).max(1_000_000).default(10_000),
-    /** Decisions and non-decisions kept for `decisions` and `explain`. */
-    decisions_size: z.number().int().min(100).max(5_000_000).default(50_000),
-    /** Seconds after which a dispatched migration with no outcome event is asked about / failed. */
-    migration_timeout: z.number().min(5).max(86_400).default(900),
-    log_level: LogLevel.default("info"),
+    nats: NatsConfig.default(NatsConfig.parse({})).describe("How the orchestrator reaches NATS."),
+    host_mapping: z
+      .string()
+      .optional()
+      .describe(
+        "Path of the host_mapping CSV: one `host,address` line per hypervisor, its migration-network address. Re-read when it changes. A host not in the mapping is never a destination.",
+      ),
+    policy: Policy.default(Policy.parse({})).describe("The planner's policy (the same keys as a `ballast plan --policy` file)."),
+    history_size: z.number().int().min(10).max(1_000_000).default(10_000).describe("Finished migrations kept for `history` and the cooldowns."),
+    decisions_size: z
+      .number()
+      .int()
+      .min(100)
+      .max(5_000_000)
+      .default(50_000)
+      .describe("Decisions and non-decisions kept in memory for `decisions` and `explain`."),
+    migration_timeout: z.number().min(5).max(86_400).default(900).meta({
+      unit: "s",
+      description: "A dispatched migration with no outcome event after this long is settled from the agents' inventories: succeeded when the VM runs on its destination only, failed when it stayed on its source and no longer migrates, or runs nowhere.",
+    }),
+    log_level: LogLevel.default("info").describe("Least severe log level written (JSON lines on stderr; under systemd, the journal)."),
     http: OrchestratorHttp.default(() => OrchestratorHttp.parse({})),
     ha: OrchestratorHa.default(() => OrchestratorHa.parse({})),
   })
-  .strict();
+  .strict()
+  .describe("Configuration of the orchestrator (one per cluster, or several with `ha`).");
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;

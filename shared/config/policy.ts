@@ -12,33 +12,46 @@ export const RuleStrength = z.enum(["must", "should"]);
 
 /** Filters narrow when a rule applies (as OneCloud's migration alerts do). */
 const RuleFilters = {
-  /** Only when the VM currently runs on one of these hosts. */
-  source_hosts: z.array(HostId).optional(),
-  /** Only constrains placements onto these hosts. */
-  target_hosts: z.array(HostId).optional(),
+  source_hosts: z
+    .array(HostId)
+    .optional()
+    .describe("The rule applies only while the VM runs on one of these hosts. Absent: on any host."),
+  target_hosts: z
+    .array(HostId)
+    .optional()
+    .describe("The rule constrains only placements onto these hosts. Absent: onto any host."),
 };
+
+const ruleName = z.string().min(1).max(100).describe("The rule's name, shown in decisions and in broken should-rule reports.");
+const ruleStrength = RuleStrength.default("must").describe(
+  "`must`: a destination that breaks the rule is refused (RULE_MUST). `should`: never refuses; a feasible destination reports the should rules it would break, and balancing and consolidation never break one.",
+);
 
 export const AffinityRule = z
   .object({
-    name: z.string().min(1).max(100),
-    type: z.enum(["affinity", "anti-affinity"]),
-    strength: RuleStrength.default("must"),
-    vms: z.array(VmName).min(2),
+    name: ruleName,
+    type: z
+      .enum(["affinity", "anti-affinity"])
+      .describe("`affinity`: the VMs run on the same host. `anti-affinity`: no two of them run on the same host."),
+    strength: ruleStrength,
+    vms: z.array(VmName).min(2).describe("The VMs the rule ties together (at least two)."),
     ...RuleFilters,
   })
-  .strict();
+  .strict()
+  .describe("An affinity or anti-affinity rule between VMs.");
 export type AffinityRule = z.infer<typeof AffinityRule>;
 
 export const VmHostRule = z
   .object({
-    name: z.string().min(1).max(100),
-    type: z.enum(["vm-host", "vm-not-host"]),
-    strength: RuleStrength.default("must"),
-    vms: z.array(VmName).min(1),
-    hosts: z.array(HostId).min(1),
+    name: ruleName,
+    type: z.enum(["vm-host", "vm-not-host"]).describe("`vm-host`: the VMs run only on the listed hosts. `vm-not-host`: never on them."),
+    strength: ruleStrength,
+    vms: z.array(VmName).min(1).describe("The VMs the rule applies to."),
+    hosts: z.array(HostId).min(1).describe("The hosts the VMs must (`vm-host`) or must not (`vm-not-host`) run on."),
     ...RuleFilters,
   })
-  .strict();
+  .strict()
+  .describe("A rule between VMs and hosts.");
 export type VmHostRule = z.infer<typeof VmHostRule>;
 
 export const PlacementRule = z.union([AffinityRule, VmHostRule]);
@@ -47,90 +60,142 @@ export type PlacementRule = z.infer<typeof PlacementRule>;
 export const Automation = z.enum(["manual", "partial", "full"]);
 export type Automation = z.infer<typeof Automation>;
 
+const cpuLevelNote = "The adaptive CPU headroom may raise it (see `headroom_min_share`).";
+
 export const Policy = z
   .object({
-    /** Seconds between orchestrator cycles (and the expected agent metrics interval). */
-    interval: seconds.min(0.1).default(10),
-    /** A host whose newest metrics or heartbeat is older than this is silent: never a destination. */
-    stale_after: seconds.min(0.1).default(35),
-    /** Seconds a host must stay over a threshold before it is a source (at least 2 x interval). */
-    max_over: seconds.default(60),
-    /** CPU trigger threshold, percent of host capacity. */
-    load_threshold: pct.default(80),
-    /** Hysteresis: shed load until the host is at or below this (<= load_threshold). */
-    load_target: pct.default(70),
-    /** Memory trigger threshold, percent of host memory used. */
-    mem_threshold: pct.default(90),
-    mem_target: pct.default(85),
-    /** A destination must stay under this CPU load after the move (projected). */
-    max_load_candidate: pct.default(70),
-    /** A destination must stay under this memory use after the move (projected). */
-    max_mem_candidate: pct.default(85),
-    /** A destination must have fewer VMs than this. */
-    max_vm_per_host: z.number().int().min(1).max(100_000).default(30),
-    /** Sum of VM memory on a host may reach this multiple of its physical memory. */
-    mem_overcommit: z.number().min(0.1).max(10).default(1),
-    /** Memory kept free on every destination for the hypervisor itself, MiB. */
-    mem_reserve_mib: z.number().min(0).default(1024),
-    /** A VM that moved is not moved again for this long; doubles for VMs that keep moving. */
-    vm_cooldown: seconds.default(600),
-    vm_cooldown_max: seconds.default(6 * 3600),
-    /** A host that sent or received a VM is left to settle this long. */
-    host_settle: seconds.default(60),
-    /** A VM moved A->B->A within this window is frozen and reported. */
-    pingpong_window: seconds.default(3600),
-    /** Balance: move only when the weighted imbalance drops by at least this (percentage points). */
-    min_gain: z.number().min(0).default(2),
-    /** Balance: weights of CPU and memory in the imbalance measure. */
-    cpu_weight: z.number().min(0).default(1),
-    mem_weight: z.number().min(0).default(1),
-    /** Balance is attempted only when host loads spread wider than this (std-dev, points). */
-    balance_threshold: pct.default(10),
-    /** Strategies the periodic cycle runs, in order. */
-    strategies: z.array(z.enum(["hotspot", "balance", "consolidate"])).default(["hotspot"]),
-    /** Consolidation keeps this many empty hosts powered as spare capacity. */
-    spare_hosts: z.number().int().min(0).default(1),
-    /**
-     * Consolidation packs hosts up to this CPU load (capped at max_load_candidate). At the default
-     * it packs as far as any other placement goes: the 10 points under load_threshold leave room
-     * for a host's load to grow before hotspot has to move a VM out again.
-     */
-    consolidate_load: pct.default(70),
-    /**
-     * Adaptive CPU headroom (orchestrator/core/headroom.ts): when host loads swing little between
-     * samples, the CPU levels above (load_threshold, load_target, max_load_candidate,
-     * consolidate_load) move up towards 100 % so that only headroom_swings times the measured swing
-     * (90th percentile over busy hosts) is kept, but never less than headroom_min_share of the
-     * configured headroom (100 − load_threshold); a host whose own swing needs more keeps
-     * headroom_swings times its own. 1 turns adaptation off; each adapted plan says so.
-     */
-    headroom_min_share: z.number().min(0).max(1).default(0.5),
-    headroom_swings: z.number().min(0).max(100).default(2),
-    /**
-     * Load prediction: a destination is judged on max(its CPU now, its CPU predicted predict_ahead
-     * seconds ahead by a least-squares line through its samples of the last predict_window
-     * seconds), so VMs are not placed on hosts whose load is climbing. 0 turns it off.
-     */
-    predict_window: seconds.default(600),
-    predict_ahead: seconds.default(300),
-    /**
-     * Per-cycle and cluster-wide migration caps. Consolidation frees hosts only as fast as these
-     * let it drain them; at 2 and 4 the PlanetLab replays spent 5 % more energy (sim/README.md).
-     */
-    max_moves_per_cycle: z.number().int().min(0).default(4),
-    max_concurrent_total: z.number().int().min(1).default(8),
-    max_concurrent_per_source: z.number().int().min(1).default(2),
-    max_concurrent_per_destination: z.number().int().min(1).default(2),
-    automation: Automation.default("full"),
-    /** Partial automation: an unapproved plan expires after this long. */
-    plan_ttl: seconds.min(1).default(300),
-    rules: z.array(PlacementRule).default([]),
-    /** VMs that never move (pinned). */
-    pinned_vms: z.array(VmName).default([]),
-    /** VMs the balancer ignores entirely. */
-    excluded_vms: z.array(VmName).default([]),
-    /** Hosts the balancer neither moves from nor to. */
-    excluded_hosts: z.array(HostId).default([]),
+    interval: seconds
+      .min(0.1)
+      .default(10)
+      .meta({ unit: "s", description: "Seconds between orchestrator cycles; also the metrics interval the orchestrator expects from the agents." }),
+    stale_after: seconds.min(0.1).default(35).meta({
+      unit: "s",
+      description:
+        "A host whose newest metrics or heartbeat is older than this is silent: it is never a destination, and its VMs are not moved by guesswork.",
+    }),
+    max_over: seconds.default(60).meta({
+      unit: "s",
+      description: "Seconds a host must stay over a threshold (CPU or memory) before it sheds VMs. 0, or at least 2 × `interval`.",
+    }),
+    load_threshold: pct.default(80).meta({
+      unit: "%",
+      description: `CPU trigger: a host above this CPU load, in percent of its capacity, for \`max_over\` seconds sheds VMs (hot-spot relief). ${cpuLevelNote}`,
+    }),
+    load_target: pct.default(70).meta({
+      unit: "%",
+      description: `Hysteresis: an overloaded host sheds VMs until its CPU load is at or below this. At most \`load_threshold\`. ${cpuLevelNote}`,
+    }),
+    mem_threshold: pct.default(90).meta({ unit: "%", description: "Memory trigger, in percent of the host's memory in use." }),
+    mem_target: pct.default(85).meta({
+      unit: "%",
+      description: "Memory hysteresis: a host over `mem_threshold` sheds VMs until its memory use is at or below this. At most `mem_threshold`.",
+    }),
+    max_load_candidate: pct.default(70).meta({
+      unit: "%",
+      description: `A destination's CPU load must stay under this after the move, projected with the VM's measured CPU. ${cpuLevelNote}`,
+    }),
+    max_mem_candidate: pct.default(85).meta({
+      unit: "%",
+      description: "A destination's memory use must not exceed this after the move (projected with the VM's memory).",
+    }),
+    max_vm_per_host: z.number().int().min(1).max(100_000).default(30).describe("A destination must hold fewer VMs than this."),
+    mem_overcommit: z
+      .number()
+      .min(0.1)
+      .max(10)
+      .default(1)
+      .describe("The memory of the VMs on a host (minus `mem_reserve_mib`) may reach this multiple of its physical memory. 1: no overcommit."),
+    mem_reserve_mib: z.number().min(0).default(1024).meta({
+      unit: "MiB",
+      description: "Memory kept free on every destination for the hypervisor itself: a VM fits only if used memory + the VM's memory stays at or below total − reserve.",
+    }),
+    vm_cooldown: seconds.default(600).meta({
+      unit: "s",
+      description: "A VM that moved is not moved again for this long. The cooldown doubles with every further move within `vm_cooldown_max`. 0 turns it off.",
+    }),
+    vm_cooldown_max: seconds.default(6 * 3600).meta({
+      unit: "s",
+      description: "The longest cooldown, and how far back moves count towards the doubling. At least `vm_cooldown`.",
+    }),
+    host_settle: seconds.default(60).meta({
+      unit: "s",
+      description: "A host that sent or received a VM is left to settle this long: it neither sends nor receives another.",
+    }),
+    pingpong_window: seconds.default(3600).meta({
+      unit: "s",
+      description: "A VM moved A→B→A within this window is frozen (it no longer moves) and reported, until `ballast release --vm`.",
+    }),
+    min_gain: z.number().min(0).default(2).meta({
+      unit: "points",
+      description: "Balance: a move must lower the weighted imbalance by at least this much.",
+    }),
+    cpu_weight: z.number().min(0).default(1).describe("Balance: weight of CPU in the imbalance measure."),
+    mem_weight: z.number().min(0).default(1).describe("Balance: weight of memory in the imbalance measure."),
+    balance_threshold: pct.default(10).meta({
+      unit: "points",
+      description: "Balance runs only when host loads spread wider than this (the weighted standard deviation of the hosts' loads).",
+    }),
+    strategies: z
+      .array(z.enum(["hotspot", "balance", "consolidate"]))
+      .default(["hotspot"])
+      .describe("What the periodic cycle runs, in order: `hotspot` (relieve overloaded hosts), `balance`, `consolidate` (empty whole hosts)."),
+    spare_hosts: z
+      .number()
+      .int()
+      .min(0)
+      .default(1)
+      .describe("Consolidation keeps this many empty hosts (the largest) powered as spare capacity; the other empty hosts are reported as power-off candidates."),
+    consolidate_load: pct.default(70).meta({
+      unit: "%",
+      description: `Consolidation packs hosts up to this CPU load (capped at \`max_load_candidate\`). The 10 points under the default \`load_threshold\` leave room for a host's load to grow before hot-spot relief must move a VM out again. ${cpuLevelNote}`,
+    }),
+    headroom_min_share: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe(
+        "Adaptive CPU headroom: when host loads swing little between samples, the four CPU levels (`load_threshold`, `load_target`, `max_load_candidate`, `consolidate_load`) move towards 100 %, keeping at least this share of the configured headroom (100 − `load_threshold`). At 0.5 the defaults become at most 90 / 85 / 85 / 85 %. 1 turns adaptation off.",
+      ),
+    headroom_swings: z
+      .number()
+      .min(0)
+      .max(100)
+      .default(2)
+      .describe(
+        "Adaptive CPU headroom: the headroom kept is this many times the measured swing, the mean absolute change between a host's consecutive CPU samples, 90th percentile over the busy hosts (at least 5 hosts with 4 of their newest 6 samples, else no adaptation). A host whose own swing needs more keeps this many times its own swing. A plan that adapts says so (`CPU_HEADROOM_ADAPTED`, with the numbers).",
+      ),
+    predict_window: seconds.default(600).meta({
+      unit: "s",
+      description:
+        "Load prediction: a destination's CPU trend is a least-squares line through its samples of this many seconds, and it is judged on max(its CPU now, its predicted CPU). 0 turns prediction off.",
+    }),
+    predict_ahead: seconds.default(300).meta({ unit: "s", description: "Load prediction: how far ahead the trend is extrapolated." }),
+    max_moves_per_cycle: z
+      .number()
+      .int()
+      .min(0)
+      .default(4)
+      .describe(
+        "Moves one cycle may plan. Consolidation frees hosts only as fast as the move caps let it drain them: at 2 moves per cycle and 4 concurrent migrations the PlanetLab replays used 5 % more energy (docs/simulator.md).",
+      ),
+    max_concurrent_total: z.number().int().min(1).default(8).describe("Migrations running at once in the whole cluster."),
+    max_concurrent_per_source: z.number().int().min(1).default(2).describe("Migrations running at once out of one host."),
+    max_concurrent_per_destination: z.number().int().min(1).default(2).describe("Migrations running at once into one host."),
+    automation: Automation.default("full").describe(
+      "`full`: planned moves start on their own (unless paused). `manual` and `partial`: a cycle's plan waits as a pending plan until `ballast approve <plan>` applies it or it expires (`plan_ttl`); the two behave the same today.",
+    ),
+    plan_ttl: seconds.min(1).default(300).meta({
+      unit: "s",
+      description: "A pending (unapproved) plan expires after this long. It is also cancelled on approval when the cluster drifted from it.",
+    }),
+    rules: z
+      .array(PlacementRule)
+      .default([])
+      .describe("Placement rules: affinity, anti-affinity, vm-host and vm-not-host, each `must` or `should`."),
+    pinned_vms: z.array(VmName).default([]).describe("VMs that never move (decision `VM_PINNED`); their load still counts on their host."),
+    excluded_vms: z.array(VmName).default([]).describe("VMs the balancer leaves alone: never moved (decision `VM_EXCLUDED`); their load still counts on their host."),
+    excluded_hosts: z.array(HostId).default([]).describe("Hosts the balancer neither moves VMs from (`SOURCE_EXCLUDED`) nor to (`DEST_EXCLUDED`)."),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -142,7 +207,8 @@ export const Policy = z
       ctx.addIssue({ code: "custom", path: ["max_over"], message: `max_over (${p.max_over}s) must be 0 or at least 2 x interval (${2 * p.interval}s)` });
     if (p.vm_cooldown_max < p.vm_cooldown)
       ctx.addIssue({ code: "custom", path: ["vm_cooldown_max"], message: "vm_cooldown_max must be >= vm_cooldown" });
-  });
+  })
+  .describe("The planner's policy: the `policy:` section of orchestrator.yaml, or a policy file for `ballast plan --policy`.");
 export type Policy = z.infer<typeof Policy>;
 export type PolicyInput = z.input<typeof Policy>;
 
