@@ -58,13 +58,15 @@ async function main(): Promise<void> {
     const config = OrchestratorConfig.parse({ nats: { servers: [url] }, policy: { interval: 3600, max_over: 7200, stale_after: 3600 }, log_level: "warn" });
     const running = await startOrchestrator({ config, log, mapping: new Map(), instance: "bench-ingest" });
     const orch = running.orchestrator;
-    const ingest = orch.onMetrics.bind(orch);
-    orch.onMetrics = (m) => {
+    // The bus intake calls this object's onMetrics for every valid message: count them there.
+    const intake = orch.intake;
+    const ingest = intake.onMetrics.bind(intake);
+    intake.onMetrics = (m) => {
       ingest(m);
       onMessage();
     };
     ackConn = running.nc;
-    extra = () => ({ hostsKnown: orch.state.hostIds().length });
+    extra = () => ({ hostsKnown: orch.view.cluster.hostIds().length });
     stop = () => running.stop();
   } else {
     const nc = await connect({ servers: [url], name: "bench-bare-subscriber" });

@@ -67,8 +67,9 @@ export async function labMigration(log: (s: string) => void): Promise<Figure[]> 
     // The orchestrator must see the guest where it runs (and nowhere else) before each request.
     const seenOn = (hv: string) =>
       waitFor(() => {
-        const where = orch.orchestrator.state.locate(GUEST).filter((l) => l.info.state === "running");
-        return where.length === 1 && where[0]!.host === hv && orch.orchestrator.state.isFresh(hv, Date.now(), orch.orchestrator.currentPolicy);
+        const { cluster, policy } = orch.orchestrator.view;
+        const where = cluster.locate(GUEST).filter((l) => l.info.state === "running");
+        return where.length === 1 && where[0]!.host === hv && cluster.isFresh(hv, Date.now(), policy);
       }, 30_000, `orchestrator sees ${GUEST} on ${hv}`);
 
     const bare = async (dst: string): Promise<number> => lab.migrate(GUEST, dst);

@@ -1,7 +1,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { requestJson } from "../shared/nats/json.js";
-import { orchestratorSubjects, type OrchestratorEndpoint } from "../shared/subjects.js";
-import type { MigrationRecord } from "../orchestrator/shell/migration-record.js";
+import { decodeJson } from "../shared/nats/json.js";
+import { orchestratorSubjects } from "../shared/subjects.js";
+import type { OrchestratorEndpoint, ReplyOf, RequestInput } from "../shared/schemas/orchestrator-api.js";
+import { OrchestratorEventMessage } from "../shared/schemas/orchestrator-events.js";
+import { askOrchestrator } from "./client.js";
 import { renderHistory } from "./render.js";
 
 // What `ballast demo` shows, on any cluster (simulated or the real lab), through the operator
@@ -21,31 +23,19 @@ export interface DemoContext {
   patience: number;
 }
 
-interface HostRow {
-  host: string;
-  fresh: boolean;
-  cpuPercent: number;
-  runningVms: number;
-  maintenance: boolean;
-}
-
 export async function runDemoScript(c: DemoContext): Promise<string[]> {
-  const api = async (endpoint: OrchestratorEndpoint, body: unknown): Promise<any> => {
-    const r = await requestJson(c.nc, orchestratorSubjects[endpoint], body, { timeoutMs: 10_000 });
-    if (!r.ok) throw new Error(`${endpoint}: ${r.error.code}: ${r.error.message}`);
-    return r.data;
-  };
+  const api = <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>): Promise<ReplyOf<E>> => askOrchestrator(c.nc, { request_timeout: 10 }, endpoint, body);
   c.nc.subscribe(orchestratorSubjects.events, {
     callback: (_e, m) => {
-      const ev = JSON.parse(new TextDecoder().decode(m.data));
-      if (ev.type !== "migration") return;
-      const r = ev.record as MigrationRecord;
+      const decoded = decodeJson(OrchestratorEventMessage, m.data);
+      if (!decoded.ok || decoded.value.type !== "migration") return;
+      const r = decoded.value.record;
       if (r.state === "PENDING" || (r.state === "ONGOING" && (r.progress ?? 0) > 0)) return;
       const stats = r.stats ? ` in ${(r.stats.durationMs / 1000).toFixed(1)}s${r.stats.downtimeMs !== undefined ? `, downtime ${r.stats.downtimeMs} ms` : ""}` : "";
       c.say(`migration ${r.vm} ${r.source} -> ${r.destination} ${r.state}${r.state === "SUCCEEDED" ? stats : r.error ? `: ${r.error}` : ""}${r.state === "ONGOING" ? `  (${r.reason})` : ""}`);
     },
   });
-  const hosts = async (): Promise<HostRow[]> => (await api("status", {})).hosts;
+  const hosts = async () => (await api("status", {})).hosts;
   const show = async () =>
     c.say((await hosts()).map((h) => `${h.host} ${bar(h.cpuPercent)} ${h.cpuPercent.toFixed(0).padStart(3)}% ${h.runningVms}vm${h.maintenance ? " MAINT" : ""}${h.fresh ? "" : " SILENT"}`).join(" | "));
   const until = async (what: string, cond: () => Promise<boolean>, seconds: number) => {
@@ -88,7 +78,7 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
     }
     return false;
   };
-  const succeeded = async () => ((await api("history", { limit: 1000 })) as MigrationRecord[]).filter((r) => r.state === "SUCCEEDED");
+  const succeeded = async () => (await api("history", { limit: 1000 })).filter((r) => r.state === "SUCCEEDED");
   const idle = async () => {
     const s = await api("status", {});
     return s.migrations.queued.length === 0 && s.migrations.ongoing.length === 0;
@@ -112,18 +102,18 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
   const plan = await api("plan", { mode: "consolidate" });
   c.say(`  plan ${plan.id}: ${plan.moves.length} move(s); hosts it leaves empty: ${plan.emptyHosts.join(", ") || "none"}`);
   for (const m of plan.moves) c.say(`  ${m.vm}: ${m.reason}`);
-  for (const d of plan.decisions.filter((x: any) => x.kind !== "vm").slice(0, 4)) c.say(`  ${d.code}: ${d.message}`);
+  for (const d of plan.decisions.filter((x) => x.kind !== "vm").slice(0, 4)) c.say(`  ${d.code}: ${d.message}`);
   if (plan.moves.length > 0) {
     c.say(`  approving plan ${plan.id}`);
-    await api("approve", { plan_id: plan.id });
+    await api("approve", { planId: plan.id });
     const emptied = await settle(
       "consolidation to finish",
       async () => (await hosts()).filter((h) => plan.emptyHosts.includes(h.host)).every((h) => h.runningVms === 0),
       async () => {
         const next = await api("plan", { mode: "consolidate" });
         if (next.moves.length === 0) return;
-        c.say(`  approving the follow-up plan ${next.id}: ${next.moves.map((m: any) => `${m.vm} -> ${m.destination}`).join(", ")}`);
-        await api("approve", { plan_id: next.id });
+        c.say(`  approving the follow-up plan ${next.id}: ${next.moves.map((m) => `${m.vm} -> ${m.destination}`).join(", ")}`);
+        await api("approve", { planId: next.id });
       },
     );
     if (!emptied) problems.push("consolidation did not empty the hosts it planned to");
@@ -136,21 +126,26 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
   else {
     c.say(`phase 3, maintenance: can ${target} be drained now?`);
     let useEmpty = false;
-    let pre = await api("evacuate", { host: target, dry_run: true });
+    const check = async (useEmptyHosts: boolean) => {
+      const r = await api("evacuate", { host: target, dryRun: true, useEmptyHosts });
+      if (!("canDrain" in r)) throw new Error(`evacuate with dryRun answered without a pre-flight: ${JSON.stringify(r)}`);
+      return r;
+    };
+    let pre = await check(false);
     if (!pre.canDrain) {
-      c.say(`  no: ${pre.reasons.map((r: any) => r.message).join("; ")}`);
-      pre = await api("evacuate", { host: target, dry_run: true, use_empty_hosts: true });
+      c.say(`  no: ${pre.reasons.map((r) => r.message).join("; ")}`);
+      pre = await check(true);
       useEmpty = true;
       c.say(`  with empty hosts allowed: ${pre.canDrain ? "yes" : "no"}`);
     } else c.say("  yes");
-    c.say(`  plan: ${pre.plan.moves.map((m: any) => `${m.vm} -> ${m.destination}`).join(", ")}`);
+    c.say(`  plan: ${pre.plan.moves.map((m) => `${m.vm} -> ${m.destination}`).join(", ")}`);
     if (pre.canDrain) {
-      await api("evacuate", { host: target, use_empty_hosts: useEmpty });
+      await api("evacuate", { host: target, useEmptyHosts: useEmpty });
       const drained = await settle(
         `${target} to be empty`,
         async () => (await hosts()).find((x) => x.host === target)?.runningVms === 0,
         async () => {
-          await api("evacuate", { host: target, use_empty_hosts: useEmpty });
+          await api("evacuate", { host: target, useEmptyHosts: useEmpty });
         },
       );
       if (!drained) problems.push(`${target} was not drained`);
@@ -160,7 +155,7 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
     } else problems.push(`${target} could not be drained`);
   }
 
-  const history = (await api("history", { limit: 1000 })) as MigrationRecord[];
+  const history = await api("history", { limit: 1000 });
   c.out("\nSummary");
   c.out(renderHistory(history));
   const ok = history.filter((r) => r.state === "SUCCEEDED").length;

@@ -3,23 +3,27 @@ import { Command, CommanderError, Option } from "commander";
 import { z } from "zod";
 import { withClient, callOrchestrator, type ClientOptions } from "./client.js";
 import { table } from "./table.js";
-import { renderDecisions, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
+import { renderDecisions, renderEvacuate, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
 import { offlinePlan } from "./offline-plan.js";
 import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
+import { Plan } from "../shared/schemas/plan.js";
 import { Policy } from "../shared/config/policy.js";
 import { BallastError, describeError } from "../shared/errors.js";
-import type { OrchestratorEndpoint } from "../shared/subjects.js";
+import type { OrchestratorEndpoint, ReplyOf, RequestInput } from "../shared/schemas/orchestrator-api.js";
+import { BALLAST_VERSION } from "../shared/version.js";
 
 // `ballast`: daemons (agent, orchestrator), operator commands over NATS, offline planning,
 // the demo and the lab. Every operator command prints a table, or the reply envelope with --json.
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
 export async function main(argv: string[], io: Out = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") }): Promise<number> {
   let code = 0;
   const program = new Command("ballast")
     .description("Ballast: live-migration balancer for KVM/libvirt clusters over NATS")
-    .version("0.1.0")
+    .version(BALLAST_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
 
@@ -30,12 +34,14 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
       .option("--timeout <seconds>", "request timeout in seconds")
       .option("--json", "print the JSON reply envelope instead of a table");
 
-  const call = (endpoint: OrchestratorEndpoint, body: (opts: Record<string, unknown>, args: string[]) => unknown, render: (d: any) => string) =>
+  /** The options every client command may have; each command reads its own from the same bag. */
+  type Opts = ClientOptions & { json?: boolean } & Record<string, string | boolean | undefined>;
+  const call = <E extends OrchestratorEndpoint>(endpoint: E, body: (opts: Opts, args: string[]) => RequestInput<E>, render: (d: ReplyOf<E>) => string) =>
     async function (this: Command, ...args: unknown[]) {
-      const opts = this.opts() as ClientOptions & { json?: boolean };
+      const opts = this.opts<Opts>();
       const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
       code = await withClient(opts, process.env, async (nc, cfg) => {
-        const reply = await callOrchestrator(nc, cfg, endpoint, body(opts as Record<string, unknown>, positional));
+        const reply = await callOrchestrator(nc, cfg, endpoint, body(opts, positional));
         if (opts.json) io.out(JSON.stringify(reply, null, 2));
         else if (reply.ok) io.out(render(reply.data));
         else io.err(`error ${reply.error.code}: ${reply.error.message}`);
@@ -73,20 +79,25 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
       .option("--policy <file>", "offline: policy file (YAML/JSON); default policy otherwise")
       .option("--now <ms>", "offline: planning time, ms since the epoch (default: the snapshot's takenAt)"),
   ).action(async function (this: Command) {
-    const o = this.opts() as Record<string, any>;
-    if (o.snapshot) {
-      const p = offlinePlan({ snapshotFile: o.snapshot, policyFile: o.policy, mode: o.mode, host: o.host, placement: o.placement, useEmpty: Boolean(o.useEmpty), now: o.now });
+    const o = this.opts<Opts>();
+    const snapshot = str(o.snapshot);
+    const mode = str(o.mode) ?? "cycle";
+    if (snapshot !== undefined) {
+      const placement = str(o.placement) as "stripe" | "pack" | undefined;
+      const p = offlinePlan({ snapshotFile: snapshot, policyFile: str(o.policy), mode, host: str(o.host), placement, useEmpty: Boolean(o.useEmpty), now: str(o.now) });
       io.out(o.json ? JSON.stringify(p, null, 2) : renderPlan(p));
       return;
     }
-    await call("plan", () => ({ mode: o.mode, ...(o.host ? { host: o.host } : {}), ...(o.placement ? { placement: o.placement } : {}), ...(o.useEmpty ? { use_empty_hosts: true } : {}) }), renderPlan).call(this);
+    // Commander has checked --mode and --placement against their choices; the orchestrator validates the rest.
+    const body = { mode, ...(o.host ? { host: str(o.host) } : {}), ...(o.placement ? { placement: str(o.placement) } : {}), ...(o.useEmpty ? { useEmptyHosts: true } : {}) } as RequestInput<"plan">;
+    await call("plan", () => body, renderPlan).call(this);
   });
   client(program.command("run").description("run a cycle now")).action(call("run", () => ({}), (d) => renderPlan(d.plan) + `\nqueued: ${d.queued}`));
   client(program.command("approve <planId>").description("apply a pending plan (manual / partial automation)")).action(
-    call("approve", (_o, [id]) => ({ plan_id: id }), (d) => `plan ${d.planId}: ${d.queued} migration(s) queued`),
+    call("approve", (_o, [id]) => ({ planId: id ?? "" }), (d) => `plan ${d.planId}: ${d.queued} migration(s) queued`),
   );
   client(program.command("migrate <vm>").description("move a VM to a host, or to the best host").option("--to <host>", "destination host")).action(
-    call("migrate", (o, [vm]) => ({ vm, ...(o.to ? { to: o.to } : {}) }), (d) => d.queued.map((r: any) => `queued ${r.requestId}: ${r.vm} ${r.source} -> ${r.destination} (${r.reason})`).join("\n")),
+    call("migrate", (o, [vm]) => ({ vm: vm ?? "", ...(o.to ? { to: str(o.to) } : {}) }), (d) => d.queued.map((r) => `queued ${r.requestId}: ${r.vm} ${r.source} -> ${r.destination} (${r.reason})`).join("\n")),
   );
   client(
     program
@@ -95,36 +106,26 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
       .option("--pack", "pack VMs onto the fullest hosts that fit (default: stripe)")
       .option("--use-empty", "may use empty hosts")
       .option("--dry-run", "only answer: can this host be drained now?"),
-  ).action(
-    call(
-      "evacuate",
-      (o, [host]) => ({ host, placement: o.pack ? "pack" : "stripe", use_empty_hosts: Boolean(o.useEmpty), dry_run: Boolean(o.dryRun) }),
-      (d) =>
-        "canDrain" in d
-          ? `${d.host}: ${d.canDrain ? "can be drained now" : "cannot be drained now"}\n${(d.reasons as any[]).map((r) => `  ${r.subject}: ${r.message}`).join("\n")}\n${renderPlan(d.plan)}`
-          : `${d.host} is in maintenance; ${d.queued} migration(s) queued (plan ${d.planId})`,
-    ),
-  );
+  ).action(call("evacuate", (o, [host]) => ({ host: host ?? "", placement: o.pack ? "pack" : "stripe", useEmptyHosts: Boolean(o.useEmpty), dryRun: Boolean(o.dryRun) }), renderEvacuate));
   client(program.command("release [host]").description("reopen a host after maintenance, or unfreeze a VM with --vm").option("--vm <vm>", "unfreeze this VM")).action(
-    call("release", (o, [host]) => (o.vm ? { vm: o.vm } : { host }), (d) => JSON.stringify(d)),
+    call("release", (o, [host]) => (o.vm ? { vm: str(o.vm) } : { host }), (d) => JSON.stringify(d)),
   );
   client(program.command("pause").description("stop starting migrations").option("--reason <text>", "shown in status")).action(
-    call("pause", (o) => (o.reason ? { reason: o.reason } : {}), (d) => `paused (${d.reason}); ${d.ongoing} migration(s) still running, ${d.queued} queued`),
+    call("pause", (o) => (o.reason ? { reason: str(o.reason) } : {}), (d) => `paused (${d.reason}); ${d.ongoing} migration(s) still running, ${d.queued} queued`),
   );
   client(program.command("resume").description("start migrations again")).action(call("resume", () => ({}), () => "resumed"));
   client(program.command("history").description("finished migrations, newest first").option("--vm <vm>").option("--host <host>").option("--limit <n>", "rows", "50")).action(
-    call("history", (o) => ({ ...(o.vm ? { vm: o.vm } : {}), ...(o.host ? { host: o.host } : {}), limit: Number(o.limit) }), renderHistory),
+    call("history", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}), limit: Number(o.limit) }), renderHistory),
   );
   client(program.command("decisions").description("decisions and non-decisions, newest first").option("--vm <vm>").option("--host <host>").option("--limit <n>", "rows", "100")).action(
-    call("decisions", (o) => ({ ...(o.vm ? { vm: o.vm } : {}), ...(o.host ? { host: o.host } : {}), limit: Number(o.limit) }), renderDecisions),
+    call("decisions", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}), limit: Number(o.limit) }), renderDecisions),
   );
   client(program.command("explain <vm>").description("why a VM is where it is, and why it did or did not move").option("--cycles <n>", "cycles to look back", "10")).action(
-    call("explain", (o, [vm]) => ({ vm, cycles: Number(o.cycles) }), renderExplain),
+    call("explain", (o, [vm]) => ({ vm: vm ?? "", cycles: Number(o.cycles) }), renderExplain),
   );
   client(program.command("snapshot").description("print the live cluster snapshot (input of `plan --snapshot`)")).action(
     async function (this: Command) {
-      const opts = this.opts() as ClientOptions;
-      code = await withClient(opts, process.env, async (nc, cfg) => {
+      code = await withClient(this.opts<ClientOptions>(), process.env, async (nc, cfg) => {
         const reply = await callOrchestrator(nc, cfg, "snapshot", {});
         if (!reply.ok) {
           io.err(`error ${reply.error.code}: ${reply.error.message}`);
@@ -139,9 +140,9 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
 
   program
     .command("schema <what>")
-    .description("print the JSON Schema of a snapshot or policy file")
+    .description("print the JSON Schema of a snapshot file, a policy file, or a plan (with every decision code)")
     .action((what: string) => {
-      const schemas: Record<string, z.ZodTypeAny> = { snapshot: ClusterSnapshot, policy: Policy };
+      const schemas: Record<string, z.ZodType> = { snapshot: ClusterSnapshot, policy: Policy, plan: Plan };
       const s = schemas[what];
       if (!s) throw new BallastError("BAD_REQUEST", `unknown schema ${what}; choose one of: ${Object.keys(schemas).join(", ")}`);
       io.out(JSON.stringify(z.toJSONSchema(s, { io: "input", unrepresentable: "any" }), null, 2));
@@ -190,7 +191,7 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
     });
 
   const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
-  const sim = program.command("sim").description("replay a workload trace through the production planner on the CloudSim data-centre model (see sim/README.md)");
+  const sim = program.command("sim").description("replay a workload trace through the production planner on the CloudSim data-centre model (see docs/simulator.md)");
   sim
     .command("run", { isDefault: true })
     .description("simulate one trace folder with one policy")

@@ -1,13 +1,15 @@
+import type { LoggedDecision } from "../shared/schemas/decision-log.js";
+import type { MigrationRecord } from "../shared/schemas/migration-record.js";
+import type { EvacuateReply, ExplainReply, StatusReply } from "../shared/schemas/orchestrator-api.js";
+import type { Plan } from "../shared/schemas/plan.js";
 import { ago, pct, table, time } from "./table.js";
 
-// Human renderings of API answers. The JSON shapes are the orchestrator's replies (see README);
-// `--json` prints them unchanged instead.
+// Human renderings of API answers, typed by the replies of the OrchestratorApi map (docs/api.md);
+// `--json` prints the reply envelope instead.
 
-type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-export function renderStatus(d: Any): string {
-  const now = d.now as number;
-  const hosts = (d.hosts as Any[]).map((h) => [
+export function renderStatus(d: StatusReply): string {
+  const now = d.now;
+  const hosts = d.hosts.map((h) => [
     h.host,
     h.fresh ? (h.maintenance ? "maintenance" : "ok") : h.agentAlive ? "NO-METRICS" : "SILENT",
     pct(h.cpuPercent),
@@ -21,29 +23,29 @@ export function renderStatus(d: Any): string {
     `automation: ${d.automation}   ${d.paused ? `PAUSED (${d.pausedReason})` : "running"}   cycle: ${d.cycle}   leader: ${d.leader}`,
     table(["HOST", "STATE", "CPU", "MEM", "VMS", "CPUS", "ADDRESS", "SEEN"], hosts),
   ];
-  const migs = [...(d.migrations.ongoing as Any[]), ...(d.migrations.queued as Any[])];
+  const migs = [...d.migrations.ongoing, ...d.migrations.queued];
   if (migs.length > 0) out.push("", table(["MIGRATION", "VM", "FROM", "TO", "STATE", "PROGRESS"], migs.map((m) => [m.requestId, m.vm, m.source, m.destination, m.state, m.progress === null ? "-" : `${m.progress}%`])));
-  if ((d.frozenVms as string[]).length > 0) out.push("", `frozen (ping-pong): ${(d.frozenVms as string[]).join(", ")}`);
-  if ((d.pendingPlans as Any[]).length > 0) out.push("", `pending plans: ${(d.pendingPlans as Any[]).map((p) => `${p.id} (${p.moves} moves)`).join(", ")}`);
+  if (d.frozenVms.length > 0) out.push("", `frozen (ping-pong): ${d.frozenVms.join(", ")}`);
+  if (d.pendingPlans.length > 0) out.push("", `pending plans: ${d.pendingPlans.map((p) => `${p.id} (${p.moves} moves)`).join(", ")}`);
   return out.join("\n");
 }
 
-export function renderPlan(p: Any): string {
+export function renderPlan(p: Plan): string {
   const out = [`plan ${p.id} (${p.mode}), ${p.moves.length} move(s)`];
-  if (p.moves.length > 0) out.push(table(["#", "VM", "FROM", "TO", "STRATEGY", "REASON"], (p.moves as Any[]).map((m) => [m.seq, m.vm, m.source, m.destination, m.strategy, m.reason])));
-  const ind = p.indicators as Any;
+  if (p.moves.length > 0) out.push(table(["#", "VM", "FROM", "TO", "STRATEGY", "REASON"], p.moves.map((m) => [m.seq, m.vm, m.source, m.destination, m.strategy, m.reason])));
+  const ind = p.indicators;
   out.push(
     `imbalance ${ind.imbalanceBefore.toFixed(2)} -> ${ind.imbalanceAfter.toFixed(2)}, overloaded hosts ${ind.overloadedBefore} -> ${ind.overloadedAfter}, ` +
       `${(ind.bytesToMove / 2 ** 30).toFixed(2)} GiB to move${ind.hostsFreed.length ? `, hosts freed: ${ind.hostsFreed.join(", ")}` : ""}`,
   );
-  const notable = (p.decisions as Any[]).filter((d) => d.kind !== "host").slice(0, 30);
+  const notable = p.decisions.filter((d) => d.kind !== "host").slice(0, 30);
   if (notable.length > 0) out.push("", table(["SUBJECT", "CODE", "WHY"], notable.map((d) => [d.subject, d.code, d.message])));
-  const hostRejects = (p.decisions as Any[]).filter((d) => d.kind === "host").length;
+  const hostRejects = p.decisions.filter((d) => d.kind === "host").length;
   if (hostRejects > 0) out.push(`(${hostRejects} destination rejection(s); --json for all)`);
   return out.join("\n");
 }
 
-export function renderHistory(rows: Any[]): string {
+export function renderHistory(rows: readonly MigrationRecord[]): string {
   if (rows.length === 0) return "no migrations yet";
   return table(
     ["FINISHED", "VM", "FROM", "TO", "STATE", "DURATION", "DOWNTIME", "BYTES", "REASON / ERROR"],
@@ -61,20 +63,26 @@ export function renderHistory(rows: Any[]): string {
   );
 }
 
-export function renderDecisions(rows: Any[]): string {
+export function renderDecisions(rows: readonly LoggedDecision[]): string {
   if (rows.length === 0) return "no decisions recorded";
   return table(["CYCLE", "TIME", "SUBJECT", "CODE", "MESSAGE"], rows.map((r) => [r.cycle, time(r.ts), r.subject, r.code, r.message]));
 }
 
-export function renderExplain(d: Any): string {
+export function renderExplain(d: ExplainReply): string {
   const out = [
     `${d.vm}: running on ${d.runningOn.length ? d.runningOn.join(", ") : "no host"}${d.frozen ? " (FROZEN after ping-pong)" : ""}${d.inFlight ? " (migration queued or running)" : ""}`,
     `why here: ${d.whyHere}`,
     ...(d.cpuLevels ? [`CPU levels: ${d.cpuLevels}`] : []),
   ];
-  const decisions = d.lastCycles.decisions as Any[];
+  const decisions = d.lastCycles.decisions;
   out.push(decisions.length ? `last cycles (${d.lastCycles.from}..${d.lastCycles.to}):` : `no decisions about it in cycles ${d.lastCycles.from}..${d.lastCycles.to}`);
   if (decisions.length) out.push(renderDecisions(decisions));
-  if ((d.history as Any[]).length) out.push("", renderHistory(d.history));
+  if (d.history.length) out.push("", renderHistory(d.history));
   return out.join("\n");
+}
+
+export function renderEvacuate(d: EvacuateReply): string {
+  if ("canDrain" in d)
+    return `${d.host}: ${d.canDrain ? "can be drained now" : "cannot be drained now"}\n${d.reasons.map((r) => `  ${r.subject}: ${r.message}`).join("\n")}\n${renderPlan(d.plan)}`;
+  return `${d.host} is in maintenance; ${d.queued} migration(s) queued (plan ${d.planId})`;
 }

@@ -100,7 +100,7 @@ export async function startOrchestrator(opts: {
           log.warn({ why: caughtUp === false ? `not read within ${ttlMs / 3} ms` : caughtUp }, "taking over before the replicated decision log was read to its end");
         orchestrator.adopt(await store.load());
       },
-      onLeading: () => void orchestrator.dispatcher.pump().catch((e) => log.error({ err: describeError(e) }, "dispatch failed")),
+      onLeading: () => void orchestrator.pump().catch((e) => log.error({ err: describeError(e) }, "dispatch failed")),
       onLose: (why) => log.warn({ why }, "standing by"),
     });
     const store: KvStateStore = new KvStateStore(kv, { canWrite: () => lease.isLeader(), historySize: config.history_size, log });
@@ -113,25 +113,30 @@ export async function startOrchestrator(opts: {
     log,
     clock,
     mapping: () => mappingFile?.mapping ?? fixed,
-    ...(ha
-      ? { isLeader: () => ha.lease.isLeader(), epoch: () => ha.lease.epoch(), leaderName: () => ha.lease.leader(), sink: ha.store }
-      : {}),
+    instance,
+    ...(ha ? { leadership: { leading: () => ha.lease.isLeader(), epoch: () => ha.lease.epoch(), leader: () => ha.lease.leader() }, sink: ha.store } : {}),
   });
   if (ha) {
     const { decisions, lease } = ha;
-    orchestrator.decisions.onRecord((r) => {
+    orchestrator.replication.onRecord((r) => {
       if (lease.isLeader()) decisions.publish(r);
     });
     try {
-      await decisions.follow((r) => orchestrator.decisions.replay(r));
+      await decisions.follow((r) => orchestrator.replication.replay(r));
     } catch (e) {
       mappingFile?.close();
       await nc.close().catch(() => undefined);
       throw new Error(`cannot read the decisions stream ${decisions.name}: ${describeError(e)}`, { cause: e });
     }
   }
-  const subs = subscribeAgents(nc, orchestrator, log);
-  const svc = await serveOrchestratorApi(nc, orchestrator, log, instance, ha?.forwarder);
+  const subs = subscribeAgents(nc, orchestrator.intake, log);
+  const svc = await serveOrchestratorApi(
+    nc,
+    { handlers: orchestrator.api, leading: () => orchestrator.leading, leader: () => ha?.lease.leader() },
+    log,
+    instance,
+    ha?.forwarder,
+  );
   // The server has the API's subscriptions once this returns: a request (or another instance's
   // forward) sent right after start-up, or after systemd's READY, finds a responder.
   await nc.flush().catch((e) => log.warn({ err: describeError(e) }, "cannot confirm the API subscriptions with the server"));
@@ -169,7 +174,7 @@ export async function startOrchestrator(opts: {
   };
   const timer = setInterval(runCycle, config.policy.interval * 1000);
   // A host just became a hot spot: plan now (once the message handler has returned), not at the next tick.
-  orchestrator.onOverload(() =>
+  orchestrator.events.onOverload(() =>
     setImmediate(() => {
       if (cycling) again = true;
       else runCycle();

@@ -3,6 +3,7 @@ import { basename, dirname, join } from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
 import { agentSubjects, allAgents, ORCH_HA_PREFIX, ORCH_INSTANCE_PREFIX, orchestratorInstanceSubject, orchestratorSubjects, SUBJECT_PREFIX, type OrchestratorEndpoint } from "../../shared/subjects.js";
 import { HostId } from "../../shared/schemas/ids.js";
+import { ORCHESTRATOR_ENDPOINTS, READ_ONLY_ENDPOINTS } from "../../shared/schemas/orchestrator-api.js";
 import { ConfigError } from "../../shared/errors.js";
 
 // NATS authorization for a Ballast cluster: one nkey user per daemon and per person, each with
@@ -77,10 +78,10 @@ export interface GeneratedCredentials {
   stale: string[];
 }
 
-/** Operator API endpoints a read-only account may call: they change nothing. */
-export const READONLY_ENDPOINTS: readonly OrchestratorEndpoint[] = ["status", "plan", "history", "decisions", "explain", "snapshot", "version"];
+/** Operator API endpoints a read-only account may call: those the API map marks as changing nothing. */
+export const READONLY_ENDPOINTS: readonly OrchestratorEndpoint[] = READ_ONLY_ENDPOINTS;
 
-const ALL_ENDPOINTS = Object.keys(orchestratorSubjects).filter((k): k is OrchestratorEndpoint => k !== "events");
+const ALL_ENDPOINTS = ORCHESTRATOR_ENDPOINTS;
 const AGENT_REQUESTS = ["status", "ping", "migrate", "abort"] as const;
 const AGENT_PUBLISHES = ["metrics", "heartbeat", "events"] as const;
 

@@ -6,14 +6,14 @@ import { Heartbeat } from "../../shared/schemas/host-metrics.js";
 import { HostMetricsFast } from "../../shared/schemas/host-metrics-fast.js";
 import { MigrationEvent } from "../../shared/schemas/agent-api.js";
 import { decodeJson } from "../../shared/nats/json.js";
-import type { Orchestrator } from "./orchestrator.js";
+import type { AgentMessages } from "./agent-intake.js";
 
 // Subscribes to every agent. A message that fails its schema, or whose host differs from the
 // subject's host token, is dropped and logged: one agent cannot speak for another.
 // HostMetrics, the hot message, is checked by its proven-equivalent fast path (zod decides
 // whatever the fast path does not accept; shared/schemas/host-metrics-fast.ts).
 
-export function subscribeAgents(nc: NatsConnection, orch: Orchestrator, log: Logger): Subscription[] {
+export function subscribeAgents(nc: NatsConnection, orch: AgentMessages, log: Logger): Subscription[] {
   // Counted per subject kind, not per subject: junk sent to random host tokens must neither grow
   // this map nor get around the log's rate limit.
   const dropped = new Map<string, number>();

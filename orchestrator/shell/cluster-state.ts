@@ -2,7 +2,8 @@ import type { HostMetrics, Heartbeat } from "../../shared/schemas/host-metrics.j
 import type { VmInfo } from "../../shared/schemas/vm.js";
 import type { Policy } from "../../shared/config/policy.js";
 import type { ClusterSnapshot, HostSample, SnapshotHost, SnapshotVm, InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
-import { longEnough, overStreak } from "../core/windows.js";
+import type { HostStatus } from "../../shared/schemas/orchestrator-api.js";
+import { isFresh, longEnough, overStreak, r2 } from "../core/index.js";
 import type { HostMapping } from "./host-mapping.js";
 
 // What the orchestrator knows of each host, fed by agent messages. Times are the orchestrator's
@@ -16,29 +17,6 @@ interface HostEntry {
   heartbeatAt: number;
   heartbeat?: Heartbeat;
   samples: HostSample[];
-}
-
-export interface HostStatus {
-  host: string;
-  /** Recent metrics: may receive VMs. */
-  fresh: boolean;
-  /** Recent metrics or heartbeat: the agent lives (collection may be failing). */
-  agentAlive: boolean;
-  lastSeen: number;
-  lastMetrics: number;
-  cpus: number;
-  cpuPercent: number;
-  memPercent: number;
-  memTotalMiB: number;
-  memAvailableMiB: number;
-  loadSource: string;
-  vms: number;
-  runningVms: number;
-  address: string | null;
-  maintenance: boolean;
-  collectOk: boolean;
-  collectError?: string;
-  agentStartedAt?: number;
 }
 
 export class ClusterState {
@@ -55,7 +33,7 @@ export class ClusterState {
     if (prev && m.ts < prev.metrics.ts) return false;
     const memPct = memPercent(m);
     const samples = prev ? prev.samples : [];
-    samples.push({ ts: receivedAt, cpu: round2(m.cpuPercent), mem: round2(memPct) });
+    samples.push({ ts: receivedAt, cpu: r2(m.cpuPercent), mem: r2(memPct) });
     // Enough history for max_over (with a gap allowance) and for the destination load trend.
     const keepMs = Math.max(policy.max_over + 3 * policy.interval + policy.stale_after, policy.predict_window) * 1000;
     while (samples.length > 0 && samples[0]!.ts < receivedAt - keepMs) samples.shift();
@@ -176,7 +154,7 @@ export class ClusterState {
    */
   isFresh(host: string, now: number, policy: Policy): boolean {
     const e = this.hosts.get(host);
-    return e !== undefined && now - e.metricsAt <= policy.stale_after * 1000;
+    return e !== undefined && isFresh(e.metricsAt, now, policy);
   }
 
   statuses(now: number, policy: Policy, mapping: HostMapping, maintenance: ReadonlySet<string>): HostStatus[] {
@@ -186,12 +164,12 @@ export class ClusterState {
       return {
         host: id,
         fresh: this.isFresh(id, now, policy),
-        agentAlive: now - Math.max(e.metricsAt, e.heartbeatAt) <= policy.stale_after * 1000,
+        agentAlive: isFresh(Math.max(e.metricsAt, e.heartbeatAt), now, policy),
         lastSeen: Math.max(e.metricsAt, e.heartbeatAt),
         lastMetrics: e.metricsAt,
         cpus: m.cpus,
-        cpuPercent: round2(m.cpuPercent),
-        memPercent: round2(memPercent(m)),
+        cpuPercent: r2(m.cpuPercent),
+        memPercent: r2(memPercent(m)),
         memTotalMiB: m.memTotalMiB,
         memAvailableMiB: m.memAvailableMiB,
         loadSource: m.loadSource,
@@ -226,7 +204,7 @@ export class ClusterState {
         cpus: m.cpus,
         memTotalMiB: m.memTotalMiB,
         memAvailableMiB: m.memAvailableMiB,
-        cpuPercent: round2(m.cpuPercent),
+        cpuPercent: r2(m.cpuPercent),
         // The planner judges freshness on metrics only (see isFresh).
         lastSeen: e.metricsAt,
         samples: e.samples.slice(),
@@ -269,7 +247,6 @@ export function memPercent(m: Pick<HostMetrics, "memTotalMiB" | "memAvailableMiB
   return m.memTotalMiB > 0 ? (100 * (m.memTotalMiB - m.memAvailableMiB)) / m.memTotalMiB : 0;
 }
 
-const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 const collectErrorOf = (e: string | undefined): { collectError?: string } => (e === undefined ? {} : { collectError: e.slice(0, 1000) });
 

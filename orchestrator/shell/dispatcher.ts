@@ -8,8 +8,9 @@ import { describeError } from "../../shared/errors.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { HostMapping } from "./host-mapping.js";
 import type { MigrationTracker } from "./migration-tracker.js";
-import type { MigrationRecord } from "./migration-record.js";
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 import type { Clock } from "./clock.js";
+import { exceedsPhysicalMemory } from "../core/index.js";
 
 // Starts queued migrations as slots free (a streaming queue, not batches). Right before a
 // migration starts, its pre-conditions are checked against the newest state: a VM that left
@@ -63,10 +64,16 @@ export class Dispatcher {
     if (address === undefined) return { go: false, skip: `destination ${r.destination} has no address in host_mapping` };
     const dest = this.state.metrics(r.destination);
     if (dest) {
+      // The planner's physical-memory limit (constraints.ts), on the newest report: what is used
+      // now plus what migrations already on their way there will use. (The planner also counts
+      // the moves it plans and the overcommit and percentage limits; here the plan was already
+      // judged by those, and only the memory actually free can have changed since.)
       const incoming = this.tracker.ongoing().filter((o) => o.destination === r.destination).reduce((s, o) => s + o.memMiB, 0);
-      const free = dest.memAvailableMiB - incoming - policy.mem_reserve_mib;
-      if (free < r.memMiB)
+      const used = Math.max(0, dest.memTotalMiB - dest.memAvailableMiB) + incoming;
+      if (exceedsPhysicalMemory(used, r.memMiB, dest.memTotalMiB, policy.mem_reserve_mib)) {
+        const free = dest.memTotalMiB - policy.mem_reserve_mib - used;
         return { go: false, skip: `destination ${r.destination} has ${Math.round(free)} MiB free (after reserve and incoming), VM needs ${Math.round(r.memMiB)} MiB` };
+      }
     }
     const ongoing = this.tracker.ongoing();
     if (ongoing.length >= policy.max_concurrent_total) return { go: false, wait: `total migrations at cap ${policy.max_concurrent_total}` };

@@ -1,7 +1,7 @@
 import type { MigrationEvent } from "../../shared/schemas/agent-api.js";
 import type { InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
 import { RingBuffer } from "./ring-buffer.js";
-import { FINAL_STATES, type MigrationRecord, type MigrationState } from "./migration-record.js";
+import { FINAL_STATES, type MigrationRecord, type MigrationState } from "../../shared/schemas/migration-record.js";
 
 // Queued and running migrations, and the history of finished ones. Outcomes arrive as agent
 // events; when an agent restarted or went silent, reconcile() settles them from the inventories.

@@ -10,4 +10,6 @@ export const ReplyHeader = {
   leader: "Ballast-Leader",
   /** The standby that forwarded the request to the leader; absent when answered directly. */
   forwardedBy: "Ballast-Forwarded-By",
+  /** The request used deprecated field names: which, and what to use instead. */
+  deprecation: "Ballast-Deprecation",
 } as const;

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { DecisionCode } from "./decision-codes.js";
+import { PlanMode } from "./plan.js";
 
 // The decision log replicated between HA orchestrators: the leader publishes each recorded plan's
 // decisions to the JetStream stream `<bucket>-decisions`; every other instance (and a restarted
@@ -9,12 +11,12 @@ export const LoggedDecision = z.object({
   cycle: z.number().int().min(1),
   ts: z.number(),
   planId: z.string(),
-  mode: z.string(),
+  mode: PlanMode,
   kind: z.enum(["move", "vm", "host", "cluster"]),
   subject: z.string(),
   vm: z.string().optional(),
   host: z.string().optional(),
-  code: z.string(),
+  code: DecisionCode,
   message: z.string(),
   numbers: z.record(z.string(), z.unknown()),
 });

@@ -18,7 +18,7 @@ describe("faults", () => {
   let server: NatsServerHandle;
   let c: HaCluster;
 
-  const freshHosts = (o = c.leader()) => (o ? (o.orchestrator.status() as any).hosts.filter((h: any) => h.fresh).map((h: any) => h.host).sort() : []);
+  const freshHosts = (o = c.leader()) => (o ? o.orchestrator.api.status().hosts.filter((h) => h.fresh).map((h) => h.host).sort() : []);
   const leaderNow = async () => {
     await waitUntil(() => c.leader() !== undefined, 10_000, "a leader");
     return c.leader()!;
@@ -69,18 +69,18 @@ describe("faults", () => {
     const leaderMs = performance.now() - t0;
     const lastMetrics = () => {
       const lead = c.leader();
-      return lead ? Math.min(...(lead.orchestrator.status() as any).hosts.map((h: any) => h.lastMetrics)) : 0;
+      return lead ? Math.min(...lead.orchestrator.api.status().hosts.map((h) => h.lastMetrics)) : 0;
     };
     const restartedAt = Date.now();
     await waitUntil(() => lastMetrics() > restartedAt, 15_000, "metrics from every host after the restart");
     const metricsMs = performance.now() - t0;
     // A migration after the restart runs exactly once.
     // Until JetStream has recovered the lease may move (under load, seconds): ask until a leader answers.
-    const r = await c.leaderApi("migrate", { vm: "a-1", to: "b", request_id: "after-restart-1" }, 30_000);
+    const r = await c.leaderApi("migrate", { vm: "a-1", to: "b", requestId: "after-restart-1" }, 30_000);
     expect(r.ok).toBe(true);
-    const again = await c.leaderApi("migrate", { vm: "a-1", to: "b", request_id: "after-restart-1" });
+    const again = await c.leaderApi("migrate", { vm: "a-1", to: "b", requestId: "after-restart-1" });
     expect(again.ok).toBe(true);
-    await waitUntil(() => c.fabric.whereIs("a-1").join() === "b" && c.leader()?.orchestrator.tracker.ongoing().length === 0, 30_000, "a-1 on b");
+    await waitUntil(() => c.fabric.whereIs("a-1").join() === "b" && c.leader()?.orchestrator.view.migrations.ongoing().length === 0, 30_000, "a-1 on b");
     await sleep(4 * INTERVAL * 1000);
     const place = await invariant();
     const now = await leaderNow();
@@ -102,13 +102,13 @@ describe("faults", () => {
     const onA = c.sim("a").vms().map((v) => v.name);
     for (const v of onA) c.sim("a").setVmCpu(v, 760 / onA.length);
     await waitUntil(() => [...c.sent.keys()].some((k) => !sentBefore.has(k)), 10_000, "a migration away from the hot host");
-    await waitUntil(() => c.leader()?.orchestrator.tracker.ongoing().length === 0, 10_000, "it to finish");
+    await waitUntil(() => c.leader()?.orchestrator.view.migrations.ongoing().length === 0, 10_000, "it to finish");
     await sleep(2000);
     const lead = await leaderNow();
-    const moves = lead.orchestrator.history({ limit: 50 }).filter((m) => !sentBefore.has(m.requestId) && m.state === "SUCCEEDED");
+    const moves = lead.orchestrator.view.migrations.history({ limit: 50 }).filter((m) => !sentBefore.has(m.requestId) && m.state === "SUCCEEDED");
     expect(moves.length).toBeGreaterThan(0);
     for (const m of moves) expect(m.destination).not.toBe("c");
-    expect(lead.orchestrator.history({ host: "c", limit: 50 })).toEqual([]);
+    expect(lead.orchestrator.view.migrations.history({ host: "c", limit: 50 })).toEqual([]);
     // c comes back (same hypervisor, its VMs untouched).
     for (const v of c.sim("a").vms()) c.sim("a").setVmCpu(v.name, 5);
     const { startAgent } = await import("../../agent/nats-agent.js");

@@ -53,7 +53,7 @@ async function simulateHour(policyInput: PolicyInput): Promise<Run> {
   const managers = new Map<string, MigrationManager>();
   const collectors = new Map<string, MetricsCollector>();
   for (const [host, hv] of hvs) {
-    const manager = new MigrationManager({ host, hypervisor: hv, clock, logger: log, maxConcurrent: 2, timeoutMs: 600_000, onEvent: (e) => orchestrator.onMigrationEvent(e) });
+    const manager = new MigrationManager({ host, hypervisor: hv, clock, logger: log, maxConcurrent: 2, timeoutMs: 600_000, onEvent: (e) => orchestrator.intake.onMigrationEvent(e) });
     managers.set(host, manager);
     collectors.set(host, new MetricsCollector({ host, hypervisor: hv, source: createSimMetricsSource(hv), clock, logger: log, loadSource: "host", isMigrating: (vm) => manager.isMigrating(vm) }));
   }
@@ -75,25 +75,25 @@ async function simulateHour(policyInput: PolicyInput): Promise<Run> {
   const intervals = HOUR_S / step;
   for (let i = 0; i < intervals; i++) {
     await clock.advance(step * 1000);
-    for (const c of collectors.values()) orchestrator.onMetrics(await c.collect());
-    if ((orchestrator.state.metrics("a")?.cpuPercent ?? 0) > policy.load_threshold) overIntervals++;
+    for (const c of collectors.values()) orchestrator.intake.onMetrics(await c.collect());
+    if ((orchestrator.view.cluster.metrics("a")?.cpuPercent ?? 0) > policy.load_threshold) overIntervals++;
     await orchestrator.cycle();
   }
   // Let the last migrations finish.
-  for (let i = 0; i < 10 && orchestrator.tracker.ongoing().length > 0; i++) {
+  for (let i = 0; i < 10 && orchestrator.view.migrations.ongoing().length > 0; i++) {
     await clock.advance(step * 1000);
-    for (const c of collectors.values()) orchestrator.onMetrics(await c.collect());
+    for (const c of collectors.values()) orchestrator.intake.onMetrics(await c.collect());
   }
   const all = [...hvs.values()].flatMap((hv) => hv.vms().map((v) => v.name));
   return {
-    migrations: orchestrator.tracker
+    migrations: orchestrator.view.migrations
       .history({ limit: 10_000 })
       .map((r) => ({ vm: r.vm, source: r.source, destination: r.destination, startedAt: (r.startedAt ?? t0) - t0, finishedAt: (r.finishedAt ?? t0) - t0, state: r.state }))
       .sort((x, y) => x.startedAt - y.startedAt),
     placement: all.sort().map((vm) => ({
       vm,
       hosts: fabric.whereIs(vm).sort(),
-      view: orchestrator.state
+      view: orchestrator.view.cluster
         .locate(vm)
         .filter((l) => l.info.state === "running")
         .map((l) => l.host)

@@ -4,7 +4,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { startNatsCluster, type NatsClusterHandle } from "../support/nats-cluster.js";
 import { sleep, waitUntil } from "../integration/sim-cluster.js";
 import { checkPlacement, failoverHosts, startHaCluster, type HaCluster } from "../ha/ha-cluster.js";
-import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 
 // Three clustered nats-servers (routes on loopback), JetStream on each, the HA state in an R3 KV
 // bucket. Two HA orchestrators and three sim agents know all three URLs. The server the leader
@@ -44,7 +44,7 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
     await waitUntil(async () => {
       if (!c.leader()) return false;
       const s = await c.api("status", {}).catch(() => undefined);
-      return s?.ok === true && s.data.hosts.filter((h: any) => h.fresh).length === 3;
+      return s?.ok === true && s.data.hosts.filter((h) => h.fresh).length === 3;
     }, 30_000, "a leader and three fresh hosts");
   }, 90_000);
 
@@ -55,7 +55,7 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
 
   it("clients reconnect to the survivors, the migration completes, nothing is started twice", async () => {
     const lead = c.leader()!;
-    const r = await c.leaderApi("migrate", { vm: "big", to: "b", request_id: "chaos-big-1" });
+    const r = await c.leaderApi("migrate", { vm: "big", to: "b", requestId: "chaos-big-1" });
     expect(r.ok).toBe(true);
     const requestId = (r.data.queued as MigrationRecord[])[0]!.requestId;
     await waitUntil(() => c.applied.has(requestId), 10_000, "the agent to start the migration");
@@ -76,21 +76,21 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
 
     const lastMetrics = () => {
       const l = c.leader();
-      return l ? Math.min(...(l.orchestrator.status() as any).hosts.map((h: any) => h.lastMetrics)) : 0;
+      return l ? Math.min(...l.orchestrator.api.status().hosts.map((h) => h.lastMetrics)) : 0;
     };
     await waitUntil(() => lastMetrics() > killedAt + 500, 30_000, "metrics from every host after the kill");
     const metricsMs = performance.now() - t0;
     await waitUntil(
-      () => c.leader()?.orchestrator.history({ vm: "big", limit: 5 }).some((m) => m.requestId === requestId && m.state === "SUCCEEDED") === true,
+      () => c.leader()?.orchestrator.view.migrations.history({ vm: "big", limit: 5 }).some((m) => m.requestId === requestId && m.state === "SUCCEEDED") === true,
       30_000,
       "the leader to see the migration succeed",
     );
     const doneMs = performance.now() - t0;
 
     // A new command after the kill runs once too (the KV bucket and the agents still answer).
-    const r2 = await c.leaderApi("migrate", { vm: "c-1", to: "a", request_id: "chaos-after-1" }, 30_000);
+    const r2 = await c.leaderApi("migrate", { vm: "c-1", to: "a", requestId: "chaos-after-1" }, 30_000);
     expect(r2.ok).toBe(true);
-    await waitUntil(() => c.fabric.whereIs("c-1").join() === "a" && c.leader()?.orchestrator.tracker.ongoing().length === 0, 30_000, "c-1 on a");
+    await waitUntil(() => c.fabric.whereIs("c-1").join() === "a" && c.leader()?.orchestrator.view.migrations.ongoing().length === 0, 30_000, "c-1 on a");
     const afterMs = performance.now() - t0;
     await sleep(4 * INTERVAL * 1000);
 

@@ -1,3 +1,4 @@
+import type { Plan } from "../../shared/schemas/plan.js";
 import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,7 +47,7 @@ describe("ballast CLI", () => {
     it("plans an evacuation offline", async () => {
       const r = await run(["plan", "--snapshot", snapFile, "--mode", "evacuate", "--host", snap.hosts[3]!.id, "--json"]);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.out).moves.every((m: any) => m.source === snap.hosts[3]!.id)).toBe(true);
+      expect((JSON.parse(r.out) as Plan).moves.every((m) => m.source === snap.hosts[3]!.id)).toBe(true);
     });
 
     it.each([

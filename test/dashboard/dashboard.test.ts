@@ -37,7 +37,7 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
       },
       policy: { interval: INTERVAL, stale_after: 2, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512, automation: "partial", plan_ttl: 120 },
     });
-    await waitUntil(async () => (await c.api("status", {})).data.hosts.filter((h: any) => h.fresh).length === 3, 10_000, "all hosts to report");
+    await waitUntil(async () => (await c.api("status", {})).data.hosts.filter((h) => h.fresh).length === 3, 10_000, "all hosts to report");
     profile = mkdtempSync(join(tmpdir(), "ballast-chromium-"));
     ctx = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -127,7 +127,7 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
     expect(planId).toBeDefined();
     let movedVm = "";
     await waitUntil(async () => {
-      const m = (await c.api("history", {})).data.find((r: any) => r.planId === planId && r.state === "SUCCEEDED");
+      const m = (await c.api("history", {})).data.find((r) => r.planId === planId && r.state === "SUCCEEDED");
       movedVm = m?.vm ?? "";
       return m !== undefined;
     }, 20_000, `the move of plan ${planId} to succeed`);

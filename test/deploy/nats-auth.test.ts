@@ -287,7 +287,7 @@ describe("generated nats-server authorization", () => {
       const o2 = await start("o2");
       try {
         // Cycles of the leader (no agents: plans without moves) reach the standby through the stream.
-        await until(() => o2.orchestrator.decisions.cycle > 0, 10_000);
+        await until(() => o2.orchestrator.view.decisions.cycle > 0, 10_000);
         const op = await connectAs("operator-alice.nk");
         const r = await op.nc.request("ballast.orch.instance.o2.status", "{}", { timeout: 5000 });
         expect(JSON.parse(dec.decode(r.data))).toMatchObject({ ok: true, data: { ha: { role: "leader", leaderInstance: "o1" } } });

@@ -14,13 +14,14 @@ import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
 import type { AgentConfigInput } from "../../shared/config/agent-config.js";
 import type { PolicyInput } from "../../shared/config/policy.js";
 import { connectNats } from "../../shared/nats/connect.js";
-import { requestJson } from "../../shared/nats/json.js";
 import { NatsConfig } from "../../shared/config/nats-config.js";
-import { orchestratorSubjects } from "../../shared/subjects.js";
+import type { OrchestratorEndpoint, ReplyOf, RequestInput, StatusReply } from "../../shared/schemas/orchestrator-api.js";
+import { callOrchestrator } from "../../cli/client.js";
+import { loose, type LooseReply } from "../support/loose-reply.js";
 import { startOrchestrator, type RunningOrchestrator } from "../../orchestrator/main.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { REPO_ROOT, type Lab } from "../support/lab.js";
-import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,9 +59,9 @@ export interface LabCluster {
   /** Every process group of an agent this cluster started (crashed ones included: their virsh children). */
   groups: Set<number>;
   dir: string;
-  api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<any>;
+  api<E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>): Promise<LooseReply<ReplyOf<E>>>;
   history(filter?: { vm?: string; host?: string }): Promise<MigrationRecord[]>;
-  status(): Promise<any>;
+  status(): Promise<StatusReply>;
   startAgent(host: string, extra?: Partial<AgentConfigInput>): Promise<AgentProc>;
   stopAgent(host: string): Promise<void>;
   signalAgent(host: string, sig: NodeJS.Signals): void;
@@ -144,7 +145,7 @@ export async function startLabCluster(lab: Lab, o: { policy: PolicyInput; agent:
   }
   const conn = nc;
   const running = orch;
-  const api = (endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<any> => requestJson(conn, orchestratorSubjects[endpoint], body, { timeoutMs: 8000 });
+  const api = async <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>) => loose(await callOrchestrator(conn, { request_timeout: 8 }, endpoint, body));
   const c: LabCluster = {
     lab,
     server,
@@ -157,7 +158,7 @@ export async function startLabCluster(lab: Lab, o: { policy: PolicyInput; agent:
     async history(filter = {}) {
       const r = await api("history", { ...filter, limit: 200 });
       if (!r.ok) throw new Error(`history: ${JSON.stringify(r)}`);
-      return r.data as MigrationRecord[];
+      return r.data;
     },
     async status() {
       const r = await api("status", {});
@@ -174,7 +175,7 @@ export async function startLabCluster(lab: Lab, o: { policy: PolicyInput; agent:
     async waitFresh(hosts, timeoutMs = 30_000) {
       await waitUntil(async () => {
         const s = await c.status();
-        return hosts.every((h) => s.hosts.some((x: any) => x.host === h && x.fresh && x.collectOk));
+        return hosts.every((h) => s.hosts.some((x) => x.host === h && x.fresh && x.collectOk));
       }, timeoutMs, `hosts ${hosts.join(", ")} fresh`);
     },
     async stop() {

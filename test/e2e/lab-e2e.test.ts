@@ -1,7 +1,8 @@
+import type { EvacuationCheck, EvacuationStarted } from "../../shared/schemas/orchestrator-api.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
 import { readLog, sleep, startLabCluster, tickContinuity, waitUntil, type LabCluster } from "./lab-cluster.js";
-import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 
 // Issue 3, for real: overload, evacuation, a failed migration, an agent killed mid-migration.
 // One lab bring-up for the four scenarios (they run in order and each destroys its guests).
@@ -77,7 +78,7 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
     await waitUntil(async () => {
       const snap = await c.api("snapshot", {});
       const idle = vms.every((name) => {
-        const vm = snap.ok ? snap.data.vms.find((v: any) => v.name === name) : undefined;
+        const vm = snap.ok ? snap.data.vms.find((v) => v.name === name) : undefined;
         return vm && (host === undefined || vm.host === host) && vm.cpuPercent !== null && vm.cpuPercent < 15;
       });
       idleReads = idle ? idleReads + 1 : 0;
@@ -109,7 +110,7 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       const moved = await waitUntil(async () => (await c.history({ host: "hv-a" })).find((r) => r.state === "SUCCEEDED"), 90_000, "a hot-spot migration off hv-a").catch(async (e) => {
         const d = await c.api("decisions", { host: "hv-a", limit: 5 });
         const st = await c.status();
-        throw new Error(`${String(e)}; hosts ${JSON.stringify(st.hosts.map((h: any) => [h.host, h.cpuPercent, h.fresh]))}; last decisions ${JSON.stringify(d.data?.map((x: any) => x.message))}`);
+        throw new Error(`${String(e)}; hosts ${JSON.stringify(st.hosts.map((h) => [h.host, h.cpuPercent, h.fresh]))}; last decisions ${JSON.stringify(d.data?.map((x) => x.message))}`);
       });
       timings.s1_untilMoved = Date.now() - t0;
       {
@@ -166,12 +167,13 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       // NO_DESTINATION. The premise is idle guests, so wait until the orchestrator measures them so.
       await measuredIdle(vms);
       // hv-a and hv-c are empty (each scenario cleans up): evacuation may use empty hosts.
-      const r = await c.api("evacuate", { host: "hv-b", use_empty_hosts: true });
+      const r = await c.api("evacuate", { host: "hv-b", useEmptyHosts: true });
       expect(r.ok, JSON.stringify(r)).toBe(true);
+      const started = r.data as EvacuationStarted;
       // Three guests booting at once can make hv-b a hot spot by themselves (boot CPU): the periodic
       // cycle may already be moving one when the evacuation comes; that VM is left to its move
       // (VM_MIGRATING, not a blocker) and the evacuation plans the others.
-      if (r.data.queued !== 3) console.log(`s2: evacuation planned ${r.data.queued} of 3 moves (${JSON.stringify(r.data.moves.map((m: any) => m.vm))}); the rest were already leaving`);
+      if (started.queued !== 3) console.log(`s2: evacuation planned ${started.queued} of 3 moves (${JSON.stringify(started.moves.map((m) => m.vm))}); the rest were already leaving`);
       const done = await waitUntil(async () => {
         const h = (await c.history({ host: "hv-b" })).filter((x) => vms.includes(x.vm) && x.source === "hv-b");
         return h.length >= 3 && h.every(finished) ? h : undefined;
@@ -180,7 +182,7 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       for (const m of done) console.log(`s2: ${m.vm} ${m.source} -> ${m.destination} ${m.state} ${m.stats?.durationMs ?? "?"} ms ${m.error ?? ""}`);
       expect(done.map((m) => m.state)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
       expect(done.every((m) => m.source === "hv-b" && m.destination !== "hv-b")).toBe(true);
-      expect(done.filter((m) => m.strategy === "evacuate")).toHaveLength(r.data.queued);
+      expect(done.filter((m) => m.strategy === "evacuate")).toHaveLength(started.queued);
       expect(done.every((m) => m.strategy === "evacuate" || m.strategy === "hotspot")).toBe(true);
       // Limits: never more than max_concurrent_per_source at once from hv-b (from the records' times).
       for (const m of done) {
@@ -194,7 +196,7 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
         expect(tickContinuity(lab, vm)).toMatchObject({ ok: true, boots: 1 });
       }
       const st = await c.status();
-      expect(st.hosts.find((h: any) => h.host === "hv-b").maintenance).toBe(true);
+      expect(st.hosts.find((h) => h.host === "hv-b")!.maintenance).toBe(true);
     } finally {
       await c.api("release", { host: "hv-b" }).catch(() => undefined);
       await cleanup(vms);
@@ -221,7 +223,7 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       await lab.stopLibvirtd("hv-c");
       libvirtdDown = true;
       const st = await c.status();
-      expect(st.hosts.find((h: any) => h.host === "hv-c").fresh).toBe(true);
+      expect(st.hosts.find((h) => h.host === "hv-c")!.fresh).toBe(true);
       const r = await c.api("migrate", { vm, to: "hv-c" });
       expect(r.ok, JSON.stringify(r)).toBe(true);
       const failed = await waitUntil(async () => (await c.history({ vm })).find(finished), 30_000, "the migration to fail");
@@ -235,12 +237,12 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       // hv-c's agent lives again and reports that it cannot collect (collectOk false, no metrics).
       c.signalAgent("hv-c", "SIGCONT");
       frozen = false;
-      await waitUntil(async () => (await c.status()).hosts.find((h: any) => h.host === "hv-c").collectOk === false, 10_000, "hv-c to report collectOk false");
-      const hc = (await c.status()).hosts.find((h: any) => h.host === "hv-c");
+      await waitUntil(async () => (await c.status()).hosts.find((h) => h.host === "hv-c")!.collectOk === false, 10_000, "hv-c to report collectOk false");
+      const hc = (await c.status()).hosts.find((h) => h.host === "hv-c")!;
       console.log(`s3: hv-c seen as fresh=${hc.fresh} agentAlive=${hc.agentAlive} collectOk=${hc.collectOk}: ${hc.collectError}`);
       // The operator tries again: an unhealthy host must not be a destination (refused or skipped, never sent).
       const again = await c.api("migrate", { vm, to: "hv-c" });
-      console.log(`s3: second request to hv-c: ${JSON.stringify(again.ok ? again.data.queued.map((q: any) => q.state) : again.error)}`);
+      console.log(`s3: second request to hv-c: ${JSON.stringify(again.ok ? again.data.queued.map((q) => q.state) : again.error)}`);
       await sleep(500);
       const after = await c.history({ vm });
       const sent = after.filter((x) => x.state === "FAILED" || x.state === "SUCCEEDED" || x.state === "ONGOING");
@@ -253,10 +255,10 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       const later = await c.history({ vm });
       expect(later.filter((x) => x.state === "FAILED" || x.state === "SUCCEEDED" || x.state === "ONGOING")).toHaveLength(1);
       expect((await c.history({ host: "hv-c" })).filter((x) => x.queuedAt >= t0 && x.destination === "hv-c" && x.state !== "FAILED" && x.state !== "SKIPPED")).toEqual([]);
-      const dry = await c.api("evacuate", { host: "hv-a", dry_run: true });
+      const dry = await c.api("evacuate", { host: "hv-a", dryRun: true });
       expect(dry.ok).toBe(true);
-      expect(dry.data.plan.moves.map((m: any) => m.destination)).not.toContain("hv-c");
-      const hc2 = (await c.status()).hosts.find((h: any) => h.host === "hv-c");
+      expect((dry.data as EvacuationCheck).plan.moves.map((m) => m.destination)).not.toContain("hv-c");
+      const hc2 = (await c.status()).hosts.find((h) => h.host === "hv-c")!;
       expect(hc2.fresh).toBe(false);
       expect(lab.whereIs(vm)).toEqual(["hv-a"]);
       expect(tickContinuity(lab, vm)).toMatchObject({ ok: true, boots: 1 });

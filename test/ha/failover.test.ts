@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { sleep, waitUntil } from "../integration/sim-cluster.js";
 import { checkPlacement, failoverHosts, leadThenStandBy, startHaCluster, type HaCluster } from "./ha-cluster.js";
-import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 
 // Two orchestrators in this process, one real nats-server with JetStream, three sim agents.
 // The leader is "killed" (crash(): lease renewals and NATS connection stop at once, nothing is
@@ -39,23 +39,23 @@ describe("HA: leader killed during a migration", () => {
   it("a standby refuses mutating requests with NOT_LEADER naming the leader, and answers status", async () => {
     const b = c.orchs.get("orch-b")!;
     expect(b.ha!.lease.isLeader()).toBe(false);
-    expect(() => b.orchestrator.pause("x")).toThrow(/standby; the leader is orch-a/);
-    await expect(b.orchestrator.migrate({ vm: "big", to: "b" } as never)).rejects.toMatchObject({ code: "NOT_LEADER" });
+    expect(() => b.orchestrator.api.pause({ reason: "x" })).toThrow(/standby; the leader is orch-a/);
+    await expect(b.orchestrator.api.migrate({ vm: "big", to: "b" })).rejects.toMatchObject({ code: "NOT_LEADER" });
     // Refused here, sent again once this instance leads (in the next test): it must run then.
-    await expect(b.orchestrator.migrate({ vm: "a-1", to: "c", request_id: "op-refused-by-standby" } as never)).rejects.toMatchObject({ code: "NOT_LEADER" });
-    const st = b.orchestrator.status() as any;
+    await expect(b.orchestrator.api.migrate({ vm: "a-1", to: "c", requestId: "op-refused-by-standby" })).rejects.toMatchObject({ code: "NOT_LEADER" });
+    const st = b.orchestrator.api.status();
     expect(st.ha).toEqual({ role: "standby", epoch: null, leaderInstance: "orch-a" });
-    expect((c.orchs.get("orch-a")!.orchestrator.status() as any).ha).toMatchObject({ role: "leader", leaderInstance: "orch-a" });
+    expect(c.orchs.get("orch-a")!.orchestrator.api.status().ha).toMatchObject({ role: "leader", leaderInstance: "orch-a" });
   });
 
   it("the standby takes over within two lease periods, sees the migration finish, keeps the cooldown, sends nothing twice", async () => {
     const a = c.orchs.get("orch-a")!;
     const b = c.orchs.get("orch-b")!;
     const epochA = a.ha!.lease.epoch()!;
-    const r = await c.leaderApi("migrate", { vm: "big", to: "b", request_id: "op-failover-1" });
+    const r = await c.leaderApi("migrate", { vm: "big", to: "b", requestId: "op-failover-1" });
     expect(r.ok).toBe(true);
     const requestId = (r.data.queued as MigrationRecord[])[0]!.requestId;
-    await waitUntil(() => a.orchestrator.tracker.ongoing().some((m) => m.vm === "big"), 5000, "the migration to start");
+    await waitUntil(() => a.orchestrator.view.migrations.ongoing().some((m) => m.vm === "big"), 5000, "the migration to start");
     await sleep(500); // well inside the ~4 s copy
     expect(c.fabric.whereIs("big")).toEqual(["a"]);
 
@@ -66,12 +66,12 @@ describe("HA: leader killed during a migration", () => {
     const takeoverMs = performance.now() - t0;
     const epochB = b.ha!.lease.epoch()!;
     // The counter continues from the old leader's cycles (replicated decision log).
-    const cycleAtTakeover = b.orchestrator.decisions.cycle;
+    const cycleAtTakeover = b.orchestrator.view.decisions.cycle;
     // The continued record: ONGOING, same request id, loaded from the bucket.
-    const continued = b.orchestrator.tracker.get(requestId);
+    const continued = b.orchestrator.view.migrations.get(requestId);
     const stillOngoing = continued?.state === "ONGOING";
 
-    await waitUntil(() => b.orchestrator.history({ vm: "big", limit: 5 }).some((m) => m.requestId === requestId && m.state === "SUCCEEDED"), 15_000, "orch-b to see the migration succeed");
+    await waitUntil(() => b.orchestrator.view.migrations.history({ vm: "big", limit: 5 }).some((m) => m.requestId === requestId && m.state === "SUCCEEDED"), 15_000, "orch-b to see the migration succeed");
     const finishedSeenMs = performance.now() - t0;
 
     // Cooldown: b turns hot because of "big" (just moved); a and c are idle. "big" must stay
@@ -80,7 +80,7 @@ describe("HA: leader killed during a migration", () => {
     await sleep(3000);
     const bigMoves = [...c.sent.values()].filter((s) => s.vm === "big");
     const place = checkPlacement(c, b, VMS);
-    const st = b.orchestrator.status() as any;
+    const st = b.orchestrator.api.status();
 
     console.log(
       `[ha failover] lease_ttl=${TTL}s takeover=${Math.round(takeoverMs)} ms (limit ${2 * TTL * 1000} ms) epoch ${epochA} -> ${epochB}; ` +
@@ -104,9 +104,9 @@ describe("HA: leader killed during a migration", () => {
     expect(st.migrations).toEqual({ queued: [], ongoing: [] });
 
     // The request id refused while orch-b stood by was not remembered: now leading, it runs once.
-    const late = await b.orchestrator.migrate({ vm: "a-1", to: "c", request_id: "op-refused-by-standby" } as never);
+    const late = await b.orchestrator.api.migrate({ vm: "a-1", to: "c", requestId: "op-refused-by-standby" });
     expect(late.queued.map((q) => q.requestId)).toEqual(["op-refused-by-standby"]);
-    await waitUntil(() => c.fabric.whereIs("a-1").join() === "c" && b.orchestrator.tracker.ongoing().length === 0, 15_000, "a-1 on c");
+    await waitUntil(() => c.fabric.whereIs("a-1").join() === "c" && b.orchestrator.view.migrations.ongoing().length === 0, 15_000, "a-1 on c");
     expect(c.applied.get("op-refused-by-standby")?.count).toBe(1);
   }, 60_000);
 
@@ -125,12 +125,12 @@ describe("HA: leader killed during a migration", () => {
     await waitUntil(() => !b.ha!.lease.isLeader(), TTL * 1000, "orch-b to step down");
     const stepDownMs = performance.now() - t0;
     const before = c.sent.size;
-    const r = await b.orchestrator.migrate({ vm: "a-1", to: "c" } as never).catch((x) => x);
-    await b.orchestrator.dispatcher.pump();
+    const r = await b.orchestrator.api.migrate({ vm: "a-1", to: "c" }).catch((x) => x);
+    await b.orchestrator.pump();
     await sleep(300);
     console.log(`[ha lease lost] orch-b stepped down ${Math.round(stepDownMs)} ms after its lease was taken; migrate answered ${r.code}; commands sent since: ${c.sent.size - before}`);
     expect(r.code).toBe("NOT_LEADER");
     expect(c.sent.size).toBe(before);
-    await waitUntil(() => (b.orchestrator.status() as any).ha.leaderInstance === "intruder", 2000, "orch-b to name the new holder");
+    await waitUntil(() => b.orchestrator.api.status().ha?.leaderInstance === "intruder", 2000, "orch-b to name the new holder");
   }, 20_000);
 });

@@ -5,8 +5,9 @@ import type { PolicyInput } from "../../shared/config/policy.js";
 import { NatsConfig } from "../../shared/config/nats-config.js";
 import { silentLogger } from "../../shared/logger.js";
 import { connectNats } from "../../shared/nats/connect.js";
-import { requestJson } from "../../shared/nats/json.js";
-import { orchestratorSubjects } from "../../shared/subjects.js";
+import type { OrchestratorEndpoint, ReplyOf, RequestInput } from "../../shared/schemas/orchestrator-api.js";
+import { callOrchestrator } from "../../cli/client.js";
+import { loose, type LooseReply } from "../support/loose-reply.js";
 import { startAgent, type AgentHandle } from "../../agent/nats-agent.js";
 import { SimFabric } from "../../agent/sim/sim-fabric.js";
 import type { SimHypervisor } from "../../agent/sim/sim-hypervisor.js";
@@ -31,9 +32,9 @@ export interface HaCluster {
   sim(host: string): SimHypervisor;
   leader(): RunningOrchestrator | undefined;
   startOrch(instance: string): Promise<RunningOrchestrator>;
-  api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<any>;
+  api<E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>): Promise<LooseReply<ReplyOf<E>>>;
   /** Asks until the leader answers (directly or forwarded by a standby), e.g. across an election. */
-  leaderApi(endpoint: keyof typeof orchestratorSubjects, body: unknown, timeoutMs?: number): Promise<any>;
+  leaderApi<E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>, timeoutMs?: number): Promise<LooseReply<ReplyOf<E>>>;
   stop(): Promise<void>;
 }
 
@@ -97,7 +98,7 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
     await stop();
     throw e;
   }
-  const api = (endpoint: keyof typeof orchestratorSubjects, body: unknown) => requestJson(nc, orchestratorSubjects[endpoint], body, { timeoutMs: 5000 });
+  const api = async <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>) => loose(await callOrchestrator(nc, { request_timeout: 5 }, endpoint, body));
   return {
     fabric,
     agents,
@@ -110,12 +111,18 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
     startOrch,
     api,
     async leaderApi(endpoint, body, timeoutMs = 10_000) {
-      let last: any;
+      // A transport failure (no responders, timeout) is retried like NOT_LEADER and NO_LEADER.
+      let last: LooseReply<ReplyOf<typeof endpoint>> | undefined;
+      let transport = false;
       await waitUntil(async () => {
-        last = await api(endpoint, body).catch((e) => ({ ok: false, error: { code: "TRANSPORT", message: String(e) } }));
-        return !(last.ok === false && ["NOT_LEADER", "NO_LEADER", "TRANSPORT"].includes(last.error.code));
+        transport = false;
+        last = await api(endpoint, body).catch((e: unknown) => {
+          transport = true;
+          return loose<ReplyOf<typeof endpoint>>({ ok: false, error: { code: "INTERNAL", message: `transport: ${String(e)}` } });
+        });
+        return !transport && !(last.ok === false && ["NOT_LEADER", "NO_LEADER"].includes(last.error.code));
       }, timeoutMs, `the leader to answer ${endpoint}`);
-      return last;
+      return last!;
     },
     stop,
   };
@@ -127,7 +134,7 @@ export async function leadThenStandBy(c: HaCluster, leader: string, standbys: st
   for (const s of standbys) await c.startOrch(s);
   await waitUntil(async () => {
     const s = await c.api("status", {});
-    return s.ok && s.data.hosts.filter((h: any) => h.fresh).length === hosts;
+    return s.ok && s.data.hosts.filter((h) => h.fresh).length === hosts;
   }, timeoutMs, "all hosts to report");
 }
 
@@ -163,7 +170,7 @@ export function checkPlacement(c: { fabric: SimFabric }, orch: RunningOrchestrat
   return vms.map((vm) => ({
     vm,
     hosts: c.fabric.whereIs(vm).sort(),
-    view: orch.orchestrator.state
+    view: orch.orchestrator.view.cluster
       .locate(vm)
       .filter((l) => l.info.state === "running")
       .map((l) => l.host)

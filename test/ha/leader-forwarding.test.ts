@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encodeRecord } from "../../orchestrator/shell/ha/ha-records.js";
+import type { ReplyOf } from "../../shared/schemas/orchestrator-api.js";
+import type { LooseReply } from "../support/loose-reply.js";
 import { headers, type MsgHdrs } from "@nats-io/transport-node";
 import { Kvm, type KV } from "@nats-io/kv";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
@@ -6,7 +9,7 @@ import { waitUntil } from "../integration/sim-cluster.js";
 import { leadThenStandBy, startHaCluster, type HaCluster } from "./ha-cluster.js";
 import { orchestratorInstanceSubject, orchestratorSubjects, type OrchestratorEndpoint } from "../../shared/subjects.js";
 import { ReplyHeader } from "../../shared/nats/reply-headers.js";
-import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 
 // HA orchestrators in this process on a real nats-server with JetStream. An operator request
 // that reaches a standby (its own subject, or the shared one) gets the leader's answer, with
@@ -20,8 +23,9 @@ const FORWARD_TIMEOUT = 0.5;
 const BUCKET = "ballast-fw";
 const dec = new TextDecoder();
 
-interface Answer {
-  body: any;
+interface Answer<T = unknown> {
+  /** The reply as it came off the wire (not validated: these tests look at what was sent). */
+  body: LooseReply<T>;
   headers: Record<string, string | undefined>;
   ms: number;
 }
@@ -34,12 +38,13 @@ describe("HA: standbys forward operator requests to the leader", () => {
   let c: HaCluster;
   let kv: KV;
 
-  const ask = async (subject: string, body: unknown = {}): Promise<Answer> => {
+  const ask = async <T = unknown>(subject: string, body: unknown = {}): Promise<Answer<T>> => {
     const t0 = performance.now();
     const r = await c.nc.request(subject, JSON.stringify(body), { timeout: 8000 });
     return { body: JSON.parse(dec.decode(r.data)), headers: pick(r.headers), ms: performance.now() - t0 };
   };
-  const at = (instance: string, endpoint: OrchestratorEndpoint, body: unknown = {}) => ask(orchestratorInstanceSubject(instance, endpoint), body);
+  const at = <E extends OrchestratorEndpoint>(instance: string, endpoint: E, body: unknown = {}) => ask<ReplyOf<E>>(orchestratorInstanceSubject(instance, endpoint), body);
+  const onShared = <E extends OrchestratorEndpoint>(endpoint: E, body: unknown = {}) => ask<ReplyOf<E>>(orchestratorSubjects[endpoint], body);
   const leading = () => [...c.orchs.entries()].filter(([, r]) => r.ha!.lease.isLeader()).map(([n]) => n);
 
   beforeAll(async () => {
@@ -76,7 +81,7 @@ describe("HA: standbys forward operator requests to the leader", () => {
     expect(direct.headers).toEqual({ [ReplyHeader.instance]: "orch-a", [ReplyHeader.role]: "leader", [ReplyHeader.leader]: "orch-a", [ReplyHeader.forwardedBy]: undefined });
 
     // The shared subject reaches either instance (queue group): the leader answers every time.
-    const shared = await Promise.all(Array.from({ length: 20 }, () => ask(orchestratorSubjects.version)));
+    const shared = await Promise.all(Array.from({ length: 20 }, () => onShared("version")));
     for (const s of shared) {
       expect(s.body).toMatchObject({ ok: true, data: { instance: "orch-a" } });
       expect(s.headers[ReplyHeader.instance]).toBe("orch-a");
@@ -107,26 +112,26 @@ describe("HA: standbys forward operator requests to the leader", () => {
     const paused = await at("orch-b", "pause", { reason: "forwarded" });
     expect(paused.body).toMatchObject({ ok: true, data: { paused: true, reason: "forwarded" } });
     expect(paused.headers[ReplyHeader.forwardedBy]).toBe("orch-b");
-    expect((c.orchs.get("orch-a")!.orchestrator.status() as any).pausedReason).toBe("forwarded");
+    expect(c.orchs.get("orch-a")!.orchestrator.api.status().pausedReason).toBe("forwarded");
     expect((await at("orch-b", "resume")).body).toMatchObject({ ok: true, data: { wasPaused: true } });
-    expect((c.orchs.get("orch-a")!.orchestrator.status() as any).paused).toBe(false);
+    expect(c.orchs.get("orch-a")!.orchestrator.api.status().paused).toBe(false);
   });
 
   it("after the leader dies, the new leader answers history, decisions and explain about the old leader's moves, and forwarding follows it", async () => {
     const a = c.orchs.get("orch-a")!;
     const b = c.orchs.get("orch-b")!;
-    const m = await at("orch-b", "migrate", { vm: "a-1", to: "c", request_id: "fw-op-1" });
+    const m = await at("orch-b", "migrate", { vm: "a-1", to: "c", requestId: "fw-op-1" });
     expect(m.body.ok).toBe(true);
     expect(m.headers).toMatchObject({ [ReplyHeader.instance]: "orch-a", [ReplyHeader.forwardedBy]: "orch-b" });
     const planId: string = m.body.data.plan.id;
     const requestId = (m.body.data.queued as MigrationRecord[])[0]!.requestId;
     await waitUntil(async () => {
-      const h = await ask(orchestratorSubjects.history, { vm: "a-1" });
+      const h = await onShared("history", { vm: "a-1" });
       return h.body.ok && h.body.data.some((r: MigrationRecord) => r.requestId === requestId && r.state === "SUCCEEDED");
     }, 15_000, "the migration to succeed");
     // The standby has the leader's decisions (replicated), not only the leader.
-    await waitUntil(() => b.orchestrator.decisions.query({ vm: "a-1", limit: 100 }).some((d) => d.planId === planId), 10_000, "orch-b to receive the decisions");
-    const cycleOfMove = a.orchestrator.decisions.query({ vm: "a-1", limit: 100 }).find((d) => d.planId === planId)!.cycle;
+    await waitUntil(() => b.orchestrator.view.decisions.query({ vm: "a-1", limit: 100 }).some((d) => d.planId === planId), 10_000, "orch-b to receive the decisions");
+    const cycleOfMove = a.orchestrator.view.decisions.query({ vm: "a-1", limit: 100 }).find((d) => d.planId === planId)!.cycle;
 
     await a.crash();
     c.orchs.delete("orch-a");
@@ -135,19 +140,19 @@ describe("HA: standbys forward operator requests to the leader", () => {
     const history = await at("orch-b", "history", { vm: "a-1" });
     expect(history.headers).toMatchObject({ [ReplyHeader.instance]: "orch-b", [ReplyHeader.role]: "leader", [ReplyHeader.leader]: "orch-b", [ReplyHeader.forwardedBy]: undefined });
     expect(history.body.data).toEqual([expect.objectContaining({ requestId, state: "SUCCEEDED", source: "a", destination: "c", planId })]);
-    const decisions = await ask(orchestratorSubjects.decisions, { vm: "a-1", limit: 1000 });
-    expect(decisions.body.data.some((d: any) => d.planId === planId && d.kind === "move")).toBe(true);
-    const explain = await ask(orchestratorSubjects.explain, { vm: "a-1", cycles: 1000 });
+    const decisions = await onShared("decisions", { vm: "a-1", limit: 1000 });
+    expect(decisions.body.data.some((d) => d.planId === planId && d.kind === "move")).toBe(true);
+    const explain = await onShared("explain", { vm: "a-1", cycles: 1000 });
     expect(explain.body.data.whyHere).toMatch(/moved here from a/);
-    expect(explain.body.data.lastCycles.decisions.some((d: any) => d.planId === planId)).toBe(true);
-    expect(b.orchestrator.decisions.cycle).toBeGreaterThanOrEqual(cycleOfMove);
+    expect(explain.body.data.lastCycles.decisions.some((d) => d.planId === planId)).toBe(true);
+    expect(b.orchestrator.view.decisions.cycle).toBeGreaterThanOrEqual(cycleOfMove);
 
     await c.startOrch("orch-c");
     const viaC = await at("orch-c", "status");
     expect(viaC.body.data.ha).toMatchObject({ role: "leader", leaderInstance: "orch-b" });
     expect(viaC.headers).toEqual({ [ReplyHeader.instance]: "orch-b", [ReplyHeader.role]: "leader", [ReplyHeader.leader]: "orch-b", [ReplyHeader.forwardedBy]: "orch-c" });
     // A restarted standby read the whole decision log too.
-    await waitUntil(() => c.orchs.get("orch-c")!.orchestrator.decisions.query({ vm: "a-1", limit: 1000 }).some((d) => d.planId === planId), 10_000, "orch-c to read the decision log");
+    await waitUntil(() => c.orchs.get("orch-c")!.orchestrator.view.decisions.query({ vm: "a-1", limit: 1000 }).some((d) => d.planId === planId), 10_000, "orch-c to read the decision log");
   }, 60_000);
 
   it("answers NO_LEADER when the lease names an instance that does not answer, and follows the next leader", async () => {
@@ -162,7 +167,7 @@ describe("HA: standbys forward operator requests to the leader", () => {
         epoch = Math.max(epoch, v.epoch + (rev === 0 ? 1 : 0));
         const now = Date.now();
         try {
-          rev = await kv.update("leader", JSON.stringify({ instance: "ghost", epoch, renewedAt: now, expiresAt: now + 60_000, ...(released ? { released: true } : {}) }), rev === 0 ? e.revision : rev);
+          rev = await kv.update("leader", encodeRecord({ instance: "ghost", epoch, renewedAt: now, expiresAt: now + 60_000, ...(released ? { released: true } : {}) }), rev === 0 ? e.revision : rev);
           return;
         } catch {
           if (rev !== 0) rev = 0; // someone wrote in between: read again
@@ -182,7 +187,7 @@ describe("HA: standbys forward operator requests to the leader", () => {
       expect(none.body).toMatchObject({ ok: false, error: { code: "NO_LEADER" } });
       expect(none.body.error.message).toMatch(/ghost/);
       expect(none.headers).toEqual({ [ReplyHeader.instance]: "orch-c", [ReplyHeader.role]: "standby", [ReplyHeader.leader]: "ghost", [ReplyHeader.forwardedBy]: undefined });
-      expect((await ask(orchestratorSubjects.migrate, { vm: "b-1", to: "a" })).body).toMatchObject({ ok: false, error: { code: "NO_LEADER" } });
+      expect((await onShared("migrate", { vm: "b-1", to: "a" })).body).toMatchObject({ ok: false, error: { code: "NO_LEADER" } });
 
       // A leader that is there but does not answer: NO_LEADER after ha.forward_timeout.
       const silent = c.nc.subscribe(orchestratorInstanceSubject("ghost", "status"), { callback: () => undefined });

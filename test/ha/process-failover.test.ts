@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StatusReply } from "../../shared/schemas/orchestrator-api.js";
+import type { LooseReply } from "../support/loose-reply.js";
 import { REPO_ROOT } from "../../shared/repo-root.js";
 import { ReplyHeader } from "../../shared/nats/reply-headers.js";
 import { orchestratorInstanceSubject } from "../../shared/subjects.js";
@@ -65,13 +67,13 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
   };
 
   /** Asks `status` until an answer satisfies `ok` (either process may answer any request). */
-  const statusUntil = async (ok: (s: any) => boolean, timeoutMs: number, what: string) => {
-    let last: any;
+  const statusUntil = async (ok: (s: StatusReply) => boolean, timeoutMs: number, what: string) => {
+    let last: LooseReply<StatusReply> | undefined;
     await waitUntil(async () => {
       last = await c.api("status", {}).catch(() => undefined);
       return last?.ok === true && ok(last.data);
     }, timeoutMs, `${what} (last status: ${JSON.stringify(last?.data?.ha ?? last?.error ?? null)}; stderr: ${[...procs.values()].map((p) => p.stderr()).join(" | ")})`);
-    return last.data;
+    return last!.data;
   };
 
   beforeAll(async () => {
@@ -97,7 +99,7 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
       seen = { forwardedBy: r?.headers?.get(ReplyHeader.forwardedBy), instance: r?.headers?.get(ReplyHeader.instance) };
       return seen.forwardedBy === "orch-b" && seen.instance === "orch-a";
     }, 30_000, `orch-b to stand by and forward to orch-a (last headers: ${JSON.stringify(seen)})`);
-    await statusUntil((s) => s.ha?.role === "leader" && s.hosts.filter((h: any) => h.fresh).length === 3, 30_000, "the leader to see three fresh hosts");
+    await statusUntil((s) => s.ha?.role === "leader" && s.hosts.filter((h) => h.fresh).length === 3, 30_000, "the leader to see three fresh hosts");
   }, 120_000);
 
   afterAll(async () => {
@@ -108,9 +110,9 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
   });
 
   it("the standby takes over within two lease periods, sees the migration finish, keeps the cooldown, starts nothing twice", async () => {
-    const r = await c.leaderApi("migrate", { vm: "big", to: "b", request_id: "proc-failover-1" }, 30_000);
+    const r = await c.leaderApi("migrate", { vm: "big", to: "b", requestId: "proc-failover-1" }, 30_000);
     expect(r.ok).toBe(true);
-    const epochA = (await statusUntil((s) => s.ha?.role === "leader", 10_000, "the leader's epoch")).ha.epoch as number;
+    const epochA = (await statusUntil((s) => s.ha?.role === "leader", 10_000, "the leader's epoch")).ha!.epoch as number;
     await waitUntil(() => c.applied.has("proc-failover-1"), 15_000, "the agent to start the migration");
     await sleep(1000); // well inside the ~8 s copy
     expect(c.fabric.whereIs("big")).toEqual(["a"]);
@@ -124,7 +126,7 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
 
     await waitUntil(async () => {
       const h = await c.api("history", { vm: "big" }).catch(() => undefined);
-      return h?.ok === true && h.data.some((m: any) => m.requestId === "proc-failover-1" && m.state === "SUCCEEDED");
+      return h?.ok === true && h.data.some((m) => m.requestId === "proc-failover-1" && m.state === "SUCCEEDED");
     }, 30_000, "orch-b to see the migration succeed");
     const finishedSeenMs = performance.now() - t0;
 
@@ -135,7 +137,7 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
     let bigDecisions: string[] = [];
     await waitUntil(async () => {
       const plan = await c.api("plan", { mode: "cycle" }).catch(() => undefined);
-      bigDecisions = plan?.ok ? plan.data.decisions.filter((d: any) => d.subject === "big").map((d: any) => d.code) : [];
+      bigDecisions = plan?.ok ? plan.data.decisions.filter((d) => d.subject === "big").map((d) => d.code) : [];
       return bigDecisions.length > 0;
     }, 15_000, "a plan that judges big on the hot host b");
     await sleep(2000); // cycles of the new leader with b hot: big must still not be sent anywhere
@@ -146,13 +148,13 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
 
     console.log(
       `[ha process failover] lease_ttl=${TTL}s; SIGKILL took ${Math.round(killedMs)} ms; takeover ${Math.round(takeoverMs)} ms after the kill (limit ${2 * TTL * 1000} ms), ` +
-        `epoch ${epochA} -> ${st.ha.epoch}; migration still copying at takeover: ${stillCopying}; SUCCEEDED seen by orch-b after ${Math.round(finishedSeenMs)} ms; ` +
+        `epoch ${epochA} -> ${st.ha?.epoch}; migration still copying at takeover: ${stillCopying}; SUCCEEDED seen by orch-b after ${Math.round(finishedSeenMs)} ms; ` +
         `plan decisions for big after b turned hot: ${bigDecisions.join(",") || "none"}; ` +
         `migrations started per request id: ${[...c.applied].map(([id, a]) => `${id}=${a.count}`).join(", ")}; ` +
         `commands sent per id: ${[...c.sent].map(([id, s]) => `${id}=${s.count}`).join(", ")}; placement ${placement.map((p) => `${p.vm}@${p.hosts.join("+")}`).join(" ")}`,
     );
     expect(takeoverMs).toBeLessThan(2 * TTL * 1000);
-    expect(st.ha.epoch).toBeGreaterThan(epochA);
+    expect(st.ha!.epoch).toBeGreaterThan(epochA);
     expect(bigDecisions).toContain("VM_COOLDOWN");
     expect([...c.applied.values()].filter((a) => a.vm === "big")).toHaveLength(1);
     expect([...c.sent.values()].filter((s) => s.vm === "big")).toHaveLength(1);

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StatusReply } from "../../shared/schemas/orchestrator-api.js";
+import type { LooseReply } from "../support/loose-reply.js";
 import { startSimCluster, waitUntil, sleep, type SimCluster } from "./sim-cluster.js";
-import type { MigrationRecord } from "../../orchestrator/shell/migration-record.js";
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 
 // The whole loop for real: nats-server, sim agents, orchestrator. Host a has 8 cores; its VMs
 // are idle until a test makes two of them busy (2 x 350 % of one core = 87.5 % of the host).
@@ -25,7 +27,7 @@ describe("orchestrator loop over real NATS with sim agents", () => {
     });
     await waitUntil(async () => {
       const s = await c.api("status", {});
-      return s.ok && s.data.hosts.filter((h: any) => h.fresh).length === 3;
+      return s.ok && s.data.hosts.filter((h) => h.fresh).length === 3;
     }, 10_000, "all three hosts to report");
   });
 
@@ -82,7 +84,7 @@ describe("orchestrator loop over real NATS with sim agents", () => {
     const h = await history();
     expect(h.filter((r) => r.vm === moved.vm)).toHaveLength(1);
     const d = await c.api("decisions", { vm: moved.vm, limit: 1000 });
-    expect(d.data.some((x: any) => x.code === "VM_COOLDOWN")).toBe(true);
+    expect(d.data.some((x) => x.code === "VM_COOLDOWN")).toBe(true);
     // b-1 may have been moved off b by now (it was b's cheapest fix): calm it wherever it runs.
     for (const vm of ["b-1", moved.vm]) c.sim(c.fabric.whereIs(vm)[0]!).setVmCpu(vm, 5);
   });
@@ -136,9 +138,9 @@ describe("orchestrator loop over real NATS with sim agents", () => {
   });
 
   it("a NATS client that is not ours can query status and ask for a plan on the documented subjects", async () => {
-    const s = JSON.parse(new TextDecoder().decode((await c.nc.request("ballast.orch.status", "", { timeout: 3000 })).data));
+    const s = JSON.parse(new TextDecoder().decode((await c.nc.request("ballast.orch.status", "", { timeout: 3000 })).data)) as LooseReply<StatusReply>;
     expect(s.ok).toBe(true);
-    expect(s.data.hosts.map((h: any) => h.host)).toEqual(["a", "b", "c"]);
+    expect(s.data.hosts.map((h) => h.host)).toEqual(["a", "b", "c"]);
     const p = JSON.parse(new TextDecoder().decode((await c.nc.request("ballast.orch.plan", "{}", { timeout: 3000 })).data));
     expect(p.ok).toBe(true);
     expect(p.data).toHaveProperty("moves");

@@ -3,9 +3,10 @@ import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
 import type { PolicyInput } from "../../shared/config/policy.js";
 import { silentLogger } from "../../shared/logger.js";
 import { connectNats } from "../../shared/nats/connect.js";
-import { requestJson } from "../../shared/nats/json.js";
 import { NatsConfig } from "../../shared/config/nats-config.js";
-import { orchestratorSubjects } from "../../shared/subjects.js";
+import type { OrchestratorEndpoint, ReplyOf, RequestInput } from "../../shared/schemas/orchestrator-api.js";
+import { callOrchestrator } from "../../cli/client.js";
+import { loose, type LooseReply } from "../support/loose-reply.js";
 import { startAgent, type AgentHandle } from "../../agent/nats-agent.js";
 import { SimFabric } from "../../agent/sim/sim-fabric.js";
 import type { SimHypervisor } from "../../agent/sim/sim-hypervisor.js";
@@ -24,8 +25,10 @@ export interface SimCluster {
   orch: RunningOrchestrator;
   nc: NatsConnection;
   sim(host: string): SimHypervisor;
-  api(endpoint: keyof typeof orchestratorSubjects, body: unknown): Promise<any>;
-  raw(subject: string, payload: string | Uint8Array): Promise<Reply<any>>;
+  /** A typed request; the reply is checked against the endpoint's reply schema. */
+  api<E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>): Promise<LooseReply<ReplyOf<E>>>;
+  /** Any payload to any subject; the answer as it came. */
+  raw(subject: string, payload: string | Uint8Array): Promise<Reply<unknown>>;
   stop(): Promise<void>;
 }
 
@@ -69,8 +72,8 @@ export async function startSimCluster(o: SimClusterOptions): Promise<SimCluster>
     orch: running,
     nc: conn,
     sim: (host) => agents.get(host)!.hypervisor as SimHypervisor,
-    api: (endpoint, body) => requestJson(conn, orchestratorSubjects[endpoint], body, { timeoutMs: 5000 }),
-    raw: async (subject, payload) => JSON.parse(new TextDecoder().decode((await conn.request(subject, payload, { timeout: 5000 })).data)),
+    api: async (endpoint, body) => loose(await callOrchestrator(conn, { request_timeout: 5 }, endpoint, body)),
+    raw: async (subject, payload) => JSON.parse(new TextDecoder().decode((await conn.request(subject, payload, { timeout: 5000 })).data)) as Reply<unknown>,
     async stop() {
       await conn.close().catch(() => undefined);
       await running.stop().catch(() => undefined);

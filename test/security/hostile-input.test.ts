@@ -5,8 +5,11 @@ import fc from "fast-check";
 import type { z } from "zod";
 import { startSimCluster, sleep, waitUntil, type SimCluster } from "../integration/sim-cluster.js";
 import { agentSubjects, orchestratorInstanceSubject, orchestratorSubjects, type OrchestratorEndpoint } from "../../shared/subjects.js";
-import * as orchApi from "../../shared/schemas/orchestrator-api.js";
-import { AbortRequest, AgentStatusRequest, MigrateRequest, MigrationEvent, PingRequest } from "../../shared/schemas/agent-api.js";
+import { LEGACY_FIELDS, OrchestratorApi } from "../../shared/schemas/orchestrator-api.js";
+import { acceptingLegacy } from "../../orchestrator/shell/api.js";
+import type { AgentMessages } from "../../orchestrator/shell/agent-intake.js";
+import { AbortRequest, AgentStatusRequest, MigrateRequest, MigrationEvent, PingRequest, type AgentStatus } from "../../shared/schemas/agent-api.js";
+import type { LooseReply } from "../support/loose-reply.js";
 import { Heartbeat, HostMetrics } from "../../shared/schemas/host-metrics.js";
 import { ErrorCode } from "../../shared/schemas/envelope.js";
 import { MAX_REQUEST_BYTES } from "../../shared/nats/handle-request.js";
@@ -55,7 +58,7 @@ interface Target {
    * exists), with the one error code it must get: sent, so hostile-but-valid strings reach the
    * handler too.
    */
-  harmless?: (body: any) => ErrorCode | undefined;
+  harmless?: (body: Record<string, unknown>) => ErrorCode | undefined;
 }
 
 const fieldsOf = (schema: AnySchema): string[] => {
@@ -63,22 +66,33 @@ const fieldsOf = (schema: AnySchema): string[] => {
   return shape ? Object.keys(shape) : [];
 };
 
-const ORCH: Record<OrchestratorEndpoint, { schema: AnySchema; mutating: boolean; base: Record<string, unknown>; harmless?: Target["harmless"] }> = {
-  status: { schema: orchApi.StatusRequest, mutating: false, base: {} },
-  plan: { schema: orchApi.PlanQuery, mutating: false, base: { mode: "evacuate", host: "a", placement: "pack", use_empty_hosts: false } },
-  run: { schema: orchApi.RunRequest, mutating: true, base: {} },
+/**
+ * An orchestrator endpoint's request as the server validates it (the map's schema, accepting the
+ * deprecated snake_case spellings), and every field name it knows, deprecated ones included.
+ */
+const wire = (e: OrchestratorEndpoint): { schema: AnySchema; fields: string[] } => ({
+  schema: acceptingLegacy(e, OrchestratorApi[e].request),
+  fields: [...fieldsOf(OrchestratorApi[e].request), ...Object.keys(LEGACY_FIELDS[e] ?? {})],
+});
+
+// Bases use the deprecated snake_case spellings where an endpoint had them, so mutations exercise
+// both spellings (and both at once).
+const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<string, unknown>; harmless?: Target["harmless"] }> = {
+  status: { mutating: false, base: {} },
+  plan: { mutating: false, base: { mode: "evacuate", host: "a", placement: "pack", use_empty_hosts: false } },
+  run: { mutating: true, base: {} },
   // Plan ids are "p-" and hex digits; any other id cannot name a pending plan.
-  approve: { schema: orchApi.ApproveRequest, mutating: true, base: { plan_id: "p-3f2a9c1e" }, harmless: (b) => (/^p-[0-9a-f]+$/.test(b.plan_id) ? undefined : "UNKNOWN_PLAN") },
-  migrate: { schema: orchApi.OrchMigrateRequest, mutating: true, base: { vm: "a-1", to: "b", request_id: "op-1" } },
-  evacuate: { schema: orchApi.EvacuateRequest, mutating: true, base: { host: "a", placement: "stripe", use_empty_hosts: false, dry_run: false } },
-  release: { schema: orchApi.ReleaseRequest, mutating: true, base: { host: "a" } },
-  pause: { schema: orchApi.PauseRequest, mutating: true, base: { reason: "maintenance" } },
-  resume: { schema: orchApi.ResumeRequest, mutating: true, base: {} },
-  history: { schema: orchApi.HistoryRequest, mutating: false, base: { vm: "a-1", host: "a", limit: 20 } },
-  decisions: { schema: orchApi.DecisionsRequest, mutating: false, base: { vm: "a-1", host: "a", limit: 50 } },
-  explain: { schema: orchApi.ExplainRequest, mutating: false, base: { vm: "a-1", cycles: 10 } },
-  snapshot: { schema: orchApi.SnapshotRequest, mutating: false, base: {} },
-  version: { schema: orchApi.VersionRequest, mutating: false, base: {} },
+  approve: { mutating: true, base: { plan_id: "p-3f2a9c1e" }, harmless: (b) => (/^p-[0-9a-f]+$/.test(String(b.planId)) ? undefined : "UNKNOWN_PLAN") },
+  migrate: { mutating: true, base: { vm: "a-1", to: "b", request_id: "op-1" } },
+  evacuate: { mutating: true, base: { host: "a", placement: "stripe", use_empty_hosts: false, dry_run: false } },
+  release: { mutating: true, base: { host: "a" } },
+  pause: { mutating: true, base: { reason: "maintenance" } },
+  resume: { mutating: true, base: {} },
+  history: { mutating: false, base: { vm: "a-1", host: "a", limit: 20 } },
+  decisions: { mutating: false, base: { vm: "a-1", host: "a", limit: 50 } },
+  explain: { mutating: false, base: { vm: "a-1", cycles: 10 } },
+  snapshot: { mutating: false, base: {} },
+  version: { mutating: false, base: {} },
 };
 
 const metricsBase = (host: string) => ({
@@ -92,8 +106,9 @@ const eventBase = (host: string) => ({ v: 1, type: "migration.succeeded", ts: Da
 function targets(): Target[] {
   const out: Target[] = [];
   for (const [name, t] of Object.entries(ORCH)) {
+    const { schema, fields } = wire(name as OrchestratorEndpoint);
     for (const subject of [orchestratorSubjects[name as OrchestratorEndpoint], orchestratorInstanceSubject(INSTANCE, name as OrchestratorEndpoint)])
-      out.push({ subject, kind: "request", schema: t.schema, mutating: t.mutating, fields: fieldsOf(t.schema), base: t.base, ...(t.harmless ? { harmless: t.harmless } : {}) });
+      out.push({ subject, kind: "request", schema, mutating: t.mutating, fields, base: t.base, ...(t.harmless ? { harmless: t.harmless } : {}) });
   }
   for (const host of HOSTS) {
     const s = agentSubjects(host);
@@ -352,7 +367,7 @@ function classify(t: Target, payload: Uint8Array): Expect {
   }
   const r = t.schema.safeParse(body);
   if (!r.success) return "invalid";
-  if (t.harmless?.(r.data) !== undefined) return "harmless";
+  if (t.harmless?.(r.data as Record<string, unknown>) !== undefined) return "harmless";
   if (t.kind === "publish") {
     const v = r.data as { host?: string; source?: string };
     if ((v.host ?? v.source) !== t.owner) return "invalid"; // spoofed: dropped by the owner check
@@ -382,7 +397,7 @@ const preview = (p: Uint8Array) => {
   return `${p.length} bytes: ${s}${p.length > 160 ? "..." : ""}`;
 };
 
-const DOMAIN_CODES_FOR_VALID = new Set(ErrorCode.options.filter((c) => c !== "INTERNAL" && c !== "BAD_JSON"));
+const DOMAIN_CODES_FOR_VALID = new Set<string>(ErrorCode.options.filter((c) => c !== "INTERNAL" && c !== "BAD_JSON"));
 
 describe("hostile input on every subject (issue 7)", () => {
   let c: SimCluster;
@@ -403,13 +418,13 @@ describe("hostile input on every subject (issue 7)", () => {
     });
     await waitUntil(async () => {
       const s = await c.api("status", {});
-      return s.ok && s.data.hosts.filter((h: any) => h.fresh).length === HOSTS.length;
+      return s.ok && s.data.hosts.filter((h) => h.fresh).length === HOSTS.length;
     }, 15_000, "all hosts to report");
     const snap = await c.api("snapshot", {});
     before = {
       placement: Object.fromEntries(ALL_VMS.map((v) => [v, c.fabric.whereIs(v)])),
-      hosts: (await c.api("status", {})).data.hosts.map((h: any) => h.host).sort(),
-      vms: snap.data.vms.map((v: any) => v.name).sort(),
+      hosts: (await c.api("status", {})).data.hosts.map((h) => h.host).sort(),
+      vms: snap.data.vms.map((v) => v.name).sort(),
       protoKeys: Object.getOwnPropertyNames(Object.prototype).sort(),
     };
     expect(before.placement).toEqual({ "a-1": ["a"], "a-2": ["a"], "b-1": ["b"], "b-2": ["b"], "c-1": ["c"] });
@@ -417,15 +432,15 @@ describe("hostile input on every subject (issue 7)", () => {
 
     // Any agent message the orchestrator accepts while the fuzzer runs must come from a real
     // agent: the right host, its own VMs, the real agent version. Migration events: none at all.
-    const o = c.orch.orchestrator as unknown as Record<string, (v: any) => void>;
-    const wrap = (name: string, legit: (v: any) => boolean) => {
-      const orig = o[name]!.bind(o);
-      o[name] = (v: any) => {
+    const o = c.orch.orchestrator.intake;
+    const wrap = <K extends keyof AgentMessages>(name: K, legit: (v: Parameters<AgentMessages[K]>[0]) => boolean) => {
+      const orig = o[name].bind(o) as (v: Parameters<AgentMessages[K]>[0]) => void;
+      (o[name] as (v: Parameters<AgentMessages[K]>[0]) => void) = (v) => {
         if (!legit(v)) leaks.push(`${name} accepted ${JSON.stringify(v).slice(0, 300)}`);
         orig(v);
       };
     };
-    wrap("onMetrics", (m) => (HOSTS as readonly string[]).includes(m.host) && m.vms.every((v: any) => VMS[m.host as "a"].includes(v.name)));
+    wrap("onMetrics", (m) => (HOSTS as readonly string[]).includes(m.host) && m.vms.every((v) => VMS[m.host as "a"].includes(v.name)));
     wrap("onHeartbeat", (h) => (HOSTS as readonly string[]).includes(h.host) && h.agentVersion === AGENT_VERSION);
     wrap("onMigrationEvent", () => false);
   }, 60_000);
@@ -468,14 +483,14 @@ describe("hostile input on every subject (issue 7)", () => {
       }
       stats.maxLatencyMs = Math.max(stats.maxLatencyMs, performance.now() - s0);
       stats.maxReplyBytes = Math.max(stats.maxReplyBytes, reply.length);
-      let env: any;
+      let env: { ok?: unknown; error?: { code?: unknown; message?: unknown }; data?: unknown } | null;
       try {
         env = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(reply));
       } catch (e) {
         return `reply is not JSON (${(e as Error).message}): ${where}`;
       }
       if (expected === "harmless") {
-        const want = t.harmless!(t.schema.parse(JSON.parse(new TextDecoder().decode(payload).trim() || "{}")));
+        const want = t.harmless!(t.schema.parse(JSON.parse(new TextDecoder().decode(payload).trim() || "{}")) as Record<string, unknown>);
         if (env?.ok !== false || env.error?.code !== want) return `valid but harmless request must get ${want}, got ${JSON.stringify(env).slice(0, 200)}: ${where}`;
       }
       if (env?.ok === true) {
@@ -494,7 +509,7 @@ describe("hostile input on every subject (issue 7)", () => {
       if (/\[object Object\]|\bundefined\b/.test(message.replace(/received undefined/g, "")) && !new TextDecoder().decode(payload).includes("undefined") && stats.unclear.length < 20) stats.unclear.push(`${code}: ${message.slice(0, 200)} <- ${where}`);
       const want: Record<Exclude<Expect, "valid" | "harmless">, string> = { "too-large": "BAD_REQUEST", "bad-json": "BAD_JSON", invalid: "BAD_REQUEST" };
       if (expected === "valid" || expected === "harmless") {
-        if (!DOMAIN_CODES_FOR_VALID.has(code)) return `valid input answered with ${code} (${message.slice(0, 200)}): ${where}`;
+        if (!DOMAIN_CODES_FOR_VALID.has(String(code))) return `valid input answered with ${code} (${message.slice(0, 200)}): ${where}`;
       } else if (code !== want[expected]) {
         return `expected ${want[expected]} but got ${code} (${message.slice(0, 200)}): ${where}`;
       }
@@ -539,7 +554,7 @@ describe("hostile input on every subject (issue 7)", () => {
       expect(pong, `agent ${host} ping`).toMatchObject({ ok: true, data: { host } });
       const st = await c.raw(agentSubjects(host).status, "");
       expect(st.ok, `agent ${host} status`).toBe(true);
-      expect((st as any).data.migrations).toEqual([]);
+      expect((st as LooseReply<AgentStatus>).data.migrations).toEqual([]);
     }
     const status = await c.api("status", {});
     expect(status.ok).toBe(true);
@@ -547,10 +562,10 @@ describe("hostile input on every subject (issue 7)", () => {
     expect(status.data.pausedReason).toBeNull();
     expect(status.data.migrations).toEqual({ queued: [], ongoing: [] });
     expect(status.data.frozenVms).toEqual([]);
-    expect(status.data.hosts.map((h: any) => h.host).sort()).toEqual(before.hosts);
-    expect(status.data.hosts.filter((h: any) => h.maintenance)).toEqual([]);
+    expect(status.data.hosts.map((h) => h.host).sort()).toEqual(before.hosts);
+    expect(status.data.hosts.filter((h) => h.maintenance)).toEqual([]);
     const snap = await c.api("snapshot", {});
-    expect(snap.data.vms.map((v: any) => v.name).sort()).toEqual(before.vms);
+    expect(snap.data.vms.map((v) => v.name).sort()).toEqual(before.vms);
     expect(Object.fromEntries(ALL_VMS.map((v) => [v, c.fabric.whereIs(v)]))).toEqual(before.placement);
     const history = await c.api("history", { limit: 10_000 });
     expect(history).toEqual({ ok: true, data: [] });

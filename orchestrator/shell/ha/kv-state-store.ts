@@ -1,19 +1,20 @@
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
+import { BoundedMap } from "../../../shared/bounded-map.js";
 import { describeError } from "../../../shared/errors.js";
-import { FINAL_STATES, type MigrationRecord } from "../migration-record.js";
-import type { Plan } from "../../../shared/schemas/plan.js";
-import type { PersistedState, StateSink } from "../orchestrator.js";
+import { FINAL_STATES, type MigrationRecord } from "../../../shared/schemas/migration-record.js";
+import type { PendingPlan, PersistedState, StateSink } from "../persisted-state.js";
+import { decodeRecord, encodeRecord, FrozenEntry, MaintenanceEntry, MigrationEntry, PausedEntry, PendingPlanEntry } from "./ha-records.js";
 
 // The shared state of the HA orchestrators in the lease's JetStream KV bucket. The leader writes
 // every change (coalesced per key, written in the background); a new leader loads it all and
-// continues. Keys:
-//   mig.<requestId>      one MigrationRecord (queued, ongoing or finished; finished ones beyond
-//                        history_size are purged, oldest first)
-//   plan.<planId>        a pending plan { plan, expiresAt }
-//   state.maintenance    JSON array of hosts
-//   state.frozen         JSON array of VMs
-//   state.paused         { reason } or null
+// continues. Every value is a record of ha-records.ts, stamped with its format and writer:
+//   mig.<requestId>      { record }: one migration (queued, ongoing or finished; finished ones
+//                        beyond history_size are purged, oldest first)
+//   plan.<planId>        { plan, expiresAt }: a pending plan
+//   state.maintenance    { hosts }
+//   state.frozen         { vms }
+//   state.paused         { reason } (null: not paused)
 // The lease key (`leader`) lives in the same bucket.
 
 export const LEASE_KEY = "leader";
@@ -28,53 +29,46 @@ export class KvStateStore implements StateSink {
   private readonly dirty = new Map<string, string | null>();
   private flushing: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
-  /** Finished migrations by finish order (request ids), for the history bound. */
-  private finishedOrder: string[] = [];
-  private readonly finishedSet = new Set<string>();
+  /** Finished migrations (request ids) in finish order: beyond history_size the oldest is purged. */
+  private readonly finished: BoundedMap<string, true>;
 
   constructor(
     private readonly kv: KV,
     private readonly o: { canWrite: () => boolean; historySize: number; log: Logger },
-  ) {}
+  ) {
+    this.finished = new BoundedMap(o.historySize, { onEvict: (id) => this.mark(`mig.${keyToken(id)}`, null) });
+  }
 
   // ---- StateSink -------------------------------------------------------------------------
 
   migration(r: MigrationRecord): void {
-    this.mark(`mig.${keyToken(r.requestId)}`, JSON.stringify(r));
-    if (FINAL_STATES.has(r.state) && !this.finishedSet.has(r.requestId)) {
-      this.finishedSet.add(r.requestId);
-      this.finishedOrder.push(r.requestId);
-      while (this.finishedOrder.length > this.o.historySize) {
-        const old = this.finishedOrder.shift()!;
-        this.finishedSet.delete(old);
-        this.mark(`mig.${keyToken(old)}`, null);
-      }
-    }
+    this.mark(`mig.${keyToken(r.requestId)}`, encodeRecord({ record: r }));
+    if (FINAL_STATES.has(r.state) && !this.finished.has(r.requestId)) this.finished.set(r.requestId, true);
   }
 
   async dispatched(r: MigrationRecord): Promise<void> {
     if (!this.o.canWrite()) throw new Error("not the leader: the dispatch cannot be recorded");
     const key = `mig.${keyToken(r.requestId)}`;
-    this.mark(key, JSON.stringify(r));
+    this.mark(key, encodeRecord({ record: r }));
     // A flush already finishing may have missed the key: try a few rounds, then give up.
     for (let i = 0; i < 3 && this.dirty.has(key); i++) await this.flush();
     if (this.dirty.has(key)) throw new Error(`could not record migration ${r.requestId} as sent`);
   }
 
   maintenance(hosts: ReadonlySet<string>): void {
-    this.mark("state.maintenance", JSON.stringify([...hosts].sort()));
+    this.mark("state.maintenance", encodeRecord({ hosts: [...hosts].sort() }));
   }
 
   frozen(vms: ReadonlySet<string>): void {
-    this.mark("state.frozen", JSON.stringify([...vms].sort()));
+    this.mark("state.frozen", encodeRecord({ vms: [...vms].sort() }));
   }
 
-  pending(planId: string, p: { plan: Plan; expiresAt: number } | undefined): void {
-    this.mark(`plan.${keyToken(planId)}`, p ? JSON.stringify(p) : null);
+  pending(planId: string, p: PendingPlan | undefined): void {
+    this.mark(`plan.${keyToken(planId)}`, p ? encodeRecord({ plan: p.plan, expiresAt: p.expiresAt }) : null);
   }
 
   paused(reason: string | undefined): void {
-    this.mark("state.paused", JSON.stringify(reason === undefined ? null : { reason }));
+    this.mark("state.paused", encodeRecord({ reason: reason ?? null }));
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -145,29 +139,20 @@ export class KvStateStore implements StateSink {
       });
     }
     const st: PersistedState = { migrations: [], maintenance: [], frozen: [], pending: [], pausedReason: undefined };
-    const parse = <T>(k: string, v: string): T | undefined => {
-      try {
-        return JSON.parse(v) as T;
-      } catch (e) {
-        this.o.log.warn({ key: k, err: describeError(e) }, "unreadable HA state entry ignored");
-        return undefined;
-      }
-    };
+    // A record this version cannot read stops the takeover (decodeRecord says which and why):
+    // continuing without it could send a migration twice or forget a host in maintenance.
     for (const [k, v] of values) {
-      if (k.startsWith("mig.")) {
-        const r = parse<MigrationRecord>(k, v);
-        if (r?.requestId) st.migrations.push(r);
-      } else if (k.startsWith("plan.")) {
-        const p = parse<{ plan: Plan; expiresAt: number }>(k, v);
-        if (p?.plan) st.pending.push(p);
-      } else if (k === "state.maintenance") st.maintenance = parse<string[]>(k, v) ?? [];
-      else if (k === "state.frozen") st.frozen = parse<string[]>(k, v) ?? [];
-      else if (k === "state.paused") st.pausedReason = parse<{ reason: string } | null>(k, v)?.reason;
+      if (k.startsWith("mig.")) st.migrations.push(decodeRecord(MigrationEntry, k, v).record);
+      else if (k.startsWith("plan.")) {
+        const p = decodeRecord(PendingPlanEntry, k, v);
+        st.pending.push({ plan: p.plan, expiresAt: p.expiresAt });
+      } else if (k === "state.maintenance") st.maintenance = decodeRecord(MaintenanceEntry, k, v).hosts;
+      else if (k === "state.frozen") st.frozen = decodeRecord(FrozenEntry, k, v).vms;
+      else if (k === "state.paused") st.pausedReason = decodeRecord(PausedEntry, k, v).reason ?? undefined;
+      else this.o.log.warn({ key: k }, "unknown key in the HA bucket ignored");
     }
-    const finished = st.migrations.filter((r) => FINAL_STATES.has(r.state)).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
-    this.finishedOrder = finished.map((r) => r.requestId);
-    this.finishedSet.clear();
-    for (const id of this.finishedOrder) this.finishedSet.add(id);
+    this.finished.clear();
+    for (const r of st.migrations.filter((x) => FINAL_STATES.has(x.state)).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0))) this.finished.set(r.requestId, true);
     return st;
   }
 }

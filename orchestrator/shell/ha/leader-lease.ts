@@ -1,6 +1,7 @@
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "pino";
 import { describeError } from "../../../shared/errors.js";
+import { decodeRecord, encodeRecord, LeaseEntry } from "./ha-records.js";
 
 // One leader among several orchestrators, through a lease in a JetStream KV bucket. Every change
 // of the lease key is compare-and-set on its revision (`create` when absent, `update(key, value,
@@ -12,17 +13,6 @@ import { describeError } from "../../../shared/errors.js";
 // lease until `sentAt + ttl - margin` of its newest successful renewal, `sentAt` taken before the
 // renewal went out; past that it stops acting at once, renewed or not. So the old leader has
 // stopped before any standby can take over, as long as clocks run at the same rate.
-
-export interface LeaseValue {
-  instance: string;
-  /** Grows by one on every takeover; agents refuse commands with an older one. */
-  epoch: number;
-  /** Wall-clock ms when the holder renewed, and until when it claims the lease (information only). */
-  renewedAt: number;
-  expiresAt: number;
-  /** Set by a leader that stopped cleanly: standbys take over at once. */
-  released?: boolean;
-}
 
 export interface LeaseOptions {
   key: string;
@@ -107,7 +97,7 @@ export class LeaderLease {
   async holder(): Promise<string | undefined> {
     const e = await this.kv.get(this.o.key);
     if (!e || e.operation !== "PUT") return undefined;
-    const v = JSON.parse(e.string()) as LeaseValue;
+    const v = decodeRecord(LeaseEntry, this.o.key, e.string());
     return v.released ? undefined : v.instance;
   }
 
@@ -131,8 +121,7 @@ export class LeaderLease {
 
   private value(epoch: number, released = false): string {
     const now = this.wall();
-    const v: LeaseValue = { instance: this.o.instance, epoch, renewedAt: now, expiresAt: released ? now : now + this.o.ttlMs, ...(released ? { released: true } : {}) };
-    return JSON.stringify(v);
+    return encodeRecord({ instance: this.o.instance, epoch, renewedAt: now, expiresAt: released ? now : now + this.o.ttlMs, ...(released ? { released: true } : {}) });
   }
 
   private async renew(): Promise<void> {
@@ -166,7 +155,8 @@ export class LeaderLease {
       await this.take(e?.revision ?? 0, this.highestEpoch + 1, now);
       return;
     }
-    const v = JSON.parse(e.string()) as LeaseValue;
+    // A lease this version cannot read is never taken over silently: the check fails, loudly, each period.
+    const v = decodeRecord(LeaseEntry, this.o.key, e.string());
     this.highestEpoch = Math.max(this.highestEpoch, v.epoch);
     this.leaderNow = v.released ? undefined : v.instance;
     if (!this.observed || this.observed.revision !== e.revision) this.observed = { revision: e.revision, since: now };

@@ -252,7 +252,7 @@ const SCRIPT = String.raw`
     if (!token) { notice("This dashboard is read-only.", true); return; }
     button.disabled = true;
     notice("Approving plan " + id + "\u2026");
-    fetch("api/approve", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "X-Ballast-CSRF": token }, body: JSON.stringify({ plan_id: id }) })
+    fetch("api/approve", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json", "X-Ballast-CSRF": token }, body: JSON.stringify({ planId: id }) })
       .then(function (r) { return r.json(); })
       .then(function (r) {
         if (r.ok) notice("Plan " + id + " approved: " + r.data.queued + " migration(s) queued.");

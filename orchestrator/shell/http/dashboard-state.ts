@@ -1,7 +1,8 @@
 import type { Plan, PlannedMove } from "../../../shared/schemas/plan.js";
-import type { MigrationRecord } from "../migration-record.js";
-import type { HostStatus } from "../cluster-state.js";
-import { ORCHESTRATOR_VERSION, type Orchestrator } from "../orchestrator.js";
+import type { MigrationRecord } from "../../../shared/schemas/migration-record.js";
+import type { StatusReply } from "../../../shared/schemas/orchestrator-api.js";
+import { BALLAST_VERSION } from "../../../shared/version.js";
+import type { OrchestratorView } from "../orchestrator.js";
 
 // What GET /api/state answers and the dashboard draws: one JSON document, bounded in size
 // whatever the cluster's history (the full logs stay behind the NATS API).
@@ -89,23 +90,16 @@ export interface DashboardState {
   frozenVms: string[];
 }
 
-type StatusHost = Pick<HostStatus, "host" | "fresh" | "maintenance" | "cpus" | "cpuPercent" | "memPercent" | "memTotalMiB" | "lastSeen" | "collectOk">;
-
-interface Status {
-  now: number;
-  automation: string;
-  paused: boolean;
-  pausedReason: string | null;
-  leader: boolean;
-  cycle: number;
-  hosts: StatusHost[];
-  frozenVms: string[];
+/** What the dashboard reads of the orchestrator. */
+export interface DashboardSource {
+  api: { status(): StatusReply };
+  view: OrchestratorView;
 }
 
-export function dashboardState(orch: Orchestrator, actionsAllowed: boolean): DashboardState {
-  const s = orch.status() as Status;
+export function dashboardState(orch: DashboardSource, actionsAllowed: boolean): DashboardState {
+  const { view } = orch;
+  const s = orch.api.status();
   const hosts = s.hosts.map((h): DashboardHost => {
-    const m = orch.state.metrics(h.host);
     return {
       host: h.host,
       fresh: h.fresh,
@@ -116,13 +110,14 @@ export function dashboardState(orch: Orchestrator, actionsAllowed: boolean): Das
       memTotalMiB: h.memTotalMiB,
       lastSeen: h.lastSeen,
       collectOk: h.collectOk,
-      vms: (m?.vms ?? [])
+      vms: view
+        .hostVms(h.host)
         .map((v) => ({ name: v.name, state: v.state, cpuPercent: v.cpuPercent, memMiB: v.memMiB, migrating: v.migrating }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     };
   });
-  const last = orch.lastPlanSummary();
-  const pending = orch
+  const last = view.lastPlan();
+  const pending = view
     .pendingPlans()
     .slice(-STATE_LIMITS.pendingPlans)
     .reverse()
@@ -138,17 +133,17 @@ export function dashboardState(orch: Orchestrator, actionsAllowed: boolean): Das
       }
   return {
     now: s.now,
-    version: ORCHESTRATOR_VERSION,
+    version: BALLAST_VERSION,
     automation: s.automation,
     paused: s.paused,
     pausedReason: s.pausedReason,
     leader: s.leader,
     cycle: s.cycle,
-    thresholds: { cpu: orch.effectiveLoadThreshold, mem: orch.currentPolicy.mem_threshold },
+    thresholds: { cpu: view.cpuTrigger(), mem: view.policy.mem_threshold },
     actionsAllowed,
     hosts,
-    migrations: { queued: orch.tracker.queued().map(migrationView), ongoing: orch.tracker.ongoing().map(migrationView) },
-    history: orch.history({ limit: STATE_LIMITS.history }).map(migrationView),
+    migrations: { queued: view.migrations.queued().map(migrationView), ongoing: view.migrations.ongoing().map(migrationView) },
+    history: view.migrations.history({ limit: STATE_LIMITS.history }).map(migrationView),
     lastPlan,
     pendingPlans: pending,
     violations,

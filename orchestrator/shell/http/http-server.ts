@@ -4,6 +4,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import { parseListen } from "../../../shared/config/orchestrator-config.js";
 import { BallastError, describeError } from "../../../shared/errors.js";
+import type { ApproveReply } from "../../../shared/schemas/orchestrator-api.js";
 import type { DashboardState } from "./dashboard-state.js";
 import { dashboardPage } from "./dashboard-page.js";
 
@@ -12,7 +13,8 @@ import { dashboardPage } from "./dashboard-page.js";
 //   GET  /              the dashboard (one self-contained HTML page)
 //   GET  /api/state     the dashboard's JSON
 //   GET  /api/events    Server-Sent Events: `state` with the same JSON on every change
-//   POST /api/approve   {"plan_id": "..."}: approve a pending plan (only with http.allow_actions)
+//   POST /api/approve   {"planId": "..."}: approve a pending plan (only with http.allow_actions;
+//                       the deprecated spelling "plan_id" is still accepted in this version)
 // It has no authentication of its own: it binds to loopback by default, and remote use goes
 // through a reverse proxy that authenticates. Mutating requests must be same-origin and carry
 // the token the page was served with (CSRF), and every route but /metrics checks the Host
@@ -21,7 +23,7 @@ import { dashboardPage } from "./dashboard-page.js";
 /** What the server needs from the orchestrator; tests pass a fake. */
 export interface DashboardBackend {
   state(): Omit<DashboardState, "actionsAllowed">;
-  approve(planId: string): Promise<unknown>;
+  approve(planId: string): Promise<ApproveReply>;
   /** Called on every orchestrator change worth a redraw (migrations, cycles). */
   onChange(fn: () => void): void;
   metrics(): Promise<{ contentType: string; text: string }>;
@@ -142,8 +144,9 @@ export async function startOrchestratorHttp(o: OrchestratorHttpOptions): Promise
       } catch (e) {
         return sendJson(res, 400, fail("BAD_JSON", describeError(e)));
       }
-      const planId = (body as { plan_id?: unknown } | null)?.plan_id;
-      if (typeof planId !== "string" || !/^[A-Za-z0-9_.:-]{1,128}$/.test(planId)) return sendJson(res, 400, fail("BAD_REQUEST", "body must be {\"plan_id\": \"<id>\"}"));
+      const fields = typeof body === "object" && body !== null ? (body as { planId?: unknown; plan_id?: unknown }) : {};
+      const planId = fields.planId ?? fields.plan_id;
+      if (typeof planId !== "string" || !/^[A-Za-z0-9_.:-]{1,128}$/.test(planId)) return sendJson(res, 400, fail("BAD_REQUEST", "body must be {\"planId\": \"<id>\"}"));
       try {
         const data = await o.backend.approve(planId);
         o.log.info({ planId, from: req.socket.remoteAddress }, "plan approved from the dashboard");

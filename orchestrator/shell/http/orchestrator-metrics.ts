@@ -1,8 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { StrategyName } from "../../../shared/schemas/plan.js";
 import type { Plan } from "../../../shared/schemas/plan.js";
-import type { MigrationRecord } from "../migration-record.js";
-import { ORCHESTRATOR_VERSION, type Orchestrator, type OrchestratorEvent } from "../orchestrator.js";
+import type { MigrationRecord } from "../../../shared/schemas/migration-record.js";
+import type { HostStatus, StatusReply } from "../../../shared/schemas/orchestrator-api.js";
+import type { OrchestratorEvent } from "../../../shared/schemas/orchestrator-events.js";
+import { BALLAST_VERSION } from "../../../shared/version.js";
+import type { EventHub } from "../event-hub.js";
+import type { OrchestratorView } from "../orchestrator.js";
 
 // The orchestrator's Prometheus metrics, in a registry of its own (never prom-client's global
 // one: tests run several orchestrators in one process). Gauges are read from the orchestrator
@@ -17,39 +21,26 @@ export interface OrchestratorMetrics {
   text(): Promise<string>;
 }
 
-interface HostRow {
-  host: string;
-  fresh: boolean;
-  lastMetrics: number;
-  cpuPercent: number;
-  memPercent: number;
-  vms: number;
-  runningVms: number;
-  maintenance: boolean;
+/** What the metrics read of the orchestrator: its status per scrape, and its hooks. */
+export interface MetricsSource {
+  api: { status(): StatusReply };
+  view: Pick<OrchestratorView, "cpuTrigger">;
+  events: Pick<EventHub, "onEvent" | "onPlan">;
 }
 
-interface StatusView {
-  now: number;
-  paused: boolean;
-  hosts: HostRow[];
-  migrations: { queued: unknown[]; ongoing: unknown[] };
-  pendingPlans: unknown[];
-  frozenVms: unknown[];
-}
-
-export function createOrchestratorMetrics(orch: Orchestrator, opts: { processMetrics?: boolean } = {}): OrchestratorMetrics {
+export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMetrics?: boolean } = {}): OrchestratorMetrics {
   const registry = new Registry();
   const registers = [registry];
   // One status() per scrape, shared by every gauge's collect() (they all run in the same turn).
-  let cached: StatusView | undefined;
-  const view = (): StatusView => {
+  let cached: StatusReply | undefined;
+  const view = (): StatusReply => {
     if (!cached) {
-      cached = orch.status() as StatusView;
+      cached = orch.api.status();
       setImmediate(() => (cached = undefined));
     }
     return cached;
   };
-  const perHost = (name: string, help: string, value: (h: HostRow, now: number) => number) =>
+  const perHost = (name: string, help: string, value: (h: HostStatus, now: number) => number) =>
     new Gauge({
       name,
       help,
@@ -69,7 +60,7 @@ export function createOrchestratorMetrics(orch: Orchestrator, opts: { processMet
   perHost("ballast_host_running_vms", "Running VMs on the host", (h) => h.runningVms);
   perHost("ballast_host_maintenance", "1 when the host is in maintenance (being drained or drained)", (h) => (h.maintenance ? 1 : 0));
 
-  const scalar = (name: string, help: string, value: (v: StatusView) => number) =>
+  const scalar = (name: string, help: string, value: (v: StatusReply) => number) =>
     new Gauge({
       name,
       help,
@@ -88,10 +79,10 @@ export function createOrchestratorMetrics(orch: Orchestrator, opts: { processMet
     help: "CPU trigger in force: load_threshold as the last cycle adapted it to the measured swing (policy headroom_min_share), or as configured",
     registers,
     collect() {
-      this.set(orch.effectiveLoadThreshold);
+      this.set(orch.view.cpuTrigger());
     },
   });
-  new Gauge({ name: "ballast_orchestrator_info", help: "Always 1; the version is a label", labelNames: ["version"], registers }).set({ version: ORCHESTRATOR_VERSION }, 1);
+  new Gauge({ name: "ballast_orchestrator_info", help: "Always 1; the version is a label", labelNames: ["version"], registers }).set({ version: BALLAST_VERSION }, 1);
 
   const started = new Counter({ name: "ballast_migrations_started_total", help: "Migrations dispatched to a source agent", labelNames: ["strategy"], registers });
   const finished = new Counter({
@@ -131,9 +122,9 @@ export function createOrchestratorMetrics(orch: Orchestrator, opts: { processMet
   duration.zero({ outcome: "succeeded" });
   duration.zero({ outcome: "failed" });
 
-  // The tracker reports every change (queued, started, each progress, finished) of a record.
+  // Every change of a migration (queued, started, each progress, finished) is an event.
   const running = new Set<string>();
-  orch.tracker.onChange((r: MigrationRecord) => {
+  const migrationChanged = (r: MigrationRecord): void => {
     if (r.state === "ONGOING") {
       if (!running.has(r.requestId)) {
         running.add(r.requestId);
@@ -147,13 +138,14 @@ export function createOrchestratorMetrics(orch: Orchestrator, opts: { processMet
     finished.inc({ strategy: r.strategy, outcome });
     if (r.stats && (outcome === "succeeded" || outcome === "failed")) duration.observe({ outcome }, r.stats.durationMs / 1000);
     if (r.stats?.downtimeMs !== undefined && outcome === "succeeded") downtime.observe(r.stats.downtimeMs / 1000);
-  });
-  orch.onPlan((p: Plan, ms: number) => {
+  };
+  orch.events.onPlan((p: Plan, ms: number) => {
     planMoves.observe({ mode: p.mode }, p.moves.length);
     planSeconds.observe({ mode: p.mode }, ms / 1000);
   });
-  orch.onEvent((ev: OrchestratorEvent) => {
+  orch.events.onEvent((ev: OrchestratorEvent) => {
     if (ev.type === "cycle") cycles.inc();
+    else migrationChanged(ev.record);
   });
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 

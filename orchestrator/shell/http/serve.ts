@@ -15,8 +15,8 @@ export async function serveOrchestratorHttp(
   const metrics = createOrchestratorMetrics(orch);
   const backend: DashboardBackend = {
     state: () => dashboardState(orch, settings.allow_actions),
-    approve: (planId) => orch.approve(planId),
-    onChange: (fn) => orch.onEvent(() => fn()),
+    approve: async (planId) => orch.api.approve({ planId }),
+    onChange: (fn) => orch.events.onEvent(() => fn()),
     metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.text() }),
   };
   const server = await startOrchestratorHttp({ listen: settings.listen, allowActions: settings.allow_actions, allowedHosts: settings.allowed_hosts, backend, log });

@@ -7,8 +7,8 @@ const plan = (id: string, vm: string): Plan =>
   ({
     id,
     mode: "cycle",
-    moves: [{ vm, source: "a", destination: "b", strategy: "balance", code: "HOT_HOST", reason: "a is hot", numbers: { load: 90 }, costMiB: 1024 }],
-    decisions: [{ kind: "host", subject: "c", code: "COLD", message: "c is idle" }],
+    moves: [{ vm, source: "a", destination: "b", strategy: "balance", code: "IMBALANCE", reason: "a is hot", numbers: { load: 90 }, costMiB: 1024 }],
+    decisions: [{ kind: "host", subject: "c", code: "DEST_CPU", message: "c is too busy" }],
   }) as unknown as Plan;
 
 describe("DecisionLog replication", () => {

@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Dispatcher } from "../../../orchestrator/shell/dispatcher.js";
 import { ClusterState } from "../../../orchestrator/shell/cluster-state.js";
 import { MigrationTracker } from "../../../orchestrator/shell/migration-tracker.js";
-import type { MigrationRecord } from "../../../orchestrator/shell/migration-record.js";
+import type { MigrationRecord } from "../../../shared/schemas/migration-record.js";
 import { defaultPolicy } from "../../../shared/config/policy.js";
 import { silentLogger } from "../../../shared/logger.js";
 import type { HostMetrics } from "../../../shared/schemas/host-metrics.js";

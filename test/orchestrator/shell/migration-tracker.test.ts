@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MigrationTracker } from "../../../orchestrator/shell/migration-tracker.js";
-import type { MigrationRecord } from "../../../orchestrator/shell/migration-record.js";
+import type { MigrationRecord } from "../../../shared/schemas/migration-record.js";
 
 const rec = (id: string, vm: string): MigrationRecord => ({
   requestId: id, vm, source: "a", destination: "b", strategy: "hotspot", code: "HOST_OVERLOADED", reason: "r",

@@ -25,10 +25,10 @@ function orchestrator(policy: PolicyInput) {
     mapping: () => new Map(),
   });
   const overloaded: { host: string; at: number }[] = [];
-  o.onOverload((host) => overloaded.push({ host, at: now }));
+  o.events.onOverload((host) => overloaded.push({ host, at: now }));
   const feed = (host: string, at: number, cpu: number, vms: HostMetrics["vms"] = []) => {
     now = at;
-    o.onMetrics(metrics(host, at, cpu, vms));
+    o.intake.onMetrics(metrics(host, at, cpu, vms));
   };
   return { feed, overloaded, o };
 }
@@ -50,11 +50,11 @@ describe("Orchestrator.onMetrics", () => {
     const { feed, overloaded, o } = orchestrator({ interval: 1, max_over: 3, load_threshold: 80, stale_after: 30 });
     const hosts = ["a", "b", "c", "d", "e", "f"];
     for (let t = 0; t <= 6000; t += 1000) for (const h of hosts) feed(h, t, 50, oneVm(h));
-    expect(o.effectiveLoadThreshold).toBe(80);
+    expect(o.view.cpuTrigger()).toBe(80);
     const { plan } = await o.cycle();
     expect(plan.decisions.find((d) => d.code === "CPU_HEADROOM_ADAPTED")?.numbers["load_threshold"]).toBe(90);
-    expect(o.effectiveLoadThreshold).toBe(90);
-    expect((o.explain("a-vm", 5) as { cpuLevels: string }).cpuLevels).toMatch(/^CPU loads are steady .*load_threshold 90 %/);
+    expect(o.view.cpuTrigger()).toBe(90);
+    expect(o.api.explain({ vm: "a-vm", cycles: 5 }).cpuLevels).toMatch(/^CPU loads are steady .*load_threshold 90 %/);
     // 85 % is over the configured trigger but under the adapted one: no early plan.
     for (let t = 7000; t <= 11_000; t += 1000) feed("a", t, 85, oneVm("a"));
     expect(overloaded).toEqual([]);

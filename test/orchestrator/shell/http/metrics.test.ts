@@ -22,7 +22,7 @@ describe("Prometheus metrics over HTTP, from a running sim cluster", () => {
       // Nothing moves by itself: only the operator's migrate below.
       policy: { interval: INTERVAL, stale_after: 2, max_over: 600, load_threshold: 95, load_target: 90, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
     });
-    await waitUntil(async () => (await c.api("status", {})).data.hosts.filter((h: any) => h.fresh).length === 2, 10_000, "both hosts to report");
+    await waitUntil(async () => (await c.api("status", {})).data.hosts.filter((h) => h.fresh).length === 2, 10_000, "both hosts to report");
   });
 
   afterAll(async () => {
@@ -82,7 +82,7 @@ describe("Prometheus metrics over HTTP, from a running sim cluster", () => {
     const agentBefore = await scrape(agentA);
     const r = await c.api("migrate", { vm: "a-1", to: "b" });
     expect(r.ok).toBe(true);
-    await waitUntil(async () => (await c.api("history", {})).data.some((m: any) => m.vm === "a-1" && m.state === "SUCCEEDED"), 15_000, "a-1 to move");
+    await waitUntil(async () => (await c.api("history", {})).data.some((m) => m.vm === "a-1" && m.state === "SUCCEEDED"), 15_000, "a-1 to move");
     // The hosts' gauges follow the next metrics of both agents.
     // Each agent reports on its own tick, so wait for both: under load a's report can lag b's.
     await waitUntil(async () => {

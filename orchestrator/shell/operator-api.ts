@@ -1,0 +1,275 @@
+import { BoundedMap } from "../../shared/bounded-map.js";
+import { BallastError } from "../../shared/errors.js";
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
+import type {
+  ApproveReply,
+  EvacuateReply,
+  EvacuateRequest,
+  ExplainReply,
+  MigrateReply,
+  MigrationBrief,
+  OrchestratorHandlers,
+  OrchMigrateRequest,
+  PauseReply,
+  PlanQuery,
+  ReleaseReply,
+  ReleaseRequest,
+  ResumeReply,
+  RunReply,
+  StatusReply,
+  VersionReply,
+} from "../../shared/schemas/orchestrator-api.js";
+import type { Plan, PlanRequest } from "../../shared/schemas/plan.js";
+import { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
+import { BALLAST_VERSION } from "../../shared/version.js";
+import { preflightEvacuation } from "../core/index.js";
+import type { Clock } from "./clock.js";
+import type { ClusterState } from "./cluster-state.js";
+import type { DecisionLog } from "./decision-log.js";
+import type { HostMapping } from "./host-mapping.js";
+import type { MigrationTracker } from "./migration-tracker.js";
+import type { MoveQueue } from "./move-queue.js";
+import type { OperatorControls } from "./operator-controls.js";
+import type { PlanningCycle } from "./planning-cycle.js";
+
+// What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
+// requests are validated before they get here). Changes need the lead: a standby refuses them
+// with NOT_LEADER (naming the leader), and a paused leader refuses what would start migrations.
+
+/** Operator migrate answers remembered by requestId. */
+const MAX_REMEMBERED = 10_000;
+
+/** Who leads (HA); without HA this instance always does. */
+export interface Leadership {
+  /** Whether HA is on (status then shows the role, epoch and leader). */
+  readonly enabled: boolean;
+  leading(): boolean;
+  /** The leader as this instance knows it (undefined during an election). */
+  leader(): string | undefined;
+  epoch(): number | undefined;
+}
+
+export interface OperatorApiDeps {
+  instance: string;
+  leadership: Leadership;
+  state: ClusterState;
+  tracker: MigrationTracker;
+  decisions: DecisionLog;
+  controls: OperatorControls;
+  cycle: PlanningCycle;
+  queue: MoveQueue;
+  dispatcher: { pump(): Promise<void> };
+  clock: Clock;
+  mapping: () => HostMapping;
+}
+
+export class OperatorApi implements OrchestratorHandlers {
+  private readonly answers = new BoundedMap<string, Promise<MigrateReply>>(MAX_REMEMBERED);
+
+  constructor(private readonly d: OperatorApiDeps) {}
+
+  status(): StatusReply {
+    const { clock, leadership, controls, tracker, cycle } = this.d;
+    const now = clock.now();
+    const policy = cycle.policy;
+    const leading = leadership.leading();
+    return {
+      now,
+      paused: controls.pausedReason !== undefined,
+      pausedReason: controls.pausedReason ?? null,
+      automation: policy.automation,
+      leader: leading,
+      ha: leadership.enabled ? { role: leading ? "leader" : "standby", epoch: leadership.epoch() ?? null, leaderInstance: leadership.leader() ?? null } : null,
+      cycle: this.d.decisions.cycle,
+      hosts: this.d.state.statuses(now, policy, this.d.mapping(), controls.maintenance),
+      migrations: { queued: tracker.queued().map(brief), ongoing: tracker.ongoing().map(brief) },
+      frozenVms: [...controls.frozen].sort(),
+      pendingPlans: controls.held().map((p) => ({ id: p.plan.id, moves: p.plan.moves.length, expiresAt: p.expiresAt })),
+    };
+  }
+
+  version(): VersionReply {
+    return { name: "ballast-orchestrator", version: BALLAST_VERSION, instance: this.d.instance, node: process.version };
+  }
+
+  plan(q: PlanQuery): Plan {
+    const req: PlanRequest =
+      q.mode === "evacuate"
+        ? { mode: "evacuate", host: this.knownHost(q.host!), placement: q.placement ?? "stripe", useEmptyHosts: q.useEmptyHosts ?? false }
+        : { mode: q.mode };
+    const p = this.d.cycle.planFor(req);
+    // Any dry-run plan can be applied by id (`approve`) until it expires or the cluster drifts.
+    // A standby's plans cannot be approved (the leader does not know them): it only shows them.
+    if (p.moves.length > 0 && this.d.leadership.leading()) this.d.controls.propose(p, this.d.clock.now() + this.d.cycle.policy.plan_ttl * 1000);
+    return p;
+  }
+
+  async run(): Promise<RunReply> {
+    this.assertLeader();
+    return this.d.cycle.run();
+  }
+
+  async approve(r: { planId: string }): Promise<ApproveReply> {
+    this.assertActive();
+    const { clock, controls, cycle } = this.d;
+    const now = clock.now();
+    controls.expire(now);
+    const p = controls.take(r.planId);
+    if (!p) throw new BallastError("UNKNOWN_PLAN", `no pending plan ${r.planId} (it may have expired after ${cycle.policy.plan_ttl}s or been applied)`);
+    const current = cycle.snapshot(now);
+    const drift = p.plan.moves.filter((m) => !current.vms.some((v) => v.name === m.vm && v.host === m.source && v.state === "running"));
+    if (drift.length > 0)
+      throw new BallastError("PLAN_EXPIRED", `plan ${r.planId} was cancelled: the cluster drifted since it was made (${drift.map((m) => `${m.vm} is no longer running on ${m.source}`).join("; ")})`);
+    if (p.plan.mode === "evacuate") controls.enterMaintenance(p.plan.moves.map((m) => m.source));
+    const queued = this.d.queue.enqueue(p.plan.moves, r.planId, now);
+    await this.d.dispatcher.pump();
+    return { planId: r.planId, queued };
+  }
+
+  /**
+   * An operator migrate with a requestId is idempotent: the same id gets the first answer (or
+   * the same error) again and never queues a second migration. Only the instance that acts
+   * remembers: a standby's or a paused leader's refusal is not an answer to the request.
+   */
+  migrate(req: OrchMigrateRequest): Promise<MigrateReply> {
+    if (req.requestId === undefined) return this.migrateOnce(req);
+    const seen = this.answers.get(req.requestId);
+    if (seen) return seen;
+    // NOT_LEADER and PAUSED say nothing about the request: were they remembered, the same id
+    // sent again after a failover (to this standby, now leading) or a resume would be refused forever.
+    try {
+      this.assertActive();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const answer = this.migrateOnce(req);
+    this.answers.set(req.requestId, answer);
+    return answer;
+  }
+
+  private async migrateOnce(req: OrchMigrateRequest): Promise<MigrateReply> {
+    this.assertActive();
+    const { state, tracker, cycle, clock } = this.d;
+    const located = state.locate(req.vm);
+    if (located.length === 0) throw new BallastError("UNKNOWN_VM", `VM ${req.vm} is not reported by any agent`);
+    if (req.to !== undefined) this.knownHost(req.to);
+    if (tracker.busy(req.vm)) throw new BallastError("ALREADY_MIGRATING", `VM ${req.vm} is already queued or migrating`);
+    const now = clock.now();
+    const p = cycle.planFor({ mode: "manual", vm: req.vm, ...(req.to !== undefined ? { destination: req.to } : {}) }, now);
+    this.d.decisions.record(p, now);
+    if (p.moves.length === 0) {
+      const why = p.decisions.filter((d) => d.vm === req.vm || d.subject === req.vm).map((d) => `${d.subject}: ${d.message}`);
+      throw new BallastError("NO_DESTINATION", `cannot move ${req.vm}${req.to ? ` to ${req.to}` : ""}: ${why.join("; ") || "no valid destination"}`, { details: { decisions: p.decisions } });
+    }
+    this.d.queue.enqueue(p.moves, p.id, now, req.requestId);
+    const queued = tracker.queued().filter((r) => r.planId === p.id);
+    await this.d.dispatcher.pump();
+    return { plan: p, queued: queued.map((r) => ({ ...r })) };
+  }
+
+  async evacuate(req: EvacuateRequest): Promise<EvacuateReply> {
+    const host = this.knownHost(req.host);
+    const { clock, cycle, controls } = this.d;
+    const now = clock.now();
+    const pre = preflightEvacuation(cycle.snapshot(now), cycle.policy, now, host, req.placement, req.useEmptyHosts);
+    if (req.dryRun) return { host, canDrain: pre.canDrain, reasons: pre.reasons, plan: pre.plan };
+    this.assertActive();
+    if (!pre.canDrain)
+      throw new BallastError("NO_DESTINATION", `host ${host} cannot be drained now: ${pre.reasons.map((d) => `${d.subject}: ${d.message}`).join("; ")}`, { details: { reasons: pre.reasons } });
+    controls.enterMaintenance([host]);
+    this.d.decisions.record(pre.plan, now);
+    const queued = this.d.queue.enqueue(pre.plan.moves, pre.plan.id, now);
+    await this.d.dispatcher.pump();
+    return { host, maintenance: true, planId: pre.plan.id, queued, moves: pre.plan.moves };
+  }
+
+  release(req: ReleaseRequest): ReleaseReply {
+    this.assertLeader();
+    if (req.host !== undefined) {
+      const host = this.knownHost(req.host);
+      return { host, released: this.d.controls.releaseHost(host) };
+    }
+    const vm = req.vm!;
+    return { vm, released: this.d.controls.releaseVm(vm) };
+  }
+
+  pause(req: { reason?: string | undefined }): PauseReply {
+    this.assertLeader();
+    const reason = req.reason ?? "paused by operator";
+    this.d.controls.pause(reason);
+    return { paused: true, reason, queued: this.d.tracker.queued().length, ongoing: this.d.tracker.ongoing().length };
+  }
+
+  async resume(): Promise<ResumeReply> {
+    this.assertLeader();
+    const wasPaused = this.d.controls.resume();
+    await this.d.dispatcher.pump();
+    return { paused: false, wasPaused };
+  }
+
+  history(filter: { vm?: string | undefined; host?: string | undefined; limit: number }): MigrationRecord[] {
+    return this.d.tracker.history(filter);
+  }
+
+  decisions(filter: { vm?: string | undefined; host?: string | undefined; limit: number }): ReturnType<DecisionLog["query"]> {
+    return this.d.decisions.query(filter);
+  }
+
+  explain(req: { vm: string; cycles: number }): ExplainReply {
+    const { vm, cycles } = req;
+    const { state, tracker, decisions, controls, cycle } = this.d;
+    const located = state.locate(vm);
+    const history = tracker.history({ vm, limit: 20 });
+    if (located.length === 0 && history.length === 0) throw new BallastError("UNKNOWN_VM", `VM ${vm} is not reported by any agent and has no history`);
+    const sinceCycle = Math.max(1, decisions.cycle - cycles + 1);
+    const lastDecisions = decisions.query({ vm, limit: 200, sinceCycle });
+    const placement = history.find((r) => r.state === "SUCCEEDED" && located.some((l) => l.host === r.destination));
+    return {
+      vm,
+      runningOn: located.filter((l) => l.info.state === "running").map((l) => l.host),
+      reportedBy: located.map((l) => ({ host: l.host, state: l.info.state, migrating: l.info.migrating, cpuPercent: l.info.cpuPercent, memMiB: l.info.memMiB })),
+      whyHere: placement
+        ? `moved here from ${placement.source} at ${new Date(placement.finishedAt!).toISOString()} by ${placement.strategy}: ${placement.reason}`
+        : "no recorded move brought it here (placed before Ballast saw it, or by an operator outside Ballast)",
+      frozen: controls.frozen.has(vm),
+      inFlight: tracker.busy(vm),
+      cpuLevels: cycle.cpuLevels(),
+      lastCycles: { from: sinceCycle, to: decisions.cycle, decisions: lastDecisions },
+      history,
+    };
+  }
+
+  snapshot(): ClusterSnapshot {
+    // Parsed on the way out: what `plan --snapshot` will read back is checked here already.
+    return ClusterSnapshot.parse(this.d.cycle.snapshot());
+  }
+
+  private knownHost(host: string): string {
+    if (!this.d.state.knows(host)) throw new BallastError("UNKNOWN_HOST", `host ${host} is not known (no agent has reported it)`);
+    return host;
+  }
+
+  private assertActive(): void {
+    this.assertLeader();
+    const reason = this.d.controls.pausedReason;
+    if (reason !== undefined) throw new BallastError("PAUSED", `orchestrator is paused (${reason}); resume first`);
+  }
+
+  private assertLeader(): void {
+    if (this.d.leadership.leading()) return;
+    const leader = this.d.leadership.leader();
+    throw new BallastError("NOT_LEADER", `this orchestrator is a standby; the leader is ${leader ?? "not known right now (an election is under way)"}; send commands to it`, {
+      details: { leader: leader ?? null },
+    });
+  }
+}
+
+const brief = (r: MigrationRecord): MigrationBrief => ({
+  requestId: r.requestId,
+  vm: r.vm,
+  source: r.source,
+  destination: r.destination,
+  state: r.state,
+  progress: r.progress ?? null,
+  reason: r.reason,
+});

@@ -1,0 +1,31 @@
+import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
+import type { Plan } from "../../shared/schemas/plan.js";
+
+// What a new HA leader continues from, and the sink the leader writes every change of it to (the
+// JetStream KV bucket, ha/kv-state-store.ts). Without HA there is no sink and nothing is kept.
+
+/** A plan kept for `approve` until it expires. */
+export interface PendingPlan {
+  plan: Plan;
+  expiresAt: number;
+}
+
+/** What a standby needs to continue as leader. */
+export interface PersistedState {
+  migrations: MigrationRecord[];
+  maintenance: string[];
+  frozen: string[];
+  pending: PendingPlan[];
+  pausedReason: string | undefined;
+}
+
+/** Receives state changes (HA: written to the JetStream KV bucket by the leader). */
+export interface StateSink {
+  migration(r: MigrationRecord): void;
+  /** Awaited before a migrate command goes out: the store must know it was sent. */
+  dispatched(r: MigrationRecord): Promise<void>;
+  maintenance(hosts: ReadonlySet<string>): void;
+  frozen(vms: ReadonlySet<string>): void;
+  pending(planId: string, p: PendingPlan | undefined): void;
+  paused(reason: string | undefined): void;
+}
