@@ -2,7 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type Service } from "@nats-io/services";
 import type { Logger } from "../../shared/logger.js";
 import { jsonHandler } from "../../shared/nats/handle-request.js";
-import { AbortRequest, AgentStatusRequest, MigrateRequest, PingRequest, type AbortResult, type AgentStatus, type MigrateAccepted, type Pong } from "../../shared/schemas/agent-api.js";
+import { AgentApi, type AbortRequest, type AbortResult, type AgentStatus, type MigrateAccepted, type MigrateRequest, type Pong } from "../../shared/schemas/agent-api.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import { withServiceErrorHeaders } from "./service-error-headers.js";
 
@@ -31,11 +31,12 @@ export async function registerAgentService(
     metadata: { host: o.host, driver: o.driver },
   });
   const { handlers, logger } = o;
+  // Request schemas from the AgentApi map: the same ones the docs list and the orchestrator sends.
   const endpoints = {
-    ping: jsonHandler(PingRequest, () => handlers.ping(), logger, "ping"),
-    status: jsonHandler(AgentStatusRequest, () => handlers.status(), logger, "status"),
-    migrate: jsonHandler(MigrateRequest, (req) => handlers.migrate(req), logger, "migrate"),
-    abort: jsonHandler(AbortRequest, (req) => handlers.abort(req), logger, "abort"),
+    ping: jsonHandler(AgentApi.ping.request, () => handlers.ping(), logger, "ping"),
+    status: jsonHandler(AgentApi.status.request, () => handlers.status(), logger, "status"),
+    migrate: jsonHandler(AgentApi.migrate.request, (req) => handlers.migrate(req), logger, "migrate"),
+    abort: jsonHandler(AgentApi.abort.request, (req) => handlers.abort(req), logger, "abort"),
   };
   for (const [name, handle] of Object.entries(endpoints)) {
     svc.addEndpoint(name, {

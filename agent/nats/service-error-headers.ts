@@ -16,7 +16,6 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ALREADY_MIGRATING: 409,
   BUSY: 429,
   STALE_EPOCH: 409,
-  NOT_ALLOWED: 403,
   TIMEOUT: 504,
   NO_RESPONDERS: 503,
 };

@@ -4,7 +4,12 @@ import { HostMetrics } from "./host-metrics.js";
 
 /** ballast.agent.<host>.ping */
 export const PingRequest = z.object({}).strict();
-export const Pong = z.object({ host: HostId, ts: z.number(), agentVersion: z.string(), driver: z.string() });
+export const Pong = z.object({
+  host: HostId.describe("The agent's host id."),
+  ts: z.number().describe("The agent's clock when it answered, ms since the epoch."),
+  agentVersion: z.string().describe("Ballast version of the agent."),
+  driver: z.string().describe('Hypervisor driver: "virsh" (libvirt) or "sim" (simulated host).'),
+});
 export type Pong = z.infer<typeof Pong>;
 
 /** ballast.agent.<host>.status */
@@ -13,93 +18,151 @@ export const AgentStatusRequest = z.object({}).strict();
 export const MigrationPhase = z.enum(["accepted", "running", "succeeded", "failed", "aborted"]);
 export type MigrationPhase = z.infer<typeof MigrationPhase>;
 
-/** Statistics libvirt reports for a finished migration (all optional: not every driver has them). */
-export const MigrationStats = z.object({
-  /** Wall time of the whole migrate command, ms. */
-  durationMs: z.number().min(0),
-  /** libvirt's time_elapsed, ms. */
-  elapsedMs: z.number().min(0).optional(),
-  downtimeMs: z.number().min(0).optional(),
-  dataTotalBytes: z.number().min(0).optional(),
-  dataProcessedBytes: z.number().min(0).optional(),
-  memoryBps: z.number().min(0).optional(),
-  memoryIterations: z.number().min(0).optional(),
-});
+export const MigrationStats = z
+  .object({
+    durationMs: z.number().min(0).describe("Wall time of the migration as the source agent measured it, ms."),
+    elapsedMs: z.number().min(0).optional().describe("libvirt's time_elapsed of the job, ms; absent when libvirt reported no job statistics."),
+    downtimeMs: z.number().min(0).optional().describe("Time the guest was paused for the switch-over (libvirt's downtime), ms; absent when not reported."),
+    dataTotalBytes: z.number().min(0).optional().describe("libvirt's data_total: bytes the job had to transfer, bytes; absent when not reported."),
+    dataProcessedBytes: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("libvirt's data_processed: bytes transferred, including memory sent again, bytes; absent when not reported."),
+    memoryBps: z.number().min(0).optional().describe("libvirt's memory_bps: memory transfer rate, bytes per second; absent when not reported."),
+    memoryIterations: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("libvirt's memory_iteration: passes over guest memory (pre-copy rounds); absent when not reported."),
+  })
+  .describe(
+    "Statistics of a succeeded migration: the source agent's wall time, and libvirt's job statistics (virsh: from libvirt's job-completed event, absent when it did not arrive; the sim driver models them all).",
+  );
 export type MigrationStats = z.infer<typeof MigrationStats>;
 
-export const MigrationInfo = z.object({
-  requestId: RequestId,
-  vm: VmName,
-  source: HostId,
-  destination: HostId,
-  destinationAddress: MigrationAddress,
-  phase: MigrationPhase,
-  startedAt: z.number(),
-  finishedAt: z.number().optional(),
-  stats: MigrationStats.optional(),
-  error: z.string().optional(),
-});
+export const MigrationInfo = z
+  .object({
+    requestId: RequestId.describe("The request id the migration was asked with."),
+    vm: VmName.describe("The VM being migrated."),
+    source: HostId.describe("This agent's host."),
+    destination: HostId.describe("Host id of the destination."),
+    destinationAddress: MigrationAddress.describe("Migration-network address the VM is sent to."),
+    phase: MigrationPhase.describe("accepted: validated, not started yet; running: the migrate command runs; succeeded, failed or aborted: finished."),
+    startedAt: z.number().describe("When the agent accepted the request, ms since the epoch (agent clock)."),
+    finishedAt: z.number().optional().describe("When it finished, ms since the epoch (agent clock); absent until then."),
+    stats: MigrationStats.optional().describe("Statistics of a succeeded migration; absent otherwise."),
+    error: z.string().optional().describe("Why it failed or was aborted (libvirt's own text, or the timeout); absent otherwise."),
+  })
+  .describe("One outgoing migration as the source agent tracks it.");
 export type MigrationInfo = z.infer<typeof MigrationInfo>;
 
 export const AgentStatus = z.object({
-  metrics: HostMetrics.nullable(),
-  migrations: z.array(MigrationInfo),
-  driver: z.string(),
-  agentVersion: z.string(),
+  metrics: HostMetrics.nullable().describe(
+    "The newest metrics this agent collected (also when they were not published); null until a collection has succeeded.",
+  ),
+  migrations: z.array(MigrationInfo).describe("The agent's most recent outgoing migrations (at most 200), oldest first, running ones included."),
+  driver: z.string().describe('Hypervisor driver: "virsh" (libvirt) or "sim" (simulated host).'),
+  agentVersion: z.string().describe("Ballast version of the agent."),
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
 /** ballast.agent.<host>.migrate: live-migrate a VM of this host. */
 export const MigrateRequest = z
   .object({
-    requestId: RequestId,
-    vm: VmName,
-    destination: HostId,
-    destinationAddress: MigrationAddress,
-    /** Overrides the agent's migration timeout, seconds. */
-    timeoutS: z.number().int().min(1).max(86_400).optional(),
-    /** Leadership epoch of the sender (HA); agents reject epochs older than the newest seen. */
-    epoch: z.number().int().min(0).optional(),
+    requestId: RequestId.describe(
+      "Makes the command idempotent: the same id gets the first answer again and never a second migration (refusals that may pass later, such as BUSY or ALREADY_MIGRATING, are not remembered).",
+    ),
+    vm: VmName.describe("The VM to migrate: it must run on this host."),
+    destination: HostId.describe("Host id of the destination; must not be this host."),
+    destinationAddress: MigrationAddress.describe("The destination's migration-network address, which virsh connects to."),
+    timeoutS: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .optional()
+      .describe("Time limit of this migration, seconds; it is aborted and fails when exceeded. Absent: the agent's migration.timeout."),
+    epoch: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "Leadership epoch of the sending orchestrator (HA); refused with STALE_EPOCH when older than the newest epoch of a command this agent carried out. Absent without HA.",
+      ),
   })
   .strict();
 export type MigrateRequest = z.infer<typeof MigrateRequest>;
 
 export const MigrateAccepted = z.object({
-  requestId: RequestId,
-  vm: VmName,
-  source: HostId,
-  destination: HostId,
-  accepted: z.literal(true),
+  requestId: RequestId.describe("The request's id."),
+  vm: VmName.describe("The VM that will be migrated."),
+  source: HostId.describe("This agent's host."),
+  destination: HostId.describe("Host id of the destination."),
+  accepted: z.literal(true).describe("Always true: a refusal is an error reply."),
 });
 export type MigrateAccepted = z.infer<typeof MigrateAccepted>;
 
 /** ballast.agent.<host>.abort: abort the running migration of a VM. */
 export const AbortRequest = z
   .object({
-    vm: VmName.optional(),
-    requestId: RequestId.optional(),
-    epoch: z.number().int().min(0).optional(),
+    vm: VmName.optional().describe("Abort the running migration of this VM. Give vm, requestId or both (then both must match)."),
+    requestId: RequestId.optional().describe("Abort the migration with this request id. Give vm, requestId or both (then both must match)."),
+    epoch: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "Leadership epoch of the sending orchestrator (HA); refused with STALE_EPOCH when older than the newest epoch of a command this agent carried out. Absent without HA.",
+      ),
   })
   .strict()
   .refine((r) => r.vm !== undefined || r.requestId !== undefined, "give vm or requestId");
 export type AbortRequest = z.infer<typeof AbortRequest>;
 
-export const AbortResult = z.object({ requestId: RequestId, vm: VmName, aborted: z.boolean() });
+export const AbortResult = z.object({
+  requestId: RequestId.describe("Request id of the migration."),
+  vm: VmName.describe("The VM of the migration."),
+  aborted: z
+    .boolean()
+    .describe("True: libvirt was asked to abort (the outcome follows as an event); false: the migration named by requestId had already finished."),
+});
 export type AbortResult = z.infer<typeof AbortResult>;
 
 /** Published on agentSubjects(host).events. */
 export const MigrationEvent = z.object({
-  v: z.literal(1),
-  type: z.enum(["migration.started", "migration.progress", "migration.succeeded", "migration.failed", "migration.aborted"]),
-  ts: z.number(),
-  requestId: RequestId,
-  vm: VmName,
-  source: HostId,
-  destination: HostId,
-  /** 0..100 while running, when the driver can tell. */
-  progress: z.number().min(0).max(100).optional(),
-  stats: MigrationStats.optional(),
-  /** libvirt's own error text on failure. */
-  error: z.string().optional(),
+  v: z.literal(1).describe("Format version of the message."),
+  type: z
+    .enum(["migration.started", "migration.progress", "migration.succeeded", "migration.failed", "migration.aborted"])
+    .describe("started: the migrate command runs; progress: how far it got; succeeded, failed or aborted: the outcome, sent once."),
+  ts: z.number().describe("When it happened, ms since the epoch (agent clock)."),
+  requestId: RequestId.describe("Request id of the migration."),
+  vm: VmName.describe("The VM being migrated."),
+  source: HostId.describe("The publishing agent's host (the migration's source)."),
+  destination: HostId.describe("Host id of the destination."),
+  progress: z
+    .number()
+    .min(0)
+    .max(100)
+    .optional()
+    .describe("Percent of the data transferred; only on migration.progress, sent when the driver can tell, at most once a second."),
+  stats: MigrationStats.optional().describe("Statistics of the migration; only on migration.succeeded."),
+  error: z.string().optional().describe("libvirt's own error text, or the timeout; only on migration.failed and migration.aborted."),
 });
 export type MigrationEvent = z.infer<typeof MigrationEvent>;
+
+/** The agent's request/reply endpoints (ballast.agent.<host>.<endpoint>), as docs/api.md lists them. */
+export const AgentApi = {
+  ping: { summary: "Is the agent there? Its host, clock, version and driver.", request: PingRequest, reply: Pong, examples: [[{}, ""]] },
+  status: { summary: "The agent's newest metrics and its recent outgoing migrations.", request: AgentStatusRequest, reply: AgentStatus, examples: [[{}, ""]] },
+  migrate: {
+    summary:
+      "Live-migrate a VM of this host (virsh migrate --live --p2p). Answered at once, accepted or refused; the outcome follows as events. The same requestId again returns the first answer and never runs a second migration.",
+    request: MigrateRequest,
+    reply: MigrateAccepted,
+    examples: [[{ requestId: "op-1", vm: "web-1", destination: "hv-b", destinationAddress: "10.10.0.12" }, ""]],
+  },
+  abort: { summary: "Abort the running migration of a VM (by vm or requestId).", request: AbortRequest, reply: AbortResult, examples: [[{ vm: "web-1" }, ""]] },
+} as const satisfies Record<string, { summary: string; request: z.ZodType; reply: z.ZodType; examples: readonly (readonly [unknown, string])[] }>;

@@ -1,31 +1,32 @@
 import { z } from "zod";
 
-/** Machine-readable error codes of every reply. */
-export const ErrorCode = z.enum([
-  "BAD_JSON",
-  "BAD_REQUEST",
-  "UNKNOWN_VM",
-  "UNKNOWN_HOST",
-  "UNKNOWN_PLAN",
-  "VM_NOT_RUNNING",
-  "SAME_HOST",
-  "ALREADY_MIGRATING",
-  "BUSY",
-  "NO_DESTINATION",
-  "NOT_ALLOWED",
-  "PAUSED",
-  "NOT_LEADER",
-  "NO_LEADER",
-  "STALE_EPOCH",
-  "PLAN_EXPIRED",
-  "TIMEOUT",
-  "MIGRATION_FAILED",
-  "HYPERVISOR_ERROR",
-  "INTERNAL",
-  // Nobody serves the subject of a request (NATS answered "no responders" at once): the service
-  // is not running or not connected to this NATS server. Raised on the requesting side.
-  "NO_RESPONDERS",
-]);
+/**
+ * Machine-readable error codes of every reply, and what each means (docs/api.md is generated from
+ * ERROR_CODE_HELP). A client decides on the code; the message is for people.
+ */
+export const ERROR_CODE_HELP = {
+  BAD_JSON: "The request body is not JSON.",
+  BAD_REQUEST: "The request does not match the endpoint's schema (the message names the field), or is larger than the limit.",
+  UNKNOWN_VM: "No agent reports a VM of that name (or, for abort, no migration of it runs).",
+  UNKNOWN_HOST: "No agent has reported that host.",
+  UNKNOWN_PLAN: "No pending plan has that id: it expired (plan_ttl), was applied, or was never proposed here.",
+  VM_NOT_RUNNING: "The VM exists but is not running, so it cannot be live-migrated.",
+  SAME_HOST: "The destination is the host the VM already runs on.",
+  ALREADY_MIGRATING: "The VM is already queued or migrating.",
+  BUSY: "The agent already runs as many outgoing migrations as it may (migration.max_concurrent); retry later.",
+  NO_DESTINATION: "No host may take the VM now, or the host cannot be drained; details list each refusal with its code.",
+  PAUSED: "The orchestrator is paused; resume it first.",
+  NOT_LEADER: "This orchestrator is a standby; details.leader names the leader to send commands to.",
+  NO_LEADER: "No orchestrator leads right now (an election is under way), or the leader did not answer a forwarded request; retry after a lease period.",
+  STALE_EPOCH: "The command carries a leadership epoch older than the newest the agent has seen: it comes from a deposed leader.",
+  PLAN_EXPIRED: "The plan was cancelled: the cluster drifted since it was made (a VM it moves is no longer where the plan found it).",
+  TIMEOUT: "No answer within the request timeout (raised by the requesting side).",
+  HYPERVISOR_ERROR: "libvirt (virsh) failed; the message carries libvirt's own words.",
+  INTERNAL: "A bug or an unexpected failure; the message says where.",
+  NO_RESPONDERS: "Nobody serves the request's subject (NATS answered at once): the service is not running or not connected to this NATS server (raised by the requesting side).",
+} as const;
+
+export const ErrorCode = z.enum(Object.keys(ERROR_CODE_HELP) as [keyof typeof ERROR_CODE_HELP, ...(keyof typeof ERROR_CODE_HELP)[]]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
 export const ErrorBody = z.object({

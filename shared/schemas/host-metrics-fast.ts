@@ -11,16 +11,30 @@ import { HostMetrics } from "./host-metrics.js";
 //  - that is proven by a property test (test/shared/host-metrics-fast.test.ts) that compares it
 //    with zod on generated valid, boundary and broken messages: same verdict, same output;
 //  - it is tied to the schema it was written against: the schema's JSON Schema (zod's own
-//    rendering of every constraint) must equal FAST_PATH_SCHEMA. Any change to HostMetrics or
-//    VmInfo changes it, and the fast path then switches itself off (zod only) and the test fails
-//    until the fast path is updated with the schema.
+//    rendering of every constraint, descriptions left out) must equal FAST_PATH_SCHEMA. Any change
+//    to a constraint of HostMetrics or VmInfo changes it, and the fast path then switches itself
+//    off (zod only) and the test fails until the fast path is updated with the schema. A changed
+//    description (documentation only) does not.
 
-/** z.toJSONSchema(HostMetrics, { io: "input" }) of the schema this fast path implements. */
+/** z.toJSONSchema(HostMetrics, { io: "input" }), descriptions left out, of the schema this fast path implements. */
 export const FAST_PATH_SCHEMA =
   '{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","properties":{"v":{"type":"number","const":1},"host":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"},"ts":{"type":"integer","minimum":0,"maximum":9007199254740991},"seq":{"type":"integer","minimum":0,"maximum":9007199254740991},"cpus":{"type":"integer","exclusiveMinimum":0,"maximum":9007199254740991},"hostCpuPercent":{"type":"number","minimum":0},"load1":{"type":"number","minimum":0},"load5":{"type":"number","minimum":0},"load15":{"type":"number","minimum":0},"memTotalMiB":{"type":"number","exclusiveMinimum":0},"memAvailableMiB":{"type":"number","minimum":0},"loadSource":{"type":"string","enum":["host","domains"]},"cpuPercent":{"type":"number","minimum":0},"vms":{"maxItems":10000,"type":"array","items":{"type":"object","properties":{"name":{"type":"string","minLength":1,"maxLength":200,"pattern":"^[A-Za-z0-9_][A-Za-z0-9_.+:@-]*$"},"uuid":{"type":"string","maxLength":64},"state":{"type":"string","enum":["running","paused","shutoff","crashed","suspended","other"]},"vcpus":{"type":"integer","minimum":0,"maximum":4096},"memMiB":{"type":"number","minimum":0},"maxMemMiB":{"type":"number","minimum":0},"cpuPercent":{"anyOf":[{"type":"number","minimum":0},{"type":"null"}]},"migrating":{"default":false,"type":"boolean"}},"required":["name","state","vcpus","memMiB","maxMemMiB","cpuPercent"]}}},"required":["v","host","ts","seq","cpus","hostCpuPercent","load1","load5","load15","memTotalMiB","memAvailableMiB","loadSource","cpuPercent","vms"]}';
 
 /** The current schema rendered as FAST_PATH_SCHEMA is. */
-export const currentSchemaJson = (): string => JSON.stringify(z.toJSONSchema(HostMetrics, { io: "input" }));
+export const currentSchemaJson = (): string => JSON.stringify(withoutDescriptions(z.toJSONSchema(HostMetrics, { io: "input" })));
+
+/** A JSON Schema without its `description`s: they document, they do not constrain. */
+function withoutDescriptions(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withoutDescriptions);
+  if (typeof node !== "object" || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === "description") continue;
+    // `properties` maps field names (any name, "description" too) to schemas.
+    out[k] = k === "properties" && typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v).map(([f, s]) => [f, withoutDescriptions(s)])) : withoutDescriptions(v);
+  }
+  return out;
+}
 
 /** Whether the fast path matches the schema (otherwise every message goes through zod). */
 export const FAST_PATH_ENABLED: boolean = currentSchemaJson() === FAST_PATH_SCHEMA;

@@ -29,148 +29,215 @@ export const RunRequest = Empty;
 export const ResumeRequest = Empty;
 export const SnapshotRequest = Empty;
 
-export const PauseRequest = z.object({ reason: z.string().max(500).optional().describe("shown in status; default \"paused by operator\"") }).strict();
+export const PauseRequest = z
+  .object({ reason: z.string().max(500).optional().describe('Why: shown in status and in PAUSED refusals. Absent: "paused by operator".') })
+  .strict();
 export type PauseRequest = z.infer<typeof PauseRequest>;
 
 export const PlanQuery = z
   .object({
-    mode: z.enum(["cycle", "balance", "consolidate", "evacuate"]).default("cycle").describe("what to plan: the periodic cycle, or one strategy"),
-    host: HostId.optional().describe("mode evacuate: the host to drain"),
-    placement: PlacementOrder.optional().describe("mode evacuate: stripe (least loaded first, default) or pack (fullest that fit)"),
-    useEmptyHosts: z.boolean().optional().describe("mode evacuate: empty hosts may receive VMs (default false)"),
+    mode: z
+      .enum(["cycle", "balance", "consolidate", "evacuate"])
+      .default("cycle")
+      .describe("What to plan: the periodic cycle (every configured strategy), or one strategy alone."),
+    host: HostId.optional().describe("Mode evacuate (and needed there): the host to drain."),
+    placement: PlacementOrder.optional().describe("Mode evacuate: stripe (least loaded hosts first, the default) or pack (the fullest hosts that fit)."),
+    useEmptyHosts: z.boolean().optional().describe("Mode evacuate: empty hosts may receive VMs (default false)."),
   })
   .strict()
   .refine((q) => q.mode !== "evacuate" || q.host !== undefined, { message: "mode evacuate needs host", path: ["host"] });
 export type PlanQuery = z.infer<typeof PlanQuery>;
 
-export const ApproveRequest = z.object({ planId: z.string().min(1).max(128).describe("id of a pending plan (status lists them)") }).strict();
+export const ApproveRequest = z
+  .object({ planId: z.string().min(1).max(128).describe("Id of a pending plan (status lists them under pendingPlans).") })
+  .strict();
 export type ApproveRequest = z.infer<typeof ApproveRequest>;
 
 export const OrchMigrateRequest = z
   .object({
-    vm: VmName,
-    to: HostId.optional().describe("destination host; omitted: the best host by policy"),
-    requestId: RequestId.optional().describe("makes the command idempotent: the same id gets the first answer again and never a second migration"),
+    vm: VmName.describe("The VM to move; an agent must report it."),
+    to: HostId.optional().describe("Destination host; absent: the best host by policy."),
+    requestId: RequestId.optional().describe(
+      "Makes the command idempotent: the same id gets the first answer (or the same error) again and never a second migration; NOT_LEADER and PAUSED refusals are not remembered. Also the migration's request id.",
+    ),
   })
   .strict();
 export type OrchMigrateRequest = z.infer<typeof OrchMigrateRequest>;
 
 export const EvacuateRequest = z
   .object({
-    host: HostId,
-    placement: PlacementOrder.default("stripe").describe("stripe: least loaded hosts first; pack: the fullest hosts that fit"),
-    useEmptyHosts: z.boolean().default(false).describe("empty hosts may receive VMs"),
-    dryRun: z.boolean().default(false).describe("only answer \"can this host be drained now?\"; moves nothing"),
+    host: HostId.describe("The host to drain; an agent must have reported it."),
+    placement: PlacementOrder.default("stripe").describe("stripe: least loaded hosts first; pack: the fullest hosts that fit."),
+    useEmptyHosts: z.boolean().default(false).describe("Empty hosts may receive VMs."),
+    dryRun: z.boolean().default(false).describe('Only answer "can this host be drained now?"; changes nothing.'),
   })
   .strict();
 export type EvacuateRequest = z.infer<typeof EvacuateRequest>;
 
 export const ReleaseRequest = z
-  .object({ host: HostId.optional().describe("reopen this host after maintenance"), vm: VmName.optional().describe("unfreeze this VM (frozen after ping-pong)") })
+  .object({
+    host: HostId.optional().describe("Reopen this host after maintenance. Give exactly one of host and vm."),
+    vm: VmName.optional().describe("Unfreeze this VM (frozen after ping-pong). Give exactly one of host and vm."),
+  })
   .strict()
   .refine((r) => (r.host === undefined) !== (r.vm === undefined), "give exactly one of host or vm");
 export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
 
 export const HistoryRequest = z
   .object({
-    vm: VmName.optional(),
-    host: HostId.optional().describe("migrations from or to this host"),
-    limit: z.number().int().min(1).max(10_000).default(50),
+    vm: VmName.optional().describe("Only migrations of this VM."),
+    host: HostId.optional().describe("Only migrations from or to this host."),
+    limit: z.number().int().min(1).max(10_000).default(50).describe("At most this many records (the orchestrator keeps history_size)."),
   })
   .strict();
 export type HistoryRequest = z.infer<typeof HistoryRequest>;
 
 export const DecisionsRequest = z
   .object({
-    vm: VmName.optional(),
-    host: HostId.optional(),
-    limit: z.number().int().min(1).max(10_000).default(100),
+    vm: VmName.optional().describe("Only lines about this VM: its decisions, its moves, and hosts rejected while placing it."),
+    host: HostId.optional().describe("Only lines about this host: its host decisions and the moves off it (moves onto it are not matched)."),
+    limit: z.number().int().min(1).max(10_000).default(100).describe("At most this many lines (the orchestrator keeps decisions_size)."),
   })
   .strict();
 export type DecisionsRequest = z.infer<typeof DecisionsRequest>;
 
-export const ExplainRequest = z.object({ vm: VmName, cycles: z.number().int().min(1).max(1000).default(10).describe("cycles to look back") }).strict();
+export const ExplainRequest = z
+  .object({
+    vm: VmName.describe("The VM to explain."),
+    cycles: z.number().int().min(1).max(1000).default(10).describe("How many recorded plans (cycles) to look back."),
+  })
+  .strict();
 export type ExplainRequest = z.infer<typeof ExplainRequest>;
 
 // ---- replies --------------------------------------------------------------------------------
 
-export const HostStatus = z.object({
-  host: HostId,
-  fresh: z.boolean().describe("recent metrics: may receive VMs"),
-  agentAlive: z.boolean().describe("recent metrics or heartbeat (collection may be failing)"),
-  lastSeen: z.number().describe("newest metrics or heartbeat, ms"),
-  lastMetrics: z.number().describe("newest metrics, ms"),
-  cpus: z.number().int(),
-  cpuPercent: z.number().describe("CPU load, percent of the host"),
-  memPercent: z.number(),
-  memTotalMiB: z.number(),
-  memAvailableMiB: z.number(),
-  loadSource: LoadSource,
-  vms: z.number().int(),
-  runningVms: z.number().int(),
-  address: z.string().nullable().describe("migration address from host_mapping"),
-  maintenance: z.boolean(),
-  collectOk: z.boolean(),
-  collectError: z.string().optional(),
-  agentStartedAt: z.number().optional(),
-});
+export const HostStatus = z
+  .object({
+    host: HostId.describe("The host's id."),
+    fresh: z.boolean().describe("Metrics received within stale_after: the host may send and receive VMs."),
+    agentAlive: z.boolean().describe("Metrics or a heartbeat received within stale_after (its metrics collection may be failing)."),
+    lastSeen: z.number().describe("When the newest metrics or heartbeat arrived, ms since the epoch (orchestrator clock)."),
+    lastMetrics: z.number().describe("When the newest metrics arrived, ms since the epoch (orchestrator clock)."),
+    cpus: z.number().int().describe("Logical CPUs, from the newest metrics."),
+    cpuPercent: z.number().describe("CPU load the orchestrator decides on, percent of all cores, from the newest metrics; 2 decimals."),
+    memPercent: z.number().describe("Memory in use (total less available), percent of physical memory; 2 decimals."),
+    memTotalMiB: z.number().describe("Physical memory, MiB."),
+    memAvailableMiB: z.number().describe("Memory available for new VMs, MiB."),
+    loadSource: LoadSource.describe("What cpuPercent is: host, the host's own CPU use; domains, the sum of its VMs'."),
+    vms: z.number().int().describe("Domains the newest metrics list, in any state."),
+    runningVms: z.number().int().describe("Of those, the running ones."),
+    address: z.string().nullable().describe("Migration-network address from host_mapping; null: none, the host receives no VMs."),
+    maintenance: z.boolean().describe("In maintenance: closed to new VMs until released."),
+    collectOk: z.boolean().describe("Whether the agent's last metrics collection worked, per its newest heartbeat; true before any heartbeat."),
+    collectError: z.string().optional().describe("The collection error of the newest heartbeat; absent when there is none."),
+    agentStartedAt: z
+      .number()
+      .optional()
+      .describe("When the agent process started, ms since the epoch (agent clock), per its newest heartbeat; absent before the first heartbeat."),
+  })
+  .describe("One host in status: what its agent last reported and what the orchestrator makes of it.");
 export type HostStatus = z.infer<typeof HostStatus>;
 
-/** A queued or running migration as status lists it. */
-export const MigrationBrief = z.object({
-  requestId: RequestId,
-  vm: VmName,
-  source: HostId,
-  destination: HostId,
-  state: MigrationState,
-  progress: z.number().nullable(),
-  reason: z.string(),
-});
+export const MigrationBrief = z
+  .object({
+    requestId: RequestId.describe("Request id of the migration."),
+    vm: VmName.describe("The VM."),
+    source: HostId.describe("The host it leaves."),
+    destination: HostId.describe("The host it goes to."),
+    state: MigrationState.describe("PENDING (queued) or ONGOING (sent to the source agent)."),
+    progress: z.number().nullable().describe("Percent of the data transferred, as the agent last reported it; null until reported."),
+    reason: z.string().describe("Why it was planned."),
+  })
+  .describe("A queued or running migration as status lists it.");
 export type MigrationBrief = z.infer<typeof MigrationBrief>;
 
 export const StatusReply = z.object({
-  now: z.number(),
-  paused: z.boolean(),
-  pausedReason: z.string().nullable(),
-  automation: Automation,
-  leader: z.boolean().describe("whether this instance may act (always true without HA)"),
-  ha: z.object({ role: z.enum(["leader", "standby"]), epoch: z.number().nullable(), leaderInstance: z.string().nullable() }).nullable(),
-  cycle: z.number().int(),
-  hosts: z.array(HostStatus),
-  migrations: z.object({ queued: z.array(MigrationBrief), ongoing: z.array(MigrationBrief) }),
-  frozenVms: z.array(VmName),
-  pendingPlans: z.array(z.object({ id: z.string(), moves: z.number().int(), expiresAt: z.number() })),
+  now: z.number().describe("The orchestrator's clock, ms since the epoch."),
+  paused: z.boolean().describe("Whether migrations are paused."),
+  pausedReason: z.string().nullable().describe("Why they are paused; null when not paused."),
+  automation: Automation.describe(
+    "The policy's automation level: full, planned moves start on their own; manual and partial, a cycle's plan waits for approve.",
+  ),
+  leader: z.boolean().describe("Whether this instance may act (always true without HA)."),
+  ha: z
+    .object({
+      role: z.enum(["leader", "standby"]).describe("This instance's role."),
+      epoch: z.number().nullable().describe("The leadership epoch this instance knows; null when none is known."),
+      leaderInstance: z.string().nullable().describe("Instance name of the leader; null when none is known (an election is under way)."),
+    })
+    .nullable()
+    .describe("High availability; null when HA is off."),
+  cycle: z
+    .number()
+    .int()
+    .describe("Number of the newest plan recorded in the decision log (periodic cycles, operator migrate and evacuate alike); 0 before the first."),
+  hosts: z.array(HostStatus).describe("Every host whose agent has sent metrics, sorted by id."),
+  migrations: z
+    .object({
+      queued: z.array(MigrationBrief).describe("Queued migrations, in the order they will start."),
+      ongoing: z.array(MigrationBrief).describe("Migrations sent to their source agent and not finished."),
+    })
+    .describe("Migrations not finished."),
+  frozenVms: z.array(VmName).describe("VMs frozen after ping-pong, until released; sorted."),
+  pendingPlans: z
+    .array(
+      z.object({
+        id: z.string().describe("The plan's id: approve it with this."),
+        moves: z.number().int().describe("Moves in the plan."),
+        expiresAt: z.number().describe("When it expires, ms since the epoch (orchestrator clock)."),
+      }),
+    )
+    .describe("Plans kept for approve, oldest first (at most 100); an expired one stays listed until the next cycle or approve drops it."),
 });
 export type StatusReply = z.infer<typeof StatusReply>;
 
-export const VersionReply = z.object({ name: z.literal("ballast-orchestrator"), version: z.string(), instance: z.string(), node: z.string() });
+export const VersionReply = z.object({
+  name: z.literal("ballast-orchestrator").describe("Always ballast-orchestrator."),
+  version: z.string().describe("Ballast version of the orchestrator."),
+  instance: z.string().describe("This instance's name (ha.instance, else the host name and pid)."),
+  node: z.string().describe('Node.js version the orchestrator runs on (e.g. "v20.19.0").'),
+});
 export type VersionReply = z.infer<typeof VersionReply>;
 
-export const RunReply = z.object({ plan: Plan, queued: z.number().int().describe("moves queued for dispatch") });
+export const RunReply = z.object({
+  plan: Plan.describe("The cycle's plan."),
+  queued: z
+    .number()
+    .int()
+    .describe(
+      "Moves queued for dispatch: 0 unless automation is full and the orchestrator is not paused (otherwise the plan waits for approve); VMs already queued or migrating are not queued again.",
+    ),
+});
 export type RunReply = z.infer<typeof RunReply>;
 
-export const ApproveReply = z.object({ planId: z.string(), queued: z.number().int() });
+export const ApproveReply = z.object({
+  planId: z.string().describe("The approved plan's id."),
+  queued: z.number().int().describe("Moves queued for dispatch (VMs already queued or migrating are not queued again)."),
+});
 export type ApproveReply = z.infer<typeof ApproveReply>;
 
-export const MigrateReply = z.object({ plan: Plan, queued: z.array(MigrationRecord) });
+export const MigrateReply = z.object({
+  plan: Plan.describe("The manual plan made for the request (mode manual, one move)."),
+  queued: z.array(MigrationRecord).describe("The migration queued for the move, as it is once the dispatcher has tried to start it."),
+});
 export type MigrateReply = z.infer<typeof MigrateReply>;
 
 /** `dryRun`: whether the host can be drained now, and how. */
 export const EvacuationCheck = z.object({
-  host: HostId,
-  canDrain: z.boolean(),
-  reasons: z.array(Decision).describe("what blocks the drain: each VM or host condition"),
-  plan: Plan.describe("the evacuation plan (partial when canDrain is false)"),
+  host: HostId.describe("The host asked about."),
+  canDrain: z.boolean().describe("Whether every live VM of the host has a destination now (VMs already leaving count as placed)."),
+  reasons: z.array(Decision).describe("What blocks the drain: each VM or host condition; empty when canDrain."),
+  plan: Plan.describe("The evacuation plan (partial when canDrain is false)."),
 });
 export type EvacuationCheck = z.infer<typeof EvacuationCheck>;
 
 /** The host is in maintenance and its moves are queued. */
 export const EvacuationStarted = z.object({
-  host: HostId,
-  maintenance: z.literal(true),
-  planId: z.string(),
-  queued: z.number().int(),
-  moves: z.array(PlannedMove),
+  host: HostId.describe("The host being drained."),
+  maintenance: z.literal(true).describe("The host is now in maintenance: closed to new VMs until released."),
+  planId: z.string().describe("Id of the evacuation plan."),
+  queued: z.number().int().describe("Moves queued for dispatch (VMs already queued or migrating are not queued again)."),
+  moves: z.array(PlannedMove).describe("The plan's moves."),
 });
 export type EvacuationStarted = z.infer<typeof EvacuationStarted>;
 
@@ -178,30 +245,54 @@ export const EvacuateReply = z.union([EvacuationCheck, EvacuationStarted]);
 export type EvacuateReply = z.infer<typeof EvacuateReply>;
 
 export const ReleaseReply = z.union([
-  z.object({ host: HostId, released: z.boolean().describe("false: it was not in maintenance") }),
-  z.object({ vm: VmName, released: z.boolean().describe("false: it was not frozen") }),
+  z.object({ host: HostId.describe("The host asked for."), released: z.boolean().describe("True: reopened; false: it was not in maintenance.") }),
+  z.object({ vm: VmName.describe("The VM asked for."), released: z.boolean().describe("True: unfrozen; false: it was not frozen.") }),
 ]);
 export type ReleaseReply = z.infer<typeof ReleaseReply>;
 
-export const PauseReply = z.object({ paused: z.literal(true), reason: z.string(), queued: z.number().int(), ongoing: z.number().int() });
+export const PauseReply = z.object({
+  paused: z.literal(true).describe("Always true."),
+  reason: z.string().describe("The reason now in force."),
+  queued: z.number().int().describe("Queued migrations: they wait until resume."),
+  ongoing: z.number().int().describe("Running migrations: they finish."),
+});
 export type PauseReply = z.infer<typeof PauseReply>;
 
-export const ResumeReply = z.object({ paused: z.literal(false), wasPaused: z.boolean() });
+export const ResumeReply = z.object({
+  paused: z.literal(false).describe("Always false."),
+  wasPaused: z.boolean().describe("Whether it was paused."),
+});
 export type ResumeReply = z.infer<typeof ResumeReply>;
 
 export const HistoryReply = z.array(MigrationRecord).describe("finished migrations, newest first");
 export const DecisionsReply = z.array(LoggedDecision).describe("decisions and non-decisions, newest first");
 
 export const ExplainReply = z.object({
-  vm: VmName,
-  runningOn: z.array(HostId),
-  reportedBy: z.array(z.object({ host: HostId, state: VmState, migrating: z.boolean(), cpuPercent: z.number().nullable(), memMiB: z.number() })),
-  whyHere: z.string(),
-  frozen: z.boolean(),
-  inFlight: z.boolean().describe("a migration of it is queued or running"),
-  cpuLevels: z.string().describe("the CPU levels the last cycle judged with: adapted to the measured swing, or as configured"),
-  lastCycles: z.object({ from: z.number().int(), to: z.number().int(), decisions: z.array(LoggedDecision) }),
-  history: z.array(MigrationRecord),
+  vm: VmName.describe("The VM asked about."),
+  runningOn: z.array(HostId).describe("Hosts whose newest metrics list it running (normally one)."),
+  reportedBy: z
+    .array(
+      z.object({
+        host: HostId.describe("The host."),
+        state: VmState.describe("The VM's state there."),
+        migrating: z.boolean().describe("Whether that host's agent is migrating it away."),
+        cpuPercent: z.number().nullable().describe("Its CPU use there, percent of ONE core; null: not measured yet."),
+        memMiB: z.number().describe("Its current memory there, MiB."),
+      }),
+    )
+    .describe("Every host whose newest metrics list the VM, in any state (two during a migration)."),
+  whyHere: z.string().describe("Which recorded move brought it where it runs, in words, or that none did."),
+  frozen: z.boolean().describe("Frozen after ping-pong: not moved until released."),
+  inFlight: z.boolean().describe("A migration of it is queued or running."),
+  cpuLevels: z.string().describe("The CPU levels the last cycle judged with: adapted to the measured swing, or as configured."),
+  lastCycles: z
+    .object({
+      from: z.number().int().describe("First cycle looked at."),
+      to: z.number().int().describe("Last cycle looked at: the newest."),
+      decisions: z.array(LoggedDecision).describe("The lines about the VM in those cycles, newest first (at most 200)."),
+    })
+    .describe("The VM's decisions of the last `cycles` recorded plans."),
+  history: z.array(MigrationRecord).describe("Its finished migrations, newest first (at most 20)."),
 });
 export type ExplainReply = z.infer<typeof ExplainReply>;
 

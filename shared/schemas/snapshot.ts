@@ -6,92 +6,112 @@ import { VmState } from "./vm.js";
 // agent messages (or loaded from a file for offline planning); the planner never reads anything
 // else. Times are ms since the epoch; loads are percent of the host's capacity.
 
-export const HostSample = z.object({
-  ts: z.number(),
-  /** CPU load, percent of all cores. */
-  cpu: z.number().min(0),
-  /** Memory used, percent of physical memory. */
-  mem: z.number().min(0),
-});
+export const HostSample = z
+  .object({
+    ts: z.number().describe("When the orchestrator received the metrics, ms since the epoch (orchestrator clock)."),
+    cpu: z.number().min(0).describe("The host's CPU load (HostMetrics.cpuPercent), percent of all cores, 2 decimals."),
+    mem: z.number().min(0).describe("Memory in use (total less available), percent of physical memory, 2 decimals."),
+  })
+  .describe("One metrics sample of a host, as the orchestrator received it.");
 export type HostSample = z.infer<typeof HostSample>;
 
-export const SnapshotHost = z.object({
-  id: HostId,
-  cpus: z.number().int().positive(),
-  /**
-   * Relative speed of one core (e.g. its MIPS or SPECint rate over a reference core); default 1.
-   * A VM measured at x % of one core here needs x × this / speed(dest) % of a destination core,
-   * so clusters that mix CPU generations are judged in one unit. Omit on uniform clusters.
-   */
-  cpuSpeed: z.number().positive().max(1000).optional(),
-  memTotalMiB: z.number().positive(),
-  memAvailableMiB: z.number().min(0),
-  /** Newest CPU load, percent of all cores. */
-  cpuPercent: z.number().min(0),
-  /** Time of the newest metrics message or heartbeat, ms. */
-  lastSeen: z.number(),
-  /** Recent samples, oldest first: the window that `max_over` is judged on. */
-  samples: z.array(HostSample).default([]),
-  /** Migration-network address from host_mapping; a host without one cannot receive VMs. */
-  address: z.string().optional(),
-  /** Closed to new VMs (maintenance / being evacuated) until released. */
-  maintenance: z.boolean().default(false),
-  /**
-   * The agent's own error when its newest heartbeat says it cannot read its hypervisor: it still
-   * answers, so it is not silent, but what it reports is old and a migration to it may fail.
-   */
-  collectError: z.string().max(1000).optional(),
-  /** Power-saving label from consolidation; still a valid destination. */
-  tags: z.array(z.string()).default([]),
-});
+export const SnapshotHost = z
+  .object({
+    id: HostId.describe("The host's id."),
+    cpus: z.number().int().positive().describe("Logical CPUs, as its agent reports them."),
+    // A VM measured at x % of one core here needs x × this / speed(dest) % of a destination core,
+    // so clusters that mix CPU generations are judged in one unit.
+    cpuSpeed: z
+      .number()
+      .positive()
+      .max(1000)
+      .optional()
+      .describe(
+        "Relative speed of one core (e.g. its MIPS or SPECint rate over a reference core); absent: 1. Only for clusters that mix CPU generations; the orchestrator does not set it.",
+      ),
+    memTotalMiB: z.number().positive().describe("Physical memory, MiB."),
+    memAvailableMiB: z.number().min(0).describe("Memory available for new VMs, MiB, as its agent last reported."),
+    cpuPercent: z.number().min(0).describe("Newest CPU load, percent of all cores, 2 decimals."),
+    lastSeen: z
+      .number()
+      .describe("When the orchestrator received the host's newest metrics, ms since the epoch (heartbeats do not count: freshness is judged on metrics)."),
+    samples: z
+      .array(HostSample)
+      .default([])
+      .describe(
+        "Recent samples, oldest first: the window that max_over and the destination load trend are judged on (the orchestrator keeps max(max_over + 3 × interval + stale_after, predict_window) seconds, at most 2000). Empty: the newest figures are the only sample.",
+      ),
+    address: z.string().optional().describe("Migration-network address from host_mapping; a host without one receives no VMs."),
+    maintenance: z.boolean().default(false).describe("Closed to new VMs (maintenance, being evacuated) until released."),
+    collectError: z
+      .string()
+      .max(1000)
+      .optional()
+      .describe(
+        "The agent's error when its newest heartbeat (newer than its metrics) says it cannot read its hypervisor: it still answers, but what it reports is old and a migration to it may fail, so it receives no VMs. Absent otherwise.",
+      ),
+    tags: z.array(z.string()).default([]).describe("Free-form labels; the orchestrator sets none, and the planner only hashes them into the plan id."),
+  })
+  .describe("One host as the planner sees it.");
 export type SnapshotHost = z.infer<typeof SnapshotHost>;
 
-export const SnapshotVm = z.object({
-  name: VmName,
-  host: HostId,
-  state: VmState,
-  vcpus: z.number().int().min(0),
-  memMiB: z.number().min(0),
-  /** Measured CPU use, percent of ONE core (null: not measured yet). */
-  cpuPercent: z.number().min(0).nullable(),
-  /** Measured memory dirty rate, MiB/s, when the hypervisor reports it (migration cost). */
-  dirtyRateMiBs: z.number().min(0).optional(),
-  tags: z.array(z.string()).default([]),
-});
+export const SnapshotVm = z
+  .object({
+    name: VmName.describe("The VM's name."),
+    host: HostId.describe("The host it runs on (for a VM listed by two hosts, the one where it runs rather than the paused incoming copy)."),
+    state: VmState.describe("Its state there; running and paused VMs hold memory and CPU and are the ones the planner may move."),
+    vcpus: z.number().int().min(0).describe("Virtual CPUs; reserved in full on a destination when its CPU is not measured."),
+    memMiB: z.number().min(0).describe("Current guest memory, MiB."),
+    cpuPercent: z.number().min(0).nullable().describe("Measured CPU use, percent of ONE core; null: not measured yet."),
+    dirtyRateMiBs: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("Memory dirty rate, MiB/s, where known: it raises the move's cost estimate. The orchestrator does not set it (agents do not report it)."),
+    tags: z.array(z.string()).default([]).describe("Free-form labels; the orchestrator sets none, and the planner only hashes them into the plan id."),
+  })
+  .describe("One VM as the planner sees it.");
 export type SnapshotVm = z.infer<typeof SnapshotVm>;
 
-export const InFlightMigration = z.object({
-  requestId: z.string(),
-  vm: VmName,
-  source: HostId,
-  destination: HostId,
-  startedAt: z.number(),
-  /** Resources reserved on the destination while the migration runs. */
-  memMiB: z.number().min(0),
-  cpuPercent: z.number().min(0),
-});
+export const InFlightMigration = z
+  .object({
+    requestId: z.string().describe("Request id of the migration."),
+    vm: VmName.describe("The VM being migrated."),
+    source: HostId.describe("The host it leaves."),
+    destination: HostId.describe("The host it goes to."),
+    startedAt: z.number().describe("When its command was sent, ms since the epoch (its queue time if unknown)."),
+    memMiB: z.number().min(0).describe("Memory reserved on the destination while it runs, MiB: the VM's memory when the move was queued."),
+    cpuPercent: z.number().min(0).describe("CPU reserved on the destination while it runs, percent of ONE core: the VM's use when the move was queued."),
+  })
+  .describe("A migration under way: it counts on both hosts (concurrency) and reserves the VM's memory and CPU on its destination.");
 export type InFlightMigration = z.infer<typeof InFlightMigration>;
 
-/** A finished migration, for cooldowns, settle times and ping-pong detection. */
-export const PastMove = z.object({
-  vm: VmName,
-  source: HostId,
-  destination: HostId,
-  finishedAt: z.number(),
-  outcome: z.enum(["succeeded", "failed", "aborted"]),
-});
+export const PastMove = z
+  .object({
+    vm: VmName.describe("The VM that moved (or tried to)."),
+    source: HostId.describe("The host it left (or was to leave)."),
+    destination: HostId.describe("The host it was sent to."),
+    finishedAt: z.number().describe("When the migration ended, ms since the epoch (orchestrator clock)."),
+    outcome: z.enum(["succeeded", "failed", "aborted"]).describe("How it ended; aborted: aborted on the agent (a CANCELLED record)."),
+  })
+  .describe("A finished migration, for cooldowns, settle times and ping-pong detection.");
 export type PastMove = z.infer<typeof PastMove>;
 
-export const ClusterSnapshot = z.object({
-  v: z.literal(1).default(1),
-  takenAt: z.number(),
-  hosts: z.array(SnapshotHost),
-  vms: z.array(SnapshotVm),
-  inFlight: z.array(InFlightMigration).default([]),
-  /** Recent finished moves, newest last (the store keeps at least pingpong_window of them). */
-  history: z.array(PastMove).default([]),
-  /** VMs frozen after ping-pong detection, until an operator releases them. */
-  frozenVms: z.array(VmName).default([]),
-});
+export const ClusterSnapshot = z
+  .object({
+    v: z.literal(1).default(1).describe("Format version."),
+    takenAt: z.number().describe("When the snapshot was taken, ms since the epoch (orchestrator clock)."),
+    hosts: z.array(SnapshotHost).describe("Every host whose agent has sent metrics, sorted by id."),
+    vms: z.array(SnapshotVm).describe("Every VM once, sorted by name."),
+    inFlight: z.array(InFlightMigration).default([]).describe("Migrations sent to their source agent and not finished (queued ones are not in flight)."),
+    history: z
+      .array(PastMove)
+      .default([])
+      .describe(
+        "Migrations that were started and ended within the last max(pingpong_window, vm_cooldown_max) seconds, oldest first (skipped ones not included).",
+      ),
+    frozenVms: z.array(VmName).default([]).describe("VMs frozen after ping-pong detection, until an operator releases them; sorted."),
+  })
+  .describe("The planner's whole view of the cluster at one instant: its only input.");
 export type ClusterSnapshot = z.infer<typeof ClusterSnapshot>;
 export type ClusterSnapshotInput = z.input<typeof ClusterSnapshot>;

@@ -4,19 +4,22 @@ import { VmName } from "./ids.js";
 export const VmState = z.enum(["running", "paused", "shutoff", "crashed", "suspended", "other"]);
 export type VmState = z.infer<typeof VmState>;
 
-/** One domain as an agent sees it. CPU is in percent of ONE physical core (200 = two busy cores). */
-export const VmInfo = z.object({
-  name: VmName,
-  uuid: z.string().max(64).optional(),
-  state: VmState,
-  vcpus: z.number().int().min(0).max(4096),
-  /** Current guest memory (balloon.current), MiB. */
-  memMiB: z.number().min(0),
-  /** Maximum guest memory (balloon.maximum), MiB. */
-  maxMemMiB: z.number().min(0),
-  /** CPU use from cpu.time deltas, percent of one core; null on the first sample. */
-  cpuPercent: z.number().min(0).nullable(),
-  /** True while this VM is being migrated away by this agent. */
-  migrating: z.boolean().default(false),
-});
+export const VmInfo = z
+  .object({
+    name: VmName.describe("The libvirt domain name."),
+    uuid: z.string().max(64).optional().describe("The domain's libvirt UUID; the current agent drivers do not send it."),
+    state: VmState.describe("libvirt's domain state, coarsened: blocked counts as running, being shut down as shutoff, pmsuspended as suspended."),
+    vcpus: z.number().int().min(0).max(4096).describe("Virtual CPUs of the domain (vcpu.current); 0 when libvirt does not say."),
+    memMiB: z.number().min(0).describe("Current guest memory (balloon.current, else balloon.maximum), MiB."),
+    maxMemMiB: z.number().min(0).describe("Maximum guest memory (balloon.maximum), MiB."),
+    cpuPercent: z
+      .number()
+      .min(0)
+      .nullable()
+      .describe(
+        "CPU use since the previous sample from cpu.time, percent of ONE core (200 = two busy cores); null when there is no earlier reading to compare with (first sample, shut off, or cpu.time went backwards after a restart or an incoming migration).",
+      ),
+    migrating: z.boolean().default(false).describe("True while this agent migrates the VM away."),
+  })
+  .describe("One libvirt domain as an agent reports it.");
 export type VmInfo = z.infer<typeof VmInfo>;

@@ -4,6 +4,8 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../cli/main.js";
+import { DecisionCode } from "../../shared/schemas/decision-codes.js";
+import { startNatsServer } from "../support/nats-server.js";
 import { syntheticCluster } from "../../bench/synthetic-cluster.js";
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -78,7 +80,27 @@ describe("ballast CLI", () => {
       expect(JSON.parse(p.out).properties).toHaveProperty("max_over");
     });
 
+    it("prints the JSON Schema of a plan, with every decision code as an enum", async () => {
+      const s = await run(["schema", "plan"]);
+      expect(s.code).toBe(0);
+      const schema = JSON.parse(s.out) as { properties: { decisions: { items: { properties: { code: { enum: string[] } } } } } };
+      expect(schema.properties.decisions.items.properties.code.enum).toEqual(DecisionCode.options);
+      expect(DecisionCode.options).toContain("DEST_CPU");
+    });
+
     it("cleans up", () => rmSync(dir, { recursive: true, force: true }));
+  });
+
+  it("a client command with nobody serving the API says so at once, not as a timeout", async () => {
+    const server = await startNatsServer();
+    try {
+      const r = await run(["status", "-s", server.url, "--timeout", "30"]);
+      expect(r.code).not.toBe(0);
+      expect(r.err).toMatch(/nobody serves ballast\.orch\.status \(no responders\): is the Ballast orchestrator running/);
+      expect(r.err).not.toMatch(/did not answer|within/);
+    } finally {
+      await server.stop();
+    }
   });
 
   it("a client command without a server fails clearly", async () => {

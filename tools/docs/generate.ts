@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { REPO_ROOT } from "../../shared/repo-root.js";
+import { renderApiReference } from "./api-reference.js";
 import { renderConfigurationDoc } from "./configuration-doc.js";
 
 // Writes the generated documents under docs/. `npm run docs` runs it after a build;
@@ -13,12 +14,10 @@ export interface GeneratedDoc {
   render: () => string | Promise<string>;
 }
 
-/**
- * Every generated document. A new generator is one more line here, e.g.
- * `{ path: "docs/api.md", render: async () => (await import("./api-reference.js")).renderApiReference() },`
- */
+/** Every generated document; a new generator is one more line here. */
 export const GENERATED_DOCS: readonly GeneratedDoc[] = [
   { path: "docs/configuration.md", render: renderConfigurationDoc },
+  { path: "docs/api.md", render: renderApiReference },
 ];
 
 export interface GenerateResult {
