@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { plan } from "../orchestrator/core/planner.js";
+import { plan } from "../orchestrator/core/index.js";
 import type { PlannedMove } from "../shared/schemas/plan.js";
 import type { ClusterSnapshot, SnapshotHost, SnapshotVm } from "../shared/schemas/snapshot.js";
 import { Policy } from "../shared/config/policy.js";

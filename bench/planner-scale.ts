@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { plan } from "../orchestrator/core/planner.js";
+import { plan } from "../orchestrator/core/index.js";
 import { Policy } from "../shared/config/policy.js";
 import type { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { figure, type Figure } from "./figures.js";

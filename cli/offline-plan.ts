@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
-import { plan } from "../orchestrator/core/planner.js";
+import { plan } from "../orchestrator/core/index.js";
 import type { Plan, PlanRequest } from "../shared/schemas/plan.js";
 import { Policy } from "../shared/config/policy.js";
 import { parseConfig, readConfigFile } from "../shared/config/load-config.js";

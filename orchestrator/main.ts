@@ -67,7 +67,6 @@ export async function startOrchestrator(opts: {
   const fixed = opts.mapping ?? new Map<string, string>();
   const nc = await connectNats(config.nats, `ballast-orchestrator ${instance}`);
   let ha: HaParts | undefined;
-  let orchestrator: Orchestrator;
   if (config.ha.enabled) {
     let kv;
     let decisions: DecisionStream;
@@ -107,7 +106,8 @@ export async function startOrchestrator(opts: {
     const forwarder = new LeaderForwarder({ nc, instance, holder: () => lease.holder(), timeoutMs: config.ha.forward_timeout * 1000, log });
     ha = { lease, store, decisions, forwarder, instance };
   }
-  orchestrator = new Orchestrator({
+  // The lease's callbacks above refer to it: they run only once the lease is started, below.
+  const orchestrator = new Orchestrator({
     config,
     nc,
     log,

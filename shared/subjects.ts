@@ -20,7 +20,6 @@ export const agentSubjects = (host: string) => ({
   abort: `${SUBJECT_PREFIX}.agent.${host}.abort`,
 });
 
-export type AgentSubjects = ReturnType<typeof agentSubjects>;
 
 /** Wildcards the orchestrator subscribes to. */
 export const allAgents = {

@@ -21,5 +21,5 @@ function readVersion(root: string): string {
   return version;
 }
 
-/** The version of this Ballast (package.json's `version`), e.g. "0.1.0". */
+/** The version of this Ballast (package.json's `version`), e.g. "0.2.0". */
 export const BALLAST_VERSION: string = readVersion(REPO_ROOT);

@@ -43,13 +43,15 @@ export class AgentMetrics {
       registers,
     });
     for (const s of ["started", "succeeded", "failed", "aborted"]) this.outgoing.inc({ outcome: s }, 0);
-    const metrics = this;
+    // prom-client calls collect() with the gauge as `this`; the count comes from this object.
+    const runningNow = () => this.runningNow?.();
     this.running = new Gauge({
       name: "ballast_agent_outgoing_migrations_running",
       help: "Outgoing migrations running now",
       registers,
       collect() {
-        if (metrics.runningNow) this.set(metrics.runningNow());
+        const n = runningNow();
+        if (n !== undefined) this.set(n);
       },
     });
     this.published = new Counter({ name: "ballast_agent_metrics_published_total", help: "HostMetrics messages published", registers });

@@ -160,7 +160,7 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     const needsTmp = plan.actions.some((a) => a === "upload-release" || a === "create-user" || a === "write-config" || a === "write-unit" || a === "write-seed");
     if (needsTmp) {
       const out = (await run("tempdir", asUser(mktempScript()))).trim();
-      if (!/^\/[A-Za-z0-9._\/-]+$/.test(out)) throw new StepFailed({ step: "tempdir", message: `mktemp printed an unexpected path ${JSON.stringify(out)}` });
+      if (!/^\/[A-Za-z0-9._/-]+$/.test(out)) throw new StepFailed({ step: "tempdir", message: `mktemp printed an unexpected path ${JSON.stringify(out)}` });
       tmp = out;
     }
     for (const a of plan.actions) {

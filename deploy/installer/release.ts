@@ -7,7 +7,7 @@ import { Transform } from "node:stream";
 import { createGzip } from "node:zlib";
 import { BallastError } from "../../shared/errors.js";
 
-// A release is one gzip'd tarball built from the local checkout: dist/, bin/, package.json,
+// A release is one gzip'd tarball built from the local checkout: dist/, bin/, docs/, package.json,
 // package-lock.json and the production packages of node_modules (hypervisors often have no
 // registry access, so nothing is installed remotely). The tarball is byte-for-byte reproducible
 // (sorted names, mtime 0, owner 0, gzip without a timestamp), so its sha256 names the release:
@@ -65,8 +65,9 @@ export async function buildRelease(root: string, outDir: string): Promise<Releas
   const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as { packages?: Record<string, LockPackage> };
   const modules = productionPackages(lock, (rel) => existsSync(join(root, rel)));
   if (modules.length === 0) throw new ReleaseError(`no production packages found in ${join(root, "node_modules")} (run \`npm ci\` first)`);
-  // README.md and deploy/README.md ship too: the units' Documentation= points at them.
-  const docs = ["README.md", "deploy/README.md"].filter((f) => existsSync(join(root, f)));
+  // The documents ship too: the units' Documentation= points at deploy/README.md, and the README
+  // links into docs/.
+  const docs = ["README.md", "deploy/README.md", "docs"].filter((f) => existsSync(join(root, f)));
   const entries = [...docs, "bin", "dist", "package-lock.json", "package.json", ...modules].sort();
 
   mkdirSync(outDir, { recursive: true });

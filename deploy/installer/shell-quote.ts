@@ -10,7 +10,7 @@ import { ValidationError } from "../../shared/errors.js";
 export function shellQuote(value: string): string {
   if (value.includes("\0")) throw new ValidationError("BAD_REQUEST", "a NUL byte cannot be passed to a remote shell");
   // Plain words stay readable in logs; "=" is left out so a value can never read as an assignment.
-  if (value.length > 0 && /^[A-Za-z0-9_\/.,:@%+-]+$/.test(value)) return value;
+  if (value.length > 0 && /^[A-Za-z0-9_/.,:@%+-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 

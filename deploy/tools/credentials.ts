@@ -21,7 +21,6 @@ import { ConfigError } from "../../shared/errors.js";
 // read anyone else's answers either (a migrate reply, a snapshot of the cluster).
 
 export type Role = "agent" | "orchestrator" | "operator" | "readonly";
-export const ROLES: readonly Role[] = ["agent", "orchestrator", "operator", "readonly"];
 
 export interface Permissions {
   publish: string[];

@@ -46,11 +46,6 @@ function firstContentLine(lines: string[]): number {
   return i + 1;
 }
 
-/**
- * Keeps the mapping of a file current: reloads when the file changes (polling, because editors
- * replace files and inotify watches then go stale); a bad file is reported and the last good
- * mapping stays in force.
- */
 /** What identifies one version of the file, as far as polling can tell. */
 interface FileVersion {
   readonly mtimeMs: number;
@@ -61,6 +56,11 @@ interface FileVersion {
 const sameVersion = (a: FileVersion | undefined, b: FileVersion): boolean =>
   a !== undefined && a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
 
+/**
+ * Keeps the mapping of a file current: reloads when the file changes (polling, because editors
+ * replace files and inotify watches then go stale); a bad file is reported and the last good
+ * mapping stays in force.
+ */
 export class HostMappingFile {
   private current: HostMapping = new Map();
   private lastError: string | undefined;

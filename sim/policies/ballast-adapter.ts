@@ -6,7 +6,7 @@ import type { ConsolidationPolicy, MigrationRequest, SimView } from "./policy.js
 // planner.ts, in progress). This file deliberately does not import it: the engine only needs a
 // ConsolidationPolicy, and PlannerPolicy below turns any "snapshot in, moves out" planner into
 // one. Whoever wires Ballast in implements SnapshotPlanner with
-//   S = ClusterSnapshot (orchestrator/core/snapshot.ts), P = Plan (orchestrator/core/plan.ts)
+//   S = ClusterSnapshot (shared/schemas/snapshot.ts), P = Plan (shared/schemas/plan.ts)
 // and passes it to `new PlannerPolicy(...)`.
 //
 // What the engine gives you each step (SimView, see policy.ts), and how it maps to ClusterSnapshot:

@@ -1,5 +1,5 @@
 import { Policy, type PolicyInput } from "../../shared/config/policy.js";
-import { plan as planCycle } from "../../orchestrator/core/planner.js";
+import { plan as planCycle } from "../../orchestrator/core/index.js";
 import type { Plan } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot, HostSample, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
 import { migrationTimeS } from "../model/datacentre.js";

@@ -7,7 +7,7 @@ import { createSimMetricsSource } from "../../agent/sim/sim-metrics-source.js";
 import { MetricsCollector } from "../../agent/metrics/collector.js";
 import { MigrationManager } from "../../agent/migration/migration-manager.js";
 import { Orchestrator } from "../../orchestrator/shell/orchestrator.js";
-import { cooldownOf } from "../../orchestrator/core/vm-history.js";
+import { cooldownOf } from "../../orchestrator/core/index.js";
 import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
 import { Policy, type PolicyInput } from "../../shared/config/policy.js";
 import { silentLogger } from "../../shared/logger.js";
@@ -49,7 +49,6 @@ async function simulateHour(policyInput: PolicyInput): Promise<Run> {
     hv.start();
     hvs.set(host, hv);
   }
-  let orchestrator: Orchestrator;
   const managers = new Map<string, MigrationManager>();
   const collectors = new Map<string, MetricsCollector>();
   for (const [host, hv] of hvs) {
@@ -69,7 +68,7 @@ async function simulateHour(policyInput: PolicyInput): Promise<Run> {
     },
   } as unknown as NatsConnection;
   const config = OrchestratorConfig.parse({ policy: policyInput, log_level: "silent" });
-  orchestrator = new Orchestrator({ config, nc: bus, log, clock, mapping: () => new Map([...hvs.keys()].map((h) => [h, h])) });
+  const orchestrator = new Orchestrator({ config, nc: bus, log, clock, mapping: () => new Map([...hvs.keys()].map((h) => [h, h])) });
 
   let overIntervals = 0;
   const intervals = HOUR_S / step;

@@ -114,7 +114,7 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       });
       timings.s1_untilMoved = Date.now() - t0;
       {
-        const d = (await c.api("decisions", { host: "hv-a", limit: 2000 })).data as any[];
+        const d = (await c.api("decisions", { host: "hv-a", limit: 2000 })).data;
         const byCode = new Map<string, { n: number; last: string }>();
         for (const x of d) byCode.set(x.code, { n: (byCode.get(x.code)?.n ?? 0) + 1, last: x.message });
         console.log(`s1: decisions about hv-a until the move: ${[...byCode].map(([k, v]) => `${k} x${v.n} (${v.last})`).join("; ")}`);

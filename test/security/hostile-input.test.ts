@@ -13,7 +13,7 @@ import type { LooseReply } from "../support/loose-reply.js";
 import { Heartbeat, HostMetrics } from "../../shared/schemas/host-metrics.js";
 import { ErrorCode } from "../../shared/schemas/envelope.js";
 import { MAX_REQUEST_BYTES } from "../../shared/nats/handle-request.js";
-import { AGENT_VERSION } from "../../agent/version.js";
+import { AGENT_VERSION } from "../../agent/index.js";
 
 // Issue 7: hostile input on every subject Ballast listens on. One real cluster (nats-server, sim
 // agents, the real orchestrator); a fast-check property sends >= 10,000 hostile messages spread

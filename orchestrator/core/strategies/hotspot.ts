@@ -170,7 +170,7 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
     for (const vm of ordered) {
       const opts = { cpuLimit: a.cpuLimit, memLimit: a.memLimit, allowEmpty: true, caps: ctx.caps };
       const dom = frontier.find((f) => f.movesAt === ctx.moves.length && vm.loadCores >= f.cores && vm.memMiB >= f.mem);
-      let p: Placement | null = null;
+      let p: Placement | null;
       if (dom) {
         const only = model.hostById.get(dom.source)!;
         const v = only.id === vm.host ? null : checkDestination(ctx, vm, only, opts);

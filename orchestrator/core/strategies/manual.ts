@@ -44,7 +44,7 @@ export const manual: Strategy<ManualArgs> = {
       return {};
     }
     const opts = { cpuLimit: a.cpuLimit, memLimit: a.memLimit, allowEmpty: true, caps: false };
-    let p: Placement | null = null;
+    let p: Placement | null;
     if (a.destination !== undefined) {
       const d = model.hostById.get(a.destination);
       if (!d) {

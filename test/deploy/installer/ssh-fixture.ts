@@ -79,7 +79,7 @@ export async function startSshd(dir: string, authorizedKeys: string[]): Promise<
     await waitForPort(port, 10_000, () => exited);
   } catch (e) {
     if (child.pid && !exited) process.kill(child.pid, "SIGKILL");
-    throw new Error(`${(e as Error).message}: ${stderr}`);
+    throw new Error(`${(e as Error).message}: ${stderr}`, { cause: e });
   }
   const [type, key] = hostKey.publicKey.split(" ");
   return {

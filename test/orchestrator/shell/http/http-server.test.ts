@@ -12,7 +12,7 @@ function fakeBackend() {
   const listeners: (() => void)[] = [];
   let cycle = 0;
   const backend: DashboardBackend = {
-    state: () => ({ cycle, hosts: [], pendingPlans: [] }) as any,
+    state: () => ({ cycle, hosts: [], pendingPlans: [] }) as unknown as ReturnType<DashboardBackend["state"]>,
     async approve(id) {
       if (id === "gone") throw new BallastError("UNKNOWN_PLAN", "no pending plan gone");
       approved.push(id);
@@ -61,7 +61,7 @@ describe("orchestrator HTTP server", () => {
     expect((await fetch(`${srv.url}/nope`)).status).toBe(404);
     const r = await fetch(`${srv.url}/api/approve`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"plan_id":"p1"}' });
     expect(r.status).toBe(403);
-    expect(((await r.json()) as any).error.code).toBe("ACTIONS_DISABLED");
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe("ACTIONS_DISABLED");
     expect(f.approved).toEqual([]);
   });
 

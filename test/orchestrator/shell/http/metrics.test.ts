@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpCluster, waitUntil, type HttpCluster } from "./http-cluster.js";
 import { parsePromText, sampleValue, scrape, type Sample } from "./prom-text.js";
+import { BALLAST_VERSION } from "../../../../shared/version.js";
 
 // GET /metrics of a real running stack (nats-server, sim agents, orchestrator, each daemon with
 // http.listen set): the series exist, and the right ones move when a VM migrates.
@@ -54,7 +55,8 @@ describe("Prometheus metrics over HTTP, from a running sim cluster", () => {
     // Every strategy/outcome pair is there from the start, at zero.
     expect(v(s, "ballast_migrations_started_total", { strategy: "hotspot" })).toBe(0);
     expect(v(s, "ballast_migrations_finished_total", { strategy: "consolidate", outcome: "skipped" })).toBe(0);
-    expect(v(s, "ballast_orchestrator_info", { version: "0.1.0" })).toBe(1);
+    // The version in package.json (0.1.0 when this was written; read once, shared/version.ts).
+    expect(v(s, "ballast_orchestrator_info", { version: BALLAST_VERSION })).toBe(1);
     expect(s.some((x) => x.name === "process_cpu_user_seconds_total")).toBe(true);
   });
 
