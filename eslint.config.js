@@ -51,7 +51,10 @@ export default tseslint.config(
         { object: "Math", property: "random", message: "the planner core is deterministic" },
         { object: "performance", property: "now", message: "the planner core takes `now` as an argument" },
       ],
-      "no-restricted-syntax": ["error", { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: "the planner core takes `now` as an argument" }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: "the planner core takes `now` as an argument" },
+      ],
     },
   },
   {

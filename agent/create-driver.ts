@@ -51,7 +51,6 @@ export function createDriver(o: CreateDriverOptions): Driver {
     }
   }
   const metricsSource =
-    o.metricsSource ??
-    (hypervisor instanceof SimHypervisor ? createSimMetricsSource(hypervisor, overrides) : createSystemInformationSource(overrides));
+    o.metricsSource ?? (hypervisor instanceof SimHypervisor ? createSimMetricsSource(hypervisor, overrides) : createSystemInformationSource(overrides));
   return { hypervisor, metricsSource, close };
 }

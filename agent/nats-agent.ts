@@ -58,7 +58,9 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   // Prometheus metrics only when served (http.listen); prom-client is loaded only then: it costs
   // the agent about 10 MiB of memory.
   const metrics: AgentMetrics | undefined =
-    config.http.listen !== null ? new (await import("./http/agent-metrics.js")).AgentMetrics({ host, driver: o.hypervisor?.name ?? config.driver, version: BALLAST_VERSION }) : undefined;
+    config.http.listen !== null
+      ? new (await import("./http/agent-metrics.js")).AgentMetrics({ host, driver: o.hypervisor?.name ?? config.driver, version: BALLAST_VERSION })
+      : undefined;
   const driver = createDriver({
     config,
     logger: log,
@@ -110,7 +112,15 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   });
   if (metrics) metrics.runningNow = () => migrations.runningCount;
 
-  const collector = new MetricsCollector({ host, hypervisor, source: driver.metricsSource, clock, logger: log, loadSource: config.load_source, isMigrating: (vm) => migrations.isMigrating(vm) });
+  const collector = new MetricsCollector({
+    host,
+    hypervisor,
+    source: driver.metricsSource,
+    clock,
+    logger: log,
+    loadSource: config.load_source,
+    isMigrating: (vm) => migrations.isMigrating(vm),
+  });
   let lastMetrics: HostMetrics | null = null;
   let lastCollect: { ok: boolean; error?: string } = { ok: true };
   let inFlight: Promise<HostMetrics> | undefined;

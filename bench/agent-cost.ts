@@ -42,7 +42,8 @@ export function domstatsBlock(name: string, i: number, vcpus: number, memKiB: nu
     `  vcpu.current=${vcpus}`,
     `  vcpu.maximum=${vcpus}`,
   ];
-  for (let v = 0; v < vcpus; v++) lines.push(`  vcpu.${v}.state=1`, `  vcpu.${v}.time=${210_000_000 + v * 7}`, `  vcpu.${v}.wait=0`, `  vcpu.${v}.delay=7729343`);
+  for (let v = 0; v < vcpus; v++)
+    lines.push(`  vcpu.${v}.state=1`, `  vcpu.${v}.time=${210_000_000 + v * 7}`, `  vcpu.${v}.wait=0`, `  vcpu.${v}.delay=7729343`);
   return lines.join("\n") + "\n";
 }
 
@@ -116,7 +117,17 @@ export async function agentCost(log: (s: string) => void): Promise<Figure[]> {
       writeFileSync(countFile, "");
       writeFileSync(statsFile, domstatsOutput(vms));
       const host = `cost-${vms}`;
-      writeFileSync(configFile, JSON.stringify({ host, nats: { servers: [server.url] }, interval: INTERVAL_S, driver: "virsh", virsh: { binary, uri: "qemu:///bench-stand-in" }, log_level: "warn" }));
+      writeFileSync(
+        configFile,
+        JSON.stringify({
+          host,
+          nats: { servers: [server.url] },
+          interval: INTERVAL_S,
+          driver: "virsh",
+          virsh: { binary, uri: "qemu:///bench-stand-in" },
+          log_level: "warn",
+        }),
+      );
       let metrics = 0;
       let vmsReported = 0;
       const rss: number[] = [];
@@ -144,8 +155,17 @@ export async function agentCost(log: (s: string) => void): Promise<Figure[]> {
       const cycles = b.metrics - a.metrics;
       await stopChild(child);
       sub.unsubscribe();
-      const r = { vms, spawnsPerCycle: (b.spawns - a.spawns) / cycles, cpuMsPerCycle: (b.cpuMs - a.cpuMs) / cycles, rssMiB: median(rss), rssMaxMiB: Math.max(...rss), vmsReported };
-      log(`  ${vms} VMs: ${cycles} cycles, ${r.spawnsPerCycle.toFixed(2)} virsh runs/cycle, ${r.cpuMsPerCycle.toFixed(1)} ms CPU/cycle, RSS median ${r.rssMiB.toFixed(1)} MiB (max ${r.rssMaxMiB.toFixed(1)}, ${rss.length} readings), ${vmsReported} VMs in the last metrics`);
+      const r = {
+        vms,
+        spawnsPerCycle: (b.spawns - a.spawns) / cycles,
+        cpuMsPerCycle: (b.cpuMs - a.cpuMs) / cycles,
+        rssMiB: median(rss),
+        rssMaxMiB: Math.max(...rss),
+        vmsReported,
+      };
+      log(
+        `  ${vms} VMs: ${cycles} cycles, ${r.spawnsPerCycle.toFixed(2)} virsh runs/cycle, ${r.cpuMsPerCycle.toFixed(1)} ms CPU/cycle, RSS median ${r.rssMiB.toFixed(1)} MiB (max ${r.rssMaxMiB.toFixed(1)}, ${rss.length} readings), ${vmsReported} VMs in the last metrics`,
+      );
       runs.push(r);
     }
     const idle = await idleNodeRssMiB(cleanup);
@@ -153,12 +173,39 @@ export async function agentCost(log: (s: string) => void): Promise<Figure[]> {
     log(`  idle node process: RSS ${idle.toFixed(1)} MiB; node with the agent's modules loaded, not started: ${loaded.toFixed(1)} MiB`);
     const [small, big] = runs as [CostRun, CostRun];
     return [
-      figure("agent.virsh_spawns_per_cycle.200_vms", big.spawnsPerCycle, "processes", { kind: "limit", label: "1 (constant)", value: 1 }, "lower", `${small.spawnsPerCycle.toFixed(2)} at 20 VMs`),
-      figure("agent.virsh_spawns_200_vs_20_vms", big.spawnsPerCycle / small.spawnsPerCycle, "x", { kind: "limit", label: "independent of VM count", value: 1 }, "lower"),
+      figure(
+        "agent.virsh_spawns_per_cycle.200_vms",
+        big.spawnsPerCycle,
+        "processes",
+        { kind: "limit", label: "1 (constant)", value: 1 },
+        "lower",
+        `${small.spawnsPerCycle.toFixed(2)} at 20 VMs`,
+      ),
+      figure(
+        "agent.virsh_spawns_200_vs_20_vms",
+        big.spawnsPerCycle / small.spawnsPerCycle,
+        "x",
+        { kind: "limit", label: "independent of VM count", value: 1 },
+        "lower",
+      ),
       figure("agent.cpu_per_cycle.200_vms", big.cpuMsPerCycle, "ms", { kind: "peer", label: "20 VMs", value: small.cpuMsPerCycle }),
-      figure("agent.rss.200_vms", big.rssMiB, "MiB", { kind: "limit", label: `${RSS_LIMIT_MIB} MiB`, value: RSS_LIMIT_MIB }, "lower", `median of ${CYCLES} readings, max ${big.rssMaxMiB.toFixed(1)} MiB; idle node ${idle.toFixed(1)} MiB, 20 VMs ${small.rssMiB.toFixed(1)} MiB`),
+      figure(
+        "agent.rss.200_vms",
+        big.rssMiB,
+        "MiB",
+        { kind: "limit", label: `${RSS_LIMIT_MIB} MiB`, value: RSS_LIMIT_MIB },
+        "lower",
+        `median of ${CYCLES} readings, max ${big.rssMaxMiB.toFixed(1)} MiB; idle node ${idle.toFixed(1)} MiB, 20 VMs ${small.rssMiB.toFixed(1)} MiB`,
+      ),
       figure("agent.rss_vs_idle_node.200_vms", big.rssMiB, "MiB", { kind: "peer", label: "idle node process", value: idle }),
-      figure("agent.rss_modules_only", loaded, "MiB", { kind: "peer", label: "idle node process", value: idle }, "lower", "agent modules imported, agent not started"),
+      figure(
+        "agent.rss_modules_only",
+        loaded,
+        "MiB",
+        { kind: "peer", label: "idle node process", value: idle },
+        "lower",
+        "agent modules imported, agent not started",
+      ),
       figure("agent.vms_reported.200_vms", big.vmsReported, "VMs", { kind: "limit", label: "200", value: 200 }, "higher"),
     ];
   } finally {

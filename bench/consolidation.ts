@@ -53,7 +53,15 @@ export function buildSnapshot(hosts: readonly HostShape[], vms: readonly VmShape
       tags: [],
     };
   });
-  const snapVms: SnapshotVm[] = vms.map((v) => ({ name: v.name, host: v.host, state: "running", vcpus: v.vcpus, memMiB: v.memMiB, cpuPercent: v.cpuPercent, tags: [] }));
+  const snapVms: SnapshotVm[] = vms.map((v) => ({
+    name: v.name,
+    host: v.host,
+    state: "running",
+    vcpus: v.vcpus,
+    memMiB: v.memMiB,
+    cpuPercent: v.cpuPercent,
+    tags: [],
+  }));
   return { v: 1, takenAt: now, hosts: snapHosts, vms: snapVms, inFlight: [], history: [], frozenVms: [] };
 }
 
@@ -86,8 +94,14 @@ export interface LowerBound {
 /** Bin-packing lower bound, per resource (rounded up), max over resources. */
 export function lowerBound(hosts: readonly HostShape[], vms: readonly VmShape[], p: Policy): LowerBound {
   const caps = hosts.map((h) => hostCapacity(h, p));
-  const byCpu = fewestCovering(caps.map((c) => c.cores), vms.reduce((s, v) => s + v.cpuPercent / 100, 0));
-  const byMem = fewestCovering(caps.map((c) => c.memMiB), vms.reduce((s, v) => s + v.memMiB, 0));
+  const byCpu = fewestCovering(
+    caps.map((c) => c.cores),
+    vms.reduce((s, v) => s + v.cpuPercent / 100, 0),
+  );
+  const byMem = fewestCovering(
+    caps.map((c) => c.memMiB),
+    vms.reduce((s, v) => s + v.memMiB, 0),
+  );
   const byCount = Math.ceil(vms.length / p.max_vm_per_host);
   const hostsLb = Math.max(byCpu, byMem, byCount);
   return { hosts: hostsLb, byCpu, byMem, byCount, binding: hostsLb === byCpu ? "cpu" : hostsLb === byMem ? "mem" : "count" };
@@ -98,7 +112,11 @@ export function applyMoves(s: ClusterSnapshot, moves: readonly Pick<PlannedMove,
   const dest = new Map(moves.map((m) => [m.vm, m.destination]));
   const vms = s.vms.map((v) => (dest.has(v.name) ? { ...v, host: dest.get(v.name)! } : v));
   const byId = new Map(s.hosts.map((h) => [h.id, { cpus: h.cpus, memTotalMiB: h.memTotalMiB, id: h.id }]));
-  const rebuilt = buildSnapshot([...byId.values()], vms.map((v) => ({ name: v.name, host: v.host, vcpus: v.vcpus, memMiB: v.memMiB, cpuPercent: v.cpuPercent ?? 0 })), s.takenAt);
+  const rebuilt = buildSnapshot(
+    [...byId.values()],
+    vms.map((v) => ({ name: v.name, host: v.host, vcpus: v.vcpus, memMiB: v.memMiB, cpuPercent: v.cpuPercent ?? 0 })),
+    s.takenAt,
+  );
   return { ...rebuilt, hosts: rebuilt.hosts.map((h, i) => ({ ...h, address: s.hosts[i]!.address })) };
 }
 
@@ -179,7 +197,14 @@ export const PLANETLAB_DIR = join(sharedDataDir(), "planetlab");
  * `memCapMiB` per host. (Round-robin pairs deadlock any emptying strategy: every host then holds a
  * 1740 MB VM that fits nowhere.)
  */
-export function traceCluster(day: string, at: number, vmsPerHost: number, memCapMiB: number, seed = 1, dir = PLANETLAB_DIR): { hosts: HostShape[]; vms: VmShape[] } {
+export function traceCluster(
+  day: string,
+  at: number,
+  vmsPerHost: number,
+  memCapMiB: number,
+  seed = 1,
+  dir = PLANETLAB_DIR,
+): { hosts: HostShape[]; vms: VmShape[] } {
   const files = readdirSync(join(dir, day)).sort();
   const n = files.length;
   const types = [
@@ -203,7 +228,10 @@ export function traceCluster(day: string, at: number, vmsPerHost: number, memCap
     return ((memUsed[h]! += mem), hosts[h]!.id);
   };
   const vms: VmShape[] = files.map((f, i) => {
-    const values = readFileSync(join(dir, day, f), "utf8").split(/\s+/).filter(Boolean).map(Number);
+    const values = readFileSync(join(dir, day, f), "utf8")
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     const util = (values[Math.min(at, values.length - 1)] ?? 0) / 100;
     const t = types[Math.min(3, Math.floor(i / per))]!;
     const cores = Math.min(1, (util * t.mips) / 2660);
@@ -216,7 +244,15 @@ export function traceCluster(day: string, at: number, vmsPerHost: number, memCap
 
 /** Caps that let a plan express all it found (quality, not pacing, is measured). */
 const quality = (extra: Record<string, unknown> = {}): Policy =>
-  Policy.parse({ strategies: ["consolidate"], max_moves_per_cycle: 100_000, max_concurrent_total: 100_000, max_concurrent_per_source: 1000, max_concurrent_per_destination: 1000, max_vm_per_host: 60, ...extra });
+  Policy.parse({
+    strategies: ["consolidate"],
+    max_moves_per_cycle: 100_000,
+    max_concurrent_total: 100_000,
+    max_concurrent_per_source: 1000,
+    max_concurrent_per_destination: 1000,
+    max_vm_per_host: 60,
+    ...extra,
+  });
 
 export async function consolidationQuality(log: (s: string) => void): Promise<Figure[]> {
   const figures: Figure[] = [];
@@ -240,9 +276,18 @@ export async function consolidationQuality(log: (s: string) => void): Promise<Fi
       .slice(0, 4)
       .map(([k, n]) => `${k}×${n}`)
       .join(" ");
-    log(`  ${c.name}: ${c.vms.length} VMs on ${run.before} hosts -> ${run.after} hosts in ${run.plans} plans, ${run.moves} moves, ${run.ms.toFixed(0)} ms (${run.stoppedBy}); bound ${lb.hosts} (cpu ${lb.byCpu}, mem ${lb.byMem}, count ${lb.byCount}); last plan: ${codes}`);
+    log(
+      `  ${c.name}: ${c.vms.length} VMs on ${run.before} hosts -> ${run.after} hosts in ${run.plans} plans, ${run.moves} moves, ${run.ms.toFixed(0)} ms (${run.stoppedBy}); bound ${lb.hosts} (cpu ${lb.byCpu}, mem ${lb.byMem}, count ${lb.byCount}); last plan: ${codes}`,
+    );
     figures.push(
-      figure(`consolidate.${c.name}.hosts_used_vs_bound`, run.after / lb.hosts, "x", { kind: "limit", label: "lower bound + 5 %", value: 1.05 }, "lower", `${run.after} hosts used, lower bound ${lb.hosts} (${lb.binding}-bound), from ${run.before}; ${run.plans} plans, ${run.moves} moves`),
+      figure(
+        `consolidate.${c.name}.hosts_used_vs_bound`,
+        run.after / lb.hosts,
+        "x",
+        { kind: "limit", label: "lower bound + 5 %", value: 1.05 },
+        "lower",
+        `${run.after} hosts used, lower bound ${lb.hosts} (${lb.binding}-bound), from ${run.before}; ${run.plans} plans, ${run.moves} moves`,
+      ),
     );
   }
   return figures;

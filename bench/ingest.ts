@@ -187,23 +187,48 @@ export async function busIngest(log: (s: string) => void): Promise<Figure[]> {
       received += r.count;
       slow += r.slow;
       warnings += r.warnings;
-      log(`  ${mode}: ${r.count}/${messages.length} received, ${rate.toFixed(0)} msg/s, subscriber CPU ${((1000 * r.cpuMs) / r.count).toFixed(1)} µs/msg, slow consumers ${r.slow}${r.extra.hostsKnown !== undefined ? `, hosts known ${r.extra.hostsKnown}` : ""}`);
+      log(
+        `  ${mode}: ${r.count}/${messages.length} received, ${rate.toFixed(0)} msg/s, subscriber CPU ${((1000 * r.cpuMs) / r.count).toFixed(1)} µs/msg, slow consumers ${r.slow}${r.extra.hostsKnown !== undefined ? `, hosts known ${r.extra.hostsKnown}` : ""}`,
+      );
       if (!best[mode] || rate > best[mode]!.rate) best[mode] = { ...r, rate };
     }
     const b = intakeBreakdown(messages.slice(0, AGENTS).map((m) => m.data));
-    log(`  in process, per message: JSON.parse ${b.json.toFixed(1)} µs, zod HostMetrics.safeParse ${b.zod.toFixed(1)} µs, fast path (what the intake runs) ${b.fast.toFixed(1)} µs, ClusterState.ingestMetrics ${b.ingest.toFixed(1)} µs`);
+    log(
+      `  in process, per message: JSON.parse ${b.json.toFixed(1)} µs, zod HostMetrics.safeParse ${b.zod.toFixed(1)} µs, fast path (what the intake runs) ${b.fast.toFixed(1)} µs, ClusterState.ingestMetrics ${b.ingest.toFixed(1)} µs`,
+    );
     const intake = best.intake!;
     const bare = best.bare!;
     return [
       figure("ingest.bare_json_parse", bare.rate, "msg/s", undefined, "higher", `best of 2; ${((1000 * bare.cpuMs) / bare.count).toFixed(1)} µs CPU/msg`),
-      figure("ingest.orchestrator_intake", intake.rate, "msg/s", { kind: "limit", label: "20 x need of 10,000 agents at 10 s", value: 20 * NEED_PER_S }, "higher", `best of 2; ${((1000 * intake.cpuMs) / intake.count).toFixed(1)} µs CPU/msg`),
+      figure(
+        "ingest.orchestrator_intake",
+        intake.rate,
+        "msg/s",
+        { kind: "limit", label: "20 x need of 10,000 agents at 10 s", value: 20 * NEED_PER_S },
+        "higher",
+        `best of 2; ${((1000 * intake.cpuMs) / intake.count).toFixed(1)} µs CPU/msg`,
+      ),
       figure("ingest.intake_vs_bare", intake.rate / bare.rate, "x", { kind: "limit", label: "0.5", value: 0.5 }, "higher"),
       figure("ingest.margin_over_need", intake.rate / NEED_PER_S, "x", { kind: "limit", label: "20 x", value: 20 }, "higher", `need ${NEED_PER_S} msg/s`),
       figure("ingest.cost.json_parse", b.json, "µs/msg", undefined, "lower", "in process, 10,000 messages"),
       figure("ingest.cost.zod_validate", b.zod, "µs/msg", { kind: "peer", label: "JSON.parse", value: b.json }),
-      figure("ingest.cost.fast_validate", b.fast, "µs/msg", { kind: "peer", label: "JSON.parse", value: b.json }, "lower", "HostMetricsFast.safeParse, proven equal to zod by test/shared/host-metrics-fast.test.ts"),
+      figure(
+        "ingest.cost.fast_validate",
+        b.fast,
+        "µs/msg",
+        { kind: "peer", label: "JSON.parse", value: b.json },
+        "lower",
+        "HostMetricsFast.safeParse, proven equal to zod by test/shared/host-metrics-fast.test.ts",
+      ),
       figure("ingest.cost.cluster_state", b.ingest, "µs/msg", { kind: "peer", label: "JSON.parse", value: b.json }),
-      figure("ingest.delivered_share", received / (4 * messages.length), "x", { kind: "limit", label: "all", value: 1 }, "higher", `${received} of ${4 * messages.length} received over 4 runs; slow consumers ${slow}; invalid-message warnings ${warnings}`),
+      figure(
+        "ingest.delivered_share",
+        received / (4 * messages.length),
+        "x",
+        { kind: "limit", label: "all", value: 1 },
+        "higher",
+        `${received} of ${4 * messages.length} received over 4 runs; slow consumers ${slow}; invalid-message warnings ${warnings}`,
+      ),
     ];
   } finally {
     await cleanup.run(log);

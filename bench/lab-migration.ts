@@ -59,18 +59,23 @@ export async function labMigration(log: (s: string) => void): Promise<Figure[]> 
     nc.subscribe(orchestratorSubjects.events, {
       callback: (_e, m) => {
         const ev = m.json<{ type?: string; record?: Rec }>();
-        if (ev.type === "migration" && ev.record && waiting && ev.record.vm === waiting.vm && ev.record.state !== "PENDING" && ev.record.state !== "ONGOING") waiting.resolve(ev.record);
+        if (ev.type === "migration" && ev.record && waiting && ev.record.vm === waiting.vm && ev.record.state !== "PENDING" && ev.record.state !== "ONGOING")
+          waiting.resolve(ev.record);
       },
     });
     await nc.flush();
 
     // The orchestrator must see the guest where it runs (and nowhere else) before each request.
     const seenOn = (hv: string) =>
-      waitFor(() => {
-        const { cluster, policy } = orch.orchestrator.view;
-        const where = cluster.locate(GUEST).filter((l) => l.info.state === "running");
-        return where.length === 1 && where[0]!.host === hv && cluster.isFresh(hv, Date.now(), policy);
-      }, 30_000, `orchestrator sees ${GUEST} on ${hv}`);
+      waitFor(
+        () => {
+          const { cluster, policy } = orch.orchestrator.view;
+          const where = cluster.locate(GUEST).filter((l) => l.info.state === "running");
+          return where.length === 1 && where[0]!.host === hv && cluster.isFresh(hv, Date.now(), policy);
+        },
+        30_000,
+        `orchestrator sees ${GUEST} on ${hv}`,
+      );
 
     const bare = async (dst: string): Promise<number> => lab.migrate(GUEST, dst);
     // Where the Ballast time goes: request -> dispatched (record.startedAt), the agent's virsh
@@ -108,13 +113,29 @@ export async function labMigration(log: (s: string) => void): Promise<Figure[]> 
       log(`  round ${r + 1}: bare ${bareMs.at(-2)} + ${bareMs.at(-1)} ms, via Ballast ${ballastMs.at(-2)} + ${ballastMs.at(-1)} ms`);
     }
     const boots = lab.boots(GUEST);
-    log(`  via Ballast, medians: request -> dispatched ${median(parts.dispatch).toFixed(0)} ms, agent's virsh migrate call ${median(parts.agentMigrate).toFixed(0)} ms (includes the short job-completed watcher set-up), remaining (domain check before, event wait and SUCCEEDED path after) ${median(parts.rest).toFixed(0)} ms`);
+    log(
+      `  via Ballast, medians: request -> dispatched ${median(parts.dispatch).toFixed(0)} ms, agent's virsh migrate call ${median(parts.agentMigrate).toFixed(0)} ms (includes the short job-completed watcher set-up), remaining (domain check before, event wait and SUCCEEDED path after) ${median(parts.rest).toFixed(0)} ms`,
+    );
     const mb = median(bareMs);
     const mo = median(ballastMs);
     return [
       figure("lab.migrate.bare_virsh", mb, "ms", undefined, "lower", `median of ${bareMs.length}: ${bareMs.join(", ")} ms`),
-      figure("lab.migrate.via_ballast", mo, "ms", { kind: "peer", label: "bare virsh migrate", value: mb }, "lower", `median of ${ballastMs.length}: ${ballastMs.join(", ")} ms`),
-      figure("lab.migrate.overhead_ratio", mo / mb, "x", { kind: "limit", label: "1.2", value: 1.2 }, "lower", `overhead ${(mo - mb).toFixed(0)} ms; guest booted ${boots} time(s) (1 = never restarted)`),
+      figure(
+        "lab.migrate.via_ballast",
+        mo,
+        "ms",
+        { kind: "peer", label: "bare virsh migrate", value: mb },
+        "lower",
+        `median of ${ballastMs.length}: ${ballastMs.join(", ")} ms`,
+      ),
+      figure(
+        "lab.migrate.overhead_ratio",
+        mo / mb,
+        "x",
+        { kind: "limit", label: "1.2", value: 1.2 },
+        "lower",
+        `overhead ${(mo - mb).toFixed(0)} ms; guest booted ${boots} time(s) (1 = never restarted)`,
+      ),
     ];
   } finally {
     await cleanup.run(log, 100_000);

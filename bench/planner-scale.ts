@@ -29,10 +29,24 @@ function readOnlyPass(s: ClusterSnapshot): number {
 
 function policyWithRules(s: ClusterSnapshot): Policy {
   const rules = [];
-  for (let i = 0; i + 1 < Math.min(s.vms.length, 400); i += 2) rules.push({ name: `spread-${i}`, type: "anti-affinity" as const, strength: "must" as const, vms: [s.vms[i]!.name, s.vms[i + 1]!.name] });
+  for (let i = 0; i + 1 < Math.min(s.vms.length, 400); i += 2)
+    rules.push({ name: `spread-${i}`, type: "anti-affinity" as const, strength: "must" as const, vms: [s.vms[i]!.name, s.vms[i + 1]!.name] });
   for (let i = 0; i < Math.min(s.vms.length, 200); i += 10)
-    rules.push({ name: `pin-${i}`, type: "vm-not-host" as const, strength: "should" as const, vms: [s.vms[i]!.name], hosts: [s.hosts[(i * 7) % s.hosts.length]!.id] });
-  return Policy.parse({ strategies: ["hotspot", "balance", "consolidate"], max_moves_per_cycle: 1000, max_concurrent_total: 1000, max_concurrent_per_source: 10, max_concurrent_per_destination: 10, rules });
+    rules.push({
+      name: `pin-${i}`,
+      type: "vm-not-host" as const,
+      strength: "should" as const,
+      vms: [s.vms[i]!.name],
+      hosts: [s.hosts[(i * 7) % s.hosts.length]!.id],
+    });
+  return Policy.parse({
+    strategies: ["hotspot", "balance", "consolidate"],
+    max_moves_per_cycle: 1000,
+    max_concurrent_total: 1000,
+    max_concurrent_per_source: 10,
+    max_concurrent_per_destination: 10,
+    rules,
+  });
 }
 
 /** Best of `runs` timings of each job, run round-robin with a full GC before each timing. */
@@ -59,19 +73,26 @@ export async function plannerScale(log: (s: string) => void): Promise<Figure[]> 
   // The machine is shared and noisy: best of 5, and the sizes take turns, so that a busy spell
   // slows all of them rather than skewing the growth exponent.
   const runs = 5;
-  const floors = await timeInterleaved(cases.map((c) => () => readOnlyPass(c.snap)), runs);
+  const floors = await timeInterleaved(
+    cases.map((c) => () => readOnlyPass(c.snap)),
+    runs,
+  );
   const cycles = await timeInterleaved(
     cases.map((c) => () => {
       c.moves = plan(c.snap, c.policy, c.snap.takenAt, { mode: "cycle" }).moves.length;
     }),
     runs,
   );
-  const evacs = await timeInterleaved(cases.map((c) => () => plan(c.snap, c.policy, c.snap.takenAt, { mode: "evacuate", host: c.snap.hosts[0]!.id, placement: "stripe", useEmptyHosts: false })), runs);
+  const evacs = await timeInterleaved(
+    cases.map((c) => () => plan(c.snap, c.policy, c.snap.takenAt, { mode: "evacuate", host: c.snap.hosts[0]!.id, placement: "stripe", useEmptyHosts: false })),
+    runs,
+  );
   const times: { n: number; ms: number }[] = [];
   cases.forEach(({ n, moves }, i) => {
     const ms = cycles[i]!;
     times.push({ n, ms });
-    const limit = n === 10000 ? { kind: "limit" as const, label: "2 s", value: 2000 } : n === 1000 ? { kind: "limit" as const, label: "1 s", value: 1000 } : undefined;
+    const limit =
+      n === 10000 ? { kind: "limit" as const, label: "2 s", value: 2000 } : n === 1000 ? { kind: "limit" as const, label: "1 s", value: 1000 } : undefined;
     figures.push(figure(`planner.cycle.${n}_hosts_${n * 20}_vms`, ms, "ms", limit, "lower", `${moves} moves`));
     figures.push(figure(`planner.vs_read_only.${n}_hosts`, ms, "ms", { kind: "peer", label: "read-only pass", value: Math.max(floors[i]!, 0.001) }));
     figures.push(figure(`planner.evacuate.${n}_hosts`, evacs[i]!, "ms"));

@@ -38,7 +38,9 @@ export async function runBenchmarks(only: string[]): Promise<number> {
     } catch (e) {
       // One broken benchmark does not hide the others' figures; it counts as a missed target.
       log(`  ${b.name} failed: ${(e as Error).stack ?? String(e)}`);
-      figs = [figure(`${b.name}.completed`, 0, "", { kind: "limit", label: "completes", value: 1 }, "higher", `failed: ${(e as Error).message.split("\n")[0]}`)];
+      figs = [
+        figure(`${b.name}.completed`, 0, "", { kind: "limit", label: "completes", value: 1 }, "higher", `failed: ${(e as Error).message.split("\n")[0]}`),
+      ];
     }
     log(`  (${b.name}: ${((performance.now() - tb) / 1000).toFixed(1)} s)`);
     for (const f of figs) process.stdout.write(formatFigure(f) + "\n");
@@ -52,7 +54,9 @@ export async function runBenchmarks(only: string[]): Promise<number> {
     memGiB: Math.round(totalmem() / 2 ** 30),
     seconds: Math.round((performance.now() - t0) / 1000),
   });
-  process.stdout.write(`\n${all.length} figures, ${missed.length} target(s) missed${missed.length ? ": " + missed.map((f) => f.name).join(", ") : ""}; written to bench-results/latest.json\n`);
+  process.stdout.write(
+    `\n${all.length} figures, ${missed.length} target(s) missed${missed.length ? ": " + missed.map((f) => f.name).join(", ") : ""}; written to bench-results/latest.json\n`,
+  );
   return 0;
 }
 

@@ -39,7 +39,12 @@ export async function withClient<T>(opts: ClientOptions, env: NodeJS.ProcessEnv,
  * checked against its reply schema (a reply that does not match is an INTERNAL error naming the
  * field, not data the caller trusts blindly). The orchestrator validates the request itself.
  */
-export async function callOrchestrator<E extends OrchestratorEndpoint>(nc: NatsConnection, cfg: Pick<NatsConfig, "request_timeout">, endpoint: E, body: RequestInput<E>): Promise<Reply<ReplyOf<E>>> {
+export async function callOrchestrator<E extends OrchestratorEndpoint>(
+  nc: NatsConnection,
+  cfg: Pick<NatsConfig, "request_timeout">,
+  endpoint: E,
+  body: RequestInput<E>,
+): Promise<Reply<ReplyOf<E>>> {
   // The map pairs each endpoint with its reply schema; TypeScript cannot follow that through the
   // generic index, hence the one cast.
   const data = OrchestratorApi[endpoint].reply as unknown as z.ZodType<ReplyOf<E>>;
@@ -47,7 +52,12 @@ export async function callOrchestrator<E extends OrchestratorEndpoint>(nc: NatsC
 }
 
 /** The data of an ok reply; an error reply throws it as a BallastError (scripts, the demo). */
-export async function askOrchestrator<E extends OrchestratorEndpoint>(nc: NatsConnection, cfg: Pick<NatsConfig, "request_timeout">, endpoint: E, body: RequestInput<E>): Promise<ReplyOf<E>> {
+export async function askOrchestrator<E extends OrchestratorEndpoint>(
+  nc: NatsConnection,
+  cfg: Pick<NatsConfig, "request_timeout">,
+  endpoint: E,
+  body: RequestInput<E>,
+): Promise<ReplyOf<E>> {
   const r = await callOrchestrator(nc, cfg, endpoint, body);
   if (!r.ok) throw new BallastError(r.error.code, `${endpoint}: ${r.error.code}: ${r.error.message}`, { details: r.error.details });
   return r.data;

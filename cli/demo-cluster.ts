@@ -13,7 +13,15 @@ export function demoHosts(migrationMibs: number): DemoHost[] {
   const vm = (name: string, vcpus: number, memGiB: number, cpu: number) => ({ name, vcpus, mem_mib: memGiB * 1024, cpu });
   const common = { migration_mibs: migrationMibs, start_delay_s: 0.2 };
   return [
-    { host: "hv-1", sim: { ...common, cpus: 16, mem_mib: 65536, vms: [vm("web-1", 4, 4, 350), vm("web-2", 4, 4, 350), vm("web-3", 4, 6, 340), vm("web-4", 4, 4, 330), vm("db-1", 2, 8, 50)] } },
+    {
+      host: "hv-1",
+      sim: {
+        ...common,
+        cpus: 16,
+        mem_mib: 65536,
+        vms: [vm("web-1", 4, 4, 350), vm("web-2", 4, 4, 350), vm("web-3", 4, 6, 340), vm("web-4", 4, 4, 330), vm("db-1", 2, 8, 50)],
+      },
+    },
     { host: "hv-2", sim: { ...common, cpus: 16, mem_mib: 65536, vms: [vm("app-1", 2, 4, 150), vm("app-2", 2, 4, 100), vm("cache-1", 2, 8, 50)] } },
     { host: "hv-3", sim: { ...common, cpus: 16, mem_mib: 65536, vms: [vm("batch-1", 4, 8, 200), vm("mon-1", 1, 2, 20)] } },
     { host: "hv-4", sim: { ...common, cpus: 8, mem_mib: 32768, vms: [vm("dev-1", 1, 2, 10), vm("dev-2", 1, 1, 5)] } },

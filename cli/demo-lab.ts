@@ -85,5 +85,15 @@ export async function startLabDemoCluster(server: NatsServerHandle, say: (s: str
     await stop();
     throw e;
   }
-  return { label: "lab", server, hosts: lab.hosts.map((h) => h.id), hot: "hv-a", interval, policy, patience: 3, stop, ...(orch?.http ? { dashboardUrl: orch.http.url } : {}) };
+  return {
+    label: "lab",
+    server,
+    hosts: lab.hosts.map((h) => h.id),
+    hot: "hv-a",
+    interval,
+    policy,
+    patience: 3,
+    stop,
+    ...(orch?.http ? { dashboardUrl: orch.http.url } : {}),
+  };
 }

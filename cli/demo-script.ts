@@ -24,20 +24,32 @@ export interface DemoContext {
 }
 
 export async function runDemoScript(c: DemoContext): Promise<string[]> {
-  const api = <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>): Promise<ReplyOf<E>> => askOrchestrator(c.nc, { request_timeout: 10 }, endpoint, body);
+  const api = <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>): Promise<ReplyOf<E>> =>
+    askOrchestrator(c.nc, { request_timeout: 10 }, endpoint, body);
   c.nc.subscribe(orchestratorSubjects.events, {
     callback: (_e, m) => {
       const decoded = decodeJson(OrchestratorEventMessage, m.data);
       if (!decoded.ok || decoded.value.type !== "migration") return;
       const r = decoded.value.record;
       if (r.state === "PENDING" || (r.state === "ONGOING" && (r.progress ?? 0) > 0)) return;
-      const stats = r.stats ? ` in ${(r.stats.durationMs / 1000).toFixed(1)}s${r.stats.downtimeMs !== undefined ? `, downtime ${r.stats.downtimeMs} ms` : ""}` : "";
-      c.say(`migration ${r.vm} ${r.source} -> ${r.destination} ${r.state}${r.state === "SUCCEEDED" ? stats : r.error ? `: ${r.error}` : ""}${r.state === "ONGOING" ? `  (${r.reason})` : ""}`);
+      const stats = r.stats
+        ? ` in ${(r.stats.durationMs / 1000).toFixed(1)}s${r.stats.downtimeMs !== undefined ? `, downtime ${r.stats.downtimeMs} ms` : ""}`
+        : "";
+      c.say(
+        `migration ${r.vm} ${r.source} -> ${r.destination} ${r.state}${r.state === "SUCCEEDED" ? stats : r.error ? `: ${r.error}` : ""}${r.state === "ONGOING" ? `  (${r.reason})` : ""}`,
+      );
     },
   });
   const hosts = async () => (await api("status", {})).hosts;
   const show = async () =>
-    c.say((await hosts()).map((h) => `${h.host} ${bar(h.cpuPercent)} ${h.cpuPercent.toFixed(0).padStart(3)}% ${h.runningVms}vm${h.maintenance ? " MAINT" : ""}${h.fresh ? "" : " SILENT"}`).join(" | "));
+    c.say(
+      (await hosts())
+        .map(
+          (h) =>
+            `${h.host} ${bar(h.cpuPercent)} ${h.cpuPercent.toFixed(0).padStart(3)}% ${h.runningVms}vm${h.maintenance ? " MAINT" : ""}${h.fresh ? "" : " SILENT"}`,
+        )
+        .join(" | "),
+    );
   const until = async (what: string, cond: () => Promise<boolean>, seconds: number) => {
     const end = Date.now() + seconds * c.patience * 1000;
     let last = Date.now();
@@ -61,15 +73,19 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
     for (let round = 1; round <= rounds; round++) {
       // Idle for two intervals: every agent has reported since the last move ended.
       let idleSince: number | undefined;
-      const quiet = await until(what, async () => {
-        if (!(await idle())) {
-          idleSince = undefined;
-          return false;
-        }
-        if (await done()) return true;
-        idleSince ??= Date.now();
-        return Date.now() - idleSince > c.interval * 2000 + 500;
-      }, 30);
+      const quiet = await until(
+        what,
+        async () => {
+          if (!(await idle())) {
+            idleSince = undefined;
+            return false;
+          }
+          if (await done()) return true;
+          idleSince ??= Date.now();
+          return Date.now() - idleSince > c.interval * 2000 + 500;
+        },
+        30,
+      );
       if (quiet && (await done())) return true;
       if (round < rounds && (await idle())) {
         c.say(`  not there yet and nothing is moving: asking again (${round}/${rounds - 1})`);
@@ -88,10 +104,14 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
   c.say(`phase 1, hot spot: ${c.hot} is overloaded; the orchestrator acts once it has been over ${c.loadThreshold}% for ${c.maxOver}s`);
   await until("all hosts reporting", async () => (await hosts()).filter((h) => h.fresh).length === c.hostCount, 30);
   await show();
-  const relieved = await until(`${c.hot} under its threshold`, async () => {
-    const h = (await hosts()).find((x) => x.host === c.hot);
-    return h !== undefined && h.cpuPercent <= c.loadThreshold && (await succeeded()).length > 0 && (await idle());
-  }, 90);
+  const relieved = await until(
+    `${c.hot} under its threshold`,
+    async () => {
+      const h = (await hosts()).find((x) => x.host === c.hot);
+      return h !== undefined && h.cpuPercent <= c.loadThreshold && (await succeeded()).length > 0 && (await idle());
+    },
+    90,
+  );
   if (!relieved) problems.push(`the hot spot on ${c.hot} was not relieved`);
   await show();
   const first = (await succeeded())[0];
@@ -120,7 +140,9 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
   } else problems.push("consolidation found nothing to do");
   await show();
 
-  const candidates = (await hosts()).filter((h) => h.host !== c.hot && h.runningVms > 0).sort((a, b) => b.runningVms - a.runningVms || a.host.localeCompare(b.host));
+  const candidates = (await hosts())
+    .filter((h) => h.host !== c.hot && h.runningVms > 0)
+    .sort((a, b) => b.runningVms - a.runningVms || a.host.localeCompare(b.host));
   const target = candidates[0]?.host;
   if (target === undefined) problems.push("no host left to evacuate");
   else {
@@ -159,7 +181,9 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
   c.out("\nSummary");
   c.out(renderHistory(history));
   const ok = history.filter((r) => r.state === "SUCCEEDED").length;
-  c.out(`\n${ok} migration(s) succeeded, ${history.length - ok} other. ${problems.length === 0 ? "Every phase did what it should." : `PROBLEMS: ${problems.join("; ")}`}`);
+  c.out(
+    `\n${ok} migration(s) succeeded, ${history.length - ok} other. ${problems.length === 0 ? "Every phase did what it should." : `PROBLEMS: ${problems.join("; ")}`}`,
+  );
   return problems;
 }
 

@@ -120,5 +120,15 @@ async function startSimDemoCluster(server: NatsServerHandle, fast: boolean, say:
     await stop();
     throw e;
   }
-  return { label: "sim", server, hosts: hosts.map((h) => h.host), hot: "hv-1", interval, policy, patience: 1, stop, ...(orch.http ? { dashboardUrl: orch.http.url } : {}) };
+  return {
+    label: "sim",
+    server,
+    hosts: hosts.map((h) => h.host),
+    hot: "hv-1",
+    interval,
+    policy,
+    patience: 1,
+    stop,
+    ...(orch.http ? { dashboardUrl: orch.http.url } : {}),
+  };
 }

@@ -19,7 +19,10 @@ type Out = { out: (s: string) => void; err: (s: string) => void };
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-export async function main(argv: string[], io: Out = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Out = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") },
+): Promise<number> {
   let code = 0;
   const program = new Command("ballast")
     .description("Ballast: live-migration balancer for KVM/libvirt clusters over NATS")
@@ -84,20 +87,47 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
     const mode = str(o.mode) ?? "cycle";
     if (snapshot !== undefined) {
       const placement = str(o.placement) as "stripe" | "pack" | undefined;
-      const p = offlinePlan({ snapshotFile: snapshot, policyFile: str(o.policy), mode, host: str(o.host), placement, useEmpty: Boolean(o.useEmpty), now: str(o.now) });
+      const p = offlinePlan({
+        snapshotFile: snapshot,
+        policyFile: str(o.policy),
+        mode,
+        host: str(o.host),
+        placement,
+        useEmpty: Boolean(o.useEmpty),
+        now: str(o.now),
+      });
       io.out(o.json ? JSON.stringify(p, null, 2) : renderPlan(p));
       return;
     }
     // Commander has checked --mode and --placement against their choices; the orchestrator validates the rest.
-    const body = { mode, ...(o.host ? { host: str(o.host) } : {}), ...(o.placement ? { placement: str(o.placement) } : {}), ...(o.useEmpty ? { useEmptyHosts: true } : {}) } as RequestInput<"plan">;
+    const body = {
+      mode,
+      ...(o.host ? { host: str(o.host) } : {}),
+      ...(o.placement ? { placement: str(o.placement) } : {}),
+      ...(o.useEmpty ? { useEmptyHosts: true } : {}),
+    } as RequestInput<"plan">;
     await call("plan", () => body, renderPlan).call(this);
   });
-  client(program.command("run").description("run a cycle now")).action(call("run", () => ({}), (d) => renderPlan(d.plan) + `\nqueued: ${d.queued}`));
+  client(program.command("run").description("run a cycle now")).action(
+    call(
+      "run",
+      () => ({}),
+      (d) => renderPlan(d.plan) + `\nqueued: ${d.queued}`,
+    ),
+  );
   client(program.command("approve <planId>").description("apply a pending plan (manual / partial automation)")).action(
-    call("approve", (_o, [id]) => ({ planId: id ?? "" }), (d) => `plan ${d.planId}: ${d.queued} migration(s) queued`),
+    call(
+      "approve",
+      (_o, [id]) => ({ planId: id ?? "" }),
+      (d) => `plan ${d.planId}: ${d.queued} migration(s) queued`,
+    ),
   );
   client(program.command("migrate <vm>").description("move a VM to a host, or to the best host").option("--to <host>", "destination host")).action(
-    call("migrate", (o, [vm]) => ({ vm: vm ?? "", ...(o.to ? { to: str(o.to) } : {}) }), (d) => d.queued.map((r) => `queued ${r.requestId}: ${r.vm} ${r.source} -> ${r.destination} (${r.reason})`).join("\n")),
+    call(
+      "migrate",
+      (o, [vm]) => ({ vm: vm ?? "", ...(o.to ? { to: str(o.to) } : {}) }),
+      (d) => d.queued.map((r) => `queued ${r.requestId}: ${r.vm} ${r.source} -> ${r.destination} (${r.reason})`).join("\n"),
+    ),
   );
   client(
     program
@@ -106,37 +136,70 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
       .option("--pack", "pack VMs onto the fullest hosts that fit (default: stripe)")
       .option("--use-empty", "may use empty hosts")
       .option("--dry-run", "only answer: can this host be drained now?"),
-  ).action(call("evacuate", (o, [host]) => ({ host: host ?? "", placement: o.pack ? "pack" : "stripe", useEmptyHosts: Boolean(o.useEmpty), dryRun: Boolean(o.dryRun) }), renderEvacuate));
-  client(program.command("release [host]").description("reopen a host after maintenance, or unfreeze a VM with --vm").option("--vm <vm>", "unfreeze this VM")).action(
-    call("release", (o, [host]) => (o.vm ? { vm: str(o.vm) } : { host }), (d) => JSON.stringify(d)),
+  ).action(
+    call(
+      "evacuate",
+      (o, [host]) => ({ host: host ?? "", placement: o.pack ? "pack" : "stripe", useEmptyHosts: Boolean(o.useEmpty), dryRun: Boolean(o.dryRun) }),
+      renderEvacuate,
+    ),
+  );
+  client(
+    program.command("release [host]").description("reopen a host after maintenance, or unfreeze a VM with --vm").option("--vm <vm>", "unfreeze this VM"),
+  ).action(
+    call(
+      "release",
+      (o, [host]) => (o.vm ? { vm: str(o.vm) } : { host }),
+      (d) => JSON.stringify(d),
+    ),
   );
   client(program.command("pause").description("stop starting migrations").option("--reason <text>", "shown in status")).action(
-    call("pause", (o) => (o.reason ? { reason: str(o.reason) } : {}), (d) => `paused (${d.reason}); ${d.ongoing} migration(s) still running, ${d.queued} queued`),
+    call(
+      "pause",
+      (o) => (o.reason ? { reason: str(o.reason) } : {}),
+      (d) => `paused (${d.reason}); ${d.ongoing} migration(s) still running, ${d.queued} queued`,
+    ),
   );
-  client(program.command("resume").description("start migrations again")).action(call("resume", () => ({}), () => "resumed"));
-  client(program.command("history").description("finished migrations, newest first").option("--vm <vm>").option("--host <host>").option("--limit <n>", "rows", "50")).action(
-    call("history", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}), limit: Number(o.limit) }), renderHistory),
+  client(program.command("resume").description("start migrations again")).action(
+    call(
+      "resume",
+      () => ({}),
+      () => "resumed",
+    ),
   );
-  client(program.command("decisions").description("decisions and non-decisions, newest first").option("--vm <vm>").option("--host <host>").option("--limit <n>", "rows", "100")).action(
+  client(
+    program.command("history").description("finished migrations, newest first").option("--vm <vm>").option("--host <host>").option("--limit <n>", "rows", "50"),
+  ).action(call("history", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}), limit: Number(o.limit) }), renderHistory));
+  client(
+    program
+      .command("decisions")
+      .description("decisions and non-decisions, newest first")
+      .option("--vm <vm>")
+      .option("--host <host>")
+      .option("--limit <n>", "rows", "100"),
+  ).action(
     call("decisions", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}), limit: Number(o.limit) }), renderDecisions),
   );
-  client(program.command("explain <vm>").description("why a VM is where it is, and why it did or did not move").option("--cycles <n>", "cycles to look back", "10")).action(
-    call("explain", (o, [vm]) => ({ vm: vm ?? "", cycles: Number(o.cycles) }), renderExplain),
+  client(
+    program.command("explain <vm>").description("why a VM is where it is, and why it did or did not move").option("--cycles <n>", "cycles to look back", "10"),
+  ).action(call("explain", (o, [vm]) => ({ vm: vm ?? "", cycles: Number(o.cycles) }), renderExplain));
+  client(program.command("snapshot").description("print the live cluster snapshot (input of `plan --snapshot`)")).action(async function (this: Command) {
+    code = await withClient(this.opts<ClientOptions>(), process.env, async (nc, cfg) => {
+      const reply = await callOrchestrator(nc, cfg, "snapshot", {});
+      if (!reply.ok) {
+        io.err(`error ${reply.error.code}: ${reply.error.message}`);
+        return 1;
+      }
+      io.out(JSON.stringify(reply.data, null, 2));
+      return 0;
+    });
+  });
+  client(program.command("version").description("orchestrator version")).action(
+    call(
+      "version",
+      () => ({}),
+      (d) => `${d.name} ${d.version} (${d.instance}, node ${d.node})`,
+    ),
   );
-  client(program.command("snapshot").description("print the live cluster snapshot (input of `plan --snapshot`)")).action(
-    async function (this: Command) {
-      code = await withClient(this.opts<ClientOptions>(), process.env, async (nc, cfg) => {
-        const reply = await callOrchestrator(nc, cfg, "snapshot", {});
-        if (!reply.ok) {
-          io.err(`error ${reply.error.code}: ${reply.error.message}`);
-          return 1;
-        }
-        io.out(JSON.stringify(reply.data, null, 2));
-        return 0;
-      });
-    },
-  );
-  client(program.command("version").description("orchestrator version")).action(call("version", () => ({}), (d) => `${d.name} ${d.version} (${d.instance}, node ${d.node})`));
 
   program
     .command("schema <what>")
@@ -154,16 +217,30 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
     .requiredOption("-i, --inventory <file>", "inventory file (YAML); see deploy/installer/inventory.example.yaml")
     .option("--dry-run", "connect and report what would change, change nothing")
     .option("--parallel <n>", "hosts at once", "4")
-    .option("--host <hosts>", "only these host ids, repeatable or comma-separated", (v: string, prev: string[] = []) => [...prev, ...v.split(",").filter(Boolean)], [])
+    .option(
+      "--host <hosts>",
+      "only these host ids, repeatable or comma-separated",
+      (v: string, prev: string[] = []) => [...prev, ...v.split(",").filter(Boolean)],
+      [],
+    )
     .option("--json", "print the report as JSON")
     .action(async (o: { inventory: string; dryRun?: boolean; parallel: string; host: string[]; json?: boolean }) => {
       const { runDeploy } = await import("../deploy/installer/index.js");
       const parallel = Number(o.parallel);
       if (!Number.isInteger(parallel) || parallel < 1) throw new BallastError("BAD_REQUEST", `--parallel must be a positive integer, got ${o.parallel}`);
-      code = await runDeploy({ inventory: o.inventory, dryRun: Boolean(o.dryRun), parallel, ...(o.host.length ? { hosts: o.host } : {}), json: Boolean(o.json) }, io);
+      code = await runDeploy(
+        { inventory: o.inventory, dryRun: Boolean(o.dryRun), parallel, ...(o.host.length ? { hosts: o.host } : {}), json: Boolean(o.json) },
+        io,
+      );
     });
 
-  const many = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
+  const many = (v: string, prev: string[] = []) => [
+    ...prev,
+    ...v
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ];
   program
     .command("credentials")
     .description("generate NATS nkey identities and the nats-server authorization file (see deploy/nats/README.md)")
@@ -174,24 +251,41 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
     .option("--operator <names>", "operator accounts (may migrate, evacuate, pause ...)", many, [])
     .option("--readonly <names>", "read-only operator accounts (status, plan, history ...)", many, [])
     .option("--rotate", "replace existing seeds instead of keeping them")
-    .action(async (o: { out: string; authFile?: string; agent: string[]; orchestrator: string[]; operator: string[]; readonly: string[]; rotate?: boolean }) => {
-      const { generateCredentials } = await import("../deploy/tools/credentials.js");
-      const r = generateCredentials({
-        outDir: o.out,
-        ...(o.authFile ? { authorizationFile: o.authFile } : {}),
-        agents: o.agent,
-        operators: o.operator,
-        readonly: o.readonly,
-        ...(o.orchestrator.length ? { orchestrators: o.orchestrator } : {}),
-        rotate: Boolean(o.rotate),
-      });
-      io.out(table(["ROLE", "NAME", "PUBLIC KEY", "SEED FILE", "INBOX PREFIX"], r.identities.map((i) => [i.role, i.name, i.publicKey, i.seedFile, i.inboxPrefix])));
-      io.out("set each config's nats.inbox_prefix to its INBOX PREFIX (nats CLI: --inbox-prefix); answers below any other prefix are refused");
-      io.out(`authorization: ${r.authorizationFile}; created ${r.created.length}, kept ${r.reused.length}${r.stale.length ? `, stale (not deleted): ${r.stale.join(", ")}` : ""}`);
-    });
+    .action(
+      async (o: { out: string; authFile?: string; agent: string[]; orchestrator: string[]; operator: string[]; readonly: string[]; rotate?: boolean }) => {
+        const { generateCredentials } = await import("../deploy/tools/credentials.js");
+        const r = generateCredentials({
+          outDir: o.out,
+          ...(o.authFile ? { authorizationFile: o.authFile } : {}),
+          agents: o.agent,
+          operators: o.operator,
+          readonly: o.readonly,
+          ...(o.orchestrator.length ? { orchestrators: o.orchestrator } : {}),
+          rotate: Boolean(o.rotate),
+        });
+        io.out(
+          table(
+            ["ROLE", "NAME", "PUBLIC KEY", "SEED FILE", "INBOX PREFIX"],
+            r.identities.map((i) => [i.role, i.name, i.publicKey, i.seedFile, i.inboxPrefix]),
+          ),
+        );
+        io.out("set each config's nats.inbox_prefix to its INBOX PREFIX (nats CLI: --inbox-prefix); answers below any other prefix are refused");
+        io.out(
+          `authorization: ${r.authorizationFile}; created ${r.created.length}, kept ${r.reused.length}${r.stale.length ? `, stale (not deleted): ${r.stale.join(", ")}` : ""}`,
+        );
+      },
+    );
 
-  const list = (v: string, prev: string[] = []) => [...prev, ...v.split(",").map((x) => x.trim()).filter(Boolean)];
-  const sim = program.command("sim").description("replay a workload trace through the production planner on the CloudSim data-centre model (see docs/simulator.md)");
+  const list = (v: string, prev: string[] = []) => [
+    ...prev,
+    ...v
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ];
+  const sim = program
+    .command("sim")
+    .description("replay a workload trace through the production planner on the CloudSim data-centre model (see docs/simulator.md)");
   sim
     .command("run", { isDefault: true })
     .description("simulate one trace folder with one policy")
@@ -205,26 +299,40 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
     .option("--vm-types <list>", "VM types as MIPS:RAM_MB, comma-separated", list)
     .option("--policy-file <file>", "Ballast policy keys (YAML/JSON) on top of the simulator's mapping of the defaults")
     .option("--json", "print the metrics as JSON")
-    .action(async (o: { dir: string; format: "planetlab" | "cpu-mem"; policy: string; variant: "303" | "prefix"; step: string; hosts: string; hostTypes?: string[]; vmTypes?: string[]; policyFile?: string; json?: boolean }) => {
-      if (!existsSync(o.dir)) throw new BallastError("BAD_REQUEST", `trace folder ${o.dir} does not exist (PlanetLab days and the GCD set are in ../shared/data)`);
-      const { runSim, formatRun, toMetricsJson } = await import("../sim/index.js");
-      const { readConfigFile } = await import("../shared/config/load-config.js");
-      const step = Number(o.step);
-      const hosts = Number(o.hosts);
-      if (!(step > 0) || !Number.isInteger(hosts) || hosts < 1) throw new BallastError("BAD_REQUEST", "--step must be > 0 and --hosts a positive integer");
-      const r = runSim({
-        dir: o.dir,
-        format: o.format,
-        policy: o.policy,
-        variant: o.variant,
-        step,
-        hosts,
-        ...(o.hostTypes ? { hostTypes: o.hostTypes } : {}),
-        ...(o.vmTypes ? { vmTypes: o.vmTypes } : {}),
-        ...(o.policyFile ? { ballastPolicy: readConfigFile(o.policyFile) } : {}),
-      });
-      io.out(o.json ? toMetricsJson([r]).trimEnd() : formatRun(r));
-    });
+    .action(
+      async (o: {
+        dir: string;
+        format: "planetlab" | "cpu-mem";
+        policy: string;
+        variant: "303" | "prefix";
+        step: string;
+        hosts: string;
+        hostTypes?: string[];
+        vmTypes?: string[];
+        policyFile?: string;
+        json?: boolean;
+      }) => {
+        if (!existsSync(o.dir))
+          throw new BallastError("BAD_REQUEST", `trace folder ${o.dir} does not exist (PlanetLab days and the GCD set are in ../shared/data)`);
+        const { runSim, formatRun, toMetricsJson } = await import("../sim/index.js");
+        const { readConfigFile } = await import("../shared/config/load-config.js");
+        const step = Number(o.step);
+        const hosts = Number(o.hosts);
+        if (!(step > 0) || !Number.isInteger(hosts) || hosts < 1) throw new BallastError("BAD_REQUEST", "--step must be > 0 and --hosts a positive integer");
+        const r = runSim({
+          dir: o.dir,
+          format: o.format,
+          policy: o.policy,
+          variant: o.variant,
+          step,
+          hosts,
+          ...(o.hostTypes ? { hostTypes: o.hostTypes } : {}),
+          ...(o.vmTypes ? { vmTypes: o.vmTypes } : {}),
+          ...(o.policyFile ? { ballastPolicy: readConfigFile(o.policyFile) } : {}),
+        });
+        io.out(o.json ? toMetricsJson([r]).trimEnd() : formatRun(r));
+      },
+    );
   sim
     .command("report <metrics...>")
     .description("render a table and SVG plots from metrics JSON files (`sim run --json > m.json`)")

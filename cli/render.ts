@@ -24,7 +24,14 @@ export function renderStatus(d: StatusReply): string {
     table(["HOST", "STATE", "CPU", "MEM", "VMS", "CPUS", "ADDRESS", "SEEN"], hosts),
   ];
   const migs = [...d.migrations.ongoing, ...d.migrations.queued];
-  if (migs.length > 0) out.push("", table(["MIGRATION", "VM", "FROM", "TO", "STATE", "PROGRESS"], migs.map((m) => [m.requestId, m.vm, m.source, m.destination, m.state, m.progress === null ? "-" : `${m.progress}%`])));
+  if (migs.length > 0)
+    out.push(
+      "",
+      table(
+        ["MIGRATION", "VM", "FROM", "TO", "STATE", "PROGRESS"],
+        migs.map((m) => [m.requestId, m.vm, m.source, m.destination, m.state, m.progress === null ? "-" : `${m.progress}%`]),
+      ),
+    );
   if (d.frozenVms.length > 0) out.push("", `frozen (ping-pong): ${d.frozenVms.join(", ")}`);
   if (d.pendingPlans.length > 0) out.push("", `pending plans: ${d.pendingPlans.map((p) => `${p.id} (${p.moves} moves)`).join(", ")}`);
   return out.join("\n");
@@ -32,14 +39,27 @@ export function renderStatus(d: StatusReply): string {
 
 export function renderPlan(p: Plan): string {
   const out = [`plan ${p.id} (${p.mode}), ${p.moves.length} move(s)`];
-  if (p.moves.length > 0) out.push(table(["#", "VM", "FROM", "TO", "STRATEGY", "REASON"], p.moves.map((m) => [m.seq, m.vm, m.source, m.destination, m.strategy, m.reason])));
+  if (p.moves.length > 0)
+    out.push(
+      table(
+        ["#", "VM", "FROM", "TO", "STRATEGY", "REASON"],
+        p.moves.map((m) => [m.seq, m.vm, m.source, m.destination, m.strategy, m.reason]),
+      ),
+    );
   const ind = p.indicators;
   out.push(
     `imbalance ${ind.imbalanceBefore.toFixed(2)} -> ${ind.imbalanceAfter.toFixed(2)}, overloaded hosts ${ind.overloadedBefore} -> ${ind.overloadedAfter}, ` +
       `${(ind.bytesToMove / 2 ** 30).toFixed(2)} GiB to move${ind.hostsFreed.length ? `, hosts freed: ${ind.hostsFreed.join(", ")}` : ""}`,
   );
   const notable = p.decisions.filter((d) => d.kind !== "host").slice(0, 30);
-  if (notable.length > 0) out.push("", table(["SUBJECT", "CODE", "WHY"], notable.map((d) => [d.subject, d.code, d.message])));
+  if (notable.length > 0)
+    out.push(
+      "",
+      table(
+        ["SUBJECT", "CODE", "WHY"],
+        notable.map((d) => [d.subject, d.code, d.message]),
+      ),
+    );
   const hostRejects = p.decisions.filter((d) => d.kind === "host").length;
   if (hostRejects > 0) out.push(`(${hostRejects} destination rejection(s); --json for all)`);
   return out.join("\n");
@@ -65,7 +85,10 @@ export function renderHistory(rows: readonly MigrationRecord[]): string {
 
 export function renderDecisions(rows: readonly LoggedDecision[]): string {
   if (rows.length === 0) return "no decisions recorded";
-  return table(["CYCLE", "TIME", "SUBJECT", "CODE", "MESSAGE"], rows.map((r) => [r.cycle, time(r.ts), r.subject, r.code, r.message]));
+  return table(
+    ["CYCLE", "TIME", "SUBJECT", "CODE", "MESSAGE"],
+    rows.map((r) => [r.cycle, time(r.ts), r.subject, r.code, r.message]),
+  );
 }
 
 export function renderExplain(d: ExplainReply): string {
@@ -75,7 +98,9 @@ export function renderExplain(d: ExplainReply): string {
     ...(d.cpuLevels ? [`CPU levels: ${d.cpuLevels}`] : []),
   ];
   const decisions = d.lastCycles.decisions;
-  out.push(decisions.length ? `last cycles (${d.lastCycles.from}..${d.lastCycles.to}):` : `no decisions about it in cycles ${d.lastCycles.from}..${d.lastCycles.to}`);
+  out.push(
+    decisions.length ? `last cycles (${d.lastCycles.from}..${d.lastCycles.to}):` : `no decisions about it in cycles ${d.lastCycles.from}..${d.lastCycles.to}`,
+  );
   if (decisions.length) out.push(renderDecisions(decisions));
   if (d.history.length) out.push("", renderHistory(d.history));
   return out.join("\n");

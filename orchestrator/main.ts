@@ -72,7 +72,13 @@ export async function startOrchestrator(opts: {
     let decisions: DecisionStream;
     try {
       kv = await new Kvm(nc).create(config.ha.bucket, { history: 1, replicas: config.ha.replicas });
-      decisions = await DecisionStream.open(nc, { bucket: config.ha.bucket, maxBytes: config.ha.decisions_max_bytes, replicas: config.ha.replicas, instance, log });
+      decisions = await DecisionStream.open(nc, {
+        bucket: config.ha.bucket,
+        maxBytes: config.ha.decisions_max_bytes,
+        replicas: config.ha.replicas,
+        instance,
+        log,
+      });
     } catch (e) {
       mappingFile?.close();
       await nc.close().catch(() => undefined);
@@ -80,7 +86,10 @@ export async function startOrchestrator(opts: {
     }
     // JetStream applies `replicas` only when it creates the bucket; opening an existing one keeps
     // what it has, so a config changed later would silently not take effect.
-    const replicas = await kv.status().then((s) => s.replicas, () => undefined);
+    const replicas = await kv.status().then(
+      (s) => s.replicas,
+      () => undefined,
+    );
     if (replicas !== undefined && replicas !== config.ha.replicas)
       log.warn(
         { bucket: config.ha.bucket, replicas, configured: config.ha.replicas },
@@ -96,7 +105,10 @@ export async function startOrchestrator(opts: {
         // Bounded: a slow stream delays only the cycle numbering, never the takeover.
         const caughtUp = await decisions.catchUp(ttlMs / 3).catch((e: unknown) => describeError(e));
         if (caughtUp !== true)
-          log.warn({ why: caughtUp === false ? `not read within ${ttlMs / 3} ms` : caughtUp }, "taking over before the replicated decision log was read to its end");
+          log.warn(
+            { why: caughtUp === false ? `not read within ${ttlMs / 3} ms` : caughtUp },
+            "taking over before the replicated decision log was read to its end",
+          );
         orchestrator.adopt(await store.load());
       },
       onLeading: () => void orchestrator.pump().catch((e) => log.error({ err: describeError(e) }, "dispatch failed")),

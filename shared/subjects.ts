@@ -20,7 +20,6 @@ export const agentSubjects = (host: string) => ({
   abort: `${SUBJECT_PREFIX}.agent.${host}.abort`,
 });
 
-
 /** Wildcards the orchestrator subscribes to. */
 export const allAgents = {
   metrics: `${SUBJECT_PREFIX}.agent.*.metrics`,

@@ -28,7 +28,9 @@ for (const variant of variants) {
     for (const day of values.days.split(",")) {
       const r = calibrateOne(values.data, day, policy, variant);
       rows.push(r);
-      process.stderr.write(`${day} ${policy} ${variant}: ${r.ours.energyKWh.toFixed(2)} kWh (x${r.energyRatio.toFixed(4)}), ${r.ours.migrations} migr. (x${r.migrationRatio.toFixed(4)}) ${r.pass ? "ok" : "MISS"}\n`);
+      process.stderr.write(
+        `${day} ${policy} ${variant}: ${r.ours.energyKWh.toFixed(2)} kWh (x${r.energyRatio.toFixed(4)}), ${r.ours.migrations} migr. (x${r.migrationRatio.toFixed(4)}) ${r.pass ? "ok" : "MISS"}\n`,
+      );
     }
   }
 }
@@ -36,5 +38,12 @@ console.log(formatTable(rows));
 const missed = rows.filter((r) => !r.pass).length;
 console.log(`\n${rows.length - missed}/${rows.length} within the bar (energy ±5 %, migrations ±10 %).`);
 if (values.json) {
-  writeFileSync(values.json, JSON.stringify(rows.map((r) => ({ ...r, ours: { ...r.ours } })), null, 2));
+  writeFileSync(
+    values.json,
+    JSON.stringify(
+      rows.map((r) => ({ ...r, ours: { ...r.ours } })),
+      null,
+      2,
+    ),
+  );
 }

@@ -7,18 +7,7 @@ import { loadTraceDir } from "./traces/load.js";
 
 // Runs CloudSim baselines on PlanetLab days and compares them with CloudSim's own outputs.
 
-export const PLANETLAB_DAYS = [
-  "20110303",
-  "20110306",
-  "20110309",
-  "20110322",
-  "20110325",
-  "20110403",
-  "20110409",
-  "20110411",
-  "20110412",
-  "20110420",
-] as const;
+export const PLANETLAB_DAYS = ["20110303", "20110306", "20110309", "20110322", "20110325", "20110403", "20110409", "20110411", "20110412", "20110420"] as const;
 
 /** The bar: energy within 5 %, migrations within 10 %. */
 export const CALIBRATION_BAR = { energy: 0.05, migrations: 0.1 } as const;
@@ -47,10 +36,7 @@ export function findReference(rows: readonly ReferenceRow[], day: string, policy
 export function compare(day: string, policy: string, variant: CloudSimVariant, ours: RunMetrics, ref: ReferenceRow | undefined): CalibrationRow {
   const energyRatio = ref ? ours.energyKWh / ref.energyKWh : Number.NaN;
   const migrationRatio = ref ? ours.migrations / ref.migrations : Number.NaN;
-  const pass =
-    ref !== undefined &&
-    Math.abs(energyRatio - 1) <= CALIBRATION_BAR.energy &&
-    Math.abs(migrationRatio - 1) <= CALIBRATION_BAR.migrations;
+  const pass = ref !== undefined && Math.abs(energyRatio - 1) <= CALIBRATION_BAR.energy && Math.abs(migrationRatio - 1) <= CALIBRATION_BAR.migrations;
   return { day, policy, variant, ours, ref, energyRatio, migrationRatio, pass };
 }
 
@@ -66,7 +52,8 @@ function f(x: number, d: number): string {
 }
 
 export function formatTable(rows: readonly CalibrationRow[]): string {
-  const head = "| day | policy | variant | kWh ours | kWh CloudSim | ratio | migr. ours | migr. CloudSim | ratio | SLATAH ours | SLATAH CS | SLAV ours | SLAV CS | shutdowns ours/CS | CPU s | bar |";
+  const head =
+    "| day | policy | variant | kWh ours | kWh CloudSim | ratio | migr. ours | migr. CloudSim | ratio | SLATAH ours | SLATAH CS | SLAV ours | SLAV CS | shutdowns ours/CS | CPU s | bar |";
   const sep = "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
   const lines = rows.map((r) => {
     const o = r.ours;

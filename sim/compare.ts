@@ -55,7 +55,11 @@ const SWEEP: readonly { label: string; series: string; policy: PolicyInput }[] =
   { label: "headroom_min_share 1 (fixed CPU levels, as before)", series: "caps 4/8 (defaults)", policy: { headroom_min_share: 1 } },
   { label: DEFAULTS, series: "caps 4/8 (defaults)", policy: {} },
   { label: "caps 8/16", series: "caps 8/16", policy: caps(8, 16) },
-  { label: "consolidate_load 80, max_load_candidate 80, load_target 75, caps 8/16", series: "caps 8/16", policy: { consolidate_load: 80, max_load_candidate: 80, load_target: 75, ...caps(8, 16) } },
+  {
+    label: "consolidate_load 80, max_load_candidate 80, load_target 75, caps 8/16",
+    series: "caps 8/16",
+    policy: { consolidate_load: 80, max_load_candidate: 80, load_target: 75, ...caps(8, 16) },
+  },
   {
     label: "load_threshold 90, load_target 80, consolidate_load 80, max_load_candidate 80, caps 8/16",
     series: "caps 8/16",
@@ -64,7 +68,11 @@ const SWEEP: readonly { label: string; series: string; policy: PolicyInput }[] =
 ];
 /** Memory-only knobs, swept on GCD alone (PlanetLab's VMs reserve no memory). */
 const GCD_ONLY: readonly { label: string; series: string; policy: PolicyInput }[] = [
-  { label: "mem_reserve_mib 1024 (the production reserve: a quarter of the 4 GB model host)", series: "caps 4/8 (defaults)", policy: { mem_reserve_mib: 1024 } },
+  {
+    label: "mem_reserve_mib 1024 (the production reserve: a quarter of the 4 GB model host)",
+    series: "caps 4/8 (defaults)",
+    policy: { mem_reserve_mib: 1024 },
+  },
 ];
 const isDefault = (s: { policy: PolicyInput }) => Object.keys(s.policy).length === 0;
 const sweepPoints = values.quick || values["no-sweep"] ? SWEEP.filter(isDefault) : SWEEP;
@@ -94,7 +102,9 @@ for (const day of days) {
     const rec = runSim({ dir: planetLabDir(data, day), format: "planetlab", policy: "ballast", ballastPolicy: s.policy }, traces);
     sweepRuns.push({ label: s.label, day, rec });
     if (isDefault(s)) runs.push({ ...rec, policy: "Ballast (defaults)" });
-    log(`${day} Ballast [${s.label}]: ${rec.metrics.energyKWh.toFixed(2)} kWh, ${rec.metrics.migrations} migrations, ESV ${rec.metrics.esv.toExponential(2)}, ${(rec.metrics.cpuMs / 1000).toFixed(1)} s CPU`);
+    log(
+      `${day} Ballast [${s.label}]: ${rec.metrics.energyKWh.toFixed(2)} kWh, ${rec.metrics.migrations} migrations, ESV ${rec.metrics.esv.toExponential(2)}, ${(rec.metrics.cpuMs / 1000).toFixed(1)} s CPU`,
+    );
   }
 }
 
@@ -104,31 +114,52 @@ if (!values["no-calibration"]) {
 }
 
 const names = ["Ballast (defaults)", ...[...new Set(runs.map((r) => r.policy))].filter((p) => p !== "Ballast (defaults)")];
-const ballast = summarise("Ballast (defaults)", runs.filter((r) => r.policy === "Ballast (defaults)").map((r) => r.metrics));
+const ballast = summarise(
+  "Ballast (defaults)",
+  runs.filter((r) => r.policy === "Ballast (defaults)").map((r) => r.metrics),
+);
 sections.push(
   `## Ballast (production defaults) against the CloudSim baselines (pre-fix), PlanetLab\n\nSame simulator, same start (PABFD pre-fix initial placement). Target: ${TARGET.policy}, median ${TARGET.energyKWh} kWh, ${TARGET.migrations} migrations, ESV ${TARGET.esv.toExponential(2)}.\n\n${comparisonTable(runs, names)}\n\n${goalTable(ballast)}`,
 );
 
 writeFileSync(
   join(out, "energy-vs-slav.svg"),
-  energySlavSvg(runs.map((r) => ({ policy: r.policy, workload: r.workload, energyKWh: r.metrics.energyKWh, slav: r.metrics.slav })), "PlanetLab: energy vs SLAV per day (□ median)"),
+  energySlavSvg(
+    runs.map((r) => ({ policy: r.policy, workload: r.workload, energyKWh: r.metrics.energyKWh, slav: r.metrics.slav })),
+    "PlanetLab: energy vs SLAV per day (□ median)",
+  ),
 );
 const firstDay = days[0]!;
 writeFileSync(
   join(out, "migrations-per-hour.svg"),
-  migrationsPerHourSvg(runs.filter((r) => r.workload === firstDay).map((r) => ({ label: r.policy, perHour: r.metrics.migrationsPerHour })), `Migrations per hour, ${firstDay}`),
+  migrationsPerHourSvg(
+    runs.filter((r) => r.workload === firstDay).map((r) => ({ label: r.policy, perHour: r.metrics.migrationsPerHour })),
+    `Migrations per hour, ${firstDay}`,
+  ),
 );
 
 // Trade-off curve: medians over the days per sweep point.
 const seriesOf = new Map([...SWEEP, ...GCD_ONLY].map((s) => [s.label, `Ballast, ${s.series}`]));
 const labels = [...new Set(sweepRuns.map((s) => s.label))];
 if (labels.length > 1) {
-  const pts = labels.map((l) => ({ label: l, s: summarise(l, sweepRuns.filter((x) => x.label === l).map((x) => x.rec.metrics)) }));
-  const lr = summarise("lr", runs.filter((r) => r.policy.startsWith("LR-MMT")).map((r) => r.metrics));
+  const pts = labels.map((l) => ({
+    label: l,
+    s: summarise(
+      l,
+      sweepRuns.filter((x) => x.label === l).map((x) => x.rec.metrics),
+    ),
+  }));
+  const lr = summarise(
+    "lr",
+    runs.filter((r) => r.policy.startsWith("LR-MMT")).map((r) => r.metrics),
+  );
   const lines = [
     `| Ballast setting | median kWh | vs LR-MMT-1.2 | median migrations | median SLATAH | median SLAV | median ESV |`,
     `|---|---|---|---|---|---|---|`,
-    ...pts.map(({ label, s }) => `| ${label === DEFAULTS ? `**${label}**` : label} | ${s.energyKWh.toFixed(1)} | ${((s.energyKWh / lr.energyKWh - 1) * 100).toFixed(1)} % | ${Math.round(s.migrations)} | ${(s.slatah * 100).toFixed(2)} % | ${s.slav.toExponential(2)} | ${s.esv.toExponential(2)} |`),
+    ...pts.map(
+      ({ label, s }) =>
+        `| ${label === DEFAULTS ? `**${label}**` : label} | ${s.energyKWh.toFixed(1)} | ${((s.energyKWh / lr.energyKWh - 1) * 100).toFixed(1)} % | ${Math.round(s.migrations)} | ${(s.slatah * 100).toFixed(2)} % | ${s.slav.toExponential(2)} | ${s.esv.toExponential(2)} |`,
+    ),
     `| *LR-MMT-1.2 pre-fix (measured here)* | ${lr.energyKWh.toFixed(1)} | 0 % | ${Math.round(lr.migrations)} | ${(lr.slatah * 100).toFixed(2)} % | ${lr.slav.toExponential(2)} | ${lr.esv.toExponential(2)} |`,
   ];
   sections.push(
@@ -137,14 +168,35 @@ if (labels.length > 1) {
   writeFileSync(
     join(out, "tradeoff-energy-slav.svg"),
     scatterSvg(
-      [...pts.map(({ label, s }) => ({ series: seriesOf.get(label)!, label: `${label}: ${s.energyKWh.toFixed(1)} kWh, SLAV ${s.slav.toExponential(2)}`, x: s.slav, y: s.energyKWh })), { series: "LR-MMT-1.2 pre-fix", label: `LR-MMT-1.2: ${lr.energyKWh.toFixed(1)} kWh`, x: lr.slav, y: lr.energyKWh }],
+      [
+        ...pts.map(({ label, s }) => ({
+          series: seriesOf.get(label)!,
+          label: `${label}: ${s.energyKWh.toFixed(1)} kWh, SLAV ${s.slav.toExponential(2)}`,
+          x: s.slav,
+          y: s.energyKWh,
+        })),
+        { series: "LR-MMT-1.2 pre-fix", label: `LR-MMT-1.2: ${lr.energyKWh.toFixed(1)} kWh`, x: lr.slav, y: lr.energyKWh },
+      ],
       { title: "PlanetLab trade-off: median energy vs SLAV", xLabel: "SLAV (median)", yLabel: "energy, kWh (median)" },
     ),
   );
   writeFileSync(
     join(out, "tradeoff-energy-migrations.svg"),
     scatterSvg(
-      [...pts.map(({ label, s }) => ({ series: seriesOf.get(label)!, label: `${label}: ${s.energyKWh.toFixed(1)} kWh, ${Math.round(s.migrations)} migrations`, x: s.migrations, y: s.energyKWh })), { series: "LR-MMT-1.2 pre-fix", label: `LR-MMT-1.2: ${lr.energyKWh.toFixed(1)} kWh, ${Math.round(lr.migrations)} migrations`, x: lr.migrations, y: lr.energyKWh }],
+      [
+        ...pts.map(({ label, s }) => ({
+          series: seriesOf.get(label)!,
+          label: `${label}: ${s.energyKWh.toFixed(1)} kWh, ${Math.round(s.migrations)} migrations`,
+          x: s.migrations,
+          y: s.energyKWh,
+        })),
+        {
+          series: "LR-MMT-1.2 pre-fix",
+          label: `LR-MMT-1.2: ${lr.energyKWh.toFixed(1)} kWh, ${Math.round(lr.migrations)} migrations`,
+          x: lr.migrations,
+          y: lr.energyKWh,
+        },
+      ],
       { title: "PlanetLab trade-off: median energy vs migrations", xLabel: "migrations per day (median)", yLabel: "energy, kWh (median)" },
     ),
   );
@@ -157,7 +209,9 @@ if (!values["no-gcd"]) {
   for (const policy of ["ballast", "thr-mmt-0.8+mem", "thr-mmt-0.8"]) {
     const rec = runSim({ dir, format: "cpu-mem", policy }, traces);
     gcd.push({ ...rec, workload: "GCD", policy: policy === "ballast" ? "Ballast (defaults, memory modelled)" : rec.policy });
-    log(`GCD ${rec.policy}: ${rec.metrics.energyKWh.toFixed(2)} kWh, ${rec.metrics.migrations} migrations, memory over capacity ${(rec.metrics.memOverCapacityShare * 100).toFixed(3)} %`);
+    log(
+      `GCD ${rec.policy}: ${rec.metrics.energyKWh.toFixed(2)} kWh, ${rec.metrics.migrations} migrations, memory over capacity ${(rec.metrics.memOverCapacityShare * 100).toFixed(3)} %`,
+    );
   }
   runs.push(...gcd);
   const [ballastGcd, thrMem] = [gcd[0]!.metrics, gcd[1]!.metrics];
@@ -179,7 +233,10 @@ if (!values["no-gcd"]) {
     const lines = [
       `| Ballast setting | kWh | vs ${gcd[1]!.policy} | migrations | SLATAH | SLAV | memory over capacity |`,
       `|---|---|---|---|---|---|---|`,
-      ...pts.map(({ label, m }) => `| ${label === DEFAULTS ? `**${label}**` : label} | ${m.energyKWh.toFixed(1)} | ${((m.energyKWh / thrMem.energyKWh - 1) * 100).toFixed(1)} % | ${m.migrations} | ${(m.slatah * 100).toFixed(2)} % | ${m.slav.toExponential(2)} | ${(m.memOverCapacityShare * 100).toFixed(4)} % |`),
+      ...pts.map(
+        ({ label, m }) =>
+          `| ${label === DEFAULTS ? `**${label}**` : label} | ${m.energyKWh.toFixed(1)} | ${((m.energyKWh / thrMem.energyKWh - 1) * 100).toFixed(1)} % | ${m.migrations} | ${(m.slatah * 100).toFixed(2)} % | ${m.slav.toExponential(2)} | ${(m.memOverCapacityShare * 100).toFixed(4)} % |`,
+      ),
       `| *${gcd[1]!.policy}* | ${thrMem.energyKWh.toFixed(1)} | 0 % | ${thrMem.migrations} | ${(thrMem.slatah * 100).toFixed(2)} % | ${thrMem.slav.toExponential(2)} | ${(thrMem.memOverCapacityShare * 100).toFixed(4)} % |`,
     ];
     sections.push(`## Trade-off on GCD (CPU + memory)\n\n${lines.join("\n")}`);
@@ -187,8 +244,18 @@ if (!values["no-gcd"]) {
       join(out, "tradeoff-gcd.svg"),
       scatterSvg(
         [
-          ...pts.map(({ label, m }) => ({ series: seriesOf.get(label)!, label: `${label}: ${m.energyKWh.toFixed(1)} kWh, SLATAH ${(m.slatah * 100).toFixed(2)} %, ${m.migrations} migrations`, x: m.slatah * 100, y: m.energyKWh })),
-          { series: gcd[1]!.policy, label: `${gcd[1]!.policy}: ${thrMem.energyKWh.toFixed(1)} kWh, SLATAH ${(thrMem.slatah * 100).toFixed(2)} %, ${thrMem.migrations} migrations`, x: thrMem.slatah * 100, y: thrMem.energyKWh },
+          ...pts.map(({ label, m }) => ({
+            series: seriesOf.get(label)!,
+            label: `${label}: ${m.energyKWh.toFixed(1)} kWh, SLATAH ${(m.slatah * 100).toFixed(2)} %, ${m.migrations} migrations`,
+            x: m.slatah * 100,
+            y: m.energyKWh,
+          })),
+          {
+            series: gcd[1]!.policy,
+            label: `${gcd[1]!.policy}: ${thrMem.energyKWh.toFixed(1)} kWh, SLATAH ${(thrMem.slatah * 100).toFixed(2)} %, ${thrMem.migrations} migrations`,
+            x: thrMem.slatah * 100,
+            y: thrMem.energyKWh,
+          },
         ],
         { title: "GCD trade-off: energy vs overload time", xLabel: "SLATAH, %", yLabel: "energy, kWh" },
       ),

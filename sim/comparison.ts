@@ -158,7 +158,11 @@ export function planetLabGoal(s: Summary): GoalVerdict {
 const pct = (x: number, d = 2) => `${(x * 100).toFixed(d)} %`;
 const e2 = (x: number) => x.toExponential(2);
 
-export function metricsRow(label: string, m: Pick<RunMetrics, "energyKWh" | "migrations" | "slatah" | "pdm" | "slav" | "esv" | "hostShutdowns">, extra: string[] = []): string {
+export function metricsRow(
+  label: string,
+  m: Pick<RunMetrics, "energyKWh" | "migrations" | "slatah" | "pdm" | "slav" | "esv" | "hostShutdowns">,
+  extra: string[] = [],
+): string {
   return `| ${label} | ${m.energyKWh.toFixed(2)} | ${Math.round(m.migrations)} | ${pct(m.slatah)} | ${pct(m.pdm, 4)} | ${e2(m.slav)} | ${e2(m.esv)} | ${Math.round(m.hostShutdowns)} |${extra.map((x) => ` ${x} |`).join("")}`;
 }
 
@@ -174,7 +178,10 @@ export function comparisonTable(runs: readonly RunRecord[], policies: readonly s
       if (r) lines.push(metricsRow(`${d} | ${p}`, r.metrics, [(r.metrics.cpuMs / 1000).toFixed(1)]));
     }
   for (const p of policies) {
-    const s = summarise(p, runs.filter((r) => r.policy === p).map((r) => r.metrics));
+    const s = summarise(
+      p,
+      runs.filter((r) => r.policy === p).map((r) => r.metrics),
+    );
     lines.push(metricsRow(`**median** | **${p}**`, s, [s.cpuS.toFixed(1)]));
   }
   return lines.join("\n");
@@ -208,14 +215,18 @@ export function twoResourceTable(runs: readonly RunRecord[]): string {
 }
 
 /** Overload time on either resource: `a`'s upper bound (the sum) is below `b`'s lower bound (the larger share). */
-export function twoResourceOverloadLess(a: Pick<RunMetrics, "slatah" | "memOverCapacityShare">, b: Pick<RunMetrics, "slatah" | "memOverCapacityShare">): boolean {
+export function twoResourceOverloadLess(
+  a: Pick<RunMetrics, "slatah" | "memOverCapacityShare">,
+  b: Pick<RunMetrics, "slatah" | "memOverCapacityShare">,
+): boolean {
   return a.slatah + a.memOverCapacityShare < Math.max(b.slatah, b.memOverCapacityShare);
 }
 
 /** Issue 5's two-resource goal against THR-MMT with a memory threshold: less overload time, fewer migrations, no more energy. */
 export function twoResourceGoalTable(ballast: RunMetrics, thr: RunMetrics, thrName: string): string {
   const yes = (b: boolean) => (b ? "**met**" : "**not met**");
-  const over = (m: RunMetrics) => `SLATAH ${pct(m.slatah)}, memory over capacity ${pct(m.memOverCapacityShare, 4)} (${Math.round(m.memOverCapacityHostS)} host-s)`;
+  const over = (m: RunMetrics) =>
+    `SLATAH ${pct(m.slatah)}, memory over capacity ${pct(m.memOverCapacityShare, 4)} (${Math.round(m.memOverCapacityHostS)} host-s)`;
   // Overload time is the share of active host time a host is overloaded on either resource: CPU
   // at 100 % (SLATAH) or memory over capacity. Per host and second the two may overlap, so the
   // sum is an upper bound of it and the larger one a lower bound: Ballast's bound must be below
@@ -240,7 +251,9 @@ export function formatRun(r: RunRecord): string {
     `  SLATAH ${pct(m.slatah)}, PDM ${pct(m.pdm, 4)}, SLAV ${e2(m.slav)}, ESV ${e2(m.esv)}`,
   ];
   if (m.meanHostMemStdDev > 0)
-    lines.push(`  memory over capacity ${pct(m.memOverCapacityShare, 3)} of host time (${(m.memOverCapacityHostS / 3600).toFixed(1)} host-h), std-dev of host load CPU ${pct(m.meanHostCpuStdDev, 1)} / memory ${pct(m.meanHostMemStdDev, 1)}`);
+    lines.push(
+      `  memory over capacity ${pct(m.memOverCapacityShare, 3)} of host time (${(m.memOverCapacityHostS / 3600).toFixed(1)} host-h), std-dev of host load CPU ${pct(m.meanHostCpuStdDev, 1)} / memory ${pct(m.meanHostMemStdDev, 1)}`,
+    );
   lines.push(`  ${m.hosts} hosts, ${m.vms} VMs, ${m.steps} steps, ${(m.cpuMs / 1000).toFixed(1)} s CPU`);
   return lines.join("\n");
 }

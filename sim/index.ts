@@ -20,7 +20,19 @@ export { energySlavSvg, migrationsPerHourSvg } from "./report/svg.js";
 export { calibrateOne, formatTable, PLANETLAB_DAYS, CALIBRATION_BAR } from "./calibration.js";
 export { BallastPolicy, BallastPlanner, ballastPolicy, simPolicy, UNBOUNDED_MEMORY_MIB } from "./policies/ballast.js";
 export type { BallastSimOptions, MemoryModel } from "./policies/ballast.js";
-export { runSim, formatRun, policyByName, specOf, parseVmTypes, summarise, comparisonTable, goalTable, twoResourceTable, planetLabGoal, TARGET } from "./comparison.js";
+export {
+  runSim,
+  formatRun,
+  policyByName,
+  specOf,
+  parseVmTypes,
+  summarise,
+  comparisonTable,
+  goalTable,
+  twoResourceTable,
+  planetLabGoal,
+  TARGET,
+} from "./comparison.js";
 export type { SimRunOptions, Summary, GoalVerdict } from "./comparison.js";
 export { renderReport, readRuns } from "./report/render.js";
 export type { RenderedReport } from "./report/render.js";

@@ -25,7 +25,12 @@ export class AgentMetrics {
       { host: o.host, driver: o.driver, version: o.version },
       1,
     );
-    this.collections = new Counter({ name: "ballast_agent_collections_total", help: "Metric collections, by outcome (ok, failed)", labelNames: ["outcome"], registers });
+    this.collections = new Counter({
+      name: "ballast_agent_collections_total",
+      help: "Metric collections, by outcome (ok, failed)",
+      labelNames: ["outcome"],
+      registers,
+    });
     this.collections.inc({ outcome: "ok" }, 0);
     this.collections.inc({ outcome: "failed" }, 0);
     this.collectSeconds = new Histogram({
@@ -34,7 +39,12 @@ export class AgentMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.virshCalls = new Counter({ name: "ballast_agent_virsh_calls_total", help: "virsh commands run, by command and outcome (ok, error)", labelNames: ["command", "outcome"], registers });
+    this.virshCalls = new Counter({
+      name: "ballast_agent_virsh_calls_total",
+      help: "virsh commands run, by command and outcome (ok, error)",
+      labelNames: ["command", "outcome"],
+      registers,
+    });
     this.vms = new Gauge({ name: "ballast_agent_vms", help: "Domains in the last collection, by state", labelNames: ["state"], registers });
     this.outgoing = new Counter({
       name: "ballast_agent_outgoing_migrations_total",
@@ -55,7 +65,11 @@ export class AgentMetrics {
       },
     });
     this.published = new Counter({ name: "ballast_agent_metrics_published_total", help: "HostMetrics messages published", registers });
-    this.lastPublish = new Gauge({ name: "ballast_agent_last_publish_timestamp_seconds", help: "Unix time of the last HostMetrics publish (0: none yet)", registers });
+    this.lastPublish = new Gauge({
+      name: "ballast_agent_last_publish_timestamp_seconds",
+      help: "Unix time of the last HostMetrics publish (0: none yet)",
+      registers,
+    });
     if (o.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -77,7 +91,16 @@ export class AgentMetrics {
   }
 
   migrationEvent(e: MigrationEvent): void {
-    const outcome = e.type === "migration.started" ? "started" : e.type === "migration.succeeded" ? "succeeded" : e.type === "migration.failed" ? "failed" : e.type === "migration.aborted" ? "aborted" : undefined;
+    const outcome =
+      e.type === "migration.started"
+        ? "started"
+        : e.type === "migration.succeeded"
+          ? "succeeded"
+          : e.type === "migration.failed"
+            ? "failed"
+            : e.type === "migration.aborted"
+              ? "aborted"
+              : undefined;
     if (outcome) this.outgoing.inc({ outcome });
   }
 

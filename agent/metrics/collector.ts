@@ -55,7 +55,13 @@ export class MetricsCollector {
         migrating: this.o.isMigrating(d.name),
       });
     }
-    const cpuPercent = this.o.loadSource === "domains" ? domainLoadPercent(vms.map((v) => v.cpuPercent), host.cpus) : host.cpuPercent;
+    const cpuPercent =
+      this.o.loadSource === "domains"
+        ? domainLoadPercent(
+            vms.map((v) => v.cpuPercent),
+            host.cpus,
+          )
+        : host.cpuPercent;
     return HostMetrics.parse({
       v: 1,
       host: this.o.host,

@@ -1,7 +1,15 @@
 import { BoundedMap } from "../../shared/bounded-map.js";
 import { BallastError, describeError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
-import type { AbortRequest, AbortResult, MigrateAccepted, MigrateRequest, MigrationEvent, MigrationInfo, MigrationStats } from "../../shared/schemas/agent-api.js";
+import type {
+  AbortRequest,
+  AbortResult,
+  MigrateAccepted,
+  MigrateRequest,
+  MigrationEvent,
+  MigrationInfo,
+  MigrationStats,
+} from "../../shared/schemas/agent-api.js";
 import { err, ok, type ErrorCode, type Reply } from "../../shared/schemas/envelope.js";
 import type { Clock } from "../ports/clock.js";
 import type { Hypervisor, MigrationProgress } from "../ports/hypervisor.js";
@@ -156,7 +164,12 @@ export class MigrationManager {
       () => undefined,
     );
     try {
-      const stats = await hypervisor.migrate(info.vm, { host: info.destination, address: info.destinationAddress }, { timeoutMs, signal: stop.signal }, onProgress);
+      const stats = await hypervisor.migrate(
+        info.vm,
+        { host: info.destination, address: info.destinationAddress },
+        { timeoutMs, signal: stop.signal },
+        onProgress,
+      );
       this.finish(run, "succeeded", { stats: { ...stats, durationMs: stats.durationMs ?? clock.now() - t0 } });
     } catch (e) {
       if (timedOut) {
@@ -210,7 +223,10 @@ export class MigrationManager {
     if (!run) {
       const past = req.requestId !== undefined ? this.recent.get(req.requestId) : undefined;
       if (past && (req.vm === undefined || past.vm === req.vm)) return { requestId: past.requestId, vm: past.vm, aborted: false };
-      throw new BallastError("UNKNOWN_VM", `no migration ${req.requestId !== undefined ? `with requestId ${req.requestId}` : `of VM ${req.vm}`} is running on ${this.o.host}`);
+      throw new BallastError(
+        "UNKNOWN_VM",
+        `no migration ${req.requestId !== undefined ? `with requestId ${req.requestId}` : `of VM ${req.vm}`} is running on ${this.o.host}`,
+      );
     }
     this.noteEpoch(req.epoch);
     run.abortRequested = true;

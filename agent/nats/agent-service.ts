@@ -2,7 +2,15 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, type Service } from "@nats-io/services";
 import type { Logger } from "../../shared/logger.js";
 import { jsonHandler } from "../../shared/nats/handle-request.js";
-import { AgentApi, type AbortRequest, type AbortResult, type AgentStatus, type MigrateAccepted, type MigrateRequest, type Pong } from "../../shared/schemas/agent-api.js";
+import {
+  AgentApi,
+  type AbortRequest,
+  type AbortResult,
+  type AgentStatus,
+  type MigrateAccepted,
+  type MigrateRequest,
+  type Pong,
+} from "../../shared/schemas/agent-api.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import { withServiceErrorHeaders } from "./service-error-headers.js";
 

@@ -29,7 +29,12 @@ export function withServiceErrorHeaders(msg: Msg): Msg {
         if (body.ok === false && body.error) {
           const h = opts?.headers ?? headers();
           // Header values are one line; the full message is in the body.
-          h.set(ServiceErrorHeader, String(body.error.message ?? "error").replace(/[\r\n]+/g, " ").slice(0, 512));
+          h.set(
+            ServiceErrorHeader,
+            String(body.error.message ?? "error")
+              .replace(/[\r\n]+/g, " ")
+              .slice(0, 512),
+          );
           h.set(ServiceErrorCodeHeader, String(STATUS[body.error.code ?? "INTERNAL"] ?? 500));
           return msg.respond(data, { ...opts, headers: h });
         }

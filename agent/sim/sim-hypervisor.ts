@@ -190,7 +190,11 @@ export class SimHypervisor implements Hypervisor {
         const fraction = i / steps;
         if (failAt !== undefined && fraction >= failAt) throw new HypervisorError("operation failed: job 'migration out' unexpectedly failed");
         if (!this.destinationUp(target)) throw new HypervisorError("operation failed: job 'migration out' unexpectedly failed");
-        onProgress?.({ percent: Math.min(99, fraction * 100), dataProcessedBytes: Math.round(plan.bytesSent * fraction), dataTotalBytes: Math.round(vm.memMiB * MiB) });
+        onProgress?.({
+          percent: Math.min(99, fraction * 100),
+          dataProcessedBytes: Math.round(plan.bytesSent * fraction),
+          dataTotalBytes: Math.round(vm.memMiB * MiB),
+        });
       }
       await this.clock.sleep(plan.downtimeMs, abort.signal);
       // Switch-over: one synchronous step, so no observer sees the VM on both hosts or on none.
@@ -211,7 +215,9 @@ export class SimHypervisor implements Hypervisor {
     } catch (e) {
       if (abort.signal.aborted) {
         if (vm.migration?.aborted) throw new HypervisorError("operation aborted: job 'migration out' canceled by client");
-        throw new HypervisorError(`operation aborted: job 'migration out' was interrupted: ${(abort.signal.reason as Error | undefined)?.message ?? "aborted"}`);
+        throw new HypervisorError(
+          `operation aborted: job 'migration out' was interrupted: ${(abort.signal.reason as Error | undefined)?.message ?? "aborted"}`,
+        );
       }
       throw e;
     } finally {

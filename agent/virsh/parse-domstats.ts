@@ -70,7 +70,7 @@ export function parseDomstats(text: string): DomainStats[] {
     if (name !== undefined) out.push(toStats(name, f));
   };
   const n = text.length;
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     let end = text.indexOf("\n", start);
     if (end < 0) end = n;
     const lineEnd = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;

@@ -81,15 +81,33 @@ export function parseDomjobinfo(text: string): HumanJobInfo {
       return s ? Number(s[1]) : undefined;
     };
     switch (label) {
-      case "Job type": out.jobType = value; break;
-      case "Operation": out.operation = value; break;
-      case "Time elapsed": out.timeElapsedMs = int(); break;
-      case "Data processed": out.dataProcessedBytes = size(); break;
-      case "Data remaining": out.dataRemainingBytes = size(); break;
-      case "Data total": out.dataTotalBytes = size(); break;
-      case "Memory bandwidth": out.memoryBps = size(); break;
-      case "Iteration": out.iteration = int(); break;
-      case "Total downtime": out.downtimeMs = int(); break;
+      case "Job type":
+        out.jobType = value;
+        break;
+      case "Operation":
+        out.operation = value;
+        break;
+      case "Time elapsed":
+        out.timeElapsedMs = int();
+        break;
+      case "Data processed":
+        out.dataProcessedBytes = size();
+        break;
+      case "Data remaining":
+        out.dataRemainingBytes = size();
+        break;
+      case "Data total":
+        out.dataTotalBytes = size();
+        break;
+      case "Memory bandwidth":
+        out.memoryBps = size();
+        break;
+      case "Iteration":
+        out.iteration = int();
+        break;
+      case "Total downtime":
+        out.downtimeMs = int();
+        break;
     }
   }
   for (const k of Object.keys(out) as Array<keyof HumanJobInfo>) if (out[k] === undefined || Number.isNaN(out[k])) delete out[k];

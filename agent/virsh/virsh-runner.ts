@@ -96,9 +96,12 @@ export function createVirshRunner(o: VirshRunnerOptions): VirshRunner {
             if (ended === "cancelled") return reject(new HypervisorError(`${what} was cancelled`));
             if (ended === "overflow")
               return reject(
-                new HypervisorError(`${what} printed more than ${MAX_STDOUT_BYTES / 1024 / 1024} MiB on stdout and was stopped; output cut short is not parsed`, {
-                  details: { command: what, exitCode: null, maxStdoutBytes: MAX_STDOUT_BYTES },
-                }),
+                new HypervisorError(
+                  `${what} printed more than ${MAX_STDOUT_BYTES / 1024 / 1024} MiB on stdout and was stopped; output cut short is not parsed`,
+                  {
+                    details: { command: what, exitCode: null, maxStdoutBytes: MAX_STDOUT_BYTES },
+                  },
+                ),
               );
             if (code === 0) return resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr: stderr.text() });
             const fallback = code === null ? `killed by ${signal ?? "a signal"}` : `exit code ${code}`;

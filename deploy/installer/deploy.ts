@@ -123,7 +123,11 @@ export interface RunDeployArgs {
  * Prints the report and returns the exit code: 0 when every host is fine, 1 when one failed,
  * 2 when the inventory or the release is unusable (nothing was touched).
  */
-export async function runDeploy(args: RunDeployArgs, io: { out: (s: string) => void; err: (s: string) => void }, opts: Omit<DeployOptions, "dryRun" | "parallel" | "only"> = {}): Promise<number> {
+export async function runDeploy(
+  args: RunDeployArgs,
+  io: { out: (s: string) => void; err: (s: string) => void },
+  opts: Omit<DeployOptions, "dryRun" | "parallel" | "only"> = {},
+): Promise<number> {
   let report: DeployReport;
   try {
     const { inventory, baseDir } = loadInventory(args.inventory);

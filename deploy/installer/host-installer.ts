@@ -3,8 +3,21 @@ import { describeError } from "../../shared/errors.js";
 import type { HostTarget } from "./inventory.js";
 import { COMMIT_ACTIONS, parseProbe, planHost, prerequisiteProblems, type Action, type HostPlan, type Probe } from "./plan.js";
 import {
-  asRoot, asUser, dropBackupsScript, installReleaseScript, layout, mktempScript, probeScript, pruneScript,
-  removeCurrentScript, removeTempScript, restoreFileScript, switchScript, sysusersScript, systemctlScript, writeFileScript,
+  asRoot,
+  asUser,
+  dropBackupsScript,
+  installReleaseScript,
+  layout,
+  mktempScript,
+  probeScript,
+  pruneScript,
+  removeCurrentScript,
+  removeTempScript,
+  restoreFileScript,
+  switchScript,
+  sysusersScript,
+  systemctlScript,
+  writeFileScript,
 } from "./remote-script.js";
 import type { RemoteHost } from "./ssh-remote.js";
 import { serviceUserOf } from "./sysusers.js";
@@ -102,8 +115,16 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
   const started = Date.now();
   const steps: StepReport[] = [];
   const report: HostReport = {
-    host: t.id, address: `${t.user}@${t.address}:${t.port}`, status: "failed", release: ctx.releaseSha,
-    previousRelease: undefined, actions: [], steps, verified: undefined, state: "", durationMs: 0,
+    host: t.id,
+    address: `${t.user}@${t.address}:${t.port}`,
+    status: "failed",
+    release: ctx.releaseSha,
+    previousRelease: undefined,
+    actions: [],
+    steps,
+    verified: undefined,
+    state: "",
+    durationMs: 0,
   };
   let remote: RemoteHost | undefined;
   let tmp: string | undefined;
@@ -125,7 +146,13 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     const r = await remote!.exec(command, { timeoutMs });
     if (r.code !== 0) {
       const stderr = trimErr(r.stderr) || trimErr(r.stdout);
-      throw new StepFailed({ step, message: `remote command failed (exit ${r.code})${stderr ? `: ${stderr.split("\n").slice(-1)[0]}` : ""}`, command, exitCode: r.code, stderr });
+      throw new StepFailed({
+        step,
+        message: `remote command failed (exit ${r.code})${stderr ? `: ${stderr.split("\n").slice(-1)[0]}` : ""}`,
+        command,
+        exitCode: r.code,
+        stderr,
+      });
     }
     return r.stdout;
   };
@@ -139,13 +166,37 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     const unit = ctx.unitText(t);
     const serviceUser = serviceUserOf(unit);
     const sysusers = ctx.sysusersText(t);
-    probe = await timed("probe", async () => parseProbe(await run("probe", asRoot(t, probeScript(t, ctx.releaseSha, serviceUser)))), (p) => `node ${p.node || "missing"}, current ${short(p.current.split("/").pop())}, service ${p.active || "?"}`);
+    probe = await timed(
+      "probe",
+      async () => parseProbe(await run("probe", asRoot(t, probeScript(t, ctx.releaseSha, serviceUser)))),
+      (p) => `node ${p.node || "missing"}, current ${short(p.current.split("/").pop())}, service ${p.active || "?"}`,
+    );
     const p = probe;
     await timed("prerequisites", async () => {
-      const problems = prerequisiteProblems({ probe: p, node: t.node, minNode: ctx.minNode, driver: t.driver, virshBinary: t.virshBinary, serviceGroup: t.serviceGroup, serviceUser, sysusers: t.sysusers, become: t.become });
+      const problems = prerequisiteProblems({
+        probe: p,
+        node: t.node,
+        minNode: ctx.minNode,
+        driver: t.driver,
+        virshBinary: t.virshBinary,
+        serviceGroup: t.serviceGroup,
+        serviceUser,
+        sysusers: t.sysusers,
+        become: t.become,
+      });
       if (problems.length > 0) throw new StepFailed({ step: "prerequisites", message: problems.join("; ") });
     });
-    plan = planHost({ releaseSha: ctx.releaseSha, configSha: sha256(t.agentYaml), configMeta: `640:${t.serviceGroup}`, unitSha: sha256(unit), sysusersSha: sha256(sysusers), ...(t.seed ? { seed: { sha: sha256(t.seed.content), meta: `600:${serviceUser}:${t.serviceGroup}` } } : {}) }, probe);
+    plan = planHost(
+      {
+        releaseSha: ctx.releaseSha,
+        configSha: sha256(t.agentYaml),
+        configMeta: `640:${t.serviceGroup}`,
+        unitSha: sha256(unit),
+        sysusersSha: sha256(sysusers),
+        ...(t.seed ? { seed: { sha: sha256(t.seed.content), meta: `600:${serviceUser}:${t.serviceGroup}` } } : {}),
+      },
+      probe,
+    );
     report.previousRelease = plan.previousRelease;
     report.actions = plan.actions;
 
@@ -157,7 +208,9 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     }
 
     const l = layout(t);
-    const needsTmp = plan.actions.some((a) => a === "upload-release" || a === "create-user" || a === "write-config" || a === "write-unit" || a === "write-seed");
+    const needsTmp = plan.actions.some(
+      (a) => a === "upload-release" || a === "create-user" || a === "write-config" || a === "write-unit" || a === "write-seed",
+    );
     if (needsTmp) {
       const out = (await run("tempdir", asUser(mktempScript()))).trim();
       if (!/^\/[A-Za-z0-9._/-]+$/.test(out)) throw new StepFailed({ step: "tempdir", message: `mktemp printed an unexpected path ${JSON.stringify(out)}` });
@@ -181,7 +234,10 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
             return `${l.sysusers}: ${plan!.reasons[a]}; ${t.sysusers} ran`;
           case "write-config":
             await remote!.writeFile(`${tmp}/agent.yaml`, t.agentYaml);
-            await run(a, asRoot(t, writeFileScript(`${tmp}/agent.yaml`, l.config, "0640", "root", t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } })));
+            await run(
+              a,
+              asRoot(t, writeFileScript(`${tmp}/agent.yaml`, l.config, "0640", "root", t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } })),
+            );
             return `${l.config}: ${plan!.reasons[a]}`;
           case "write-unit":
             await remote!.writeFile(`${tmp}/unit`, unit);
@@ -189,7 +245,13 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
             return `${l.unit}: ${plan!.reasons[a]}`;
           case "write-seed":
             await remote!.writeFile(`${tmp}/seed.nk`, t.seed!.content);
-            await run(a, asRoot(t, writeFileScript(`${tmp}/seed.nk`, t.seed!.path, "0600", serviceUser, t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } })));
+            await run(
+              a,
+              asRoot(
+                t,
+                writeFileScript(`${tmp}/seed.nk`, t.seed!.path, "0600", serviceUser, t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } }),
+              ),
+            );
             return `${t.seed!.path}: ${plan!.reasons[a]}`;
           case "switch-release":
             await run(a, asRoot(t, switchScript(t, ctx.releaseSha)));
@@ -204,15 +266,24 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
 
     if (ctx.pinger) {
       const pinger = ctx.pinger;
-      await timed("verify", async () => {
-        const r = await pinger.ping(t.id, ctx.verifyTimeoutMs);
-        if (!r.ok) throw new StepFailed({ step: "verify", message: r.error });
-        return r;
-      }, (r) => `ping answered after ${r.afterMs} ms (agent ${r.pong.agentVersion}, driver ${r.pong.driver})`);
+      await timed(
+        "verify",
+        async () => {
+          const r = await pinger.ping(t.id, ctx.verifyTimeoutMs);
+          if (!r.ok) throw new StepFailed({ step: "verify", message: r.error });
+          return r;
+        },
+        (r) => `ping answered after ${r.afterMs} ms (agent ${r.pong.agentVersion}, driver ${r.pong.driver})`,
+      );
       report.verified = true;
     }
     // Cleanup is best effort: the install itself has succeeded.
-    const written = [done.has("create-user") ? l.sysusers : undefined, done.has("write-config") ? l.config : undefined, done.has("write-unit") ? l.unit : undefined, done.has("write-seed") ? t.seed!.path : undefined].filter((x): x is string => x !== undefined);
+    const written = [
+      done.has("create-user") ? l.sysusers : undefined,
+      done.has("write-config") ? l.config : undefined,
+      done.has("write-unit") ? l.unit : undefined,
+      done.has("write-seed") ? t.seed!.path : undefined,
+    ].filter((x): x is string => x !== undefined);
     if (written.length > 0) await remote.exec(asRoot(t, dropBackupsScript(written)));
     const protect = [ctx.releaseSha, ...(plan.previousRelease ? [plan.previousRelease] : [])];
     const pruned = await remote.exec(asRoot(t, pruneScript(t, protect, t.keepReleases)));
@@ -228,10 +299,14 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     report.failure = { ...f, phase: committed ? "after-switch" : "before-switch" };
     report.status = "failed";
     if (!committed) {
-      const running = probe?.active === "active" ? `the previous release ${short(plan?.previousRelease ?? releaseOfProbe(probe))} keeps running` : "no agent was running before and none was started";
-      report.state = remote === undefined
-        ? `not reached; nothing was changed on the host`
-        : `failed before switching: ${running}; the service, its config and the current symlink were not touched`;
+      const running =
+        probe?.active === "active"
+          ? `the previous release ${short(plan?.previousRelease ?? releaseOfProbe(probe))} keeps running`
+          : "no agent was running before and none was started";
+      report.state =
+        remote === undefined
+          ? `not reached; nothing was changed on the host`
+          : `failed before switching: ${running}; the service, its config and the current symlink were not touched`;
     } else if (remote && plan && probe) {
       report.rollback = await rollback(t, ctx, remote, plan, probe, done, steps);
       report.verified = false;
@@ -252,7 +327,15 @@ function releaseOfProbe(p: Probe | undefined): string | undefined {
 }
 
 /** Undoes the commit-phase actions in `done` (and the one that failed), newest first. */
-async function rollback(t: HostTarget, ctx: HostContext, remote: RemoteHost, plan: HostPlan, probe: Probe, done: Set<Action>, steps: StepReport[]): Promise<RollbackReport> {
+async function rollback(
+  t: HostTarget,
+  ctx: HostContext,
+  remote: RemoteHost,
+  plan: HostPlan,
+  probe: Probe,
+  done: Set<Action>,
+  steps: StepReport[],
+): Promise<RollbackReport> {
   const l = layout(t);
   const problems: string[] = [];
   const did: string[] = [];
@@ -279,10 +362,12 @@ async function rollback(t: HostTarget, ctx: HostContext, remote: RemoteHost, pla
   if (attempted.has("write-seed") && t.seed && (await step("restore-seed", restoreFileScript(t.seed.path, probe.seedSha !== undefined))))
     did.push(probe.seedSha !== undefined ? "NATS seed restored" : "NATS seed removed");
   if (attempted.has("write-unit")) {
-    if (await step("restore-unit", restoreFileScript(l.unit, probe.unitSha !== undefined))) did.push(probe.unitSha !== undefined ? "unit restored" : "unit removed");
+    if (await step("restore-unit", restoreFileScript(l.unit, probe.unitSha !== undefined)))
+      did.push(probe.unitSha !== undefined ? "unit restored" : "unit removed");
     await step("daemon-reload", systemctlScript(t, "daemon-reload"));
   }
-  const disturbed = attempted.has("restart") || attempted.has("start") || attempted.has("switch-release") || attempted.has("write-config") || attempted.has("write-unit");
+  const disturbed =
+    attempted.has("restart") || attempted.has("start") || attempted.has("switch-release") || attempted.has("write-config") || attempted.has("write-unit");
   let verified: boolean | undefined;
   if (disturbed) {
     if (probe.active === "active" && prev) {

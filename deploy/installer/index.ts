@@ -3,11 +3,40 @@ export { runDeploy, deploy, checkoutRoot, mapLimit, type RunDeployArgs, type Dep
 export { renderDeployReport, type DeployReport } from "./report.js";
 export { installHost, type HostReport, type HostFailure, type RollbackReport, type StepReport, type HostStatus, type HostContext } from "./host-installer.js";
 export {
-  Inventory, InventoryHost, Defaults, SshSettings, InstallPaths, ServiceManager, VerifySettings, RemotePath, RemoteCommand, SshAddress, UnixName,
-  parseInventory, loadInventory, resolveHosts, verifyNats, agentSettings, renderAgentYaml, localPath, type HostTarget, type InventoryInput,
+  Inventory,
+  InventoryHost,
+  Defaults,
+  SshSettings,
+  InstallPaths,
+  ServiceManager,
+  VerifySettings,
+  RemotePath,
+  RemoteCommand,
+  SshAddress,
+  UnixName,
+  parseInventory,
+  loadInventory,
+  resolveHosts,
+  verifyNats,
+  agentSettings,
+  renderAgentYaml,
+  localPath,
+  type HostTarget,
+  type InventoryInput,
 } from "./inventory.js";
 export { buildRelease, productionPackages, minNodeVersion, ReleaseError, type Release } from "./release.js";
-export { planHost, parseProbe, prerequisiteProblems, parseNodeVersion, releaseOf, COMMIT_ACTIONS, type Action, type Probe, type Desired, type HostPlan } from "./plan.js";
+export {
+  planHost,
+  parseProbe,
+  prerequisiteProblems,
+  parseNodeVersion,
+  releaseOf,
+  COMMIT_ACTIONS,
+  type Action,
+  type Probe,
+  type Desired,
+  type HostPlan,
+} from "./plan.js";
 export { shellQuote, shellJoin } from "./shell-quote.js";
 export { SshRemote, SshError, type RemoteHost, type ExecResult } from "./ssh-remote.js";
 export { NatsPinger, type AgentPinger, type PingOutcome } from "./verify.js";

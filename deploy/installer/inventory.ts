@@ -23,10 +23,7 @@ export const RemotePath = z
   .transform((p) => (p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p));
 
 /** A command: a bare name looked up in PATH, or an absolute path. */
-export const RemoteCommand = z.union([
-  z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._+-]*$/, "must be a command name or an absolute path"),
-  RemotePath,
-]);
+export const RemoteCommand = z.union([z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._+-]*$/, "must be a command name or an absolute path"), RemotePath]);
 
 /** Where to reach a host over SSH: an IPv4/IPv6 address or a DNS name. */
 export const SshAddress = z
@@ -148,7 +145,10 @@ export const InventoryHost = z
     private_key: z.string().min(1).optional(),
     become: z.enum(["auto", "none", "sudo"]).optional(),
     /** Per-host install locations (each key falls back to defaults.paths). */
-    paths: z.object({ prefix: RemotePath.optional(), config_dir: RemotePath.optional(), unit_dir: RemotePath.optional(), sysusers_dir: RemotePath.optional() }).strict().optional(),
+    paths: z
+      .object({ prefix: RemotePath.optional(), config_dir: RemotePath.optional(), unit_dir: RemotePath.optional(), sysusers_dir: RemotePath.optional() })
+      .strict()
+      .optional(),
     /** Per-host service manager settings (each key falls back to defaults.service_manager). */
     service_manager: z.object({ systemctl: RemoteCommand.optional(), unit_name: UnitName.optional(), sysusers: RemoteCommand.optional() }).strict().optional(),
     agent: AgentOverrides.optional(),
@@ -173,7 +173,11 @@ export const Inventory = z
       seen.set(h.host, i);
     });
     if (inv.verify.enabled && !inv.verify.nats && !inv.defaults.nats)
-      ctx.addIssue({ code: "custom", path: ["verify", "nats"], message: "verification needs NATS settings: set defaults.nats (or verify.nats), or verify.enabled: false" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["verify", "nats"],
+        message: "verification needs NATS settings: set defaults.nats (or verify.nats), or verify.enabled: false",
+      });
   });
 export type Inventory = z.infer<typeof Inventory>;
 export type InventoryInput = z.input<typeof Inventory>;
@@ -239,15 +243,17 @@ export function localPath(p: string, baseDir: string): string {
   return isAbsolute(p) ? p : resolve(baseDir, p);
 }
 
-export const AGENT_YAML_HEADER =
-  "# Written by `ballast deploy` from the inventory; local edits are replaced on the next deploy.\n";
+export const AGENT_YAML_HEADER = "# Written by `ballast deploy` from the inventory; local edits are replaced on the next deploy.\n";
 
 /** The agent.yaml object of one host: defaults.nats < defaults.agent < hosts[].agent, host id forced. */
 export function agentSettings(inv: Inventory, h: InventoryHost): Record<string, unknown> {
   const base: Record<string, unknown> = inv.defaults.nats ? { nats: stripDefaults(inv.defaults.nats) } : {};
   const merged = deepMerge(deepMerge(base, inv.defaults.agent), h.agent ?? {});
   if (merged.host !== undefined && merged.host !== h.host)
-    throw new ConfigError(`invalid inventory: hosts (host "${h.host}"): agent.host is ${JSON.stringify(merged.host)}; it must be the host id or be left out`, "agent.host");
+    throw new ConfigError(
+      `invalid inventory: hosts (host "${h.host}"): agent.host is ${JSON.stringify(merged.host)}; it must be the host id or be left out`,
+      "agent.host",
+    );
   const { host: _ignored, ...rest } = merged;
   return substituteHost({ host: h.host, ...rest }, h.host) as Record<string, unknown>;
 }
@@ -272,7 +278,12 @@ export function renderAgentYaml(settings: Record<string, unknown>): string {
 }
 
 function mergePaths(d: InstallPaths, h: InventoryHost["paths"], i: number, host: string): InstallPaths {
-  const p = { prefix: h?.prefix ?? d.prefix, config_dir: h?.config_dir ?? d.config_dir, unit_dir: h?.unit_dir ?? d.unit_dir, sysusers_dir: h?.sysusers_dir ?? d.sysusers_dir };
+  const p = {
+    prefix: h?.prefix ?? d.prefix,
+    config_dir: h?.config_dir ?? d.config_dir,
+    unit_dir: h?.unit_dir ?? d.unit_dir,
+    sysusers_dir: h?.sysusers_dir ?? d.sysusers_dir,
+  };
   if (p.prefix === "/") throw new ConfigError(`invalid inventory: hosts[${i}] (host "${host}"): paths.prefix must not be /`, `hosts.${i}.paths.prefix`);
   return p;
 }
@@ -283,7 +294,8 @@ export function resolveHosts(inv: Inventory, baseDir: string): HostTarget[] {
   return inv.hosts.map((h, i) => {
     const settings = agentSettings(inv, h);
     const parsed = AgentConfig.safeParse(settings);
-    if (!parsed.success) throw new ConfigError(`invalid inventory: hosts[${i}] (host "${h.host}"): ${issueText("agent", parsed.error.issues)}`, `hosts.${i}.agent`);
+    if (!parsed.success)
+      throw new ConfigError(`invalid inventory: hosts[${i}] (host "${h.host}"): ${issueText("agent", parsed.error.issues)}`, `hosts.${i}.agent`);
     const user = h.user ?? d.ssh.user;
     const becomeSetting = h.become ?? d.become;
     const become = becomeSetting === "auto" ? (user === "root" ? "none" : "sudo") : becomeSetting;
@@ -317,15 +329,26 @@ export function resolveHosts(inv: Inventory, baseDir: string): HostTarget[] {
 function hostSeed(dir: string, host: string, remote: string | undefined, i: number): { path: string; content: string } {
   const where = `hosts[${i}] (host "${host}")`;
   if (remote === undefined)
-    throw new ConfigError(`invalid inventory: ${where}: credentials_dir is set but agent nats.nkey_seed_file is not (where should the seed go?)`, `hosts.${i}.agent.nats.nkey_seed_file`);
+    throw new ConfigError(
+      `invalid inventory: ${where}: credentials_dir is set but agent nats.nkey_seed_file is not (where should the seed go?)`,
+      `hosts.${i}.agent.nats.nkey_seed_file`,
+    );
   const path = RemotePath.safeParse(remote);
-  if (!path.success) throw new ConfigError(`invalid inventory: ${where}: nats.nkey_seed_file ${JSON.stringify(remote)} ${path.error.issues[0]?.message ?? "is not a valid path"}`, `hosts.${i}.agent.nats.nkey_seed_file`);
+  if (!path.success)
+    throw new ConfigError(
+      `invalid inventory: ${where}: nats.nkey_seed_file ${JSON.stringify(remote)} ${path.error.issues[0]?.message ?? "is not a valid path"}`,
+      `hosts.${i}.agent.nats.nkey_seed_file`,
+    );
   const local = join(dir, seedFileName("agent", host));
   let content: string;
   try {
     content = readFileSync(local, "utf8");
   } catch (e) {
-    throw new ConfigError(`${where}: cannot read its seed ${local} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); generate it with \`ballast credentials\` listing agent ${host}`, "credentials_dir", { cause: e });
+    throw new ConfigError(
+      `${where}: cannot read its seed ${local} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); generate it with \`ballast credentials\` listing agent ${host}`,
+      "credentials_dir",
+      { cause: e },
+    );
   }
   if (!/^SU[A-Z2-7]{56}\s*$/.test(content)) throw new ConfigError(`${where}: ${local} does not hold an nkey user seed`, "credentials_dir");
   return { path: path.data, content };

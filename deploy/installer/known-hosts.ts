@@ -35,7 +35,13 @@ export function knownHostName(host: string, port: number): string {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "i",
+  );
   return re.test(name);
 }
 
@@ -70,10 +76,7 @@ export function fingerprint(blob: Buffer): string {
   return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
-export type HostKeyVerdict =
-  | { ok: true; known: true }
-  | { ok: true; known: false; recorded: boolean }
-  | { ok: false; reason: string };
+export type HostKeyVerdict = { ok: true; known: true } | { ok: true; known: false; recorded: boolean } | { ok: false; reason: string };
 
 /**
  * Checks the key a server presented against the entries for `name`. A name with a different key
@@ -84,7 +87,8 @@ export function checkHostKey(entries: KnownHostEntry[], name: string, blob: Buff
   const b64 = blob.toString("base64");
   const type = keyTypeOf(blob);
   const mine = entries.filter((e) => e.marker !== "@cert-authority" && patternsMatch(e.patterns, name));
-  if (mine.some((e) => e.marker === "@revoked" && e.key === b64)) return { ok: false, reason: `host key of ${name} (${fingerprint(blob)}) is marked @revoked in known_hosts` };
+  if (mine.some((e) => e.marker === "@revoked" && e.key === b64))
+    return { ok: false, reason: `host key of ${name} (${fingerprint(blob)}) is marked @revoked in known_hosts` };
   const plain = mine.filter((e) => e.marker === "");
   if (plain.some((e) => e.key === b64)) return { ok: true, known: true };
   if (plain.length > 0) {

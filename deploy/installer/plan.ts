@@ -95,7 +95,12 @@ export interface PrerequisiteInput {
 export function prerequisiteProblems(i: PrerequisiteInput): string[] {
   const p = i.probe;
   const out: string[] = [];
-  if (p.uid !== 0) out.push(i.become === "sudo" ? "sudo -n did not give root (is passwordless sudo allowed for this user?)" : `the SSH user is not root (uid ${p.uid ?? "?"}); set become: sudo`);
+  if (p.uid !== 0)
+    out.push(
+      i.become === "sudo"
+        ? "sudo -n did not give root (is passwordless sudo allowed for this user?)"
+        : `the SSH user is not root (uid ${p.uid ?? "?"}); set become: sudo`,
+    );
   const want = `${i.minNode[0]}.${i.minNode[1]}`;
   if (p.node === "") out.push(`Node.js is not installed (\`${i.node}\` not found in PATH); Ballast needs Node >= ${want}`);
   else {
@@ -107,7 +112,9 @@ export function prerequisiteProblems(i: PrerequisiteInput): string[] {
   if (p.missing.length > 0) out.push(`missing commands: ${p.missing.join(", ")}`);
   const absent = [...(p.userExists ? [] : [`user '${i.serviceUser}'`]), ...(p.groupExists ? [] : [`group '${i.serviceGroup}'`])];
   if (absent.length > 0 && !p.sysusersAvailable)
-    out.push(`${absent.join(" and ")} missing and \`${i.sysusers}\` is not there to create them; create them by hand (deploy/systemd/ballast.sysusers.conf) or set service_manager.sysusers`);
+    out.push(
+      `${absent.join(" and ")} missing and \`${i.sysusers}\` is not there to create them; create them by hand (deploy/systemd/ballast.sysusers.conf) or set service_manager.sysusers`,
+    );
   return out;
 }
 
@@ -125,7 +132,16 @@ export type Action =
   | "start";
 
 /** Actions that touch what the running service uses: from the first of them on, a failure rolls back. */
-export const COMMIT_ACTIONS: ReadonlySet<Action> = new Set(["write-config", "write-unit", "write-seed", "switch-release", "daemon-reload", "enable", "restart", "start"]);
+export const COMMIT_ACTIONS: ReadonlySet<Action> = new Set([
+  "write-config",
+  "write-unit",
+  "write-seed",
+  "switch-release",
+  "daemon-reload",
+  "enable",
+  "restart",
+  "start",
+]);
 
 export interface Desired {
   releaseSha: string;
@@ -163,17 +179,33 @@ export function planHost(desired: Desired, probe: Probe): HostPlan {
   }
   // Not rolled back on a later failure: systemd-sysusers only adds what is missing, and a service
   // user left behind harms nothing (it is what the next attempt needs).
-  if (!probe.userExists || !probe.groupExists) add("create-user", `${[!probe.userExists ? "service user" : "", !probe.groupExists ? "service group" : ""].filter(Boolean).join(" and ")} missing`);
-  else if (probe.sysusersSha !== desired.sysusersSha) add("create-user", probe.sysusersSha === undefined ? "sysusers.d file is missing" : "sysusers.d file differs");
+  if (!probe.userExists || !probe.groupExists)
+    add("create-user", `${[!probe.userExists ? "service user" : "", !probe.groupExists ? "service group" : ""].filter(Boolean).join(" and ")} missing`);
+  else if (probe.sysusersSha !== desired.sysusersSha)
+    add("create-user", probe.sysusersSha === undefined ? "sysusers.d file is missing" : "sysusers.d file differs");
   const configChanged = probe.configSha !== desired.configSha || probe.configMeta !== desired.configMeta;
   if (configChanged)
-    add("write-config", probe.configSha === undefined ? "agent.yaml is missing" : probe.configSha !== desired.configSha ? "agent.yaml differs" : `agent.yaml mode/group ${probe.configMeta} should be ${desired.configMeta}`);
+    add(
+      "write-config",
+      probe.configSha === undefined
+        ? "agent.yaml is missing"
+        : probe.configSha !== desired.configSha
+          ? "agent.yaml differs"
+          : `agent.yaml mode/group ${probe.configMeta} should be ${desired.configMeta}`,
+    );
   const unitChanged = probe.unitSha !== desired.unitSha;
   if (unitChanged) add("write-unit", probe.unitSha === undefined ? "unit is missing" : "unit differs");
   const seed = desired.seed;
   const seedChanged = seed !== undefined && (probe.seedSha !== seed.sha || probe.seedMeta !== seed.meta);
   if (seedChanged)
-    add("write-seed", probe.seedSha === undefined ? "NATS seed is missing" : probe.seedSha !== seed.sha ? "NATS seed differs" : `NATS seed mode/owner ${probe.seedMeta} should be ${seed.meta}`);
+    add(
+      "write-seed",
+      probe.seedSha === undefined
+        ? "NATS seed is missing"
+        : probe.seedSha !== seed.sha
+          ? "NATS seed differs"
+          : `NATS seed mode/owner ${probe.seedMeta} should be ${seed.meta}`,
+    );
   const switching = previousRelease !== desired.releaseSha;
   if (switching) add("switch-release", `current: ${probe.current === "" ? "none" : short(previousRelease ?? probe.current)} -> ${short(desired.releaseSha)}`);
   if (unitChanged) add("daemon-reload", "unit changed");

@@ -59,7 +59,8 @@ export function productionPackages(lock: { packages?: Record<string, LockPackage
 export async function buildRelease(root: string, outDir: string): Promise<Release> {
   const need = ["dist/cli/main.js", "bin/ballast", "package.json", "package-lock.json"];
   for (const f of need) {
-    if (!existsSync(join(root, f))) throw new ReleaseError(`cannot build a release: ${join(root, f)} is missing (run \`npm ci && npm run build\` in ${root} first)`);
+    if (!existsSync(join(root, f)))
+      throw new ReleaseError(`cannot build a release: ${join(root, f)} is missing (run \`npm ci && npm run build\` in ${root} first)`);
   }
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { engines?: { node?: string } };
   const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as { packages?: Record<string, LockPackage> };
@@ -73,19 +74,39 @@ export async function buildRelease(root: string, outDir: string): Promise<Releas
   mkdirSync(outDir, { recursive: true });
   const tmp = join(outDir, `.release-${process.pid}-${Date.now()}.tar.gz`);
   const args = [
-    "--create", "--format=gnu", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
-    "--mode=go-w", "--exclude=*.tsbuildinfo", "--exclude=node_modules/.bin", "--exclude=node_modules/.package-lock.json",
-    "--file=-", "-C", root, "--", ...entries,
+    "--create",
+    "--format=gnu",
+    "--sort=name",
+    "--mtime=@0",
+    "--owner=0",
+    "--group=0",
+    "--numeric-owner",
+    "--mode=go-w",
+    "--exclude=*.tsbuildinfo",
+    "--exclude=node_modules/.bin",
+    "--exclude=node_modules/.package-lock.json",
+    "--file=-",
+    "-C",
+    root,
+    "--",
+    ...entries,
   ];
   const tar = spawn("tar", args, { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
-  tar.stderr.on("data", (d) => { stderr = (stderr + String(d)).slice(-4000); });
+  tar.stderr.on("data", (d) => {
+    stderr = (stderr + String(d)).slice(-4000);
+  });
   const exited = new Promise<number>((resolve, reject) => {
     tar.once("error", (e) => reject(new ReleaseError(`cannot run tar: ${e.message}`, { cause: e })));
     tar.once("close", (code) => resolve(code ?? -1));
   });
   const hash = createHash("sha256");
-  const hasher = new Transform({ transform(chunk: Buffer, _enc, cb) { hash.update(chunk); cb(null, chunk); } });
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
   // zlib writes mtime 0 and no file name in the gzip header: the output depends on content only.
   await pipeline(tar.stdout, createGzip({ level: 6 }), hasher, createWriteStream(tmp));
   const code = await exited;

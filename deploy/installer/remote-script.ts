@@ -63,7 +63,9 @@ export function probeScript(t: HostTarget, releaseSha: string, serviceUser: stri
     `if [ -f ${q(l.config)} ]; then echo "config=$(sha256sum < ${q(l.config)} | cut -d ' ' -f 1)"; echo "config_meta=$(stat -c %a:%G ${q(l.config)})"; else echo "config="; fi`,
     `if [ -f ${q(l.unit)} ]; then echo "unit=$(sha256sum < ${q(l.unit)} | cut -d ' ' -f 1)"; else echo "unit="; fi`,
     ...(t.seed
-      ? [`if [ -f ${q(t.seed.path)} ]; then echo "seed=$(sha256sum < ${q(t.seed.path)} | cut -d ' ' -f 1)"; echo "seed_meta=$(stat -c %a:%U:%G ${q(t.seed.path)})"; else echo "seed="; fi`]
+      ? [
+          `if [ -f ${q(t.seed.path)} ]; then echo "seed=$(sha256sum < ${q(t.seed.path)} | cut -d ' ' -f 1)"; echo "seed_meta=$(stat -c %a:%U:%G ${q(t.seed.path)})"; else echo "seed="; fi`,
+        ]
       : []),
     `echo "active=$(${sc} is-active ${q(t.unitName)} 2>/dev/null | head -n 1)"`,
     `echo "enabled=$(${sc} is-enabled ${q(t.unitName)} 2>/dev/null | head -n 1)"`,
@@ -103,7 +105,14 @@ export function installReleaseScript(t: HostTarget, sha: string, tarball: string
 }
 
 /** Installs one file atomically (temp name in the same dir, then rename), keeping a backup of the old one. */
-export function writeFileScript(src: string, dest: string, mode: string, owner: string, group: string, opts: { makeDir?: { mode: string; group: string } } = {}): string {
+export function writeFileScript(
+  src: string,
+  dest: string,
+  mode: string,
+  owner: string,
+  group: string,
+  opts: { makeDir?: { mode: string; group: string } } = {},
+): string {
   const dir = dest.slice(0, dest.lastIndexOf("/")) || "/";
   const name = dest.slice(dest.lastIndexOf("/") + 1);
   const tmp = `${dir}/.${name}.new`;
@@ -125,9 +134,7 @@ export function sysusersScript(t: HostTarget): string {
 
 /** Puts back the file saved by writeFileScript, or removes it when there was none before. */
 export function restoreFileScript(dest: string, existedBefore: boolean): string {
-  return existedBefore
-    ? `set -eu\nmv -f -- ${q(dest + BACKUP_SUFFIX)} ${q(dest)}`
-    : `rm -f -- ${q(dest)}`;
+  return existedBefore ? `set -eu\nmv -f -- ${q(dest + BACKUP_SUFFIX)} ${q(dest)}` : `rm -f -- ${q(dest)}`;
 }
 
 export function dropBackupsScript(files: string[]): string {
@@ -138,12 +145,7 @@ export function dropBackupsScript(files: string[]): string {
 export function switchScript(t: HostTarget, sha: string): string {
   const l = layout(t);
   const tmp = `${l.prefix}/.current.new`;
-  return [
-    "set -eu",
-    `[ -d ${q(`${l.releases}/${sha}`)} ]`,
-    `ln -sfn ${q(`releases/${sha}`)} ${q(tmp)}`,
-    `mv -T -f -- ${q(tmp)} ${q(l.current)}`,
-  ].join("\n");
+  return ["set -eu", `[ -d ${q(`${l.releases}/${sha}`)} ]`, `ln -sfn ${q(`releases/${sha}`)} ${q(tmp)}`, `mv -T -f -- ${q(tmp)} ${q(l.current)}`].join("\n");
 }
 
 export function removeCurrentScript(t: HostTarget): string {

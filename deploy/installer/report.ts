@@ -10,7 +10,11 @@ export interface DeployReport {
 
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -40,6 +44,8 @@ export function renderDeployReport(r: DeployReport): string {
   }
   const count = (s: string) => r.hosts.filter((h) => h.status === s).length;
   out.push("");
-  out.push(`${r.hosts.length} host(s): ${count("changed")} changed, ${count("unchanged")} unchanged, ${count("would-change")} would change, ${count("failed")} failed`);
+  out.push(
+    `${r.hosts.length} host(s): ${count("changed")} changed, ${count("unchanged")} unchanged, ${count("would-change")} would change, ${count("failed")} failed`,
+  );
   return out.join("\n");
 }

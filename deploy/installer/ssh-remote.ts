@@ -34,7 +34,10 @@ const MAX_OUTPUT = 64 * 1024;
 
 export class SshRemote implements RemoteHost {
   private sftpSession: Promise<SFTPWrapper> | undefined;
-  private constructor(private readonly client: Client, private readonly label: string) {}
+  private constructor(
+    private readonly client: Client,
+    private readonly label: string,
+  ) {}
 
   /** Connects and authenticates, checking the host key against known_hosts (strict unless acceptNew). */
   static async connect(t: HostTarget, env: NodeJS.ProcessEnv = process.env): Promise<SshRemote> {
@@ -108,9 +111,15 @@ export class SshRemote implements RemoteHost {
           stream.close();
           reject(new SshError(`ssh ${this.label}: command did not finish within ${timeoutMs / 1000} s`));
         }, timeoutMs);
-        stream.on("data", (d: Buffer) => { if (stdout.length < MAX_OUTPUT) stdout += d.toString("utf8"); });
-        stream.stderr.on("data", (d: Buffer) => { if (stderr.length < MAX_OUTPUT) stderr += d.toString("utf8"); });
-        stream.on("exit", (c: number | null, signal?: string) => { code = c ?? (signal ? 128 : -1); });
+        stream.on("data", (d: Buffer) => {
+          if (stdout.length < MAX_OUTPUT) stdout += d.toString("utf8");
+        });
+        stream.stderr.on("data", (d: Buffer) => {
+          if (stderr.length < MAX_OUTPUT) stderr += d.toString("utf8");
+        });
+        stream.on("exit", (c: number | null, signal?: string) => {
+          code = c ?? (signal ? 128 : -1);
+        });
         stream.on("close", () => {
           clearTimeout(timer);
           resolve({ code: code ?? -1, stdout, stderr });
@@ -129,14 +138,18 @@ export class SshRemote implements RemoteHost {
   async upload(localPath: string, remotePath: string): Promise<void> {
     const sftp = await this.sftp();
     await new Promise<void>((resolve, reject) =>
-      sftp.fastPut(localPath, remotePath, { mode: 0o600 }, (err) => (err ? reject(new SshError(`sftp put ${remotePath}: ${describeError(err)}`, { cause: err })) : resolve())),
+      sftp.fastPut(localPath, remotePath, { mode: 0o600 }, (err) =>
+        err ? reject(new SshError(`sftp put ${remotePath}: ${describeError(err)}`, { cause: err })) : resolve(),
+      ),
     );
   }
 
   async writeFile(remotePath: string, content: string): Promise<void> {
     const sftp = await this.sftp();
     await new Promise<void>((resolve, reject) =>
-      sftp.writeFile(remotePath, content, { mode: 0o600 }, (err) => (err ? reject(new SshError(`sftp write ${remotePath}: ${describeError(err)}`, { cause: err })) : resolve())),
+      sftp.writeFile(remotePath, content, { mode: 0o600 }, (err) =>
+        err ? reject(new SshError(`sftp write ${remotePath}: ${describeError(err)}`, { cause: err })) : resolve(),
+      ),
     );
   }
 

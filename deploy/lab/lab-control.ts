@@ -107,21 +107,16 @@ interface RunResult {
 function run(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<RunResult> {
   const t0 = Date.now();
   return new Promise((resolvePromise, reject) => {
-    execFile(
-      cmd,
-      args,
-      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } },
-      (err, stdout, stderr) => {
-        const ms = Date.now() - t0;
-        if (err) {
-          const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-          const why = e.killed ? `timed out after ${timeoutMs} ms` : `exit ${String(e.code)}`;
-          reject(new Error(`${cmd} ${args.join(" ")}: ${why}\n${String(stderr).trim()}\n${String(stdout).trim()}`.trim()));
-          return;
-        }
-        resolvePromise({ stdout: String(stdout), stderr: String(stderr), ms });
-      },
-    );
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      const ms = Date.now() - t0;
+      if (err) {
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+        const why = e.killed ? `timed out after ${timeoutMs} ms` : `exit ${String(e.code)}`;
+        reject(new Error(`${cmd} ${args.join(" ")}: ${why}\n${String(stderr).trim()}\n${String(stdout).trim()}`.trim()));
+        return;
+      }
+      resolvePromise({ stdout: String(stdout), stderr: String(stderr), ms });
+    });
   });
 }
 
@@ -190,10 +185,15 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
   };
   const runningOnSync = (hv: string, name: string): boolean => {
     const r = spawnSync("timeout", ["-s", "KILL", "10", "virsh", "-q", "-c", host(hv).uri, "list", "--name"], {
-      timeout: 12_000, killSignal: "SIGKILL", encoding: "utf8",
+      timeout: 12_000,
+      killSignal: "SIGKILL",
+      encoding: "utf8",
     });
     if (r.status !== 0) return false;
-    return r.stdout.split("\n").map((s) => s.trim()).includes(name);
+    return r.stdout
+      .split("\n")
+      .map((s) => s.trim())
+      .includes(name);
   };
   const consoleLog = (name: string) => join(dir, "consoles", `${name}.log`);
   const readConsole = (name: string) => (existsSync(consoleLog(name)) ? readFileSync(consoleLog(name), "latin1") : "");
@@ -203,7 +203,12 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
       hosts.map(async (h) => {
         try {
           const out = await virsh(h.id, ["list", "--name"], 10_000);
-          return out.split("\n").map((s) => s.trim()).includes(name) ? h.id : null;
+          return out
+            .split("\n")
+            .map((s) => s.trim())
+            .includes(name)
+            ? h.id
+            : null;
         } catch {
           return null;
         }
@@ -235,12 +240,22 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
       const sock = join(dir, "hv", where[0]!, "run", "ballast-lab", `${name}.ctl`);
       await new Promise<void>((resolvePromise, reject) => {
         const s = connect(sock);
-        const t = setTimeout(() => { s.destroy(); reject(new Error(`setBurn(${name}): ${sock} timed out`)); }, 5000);
-        s.once("error", (e) => { clearTimeout(t); reject(e); });
+        const t = setTimeout(() => {
+          s.destroy();
+          reject(new Error(`setBurn(${name}): ${sock} timed out`));
+        }, 5000);
+        s.once("error", (e) => {
+          clearTimeout(t);
+          reject(e);
+        });
         s.once("connect", () => {
           s.write(`burn ${on ? "on" : "off"}\n`, () => {
             // leave QEMU time to read the bytes into the UART before hanging up
-            setTimeout(() => { clearTimeout(t); s.end(); resolvePromise(); }, 300);
+            setTimeout(() => {
+              clearTimeout(t);
+              s.end();
+              resolvePromise();
+            }, 300);
           });
         });
       });
@@ -250,7 +265,7 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
     tickLines,
     boots: (name) => (readConsole(name).match(/^BOOT /gm) ?? []).length,
     async waitForTicks(name, count, o = {}) {
-      const after = o.after ?? (tickLines(name).at(-1)?.n ?? 0);
+      const after = o.after ?? tickLines(name).at(-1)?.n ?? 0;
       const deadline = Date.now() + (o.timeoutMs ?? 30_000);
       for (;;) {
         const ns = tickLines(name).map((t) => t.n);
@@ -266,7 +281,11 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
       if (where.length !== 1) throw new Error(`migrate(${name}): guest runs on [${where.join(", ")}]`);
       const d = host(dst);
       const t0 = Date.now();
-      await virsh(where[0]!, ["migrate", "--live", "--p2p", "--persistent", "--undefinesource", "--migrateuri", `tcp://${d.ip}`, ...extraArgs, name, d.tcpUri], 120_000);
+      await virsh(
+        where[0]!,
+        ["migrate", "--live", "--p2p", "--persistent", "--undefinesource", "--migrateuri", `tcp://${d.ip}`, ...extraArgs, name, d.tcpUri],
+        120_000,
+      );
       return Date.now() - t0;
     },
     async stopLibvirtd(hv, o = {}) {

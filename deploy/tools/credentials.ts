@@ -1,7 +1,16 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
-import { agentSubjects, allAgents, ORCH_HA_PREFIX, ORCH_INSTANCE_PREFIX, orchestratorInstanceSubject, orchestratorSubjects, SUBJECT_PREFIX, type OrchestratorEndpoint } from "../../shared/subjects.js";
+import {
+  agentSubjects,
+  allAgents,
+  ORCH_HA_PREFIX,
+  ORCH_INSTANCE_PREFIX,
+  orchestratorInstanceSubject,
+  orchestratorSubjects,
+  SUBJECT_PREFIX,
+  type OrchestratorEndpoint,
+} from "../../shared/subjects.js";
 import { HostId } from "../../shared/schemas/ids.js";
 import { ORCHESTRATOR_ENDPOINTS, READ_ONLY_ENDPOINTS } from "../../shared/schemas/orchestrator-api.js";
 import { ConfigError } from "../../shared/errors.js";
@@ -183,7 +192,13 @@ export function identitySpecs(spec: CredentialsSpec): IdentitySpec[] {
 
 /** Pure: the identity with its permissions, for a known public key. */
 export function makeIdentity(spec: IdentitySpec, publicKey: string): Identity {
-  return { ...spec, publicKey, seedFile: seedFileName(spec.role, spec.name), inboxPrefix: inboxPrefixFor(spec.role, spec.name), permissions: permissionsFor(spec.role, spec.name) };
+  return {
+    ...spec,
+    publicKey,
+    seedFile: seedFileName(spec.role, spec.name),
+    inboxPrefix: inboxPrefixFor(spec.role, spec.name),
+    permissions: permissionsFor(spec.role, spec.name),
+  };
 }
 
 const q = (s: string): string => JSON.stringify(s); // nats-server conf accepts JSON strings; `$` stays literal inside quotes
@@ -232,7 +247,8 @@ function readSeed(path: string): { seed: string; publicKey: string } {
   } catch (e) {
     throw new ConfigError(`${path} does not hold a valid nkey seed (${(e as Error).message}); remove it or generate with rotate`, undefined, { cause: e });
   }
-  if (!publicKey.startsWith("U")) throw new ConfigError(`${path} holds a non-user nkey seed (public key ${publicKey.slice(0, 1)}...); remove it or generate with rotate`);
+  if (!publicKey.startsWith("U"))
+    throw new ConfigError(`${path} holds a non-user nkey seed (public key ${publicKey.slice(0, 1)}...); remove it or generate with rotate`);
   return { seed, publicKey };
 }
 

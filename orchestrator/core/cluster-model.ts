@@ -174,7 +174,13 @@ export class ClusterModel {
     this.hosts = [];
     for (const h of hostsIn) {
       if (this.hostById.has(h.id)) {
-        this.notes.push({ kind: "host", subject: h.id, code: "HOST_DUPLICATE", message: `host ${h.id} appears twice in the snapshot; the first entry is used`, numbers: {} });
+        this.notes.push({
+          kind: "host",
+          subject: h.id,
+          code: "HOST_DUPLICATE",
+          message: `host ${h.id} appears twice in the snapshot; the first entry is used`,
+          numbers: {},
+        });
         continue;
       }
       const fresh = isFresh(h.lastSeen, now, policy);
@@ -185,7 +191,13 @@ export class ClusterModel {
       // arriving or leaving makes is known, not a trend to extrapolate.
       const since = lastMove.get(h.id) ?? -Infinity;
       const predicted =
-        policy.predict_window > 0 ? predictCpu(hostSamples(h).filter((x) => x.ts > since), policy.predict_window, policy.predict_ahead) : null;
+        policy.predict_window > 0
+          ? predictCpu(
+              hostSamples(h).filter((x) => x.ts > since),
+              policy.predict_window,
+              policy.predict_ahead,
+            )
+          : null;
       const trendCores = predicted === null ? 0 : (Math.max(0, predicted - Math.max(0, h.cpuPercent)) / 100) * h.cpus * speed;
       const hm: HostModel = {
         id: h.id,
@@ -226,11 +238,23 @@ export class ClusterModel {
     for (const v of vmsIn) {
       const host = this.hostById.get(v.host);
       if (last !== null && last.name === v.name) {
-        this.notes.push({ kind: "vm", subject: v.name, code: "VM_DUPLICATE", message: `VM ${v.name} is listed on more than one host; only its entry on ${last.host} is planned with`, numbers: { ignoredHost: v.host } });
+        this.notes.push({
+          kind: "vm",
+          subject: v.name,
+          code: "VM_DUPLICATE",
+          message: `VM ${v.name} is listed on more than one host; only its entry on ${last.host} is planned with`,
+          numbers: { ignoredHost: v.host },
+        });
         continue;
       }
       if (!host) {
-        this.notes.push({ kind: "vm", subject: v.name, code: "VM_UNKNOWN_HOST", message: `VM ${v.name} runs on host ${v.host}, which is not in the snapshot; it is ignored`, numbers: { host: v.host } });
+        this.notes.push({
+          kind: "vm",
+          subject: v.name,
+          code: "VM_UNKNOWN_HOST",
+          message: `VM ${v.name} runs on host ${v.host}, which is not in the snapshot; it is ignored`,
+          numbers: { host: v.host },
+        });
         continue;
       }
       const live = LIVE_STATES.has(v.state);
@@ -317,9 +341,18 @@ export class ClusterModel {
     const from = this.hostById.get(vm.host)!;
     if (from === to) throw new Error(`applyMove: ${vm.name} is already on ${to.id}`);
     const prev = [
-      from.usedCores, from.memUsedMiB, from.committedMiB, from.vmCount, from.plannedOut,
-      to.usedCores, to.memUsedMiB, to.committedMiB, to.vmCount, to.plannedIn,
-      this.plannedTotal, vm.planned ? 1 : 0,
+      from.usedCores,
+      from.memUsedMiB,
+      from.committedMiB,
+      from.vmCount,
+      from.plannedOut,
+      to.usedCores,
+      to.memUsedMiB,
+      to.committedMiB,
+      to.vmCount,
+      to.plannedIn,
+      this.plannedTotal,
+      vm.planned ? 1 : 0,
     ];
     this.unindex(from);
     this.unindex(to);

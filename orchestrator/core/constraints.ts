@@ -34,9 +34,7 @@ export interface DestOptions {
   caps: boolean;
 }
 
-export type DestVerdict =
-  | { ok: true; brokenShould: string[]; cpuAfter: number; memAfter: number; keyAfter: number }
-  | { ok: false; rejection: Rejection };
+export type DestVerdict = { ok: true; brokenShould: string[]; cpuAfter: number; memAfter: number; keyAfter: number } | { ok: false; rejection: Rejection };
 
 const NO_NUMBERS: Rejection["numbers"] = Object.freeze({}) as Rejection["numbers"];
 const reject = (code: DecisionCode, message: string, numbers: Rejection["numbers"] = {}): Rejection => ({ code, message, numbers });
@@ -48,7 +46,8 @@ export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejecti
   if (ctx.excludedVms.has(n)) return reject("VM_EXCLUDED", `${n} is in excluded_vms`);
   if (ctx.pinned.has(n)) return reject("VM_PINNED", `${n} is pinned (pinned_vms)`);
   if (!vm.live) return reject("VM_NOT_RUNNING", `${n} is ${vm.state}, only running or paused VMs are live-migrated`, { state: vm.state });
-  if (ctx.pingpong.has(n)) return reject("VM_PINGPONG", `${n} moved back and forth within ${policy.pingpong_window} s and is frozen`, { pingpong_window: policy.pingpong_window });
+  if (ctx.pingpong.has(n))
+    return reject("VM_PINGPONG", `${n} moved back and forth within ${policy.pingpong_window} s and is frozen`, { pingpong_window: policy.pingpong_window });
   if (ctx.frozen.has(n)) return reject("VM_FROZEN", `${n} is frozen after ping-pong until an operator releases it`);
   if (vm.inFlightTo !== null) return reject("VM_MIGRATING", `${n} is already migrating to ${vm.inFlightTo}`, { destination: vm.inFlightTo });
   if (vm.planned) return reject("VM_PLANNED", `${n} already moves earlier in this plan`);
@@ -63,11 +62,13 @@ export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejecti
   if (!ctx.operator) {
     const cd = cooldownOf(model.historyByVm.get(n), policy, now);
     if (cd.remainingMs > 0)
-      return reject(
-        "VM_COOLDOWN",
-        `${n} moved ${cd.recentMoves} time(s) recently; cooldown ${cd.cooldownSeconds} s, ${f1(cd.remainingMs / 1000)} s left`,
-        { recentMoves: cd.recentMoves, cooldownSeconds: cd.cooldownSeconds, remainingSeconds: r2(cd.remainingMs / 1000), vm_cooldown: policy.vm_cooldown, vm_cooldown_max: policy.vm_cooldown_max },
-      );
+      return reject("VM_COOLDOWN", `${n} moved ${cd.recentMoves} time(s) recently; cooldown ${cd.cooldownSeconds} s, ${f1(cd.remainingMs / 1000)} s left`, {
+        recentMoves: cd.recentMoves,
+        cooldownSeconds: cd.cooldownSeconds,
+        remainingSeconds: r2(cd.remainingMs / 1000),
+        vm_cooldown: policy.vm_cooldown,
+        vm_cooldown_max: policy.vm_cooldown_max,
+      });
   }
   return caps ? checkCaps(ctx, vm) : null;
 }
@@ -89,20 +90,28 @@ export function checkCaps(ctx: PlanContext, vm: VmModel): Rejection | null {
   if (moves) return moves;
   const total = model.inFlightTotal + model.plannedTotal;
   if (total >= policy.max_concurrent_total)
-    return reject("TOTAL_CONCURRENCY", `${model.inFlightTotal} in flight + ${model.plannedTotal} planned = ${total} ≥ max_concurrent_total ${policy.max_concurrent_total}`, {
-      inFlight: model.inFlightTotal,
-      planned: model.plannedTotal,
-      max_concurrent_total: policy.max_concurrent_total,
-    });
+    return reject(
+      "TOTAL_CONCURRENCY",
+      `${model.inFlightTotal} in flight + ${model.plannedTotal} planned = ${total} ≥ max_concurrent_total ${policy.max_concurrent_total}`,
+      {
+        inFlight: model.inFlightTotal,
+        planned: model.plannedTotal,
+        max_concurrent_total: policy.max_concurrent_total,
+      },
+    );
   const src = model.hostById.get(vm.host)!;
   const out = src.inFlightOut + src.plannedOut;
   if (out >= policy.max_concurrent_per_source)
-    return reject("SOURCE_CONCURRENCY", `${src.id} already sends ${src.inFlightOut} in flight + ${src.plannedOut} planned ≥ max_concurrent_per_source ${policy.max_concurrent_per_source}`, {
-      host: src.id,
-      inFlight: src.inFlightOut,
-      planned: src.plannedOut,
-      max_concurrent_per_source: policy.max_concurrent_per_source,
-    });
+    return reject(
+      "SOURCE_CONCURRENCY",
+      `${src.id} already sends ${src.inFlightOut} in flight + ${src.plannedOut} planned ≥ max_concurrent_per_source ${policy.max_concurrent_per_source}`,
+      {
+        host: src.id,
+        inFlight: src.inFlightOut,
+        planned: src.plannedOut,
+        max_concurrent_per_source: policy.max_concurrent_per_source,
+      },
+    );
   return null;
 }
 
@@ -146,17 +155,25 @@ export function exceedsPhysicalMemory(usedMiB: number, addMiB: number, totalMiB:
 export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o: DestOptions, detail = true): DestVerdict {
   const { model, policy, now } = ctx;
   // Messages are built only when asked for: a search over 10,000 hosts keeps a few in full.
-  const no = (code: DecisionCode, build: () => Rejection): DestVerdict => ({ ok: false, rejection: detail ? build() : { code, message: code, numbers: NO_NUMBERS } });
+  const no = (code: DecisionCode, build: () => Rejection): DestVerdict => ({
+    ok: false,
+    rejection: detail ? build() : { code, message: code, numbers: NO_NUMBERS },
+  });
   const id = h.id;
   if (vm.host === id) return no("DEST_IS_SOURCE", () => reject("DEST_IS_SOURCE", `${vm.name} already runs on ${id}`));
   if (h.excluded) return no("DEST_EXCLUDED", () => reject("DEST_EXCLUDED", `host ${id} is in excluded_hosts`));
   if (!h.fresh)
-    return no("DEST_SILENT", () => reject("DEST_SILENT", `host ${id} silent for ${f1((now - h.lastSeen) / 1000)} s > stale_after ${policy.stale_after} s`, { silentSeconds: r2((now - h.lastSeen) / 1000), stale_after: policy.stale_after }));
-  if (h.collectError !== undefined)
-    return no("DEST_UNHEALTHY", () => reject("DEST_UNHEALTHY", `host ${id} cannot read its hypervisor: ${h.collectError}`));
+    return no("DEST_SILENT", () =>
+      reject("DEST_SILENT", `host ${id} silent for ${f1((now - h.lastSeen) / 1000)} s > stale_after ${policy.stale_after} s`, {
+        silentSeconds: r2((now - h.lastSeen) / 1000),
+        stale_after: policy.stale_after,
+      }),
+    );
+  if (h.collectError !== undefined) return no("DEST_UNHEALTHY", () => reject("DEST_UNHEALTHY", `host ${id} cannot read its hypervisor: ${h.collectError}`));
   if (h.maintenance) return no("DEST_MAINTENANCE", () => reject("DEST_MAINTENANCE", `host ${id} is in maintenance (closed to new VMs)`));
   if (ctx.closing.has(id)) return no("DEST_CLOSING", () => reject("DEST_CLOSING", `host ${id} is being emptied by this plan`));
-  if (h.address === undefined || h.address === "") return no("DEST_NO_ADDRESS", () => reject("DEST_NO_ADDRESS", `host ${id} has no migration address (host_mapping)`));
+  if (h.address === undefined || h.address === "")
+    return no("DEST_NO_ADDRESS", () => reject("DEST_NO_ADDRESS", `host ${id} has no migration address (host_mapping)`));
   if (!o.allowEmpty && h.emptyAtStart) return no("DEST_EMPTY", () => reject("DEST_EMPTY", `host ${id} is empty and empty hosts are not used here`));
   const since = h.lastMoveAt === null ? Infinity : now - h.lastMoveAt;
   if (!ctx.operator && since < policy.host_settle * 1000)
@@ -170,15 +187,24 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
     const inc = h.inFlightIn + h.plannedIn;
     if (inc >= policy.max_concurrent_per_destination)
       return no("DEST_CONCURRENCY", () =>
-        reject("DEST_CONCURRENCY", `host ${id} already receives ${h.inFlightIn} in flight + ${h.plannedIn} planned ≥ max_concurrent_per_destination ${policy.max_concurrent_per_destination}`, {
-          inFlight: h.inFlightIn,
-          planned: h.plannedIn,
-          max_concurrent_per_destination: policy.max_concurrent_per_destination,
-        }),
+        reject(
+          "DEST_CONCURRENCY",
+          `host ${id} already receives ${h.inFlightIn} in flight + ${h.plannedIn} planned ≥ max_concurrent_per_destination ${policy.max_concurrent_per_destination}`,
+          {
+            inFlight: h.inFlightIn,
+            planned: h.plannedIn,
+            max_concurrent_per_destination: policy.max_concurrent_per_destination,
+          },
+        ),
       );
   }
   if (h.vmCount >= policy.max_vm_per_host)
-    return no("DEST_TOO_MANY_VMS", () => reject("DEST_TOO_MANY_VMS", `host ${id} has ${h.vmCount} VMs, max_vm_per_host ${policy.max_vm_per_host}`, { vms: h.vmCount, max_vm_per_host: policy.max_vm_per_host }));
+    return no("DEST_TOO_MANY_VMS", () =>
+      reject("DEST_TOO_MANY_VMS", `host ${id} has ${h.vmCount} VMs, max_vm_per_host ${policy.max_vm_per_host}`, {
+        vms: h.vmCount,
+        max_vm_per_host: policy.max_vm_per_host,
+      }),
+    );
 
   const brokenShould: string[] = [];
   const rules = ctx.rulesByVm.get(vm.name);
@@ -187,7 +213,9 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
       if (!ruleApplies(rule, vm, id)) continue;
       if (!ruleHolds(ctx, rule, vm, id)) {
         if (rule.strength === "must")
-          return no("RULE_MUST", () => reject("RULE_MUST", `placing ${vm.name} on ${id} breaks must rule "${rule.name}" (${rule.type})`, { rule: rule.name, type: rule.type }));
+          return no("RULE_MUST", () =>
+            reject("RULE_MUST", `placing ${vm.name} on ${id} breaks must rule "${rule.name}" (${rule.type})`, { rule: rule.name, type: rule.type }),
+          );
         brokenShould.push(rule.name);
       }
     }
@@ -207,11 +235,15 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
     );
   if (h.committedMiB + vm.memMiB > memCap)
     return no("DEST_MEM", () =>
-      reject("DEST_MEM", `host ${id} committed VM memory ${f1(h.committedMiB)} + ${f1(vm.memMiB)} MiB > ${f1(memCap)} MiB (mem_overcommit ${policy.mem_overcommit} × ${f1(h.memTotalMiB)} − reserve ${policy.mem_reserve_mib})`, {
-        committedMiB: r2(h.committedMiB),
-        vmMemMiB: r2(vm.memMiB),
-        limitMiB: r2(memCap),
-      }),
+      reject(
+        "DEST_MEM",
+        `host ${id} committed VM memory ${f1(h.committedMiB)} + ${f1(vm.memMiB)} MiB > ${f1(memCap)} MiB (mem_overcommit ${policy.mem_overcommit} × ${f1(h.memTotalMiB)} − reserve ${policy.mem_reserve_mib})`,
+        {
+          committedMiB: r2(h.committedMiB),
+          vmMemMiB: r2(vm.memMiB),
+          limitMiB: r2(memCap),
+        },
+      ),
     );
   if (exceedsPhysicalMemory(h.memUsedMiB, vm.memMiB, h.memTotalMiB, policy.mem_reserve_mib))
     return no("DEST_MEM", () =>

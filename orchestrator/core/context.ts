@@ -77,7 +77,13 @@ export function createContext(
     log.vm(vm, {
       code: "VM_PINGPONG",
       message: `${vm} moved ${pp.first.source} → ${pp.first.destination} and back within ${r2((pp.second.finishedAt - pp.first.finishedAt) / 1000)} s (pingpong_window ${policy.pingpong_window} s): frozen until released`,
-      numbers: { from: pp.first.source, to: pp.first.destination, firstAt: pp.first.finishedAt, secondAt: pp.second.finishedAt, pingpong_window: policy.pingpong_window },
+      numbers: {
+        from: pp.first.source,
+        to: pp.first.destination,
+        firstAt: pp.first.finishedAt,
+        secondAt: pp.second.finishedAt,
+        pingpong_window: policy.pingpong_window,
+      },
     });
   }
   const operator = mode === "evacuate" || mode === "manual";
@@ -100,4 +106,3 @@ export function createContext(
     budgetExhausted: false,
   };
 }
-

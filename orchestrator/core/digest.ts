@@ -91,18 +91,30 @@ function placementTail(h: Hasher, fl: readonly InFlightMigration[]): string {
 }
 
 const NO_TAGS: readonly string[] = [];
-const sortedTags = (tags: readonly string[] | undefined): readonly string[] => (!tags || tags.length === 0 ? NO_TAGS : tags.length === 1 ? tags : [...tags].sort());
+const sortedTags = (tags: readonly string[] | undefined): readonly string[] =>
+  !tags || tags.length === 0 ? NO_TAGS : tags.length === 1 ? tags : [...tags].sort();
 
 /** Everything plan() reads: the whole snapshot, the policy, the clock value and the request. */
 export function planId(s: ClusterSnapshot, policy: Policy, now: number, request: PlanRequest): string {
   const e = cached(s) ?? remember(s);
-  const h = new Hasher().str("plan/v1").num(s.v ?? 1).num(s.takenAt).num(now);
+  const h = new Hasher()
+    .str("plan/v1")
+    .num(s.v ?? 1)
+    .num(s.takenAt)
+    .num(now);
   hashValue(h, policy);
   hashValue(h, request);
   const hosts = e.hosts;
   h.str("hosts").num(hosts.length);
   for (const x of hosts) {
-    h.str(x.id).num(x.cpus).num(x.memTotalMiB).num(x.memAvailableMiB).num(x.cpuPercent).num(x.lastSeen).str(x.address ?? "\u0000").bool(x.maintenance ?? false);
+    h.str(x.id)
+      .num(x.cpus)
+      .num(x.memTotalMiB)
+      .num(x.memAvailableMiB)
+      .num(x.cpuPercent)
+      .num(x.lastSeen)
+      .str(x.address ?? "\u0000")
+      .bool(x.maintenance ?? false);
     if (x.cpuSpeed !== undefined) h.str("speed").num(x.cpuSpeed);
     const raw = x.samples ?? [];
     let inOrder = true;

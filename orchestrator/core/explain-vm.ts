@@ -51,7 +51,12 @@ export function explainVm(snapshot: ClusterSnapshot, configured: Policy, now: nu
             subject: h.id,
             code: "DEST_OK",
             message: `host ${h.id} can take ${vm.name}: CPU → ${f1(v.cpuAfter)} %, memory → ${f1(v.memAfter)} %${v.brokenShould.length ? `, breaks should rule(s) ${v.brokenShould.join(", ")}` : ""}`,
-            numbers: { projectedCpuPercent: r2(v.cpuAfter), projectedMemPercent: r2(v.memAfter), weightedAfter: r2(v.keyAfter), brokenShouldRules: v.brokenShould.join(",") },
+            numbers: {
+              projectedCpuPercent: r2(v.cpuAfter),
+              projectedMemPercent: r2(v.memAfter),
+              weightedAfter: r2(v.keyAfter),
+              brokenShouldRules: v.brokenShould.join(","),
+            },
             vm: vm.name,
           }
         : { kind: "host", subject: h.id, code: v.rejection.code, message: v.rejection.message, numbers: v.rejection.numbers, vm: vm.name },

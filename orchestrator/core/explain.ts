@@ -42,7 +42,15 @@ export class DecisionLog {
   }
 
   host(subject: string, r: Rejection, vm?: string, strategy?: StrategyName): void {
-    this.add({ kind: "host", subject, code: r.code, message: r.message, numbers: r.numbers, ...(vm !== undefined ? { vm } : {}), ...(strategy ? { strategy } : {}) });
+    this.add({
+      kind: "host",
+      subject,
+      code: r.code,
+      message: r.message,
+      numbers: r.numbers,
+      ...(vm !== undefined ? { vm } : {}),
+      ...(strategy ? { strategy } : {}),
+    });
   }
 
   cluster(r: Rejection, strategy?: StrategyName): void {
@@ -107,7 +115,15 @@ export class RejectionTally {
         numbers: { hostsEvaluated: this.evaluated, hostsTotal, ...this.countNumbers() },
         ...s,
       },
-      ...this.kept.map((k): Decision => ({ kind: "host", subject: k.host, code: k.rejection.code, message: k.rejection.message, numbers: k.rejection.numbers, vm, ...s })),
+      ...this.kept.map((k): Decision => ({
+        kind: "host",
+        subject: k.host,
+        code: k.rejection.code,
+        message: k.rejection.message,
+        numbers: k.rejection.numbers,
+        vm,
+        ...s,
+      })),
     ];
   }
 

@@ -11,7 +11,13 @@ import { runStrategies, strategiesFor, type StrategiesOutcome } from "./strategi
 // randomness; `now` is passed in (ms) and inputs are sorted before use, so the same inputs give a
 // byte-identical plan whatever their order.
 
-function execute(snapshot: ClusterSnapshot, configured: Policy, now: number, request: PlanRequest, opts: PlanOptions): { plan: Plan; outcome: StrategiesOutcome } {
+function execute(
+  snapshot: ClusterSnapshot,
+  configured: Policy,
+  now: number,
+  request: PlanRequest,
+  opts: PlanOptions,
+): { plan: Plan; outcome: StrategiesOutcome } {
   // Every strategy, limit and indicator of this plan uses the CPU levels adapted to the measured swing.
   const { policy, note, hostScale, adaptation } = effectivePolicy(snapshot, configured, now);
   const ctx = createContext(snapshot, policy, now, request.mode, opts, hostScale);
@@ -19,7 +25,11 @@ function execute(snapshot: ClusterSnapshot, configured: Policy, now: number, req
   const before = measureBefore(ctx.model, policy.load_threshold, policy.mem_threshold);
   const outcome = runStrategies(ctx, strategiesFor(request, policy), request);
   if (ctx.budgetExhausted)
-    ctx.log.cluster({ code: "SEARCH_BUDGET", message: `the destination search budget of this plan was exhausted; the plan may miss moves`, numbers: { budget: opts.evaluationBudget ?? DEFAULT_EVALUATION_BUDGET } });
+    ctx.log.cluster({
+      code: "SEARCH_BUDGET",
+      message: `the destination search budget of this plan was exhausted; the plan may miss moves`,
+      numbers: { budget: opts.evaluationBudget ?? DEFAULT_EVALUATION_BUDGET },
+    });
   const plan: Plan = {
     id: planId(snapshot, configured, now, request),
     createdAt: now,

@@ -7,7 +7,13 @@ import { BallastError, describeError } from "../../shared/errors.js";
 import { answerRequest, parseRequest } from "../../shared/nats/handle-request.js";
 import { ReplyHeader } from "../../shared/nats/reply-headers.js";
 import { err } from "../../shared/schemas/envelope.js";
-import { LEGACY_FIELDS, ORCHESTRATOR_ENDPOINTS, OrchestratorApi, type OrchestratorEndpoint, type OrchestratorHandlers } from "../../shared/schemas/orchestrator-api.js";
+import {
+  LEGACY_FIELDS,
+  ORCHESTRATOR_ENDPOINTS,
+  OrchestratorApi,
+  type OrchestratorEndpoint,
+  type OrchestratorHandlers,
+} from "../../shared/schemas/orchestrator-api.js";
 import { orchestratorInstanceSubject, orchestratorSubjects } from "../../shared/subjects.js";
 import { BALLAST_VERSION } from "../../shared/version.js";
 import type { LeaderForwarder } from "./ha/leader-forwarder.js";
@@ -25,7 +31,13 @@ export interface ApiServer {
   leader(): string | undefined;
 }
 
-export async function serveOrchestratorApi(nc: NatsConnection, server: ApiServer, log: Logger, instance: string, forwarder?: LeaderForwarder): Promise<Service> {
+export async function serveOrchestratorApi(
+  nc: NatsConnection,
+  server: ApiServer,
+  log: Logger,
+  instance: string,
+  forwarder?: LeaderForwarder,
+): Promise<Service> {
   const svc = await new Svcm(nc).add({
     name: "ballast-orchestrator",
     version: BALLAST_VERSION,

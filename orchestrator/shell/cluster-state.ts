@@ -247,7 +247,6 @@ export function memPercent(m: Pick<HostMetrics, "memTotalMiB" | "memAvailableMiB
   return m.memTotalMiB > 0 ? (100 * (m.memTotalMiB - m.memAvailableMiB)) / m.memTotalMiB : 0;
 }
 
-
 const collectErrorOf = (e: string | undefined): { collectError?: string } => (e === undefined ? {} : { collectError: e.slice(0, 1000) });
 
 /** The same VM names in the same order (duplicate names included: the index maps the last of each). */

@@ -68,11 +68,17 @@ export class Dispatcher {
       // now plus what migrations already on their way there will use. (The planner also counts
       // the moves it plans and the overcommit and percentage limits; here the plan was already
       // judged by those, and only the memory actually free can have changed since.)
-      const incoming = this.tracker.ongoing().filter((o) => o.destination === r.destination).reduce((s, o) => s + o.memMiB, 0);
+      const incoming = this.tracker
+        .ongoing()
+        .filter((o) => o.destination === r.destination)
+        .reduce((s, o) => s + o.memMiB, 0);
       const used = Math.max(0, dest.memTotalMiB - dest.memAvailableMiB) + incoming;
       if (exceedsPhysicalMemory(used, r.memMiB, dest.memTotalMiB, policy.mem_reserve_mib)) {
         const free = dest.memTotalMiB - policy.mem_reserve_mib - used;
-        return { go: false, skip: `destination ${r.destination} has ${Math.round(free)} MiB free (after reserve and incoming), VM needs ${Math.round(r.memMiB)} MiB` };
+        return {
+          go: false,
+          skip: `destination ${r.destination} has ${Math.round(free)} MiB free (after reserve and incoming), VM needs ${Math.round(r.memMiB)} MiB`,
+        };
       }
     }
     const ongoing = this.tracker.ongoing();

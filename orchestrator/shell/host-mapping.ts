@@ -29,12 +29,14 @@ export function parseHostMapping(text: string, origin = "host_mapping"): HostMap
     if (line.length === 0) return;
     const cells = line.split(",").map((c) => c.trim());
     if (lineNo === firstContentLine(lines) && cells[0]?.toLowerCase() === "host" && cells[1]?.toLowerCase() === "address") return;
-    if (cells.length !== 2) throw new HostMappingError(`${origin} line ${lineNo}: expected "host,address", got ${cells.length} field(s): ${JSON.stringify(raw)}`, lineNo);
+    if (cells.length !== 2)
+      throw new HostMappingError(`${origin} line ${lineNo}: expected "host,address", got ${cells.length} field(s): ${JSON.stringify(raw)}`, lineNo);
     const [host, address] = cells as [string, string];
     const h = HostId.safeParse(host);
     if (!h.success) throw new HostMappingError(`${origin} line ${lineNo}: bad host ${JSON.stringify(host)}: ${h.error.issues[0]?.message}`, lineNo);
     const a = MigrationAddress.safeParse(address);
-    if (!a.success) throw new HostMappingError(`${origin} line ${lineNo}: bad address ${JSON.stringify(address)} for ${host}: ${a.error.issues[0]?.message}`, lineNo);
+    if (!a.success)
+      throw new HostMappingError(`${origin} line ${lineNo}: bad address ${JSON.stringify(address)} for ${host}: ${a.error.issues[0]?.message}`, lineNo);
     if (map.has(host)) throw new HostMappingError(`${origin} line ${lineNo}: host ${host} is listed twice`, lineNo);
     map.set(host, address);
   });
@@ -53,8 +55,7 @@ interface FileVersion {
   readonly ino: number;
 }
 
-const sameVersion = (a: FileVersion | undefined, b: FileVersion): boolean =>
-  a !== undefined && a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
+const sameVersion = (a: FileVersion | undefined, b: FileVersion): boolean => a !== undefined && a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
 
 /**
  * Keeps the mapping of a file current: reloads when the file changes (polling, because editors

@@ -92,15 +92,19 @@ export class MigrationReconciler {
         }
         continue;
       }
-      if (onDest && !onSource) tracker.finish(r, "SUCCEEDED", now, restarted ? "outcome taken from inventories: source agent restarted during the migration" : undefined);
+      if (onDest && !onSource)
+        tracker.finish(r, "SUCCEEDED", now, restarted ? "outcome taken from inventories: source agent restarted during the migration" : undefined);
       else if (onSource && !stillMigrating && !onDest)
         tracker.finish(
           r,
           "FAILED",
           now,
-          restarted ? `source agent ${r.source} restarted during the migration; ${r.vm} stayed on ${r.source}` : `no outcome within ${migrationTimeoutS}s; ${r.vm} is still on ${r.source}`,
+          restarted
+            ? `source agent ${r.source} restarted during the migration; ${r.vm} stayed on ${r.source}`
+            : `no outcome within ${migrationTimeoutS}s; ${r.vm} is still on ${r.source}`,
         );
-      else if (timedOut && running.length === 0) tracker.finish(r, "FAILED", now, `no outcome within ${migrationTimeoutS}s and ${r.vm} is not running anywhere reported`);
+      else if (timedOut && running.length === 0)
+        tracker.finish(r, "FAILED", now, `no outcome within ${migrationTimeoutS}s and ${r.vm} is not running anywhere reported`);
     }
   }
 }

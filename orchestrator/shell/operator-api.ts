@@ -119,7 +119,10 @@ export class OperatorApi implements OrchestratorHandlers {
     const current = cycle.snapshot(now);
     const drift = p.plan.moves.filter((m) => !current.vms.some((v) => v.name === m.vm && v.host === m.source && v.state === "running"));
     if (drift.length > 0)
-      throw new BallastError("PLAN_EXPIRED", `plan ${r.planId} was cancelled: the cluster drifted since it was made (${drift.map((m) => `${m.vm} is no longer running on ${m.source}`).join("; ")})`);
+      throw new BallastError(
+        "PLAN_EXPIRED",
+        `plan ${r.planId} was cancelled: the cluster drifted since it was made (${drift.map((m) => `${m.vm} is no longer running on ${m.source}`).join("; ")})`,
+      );
     if (p.plan.mode === "evacuate") controls.enterMaintenance(p.plan.moves.map((m) => m.source));
     const queued = this.d.queue.enqueue(p.plan.moves, r.planId, now);
     await this.d.dispatcher.pump();
@@ -159,7 +162,9 @@ export class OperatorApi implements OrchestratorHandlers {
     this.d.decisions.record(p, now);
     if (p.moves.length === 0) {
       const why = p.decisions.filter((d) => d.vm === req.vm || d.subject === req.vm).map((d) => `${d.subject}: ${d.message}`);
-      throw new BallastError("NO_DESTINATION", `cannot move ${req.vm}${req.to ? ` to ${req.to}` : ""}: ${why.join("; ") || "no valid destination"}`, { details: { decisions: p.decisions } });
+      throw new BallastError("NO_DESTINATION", `cannot move ${req.vm}${req.to ? ` to ${req.to}` : ""}: ${why.join("; ") || "no valid destination"}`, {
+        details: { decisions: p.decisions },
+      });
     }
     this.d.queue.enqueue(p.moves, p.id, now, req.requestId);
     const queued = tracker.queued().filter((r) => r.planId === p.id);
@@ -175,7 +180,9 @@ export class OperatorApi implements OrchestratorHandlers {
     if (req.dryRun) return { host, canDrain: pre.canDrain, reasons: pre.reasons, plan: pre.plan };
     this.assertActive();
     if (!pre.canDrain)
-      throw new BallastError("NO_DESTINATION", `host ${host} cannot be drained now: ${pre.reasons.map((d) => `${d.subject}: ${d.message}`).join("; ")}`, { details: { reasons: pre.reasons } });
+      throw new BallastError("NO_DESTINATION", `host ${host} cannot be drained now: ${pre.reasons.map((d) => `${d.subject}: ${d.message}`).join("; ")}`, {
+        details: { reasons: pre.reasons },
+      });
     controls.enterMaintenance([host]);
     this.d.decisions.record(pre.plan, now);
     const queued = this.d.queue.enqueue(pre.plan.moves, pre.plan.id, now);
@@ -227,7 +234,13 @@ export class OperatorApi implements OrchestratorHandlers {
     return {
       vm,
       runningOn: located.filter((l) => l.info.state === "running").map((l) => l.host),
-      reportedBy: located.map((l) => ({ host: l.host, state: l.info.state, migrating: l.info.migrating, cpuPercent: l.info.cpuPercent, memMiB: l.info.memMiB })),
+      reportedBy: located.map((l) => ({
+        host: l.host,
+        state: l.info.state,
+        migrating: l.info.migrating,
+        cpuPercent: l.info.cpuPercent,
+        memMiB: l.info.memMiB,
+      })),
       whyHere: placement
         ? `moved here from ${placement.source} at ${new Date(placement.finishedAt!).toISOString()} by ${placement.strategy}: ${placement.reason}`
         : "no recorded move brought it here (placed before Ballast saw it, or by an operator outside Ballast)",
@@ -258,9 +271,13 @@ export class OperatorApi implements OrchestratorHandlers {
   private assertLeader(): void {
     if (this.d.leadership.leading()) return;
     const leader = this.d.leadership.leader();
-    throw new BallastError("NOT_LEADER", `this orchestrator is a standby; the leader is ${leader ?? "not known right now (an election is under way)"}; send commands to it`, {
-      details: { leader: leader ?? null },
-    });
+    throw new BallastError(
+      "NOT_LEADER",
+      `this orchestrator is a standby; the leader is ${leader ?? "not known right now (an election is under way)"}; send commands to it`,
+      {
+        details: { leader: leader ?? null },
+      },
+    );
   }
 }
 

@@ -123,7 +123,19 @@ export class Orchestrator {
     this.dispatcher = dispatcher;
     this.planning = planning;
     this.events = events;
-    this.api = new OperatorApi({ instance: deps.instance ?? "orchestrator", leadership, state, tracker, decisions, controls, cycle: planning, queue, dispatcher, clock, mapping });
+    this.api = new OperatorApi({
+      instance: deps.instance ?? "orchestrator",
+      leadership,
+      state,
+      tracker,
+      decisions,
+      controls,
+      cycle: planning,
+      queue,
+      dispatcher,
+      clock,
+      mapping,
+    });
     this.intake = new AgentIntake({ state, reconciler, events, clock, policy: () => planning.policy, trigger: () => planning.triggerPolicy() });
     this.replication = { onRecord: (fn) => decisions.onRecord(fn), replay: (r) => decisions.replay(r) };
     this.view = {

@@ -55,7 +55,12 @@ export const SimVm = z
   .object({
     name: VmName.describe("The VM's name (a libvirt domain name), unique on the host."),
     vcpus: z.number().int().min(1).max(4096).default(1).describe("Virtual CPUs."),
-    mem_mib: z.number().positive().max(16 * 1024 * 1024).default(1024).meta({ unit: "MiB", description: "The VM's memory." }),
+    mem_mib: z
+      .number()
+      .positive()
+      .max(16 * 1024 * 1024)
+      .default(1024)
+      .meta({ unit: "MiB", description: "The VM's memory." }),
     cpu: SimCpu.default(0).meta({
       unit: "% of one core",
       description: "CPU use: a constant in percent of ONE core (200 = two busy cores), a square wave or a trace.",
@@ -75,7 +80,12 @@ export type SimVmInput = z.input<typeof SimVm>;
 export const SimConfig = z
   .object({
     cpus: z.number().int().min(1).max(4096).default(8).describe("CPUs of the simulated host."),
-    mem_mib: z.number().positive().max(64 * 1024 * 1024).default(32_768).meta({ unit: "MiB", description: "Memory of the simulated host." }),
+    mem_mib: z
+      .number()
+      .positive()
+      .max(64 * 1024 * 1024)
+      .default(32_768)
+      .meta({ unit: "MiB", description: "Memory of the simulated host." }),
     reserve_mib: z.number().min(0).default(1024).meta({ unit: "MiB", description: "Memory the simulated host keeps for itself (not available to VMs)." }),
     vms: z.array(SimVm).default([]).describe("The VMs the host starts with. Names must be unique."),
     migration_mibs: z
@@ -84,12 +94,7 @@ export const SimConfig = z
       .max(1_000_000)
       .default(100)
       .meta({ unit: "MiB/s", description: "Copy speed of a migration: 100 moves a 1 GiB VM in about 10 s." }),
-    migration_fail_rate: z
-      .number()
-      .min(0)
-      .max(1)
-      .default(0)
-      .describe("Probability (0 to 1) that a migration fails halfway, to exercise failure handling."),
+    migration_fail_rate: z.number().min(0).max(1).default(0).describe("Probability (0 to 1) that a migration fails halfway, to exercise failure handling."),
     start_delay_s: z
       .number()
       .min(0)
@@ -97,10 +102,7 @@ export const SimConfig = z
       .default(0.5)
       .meta({ unit: "s", description: "Set-up time before copying starts (connection, destination QEMU start)." }),
     seed: z.number().int().default(1).describe("Seed of the pseudo-random generator behind `migration_fail_rate`, so runs are reproducible."),
-    addresses: z
-      .array(z.string().min(1).max(253))
-      .default([])
-      .describe("Extra migration addresses that reach this simulated host (its host id always does)."),
+    addresses: z.array(z.string().min(1).max(253)).default([]).describe("Extra migration addresses that reach this simulated host (its host id always does)."),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -155,7 +157,9 @@ export function isAllowedMigrateArg(arg: string): boolean {
 }
 
 export const MigrateExtraArg = z.string().refine(isAllowedMigrateArg, {
-  message: `not an allowed virsh migrate option; allowed: ${[...MIGRATE_FLAGS].join(" ")} ${Object.keys(MIGRATE_VALUE_OPTIONS).map((k) => `${k}=N`).join(" ")}`,
+  message: `not an allowed virsh migrate option; allowed: ${[...MIGRATE_FLAGS].join(" ")} ${Object.keys(MIGRATE_VALUE_OPTIONS)
+    .map((k) => `${k}=N`)
+    .join(" ")}`,
 });
 
 // --- The agent -------------------------------------------------------------------------------
@@ -197,7 +201,9 @@ export const MigrationSettings = z
       .array(MigrateExtraArg)
       .default([])
       .describe(
-        `More \`virsh migrate\` options, each from an allowlist: ${[...MIGRATE_FLAGS].map((f) => `\`${f}\``).join(", ")}, and ${Object.keys(MIGRATE_VALUE_OPTIONS)
+        `More \`virsh migrate\` options, each from an allowlist: ${[...MIGRATE_FLAGS].map((f) => `\`${f}\``).join(", ")}, and ${Object.keys(
+          MIGRATE_VALUE_OPTIONS,
+        )
           .map((k) => `\`${k}=${k === "--comp-methods" ? "LIST" : "N"}\``)
           .join(", ")} (LIST: xbzrle, mt, zlib, zstd, comma-separated). Options that take a value use the \`--name=value\` form.`,
       ),
@@ -211,9 +217,7 @@ export const AgentHttp = z
   .object({
     listen: HttpListen.nullable()
       .default(null)
-      .describe(
-        "Where to listen, `host:port` (`[::1]:9471` for IPv6; port 0 picks a free port). null serves no HTTP. Suggested: `127.0.0.1:9471`.",
-      ),
+      .describe("Where to listen, `host:port` (`[::1]:9471` for IPv6; port 0 picks a free port). null serves no HTTP. Suggested: `127.0.0.1:9471`."),
   })
   .strict()
   .describe("The agent's HTTP server: Prometheus `GET /metrics` only.");
@@ -233,12 +237,10 @@ export const AgentConfig = z
     }),
     heartbeat_interval: z.number().min(0.1).max(3600).default(5).meta({
       unit: "s",
-      description: "Seconds between heartbeats on `ballast.agent.<host>.heartbeat`, sent also when collection fails, so a silent host is told from an idle one.",
+      description:
+        "Seconds between heartbeats on `ballast.agent.<host>.heartbeat`, sent also when collection fails, so a silent host is told from an idle one.",
     }),
-    driver: z
-      .enum(["virsh", "sim"])
-      .default("virsh")
-      .describe("`virsh`: real libvirt through virsh. `sim`: the built-in simulated hypervisor (see `sim`)."),
+    driver: z.enum(["virsh", "sim"]).default("virsh").describe("`virsh`: real libvirt through virsh. `sim`: the built-in simulated hypervisor (see `sim`)."),
     load_source: LoadSource.default("host").describe(
       "The CPU figure the orchestrator decides on: `host` (the whole host's load, from systeminformation) or `domains` (the sum of the domains' CPU from `cpu.time` deltas, divided by the host's cores). Use `domains` where several hypervisors share one kernel (the lab), or to ignore load that is not from VMs.",
     ),

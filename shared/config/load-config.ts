@@ -14,7 +14,11 @@ export function envOverrides(env: NodeJS.ProcessEnv, prefix = ENV_PREFIX): Recor
   const out: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(prefix) || raw === undefined) continue;
-    const path = name.slice(prefix.length).toLowerCase().split("__").filter((p) => p.length > 0);
+    const path = name
+      .slice(prefix.length)
+      .toLowerCase()
+      .split("__")
+      .filter((p) => p.length > 0);
     if (path.length === 0) continue;
     let node = out;
     for (const part of path.slice(0, -1)) {
@@ -38,7 +42,11 @@ function parseEnvValue(key: string, raw: string): unknown {
       return raw;
     }
   }
-  if (LIST_KEYS.has(key)) return t.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (LIST_KEYS.has(key))
+    return t
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   return raw;
 }
 

@@ -42,8 +42,7 @@ export const NatsConfig = z
   .superRefine((c, ctx) => {
     const methods = [c.creds, c.nkey_seed_file, c.user ?? c.password, c.token].filter((x) => x !== undefined);
     if (methods.length > 1) ctx.addIssue({ code: "custom", message: "choose one of creds, nkey_seed_file, user/password or token" });
-    if ((c.user === undefined) !== (c.password === undefined))
-      ctx.addIssue({ code: "custom", path: ["password"], message: "user and password go together" });
+    if ((c.user === undefined) !== (c.password === undefined)) ctx.addIssue({ code: "custom", path: ["password"], message: "user and password go together" });
     if (c.tls && (c.tls.cert === undefined) !== (c.tls.key === undefined))
       ctx.addIssue({ code: "custom", path: ["tls"], message: "tls.cert and tls.key go together" });
   })

@@ -68,10 +68,7 @@ export function defaultInstanceName(host: string, pid: number): string {
  */
 export const OrchestratorHa = z
   .object({
-    enabled: z
-      .boolean()
-      .default(false)
-      .describe("Run as one of several orchestrators. Off: this instance always leads and nothing is kept in JetStream."),
+    enabled: z.boolean().default(false).describe("Run as one of several orchestrators. Off: this instance always leads and nothing is kept in JetStream."),
     bucket: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, "bucket must be 1-64 characters of A-Z a-z 0-9 _ -")
@@ -79,7 +76,8 @@ export const OrchestratorHa = z
       .describe("JetStream KV bucket of the lease and the shared state (1-64 characters of `A-Z a-z 0-9 _ -`); every instance must name the same."),
     lease_ttl: z.number().min(0.3).max(300).default(10).meta({
       unit: "s",
-      description: "Lease period: the leader renews every third of it and stops dispatching when it cannot renew within it; a standby takes over after a full period without renewal.",
+      description:
+        "Lease period: the leader renews every third of it and stops dispatching when it cannot renew within it; a standby takes over after a full period without renewal.",
     }),
     instance: OrchestratorInstance.optional().meta({
       defaultText: "`<host name>-<pid>`",
@@ -109,7 +107,9 @@ export const OrchestratorHa = z
       .meta({ unit: "bytes", description: "Size limit of the replicated decision log (the stream `<bucket>-decisions`); the oldest entries go first." }),
   })
   .strict()
-  .describe("High availability: several orchestrators, one leading through a lease in a JetStream KV bucket, which also holds the state a new leader continues from.");
+  .describe(
+    "High availability: several orchestrators, one leading through a lease in a JetStream KV bucket, which also holds the state a new leader continues from.",
+  );
 export type OrchestratorHa = z.infer<typeof OrchestratorHa>;
 
 export const OrchestratorConfig = z
@@ -132,7 +132,8 @@ export const OrchestratorConfig = z
       .describe("Decisions and non-decisions kept in memory for `decisions` and `explain`."),
     migration_timeout: z.number().min(5).max(86_400).default(900).meta({
       unit: "s",
-      description: "A dispatched migration with no outcome event after this long is settled from the agents' inventories: succeeded when the VM runs on its destination only, failed when it stayed on its source and no longer migrates, or runs nowhere.",
+      description:
+        "A dispatched migration with no outcome event after this long is settled from the agents' inventories: succeeded when the VM runs on its destination only, failed when it stayed on its source and no longer migrates, or runs nowhere.",
     }),
     log_level: LogLevel.default("info").describe("Least severe log level written (JSON lines on stderr; under systemd, the journal)."),
     http: OrchestratorHttp.default(() => OrchestratorHttp.parse({})),

@@ -6,20 +6,17 @@ import { HostId, VmName } from "../schemas/ids.js";
 // loads in percent of a host's capacity.
 
 const pct = z.number().min(0).max(100);
-const seconds = z.number().min(0).max(30 * 86_400);
+const seconds = z
+  .number()
+  .min(0)
+  .max(30 * 86_400);
 
 export const RuleStrength = z.enum(["must", "should"]);
 
 /** Filters narrow when a rule applies (as OneCloud's migration alerts do). */
 const RuleFilters = {
-  source_hosts: z
-    .array(HostId)
-    .optional()
-    .describe("The rule applies only while the VM runs on one of these hosts. Absent: on any host."),
-  target_hosts: z
-    .array(HostId)
-    .optional()
-    .describe("The rule constrains only placements onto these hosts. Absent: onto any host."),
+  source_hosts: z.array(HostId).optional().describe("The rule applies only while the VM runs on one of these hosts. Absent: on any host."),
+  target_hosts: z.array(HostId).optional().describe("The rule constrains only placements onto these hosts. Absent: onto any host."),
 };
 
 const ruleName = z.string().min(1).max(100).describe("The rule's name, shown in decisions and in broken should-rule reports.");
@@ -30,9 +27,7 @@ const ruleStrength = RuleStrength.default("must").describe(
 export const AffinityRule = z
   .object({
     name: ruleName,
-    type: z
-      .enum(["affinity", "anti-affinity"])
-      .describe("`affinity`: the VMs run on the same host. `anti-affinity`: no two of them run on the same host."),
+    type: z.enum(["affinity", "anti-affinity"]).describe("`affinity`: the VMs run on the same host. `anti-affinity`: no two of them run on the same host."),
     strength: ruleStrength,
     vms: z.array(VmName).min(2).describe("The VMs the rule ties together (at least two)."),
     ...RuleFilters,
@@ -70,8 +65,7 @@ export const Policy = z
       .meta({ unit: "s", description: "Seconds between orchestrator cycles; also the metrics interval the orchestrator expects from the agents." }),
     stale_after: seconds.min(0.1).default(35).meta({
       unit: "s",
-      description:
-        "A host whose newest metrics or heartbeat is older than this is silent: it is never a destination, and its VMs are not moved by guesswork.",
+      description: "A host whose newest metrics or heartbeat is older than this is silent: it is never a destination, and its VMs are not moved by guesswork.",
     }),
     max_over: seconds.default(60).meta({
       unit: "s",
@@ -107,7 +101,8 @@ export const Policy = z
       .describe("The memory of the VMs on a host (minus `mem_reserve_mib`) may reach this multiple of its physical memory. 1: no overcommit."),
     mem_reserve_mib: z.number().min(0).default(1024).meta({
       unit: "MiB",
-      description: "Memory kept free on every destination for the hypervisor itself: a VM fits only if used memory + the VM's memory stays at or below total − reserve.",
+      description:
+        "Memory kept free on every destination for the hypervisor itself: a VM fits only if used memory + the VM's memory stays at or below total − reserve.",
     }),
     vm_cooldown: seconds.default(600).meta({
       unit: "s",
@@ -144,7 +139,9 @@ export const Policy = z
       .int()
       .min(0)
       .default(1)
-      .describe("Consolidation keeps this many empty hosts (the largest) powered as spare capacity; the other empty hosts are reported as power-off candidates."),
+      .describe(
+        "Consolidation keeps this many empty hosts (the largest) powered as spare capacity; the other empty hosts are reported as power-off candidates.",
+      ),
     consolidate_load: pct.default(70).meta({
       unit: "%",
       description: `Consolidation packs hosts up to this CPU load (capped at \`max_load_candidate\`). The 10 points under the default \`load_threshold\` leave room for a host's load to grow before hot-spot relief must move a VM out again. ${cpuLevelNote}`,
@@ -189,12 +186,12 @@ export const Policy = z
       unit: "s",
       description: "A pending (unapproved) plan expires after this long. It is also cancelled on approval when the cluster drifted from it.",
     }),
-    rules: z
-      .array(PlacementRule)
-      .default([])
-      .describe("Placement rules: affinity, anti-affinity, vm-host and vm-not-host, each `must` or `should`."),
+    rules: z.array(PlacementRule).default([]).describe("Placement rules: affinity, anti-affinity, vm-host and vm-not-host, each `must` or `should`."),
     pinned_vms: z.array(VmName).default([]).describe("VMs that never move (decision `VM_PINNED`); their load still counts on their host."),
-    excluded_vms: z.array(VmName).default([]).describe("VMs the balancer leaves alone: never moved (decision `VM_EXCLUDED`); their load still counts on their host."),
+    excluded_vms: z
+      .array(VmName)
+      .default([])
+      .describe("VMs the balancer leaves alone: never moved (decision `VM_EXCLUDED`); their load still counts on their host."),
     excluded_hosts: z.array(HostId).default([]).describe("Hosts the balancer neither moves VMs from (`SOURCE_EXCLUDED`) nor to (`DEST_EXCLUDED`)."),
   })
   .strict()
@@ -205,8 +202,7 @@ export const Policy = z
       ctx.addIssue({ code: "custom", path: ["mem_target"], message: "mem_target must not exceed mem_threshold (hysteresis)" });
     if (p.max_over > 0 && p.max_over < 2 * p.interval)
       ctx.addIssue({ code: "custom", path: ["max_over"], message: `max_over (${p.max_over}s) must be 0 or at least 2 x interval (${2 * p.interval}s)` });
-    if (p.vm_cooldown_max < p.vm_cooldown)
-      ctx.addIssue({ code: "custom", path: ["vm_cooldown_max"], message: "vm_cooldown_max must be >= vm_cooldown" });
+    if (p.vm_cooldown_max < p.vm_cooldown) ctx.addIssue({ code: "custom", path: ["vm_cooldown_max"], message: "vm_cooldown_max must be >= vm_cooldown" });
   })
   .describe("The planner's policy: the `policy:` section of orchestrator.yaml, or a policy file for `ballast plan --policy`.");
 export type Policy = z.infer<typeof Policy>;

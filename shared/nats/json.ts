@@ -14,7 +14,11 @@ const MAX_ISSUES = 5;
 const utf8 = new TextDecoder();
 
 /** Decodes and validates a published message; the error (caller logs it) is short and bounded. */
-export function decodeJson<S extends z.ZodTypeAny>(schema: S, data: Uint8Array, maxBytes = MAX_MESSAGE_BYTES): { ok: true; value: z.infer<S> } | { ok: false; error: string } {
+export function decodeJson<S extends z.ZodTypeAny>(
+  schema: S,
+  data: Uint8Array,
+  maxBytes = MAX_MESSAGE_BYTES,
+): { ok: true; value: z.infer<S> } | { ok: false; error: string } {
   if (data.length > maxBytes) return { ok: false, error: `message of ${data.length} bytes exceeds the limit of ${maxBytes}` };
   let raw: unknown;
   try {
@@ -50,7 +54,9 @@ export async function requestJson<T>(
   } catch (e) {
     if (isNoResponders(e)) {
       const service = opts.service ?? serviceOf(subject);
-      throw new NoRespondersError(subject, `nobody serves ${subject} (no responders): is the ${service} running and connected to this NATS server?`, { cause: e });
+      throw new NoRespondersError(subject, `nobody serves ${subject} (no responders): is the ${service} running and connected to this NATS server?`, {
+        cause: e,
+      });
     }
     if (e instanceof errors.TimeoutError) throw new TimeoutError(`no answer on ${subject} within ${opts.timeoutMs} ms`, { cause: e });
     throw new BallastError("TIMEOUT", `no answer on ${subject} within ${opts.timeoutMs} ms: ${(e as Error).message}`, { cause: e });

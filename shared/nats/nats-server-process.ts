@@ -36,7 +36,10 @@ export async function waitForPort(port: number, timeoutMs: number, exited: () =>
   while (Date.now() < deadline && !exited()) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = tcpConnect(port, "127.0.0.1");
-      s.once("connect", () => { s.destroy(); resolve(true); });
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
       s.once("error", () => resolve(false));
     });
     if (ok) return;
@@ -60,7 +63,9 @@ export async function startNatsServer(opts: { jetstream?: boolean; config?: stri
   const start = async () => {
     child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
-    child.stderr?.on("data", (d) => { stderr = (stderr + String(d)).slice(-4000); });
+    child.stderr?.on("data", (d) => {
+      stderr = (stderr + String(d)).slice(-4000);
+    });
     const exited = new Promise<never>((_, reject) => {
       child.once("error", (e) => reject(new Error(`cannot start ${binary}: ${e.message} (install the Debian package nats-server: bash deploy/setup.sh)`)));
       child.once("exit", (code) => reject(new Error(`nats-server exited (${code}): ${stderr}`)));
@@ -74,7 +79,9 @@ export async function startNatsServer(opts: { jetstream?: boolean; config?: stri
     if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
     const done = new Promise<void>((r) => child.once("exit", () => r()));
     process.kill(child.pid, "SIGTERM");
-    const t = setTimeout(() => { if (child.exitCode === null && child.pid) process.kill(child.pid, "SIGKILL"); }, 3000);
+    const t = setTimeout(() => {
+      if (child.exitCode === null && child.pid) process.kill(child.pid, "SIGKILL");
+    }, 3000);
     await done;
     clearTimeout(t);
   };
@@ -87,7 +94,9 @@ export async function startNatsServer(opts: { jetstream?: boolean; config?: stri
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
-    get pid() { return child.pid ?? -1; },
+    get pid() {
+      return child.pid ?? -1;
+    },
     dir,
     async stop() {
       await stopChild();

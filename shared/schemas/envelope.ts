@@ -23,7 +23,8 @@ export const ERROR_CODE_HELP = {
   TIMEOUT: "No answer within the request timeout (raised by the requesting side).",
   HYPERVISOR_ERROR: "libvirt (virsh) failed; the message carries libvirt's own words.",
   INTERNAL: "A bug or an unexpected failure; the message says where.",
-  NO_RESPONDERS: "Nobody serves the request's subject (NATS answered at once): the service is not running or not connected to this NATS server (raised by the requesting side).",
+  NO_RESPONDERS:
+    "Nobody serves the request's subject (NATS answered at once): the service is not running or not connected to this NATS server (raised by the requesting side).",
 } as const;
 
 export const ErrorCode = z.enum(Object.keys(ERROR_CODE_HELP) as [keyof typeof ERROR_CODE_HELP, ...(keyof typeof ERROR_CODE_HELP)[]]);
@@ -48,7 +49,4 @@ export const err = (code: ErrorCode, message: string, details?: unknown): Err =>
 
 /** Schema of a reply envelope around a given data schema (used by clients to validate answers). */
 export const replyOf = <T extends z.ZodTypeAny>(data: T) =>
-  z.discriminatedUnion("ok", [
-    z.object({ ok: z.literal(true), data }),
-    z.object({ ok: z.literal(false), error: ErrorBody }),
-  ]);
+  z.discriminatedUnion("ok", [z.object({ ok: z.literal(true), data }), z.object({ ok: z.literal(false), error: ErrorBody })]);

@@ -31,7 +31,10 @@ function withoutDescriptions(node: unknown): unknown {
   for (const [k, v] of Object.entries(node)) {
     if (k === "description") continue;
     // `properties` maps field names (any name, "description" too) to schemas.
-    out[k] = k === "properties" && typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v).map(([f, s]) => [f, withoutDescriptions(s)])) : withoutDescriptions(v);
+    out[k] =
+      k === "properties" && typeof v === "object" && v !== null
+        ? Object.fromEntries(Object.entries(v).map(([f, s]) => [f, withoutDescriptions(s)]))
+        : withoutDescriptions(v);
   }
   return out;
 }

@@ -29,6 +29,9 @@ export const MigrationAddress = z
   .string()
   .min(1)
   .max(253)
-  .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:]+)$/, "address must be an IPv4/IPv6 address or a DNS name")
+  .regex(
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:]+)$/,
+    "address must be an IPv4/IPv6 address or a DNS name",
+  )
   .describe("A hypervisor's address on the migration network (host_mapping): IPv4, IPv6 without brackets, or a DNS name; no port, no path.");
 export type MigrationAddress = z.infer<typeof MigrationAddress>;

@@ -321,7 +321,8 @@ export const OrchestratorApi = {
     examples: [[{}, ""]],
   }),
   plan: endpoint({
-    summary: "What the orchestrator would do now (a dry run), with every decision and non-decision. A plan with moves can be applied by id with approve until it expires or the cluster drifts.",
+    summary:
+      "What the orchestrator would do now (a dry run), with every decision and non-decision. A plan with moves can be applied by id with approve until it expires or the cluster drifts.",
     access: "read",
     request: PlanQuery,
     reply: Plan,
@@ -333,24 +334,27 @@ export const OrchestratorApi = {
   }),
   run: endpoint({ summary: "Run a cycle now (leader only).", access: "operate", request: RunRequest, reply: RunReply, examples: [[{}, ""]] }),
   approve: endpoint({
-    summary: "Apply a pending plan: one a cycle proposed (automation manual or partial) or a plan dry run. Refused when it expired or the cluster drifted since.",
+    summary:
+      "Apply a pending plan: one a cycle proposed (automation manual or partial) or a plan dry run. Refused when it expired or the cluster drifted since.",
     access: "operate",
     request: ApproveRequest,
     reply: ApproveReply,
     examples: [[{ planId: "p-3f2a9c1e" }, ""]],
   }),
   migrate: endpoint({
-    summary: "Move a VM to a host, or to the best host, judged by the same limits and rules as every move (cooldowns and settle times do not apply to operators).",
+    summary:
+      "Move a VM to a host, or to the best host, judged by the same limits and rules as every move (cooldowns and settle times do not apply to operators).",
     access: "operate",
     request: OrchMigrateRequest,
     reply: MigrateReply,
     examples: [
-      [{ vm: "web-1", to: "hv-c" }, "\"to\" optional: the best host"],
+      [{ vm: "web-1", to: "hv-c" }, '"to" optional: the best host'],
       [{ vm: "web-1", requestId: "op-7" }, "the same requestId again: the same answer, one migration"],
     ],
   }),
   evacuate: endpoint({
-    summary: "Drain a host for maintenance: it is closed to new VMs until released, and every live VM is moved. Refused as a whole when some VM cannot move now; dryRun only answers whether it can.",
+    summary:
+      "Drain a host for maintenance: it is closed to new VMs until released, and every live VM is moved. Refused as a whole when some VM cannot move now; dryRun only answers whether it can.",
     access: "operate",
     request: EvacuateRequest,
     reply: EvacuateReply,
@@ -405,7 +409,13 @@ export const OrchestratorApi = {
     reply: ClusterSnapshot,
     examples: [[{}, ""]],
   }),
-  version: endpoint({ summary: "The orchestrator's version and instance name.", access: "read", request: VersionRequest, reply: VersionReply, examples: [[{}, ""]] }),
+  version: endpoint({
+    summary: "The orchestrator's version and instance name.",
+    access: "read",
+    request: VersionRequest,
+    reply: VersionReply,
+    examples: [[{}, ""]],
+  }),
 } as const satisfies Record<OrchestratorEndpoint, EndpointSpec<z.ZodType, z.ZodType>>;
 
 export type OrchestratorApi = typeof OrchestratorApi;

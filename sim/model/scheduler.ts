@@ -31,12 +31,7 @@ export interface Allocation {
   readonly oversubscribed: boolean;
 }
 
-export function allocate(
-  entries: readonly SchedEntry[],
-  peMips: number,
-  hostMips: number,
-  shares: MigrationShares = CLOUDSIM_SHARES,
-): Allocation {
+export function allocate(entries: readonly SchedEntry[], peMips: number, hostMips: number, shares: MigrationShares = CLOUDSIM_SHARES): Allocation {
   const n = entries.length;
   const alloc = new Float64Array(n);
   let available = hostMips;

@@ -93,7 +93,11 @@ export function makeAdapterContext(epochMs: number, history: readonly PastMoveRe
           const vm = view.vms[v]!;
           mips += (vm.history[k] ?? 0) * vm.type.mips;
         }
-        out.push({ ts: epochMs + Math.round((view.now - k * view.interval) * 1000), cpu: (100 * mips) / h.totalMips, mem: (100 * h.memDemandMb) / h.type.ramMb });
+        out.push({
+          ts: epochMs + Math.round((view.now - k * view.interval) * 1000),
+          cpu: (100 * mips) / h.totalMips,
+          mem: (100 * h.memDemandMb) / h.type.ramMb,
+        });
       }
       return out;
     },

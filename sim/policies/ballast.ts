@@ -157,7 +157,13 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
       const vm = view.vms[m.vm]!;
       const finished = m.startedAt + migrationTimeS(vm.type.ramMb, view.hosts[m.destination]!.type.bwKbit);
       if (finished < horizonS || finished > view.now) continue;
-      history.push({ vm: ctx.vmName(m.vm), source: ctx.hostName(m.source), destination: ctx.hostName(m.destination), finishedAt: ctx.toMs(finished), outcome: "succeeded" });
+      history.push({
+        vm: ctx.vmName(m.vm),
+        source: ctx.hostName(m.source),
+        destination: ctx.hostName(m.destination),
+        finishedAt: ctx.toMs(finished),
+        outcome: "succeeded",
+      });
     }
     return { v: 1, takenAt: now, hosts, vms, inFlight, history, frozenVms: [...this.frozen].sort() };
   }
@@ -174,7 +180,9 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
   toMigrations(plan: Plan, view: SimView, ctx: AdapterContext): MigrationRequest[] {
     this.onPlan?.(plan, view);
     void ctx;
-    return [...plan.moves].sort((a, b) => a.seq - b.seq).map((m) => ({ vm: Number(m.vm.slice("sim-vm-".length)), host: Number(m.destination.slice("sim-host-".length)) }));
+    return [...plan.moves]
+      .sort((a, b) => a.seq - b.seq)
+      .map((m) => ({ vm: Number(m.vm.slice("sim-vm-".length)), host: Number(m.destination.slice("sim-host-".length)) }));
   }
 }
 

@@ -99,7 +99,9 @@ export function energySlavSvg(points: readonly EnergySlavPoint[], title = "Energ
     if (mine.length > 0) {
       const mx = sx(med(mine.map((p) => p.slav)));
       const my = sy(med(mine.map((p) => p.energyKWh)));
-      parts.push(`<rect x="${(mx - 6).toFixed(1)}" y="${(my - 6).toFixed(1)}" width="12" height="12" fill="none" stroke="${color}" stroke-width="2"><title>${escapeXml(`${pol} median`)}</title></rect>`);
+      parts.push(
+        `<rect x="${(mx - 6).toFixed(1)}" y="${(my - 6).toFixed(1)}" width="12" height="12" fill="none" stroke="${color}" stroke-width="2"><title>${escapeXml(`${pol} median`)}</title></rect>`,
+      );
     }
     const ly = M.top + 10 + i * 20;
     parts.push(`<circle cx="${W - M.right + 20}" cy="${ly}" r="5" fill="${color}"/>`);
@@ -153,11 +155,18 @@ export function scatterSvg(points: readonly ScatterPoint[], o: { title: string; 
     const color = PALETTE[i % PALETTE.length]!;
     const mine = points.filter((p) => p.series === s);
     if (o.lines && mine.length > 1)
-      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${mine.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${mine.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`,
+      );
     for (const p of mine)
-      parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5" fill="${color}" fill-opacity="0.8"><title>${escapeXml(p.label)}</title></circle>`);
+      parts.push(
+        `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="5" fill="${color}" fill-opacity="0.8"><title>${escapeXml(p.label)}</title></circle>`,
+      );
     for (const p of mine)
-      if (o.lines) parts.push(`<text x="${(sx(p.x) + 7).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" font-size="10" fill="#333">${escapeXml(p.label.split(":")[0]!)}</text>`);
+      if (o.lines)
+        parts.push(
+          `<text x="${(sx(p.x) + 7).toFixed(1)}" y="${(sy(p.y) - 6).toFixed(1)}" font-size="10" fill="#333">${escapeXml(p.label.split(":")[0]!)}</text>`,
+        );
     const ly = M.top + 10 + i * 20;
     parts.push(`<circle cx="${W - M.right + 20}" cy="${ly}" r="5" fill="${color}"/>`);
     parts.push(`<text x="${W - M.right + 32}" y="${ly + 4}" font-size="12">${escapeXml(s)}</text>`);

@@ -17,8 +17,11 @@ import { FIXTURES } from "./support/fixtures.js";
 // (its Prometheus counter) in.
 
 const ECHO = join(FIXTURES, "stand-in-virsh-echo.sh");
-const quietHost: HostMetricsSource = { sample: async () => ({ cpus: 1, cpuPercent: 0, load1: 0, load5: 0, load15: 0, memTotalMiB: 1024, memAvailableMiB: 512 }) };
-const virshConfig = (extra: Record<string, unknown> = {}) => AgentConfig.parse({ host: "hv-a", driver: "virsh", virsh: { binary: ECHO, uri: "test:///default" }, ...extra });
+const quietHost: HostMetricsSource = {
+  sample: async () => ({ cpus: 1, cpuPercent: 0, load1: 0, load5: 0, load15: 0, memTotalMiB: 1024, memAvailableMiB: 512 }),
+};
+const virshConfig = (extra: Record<string, unknown> = {}) =>
+  AgentConfig.parse({ host: "hv-a", driver: "virsh", virsh: { binary: ECHO, uri: "test:///default" }, ...extra });
 
 /** A wrapper that records the commands run through it. */
 function recording() {
@@ -53,8 +56,22 @@ describe("createDriver", () => {
     let wrapped = 0;
     const counting = (r: VirshRunner) => (wrapped++, wrap(r));
     const given = { name: "given" } as unknown as Hypervisor;
-    expect(createDriver({ config: virshConfig(), logger: silentLogger(), clock: systemClock, hypervisor: given, metricsSource: quietHost, wrapVirshRunner: counting }).hypervisor).toBe(given);
-    const sim = createDriver({ config: AgentConfig.parse({ host: "sim-a", driver: "sim" }), logger: silentLogger(), clock: systemClock, wrapVirshRunner: counting });
+    expect(
+      createDriver({
+        config: virshConfig(),
+        logger: silentLogger(),
+        clock: systemClock,
+        hypervisor: given,
+        metricsSource: quietHost,
+        wrapVirshRunner: counting,
+      }).hypervisor,
+    ).toBe(given);
+    const sim = createDriver({
+      config: AgentConfig.parse({ host: "sim-a", driver: "sim" }),
+      logger: silentLogger(),
+      clock: systemClock,
+      wrapVirshRunner: counting,
+    });
     expect(sim.hypervisor).toBeInstanceOf(SimHypervisor);
     sim.close();
     expect(wrapped).toBe(0);

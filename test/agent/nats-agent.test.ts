@@ -54,7 +54,16 @@ const request = (subject: string, body: unknown) => requestJson(nc, subject, bod
 beforeAll(async () => {
   server = await startNatsServer();
   nc = await connect({ servers: server.url });
-  agents.push(await startAgent({ config: cfg("sim-a", [{ name: "web1", mem_mib: 512, cpu: 100 }, { name: "db1", mem_mib: 512, cpu: 50 }]), logger: silentLogger(), fabric }));
+  agents.push(
+    await startAgent({
+      config: cfg("sim-a", [
+        { name: "web1", mem_mib: 512, cpu: 100 },
+        { name: "db1", mem_mib: 512, cpu: 50 },
+      ]),
+      logger: silentLogger(),
+      fabric,
+    }),
+  );
   agents.push(await startAgent({ config: cfg("sim-b", []), logger: silentLogger(), fabric }));
 });
 
@@ -138,7 +147,11 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
 
   it("refuses bad requests with a clear error and changes nothing", async () => {
     const B = agentSubjects("sim-b");
-    const before = JSON.stringify(simOf(agents[1]!).vms().map((v) => v.name));
+    const before = JSON.stringify(
+      simOf(agents[1]!)
+        .vms()
+        .map((v) => v.name),
+    );
     const events = collect(B.events, MigrationEvent);
     const raw = async (data: string) => {
       const m = await nc.request(B.migrate, data, { timeout: 3000 });
@@ -151,7 +164,7 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
       [{ vm: "web1" }, "BAD_REQUEST", /requestId/],
       [{ requestId: "h1", vm: "web1; rm -rf /", destination: "sim-a", destinationAddress: "sim-a" }, "BAD_REQUEST", /vm: VM name/],
       [{ requestId: "h2", vm: "web1", destination: "../../etc", destinationAddress: "sim-a" }, "BAD_REQUEST", /destination/],
-      [{ requestId: "h3", vm: "web1", destination: "sim-a", destinationAddress: "\"; rm -rf /" }, "BAD_REQUEST", /destinationAddress/],
+      [{ requestId: "h3", vm: "web1", destination: "sim-a", destinationAddress: '"; rm -rf /' }, "BAD_REQUEST", /destinationAddress/],
       [{ requestId: "h4", vm: "web1", destination: "sim-a", destinationAddress: "sim-a", extra: 1 }, "BAD_REQUEST", /extra|Unrecognized/],
       [{ requestId: "bad id!", vm: "web1", destination: "sim-a", destinationAddress: "sim-a" }, "BAD_REQUEST", /requestId/],
       [{ requestId: "h5", vm: "ghost", destination: "sim-a", destinationAddress: "sim-a" }, "UNKNOWN_VM", /ghost/],
@@ -170,7 +183,13 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
     await new Promise((r) => setTimeout(r, 100));
     events.sub.unsubscribe();
     expect(events.got).toEqual([]);
-    expect(JSON.stringify(simOf(agents[1]!).vms().map((v) => v.name))).toBe(before);
+    expect(
+      JSON.stringify(
+        simOf(agents[1]!)
+          .vms()
+          .map((v) => v.name),
+      ),
+    ).toBe(before);
     expect(fabric.whereIs("web1")).toEqual(["sim-b"]);
     const st = await request(B.status, {});
     expect(st.ok && AgentStatus.parse(st.data).migrations).toEqual([]);
@@ -202,7 +221,12 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
       abortMigration: async () => {},
     };
     const config = AgentConfig.parse({ host: "broken-1", interval: 0.1, heartbeat_interval: 0.1, nats: { servers: [server.url] } });
-    const agent = await startAgent({ config, logger: silentLogger(), hypervisor: broken, metricsSource: { sample: async () => ({ cpus: 1, cpuPercent: 0, load1: 0, load5: 0, load15: 0, memTotalMiB: 1, memAvailableMiB: 1 }) } });
+    const agent = await startAgent({
+      config,
+      logger: silentLogger(),
+      hypervisor: broken,
+      metricsSource: { sample: async () => ({ cpus: 1, cpuPercent: 0, load1: 0, load5: 0, load15: 0, memTotalMiB: 1, memAvailableMiB: 1 }) },
+    });
     try {
       const beats = collect(agentSubjects("broken-1").heartbeat, Heartbeat);
       // While the first collection hangs, the loop and direct callers join it instead of starting more.

@@ -18,7 +18,14 @@ describe("faults", () => {
   let server: NatsServerHandle;
   let c: HaCluster;
 
-  const freshHosts = (o = c.leader()) => (o ? o.orchestrator.api.status().hosts.filter((h) => h.fresh).map((h) => h.host).sort() : []);
+  const freshHosts = (o = c.leader()) =>
+    o
+      ? o.orchestrator.api
+          .status()
+          .hosts.filter((h) => h.fresh)
+          .map((h) => h.host)
+          .sort()
+      : [];
   const leaderNow = async () => {
     await waitUntil(() => c.leader() !== undefined, 10_000, "a leader");
     return c.leader()!;
@@ -49,7 +56,17 @@ describe("faults", () => {
         // c has the most room: the planner's first choice, unless it is silent.
         c: { cpus: 32, mem_mib: 131072, migration_mibs: 4000, start_delay_s: 0.05, vms: [vm("c-1"), vm("c-2")] },
       },
-      policy: { interval: INTERVAL, stale_after: STALE, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: STALE,
+        max_over: 1,
+        load_threshold: 80,
+        load_target: 70,
+        max_load_candidate: 70,
+        vm_cooldown: 600,
+        host_settle: 0.5,
+        mem_reserve_mib: 512,
+      },
     });
     await waitUntil(() => c.leader() !== undefined && freshHosts().length === 3, 10_000, "a leader and three fresh hosts");
   }, 30_000);
@@ -99,7 +116,10 @@ describe("faults", () => {
     const staleMs = performance.now() - t0;
     // a turns hot: the natural destination c is silent, so only b may receive.
     const sentBefore = new Set(c.sent.keys());
-    const onA = c.sim("a").vms().map((v) => v.name);
+    const onA = c
+      .sim("a")
+      .vms()
+      .map((v) => v.name);
     for (const v of onA) c.sim("a").setVmCpu(v, 760 / onA.length);
     await waitUntil(() => [...c.sent.keys()].some((k) => !sentBefore.has(k)), 10_000, "a migration away from the hot host");
     await waitUntil(() => c.leader()?.orchestrator.view.migrations.ongoing().length === 0, 10_000, "it to finish");
@@ -120,7 +140,16 @@ describe("faults", () => {
       driver: "sim",
       interval: INTERVAL,
       heartbeat_interval: INTERVAL,
-      sim: { cpus: 32, mem_mib: 131072, migration_mibs: 4000, start_delay_s: 0.05, vms: [{ name: "c-1", vcpus: 4, mem_mib: 1024, cpu: 5 }, { name: "c-2", vcpus: 4, mem_mib: 1024, cpu: 5 }] },
+      sim: {
+        cpus: 32,
+        mem_mib: 131072,
+        migration_mibs: 4000,
+        start_delay_s: 0.05,
+        vms: [
+          { name: "c-1", vcpus: 4, mem_mib: 1024, cpu: 5 },
+          { name: "c-2", vcpus: 4, mem_mib: 1024, cpu: 5 },
+        ],
+      },
     });
     const t1 = performance.now();
     c.agents.set("c", await startAgent({ config: cfg, logger: silentLogger(), fabric: c.fabric }));

@@ -44,17 +44,45 @@ async function simulateHour(policyInput: PolicyInput): Promise<Run> {
   const vms = (prefix: string, startHigh: boolean) =>
     [1, 2, 3, 4].map((i) => ({ name: `${prefix}-${i}`, vcpus: 2, mem_mib: 2048, cpu: flap(startHigh), dirty_rate_mibs: 0 }));
   const hvs = new Map<string, SimHypervisor>();
-  for (const [host, startHigh] of [["a", true], ["b", false], ["c", false]] as const) {
-    const hv = new SimHypervisor({ host, clock, fabric, config: { cpus: 8, mem_mib: 32768, migration_mibs: 4000, start_delay_s: 0.05, vms: vms(host, startHigh) } });
+  for (const [host, startHigh] of [
+    ["a", true],
+    ["b", false],
+    ["c", false],
+  ] as const) {
+    const hv = new SimHypervisor({
+      host,
+      clock,
+      fabric,
+      config: { cpus: 8, mem_mib: 32768, migration_mibs: 4000, start_delay_s: 0.05, vms: vms(host, startHigh) },
+    });
     hv.start();
     hvs.set(host, hv);
   }
   const managers = new Map<string, MigrationManager>();
   const collectors = new Map<string, MetricsCollector>();
   for (const [host, hv] of hvs) {
-    const manager = new MigrationManager({ host, hypervisor: hv, clock, logger: log, maxConcurrent: 2, timeoutMs: 600_000, onEvent: (e) => orchestrator.intake.onMigrationEvent(e) });
+    const manager = new MigrationManager({
+      host,
+      hypervisor: hv,
+      clock,
+      logger: log,
+      maxConcurrent: 2,
+      timeoutMs: 600_000,
+      onEvent: (e) => orchestrator.intake.onMigrationEvent(e),
+    });
     managers.set(host, manager);
-    collectors.set(host, new MetricsCollector({ host, hypervisor: hv, source: createSimMetricsSource(hv), clock, logger: log, loadSource: "host", isMigrating: (vm) => manager.isMigrating(vm) }));
+    collectors.set(
+      host,
+      new MetricsCollector({
+        host,
+        hypervisor: hv,
+        source: createSimMetricsSource(hv),
+        clock,
+        logger: log,
+        loadSource: "host",
+        isMigrating: (vm) => manager.isMigrating(vm),
+      }),
+    );
   }
   // Only what the orchestrator uses of a connection: requests to agents, published events.
   const bus = {
@@ -87,7 +115,14 @@ async function simulateHour(policyInput: PolicyInput): Promise<Run> {
   return {
     migrations: orchestrator.view.migrations
       .history({ limit: 10_000 })
-      .map((r) => ({ vm: r.vm, source: r.source, destination: r.destination, startedAt: (r.startedAt ?? t0) - t0, finishedAt: (r.finishedAt ?? t0) - t0, state: r.state }))
+      .map((r) => ({
+        vm: r.vm,
+        source: r.source,
+        destination: r.destination,
+        startedAt: (r.startedAt ?? t0) - t0,
+        finishedAt: (r.finishedAt ?? t0) - t0,
+        state: r.state,
+      }))
       .sort((x, y) => x.startedAt - y.startedAt),
     placement: all.sort().map((vm) => ({
       vm,

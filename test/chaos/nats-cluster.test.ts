@@ -41,11 +41,15 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
       hosts: failoverHosts(6144),
       policy: { interval: INTERVAL, stale_after: 5, max_over: 1, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
     });
-    await waitUntil(async () => {
-      if (!c.leader()) return false;
-      const s = await c.api("status", {}).catch(() => undefined);
-      return s?.ok === true && s.data.hosts.filter((h) => h.fresh).length === 3;
-    }, 30_000, "a leader and three fresh hosts");
+    await waitUntil(
+      async () => {
+        if (!c.leader()) return false;
+        const s = await c.api("status", {}).catch(() => undefined);
+        return s?.ok === true && s.data.hosts.filter((h) => h.fresh).length === 3;
+      },
+      30_000,
+      "a leader and three fresh hosts",
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -81,7 +85,11 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
     await waitUntil(() => lastMetrics() > killedAt + 500, 30_000, "metrics from every host after the kill");
     const metricsMs = performance.now() - t0;
     await waitUntil(
-      () => c.leader()?.orchestrator.view.migrations.history({ vm: "big", limit: 5 }).some((m) => m.requestId === requestId && m.state === "SUCCEEDED") === true,
+      () =>
+        c
+          .leader()
+          ?.orchestrator.view.migrations.history({ vm: "big", limit: 5 })
+          .some((m) => m.requestId === requestId && m.state === "SUCCEEDED") === true,
       30_000,
       "the leader to see the migration succeed",
     );

@@ -13,7 +13,8 @@ import { startHttpCluster, waitUntil, type HttpCluster } from "../orchestrator/s
 
 const CHROMIUM = process.env.BALLAST_CHROMIUM ?? "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`\n!!! SKIPPING the dashboard browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or deploy/setup.sh --test) !!!\n`);
+if (!haveChromium)
+  console.warn(`\n!!! SKIPPING the dashboard browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or deploy/setup.sh --test) !!!\n`);
 
 const INTERVAL = 0.25;
 
@@ -35,14 +36,35 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
         "hv-b": { cpus: 8, mem_mib: 32768, migration_mibs: 1000, start_delay_s: 0.3, vms: [vm("app-1"), vm("app-2")] },
         "hv-c": { cpus: 16, mem_mib: 65536, migration_mibs: 1000, start_delay_s: 0.3, vms: [vm("batch-1")] },
       },
-      policy: { interval: INTERVAL, stale_after: 2, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512, automation: "partial", plan_ttl: 120 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: 2,
+        max_over: 1,
+        load_threshold: 80,
+        load_target: 70,
+        max_load_candidate: 70,
+        vm_cooldown: 600,
+        host_settle: 0.5,
+        mem_reserve_mib: 512,
+        automation: "partial",
+        plan_ttl: 120,
+      },
     });
     await waitUntil(async () => (await c.api("status", {})).data.hosts.filter((h) => h.fresh).length === 3, 10_000, "all hosts to report");
     profile = mkdtempSync(join(tmpdir(), "ballast-chromium-"));
     ctx = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
       viewport: { width: 1280, height: 900 },
       timeout: 30_000,
     });
@@ -126,11 +148,15 @@ describe.skipIf(!haveChromium)("dashboard in headless Chromium", () => {
     const planId = /Plan (\S+) approved: 1 migration/.exec((await notice.textContent()) ?? "")?.[1];
     expect(planId).toBeDefined();
     let movedVm = "";
-    await waitUntil(async () => {
-      const m = (await c.api("history", {})).data.find((r) => r.planId === planId && r.state === "SUCCEEDED");
-      movedVm = m?.vm ?? "";
-      return m !== undefined;
-    }, 20_000, `the move of plan ${planId} to succeed`);
+    await waitUntil(
+      async () => {
+        const m = (await c.api("history", {})).data.find((r) => r.planId === planId && r.state === "SUCCEEDED");
+        movedVm = m?.vm ?? "";
+        return m !== undefined;
+      },
+      20_000,
+      `the move of plan ${planId} to succeed`,
+    );
     expect(["web-1", "web-2"]).toContain(movedVm);
     const where = c.fabric.whereIs(movedVm);
     expect(where).toHaveLength(1);

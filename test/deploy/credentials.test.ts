@@ -2,7 +2,15 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { generateCredentials, identitySpecs, inboxPrefixFor, makeIdentity, permissionsFor, READONLY_ENDPOINTS, renderAuthorization } from "../../deploy/tools/credentials.js";
+import {
+  generateCredentials,
+  identitySpecs,
+  inboxPrefixFor,
+  makeIdentity,
+  permissionsFor,
+  READONLY_ENDPOINTS,
+  renderAuthorization,
+} from "../../deploy/tools/credentials.js";
 import { orchestratorSubjects } from "../../shared/subjects.js";
 
 const dirs: string[] = [];
@@ -19,7 +27,14 @@ describe("permissionsFor", () => {
   it("binds an agent to its own subjects", () => {
     const p = permissionsFor("agent", "hv-a");
     expect(p.publish).toEqual(["ballast.agent.hv-a.metrics", "ballast.agent.hv-a.heartbeat", "ballast.agent.hv-a.events"]);
-    expect(p.subscribe).toEqual(["ballast.agent.hv-a.status", "ballast.agent.hv-a.ping", "ballast.agent.hv-a.migrate", "ballast.agent.hv-a.abort", "$SRV.>", "_INBOX_agent-hv-a.>"]);
+    expect(p.subscribe).toEqual([
+      "ballast.agent.hv-a.status",
+      "ballast.agent.hv-a.ping",
+      "ballast.agent.hv-a.migrate",
+      "ballast.agent.hv-a.abort",
+      "$SRV.>",
+      "_INBOX_agent-hv-a.>",
+    ]);
     expect(p.allowResponses).toBe(true);
   });
 
@@ -29,7 +44,13 @@ describe("permissionsFor", () => {
   });
 
   it("gives every identity its own reply inbox that covers no one else's", () => {
-    const ids = [["agent", "hv-a"], ["agent", "hv-a2"], ["orchestrator", "main"], ["operator", "alice"], ["readonly", "alice"]] as const;
+    const ids = [
+      ["agent", "hv-a"],
+      ["agent", "hv-a2"],
+      ["orchestrator", "main"],
+      ["operator", "alice"],
+      ["readonly", "alice"],
+    ] as const;
     const inboxes = ids.map(([r, n]) => permissionsFor(r, n).subscribe.filter((s) => s.startsWith("_INBOX")));
     for (const [i, [r, n]] of ids.entries()) expect(inboxes[i], `${r} ${n}`).toEqual([`${inboxPrefixFor(r, n)}.>`]);
     expect(new Set(inboxes.flat()).size).toBe(ids.length);
@@ -39,7 +60,8 @@ describe("permissionsFor", () => {
 
   it("lets a read-only account call only endpoints that change nothing", () => {
     const pub = permissionsFor("readonly", "audit").publish;
-    for (const k of ["migrate", "evacuate", "pause", "resume", "run", "approve", "release", "events"] as const) expect(pub).not.toContain(orchestratorSubjects[k]);
+    for (const k of ["migrate", "evacuate", "pause", "resume", "run", "approve", "release", "events"] as const)
+      expect(pub).not.toContain(orchestratorSubjects[k]);
     for (const k of READONLY_ENDPOINTS) expect(pub).toContain(orchestratorSubjects[k]);
     // The same rule on every instance's own subjects.
     for (const k of ["migrate", "evacuate", "pause", "resume", "run", "approve", "release"] as const) expect(pub).not.toContain(`ballast.orch.instance.*.${k}`);
@@ -54,7 +76,10 @@ describe("permissionsFor", () => {
     expect(orch.subscribe).toContain("ballast.orch.>");
     for (const role of ["agent", "operator", "readonly"] as const) {
       const p = permissionsFor(role, "x");
-      expect(p.publish.some((s) => s.startsWith("ballast.orch.ha.") || s === "ballast.orch.instance.>"), role).toBe(false);
+      expect(
+        p.publish.some((s) => s.startsWith("ballast.orch.ha.") || s === "ballast.orch.instance.>"),
+        role,
+      ).toBe(false);
     }
     expect(permissionsFor("agent", "hv-a").publish.some((s) => s.startsWith("ballast.orch."))).toBe(false);
   });

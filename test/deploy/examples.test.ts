@@ -17,7 +17,17 @@ describe("deploy/examples", () => {
     expect(cfg.host_mapping).toBe("/etc/ballast/host_mapping.csv");
     expect(cfg.nats.nkey_seed_file).toBe(`/etc/ballast/creds/${seedFileName("orchestrator", "main")}`);
     const raw = readFileSync(example("orchestrator.yaml"), "utf8");
-    for (const key of ["interval", "max_over", "load_threshold", "load_target", "max_load_candidate", "max_vm_per_host", "vm_cooldown", "host_settle", "automation"])
+    for (const key of [
+      "interval",
+      "max_over",
+      "load_threshold",
+      "load_target",
+      "max_load_candidate",
+      "max_vm_per_host",
+      "vm_cooldown",
+      "host_settle",
+      "automation",
+    ])
       expect(raw, key).toMatch(new RegExp(`^  ${key}: `, "m"));
     expect(cfg.policy.automation).toBe("manual");
     expect(cfg.policy.rules).toHaveLength(1);

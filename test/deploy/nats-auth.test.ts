@@ -112,9 +112,9 @@ describe("generated nats-server authorization", () => {
   it("refuses a client without credentials and one with an unknown nkey", async () => {
     await expect(connect({ servers: server.url, reconnect: false, timeout: 5000 })).rejects.toThrow(/authorization/i);
     const stranger = createUser();
-    await expect(
-      connect({ servers: server.url, reconnect: false, timeout: 5000, authenticator: nkeyAuthenticator(stranger.getSeed()) }),
-    ).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: server.url, reconnect: false, timeout: 5000, authenticator: nkeyAuthenticator(stranger.getSeed()) })).rejects.toThrow(
+      /authorization/i,
+    );
   });
 
   it("an agent cannot publish another host's metrics", async () => {
@@ -230,7 +230,10 @@ describe("generated nats-server authorization", () => {
       expect((closed as Error).message, snoop).toMatch(/Permissions Violation for Subscription/);
     }
     // Through Ballast's own connect path, configured as `ballast credentials` says.
-    const op = await connectNats(NatsConfig.parse({ servers: [server.url], nkey_seed_file: join(dir, "operator-alice.nk"), inbox_prefix: "_INBOX_operator-alice" }), "test-operator");
+    const op = await connectNats(
+      NatsConfig.parse({ servers: [server.url], nkey_seed_file: join(dir, "operator-alice.nk"), inbox_prefix: "_INBOX_operator-alice" }),
+      "test-operator",
+    );
     open.push(op);
     const r = await op.request("ballast.orch.snapshot", "{}", { timeout: 3000 });
     expect(r.subject.startsWith("_INBOX_operator-alice.")).toBe(true);
@@ -251,10 +254,13 @@ describe("generated nats-server authorization", () => {
     expect((await kv.get("leader"))?.string()).toBe("main");
 
     const a = await connectAs("agent-hv-a.nk");
-    const err = await new Kvm(a.nc).open("ballast-lease").then(
-      (b) => b.put("leader", "hv-a"),
-      (e: Error) => e,
-    ).catch((e: Error) => e);
+    const err = await new Kvm(a.nc)
+      .open("ballast-lease")
+      .then(
+        (b) => b.put("leader", "hv-a"),
+        (e: Error) => e,
+      )
+      .catch((e: Error) => e);
     expect(String(err)).toMatch(/permission|violation|authoriz/i);
     expect(a.errors.map((e) => e.message).join("\n")).toMatch(/Publish to "\$(JS\.API|KV)\./);
     expect((await kv.get("leader"))?.string()).toBe("main");
@@ -311,9 +317,9 @@ describe("generated nats-server authorization", () => {
     process.kill(server.pid, "SIGHUP"); // our own nats-server child: reload configuration
     const closed = await Promise.race([b.nc.closed(), new Promise((r) => setTimeout(() => r("still connected"), 5000))]);
     expect(closed).not.toBe("still connected");
-    await expect(
-      connect({ servers: server.url, reconnect: false, timeout: 5000, authenticator: nkeyAuthenticator(seedOf("agent-hv-b.nk")) }),
-    ).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: server.url, reconnect: false, timeout: 5000, authenticator: nkeyAuthenticator(seedOf("agent-hv-b.nk")) })).rejects.toThrow(
+      /authorization/i,
+    );
     const a = await connectAs("agent-hv-a.nk"); // kept seeds keep working
     expect(a.nc.isClosed()).toBe(false);
   });

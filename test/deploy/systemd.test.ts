@@ -120,7 +120,15 @@ describe("systemd units say what the deployment relies on", () => {
     expect(one("RestartSec")).toBe("5");
     expect(one("SyslogIdentifier")).toBe(`ballast-${role}`);
     expect(one("StandardOutput")).toBe("journal");
-    for (const k of ["ProtectHome", "NoNewPrivileges", "PrivateTmp", "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "LockPersonality"])
+    for (const k of [
+      "ProtectHome",
+      "NoNewPrivileges",
+      "PrivateTmp",
+      "ProtectKernelTunables",
+      "ProtectKernelModules",
+      "ProtectControlGroups",
+      "LockPersonality",
+    ])
       expect(one(k), k).toBe("true");
     expect(one("ProtectSystem")).toBe("strict");
     expect(one("MemoryDenyWriteExecute")).toBe("false");

@@ -35,8 +35,7 @@ function keyPaths(node: JsonNode, prefix: string, top = true): string[] {
     if (top && prefix === "" && (key === "nats" || key === "policy")) continue;
     const items = child.items ?? child;
     const list = child.items !== undefined;
-    for (const o of [items, ...(items.anyOf ?? [])].filter((n) => n.properties !== undefined))
-      out.push(...keyPaths(o, `${path}${list ? "[]" : ""}.`, false));
+    for (const o of [items, ...(items.anyOf ?? [])].filter((n) => n.properties !== undefined)) out.push(...keyPaths(o, `${path}${list ? "[]" : ""}.`, false));
   }
   return [...new Set(out)];
 }

@@ -11,7 +11,11 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 const docsDir = join(root, "docs");
 const files = [
   "README.md",
-  ...(existsSync(docsDir) ? readdirSync(docsDir).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`) : []),
+  ...(existsSync(docsDir)
+    ? readdirSync(docsDir)
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => `docs/${f}`)
+    : []),
   "deploy/README.md",
   "deploy/nats/README.md",
   "deploy/lab/README.md",

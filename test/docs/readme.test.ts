@@ -6,15 +6,19 @@ import { describe, expect, it } from "vitest";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const docsDir = new URL("../../docs/", import.meta.url);
-const docs = existsSync(docsDir) ? readdirSync(docsDir).filter((f) => f.endsWith(".md")).sort() : [];
+const docs = existsSync(docsDir)
+  ? readdirSync(docsDir)
+      .filter((f) => f.endsWith(".md"))
+      .sort()
+  : [];
 
 describe("README", () => {
-  it.each([
-    "bash deploy/setup.sh && bin/ballast demo",
-    "bash deploy/setup.sh --test && npm test",
-  ])("has the command `%s` verbatim, on a line of its own in a sh block", (command) => {
-    expect(readme).toMatch(new RegExp("```sh\\n" + command.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "\\n```"));
-  });
+  it.each(["bash deploy/setup.sh && bin/ballast demo", "bash deploy/setup.sh --test && npm test"])(
+    "has the command `%s` verbatim, on a line of its own in a sh block",
+    (command) => {
+      expect(readme).toMatch(new RegExp("```sh\\n" + command.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "\\n```"));
+    },
+  );
 
   it.each(docs)("links to docs/%s", (file) => {
     expect(readme).toContain(`](docs/${file})`);

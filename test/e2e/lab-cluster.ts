@@ -25,7 +25,12 @@ import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitUntil<T>(cond: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string, everyMs = 250): Promise<T> {
+export async function waitUntil<T>(
+  cond: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 250,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
@@ -131,7 +136,12 @@ export async function startLabCluster(lab: Lab, o: { policy: PolicyInput; agent:
   let nc: NatsConnection | undefined;
   try {
     for (const h of lab.hosts) await startAgent(h.id);
-    const config = OrchestratorConfig.parse({ nats: { servers: [server.url], request_timeout: 3 }, policy: o.policy, migration_timeout: 120, log_level: "info" });
+    const config = OrchestratorConfig.parse({
+      nats: { servers: [server.url], request_timeout: 3 },
+      policy: o.policy,
+      migration_timeout: 120,
+      log_level: "info",
+    });
     orchLog = openSync(join(dir, "orchestrator.log"), "a");
     const log = pino({ level: "info" }, pino.destination({ dest: orchLog, sync: true }));
     orch = await startOrchestrator({ config, log, mapping: new Map(lab.hosts.map((h) => [h.id, h.ip])), instance: "e2e" });
@@ -145,7 +155,8 @@ export async function startLabCluster(lab: Lab, o: { policy: PolicyInput; agent:
   }
   const conn = nc;
   const running = orch;
-  const api = async <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>) => loose(await callOrchestrator(conn, { request_timeout: 8 }, endpoint, body));
+  const api = async <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>) =>
+    loose(await callOrchestrator(conn, { request_timeout: 8 }, endpoint, body));
   const c: LabCluster = {
     lab,
     server,
@@ -173,10 +184,14 @@ export async function startLabCluster(lab: Lab, o: { policy: PolicyInput; agent:
       process.kill(p.pid, sig);
     },
     async waitFresh(hosts, timeoutMs = 30_000) {
-      await waitUntil(async () => {
-        const s = await c.status();
-        return hosts.every((h) => s.hosts.some((x) => x.host === h && x.fresh && x.collectOk));
-      }, timeoutMs, `hosts ${hosts.join(", ")} fresh`);
+      await waitUntil(
+        async () => {
+          const s = await c.status();
+          return hosts.every((h) => s.hosts.some((x) => x.host === h && x.fresh && x.collectOk));
+        },
+        timeoutMs,
+        `hosts ${hosts.join(", ")} fresh`,
+      );
     },
     async stop() {
       await conn.close().catch(() => undefined);

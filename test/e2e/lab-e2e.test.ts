@@ -75,15 +75,20 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
   /** Until the orchestrator measures every VM (on `host`, if given) under 15 % CPU three reads in a row. */
   const measuredIdle = async (vms: string[], host?: string) => {
     let idleReads = 0;
-    await waitUntil(async () => {
-      const snap = await c.api("snapshot", {});
-      const idle = vms.every((name) => {
-        const vm = snap.ok ? snap.data.vms.find((v) => v.name === name) : undefined;
-        return vm && (host === undefined || vm.host === host) && vm.cpuPercent !== null && vm.cpuPercent < 15;
-      });
-      idleReads = idle ? idleReads + 1 : 0;
-      return idleReads >= 3;
-    }, 60_000, `${vms.join(", ")} measured idle`, 1000);
+    await waitUntil(
+      async () => {
+        const snap = await c.api("snapshot", {});
+        const idle = vms.every((name) => {
+          const vm = snap.ok ? snap.data.vms.find((v) => v.name === name) : undefined;
+          return vm && (host === undefined || vm.host === host) && vm.cpuPercent !== null && vm.cpuPercent < 15;
+        });
+        idleReads = idle ? idleReads + 1 : 0;
+        return idleReads >= 3;
+      },
+      60_000,
+      `${vms.join(", ")} measured idle`,
+      1000,
+    );
   };
 
   const decisions = async (vm: string): Promise<any[]> => {
@@ -107,10 +112,16 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       await measuredIdle(["s1-c"], "hv-a");
       await lab.startGuest("hv-a", "s1-a", { burn: true });
       await lab.startGuest("hv-a", "s1-b", { burn: true });
-      const moved = await waitUntil(async () => (await c.history({ host: "hv-a" })).find((r) => r.state === "SUCCEEDED"), 90_000, "a hot-spot migration off hv-a").catch(async (e) => {
+      const moved = await waitUntil(
+        async () => (await c.history({ host: "hv-a" })).find((r) => r.state === "SUCCEEDED"),
+        90_000,
+        "a hot-spot migration off hv-a",
+      ).catch(async (e) => {
         const d = await c.api("decisions", { host: "hv-a", limit: 5 });
         const st = await c.status();
-        throw new Error(`${String(e)}; hosts ${JSON.stringify(st.hosts.map((h) => [h.host, h.cpuPercent, h.fresh]))}; last decisions ${JSON.stringify(d.data?.map((x) => x.message))}`);
+        throw new Error(
+          `${String(e)}; hosts ${JSON.stringify(st.hosts.map((h) => [h.host, h.cpuPercent, h.fresh]))}; last decisions ${JSON.stringify(d.data?.map((x) => x.message))}`,
+        );
       });
       timings.s1_untilMoved = Date.now() - t0;
       {
@@ -173,11 +184,16 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       // Three guests booting at once can make hv-b a hot spot by themselves (boot CPU): the periodic
       // cycle may already be moving one when the evacuation comes; that VM is left to its move
       // (VM_MIGRATING, not a blocker) and the evacuation plans the others.
-      if (started.queued !== 3) console.log(`s2: evacuation planned ${started.queued} of 3 moves (${JSON.stringify(started.moves.map((m) => m.vm))}); the rest were already leaving`);
-      const done = await waitUntil(async () => {
-        const h = (await c.history({ host: "hv-b" })).filter((x) => vms.includes(x.vm) && x.source === "hv-b");
-        return h.length >= 3 && h.every(finished) ? h : undefined;
-      }, 90_000, "three moves off hv-b to finish");
+      if (started.queued !== 3)
+        console.log(`s2: evacuation planned ${started.queued} of 3 moves (${JSON.stringify(started.moves.map((m) => m.vm))}); the rest were already leaving`);
+      const done = await waitUntil(
+        async () => {
+          const h = (await c.history({ host: "hv-b" })).filter((x) => vms.includes(x.vm) && x.source === "hv-b");
+          return h.length >= 3 && h.every(finished) ? h : undefined;
+        },
+        90_000,
+        "three moves off hv-b to finish",
+      );
       timings.s2_evacuation = Date.now() - t0;
       for (const m of done) console.log(`s2: ${m.vm} ${m.source} -> ${m.destination} ${m.state} ${m.stats?.durationMs ?? "?"} ms ${m.error ?? ""}`);
       expect(done.map((m) => m.state)).toEqual(["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]);
@@ -254,7 +270,9 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       await sleep(6 * POLICY.interval * 1000);
       const later = await c.history({ vm });
       expect(later.filter((x) => x.state === "FAILED" || x.state === "SUCCEEDED" || x.state === "ONGOING")).toHaveLength(1);
-      expect((await c.history({ host: "hv-c" })).filter((x) => x.queuedAt >= t0 && x.destination === "hv-c" && x.state !== "FAILED" && x.state !== "SKIPPED")).toEqual([]);
+      expect(
+        (await c.history({ host: "hv-c" })).filter((x) => x.queuedAt >= t0 && x.destination === "hv-c" && x.state !== "FAILED" && x.state !== "SKIPPED"),
+      ).toEqual([]);
       const dry = await c.api("evacuate", { host: "hv-a", dryRun: true });
       expect(dry.ok).toBe(true);
       expect((dry.data as EvacuationCheck).plan.moves.map((m) => m.destination)).not.toContain("hv-c");
@@ -286,7 +304,12 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       const r = await c.api("migrate", { vm, to: "hv-b" });
       expect(r.ok, JSON.stringify(r)).toBe(true);
       // Wait until libvirt really runs the job, then crash the agent (SIGKILL, no grace).
-      await waitUntil(async () => /Unbounded/.test(await lab.virsh("hv-a", ["domjobinfo", vm]).catch(() => "")), 15_000, "the migration job to run in libvirt", 100);
+      await waitUntil(
+        async () => /Unbounded/.test(await lab.virsh("hv-a", ["domjobinfo", vm]).catch(() => "")),
+        15_000,
+        "the migration job to run in libvirt",
+        100,
+      );
       const killedAt = Date.now();
       c.signalAgent("hv-a", "SIGKILL");
       await c.agents.get("hv-a")!.exited;
@@ -296,21 +319,29 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       timings.s4_agentDown = Date.now() - killedAt;
 
       // Where libvirt has it, once the dust settles: exactly one hypervisor.
-      const where = await waitUntil(async () => {
-        const w = await lab.whereIsAsync(vm);
-        const job = await lab.virsh("hv-a", ["domjobinfo", vm]).catch(() => "");
-        return w.length === 1 && !/Unbounded/.test(job) ? w : undefined;
-      }, 60_000, `${vm} to run on exactly one hypervisor with no job`);
+      const where = await waitUntil(
+        async () => {
+          const w = await lab.whereIsAsync(vm);
+          const job = await lab.virsh("hv-a", ["domjobinfo", vm]).catch(() => "");
+          return w.length === 1 && !/Unbounded/.test(job) ? w : undefined;
+        },
+        60_000,
+        `${vm} to run on exactly one hypervisor with no job`,
+      );
       const record = await waitUntil(async () => (await c.history({ vm })).find(finished), 30_000, "the orchestrator to settle the migration");
       timings.s4_untilSettled = Date.now() - t0;
       console.log(`s4: libvirt has ${vm} on ${where[0]}; record ${record.state} ${record.error ?? ""} ${JSON.stringify(record.stats ?? {})}`);
       expect(record.state === "SUCCEEDED" ? ["hv-b"] : ["hv-a"]).toEqual(where);
       expect(["SUCCEEDED", "FAILED"]).toContain(record.state);
       // The orchestrator's view matches libvirt's within a few cycles.
-      await waitUntil(async () => {
-        const e = await c.api("explain", { vm });
-        return e.ok && e.data.runningOn.length === 1 && e.data.runningOn[0] === where[0] && !e.data.inFlight;
-      }, 10_000, "the orchestrator's view to match libvirt");
+      await waitUntil(
+        async () => {
+          const e = await c.api("explain", { vm });
+          return e.ok && e.data.runningOn.length === 1 && e.data.runningOn[0] === where[0] && !e.data.inFlight;
+        },
+        10_000,
+        "the orchestrator's view to match libvirt",
+      );
       const st = await c.status();
       expect(st.migrations.ongoing).toEqual([]);
       await sleep(2000);

@@ -26,7 +26,17 @@ describe("HA: leader killed during a migration", () => {
       orchestrators: ["orch-a"],
       // "big" is copied for about 4 s.
       hosts: failoverHosts(4096),
-      policy: { interval: INTERVAL, stale_after: 2, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: 2,
+        max_over: 1,
+        load_threshold: 80,
+        load_target: 70,
+        max_load_candidate: 70,
+        vm_cooldown: 600,
+        host_settle: 0.5,
+        mem_reserve_mib: 512,
+      },
     });
     await leadThenStandBy(c, "orch-a", ["orch-b"], 3);
   }, 40_000);
@@ -71,7 +81,11 @@ describe("HA: leader killed during a migration", () => {
     const continued = b.orchestrator.view.migrations.get(requestId);
     const stillOngoing = continued?.state === "ONGOING";
 
-    await waitUntil(() => b.orchestrator.view.migrations.history({ vm: "big", limit: 5 }).some((m) => m.requestId === requestId && m.state === "SUCCEEDED"), 15_000, "orch-b to see the migration succeed");
+    await waitUntil(
+      () => b.orchestrator.view.migrations.history({ vm: "big", limit: 5 }).some((m) => m.requestId === requestId && m.state === "SUCCEEDED"),
+      15_000,
+      "orch-b to see the migration succeed",
+    );
     const finishedSeenMs = performance.now() - t0;
 
     // Cooldown: b turns hot because of "big" (just moved); a and c are idle. "big" must stay
@@ -116,11 +130,24 @@ describe("HA: leader killed during a migration", () => {
     const { Kvm } = await import("@nats-io/kv");
     const kv = await new Kvm(c.nc).open("ballast-test");
     // orch-b may renew between our read and our write (wrong last sequence): read again.
-    await waitUntil(async () => {
-      const e = (await kv.get("leader"))!;
-      const v = JSON.parse(e.string());
-      return kv.update("leader", JSON.stringify({ ...v, instance: "intruder", epoch: v.epoch + 1, renewedAt: Date.now(), expiresAt: Date.now() + 60_000 }), e.revision).then(() => true, () => false);
-    }, 5000, "the intruder's write");
+    await waitUntil(
+      async () => {
+        const e = (await kv.get("leader"))!;
+        const v = JSON.parse(e.string());
+        return kv
+          .update(
+            "leader",
+            JSON.stringify({ ...v, instance: "intruder", epoch: v.epoch + 1, renewedAt: Date.now(), expiresAt: Date.now() + 60_000 }),
+            e.revision,
+          )
+          .then(
+            () => true,
+            () => false,
+          );
+      },
+      5000,
+      "the intruder's write",
+    );
     const t0 = performance.now();
     await waitUntil(() => !b.ha!.lease.isLeader(), TTL * 1000, "orch-b to step down");
     const stepDownMs = performance.now() - t0;
@@ -128,7 +155,9 @@ describe("HA: leader killed during a migration", () => {
     const r = await b.orchestrator.api.migrate({ vm: "a-1", to: "c" }).catch((x) => x);
     await b.orchestrator.pump();
     await sleep(300);
-    console.log(`[ha lease lost] orch-b stepped down ${Math.round(stepDownMs)} ms after its lease was taken; migrate answered ${r.code}; commands sent since: ${c.sent.size - before}`);
+    console.log(
+      `[ha lease lost] orch-b stepped down ${Math.round(stepDownMs)} ms after its lease was taken; migrate answered ${r.code}; commands sent since: ${c.sent.size - before}`,
+    );
     expect(r.code).toBe("NOT_LEADER");
     expect(c.sent.size).toBe(before);
     await waitUntil(() => b.orchestrator.api.status().ha?.leaderInstance === "intruder", 2000, "orch-b to name the new holder");

@@ -75,7 +75,14 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
       nats,
       policy: o.policy,
       log_level: "silent",
-      ha: { enabled: true, lease_ttl: o.leaseTtl, instance, bucket: o.bucket ?? "ballast-test", replicas: o.replicas ?? 1, ...(o.forwardTimeout !== undefined ? { forward_timeout: o.forwardTimeout } : {}) },
+      ha: {
+        enabled: true,
+        lease_ttl: o.leaseTtl,
+        instance,
+        bucket: o.bucket ?? "ballast-test",
+        replicas: o.replicas ?? 1,
+        ...(o.forwardTimeout !== undefined ? { forward_timeout: o.forwardTimeout } : {}),
+      },
     });
     const r = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(Object.keys(o.hosts).map((h) => [h, h])) });
     orchs.set(instance, r);
@@ -98,7 +105,8 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
     await stop();
     throw e;
   }
-  const api = async <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>) => loose(await callOrchestrator(nc, { request_timeout: 5 }, endpoint, body));
+  const api = async <E extends OrchestratorEndpoint>(endpoint: E, body: RequestInput<E>) =>
+    loose(await callOrchestrator(nc, { request_timeout: 5 }, endpoint, body));
   return {
     fabric,
     agents,
@@ -114,14 +122,18 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
       // A transport failure (no responders, timeout) is retried like NOT_LEADER and NO_LEADER.
       let last: LooseReply<ReplyOf<typeof endpoint>> | undefined;
       let transport = false;
-      await waitUntil(async () => {
-        transport = false;
-        last = await api(endpoint, body).catch((e: unknown) => {
-          transport = true;
-          return loose<ReplyOf<typeof endpoint>>({ ok: false, error: { code: "INTERNAL", message: `transport: ${String(e)}` } });
-        });
-        return !transport && !(last.ok === false && ["NOT_LEADER", "NO_LEADER"].includes(last.error.code));
-      }, timeoutMs, `the leader to answer ${endpoint}`);
+      await waitUntil(
+        async () => {
+          transport = false;
+          last = await api(endpoint, body).catch((e: unknown) => {
+            transport = true;
+            return loose<ReplyOf<typeof endpoint>>({ ok: false, error: { code: "INTERNAL", message: `transport: ${String(e)}` } });
+          });
+          return !transport && !(last.ok === false && ["NOT_LEADER", "NO_LEADER"].includes(last.error.code));
+        },
+        timeoutMs,
+        `the leader to answer ${endpoint}`,
+      );
       return last!;
     },
     stop,
@@ -132,10 +144,14 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
 export async function leadThenStandBy(c: HaCluster, leader: string, standbys: string[], hosts: number, timeoutMs = 15_000): Promise<void> {
   await waitUntil(() => c.orchs.get(leader)!.ha!.lease.isLeader(), timeoutMs, `${leader} to lead`);
   for (const s of standbys) await c.startOrch(s);
-  await waitUntil(async () => {
-    const s = await c.api("status", {});
-    return s.ok && s.data.hosts.filter((h) => h.fresh).length === hosts;
-  }, timeoutMs, "all hosts to report");
+  await waitUntil(
+    async () => {
+      const s = await c.api("status", {});
+      return s.ok && s.data.hosts.filter((h) => h.fresh).length === hosts;
+    },
+    timeoutMs,
+    "all hosts to report",
+  );
 }
 
 /**
@@ -154,7 +170,11 @@ function countApplied(agent: AgentHandle, applied: HaCluster["applied"]): void {
   const migrate = hv.migrate.bind(hv);
   hv.migrate = (vm, ...rest) => {
     // The executor records the request before it calls the hypervisor: the newest for this VM.
-    const requestId = agent.migrations.migrations().filter((m) => m.vm === vm).at(-1)?.requestId ?? `unknown-${vm}`;
+    const requestId =
+      agent.migrations
+        .migrations()
+        .filter((m) => m.vm === vm)
+        .at(-1)?.requestId ?? `unknown-${vm}`;
     const a = applied.get(requestId) ?? { vm, source: agent.host, count: 0 };
     a.count++;
     applied.set(requestId, a);

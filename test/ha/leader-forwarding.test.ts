@@ -43,7 +43,8 @@ describe("HA: standbys forward operator requests to the leader", () => {
     const r = await c.nc.request(subject, JSON.stringify(body), { timeout: 8000 });
     return { body: JSON.parse(dec.decode(r.data)), headers: pick(r.headers), ms: performance.now() - t0 };
   };
-  const at = <E extends OrchestratorEndpoint>(instance: string, endpoint: E, body: unknown = {}) => ask<ReplyOf<E>>(orchestratorInstanceSubject(instance, endpoint), body);
+  const at = <E extends OrchestratorEndpoint>(instance: string, endpoint: E, body: unknown = {}) =>
+    ask<ReplyOf<E>>(orchestratorInstanceSubject(instance, endpoint), body);
   const onShared = <E extends OrchestratorEndpoint>(endpoint: E, body: unknown = {}) => ask<ReplyOf<E>>(orchestratorSubjects[endpoint], body);
   const leading = () => [...c.orchs.entries()].filter(([, r]) => r.ha!.lease.isLeader()).map(([n]) => n);
 
@@ -60,7 +61,16 @@ describe("HA: standbys forward operator requests to the leader", () => {
       orchestrators: ["orch-a"],
       hosts: { a: host(["a-1", "a-2"]), b: host(["b-1"]), c: host(["c-1"]) },
       // Idle hosts and a manual automation level: only the moves the test asks for happen.
-      policy: { interval: INTERVAL, automation: "manual", stale_after: 3, load_threshold: 80, load_target: 70, max_load_candidate: 70, host_settle: 0.5, mem_reserve_mib: 512 },
+      policy: {
+        interval: INTERVAL,
+        automation: "manual",
+        stale_after: 3,
+        load_threshold: 80,
+        load_target: 70,
+        max_load_candidate: 70,
+        host_settle: 0.5,
+        mem_reserve_mib: 512,
+      },
     });
     await leadThenStandBy(c, "orch-a", ["orch-b"], 3);
     kv = await new Kvm(c.nc).open(BUCKET);
@@ -75,10 +85,20 @@ describe("HA: standbys forward operator requests to the leader", () => {
     const viaB = await at("orch-b", "status");
     expect(viaB.body.ok).toBe(true);
     expect(viaB.body.data.ha).toMatchObject({ role: "leader", leaderInstance: "orch-a" });
-    expect(viaB.headers).toEqual({ [ReplyHeader.instance]: "orch-a", [ReplyHeader.role]: "leader", [ReplyHeader.leader]: "orch-a", [ReplyHeader.forwardedBy]: "orch-b" });
+    expect(viaB.headers).toEqual({
+      [ReplyHeader.instance]: "orch-a",
+      [ReplyHeader.role]: "leader",
+      [ReplyHeader.leader]: "orch-a",
+      [ReplyHeader.forwardedBy]: "orch-b",
+    });
 
     const direct = await at("orch-a", "status");
-    expect(direct.headers).toEqual({ [ReplyHeader.instance]: "orch-a", [ReplyHeader.role]: "leader", [ReplyHeader.leader]: "orch-a", [ReplyHeader.forwardedBy]: undefined });
+    expect(direct.headers).toEqual({
+      [ReplyHeader.instance]: "orch-a",
+      [ReplyHeader.role]: "leader",
+      [ReplyHeader.leader]: "orch-a",
+      [ReplyHeader.forwardedBy]: undefined,
+    });
 
     // The shared subject reaches either instance (queue group): the leader answers every time.
     const shared = await Promise.all(Array.from({ length: 20 }, () => onShared("version")));
@@ -87,13 +107,20 @@ describe("HA: standbys forward operator requests to the leader", () => {
       expect(s.headers[ReplyHeader.instance]).toBe("orch-a");
       expect([undefined, "orch-b"]).toContain(s.headers[ReplyHeader.forwardedBy]);
     }
-    console.log(`[forwarding] ${shared.filter((s) => s.headers[ReplyHeader.forwardedBy]).length}/20 shared-subject requests went through the standby; forwarded status took ${viaB.ms.toFixed(0)} ms, direct ${direct.ms.toFixed(0)} ms`);
+    console.log(
+      `[forwarding] ${shared.filter((s) => s.headers[ReplyHeader.forwardedBy]).length}/20 shared-subject requests went through the standby; forwarded status took ${viaB.ms.toFixed(0)} ms, direct ${direct.ms.toFixed(0)} ms`,
+    );
   });
 
   it("a standby validates before forwarding, and forwarded commands act on the leader", async () => {
     const bad = await at("orch-b", "migrate", { vm: "a b; rm -rf /" });
     expect(bad.body).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
-    expect(bad.headers).toEqual({ [ReplyHeader.instance]: "orch-b", [ReplyHeader.role]: "standby", [ReplyHeader.leader]: "orch-a", [ReplyHeader.forwardedBy]: undefined });
+    expect(bad.headers).toEqual({
+      [ReplyHeader.instance]: "orch-b",
+      [ReplyHeader.role]: "standby",
+      [ReplyHeader.leader]: "orch-a",
+      [ReplyHeader.forwardedBy]: undefined,
+    });
 
     // A request that claims to be forwarded already is answered where it lands (never passed on
     // again); a claim that is no instance name is ignored.
@@ -125,12 +152,20 @@ describe("HA: standbys forward operator requests to the leader", () => {
     expect(m.headers).toMatchObject({ [ReplyHeader.instance]: "orch-a", [ReplyHeader.forwardedBy]: "orch-b" });
     const planId: string = m.body.data.plan.id;
     const requestId = (m.body.data.queued as MigrationRecord[])[0]!.requestId;
-    await waitUntil(async () => {
-      const h = await onShared("history", { vm: "a-1" });
-      return h.body.ok && h.body.data.some((r: MigrationRecord) => r.requestId === requestId && r.state === "SUCCEEDED");
-    }, 15_000, "the migration to succeed");
+    await waitUntil(
+      async () => {
+        const h = await onShared("history", { vm: "a-1" });
+        return h.body.ok && h.body.data.some((r: MigrationRecord) => r.requestId === requestId && r.state === "SUCCEEDED");
+      },
+      15_000,
+      "the migration to succeed",
+    );
     // The standby has the leader's decisions (replicated), not only the leader.
-    await waitUntil(() => b.orchestrator.view.decisions.query({ vm: "a-1", limit: 100 }).some((d) => d.planId === planId), 10_000, "orch-b to receive the decisions");
+    await waitUntil(
+      () => b.orchestrator.view.decisions.query({ vm: "a-1", limit: 100 }).some((d) => d.planId === planId),
+      10_000,
+      "orch-b to receive the decisions",
+    );
     const cycleOfMove = a.orchestrator.view.decisions.query({ vm: "a-1", limit: 100 }).find((d) => d.planId === planId)!.cycle;
 
     await a.crash();
@@ -138,7 +173,12 @@ describe("HA: standbys forward operator requests to the leader", () => {
     await waitUntil(() => b.ha!.lease.isLeader(), 10_000, "orch-b to take over");
 
     const history = await at("orch-b", "history", { vm: "a-1" });
-    expect(history.headers).toMatchObject({ [ReplyHeader.instance]: "orch-b", [ReplyHeader.role]: "leader", [ReplyHeader.leader]: "orch-b", [ReplyHeader.forwardedBy]: undefined });
+    expect(history.headers).toMatchObject({
+      [ReplyHeader.instance]: "orch-b",
+      [ReplyHeader.role]: "leader",
+      [ReplyHeader.leader]: "orch-b",
+      [ReplyHeader.forwardedBy]: undefined,
+    });
     expect(history.body.data).toEqual([expect.objectContaining({ requestId, state: "SUCCEEDED", source: "a", destination: "c", planId })]);
     const decisions = await onShared("decisions", { vm: "a-1", limit: 1000 });
     expect(decisions.body.data.some((d) => d.planId === planId && d.kind === "move")).toBe(true);
@@ -150,9 +190,22 @@ describe("HA: standbys forward operator requests to the leader", () => {
     await c.startOrch("orch-c");
     const viaC = await at("orch-c", "status");
     expect(viaC.body.data.ha).toMatchObject({ role: "leader", leaderInstance: "orch-b" });
-    expect(viaC.headers).toEqual({ [ReplyHeader.instance]: "orch-b", [ReplyHeader.role]: "leader", [ReplyHeader.leader]: "orch-b", [ReplyHeader.forwardedBy]: "orch-c" });
+    expect(viaC.headers).toEqual({
+      [ReplyHeader.instance]: "orch-b",
+      [ReplyHeader.role]: "leader",
+      [ReplyHeader.leader]: "orch-b",
+      [ReplyHeader.forwardedBy]: "orch-c",
+    });
     // A restarted standby read the whole decision log too.
-    await waitUntil(() => c.orchs.get("orch-c")!.orchestrator.view.decisions.query({ vm: "a-1", limit: 1000 }).some((d) => d.planId === planId), 10_000, "orch-c to read the decision log");
+    await waitUntil(
+      () =>
+        c.orchs
+          .get("orch-c")!
+          .orchestrator.view.decisions.query({ vm: "a-1", limit: 1000 })
+          .some((d) => d.planId === planId),
+      10_000,
+      "orch-c to read the decision log",
+    );
   }, 60_000);
 
   it("answers NO_LEADER when the lease names an instance that does not answer, and follows the next leader", async () => {
@@ -167,7 +220,11 @@ describe("HA: standbys forward operator requests to the leader", () => {
         epoch = Math.max(epoch, v.epoch + (rev === 0 ? 1 : 0));
         const now = Date.now();
         try {
-          rev = await kv.update("leader", encodeRecord({ instance: "ghost", epoch, renewedAt: now, expiresAt: now + 60_000, ...(released ? { released: true } : {}) }), rev === 0 ? e.revision : rev);
+          rev = await kv.update(
+            "leader",
+            encodeRecord({ instance: "ghost", epoch, renewedAt: now, expiresAt: now + 60_000, ...(released ? { released: true } : {}) }),
+            rev === 0 ? e.revision : rev,
+          );
           return;
         } catch {
           if (rev !== 0) rev = 0; // someone wrote in between: read again
@@ -186,7 +243,12 @@ describe("HA: standbys forward operator requests to the leader", () => {
       const none = await at("orch-c", "status");
       expect(none.body).toMatchObject({ ok: false, error: { code: "NO_LEADER" } });
       expect(none.body.error.message).toMatch(/ghost/);
-      expect(none.headers).toEqual({ [ReplyHeader.instance]: "orch-c", [ReplyHeader.role]: "standby", [ReplyHeader.leader]: "ghost", [ReplyHeader.forwardedBy]: undefined });
+      expect(none.headers).toEqual({
+        [ReplyHeader.instance]: "orch-c",
+        [ReplyHeader.role]: "standby",
+        [ReplyHeader.leader]: "ghost",
+        [ReplyHeader.forwardedBy]: undefined,
+      });
       expect((await onShared("migrate", { vm: "b-1", to: "a" })).body).toMatchObject({ ok: false, error: { code: "NO_LEADER" } });
 
       // A leader that is there but does not answer: NO_LEADER after ha.forward_timeout.
@@ -197,7 +259,9 @@ describe("HA: standbys forward operator requests to the leader", () => {
       expect(slow.body).toMatchObject({ ok: false, error: { code: "NO_LEADER" } });
       expect(slow.body.error.message).toMatch(/did not answer within 0.5s/);
       expect(slow.ms).toBeGreaterThanOrEqual(FORWARD_TIMEOUT * 1000 - 50);
-      console.log(`[forwarding] NO_LEADER: no responders answered in ${none.ms.toFixed(0)} ms, a silent leader after ${slow.ms.toFixed(0)} ms (forward_timeout ${FORWARD_TIMEOUT}s)`);
+      console.log(
+        `[forwarding] NO_LEADER: no responders answered in ${none.ms.toFixed(0)} ms, a silent leader after ${slow.ms.toFixed(0)} ms (forward_timeout ${FORWARD_TIMEOUT}s)`,
+      );
     } finally {
       ghosting = false;
       await renewing;

@@ -40,11 +40,24 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
       host_mapping: join(dir, "host_mapping.csv"),
       log_level: "warn",
       ha: { enabled: true, lease_ttl: TTL, instance, bucket: "ballast-proc" },
-      policy: { interval: INTERVAL, stale_after: 2, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: 2,
+        max_over: 1,
+        load_threshold: 80,
+        load_target: 70,
+        max_load_candidate: 70,
+        vm_cooldown: 600,
+        host_settle: 0.5,
+        mem_reserve_mib: 512,
+      },
     };
     const file = join(dir, `${instance}.json`);
     writeFileSync(file, JSON.stringify(config));
-    const child = spawn(process.execPath, [BIN, "orchestrator", "--config", file], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, BALLAST_LOG_LEVEL: "warn" } });
+    const child = spawn(process.execPath, [BIN, "orchestrator", "--config", file], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, BALLAST_LOG_LEVEL: "warn" },
+    });
     let err = "";
     child.stderr?.on("data", (d) => {
       err = (err + String(d)).slice(-4000);
@@ -69,10 +82,14 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
   /** Asks `status` until an answer satisfies `ok` (either process may answer any request). */
   const statusUntil = async (ok: (s: StatusReply) => boolean, timeoutMs: number, what: string) => {
     let last: LooseReply<StatusReply> | undefined;
-    await waitUntil(async () => {
-      last = await c.api("status", {}).catch(() => undefined);
-      return last?.ok === true && ok(last.data);
-    }, timeoutMs, `${what} (last status: ${JSON.stringify(last?.data?.ha ?? last?.error ?? null)}; stderr: ${[...procs.values()].map((p) => p.stderr()).join(" | ")})`);
+    await waitUntil(
+      async () => {
+        last = await c.api("status", {}).catch(() => undefined);
+        return last?.ok === true && ok(last.data);
+      },
+      timeoutMs,
+      `${what} (last status: ${JSON.stringify(last?.data?.ha ?? last?.error ?? null)}; stderr: ${[...procs.values()].map((p) => p.stderr()).join(" | ")})`,
+    );
     return last!.data;
   };
 
@@ -94,11 +111,15 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
     startProcess("orch-b");
     // A standby forwards `status` to the leader; the reply headers say it was orch-b that did.
     let seen: Record<string, string | undefined> = {};
-    await waitUntil(async () => {
-      const r = await c.nc.request(orchestratorInstanceSubject("orch-b", "status"), "{}", { timeout: 5000 }).catch(() => undefined);
-      seen = { forwardedBy: r?.headers?.get(ReplyHeader.forwardedBy), instance: r?.headers?.get(ReplyHeader.instance) };
-      return seen.forwardedBy === "orch-b" && seen.instance === "orch-a";
-    }, 30_000, `orch-b to stand by and forward to orch-a (last headers: ${JSON.stringify(seen)})`);
+    await waitUntil(
+      async () => {
+        const r = await c.nc.request(orchestratorInstanceSubject("orch-b", "status"), "{}", { timeout: 5000 }).catch(() => undefined);
+        seen = { forwardedBy: r?.headers?.get(ReplyHeader.forwardedBy), instance: r?.headers?.get(ReplyHeader.instance) };
+        return seen.forwardedBy === "orch-b" && seen.instance === "orch-a";
+      },
+      30_000,
+      `orch-b to stand by and forward to orch-a (last headers: ${JSON.stringify(seen)})`,
+    );
     await statusUntil((s) => s.ha?.role === "leader" && s.hosts.filter((h) => h.fresh).length === 3, 30_000, "the leader to see three fresh hosts");
   }, 120_000);
 
@@ -124,10 +145,14 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
     const takeoverMs = performance.now() - t0;
     const stillCopying = c.fabric.whereIs("big").join() === "a";
 
-    await waitUntil(async () => {
-      const h = await c.api("history", { vm: "big" }).catch(() => undefined);
-      return h?.ok === true && h.data.some((m) => m.requestId === "proc-failover-1" && m.state === "SUCCEEDED");
-    }, 30_000, "orch-b to see the migration succeed");
+    await waitUntil(
+      async () => {
+        const h = await c.api("history", { vm: "big" }).catch(() => undefined);
+        return h?.ok === true && h.data.some((m) => m.requestId === "proc-failover-1" && m.state === "SUCCEEDED");
+      },
+      30_000,
+      "orch-b to see the migration succeed",
+    );
     const finishedSeenMs = performance.now() - t0;
 
     // Cooldown: "big" turns b hot right after its move; the new leader must leave it there.
@@ -135,11 +160,15 @@ describe.runIf(BUILT)("HA: a leader process SIGKILLed during a migration", () =>
     // (no VM decisions then): ask until the plan judges big.
     c.sim("b").setVmCpu("big", 750);
     let bigDecisions: string[] = [];
-    await waitUntil(async () => {
-      const plan = await c.api("plan", { mode: "cycle" }).catch(() => undefined);
-      bigDecisions = plan?.ok ? plan.data.decisions.filter((d) => d.subject === "big").map((d) => d.code) : [];
-      return bigDecisions.length > 0;
-    }, 15_000, "a plan that judges big on the hot host b");
+    await waitUntil(
+      async () => {
+        const plan = await c.api("plan", { mode: "cycle" }).catch(() => undefined);
+        bigDecisions = plan?.ok ? plan.data.decisions.filter((d) => d.subject === "big").map((d) => d.code) : [];
+        return bigDecisions.length > 0;
+      },
+      15_000,
+      "a plan that judges big on the hot host b",
+    );
     await sleep(2000); // cycles of the new leader with b hot: big must still not be sent anywhere
     const snap = await c.api("snapshot", {});
     const view = new Map<string, string[]>();

@@ -18,7 +18,19 @@ describe("partial automation over real NATS", () => {
         b: { cpus: 8, mem_mib: 32768, migration_mibs: 20000, start_delay_s: 0.05, vms: [vm("b-1")] },
         c: { cpus: 8, mem_mib: 32768, migration_mibs: 20000, start_delay_s: 0.05, vms: [vm("c-1")] },
       },
-      policy: { interval: INTERVAL, stale_after: 2, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512, automation: "partial", plan_ttl: 2 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: 2,
+        max_over: 1,
+        load_threshold: 80,
+        load_target: 70,
+        max_load_candidate: 70,
+        vm_cooldown: 600,
+        host_settle: 0.5,
+        mem_reserve_mib: 512,
+        automation: "partial",
+        plan_ttl: 2,
+      },
     });
     await waitUntil(async () => (await c.api("status", {})).data.hosts.filter((h) => h.fresh).length === 3, 10_000, "hosts to report");
   });
@@ -29,11 +41,15 @@ describe("partial automation over real NATS", () => {
 
   const pendingPlan = async (): Promise<string> => {
     let id = "";
-    await waitUntil(async () => {
-      const s = await c.api("status", {});
-      id = s.data.pendingPlans.at(-1)?.id ?? "";
-      return id !== "";
-    }, 10_000, "a proposed plan");
+    await waitUntil(
+      async () => {
+        const s = await c.api("status", {});
+        id = s.data.pendingPlans.at(-1)?.id ?? "";
+        return id !== "";
+      },
+      10_000,
+      "a proposed plan",
+    );
     return id;
   };
 

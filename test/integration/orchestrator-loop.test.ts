@@ -23,12 +23,27 @@ describe("orchestrator loop over real NATS with sim agents", () => {
         // c is at max_vm_per_host: never a valid destination.
         c: { cpus: 64, mem_mib: 262144, migration_mibs: 20000, start_delay_s: 0.05, vms: [vm("c-1"), vm("c-2"), vm("c-3")] },
       },
-      policy: { interval: INTERVAL, stale_after: 2, max_over: MAX_OVER, load_threshold: 80, load_target: 70, max_load_candidate: 70, max_vm_per_host: 3, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: 2,
+        max_over: MAX_OVER,
+        load_threshold: 80,
+        load_target: 70,
+        max_load_candidate: 70,
+        max_vm_per_host: 3,
+        vm_cooldown: 600,
+        host_settle: 0.5,
+        mem_reserve_mib: 512,
+      },
     });
-    await waitUntil(async () => {
-      const s = await c.api("status", {});
-      return s.ok && s.data.hosts.filter((h) => h.fresh).length === 3;
-    }, 10_000, "all three hosts to report");
+    await waitUntil(
+      async () => {
+        const s = await c.api("status", {});
+        return s.ok && s.data.hosts.filter((h) => h.fresh).length === 3;
+      },
+      10_000,
+      "all three hosts to report",
+    );
   });
 
   afterAll(async () => {

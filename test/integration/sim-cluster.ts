@@ -51,7 +51,15 @@ export async function startSimCluster(o: SimClusterOptions): Promise<SimCluster>
   let nc: NatsConnection | undefined;
   try {
     for (const [host, sim] of Object.entries(o.hosts)) {
-      const config = AgentConfig.parse({ host, nats: { servers: [server.url] }, driver: "sim", interval: o.interval, heartbeat_interval: o.interval, sim, ...o.agent });
+      const config = AgentConfig.parse({
+        host,
+        nats: { servers: [server.url] },
+        driver: "sim",
+        interval: o.interval,
+        heartbeat_interval: o.interval,
+        sim,
+        ...o.agent,
+      });
       agents.set(host, await startAgent({ config, logger: silentLogger(), fabric, stopGraceMs: 500 }));
     }
     const config = OrchestratorConfig.parse({ nats: { servers: [server.url], request_timeout: 2 }, policy: o.policy, log_level: "silent", ...o.orchestrator });

@@ -70,14 +70,19 @@ suite(title, () => {
     // exactly the command Ballast's agent would issue, against hv-a's socket
     const before = l.ticks(GUEST).at(-1)!;
     t0 = Date.now();
-    await l.virsh("hv-a", [
-      "migrate", "--live", "--p2p", "--persistent", "--undefinesource",
-      "--migrateuri", "tcp://10.77.0.2", GUEST, "qemu+tcp://10.77.0.2/system",
-    ], 120_000);
+    await l.virsh(
+      "hv-a",
+      ["migrate", "--live", "--p2p", "--persistent", "--undefinesource", "--migrateuri", "tcp://10.77.0.2", GUEST, "qemu+tcp://10.77.0.2/system"],
+      120_000,
+    );
     timings.migrateABMs = Date.now() - t0;
     expect(l.whereIs(GUEST)).toEqual(["hv-b"]);
     const job = await l.virsh("hv-b", ["domjobinfo", "--completed", GUEST]).catch((e: Error) => e.message);
-    const pick = (k: string) => job.match(new RegExp(`^${k}:\\s+(.+)$`, "m"))?.[1]?.replace(/\s+/g, " ").trim();
+    const pick = (k: string) =>
+      job
+        .match(new RegExp(`^${k}:\\s+(.+)$`, "m"))?.[1]
+        ?.replace(/\s+/g, " ")
+        .trim();
     console.log(`[lab.test] hv-a -> hv-b: elapsed ${pick("Time elapsed")}, downtime ${pick("Total downtime")}, data ${pick("Data processed")}`);
     expect((await l.virsh("hv-a", ["list", "--all", "--name"])).trim()).not.toContain(GUEST); // --undefinesource
     await l.waitForTicks(GUEST, 3, { after: before, timeoutMs: 30_000 });

@@ -9,7 +9,9 @@ import { REPO_ROOT } from "../../shared/repo-root.js";
 
 const eslint = new ESLint({
   cwd: REPO_ROOT,
-  overrideConfig: [{ languageOptions: { parserOptions: { projectService: false, project: null } }, rules: { "@typescript-eslint/no-floating-promises": "off" } }],
+  overrideConfig: [
+    { languageOptions: { parserOptions: { projectService: false, project: null } }, rules: { "@typescript-eslint/no-floating-promises": "off" } },
+  ],
 });
 
 async function problems(filePath: string, code: string): Promise<string[]> {
@@ -49,7 +51,12 @@ describe("callers use the core's public surface", () => {
 
   it("accepts the index, and lets the core's own tests reach its internals", async () => {
     expect(await problems("orchestrator/shell/fine.ts", `import { plan } from "../core/index.js";\nexport const p = plan;\n`)).toEqual([]);
-    expect(await problems("test/orchestrator/core/fine.test.ts", `import { ClusterModel } from "../../../orchestrator/core/cluster-model.js";\nexport const m = ClusterModel;\n`)).toEqual([]);
+    expect(
+      await problems(
+        "test/orchestrator/core/fine.test.ts",
+        `import { ClusterModel } from "../../../orchestrator/core/cluster-model.js";\nexport const m = ClusterModel;\n`,
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -18,7 +18,10 @@ describe("startOrchestrator (HA bucket)", () => {
   const start = async (replicas: number) => {
     const lines: { msg: string; replicas?: number; configured?: number }[] = [];
     const log = pino({ level: "warn" }, { write: (l: string) => void lines.push(JSON.parse(l)) });
-    const config = OrchestratorConfig.parse({ nats: { servers: [server.url] }, ha: { enabled: true, bucket: "replicas-check", replicas, instance: `r${replicas}` } });
+    const config = OrchestratorConfig.parse({
+      nats: { servers: [server.url] },
+      ha: { enabled: true, bucket: "replicas-check", replicas, instance: `r${replicas}` },
+    });
     const r = await startOrchestrator({ config, log, mapping: new Map() });
     await r.stop();
     return lines;

@@ -96,12 +96,41 @@ const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<strin
 };
 
 const metricsBase = (host: string) => ({
-  v: 1, host, ts: Date.now(), seq: 1, cpus: 8, hostCpuPercent: 1, load1: 0, load5: 0, load15: 0, memTotalMiB: 32768,
-  memAvailableMiB: 30000, loadSource: "host", cpuPercent: 1,
+  v: 1,
+  host,
+  ts: Date.now(),
+  seq: 1,
+  cpus: 8,
+  hostCpuPercent: 1,
+  load1: 0,
+  load5: 0,
+  load15: 0,
+  memTotalMiB: 32768,
+  memAvailableMiB: 30000,
+  loadSource: "host",
+  cpuPercent: 1,
   vms: [{ name: "spoof-vm", state: "running", vcpus: 1, memMiB: 1024, maxMemMiB: 1024, cpuPercent: 1, migrating: false }],
 });
-const heartbeatBase = (host: string) => ({ v: 1, host, ts: Date.now(), seq: 1, agentVersion: "9.9.9-spoof", startedAt: 1, collectOk: true, migrationsRunning: 0 });
-const eventBase = (host: string) => ({ v: 1, type: "migration.succeeded", ts: Date.now(), requestId: "spoof-1", vm: "a-1", source: host, destination: "b", stats: { durationMs: 1 } });
+const heartbeatBase = (host: string) => ({
+  v: 1,
+  host,
+  ts: Date.now(),
+  seq: 1,
+  agentVersion: "9.9.9-spoof",
+  startedAt: 1,
+  collectOk: true,
+  migrationsRunning: 0,
+});
+const eventBase = (host: string) => ({
+  v: 1,
+  type: "migration.succeeded",
+  ts: Date.now(),
+  requestId: "spoof-1",
+  vm: "a-1",
+  source: host,
+  destination: "b",
+  stats: { durationMs: 1 },
+});
 
 function targets(): Target[] {
   const out: Target[] = [];
@@ -115,20 +144,42 @@ function targets(): Target[] {
     const other = host === "a" ? "b" : "a";
     out.push({ subject: s.status, kind: "request", schema: AgentStatusRequest, mutating: false, fields: [], base: {}, owner: host });
     out.push({ subject: s.ping, kind: "request", schema: PingRequest, mutating: false, fields: [], base: {}, owner: host });
-    out.push({ subject: s.migrate, kind: "request", schema: MigrateRequest, mutating: true, fields: fieldsOf(MigrateRequest), owner: host,
-      base: { requestId: "op-1", vm: VMS[host][0], destination: other, destinationAddress: "10.10.0.12", timeoutS: 60, epoch: 0 } });
-    out.push({ subject: s.abort, kind: "request", schema: AbortRequest, mutating: true, fields: fieldsOf(AbortRequest), owner: host,
+    out.push({
+      subject: s.migrate,
+      kind: "request",
+      schema: MigrateRequest,
+      mutating: true,
+      fields: fieldsOf(MigrateRequest),
+      owner: host,
+      base: { requestId: "op-1", vm: VMS[host][0], destination: other, destinationAddress: "10.10.0.12", timeoutS: 60, epoch: 0 },
+    });
+    out.push({
+      subject: s.abort,
+      kind: "request",
+      schema: AbortRequest,
+      mutating: true,
+      fields: fieldsOf(AbortRequest),
+      owner: host,
       base: { vm: VMS[host][0], requestId: "op-1", epoch: 0 },
       // No migration ever runs here; without an epoch an abort can only be refused. (With an
       // epoch it is not harmless: see the epoch test below.)
-      harmless: (b) => (b.epoch === undefined ? "UNKNOWN_VM" : undefined) });
+      harmless: (b) => (b.epoch === undefined ? "UNKNOWN_VM" : undefined),
+    });
   }
   // Published subjects the orchestrator consumes: the real hosts, and hosts nobody knows.
   for (const host of [...HOSTS, "evil", "zz_unknown-9"]) {
     const s = agentSubjects(host);
     out.push({ subject: s.metrics, kind: "publish", schema: HostMetrics, mutating: true, fields: fieldsOf(HostMetrics), base: metricsBase(host), owner: host });
     out.push({ subject: s.heartbeat, kind: "publish", schema: Heartbeat, mutating: true, fields: fieldsOf(Heartbeat), base: heartbeatBase(host), owner: host });
-    out.push({ subject: s.events, kind: "publish", schema: MigrationEvent, mutating: true, fields: fieldsOf(MigrationEvent), base: eventBase(host), owner: host });
+    out.push({
+      subject: s.events,
+      kind: "publish",
+      schema: MigrationEvent,
+      mutating: true,
+      fields: fieldsOf(MigrationEvent),
+      base: eventBase(host),
+      owner: host,
+    });
   }
   return out;
 }
@@ -232,7 +283,39 @@ const hostileString: fc.Arbitrary<string> = fc.oneof(
 );
 
 const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
-  { arbitrary: fc.constantFrom<unknown>(1e308, -1e308, -1, 0, -0, 1.5, 2 ** 53 + 1, -(2 ** 53 + 1), 2 ** 53 - 1, Number.MIN_VALUE, 10_001, 86_401, 1001, true, false, null, [], {}, [1, 2], { a: 1 }, "", "NaN", "1e308", "-1", "true", "null", "{}", "[]"), weight: 5 },
+  {
+    arbitrary: fc.constantFrom<unknown>(
+      1e308,
+      -1e308,
+      -1,
+      0,
+      -0,
+      1.5,
+      2 ** 53 + 1,
+      -(2 ** 53 + 1),
+      2 ** 53 - 1,
+      Number.MIN_VALUE,
+      10_001,
+      86_401,
+      1001,
+      true,
+      false,
+      null,
+      [],
+      {},
+      [1, 2],
+      { a: 1 },
+      "",
+      "NaN",
+      "1e308",
+      "-1",
+      "true",
+      "null",
+      "{}",
+      "[]",
+    ),
+    weight: 5,
+  },
   { arbitrary: fc.integer(), weight: 1 },
   { arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }), weight: 1 },
   { arbitrary: hostileString, weight: 4 },
@@ -241,81 +324,192 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Raw JSON number texts: some are not JSON at all (NaN), some overflow (1e309 -> Infinity). */
-const RAW_NUMBERS = ["NaN", "-NaN", "Infinity", "-Infinity", "1e309", "-1e309", "1e308", "9007199254740993", "-9007199254740993", "1e-400", "0x10", "01", "+1", ".5", "1.", "-", "1e", "--1", "123456789012345678901234567890", "-0", "0.0000000000000000000001"];
+const RAW_NUMBERS = [
+  "NaN",
+  "-NaN",
+  "Infinity",
+  "-Infinity",
+  "1e309",
+  "-1e309",
+  "1e308",
+  "9007199254740993",
+  "-9007199254740993",
+  "1e-400",
+  "0x10",
+  "01",
+  "+1",
+  ".5",
+  "1.",
+  "-",
+  "1e",
+  "--1",
+  "123456789012345678901234567890",
+  "-0",
+  "0.0000000000000000000001",
+];
 
 interface Gen {
   gen: string;
   payload: Uint8Array;
 }
 
-const asGen = (gen: string) => (p: string | Uint8Array): Gen => ({ gen, payload: bytesOf(p) });
+const asGen =
+  (gen: string) =>
+  (p: string | Uint8Array): Gen => ({ gen, payload: bytesOf(p) });
 const fieldArb = (t: Target) => fc.constantFrom(...(t.fields.length > 0 ? t.fields : ALL_FIELDS));
 
 function payloadArb(t: Target): fc.Arbitrary<Gen> {
   const baseText = JSON.stringify(t.base);
-  const malformed = fc.oneof(
-    fc.nat({ max: Math.max(0, baseText.length - 1) }).map((n) => baseText.slice(0, n)), // truncated
-    fc.constantFrom("x", "}", "]", " {}", "{}", ",", "//c", "/*", "\u0000", "\n\n{", "garbage").map((g) => baseText + g), // trailing garbage
-    fc.constantFrom(
-      "", " ", "\n\t \r\n", "null", "0", "-1", "1e308", "1e309", "NaN", "true", "false", '"{}"', '""', "[]", "[{}]", "[null]", `[${baseText}]`,
-      "{", "}", "{{}}", "{'vm':'a-1'}", "{vm: \"a-1\"}", '{"vm":}', '{"vm" "a-1"}', '{"vm":"a-1",}', "undefined", "\ufeff{}", "{}\u0000",
-      '{"vm":"a-1"}{"vm":"a-1"}', "[1,2", '"unterminated', '{"a":"\\x41"}', '{"a":"\\u12"}', '{"a":"\\ud800"}',
-    ),
-  ).map(asGen("malformed-json"));
-  const binary = fc.oneof(
-    fc.uint8Array({ minLength: 1, maxLength: 512 }),
-    fc.constantFrom(
-      [0xff], [0xfe, 0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0x80], [0xf4, 0x90, 0x80, 0x80], [0x00], [0x7b, 0x00, 0x7d],
-      [0xff, 0xfe, 0x7b, 0x00, 0x7d, 0x00], // UTF-16LE "{}" with BOM
-      [0x1f, 0x8b, 0x08, 0x00], // gzip magic
-    ).map((b) => Uint8Array.from(b)),
-    fc.tuple(fieldArb(t), fc.constantFrom([0xff, 0xfe], [0xc0, 0x80], [0xed, 0xbf, 0xbf], [0x80, 0x80], [0xe2, 0x80])).map(([f, bad]) => cat(`{"${f}":"a-`, bad, '"}')),
-  ).map(asGen("binary/invalid-utf8"));
-  const oversized = fc.oneof(
-    { arbitrary: fc.constantFrom(MAX_REQUEST_BYTES, MAX_REQUEST_BYTES + 1, 70_000, 200_000), weight: 6 },
-    { arbitrary: fc.constant(1_000_000), weight: 1 },
-  ).chain((size) =>
-    fc.tuple(fieldArb(t), fc.constantFrom("a", " ", "\u00e9", "[")).map(([f, ch]) => {
-      if (ch === "[") return "[".repeat(size); // unterminated and huge
-      const head = `{"${f}":"`;
-      const fill = Math.max(0, size - head.length - 2);
-      const unit = enc.encode(ch).length;
-      return head + ch.repeat(Math.floor(fill / unit)) + "a".repeat(fill % unit) + '"}';
-    }),
-  ).map(asGen("oversized"));
-  const wrongTypes = fc.uniqueArray(fieldArb(t), { minLength: 1, maxLength: 4 })
+  const malformed = fc
+    .oneof(
+      fc.nat({ max: Math.max(0, baseText.length - 1) }).map((n) => baseText.slice(0, n)), // truncated
+      fc.constantFrom("x", "}", "]", " {}", "{}", ",", "//c", "/*", "\u0000", "\n\n{", "garbage").map((g) => baseText + g), // trailing garbage
+      fc.constantFrom(
+        "",
+        " ",
+        "\n\t \r\n",
+        "null",
+        "0",
+        "-1",
+        "1e308",
+        "1e309",
+        "NaN",
+        "true",
+        "false",
+        '"{}"',
+        '""',
+        "[]",
+        "[{}]",
+        "[null]",
+        `[${baseText}]`,
+        "{",
+        "}",
+        "{{}}",
+        "{'vm':'a-1'}",
+        '{vm: "a-1"}',
+        '{"vm":}',
+        '{"vm" "a-1"}',
+        '{"vm":"a-1",}',
+        "undefined",
+        "\ufeff{}",
+        "{}\u0000",
+        '{"vm":"a-1"}{"vm":"a-1"}',
+        "[1,2",
+        '"unterminated',
+        '{"a":"\\x41"}',
+        '{"a":"\\u12"}',
+        '{"a":"\\ud800"}',
+      ),
+    )
+    .map(asGen("malformed-json"));
+  const binary = fc
+    .oneof(
+      fc.uint8Array({ minLength: 1, maxLength: 512 }),
+      fc
+        .constantFrom(
+          [0xff],
+          [0xfe, 0xff],
+          [0xc0, 0xaf],
+          [0xed, 0xa0, 0x80],
+          [0x80],
+          [0xf4, 0x90, 0x80, 0x80],
+          [0x00],
+          [0x7b, 0x00, 0x7d],
+          [0xff, 0xfe, 0x7b, 0x00, 0x7d, 0x00], // UTF-16LE "{}" with BOM
+          [0x1f, 0x8b, 0x08, 0x00], // gzip magic
+        )
+        .map((b) => Uint8Array.from(b)),
+      fc
+        .tuple(fieldArb(t), fc.constantFrom([0xff, 0xfe], [0xc0, 0x80], [0xed, 0xbf, 0xbf], [0x80, 0x80], [0xe2, 0x80]))
+        .map(([f, bad]) => cat(`{"${f}":"a-`, bad, '"}')),
+    )
+    .map(asGen("binary/invalid-utf8"));
+  const oversized = fc
+    .oneof(
+      { arbitrary: fc.constantFrom(MAX_REQUEST_BYTES, MAX_REQUEST_BYTES + 1, 70_000, 200_000), weight: 6 },
+      { arbitrary: fc.constant(1_000_000), weight: 1 },
+    )
+    .chain((size) =>
+      fc.tuple(fieldArb(t), fc.constantFrom("a", " ", "\u00e9", "[")).map(([f, ch]) => {
+        if (ch === "[") return "[".repeat(size); // unterminated and huge
+        const head = `{"${f}":"`;
+        const fill = Math.max(0, size - head.length - 2);
+        const unit = enc.encode(ch).length;
+        return head + ch.repeat(Math.floor(fill / unit)) + "a".repeat(fill % unit) + '"}';
+      }),
+    )
+    .map(asGen("oversized"));
+  const wrongTypes = fc
+    .uniqueArray(fieldArb(t), { minLength: 1, maxLength: 4 })
     .chain((keys) => fc.tuple(...keys.map(() => weirdValue)).map((vals) => ({ ...t.base, ...own(keys.map((k, i) => [k, vals[i]])) })))
-    .map((o) => JSON.stringify(o)).map(asGen("wrong-types"));
-  const allHostile = fc.array(hostileString, { minLength: Math.max(1, t.fields.length), maxLength: Math.max(1, t.fields.length) })
-    .map((vals) => JSON.stringify(own((t.fields.length > 0 ? t.fields : ["vm"]).map((f, i) => [f, vals[i]])))).map(asGen("hostile-strings"));
-  const oneHostile = fc.tuple(fieldArb(t), hostileString)
-    .map(([f, v]) => JSON.stringify({ ...t.base, ...own([[f, v]]) })).map(asGen("hostile-one-field"));
-  const extraKeys = fc.dictionary(
-    fc.oneof(fc.constantFrom("__proto__", "constructor", "prototype", "polluted", "toString", "valueOf", "", " ", "vm ", "VM", "\u0000"), hostileString, fc.string({ maxLength: 8 })),
-    weirdValue, { minKeys: 1, maxKeys: 4 },
-  ).map((extra) => {
-    const o = own([...Object.entries(t.base)]);
-    for (const k of Object.keys(extra)) Object.defineProperty(o, k, { value: extra[k], enumerable: true, configurable: true, writable: true });
-    return JSON.stringify(o);
-  }).map(asGen("extra-keys"));
-  const rawNumbers = fc.tuple(fieldArb(t), fc.constantFrom(...RAW_NUMBERS))
-    .map(([f, n]) => baseText === "{}" ? `{"${f}":${n}}` : `${baseText.slice(0, -1)},"${f}":${n}}`).map(asGen("huge-numbers"));
-  const unicode = fc.tuple(fieldArb(t), fc.constantFrom("\u202e", "\u200b", "\u200d", "\ufeff", "😀", "👩‍👩‍👧", "\u0000", "\\u0000", "\\ud800", "\\udc00\\ud800", "\u0085", "\u00a0", "Ａ", "\u0301"), fc.constantFrom("a-1", "b", "op-1", ""))
-    .map(([f, u, s]) => `{"${f}":"${s}${u}${s}"}`).map(asGen("unicode"));
-  const deep = fc.tuple(fc.constantFrom(100, 1000, 10_000, 20_000), fc.constantFrom("array", "object", "unclosed", "mixed"), fc.option(fieldArb(t), { nil: undefined }))
+    .map((o) => JSON.stringify(o))
+    .map(asGen("wrong-types"));
+  const allHostile = fc
+    .array(hostileString, { minLength: Math.max(1, t.fields.length), maxLength: Math.max(1, t.fields.length) })
+    .map((vals) => JSON.stringify(own((t.fields.length > 0 ? t.fields : ["vm"]).map((f, i) => [f, vals[i]]))))
+    .map(asGen("hostile-strings"));
+  const oneHostile = fc
+    .tuple(fieldArb(t), hostileString)
+    .map(([f, v]) => JSON.stringify({ ...t.base, ...own([[f, v]]) }))
+    .map(asGen("hostile-one-field"));
+  const extraKeys = fc
+    .dictionary(
+      fc.oneof(
+        fc.constantFrom("__proto__", "constructor", "prototype", "polluted", "toString", "valueOf", "", " ", "vm ", "VM", "\u0000"),
+        hostileString,
+        fc.string({ maxLength: 8 }),
+      ),
+      weirdValue,
+      { minKeys: 1, maxKeys: 4 },
+    )
+    .map((extra) => {
+      const o = own([...Object.entries(t.base)]);
+      for (const k of Object.keys(extra)) Object.defineProperty(o, k, { value: extra[k], enumerable: true, configurable: true, writable: true });
+      return JSON.stringify(o);
+    })
+    .map(asGen("extra-keys"));
+  const rawNumbers = fc
+    .tuple(fieldArb(t), fc.constantFrom(...RAW_NUMBERS))
+    .map(([f, n]) => (baseText === "{}" ? `{"${f}":${n}}` : `${baseText.slice(0, -1)},"${f}":${n}}`))
+    .map(asGen("huge-numbers"));
+  const unicode = fc
+    .tuple(
+      fieldArb(t),
+      fc.constantFrom("\u202e", "\u200b", "\u200d", "\ufeff", "😀", "👩‍👩‍👧", "\u0000", "\\u0000", "\\ud800", "\\udc00\\ud800", "\u0085", "\u00a0", "Ａ", "\u0301"),
+      fc.constantFrom("a-1", "b", "op-1", ""),
+    )
+    .map(([f, u, s]) => `{"${f}":"${s}${u}${s}"}`)
+    .map(asGen("unicode"));
+  const deep = fc
+    .tuple(fc.constantFrom(100, 1000, 10_000, 20_000), fc.constantFrom("array", "object", "unclosed", "mixed"), fc.option(fieldArb(t), { nil: undefined }))
     .map(([n, shape, f]) => {
-      const inner = shape === "array" ? "[".repeat(n) + "]".repeat(n)
-        : shape === "object" ? '{"a":'.repeat(n) + "1" + "}".repeat(n)
-        : shape === "unclosed" ? "[".repeat(n)
-        : '[{"a":'.repeat(n) + "1" + "}]".repeat(n);
+      const inner =
+        shape === "array"
+          ? "[".repeat(n) + "]".repeat(n)
+          : shape === "object"
+            ? '{"a":'.repeat(n) + "1" + "}".repeat(n)
+            : shape === "unclosed"
+              ? "[".repeat(n)
+              : '[{"a":'.repeat(n) + "1" + "}]".repeat(n);
       return f === undefined ? inner : `{"${f}":${inner}}`;
-    }).map(asGen("deep-nesting"));
-  const pollution = fc.tuple(fieldArb(t), fc.constantFrom(
-    '{"__proto__":{"polluted":"yes"}}',
-    '{"constructor":{"prototype":{"polluted":"yes"}}}',
-    '{"__proto__":{"__proto__":{"polluted":"yes"}}}',
-    '[{"__proto__":{"polluted":"yes"}}]',
-  ), fc.boolean()).map(([f, p, top]) => (top ? `${baseText === "{}" ? "{" : baseText.slice(0, -1) + ","}"__proto__":{"polluted":"yes","${f}":"x"},"constructor":{"prototype":{"polluted":"yes"}}}` : `{"${f}":${p}}`))
+    })
+    .map(asGen("deep-nesting"));
+  const pollution = fc
+    .tuple(
+      fieldArb(t),
+      fc.constantFrom(
+        '{"__proto__":{"polluted":"yes"}}',
+        '{"constructor":{"prototype":{"polluted":"yes"}}}',
+        '{"__proto__":{"__proto__":{"polluted":"yes"}}}',
+        '[{"__proto__":{"polluted":"yes"}}]',
+      ),
+      fc.boolean(),
+    )
+    .map(([f, p, top]) =>
+      top
+        ? `${baseText === "{}" ? "{" : baseText.slice(0, -1) + ","}"__proto__":{"polluted":"yes","${f}":"x"},"constructor":{"prototype":{"polluted":"yes"}}}`
+        : `{"${f}":${p}}`,
+    )
     .map(asGen("proto-pollution"));
   const arbs: fc.WeightedArbitrary<Gen>[] = [
     { arbitrary: malformed, weight: 3 },
@@ -332,22 +526,31 @@ function payloadArb(t: Target): fc.Arbitrary<Gen> {
   ];
   if (t.kind === "publish") {
     // A well-formed message that names another host than its subject: must be dropped too.
-    const spoofed = fc.constantFrom(...HOSTS, "evil").filter((h) => h !== t.owner).map((claimed) => {
-      const o: Record<string, unknown> = { ...t.base, ts: Date.now() };
-      if ("host" in o) o.host = claimed; else o.source = claimed;
-      return JSON.stringify(o);
-    }).map(asGen("spoofed-host"));
+    const spoofed = fc
+      .constantFrom(...HOSTS, "evil")
+      .filter((h) => h !== t.owner)
+      .map((claimed) => {
+        const o: Record<string, unknown> = { ...t.base, ts: Date.now() };
+        if ("host" in o) o.host = claimed;
+        else o.source = claimed;
+        return JSON.stringify(o);
+      })
+      .map(asGen("spoofed-host"));
     arbs.push({ arbitrary: spoofed, weight: 2 });
   }
   return fc.oneof(...arbs);
 }
 
 // Printed compactly when fast-check reports a failing batch (the schemas are not worth printing).
-const messageArb = fc.oneof(...TARGETS.map((t) => payloadArb(t).map((g) => ({
-  target: t,
-  ...g,
-  [fc.toStringMethod]: () => `${t.subject} [${g.gen}] ${preview(g.payload)}`,
-}))));
+const messageArb = fc.oneof(
+  ...TARGETS.map((t) =>
+    payloadArb(t).map((g) => ({
+      target: t,
+      ...g,
+      [fc.toStringMethod]: () => `${t.subject} [${g.gen}] ${preview(g.payload)}`,
+    })),
+  ),
+);
 
 // ---- the oracle --------------------------------------------------------------------------
 
@@ -414,12 +617,25 @@ describe("hostile input on every subject (issue 7)", () => {
       instance: INSTANCE,
       interval: INTERVAL,
       hosts: { a: host(VMS.a), b: host(VMS.b), c: host(VMS.c) },
-      policy: { interval: INTERVAL, stale_after: 5, max_over: 1, load_threshold: 80, load_target: 70, max_load_candidate: 70, host_settle: 1, mem_reserve_mib: 512 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: 5,
+        max_over: 1,
+        load_threshold: 80,
+        load_target: 70,
+        max_load_candidate: 70,
+        host_settle: 1,
+        mem_reserve_mib: 512,
+      },
     });
-    await waitUntil(async () => {
-      const s = await c.api("status", {});
-      return s.ok && s.data.hosts.filter((h) => h.fresh).length === HOSTS.length;
-    }, 15_000, "all hosts to report");
+    await waitUntil(
+      async () => {
+        const s = await c.api("status", {});
+        return s.ok && s.data.hosts.filter((h) => h.fresh).length === HOSTS.length;
+      },
+      15_000,
+      "all hosts to report",
+    );
     const snap = await c.api("snapshot", {});
     before = {
       placement: Object.fromEntries(ALL_VMS.map((v) => [v, c.fabric.whereIs(v)])),
@@ -491,7 +707,8 @@ describe("hostile input on every subject (issue 7)", () => {
       }
       if (expected === "harmless") {
         const want = t.harmless!(t.schema.parse(JSON.parse(new TextDecoder().decode(payload).trim() || "{}")) as Record<string, unknown>);
-        if (env?.ok !== false || env.error?.code !== want) return `valid but harmless request must get ${want}, got ${JSON.stringify(env).slice(0, 200)}: ${where}`;
+        if (env?.ok !== false || env.error?.code !== want)
+          return `valid but harmless request must get ${want}, got ${JSON.stringify(env).slice(0, 200)}: ${where}`;
       }
       if (env?.ok === true) {
         stats.okReplies++;
@@ -500,13 +717,19 @@ describe("hostile input on every subject (issue 7)", () => {
         if (expected !== "valid") return `ok reply to an input the schema rejects: ${where}`;
         return undefined;
       }
-      if (env?.ok !== false || typeof env.error !== "object" || env.error === null) return `reply is not an envelope (${JSON.stringify(env).slice(0, 200)}): ${where}`;
+      if (env?.ok !== false || typeof env.error !== "object" || env.error === null)
+        return `reply is not an envelope (${JSON.stringify(env).slice(0, 200)}): ${where}`;
       stats.errorReplies++;
       const { code, message } = env.error;
       bump(stats.perCode, String(code));
       if (!ErrorCode.safeParse(code).success) return `unknown error code ${JSON.stringify(code)}: ${where}`;
       if (typeof message !== "string" || message.trim().length === 0) return `empty error message (code ${code}): ${where}`;
-      if (/\[object Object\]|\bundefined\b/.test(message.replace(/received undefined/g, "")) && !new TextDecoder().decode(payload).includes("undefined") && stats.unclear.length < 20) stats.unclear.push(`${code}: ${message.slice(0, 200)} <- ${where}`);
+      if (
+        /\[object Object\]|\bundefined\b/.test(message.replace(/received undefined/g, "")) &&
+        !new TextDecoder().decode(payload).includes("undefined") &&
+        stats.unclear.length < 20
+      )
+        stats.unclear.push(`${code}: ${message.slice(0, 200)} <- ${where}`);
       const want: Record<Exclude<Expect, "valid" | "harmless">, string> = { "too-large": "BAD_REQUEST", "bad-json": "BAD_JSON", invalid: "BAD_REQUEST" };
       if (expected === "valid" || expected === "harmless") {
         if (!DOMAIN_CODES_FOR_VALID.has(String(code))) return `valid input answered with ${code} (${message.slice(0, 200)}): ${where}`;
@@ -601,7 +824,8 @@ describe("hostile input on every subject (issue 7)", () => {
   it("a refused abort (no such migration) does not advance the agent's leadership epoch", async () => {
     // Probe: a migrate of a VM that does not exist, epoch 0, is refused with UNKNOWN_VM as long as
     // no newer epoch was seen. It changes nothing (the VM does not exist).
-    const probe = async (id: string) => c.raw(agentSubjects("b").migrate, JSON.stringify({ requestId: id, vm: "no-such-vm", destination: "a", destinationAddress: "10.0.0.1", epoch: 0 }));
+    const probe = async (id: string) =>
+      c.raw(agentSubjects("b").migrate, JSON.stringify({ requestId: id, vm: "no-such-vm", destination: "a", destinationAddress: "10.0.0.1", epoch: 0 }));
     expect(await probe(`probe-${TOKEN}-1`)).toMatchObject({ ok: false, error: { code: "UNKNOWN_VM" } });
     const abort = await c.raw(agentSubjects("b").abort, JSON.stringify({ vm: "no-such-vm", epoch: Number.MAX_SAFE_INTEGER }));
     expect(abort).toMatchObject({ ok: false, error: { code: "UNKNOWN_VM" } });

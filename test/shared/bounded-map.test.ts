@@ -21,7 +21,11 @@ describe("BoundedMap", () => {
     const m = filled(3, ["a", "b", "c"]);
     m.set("a", 10);
     m.set("d", 3);
-    expect([...m.entries()]).toEqual([["c", 2], ["a", 10], ["d", 3]]);
+    expect([...m.entries()]).toEqual([
+      ["c", 2],
+      ["a", 10],
+      ["d", 3],
+    ]);
     expect(m.size).toBe(3);
   });
 
@@ -37,7 +41,11 @@ describe("BoundedMap", () => {
     const m = filled(4, ["x", "y", "z"]);
     expect([...m.keys()]).toEqual(["x", "y", "z"]);
     expect([...m.values()]).toEqual([0, 1, 2]);
-    expect([...m.entries()]).toEqual([["x", 0], ["y", 1], ["z", 2]]);
+    expect([...m.entries()]).toEqual([
+      ["x", 0],
+      ["y", 1],
+      ["z", 2],
+    ]);
     expect([...m]).toEqual([...m.entries()]);
   });
 

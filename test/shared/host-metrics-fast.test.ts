@@ -12,8 +12,25 @@ const RUNS = 3000;
 const boundaryNumber = fc.constantFrom(0, -0, 1, -1, 0.5, -0.5, 4096, 4097, 2 ** 53 - 1, 2 ** 53, 1e300, -1e-300, Number.MAX_VALUE);
 const junk = fc.oneof(fc.jsonValue(), boundaryNumber, fc.constantFrom("", "running", "host", "1", null, true, false, [], {}));
 const str = (chars: string, maxLength: number) => fc.string({ unit: fc.constantFrom(...chars.split("")), maxLength });
-const okName = fc.oneof({ weight: 20, arbitrary: str("aZ09_.+:@-", 12).map((x) => "v" + x) }, str("aZ09_.+:@-", 3), fc.constant("a".repeat(200)), fc.constant("a".repeat(201)), fc.constant(".x"), fc.constant("-x"), fc.constant("a b"), fc.constant("é"));
-const okHost = fc.oneof({ weight: 20, arbitrary: str("aZ09_-", 8).map((x) => "h" + x) }, str("aZ09_-", 2), fc.constant("h".repeat(63)), fc.constant("h".repeat(64)), fc.constant("_h"), fc.constant("h.x"), fc.constant("h*"));
+const okName = fc.oneof(
+  { weight: 20, arbitrary: str("aZ09_.+:@-", 12).map((x) => "v" + x) },
+  str("aZ09_.+:@-", 3),
+  fc.constant("a".repeat(200)),
+  fc.constant("a".repeat(201)),
+  fc.constant(".x"),
+  fc.constant("-x"),
+  fc.constant("a b"),
+  fc.constant("é"),
+);
+const okHost = fc.oneof(
+  { weight: 20, arbitrary: str("aZ09_-", 8).map((x) => "h" + x) },
+  str("aZ09_-", 2),
+  fc.constant("h".repeat(63)),
+  fc.constant("h".repeat(64)),
+  fc.constant("_h"),
+  fc.constant("h.x"),
+  fc.constant("h*"),
+);
 const maybe = <T>(valid: fc.Arbitrary<T>) => fc.oneof({ weight: 40, arbitrary: valid }, { weight: 1, arbitrary: junk });
 const nonNeg = fc.oneof({ weight: 8, arbitrary: fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.nat()) }, { weight: 1, arbitrary: boundaryNumber });
 
@@ -21,7 +38,9 @@ const arbVm = fc.record(
   {
     name: maybe(okName),
     uuid: maybe(fc.oneof(fc.string({ maxLength: 64 }), fc.constant("u".repeat(65)))),
-    state: maybe(fc.oneof({ weight: 20, arbitrary: fc.constantFrom("running", "paused", "shutoff", "crashed", "suspended", "other") }, fc.constantFrom("Running", ""))),
+    state: maybe(
+      fc.oneof({ weight: 20, arbitrary: fc.constantFrom("running", "paused", "shutoff", "crashed", "suspended", "other") }, fc.constantFrom("Running", "")),
+    ),
     vcpus: maybe(fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 4096 }) }, boundaryNumber)),
     memMiB: maybe(nonNeg),
     maxMemMiB: maybe(nonNeg),
@@ -50,7 +69,24 @@ const arbMetrics = fc.record(
     vms: maybe(fc.array(maybe(arbVm), { maxLength: 6 })),
     extra: junk,
   },
-  { requiredKeys: ["v", "host", "ts", "seq", "cpus", "hostCpuPercent", "load1", "load5", "load15", "memTotalMiB", "memAvailableMiB", "loadSource", "cpuPercent", "vms"] },
+  {
+    requiredKeys: [
+      "v",
+      "host",
+      "ts",
+      "seq",
+      "cpus",
+      "hostCpuPercent",
+      "load1",
+      "load5",
+      "load15",
+      "memTotalMiB",
+      "memAvailableMiB",
+      "loadSource",
+      "cpuPercent",
+      "vms",
+    ],
+  },
 );
 
 /** As it arrives: through JSON (no undefined, no NaN, -0 becomes 0). */
@@ -93,9 +129,24 @@ describe("HostMetrics fast path", () => {
   });
 
   it("agrees with zod on arbitrary JSON and on a valid message with each field broken in turn", () => {
-    fc.assert(fc.property(fc.jsonValue(), (j) => expectSame(j)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue(), (j) => expectSame(j)),
+      { numRuns: 500 },
+    );
     const valid = {
-      v: 1, host: "hv-1", ts: 1, seq: 0, cpus: 4, hostCpuPercent: 1, load1: 0, load5: 0, load15: 0, memTotalMiB: 1024, memAvailableMiB: 0, loadSource: "host", cpuPercent: 0,
+      v: 1,
+      host: "hv-1",
+      ts: 1,
+      seq: 0,
+      cpus: 4,
+      hostCpuPercent: 1,
+      load1: 0,
+      load5: 0,
+      load15: 0,
+      memTotalMiB: 1024,
+      memAvailableMiB: 0,
+      loadSource: "host",
+      cpuPercent: 0,
       vms: [{ name: "vm-1", uuid: "u", state: "running", vcpus: 1, memMiB: 1, maxMemMiB: 1, cpuPercent: null }],
     };
     expectSame(valid);

@@ -19,7 +19,10 @@ describe("orchestrator config", () => {
     try {
       const f = join(dir, "orch.yaml");
       writeFileSync(f, "policy:\n  load_threshold: 85\n  load_target: 75\n  max_vm_per_host: 12\nnats:\n  servers: [nats://10.0.0.1:4222]\n");
-      const c = loadConfig(OrchestratorConfig, { file: f, env: { BALLAST_POLICY__MAX_VM_PER_HOST: "7", BALLAST_NATS__SERVERS: "nats://a:1,nats://b:2", HOME: "/x" } });
+      const c = loadConfig(OrchestratorConfig, {
+        file: f,
+        env: { BALLAST_POLICY__MAX_VM_PER_HOST: "7", BALLAST_NATS__SERVERS: "nats://a:1,nats://b:2", HOME: "/x" },
+      });
       expect(c.policy.load_threshold).toBe(85);
       expect(c.policy.max_vm_per_host).toBe(7);
       expect(c.nats.servers).toEqual(["nats://a:1", "nats://b:2"]);
@@ -52,13 +55,23 @@ describe("orchestrator config", () => {
     }
     expect(loadConfig(OrchestratorConfig, { env: { BALLAST_HA__INSTANCE: "orch-a_1" } }).ha.instance).toBe("orch-a_1");
     // The default from the host name: an FQDN's dots must not reach the subject.
-    for (const [host, want] of [["ctl1.example.org", "ctl1-42"], ["ctl 1", "ctl_1-42"], ["", "orchestrator-42"]] as const) {
+    for (const [host, want] of [
+      ["ctl1.example.org", "ctl1-42"],
+      ["ctl 1", "ctl_1-42"],
+      ["", "orchestrator-42"],
+    ] as const) {
       expect(defaultInstanceName(host, 42)).toBe(want);
       expect(OrchestratorInstance.safeParse(defaultInstanceName(host, 42)).success).toBe(true);
     }
   });
 
   it("parses env values as JSON where they look like it", () => {
-    expect(envOverrides({ BALLAST_A: "1", BALLAST_B: "true", BALLAST_C: "[1,2]", BALLAST_D: "text", BALLAST_S__SERVERS: "x,y" })).toEqual({ a: 1, b: true, c: [1, 2], d: "text", s: { servers: ["x", "y"] } });
+    expect(envOverrides({ BALLAST_A: "1", BALLAST_B: "true", BALLAST_C: "[1,2]", BALLAST_D: "text", BALLAST_S__SERVERS: "x,y" })).toEqual({
+      a: 1,
+      b: true,
+      c: [1, 2],
+      d: "text",
+      s: { servers: ["x", "y"] },
+    });
   });
 });

@@ -18,7 +18,14 @@ const have = existsSync(`${DATA}/planetlab/20110303`);
 describe("simPolicy", () => {
   it("keeps the production defaults but ties interval, stale_after, max_over and the per-cycle caps to the step", () => {
     const p = simPolicy(300);
-    expect(p).toMatchObject({ interval: 300, stale_after: 1050, max_over: 600, max_moves_per_cycle: 120, max_concurrent_total: 240, strategies: ["hotspot", "consolidate"] });
+    expect(p).toMatchObject({
+      interval: 300,
+      stale_after: 1050,
+      max_over: 600,
+      max_moves_per_cycle: 120,
+      max_concurrent_total: 240,
+      strategies: ["hotspot", "consolidate"],
+    });
     expect(p.load_threshold).toBe(80);
     expect(p.consolidate_load).toBe(70);
     // The model host's RAM is all VM RAM (CloudSim's), so no hypervisor reserve is taken from it.
@@ -59,7 +66,10 @@ describe("BallastPolicy", () => {
 
 describe("runSim options", () => {
   it("parses host and VM types and names policies", () => {
-    expect(parseVmTypes(["2500:870", "500:613"]).map((t) => [t.mips, t.ramMb])).toEqual([[2500, 870], [500, 613]]);
+    expect(parseVmTypes(["2500:870", "500:613"]).map((t) => [t.mips, t.ramMb])).toEqual([
+      [2500, 870],
+      [500, 613],
+    ]);
     expect(() => parseVmTypes(["x"])).toThrow(/MIPS:RAM/);
     expect(specOf({ hosts: 10, hostTypes: ["g5"] })).toMatchObject({ hostCount: 10, hostTypes: [HOST_G5] });
     expect(policyByName("thr-mmt-0.8+mem", { format: "cpu-mem" }).name).toBe("THR-MMT-0.8+MEM-0.8 (pre-fix)");
@@ -68,7 +78,19 @@ describe("runSim options", () => {
   });
 
   it("judges the issue's goal on medians", () => {
-    const m = { energyKWh: 120, migrations: 7000, slatah: 0.01, pdm: 0.001, slav: 1e-5, esv: 1.2e-3, hostShutdowns: 1, memOverCapacityShare: 0, meanHostCpuStdDev: 0, meanHostMemStdDev: 0, cpuMs: 1 };
+    const m = {
+      energyKWh: 120,
+      migrations: 7000,
+      slatah: 0.01,
+      pdm: 0.001,
+      slav: 1e-5,
+      esv: 1.2e-3,
+      hostShutdowns: 1,
+      memOverCapacityShare: 0,
+      meanHostCpuStdDev: 0,
+      meanHostMemStdDev: 0,
+      cpuMs: 1,
+    };
     const g = planetLabGoal(summarise("x", [m as never]));
     expect([g.esv.met, g.migrations.met, g.energy.met]).toEqual([true, true, true]);
   });
@@ -95,28 +117,35 @@ const GCD = `${DATA}/google-gcd-vm-cpu-mem/GCD_VMs`;
 const haveGcd = existsSync(GCD);
 if (!haveGcd) console.warn(`[ballast-policy] SKIPPING the pinned GCD run: no traces at ${GCD} (set BALLAST_SIM_DATA)`);
 
-describe.skipIf(!haveGcd && !process.env.CI)(`Ballast on GCD, CPU and memory (short deterministic run)${haveGcd ? "" : ": skipped because the traces are missing"}`, () => {
-  it("first 200 VMs on 100 hosts, 48 steps: adapts its CPU levels to the steady loads and saves energy by it; pinned numbers", { timeout: 60_000 }, () => {
-    expect(haveGcd, `GCD traces expected at ${GCD} (set BALLAST_SIM_DATA)`).toBe(true);
-    const traces = loadTraceDir(GCD, "cpu-mem", { limit: 200 });
-    const run = (policy: { headroom_min_share?: number }) => {
-      let plans = 0;
-      let adapted = 0;
-      const b = new BallastPolicy(300, { memory: "model", policy, onPlan: (p) => {
-        plans += 1;
-        if (p.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED")) adapted += 1;
-      } });
-      return { m: simulate(traces, b, { interval: 300, spec: specOf({ hosts: 100 }), maxSteps: 48 }), plans, adapted };
-    };
-    const on = run({});
-    const off = run({ headroom_min_share: 1 });
-    expect(on.adapted).toBeGreaterThan(on.plans / 2);
-    expect(off.adapted).toBe(0);
-    expect(on.m.energyKWh).toBeLessThan(off.m.energyKWh);
-    expect(on.m.rejectedMigrations).toBe(0);
-    // Update these deliberately when the planner or the simulator changes on purpose.
-    expect({ energy: Number(on.m.energyKWh.toFixed(3)), migrations: on.m.migrations, shutdowns: on.m.hostShutdowns, steps: on.m.steps }).toEqual(PINNED_GCD);
-  });
-});
+describe.skipIf(!haveGcd && !process.env.CI)(
+  `Ballast on GCD, CPU and memory (short deterministic run)${haveGcd ? "" : ": skipped because the traces are missing"}`,
+  () => {
+    it("first 200 VMs on 100 hosts, 48 steps: adapts its CPU levels to the steady loads and saves energy by it; pinned numbers", { timeout: 60_000 }, () => {
+      expect(haveGcd, `GCD traces expected at ${GCD} (set BALLAST_SIM_DATA)`).toBe(true);
+      const traces = loadTraceDir(GCD, "cpu-mem", { limit: 200 });
+      const run = (policy: { headroom_min_share?: number }) => {
+        let plans = 0;
+        let adapted = 0;
+        const b = new BallastPolicy(300, {
+          memory: "model",
+          policy,
+          onPlan: (p) => {
+            plans += 1;
+            if (p.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED")) adapted += 1;
+          },
+        });
+        return { m: simulate(traces, b, { interval: 300, spec: specOf({ hosts: 100 }), maxSteps: 48 }), plans, adapted };
+      };
+      const on = run({});
+      const off = run({ headroom_min_share: 1 });
+      expect(on.adapted).toBeGreaterThan(on.plans / 2);
+      expect(off.adapted).toBe(0);
+      expect(on.m.energyKWh).toBeLessThan(off.m.energyKWh);
+      expect(on.m.rejectedMigrations).toBe(0);
+      // Update these deliberately when the planner or the simulator changes on purpose.
+      expect({ energy: Number(on.m.energyKWh.toFixed(3)), migrations: on.m.migrations, shutdowns: on.m.hostShutdowns, steps: on.m.steps }).toEqual(PINNED_GCD);
+    });
+  },
+);
 
 const PINNED_GCD = { energy: 8.364, migrations: 248, shutdowns: 88, steps: 48 };

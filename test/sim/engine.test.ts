@@ -7,7 +7,14 @@ import { constTrace } from "./builders.js";
 // A 2-host data centre small enough to integrate by hand.
 // Host: 1 core × 1000 MIPS, power 100 W + 100 W × utilisation (table 100, 110, ..., 200).
 // VM: 500 MIPS, 625 MB -> migration 625 / 62.5 = 10 s at 1 Gbit/s.
-const HOST: HostType = { name: "h", cores: 1, mipsPerCore: 1000, ramMb: 1000, bwKbit: 1_000_000, power: [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200] };
+const HOST: HostType = {
+  name: "h",
+  cores: 1,
+  mipsPerCore: 1000,
+  ramMb: 1000,
+  bwKbit: 1_000_000,
+  power: [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200],
+};
 const VM: VmType = { name: "v", mips: 500, ramMb: 625, bwKbit: 0 };
 const SPEC: DataCentreSpec = { hostCount: 2, hostTypes: [HOST], vmTypes: [VM] };
 
@@ -72,7 +79,13 @@ describe("Simulation on a hand-computed 2-host example", () => {
     const traces = [constTrace("vm0", 0.4, 4), constTrace("vm1", 0.2, 4)];
     const m = simulate(
       traces,
-      scripted([0, 1], { 1: [{ vm: 0, host: 0 }, { vm: 7, host: 1 }, { vm: 1, host: 9 }] }),
+      scripted([0, 1], {
+        1: [
+          { vm: 0, host: 0 },
+          { vm: 7, host: 1 },
+          { vm: 1, host: 9 },
+        ],
+      }),
       opts,
     );
     expect(m.migrations).toBe(0);

@@ -54,7 +54,10 @@ export async function startNatsCluster(opts: { readyTimeoutMs?: number } = {}): 
     for (let i = 0; i < size; i++) {
       servers.push(await startNatsServer({ jetstream: true, config: clusterNodeConfig(i, routePorts) }));
     }
-    await waitForJetStream(servers.map((s) => s.url), opts.readyTimeoutMs ?? 30_000);
+    await waitForJetStream(
+      servers.map((s) => s.url),
+      opts.readyTimeoutMs ?? 30_000,
+    );
   } catch (e) {
     await stop();
     throw e;

@@ -174,7 +174,10 @@ function rowsOf(n: Node, prefix = ""): Row[] {
 
 function fieldsTable(n: Node, presenceHeader: string): string {
   const rows = rowsOf(n);
-  return table(["field", "type", presenceHeader, "meaning"], rows.map((r) => [code(r.path), r.type, r.presence, r.description]));
+  return table(
+    ["field", "type", presenceHeader, "meaning"],
+    rows.map((r) => [code(r.path), r.type, r.presence, r.description]),
+  );
 }
 
 /** A request, a reply or a message body: its fields, or what it is when it is not an object of fields. */
@@ -183,7 +186,8 @@ function bodyOf(schema: z.ZodType, io: "input" | "output", presenceHeader: strin
   const root = n.$ref !== undefined && n.$defs ? { ...n.$defs[refName(n.$ref)], $ref: n.$ref } : n;
   if (root.$ref !== undefined) return `${typeOf({ $ref: root.$ref })}${root.description ? `: ${root.description}` : ""}`;
   const variants = root.anyOf ?? root.oneOf;
-  if (variants && variants.every((v) => v.properties)) return variants.map((v, i) => `One of these (${i + 1} of ${variants.length}):\n\n${fieldsTable(v, presenceHeader)}`).join("\n\n");
+  if (variants && variants.every((v) => v.properties))
+    return variants.map((v, i) => `One of these (${i + 1} of ${variants.length}):\n\n${fieldsTable(v, presenceHeader)}`).join("\n\n");
   if (root.properties) return Object.keys(root.properties).length === 0 ? emptyText : fieldsTable(root, presenceHeader);
   return `${typeOf(root)}${root.description ? `: ${root.description}` : ""}`;
 }
@@ -216,7 +220,14 @@ function orchestratorSection(): string {
       "Request:",
       "",
       bodyOf(spec.request, "input", "required / default", "No fields: send `{}` (or an empty body)."),
-      ...(legacy ? ["", `Deprecated spellings still accepted in this version: ${Object.entries(legacy).map(([old, now]) => `${code(old)} for ${code(now)}`).join(", ")}.`] : []),
+      ...(legacy
+        ? [
+            "",
+            `Deprecated spellings still accepted in this version: ${Object.entries(legacy)
+              .map(([old, now]) => `${code(old)} for ${code(now)}`)
+              .join(", ")}.`,
+          ]
+        : []),
       "",
       "Reply `data`:",
       "",
@@ -262,9 +273,27 @@ function agentSection(): string {
 /** What is published (no reply), by whom and when. */
 export const PUBLISHED: readonly { subject: string; from: string; when: string; schema: z.ZodType; name: string }[] = [
   { subject: allAgents.metrics, name: "metrics", from: "each agent", when: "every `interval` seconds: host load, memory and every VM", schema: HostMetrics },
-  { subject: allAgents.heartbeat, name: "heartbeat", from: "each agent", when: "every `heartbeat_interval` seconds, also when collecting metrics fails", schema: Heartbeat },
-  { subject: allAgents.events, name: "migration events", from: "the source agent of a migration", when: "started, progress, then succeeded, failed or aborted", schema: MigrationEvent },
-  { subject: orchestratorSubjects.events, name: "orchestrator events", from: "the orchestrator (the leader, with HA)", when: "every change of a migration it tracks, and every cycle", schema: OrchestratorEventMessage },
+  {
+    subject: allAgents.heartbeat,
+    name: "heartbeat",
+    from: "each agent",
+    when: "every `heartbeat_interval` seconds, also when collecting metrics fails",
+    schema: Heartbeat,
+  },
+  {
+    subject: allAgents.events,
+    name: "migration events",
+    from: "the source agent of a migration",
+    when: "started, progress, then succeeded, failed or aborted",
+    schema: MigrationEvent,
+  },
+  {
+    subject: orchestratorSubjects.events,
+    name: "orchestrator events",
+    from: "the orchestrator (the leader, with HA)",
+    when: "every change of a migration it tracks, and every cycle",
+    schema: OrchestratorEventMessage,
+  },
 ];
 
 function publishedSection(): string {
@@ -303,15 +332,21 @@ function codesSection(): string {
   return [
     "## Error codes",
     "",
-    "An error reply is `{\"ok\": false, \"error\": {\"code\", \"message\", \"details\"?}}`. Decide on the code; the message is for people.",
+    'An error reply is `{"ok": false, "error": {"code", "message", "details"?}}`. Decide on the code; the message is for people.',
     "",
-    table(["code", "meaning"], ErrorCode.options.map((c) => [code(c), ERROR_CODE_HELP[c]])),
+    table(
+      ["code", "meaning"],
+      ErrorCode.options.map((c) => [code(c), ERROR_CODE_HELP[c]]),
+    ),
     "",
     "## Decision codes",
     "",
     "Every decision and non-decision of a plan (`Decision.code`, `LoggedDecision.code`, a move's `code`) is one of these.",
     "",
-    table(["code", "meaning"], DecisionCode.options.map((c) => [code(c), DECISION_CODE_HELP[c]])),
+    table(
+      ["code", "meaning"],
+      DecisionCode.options.map((c) => [code(c), DECISION_CODE_HELP[c]]),
+    ),
   ].join("\n");
 }
 
@@ -328,7 +363,7 @@ function conventionsSection(): string {
     "",
     "- Every endpoint is NATS request/reply with a JSON body; an empty body counts as `{}`. The `nats` CLI drives them all (`nats req <subject> '<json>'`).",
     `- A request body larger than ${MAX_REQUEST_BYTES} bytes is refused unparsed (\`BAD_REQUEST\`). Unknown fields are refused, never ignored.`,
-    "- A reply is `{\"ok\": true, \"data\": ...}` or `{\"ok\": false, \"error\": {\"code\": ..., \"message\": ...}}`, also when the handler fails. The agents' error replies also carry the NATS service headers `Nats-Service-Error` and `Nats-Service-Error-Code`.",
+    '- A reply is `{"ok": true, "data": ...}` or `{"ok": false, "error": {"code": ..., "message": ...}}`, also when the handler fails. The agents\' error replies also carry the NATS service headers `Nats-Service-Error` and `Nats-Service-Error-Code`.',
     "- Field names are camelCase in requests, replies and messages alike (configuration files, written by people, use snake_case). The snake_case request fields of Ballast 0.1 are still accepted in this version, renamed before validation and named in the `Ballast-Deprecation` reply header; sending both spellings of one field is refused.",
     "- Ids: host ids, VM names and request ids follow [HostId](#hostid), [VmName](#vmname) and [RequestId](#requestid). A command with a request id is idempotent: the same id gets the first answer again.",
     "- Times are milliseconds since the epoch; loads are percent of a host's capacity; VM CPU is percent of one core.",
@@ -336,7 +371,10 @@ function conventionsSection(): string {
     "",
     "Headers on every orchestrator answer:",
     "",
-    table(["header", "value"], (Object.keys(ReplyHeader) as (keyof typeof ReplyHeader)[]).map((k) => [code(ReplyHeader[k]), headers[k]])),
+    table(
+      ["header", "value"],
+      (Object.keys(ReplyHeader) as (keyof typeof ReplyHeader)[]).map((k) => [code(ReplyHeader[k]), headers[k]]),
+    ),
   ].join("\n");
 }
 

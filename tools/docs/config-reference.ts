@@ -253,7 +253,10 @@ function walk(ctx: WalkContext, node: JsonNode, path: string, envPrefix: string 
 }
 
 /** The sections of one schema, top level first, then each nested section depth-first. */
-export function configSections(schema: z.ZodType, opts: { keyPrefix?: string; envPrefix?: string | null; seeAlso?: Record<string, string> } = {}): ConfigSection[] {
+export function configSections(
+  schema: z.ZodType,
+  opts: { keyPrefix?: string; envPrefix?: string | null; seeAlso?: Record<string, string> } = {},
+): ConfigSection[] {
   const ctx: WalkContext = { prefix: opts.keyPrefix ?? "", seeAlso: opts.seeAlso ?? {}, sections: [] };
   const root = jsonSchemaOf(schema);
   walk(ctx, root, "", opts.envPrefix ?? null, [], false);
@@ -358,5 +361,10 @@ export function renderConfigReference(opts: { title: string; preamble: string; f
   });
   const rendered = opts.files.map((f, i) => renderConfigFile(f, new Map([...titles, ...perFile[i]!])));
   const parts = [`# ${opts.title}`, "", opts.preamble.trim(), "", ...rendered];
-  return parts.join("\n").replace(/\n{3,}/g, "\n\n").trimEnd() + "\n";
+  return (
+    parts
+      .join("\n")
+      .replace(/\n{3,}/g, "\n\n")
+      .trimEnd() + "\n"
+  );
 }

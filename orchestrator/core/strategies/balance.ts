@@ -166,7 +166,9 @@ function bestMove(ctx: PlanContext, a: BalanceArgs, s: LoadSums, now: number): C
         if (
           !best ||
           gain > best.gain + 1e-12 ||
-          (Math.abs(gain - best.gain) <= 1e-12 && (vm.costMiB < best.vm.costMiB || (vm.costMiB === best.vm.costMiB && (vm.name < best.vm.name || (vm.name === best.vm.name && d.id < best.p.host.id)))))
+          (Math.abs(gain - best.gain) <= 1e-12 &&
+            (vm.costMiB < best.vm.costMiB ||
+              (vm.costMiB === best.vm.costMiB && (vm.name < best.vm.name || (vm.name === best.vm.name && d.id < best.p.host.id)))))
         )
           best = c;
       }

@@ -58,17 +58,35 @@ export const consolidate: Strategy<ConsolidateArgs> = {
     // PlanetLab-shaped bench against 1.05x). byLoad is ordered by (key, id) and the sort is stable,
     // so ties go to the least loaded, as on hosts of one size.
     const candidates = model.byLoad
-      .filter((h) => h.inBalance && !h.maintenance && !ctx.closing.has(h.id) && !model.isEmpty(h) && h.plannedIn === 0 && h.inFlightIn === 0 && h.inFlightOut === 0)
+      .filter(
+        (h) => h.inBalance && !h.maintenance && !ctx.closing.has(h.id) && !model.isEmpty(h) && h.plannedIn === 0 && h.inFlightIn === 0 && h.inFlightOut === 0,
+      )
       .sort((x, y) => sizes.size(x) - sizes.size(y) || x.committedMiB - y.committedMiB);
     const busy = model.hosts.filter((h) => h.inBalance && !model.isEmpty(h) && (h.inFlightIn > 0 || h.inFlightOut > 0 || h.plannedIn > 0));
     for (const h of busy)
-      ctx.log.host(h.id, { code: "HOST_BUSY", message: `host ${h.id} has migrations in flight or planned; not emptied now`, numbers: { inFlightIn: h.inFlightIn, inFlightOut: h.inFlightOut, plannedIn: h.plannedIn } }, undefined, "consolidate");
+      ctx.log.host(
+        h.id,
+        {
+          code: "HOST_BUSY",
+          message: `host ${h.id} has migrations in flight or planned; not emptied now`,
+          numbers: { inFlightIn: h.inFlightIn, inFlightOut: h.inFlightOut, plannedIn: h.plannedIn },
+        },
+        undefined,
+        "consolidate",
+      );
     const opts: DestOptions = { cpuLimit: a.loadLimit, memLimit: a.memLimit, allowEmpty: false, caps: false };
     let trials = 0;
     let emptied = 0;
     for (const h of candidates) {
       if (trials >= a.maxHostTrials || ctx.budgetExhausted) {
-        ctx.log.cluster({ code: "CONSOLIDATION_LIMIT", message: `consolidation stopped after ${trials} host trials`, numbers: { trials, maxHostTrials: a.maxHostTrials, budgetExhausted: ctx.budgetExhausted } }, "consolidate");
+        ctx.log.cluster(
+          {
+            code: "CONSOLIDATION_LIMIT",
+            message: `consolidation stopped after ${trials} host trials`,
+            numbers: { trials, maxHostTrials: a.maxHostTrials, budgetExhausted: ctx.budgetExhausted },
+          },
+          "consolidate",
+        );
         break;
       }
       if (ctx.caps && checkMoveCap(ctx)) break;
@@ -80,7 +98,16 @@ export const consolidate: Strategy<ConsolidateArgs> = {
       ctx.closing.add(h.id);
       let done = 0;
       const deferred = (why: Rejection): StrategyResult => {
-        ctx.log.host(h.id, { code: "CONSOLIDATION_DEFERRED", message: `host ${h.id} can be emptied, ${done} of ${chosen.length} moves fit this cycle: ${why.message}`, numbers: { moved: done, vms: chosen.length, blockedBy: why.code } }, undefined, "consolidate");
+        ctx.log.host(
+          h.id,
+          {
+            code: "CONSOLIDATION_DEFERRED",
+            message: `host ${h.id} can be emptied, ${done} of ${chosen.length} moves fit this cycle: ${why.message}`,
+            numbers: { moved: done, vms: chosen.length, blockedBy: why.code },
+          },
+          undefined,
+          "consolidate",
+        );
         if (done === 0) ctx.closing.delete(h.id);
         return {};
       };
@@ -98,7 +125,13 @@ export const consolidate: Strategy<ConsolidateArgs> = {
           "consolidate",
           "CONSOLIDATE",
           `emptying ${h.id} (all ${chosen.length} VMs fit elsewhere): ${vm.name} → ${p.host.id}, CPU ${f1(cpuBefore)} % → ${f1(placed.cpuAfter)} % (consolidate_load ${a.loadLimit} %)`,
-          { sourceVms: chosen.length, destCpuBefore: r2(cpuBefore), destCpuAfter: r2(placed.cpuAfter), destMemAfter: r2(placed.memAfter), consolidate_load: a.loadLimit },
+          {
+            sourceVms: chosen.length,
+            destCpuBefore: r2(cpuBefore),
+            destCpuAfter: r2(placed.cpuAfter),
+            destMemAfter: r2(placed.memAfter),
+            consolidate_load: a.loadLimit,
+          },
         );
         done += 1;
       }
@@ -116,7 +149,16 @@ export const consolidate: Strategy<ConsolidateArgs> = {
     const spare = [...empty].sort((x, y) => y.cpus - x.cpus || y.memTotalMiB - x.memTotalMiB || byId(x, y)).slice(0, a.spareHosts);
     const spareIds = new Set(spare.map((h) => h.id));
     for (const h of spare)
-      ctx.log.host(h.id, { code: "HOST_SPARE", message: `host ${h.id} is empty and kept powered as spare (spare_hosts ${a.spareHosts})`, numbers: { spare_hosts: a.spareHosts } }, undefined, "consolidate");
+      ctx.log.host(
+        h.id,
+        {
+          code: "HOST_SPARE",
+          message: `host ${h.id} is empty and kept powered as spare (spare_hosts ${a.spareHosts})`,
+          numbers: { spare_hosts: a.spareHosts },
+        },
+        undefined,
+        "consolidate",
+      );
     return { emptyHosts: empty.filter((h) => !spareIds.has(h.id)).map((h) => h.id) };
   },
 };
@@ -136,7 +178,12 @@ function trial(ctx: PlanContext, h: HostModel, opts: DestOptions, sizes: HostSiz
     const r = checkVm(ctx, vm, false);
     if (r) {
       rollback();
-      ctx.log.host(h.id, { code: "HOST_NOT_EMPTIABLE", message: `host ${h.id} cannot be emptied: ${r.message}`, numbers: { vm: vm.name, blockedBy: r.code } }, undefined, "consolidate");
+      ctx.log.host(
+        h.id,
+        { code: "HOST_NOT_EMPTIABLE", message: `host ${h.id} cannot be emptied: ${r.message}`, numbers: { vm: vm.name, blockedBy: r.code } },
+        undefined,
+        "consolidate",
+      );
       return null;
     }
     const tally = new RejectionTally();
@@ -145,7 +192,11 @@ function trial(ctx: PlanContext, h: HostModel, opts: DestOptions, sizes: HostSiz
       rollback();
       ctx.log.host(
         h.id,
-        { code: "HOST_NOT_EMPTIABLE", message: `host ${h.id} cannot be emptied: no host takes ${vm.name} (${tally.summary()})`, numbers: { vm: vm.name, blockedBy: "NO_DESTINATION", hostsEvaluated: tally.evaluated, ...tally.countNumbers() } },
+        {
+          code: "HOST_NOT_EMPTIABLE",
+          message: `host ${h.id} cannot be emptied: no host takes ${vm.name} (${tally.summary()})`,
+          numbers: { vm: vm.name, blockedBy: "NO_DESTINATION", hostsEvaluated: tally.evaluated, ...tally.countNumbers() },
+        },
         undefined,
         "consolidate",
       );

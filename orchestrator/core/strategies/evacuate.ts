@@ -63,14 +63,22 @@ function drain(ctx: PlanContext, a: EvacuateArgs): StrategyResult {
   h.maintenance = true;
   ctx.closing.add(h.id);
   if (h.inFlightIn > 0)
-    block({ kind: "host", subject: h.id, code: "HOST_RECEIVING", message: `host ${h.id} still receives ${h.inFlightIn} migration(s) in flight`, numbers: { inFlightIn: h.inFlightIn }, strategy: "evacuate" });
+    block({
+      kind: "host",
+      subject: h.id,
+      code: "HOST_RECEIVING",
+      message: `host ${h.id} still receives ${h.inFlightIn} migration(s) in flight`,
+      numbers: { inFlightIn: h.inFlightIn },
+      strategy: "evacuate",
+    });
   const live = [...h.vms].sort((x, y) => y.memMiB - x.memMiB || y.loadCores - x.loadCores || byName(x, y));
   const opts = { cpuLimit: a.cpuLimit, memLimit: a.memLimit, allowEmpty: a.useEmptyHosts, caps: false };
   for (const vm of live) {
     const r = checkVm(ctx, vm, false);
     if (r) {
       const d: Decision = { kind: "vm", subject: vm.name, code: r.code, message: r.message, numbers: r.numbers, strategy: "evacuate" };
-      if (r.code === "VM_MIGRATING" && vm.inFlightTo !== null) ctx.log.add(d); // already leaving
+      if (r.code === "VM_MIGRATING" && vm.inFlightTo !== null)
+        ctx.log.add(d); // already leaving
       else block(d);
       continue;
     }
@@ -89,15 +97,33 @@ function drain(ctx: PlanContext, a: EvacuateArgs): StrategyResult {
       "EVACUATE",
       `evacuating ${h.id} (${a.placement}${a.useEmptyHosts ? ", empty hosts allowed" : ""}): ${vm.name} → ${p.host.id}, CPU ${f1(cpuBefore)} % → ${f1(p.cpuAfter)} %, memory → ${f1(p.memAfter)} %` +
         (p.brokenShould.length > 0 ? `; breaks should rule(s) ${p.brokenShould.join(", ")} because nothing else fits` : ""),
-      { placement: a.placement, useEmptyHosts: a.useEmptyHosts, destCpuBefore: r2(cpuBefore), destCpuAfter: r2(p.cpuAfter), destMemAfter: r2(p.memAfter), cpuAssumed: vm.cpuAssumed },
+      {
+        placement: a.placement,
+        useEmptyHosts: a.useEmptyHosts,
+        destCpuBefore: r2(cpuBefore),
+        destCpuAfter: r2(p.cpuAfter),
+        destMemAfter: r2(p.memAfter),
+        cpuAssumed: vm.cpuAssumed,
+      },
     );
   }
   // VMs that are not live (shut off, crashed, saved) hold no resources and do not block the drain.
   for (const vm of model.vms) {
     if (vm.origHost === h.id && !vm.live)
-      ctx.log.vm(vm.name, { code: "VM_NOT_RUNNING", message: `${vm.name} is ${vm.state}: not migrated, does not block the drain`, numbers: { state: vm.state } }, "evacuate");
+      ctx.log.vm(
+        vm.name,
+        { code: "VM_NOT_RUNNING", message: `${vm.name} is ${vm.state}: not migrated, does not block the drain`, numbers: { state: vm.state } },
+        "evacuate",
+      );
   }
   if (blockers.length > 0)
-    ctx.log.cluster({ code: "EVACUATE_INCOMPLETE", message: `host ${h.id} cannot be drained now: ${blockers.length} blocking reason(s)`, numbers: { blockers: blockers.length, vms: live.length } }, "evacuate");
+    ctx.log.cluster(
+      {
+        code: "EVACUATE_INCOMPLETE",
+        message: `host ${h.id} cannot be drained now: ${blockers.length} blocking reason(s)`,
+        numbers: { blockers: blockers.length, vms: live.length },
+      },
+      "evacuate",
+    );
   return { blockers };
 }

@@ -61,7 +61,13 @@ export const hotspot: Strategy<HotspotArgs> = {
   run(ctx, a): StrategyResult {
     const { model } = ctx;
     const hot: { h: HostModel; w: WindowVerdict; excess: number; a: HotspotArgs }[] = [];
-    const clusterWindow = { stale_after: a.staleAfterSeconds, max_over: a.maxOverSeconds, load_threshold: a.loadThreshold, mem_threshold: a.memThreshold, interval: ctx.policy.interval };
+    const clusterWindow = {
+      stale_after: a.staleAfterSeconds,
+      max_over: a.maxOverSeconds,
+      load_threshold: a.loadThreshold,
+      mem_threshold: a.memThreshold,
+      interval: ctx.policy.interval,
+    };
     for (const h of model.hosts) {
       if (h.excluded) continue;
       // A host burstier than the cluster triggers and sheds at its own, lower CPU levels (headroom.ts).
@@ -89,7 +95,10 @@ export const hotspot: Strategy<HotspotArgs> = {
     }
     hot.sort((x, y) => y.excess - x.excess || (x.h.id < y.h.id ? -1 : 1));
     if (hot.length === 0) {
-      ctx.log.cluster({ code: "NO_HOTSPOT", message: `no host over its thresholds for max_over ${a.maxOverSeconds} s`, numbers: { hosts: model.hosts.length } }, "hotspot");
+      ctx.log.cluster(
+        { code: "NO_HOTSPOT", message: `no host over its thresholds for max_over ${a.maxOverSeconds} s`, numbers: { hosts: model.hosts.length } },
+        "hotspot",
+      );
       return {};
     }
     const frontier: NoFit[] = [];
@@ -126,7 +135,14 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
       {
         code: "HOTSPOT_UNRESOLVED",
         message: `host ${h.id} stays at CPU ${f1(model.cpuLoad(h))} % / memory ${f1(model.memLoad(h))} % (targets ${a.loadTarget} % / ${a.memTarget} %): ${why}`,
-        numbers: { cpuPercent: r2(model.cpuLoad(h)), memPercent: r2(model.memLoad(h)), load_target: a.loadTarget, mem_target: a.memTarget, overSeconds, ...extra },
+        numbers: {
+          cpuPercent: r2(model.cpuLoad(h)),
+          memPercent: r2(model.memLoad(h)),
+          load_target: a.loadTarget,
+          mem_target: a.memTarget,
+          overSeconds,
+          ...extra,
+        },
       },
       undefined,
       "hotspot",
@@ -178,7 +194,11 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
         else {
           ctx.log.vm(
             vm.name,
-            { code: "NO_DESTINATION", message: `no destination while relieving ${h.id} for ${vm.name}: no host takes ${dom.vm}, which needs no more CPU and memory`, numbers: { ...dom.numbers, sameAs: dom.vm } },
+            {
+              code: "NO_DESTINATION",
+              message: `no destination while relieving ${h.id} for ${vm.name}: no host takes ${dom.vm}, which needs no more CPU and memory`,
+              numbers: { ...dom.numbers, sameAs: dom.vm },
+            },
             "hotspot",
           );
           failed.add(vm.name);
@@ -192,14 +212,21 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
           failed.add(vm.name);
           if (ctx.budgetExhausted) break;
           if (!tally.counts.has("RULE_MUST") && frontier.length < MAX_FRONTIER)
-            frontier.push({ cores: vm.loadCores, mem: vm.memMiB, source: vm.host, vm: vm.name, movesAt: ctx.moves.length, numbers: { hostsEvaluated: tally.evaluated, ...(tally.countNumbers() as Record<string, number>) } });
+            frontier.push({
+              cores: vm.loadCores,
+              mem: vm.memMiB,
+              source: vm.host,
+              vm: vm.name,
+              movesAt: ctx.moves.length,
+              numbers: { hostsEvaluated: tally.evaluated, ...(tally.countNumbers() as Record<string, number>) },
+            });
           continue;
         }
       }
       const srcCpu = model.cpuLoad(h);
       const srcMem = model.memLoad(h);
       const dstCpu = model.cpuLoad(p.host);
-      const srcCpuAfter = ((Math.max(0, h.usedCores - vm.reliefCores)) / h.capacityCores) * 100;
+      const srcCpuAfter = (Math.max(0, h.usedCores - vm.reliefCores) / h.capacityCores) * 100;
       const srcMemAfter = (Math.max(0, h.memUsedMiB - vm.memMiB) / h.memTotalMiB) * 100;
       const what = cpuHot ? `CPU ${f1(srcCpu)} % > ${a.loadThreshold} %` : `memory ${f1(srcMem)} % > ${a.memThreshold} %`;
       const reason =

@@ -26,7 +26,12 @@ export const manual: Strategy<ManualArgs> = {
   name: "manual",
   defaults(p: Policy, request?: PlanRequest): ManualArgs {
     const r = request?.mode === "manual" ? request : undefined;
-    return { vm: r ? r.vm : "", ...(r?.destination !== undefined ? { destination: r.destination } : {}), cpuLimit: p.max_load_candidate, memLimit: p.max_mem_candidate };
+    return {
+      vm: r ? r.vm : "",
+      ...(r?.destination !== undefined ? { destination: r.destination } : {}),
+      cpuLimit: p.max_load_candidate,
+      memLimit: p.max_mem_candidate,
+    };
   },
   validate(a) {
     return a.vm === "" ? ["manual needs a VM"] : [];
@@ -74,7 +79,13 @@ export const manual: Strategy<ManualArgs> = {
       "MANUAL",
       `operator request: ${vm.name} ${vm.host} → ${p.host.id}${a.destination === undefined ? " (best host)" : ""}, CPU ${f1(cpuBefore)} % → ${f1(p.cpuAfter)} %, memory → ${f1(p.memAfter)} %` +
         (p.brokenShould.length > 0 ? `; breaks should rule(s) ${p.brokenShould.join(", ")}` : ""),
-      { requestedDestination: a.destination ?? null, destCpuBefore: r2(cpuBefore), destCpuAfter: r2(p.cpuAfter), destMemAfter: r2(p.memAfter), cpuAssumed: vm.cpuAssumed },
+      {
+        requestedDestination: a.destination ?? null,
+        destCpuBefore: r2(cpuBefore),
+        destCpuAfter: r2(p.cpuAfter),
+        destMemAfter: r2(p.memAfter),
+        cpuAssumed: vm.cpuAssumed,
+      },
     );
     return {};
   },

@@ -36,15 +36,7 @@ export interface Strategy<Args> {
 }
 
 /** Apply a chosen move to the working copy and append it to the plan. */
-export function commitMove(
-  ctx: PlanContext,
-  vm: VmModel,
-  p: Placement,
-  strategy: StrategyName,
-  code: MoveCode,
-  reason: string,
-  numbers: Numbers,
-): PlannedMove {
+export function commitMove(ctx: PlanContext, vm: VmModel, p: Placement, strategy: StrategyName, code: MoveCode, reason: string, numbers: Numbers): PlannedMove {
   const source = vm.host;
   ctx.model.applyMove(vm, p.host);
   const move: PlannedMove = {

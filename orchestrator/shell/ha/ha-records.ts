@@ -70,15 +70,25 @@ export function decodeRecord<S extends z.ZodType>(schema: S, key: string, text: 
   const v = stamp.success ? stamp.data.v : undefined;
   const writer = stamp.success && typeof stamp.data.writer === "string" ? stamp.data.writer : undefined;
   if (v !== HA_FORMAT) {
-    const theirs = v === undefined ? "no format version (written by Ballast 0.1, before records carried one)" : `format ${JSON.stringify(v)} (written by Ballast ${writer ?? "of an unknown version"})`;
-    throw new HaRecordError(key, `HA record ${key} has ${theirs}; this orchestrator, Ballast ${BALLAST_VERSION}, reads format ${HA_FORMAT}. Run one Ballast version on every orchestrator of the bucket; ${REMEDY}`);
+    const theirs =
+      v === undefined
+        ? "no format version (written by Ballast 0.1, before records carried one)"
+        : `format ${JSON.stringify(v)} (written by Ballast ${writer ?? "of an unknown version"})`;
+    throw new HaRecordError(
+      key,
+      `HA record ${key} has ${theirs}; this orchestrator, Ballast ${BALLAST_VERSION}, reads format ${HA_FORMAT}. Run one Ballast version on every orchestrator of the bucket; ${REMEDY}`,
+    );
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new HaRecordError(key, `HA record ${key} (format ${HA_FORMAT}, written by Ballast ${writer ?? "?"}) is not valid: ${issue ? `${issue.path.join(".") || "(record)"}: ${issue.message}` : "invalid"}; ${REMEDY}`);
+    throw new HaRecordError(
+      key,
+      `HA record ${key} (format ${HA_FORMAT}, written by Ballast ${writer ?? "?"}) is not valid: ${issue ? `${issue.path.join(".") || "(record)"}: ${issue.message}` : "invalid"}; ${REMEDY}`,
+    );
   }
   return parsed.data;
 }
 
-const REMEDY = "see it with `nats kv get <bucket> <key>`; to start over, stop every orchestrator and delete the bucket (`nats kv rm <bucket>`: pending plans, migration history and maintenance marks are lost)";
+const REMEDY =
+  "see it with `nats kv get <bucket> <key>`; to start over, stop every orchestrator and delete the bucket (`nats kv rm <bucket>`: pending plans, migration history and maintenance marks are lost)";

@@ -104,10 +104,11 @@ export class KvStateStore implements StateSink {
       } catch (e) {
         if (!this.dirty.has(key)) this.dirty.set(key, value);
         this.o.log.warn({ key, err: describeError(e) }, "cannot write HA state; retrying");
-        if (!this.retry) this.retry = setTimeout(() => {
-          this.retry = undefined;
-          void this.flush().catch(() => undefined);
-        }, 500);
+        if (!this.retry)
+          this.retry = setTimeout(() => {
+            this.retry = undefined;
+            void this.flush().catch(() => undefined);
+          }, 500);
         return;
       }
     }
@@ -152,7 +153,8 @@ export class KvStateStore implements StateSink {
       else this.o.log.warn({ key: k }, "unknown key in the HA bucket ignored");
     }
     this.finished.clear();
-    for (const r of st.migrations.filter((x) => FINAL_STATES.has(x.state)).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0))) this.finished.set(r.requestId, true);
+    for (const r of st.migrations.filter((x) => FINAL_STATES.has(x.state)).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0)))
+      this.finished.set(r.requestId, true);
     return st;
   }
 }

@@ -40,9 +40,11 @@ export class LeaderForwarder {
     } catch (e) {
       throw new NoLeaderError(`cannot read the leader lease: ${describeError(e)}`, { cause: e });
     }
-    if (leader === undefined) throw new NoLeaderError("no orchestrator leads right now (an election is under way); retry in a few seconds", { details: { leader: null } });
+    if (leader === undefined)
+      throw new NoLeaderError("no orchestrator leads right now (an election is under way); retry in a few seconds", { details: { leader: null } });
     // The lease names this instance while it is still loading the shared state to take over.
-    if (leader === this.o.instance) throw new NoLeaderError(`${leader} is taking over as leader and not ready yet; retry in a few seconds`, { details: { leader } });
+    if (leader === this.o.instance)
+      throw new NoLeaderError(`${leader} is taking over as leader and not ready yet; retry in a few seconds`, { details: { leader } });
     const h = headers();
     h.set(ReplyHeader.forwardedBy, this.o.instance);
     const subject = orchestratorInstanceSubject(leader, endpoint);
@@ -52,7 +54,10 @@ export class LeaderForwarder {
     } catch (e) {
       const why = describeError(e instanceof Error && e.cause instanceof Error ? e.cause : e);
       this.o.log.warn({ leader, endpoint, err: why }, "forwarding to the leader failed");
-      throw new NoLeaderError(`the leader ${leader} did not answer within ${this.o.timeoutMs / 1000}s (${why}); retry in a few seconds`, { cause: e, details: { leader } });
+      throw new NoLeaderError(`the leader ${leader} did not answer within ${this.o.timeoutMs / 1000}s (${why}); retry in a few seconds`, {
+        cause: e,
+        details: { leader },
+      });
     }
   }
 }

@@ -121,7 +121,13 @@ export class LeaderLease {
 
   private value(epoch: number, released = false): string {
     const now = this.wall();
-    return encodeRecord({ instance: this.o.instance, epoch, renewedAt: now, expiresAt: released ? now : now + this.o.ttlMs, ...(released ? { released: true } : {}) });
+    return encodeRecord({
+      instance: this.o.instance,
+      epoch,
+      renewedAt: now,
+      expiresAt: released ? now : now + this.o.ttlMs,
+      ...(released ? { released: true } : {}),
+    });
   }
 
   private async renew(): Promise<void> {
@@ -143,9 +149,12 @@ export class LeaderLease {
   private extend(until: number): void {
     this.holdUntil = until;
     if (this.loseTimer) clearTimeout(this.loseTimer);
-    this.loseTimer = setTimeout(() => {
-      if (this.holding && this.mono() >= this.holdUntil) this.lose("lease not renewed in time");
-    }, Math.max(0, until - this.mono()) + 1);
+    this.loseTimer = setTimeout(
+      () => {
+        if (this.holding && this.mono() >= this.holdUntil) this.lose("lease not renewed in time");
+      },
+      Math.max(0, until - this.mono()) + 1,
+    );
   }
 
   private async watchOrTake(): Promise<void> {

@@ -146,7 +146,8 @@ export async function startOrchestratorHttp(o: OrchestratorHttpOptions): Promise
       }
       const fields = typeof body === "object" && body !== null ? (body as { planId?: unknown; plan_id?: unknown }) : {};
       const planId = fields.planId ?? fields.plan_id;
-      if (typeof planId !== "string" || !/^[A-Za-z0-9_.:-]{1,128}$/.test(planId)) return sendJson(res, 400, fail("BAD_REQUEST", "body must be {\"planId\": \"<id>\"}"));
+      if (typeof planId !== "string" || !/^[A-Za-z0-9_.:-]{1,128}$/.test(planId))
+        return sendJson(res, 400, fail("BAD_REQUEST", 'body must be {"planId": "<id>"}'));
       try {
         const data = await o.backend.approve(planId);
         o.log.info({ planId, from: req.socket.remoteAddress }, "plan approved from the dashboard");

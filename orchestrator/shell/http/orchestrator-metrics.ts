@@ -82,9 +82,17 @@ export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMe
       this.set(orch.view.cpuTrigger());
     },
   });
-  new Gauge({ name: "ballast_orchestrator_info", help: "Always 1; the version is a label", labelNames: ["version"], registers }).set({ version: BALLAST_VERSION }, 1);
+  new Gauge({ name: "ballast_orchestrator_info", help: "Always 1; the version is a label", labelNames: ["version"], registers }).set(
+    { version: BALLAST_VERSION },
+    1,
+  );
 
-  const started = new Counter({ name: "ballast_migrations_started_total", help: "Migrations dispatched to a source agent", labelNames: ["strategy"], registers });
+  const started = new Counter({
+    name: "ballast_migrations_started_total",
+    help: "Migrations dispatched to a source agent",
+    labelNames: ["strategy"],
+    registers,
+  });
   const finished = new Counter({
     name: "ballast_migrations_finished_total",
     help: "Migrations that ended, by strategy and outcome (succeeded, failed, skipped, cancelled)",
@@ -104,7 +112,13 @@ export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMe
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
-  const planMoves = new Histogram({ name: "ballast_plan_moves", help: "Moves per plan, by plan mode", labelNames: ["mode"], buckets: [0, 1, 2, 3, 5, 10, 20, 50, 100], registers });
+  const planMoves = new Histogram({
+    name: "ballast_plan_moves",
+    help: "Moves per plan, by plan mode",
+    labelNames: ["mode"],
+    buckets: [0, 1, 2, 3, 5, 10, 20, 50, 100],
+    registers,
+  });
   const planSeconds = new Histogram({
     name: "ballast_plan_duration_seconds",
     help: "Decision latency: time of one plan() call, by plan mode",

@@ -19,6 +19,12 @@ export async function serveOrchestratorHttp(
     onChange: (fn) => orch.events.onEvent(() => fn()),
     metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.text() }),
   };
-  const server = await startOrchestratorHttp({ listen: settings.listen, allowActions: settings.allow_actions, allowedHosts: settings.allowed_hosts, backend, log });
+  const server = await startOrchestratorHttp({
+    listen: settings.listen,
+    allowActions: settings.allow_actions,
+    allowedHosts: settings.allowed_hosts,
+    backend,
+    log,
+  });
   return { ...server, metrics };
 }

@@ -58,7 +58,9 @@ export class CloudSimPolicy implements ConsolidationPolicy {
     const cpu = makeDetector(opts.detector, opts.parameter, opts.interval ?? 300, opts.fallbackThreshold ?? 0.7);
     // With memoryThreshold, TentativeHost.ramUsed is the demand scaled by 1/threshold (tentative.ts).
     this.detector =
-      opts.memoryThreshold === undefined ? cpu : (l) => cpu(l) || ((l as Partial<TentativeHost>).ramUsed ?? 0) > ((l as Partial<TentativeHost>).ramMb ?? Infinity);
+      opts.memoryThreshold === undefined
+        ? cpu
+        : (l) => cpu(l) || ((l as Partial<TentativeHost>).ramUsed ?? 0) > ((l as Partial<TentativeHost>).ramMb ?? Infinity);
     this.name = `${opts.detector.toUpperCase()}-MMT-${opts.parameter}${opts.memoryThreshold !== undefined ? `+MEM-${opts.memoryThreshold}` : ""} (${opts.variant === "303" ? "3.0.3" : "pre-fix"})`;
   }
 

@@ -221,12 +221,7 @@ export class TentativeModel {
 
   /** CloudSim's Host.isSuitableForVm: one core fits the demand, MIPS available, RAM and bandwidth free. */
   isSuitable(h: TentativeHost, vm: TentativeVm): boolean {
-    return (
-      h.peMips >= vm.request &&
-      h.available >= vm.request &&
-      h.ramMb - h.ramUsed >= vm.ramHeldMb &&
-      h.bwKbit - h.bwUsed >= vm.bwHeldKbit
-    );
+    return h.peMips >= vm.request && h.available >= vm.request && h.ramMb - h.ramUsed >= vm.ramHeldMb && h.bwKbit - h.bwUsed >= vm.bwHeldKbit;
   }
 
   /** Host.vmCreate: appends the VM (RAM and bandwidth permitting). */

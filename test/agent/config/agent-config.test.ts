@@ -53,7 +53,10 @@ describe("AgentConfig", () => {
 
   it("loads from YAML and BALLAST_* environment (environment wins)", () => {
     const file = join(dir, "agent.yaml");
-    writeFileSync(file, "host: kvm7\ndriver: sim\nload_source: domains\nsim:\n  cpus: 4\n  vms:\n    - { name: web1, mem_mib: 2048, cpu: { pattern: square, high: 90, low: 10, period_s: 60 } }\n");
+    writeFileSync(
+      file,
+      "host: kvm7\ndriver: sim\nload_source: domains\nsim:\n  cpus: 4\n  vms:\n    - { name: web1, mem_mib: 2048, cpu: { pattern: square, high: 90, low: 10, period_s: 60 } }\n",
+    );
     const c = loadConfig(AgentConfig, { file, env: { BALLAST_INTERVAL: "2", BALLAST_MIGRATION__EXTRA_ARGS: "--auto-converge,--bandwidth=100" } });
     expect(c.host).toBe("kvm7");
     expect(c.interval).toBe(2);
@@ -65,7 +68,16 @@ describe("AgentConfig", () => {
   it("allows only safe virsh migrate options", () => {
     for (const ok of ["--compressed", "--auto-converge", "--postcopy", "--bandwidth=100", "--comp-methods=xbzrle,zstd", "--parallel-connections=4"])
       expect(isAllowedMigrateArg(ok)).toBe(true);
-    for (const bad of ["--unsafe", "--bandwidth", "--bandwidth=1;reboot", "--desturi=qemu+tcp://evil/system", "--copy-storage-all", "--compressed ", "x", "--comp-methods=gzip"])
+    for (const bad of [
+      "--unsafe",
+      "--bandwidth",
+      "--bandwidth=1;reboot",
+      "--desturi=qemu+tcp://evil/system",
+      "--copy-storage-all",
+      "--compressed ",
+      "x",
+      "--comp-methods=gzip",
+    ])
       expect(isAllowedMigrateArg(bad)).toBe(false);
   });
 });

@@ -31,11 +31,32 @@ describe("cpuPercentBetween", () => {
 describe("CpuDeltaTracker", () => {
   it("tracks each domain and forgets ones that left (a VM that comes back starts at null)", () => {
     const t = new CpuDeltaTracker();
-    expect([...t.update([{ name: "a", cpuTimeNs: 0 }, { name: "b", cpuTimeNs: 0 }], 0)]).toEqual([["a", null], ["b", null]]);
+    expect([
+      ...t.update(
+        [
+          { name: "a", cpuTimeNs: 0 },
+          { name: "b", cpuTimeNs: 0 },
+        ],
+        0,
+      ),
+    ]).toEqual([
+      ["a", null],
+      ["b", null],
+    ]);
     const second = t.update([{ name: "a", cpuTimeNs: 1e9 }], 10_000);
     expect(second.get("a")).toBeCloseTo(10);
     expect(second.has("b")).toBe(false);
-    expect(t.update([{ name: "a", cpuTimeNs: 2e9 }, { name: "b", cpuTimeNs: 9e9 }], 20_000).get("b")).toBeNull();
+    expect(
+      t
+        .update(
+          [
+            { name: "a", cpuTimeNs: 2e9 },
+            { name: "b", cpuTimeNs: 9e9 },
+          ],
+          20_000,
+        )
+        .get("b"),
+    ).toBeNull();
   });
 });
 

@@ -7,7 +7,10 @@ import { err, ok, type ErrorCode } from "../../../shared/schemas/envelope.js";
 /** A Msg whose respond records what was sent. */
 function fakeMsg() {
   const sent: Array<{ data: unknown; headers: MsgHdrs | undefined }> = [];
-  const msg = { subject: "s", respond: (data?: unknown, opts?: { headers?: MsgHdrs }) => (sent.push({ data, headers: opts?.headers }), true) } as unknown as Msg;
+  const msg = {
+    subject: "s",
+    respond: (data?: unknown, opts?: { headers?: MsgHdrs }) => (sent.push({ data, headers: opts?.headers }), true),
+  } as unknown as Msg;
   return { msg: withServiceErrorHeaders(msg), sent };
 }
 

@@ -55,10 +55,12 @@ describe("SimHypervisor + SimFabric", () => {
     const { clock, fabric, a, b } = pair({ vms: [{ name: "vm1", mem_mib: 1024, cpu: 50 }] });
     const progress: number[] = [];
     let done = false;
-    const p = a.migrate("vm1", { host: "sim-b", address: "10.9.0.2" }, { timeoutMs: 60_000 }, (x) => progress.push(x.percent!)).then((s) => {
-      done = true;
-      return s;
-    });
+    const p = a
+      .migrate("vm1", { host: "sim-b", address: "10.9.0.2" }, { timeoutMs: 60_000 }, (x) => progress.push(x.percent!))
+      .then((s) => {
+        done = true;
+        return s;
+      });
     for (let t = 0; t < 10_000; t += 500) {
       await clock.advance(500);
       expect(fabric.whereIs("vm1")).toEqual(["sim-a"]);
@@ -115,7 +117,12 @@ describe("SimHypervisor + SimFabric", () => {
   it("injects failures reproducibly from the seed", async () => {
     const outcomes = async () => {
       const { clock, a } = pair({ migration_fail_rate: 0.5, seed: 7, vms: Array.from({ length: 8 }, (_, i) => ({ name: `v${i}`, mem_mib: 100 })) });
-      const rs = a.vms().map((v) => a.migrate(v.name, { host: "sim-b", address: "sim-b" }, { timeoutMs: 60_000 }).then(() => "ok", () => "fail"));
+      const rs = a.vms().map((v) =>
+        a.migrate(v.name, { host: "sim-b", address: "sim-b" }, { timeoutMs: 60_000 }).then(
+          () => "ok",
+          () => "fail",
+        ),
+      );
       await clock.advance(5000);
       return Promise.all(rs);
     };
@@ -126,7 +133,15 @@ describe("SimHypervisor + SimFabric", () => {
   });
 
   it("reports cpu.time consistent with the VM's CPU, and host metrics from its VMs", async () => {
-    const { clock, a } = pair({ cpus: 4, mem_mib: 16_384, reserve_mib: 1024, vms: [{ name: "vm1", cpu: 100, mem_mib: 2048 }, { name: "vm2", cpu: 50, mem_mib: 1024 }] });
+    const { clock, a } = pair({
+      cpus: 4,
+      mem_mib: 16_384,
+      reserve_mib: 1024,
+      vms: [
+        { name: "vm1", cpu: 100, mem_mib: 2048 },
+        { name: "vm2", cpu: 50, mem_mib: 1024 },
+      ],
+    });
     await a.listDomains();
     await clock.advance(10_000);
     const [d1, d2] = await a.listDomains();

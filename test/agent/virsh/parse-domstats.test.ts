@@ -28,7 +28,15 @@ describe("parseDomstats (captured libvirt 9 output)", () => {
 
   it("maps libvirt state numbers", () => {
     expect([0, 1, 2, 3, 4, 5, 6, 7, 99].map(vmStateFromLibvirt)).toEqual([
-      "other", "running", "running", "paused", "shutoff", "shutoff", "crashed", "suspended", "other",
+      "other",
+      "running",
+      "running",
+      "paused",
+      "shutoff",
+      "shutoff",
+      "crashed",
+      "suspended",
+      "other",
     ]);
   });
 
@@ -43,9 +51,26 @@ describe("parseDomstats (captured libvirt 9 output)", () => {
         const maxKiB = num("balloon.maximum");
         const curKiB = num("balloon.current") ?? maxKiB;
         const state = vmStateFromLibvirt(num("state.state") ?? 0);
-        return { name, state, vcpus: num("vcpu.current") ?? 0, memMiB: curKiB === undefined ? 0 : curKiB / 1024, maxMemMiB: maxKiB === undefined ? (curKiB ?? 0) / 1024 : maxKiB / 1024, cpuTimeNs: state === "shutoff" ? null : (num("cpu.time") ?? null) };
+        return {
+          name,
+          state,
+          vcpus: num("vcpu.current") ?? 0,
+          memMiB: curKiB === undefined ? 0 : curKiB / 1024,
+          maxMemMiB: maxKiB === undefined ? (curKiB ?? 0) / 1024 : maxKiB / 1024,
+          cpuTimeNs: state === "shutoff" ? null : (num("cpu.time") ?? null),
+        };
       });
-    const key = fc.constantFrom("state.state", "cpu.time", "balloon.current", "balloon.maximum", "vcpu.current", "vcpu.0.time", "state.stateX", "cpu.timer", "balloon.rss");
+    const key = fc.constantFrom(
+      "state.state",
+      "cpu.time",
+      "balloon.current",
+      "balloon.maximum",
+      "vcpu.current",
+      "vcpu.0.time",
+      "state.stateX",
+      "cpu.timer",
+      "balloon.rss",
+    );
     const value = fc.constantFrom("1", "3", "5", "", " 42 ", "590000000", "abc", "1e3", "-1");
     const line = fc.oneof(
       fc.tuple(fc.constantFrom("  ", "\t", "    ", ""), key, fc.constantFrom("=", " =", "=="), value).map(([i, k, eq, v]) => `${i}${k}${eq}${v}`),

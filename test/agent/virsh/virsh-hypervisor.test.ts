@@ -23,7 +23,15 @@ const untilAborted = (signal?: AbortSignal) =>
   new Promise<string>((_, reject) => signal?.addEventListener("abort", () => reject(new HypervisorError("virsh event was cancelled"))));
 
 const make = (runner: VirshRunner) =>
-  new VirshHypervisor({ runner, migration: MigrationSettings.parse({}), clock: systemClock, logger: silentLogger(), eventSetupMs: 10, eventGraceMs: 500, progressPollMs: 20 });
+  new VirshHypervisor({
+    runner,
+    migration: MigrationSettings.parse({}),
+    clock: systemClock,
+    logger: silentLogger(),
+    eventSetupMs: 10,
+    eventGraceMs: 500,
+    progressPollMs: 20,
+  });
 
 describe("VirshHypervisor", () => {
   it("lists domains with ONE domstats call", async () => {

@@ -84,7 +84,10 @@ describe("virsh runner output caps", () => {
 
   it("stops a command that keeps printing instead of reading it to the end", async () => {
     const t0 = Date.now();
-    await expect(flood.run(["flood", String(1024 * 1024 * 1024), "0"])).rejects.toMatchObject({ name: "HypervisorError", message: expect.stringMatching(/more than 16 MiB on stdout/) });
+    await expect(flood.run(["flood", String(1024 * 1024 * 1024), "0"])).rejects.toMatchObject({
+      name: "HypervisorError",
+      message: expect.stringMatching(/more than 16 MiB on stdout/),
+    });
     // 1 GiB read to the end takes seconds; stopped at 16 MiB it takes a fraction of that.
     expect(Date.now() - t0).toBeLessThan(10_000);
   });

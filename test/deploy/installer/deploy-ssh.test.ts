@@ -5,7 +5,17 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify as toYaml } from "yaml";
-import { deploy, runDeploy, parseInventory, buildRelease, checkoutRoot, NatsPinger, type Release, type InventoryInput, type DeployReport } from "../../../deploy/installer/index.js";
+import {
+  deploy,
+  runDeploy,
+  parseInventory,
+  buildRelease,
+  checkoutRoot,
+  NatsPinger,
+  type Release,
+  type InventoryInput,
+  type DeployReport,
+} from "../../../deploy/installer/index.js";
 import { freePort, startNatsServer, type NatsServerHandle } from "../../support/nats-server.js";
 import { generateCredentials } from "../../../deploy/tools/credentials.js";
 import { keygen, sshdAvailable, standInPid, startSshd, stopStandIn, writeSystemctlStandIn, type SshdHandle } from "./ssh-fixture.js";
@@ -66,7 +76,16 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function inventory(opts: { hosts?: string[]; agent?: Record<string, unknown>; verifyTimeout?: number; knownHostsFile?: string; acceptNew?: boolean; credentialsDir?: string } = {}): InventoryInput {
+  function inventory(
+    opts: {
+      hosts?: string[];
+      agent?: Record<string, unknown>;
+      verifyTimeout?: number;
+      knownHostsFile?: string;
+      acceptNew?: boolean;
+      credentialsDir?: string;
+    } = {},
+  ): InventoryInput {
     const all = {
       "hv-1": { host: "hv-1", ssh: "127.0.0.1", port: sshd.port },
       "hv-2": { host: "hv-2", ssh: "127.0.0.1", port: sshd.port },
@@ -76,7 +95,13 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     const names = opts.hosts ?? ["hv-1", "hv-2"];
     return {
       defaults: {
-        ssh: { user: "root", private_key: userKey, known_hosts: opts.knownHostsFile ?? knownHosts, insecure_accept_new: opts.acceptNew ?? false, connect_timeout: 5 },
+        ssh: {
+          user: "root",
+          private_key: userKey,
+          known_hosts: opts.knownHostsFile ?? knownHosts,
+          insecure_accept_new: opts.acceptNew ?? false,
+          connect_timeout: 5,
+        },
         // The unit's own user and group, created by the installer with the real systemd-sysusers.
         service_group: "ballast",
         ...(opts.credentialsDir ? { credentials_dir: opts.credentialsDir } : {}),
@@ -86,9 +111,18 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
       verify: { timeout: opts.verifyTimeout ?? 30 },
       hosts: names.map((n) => {
         const h = all[n as keyof typeof all];
-        const local = n.startsWith("hv-") && existsSync(hostDir(n))
-          ? { paths: { prefix: join(hostDir(n), "opt"), config_dir: join(hostDir(n), "etc"), unit_dir: join(hostDir(n), "units"), sysusers_dir: join(hostDir(n), "sysusers") }, service_manager: { systemctl: join(hostDir(n), "systemctl") } }
-          : {};
+        const local =
+          n.startsWith("hv-") && existsSync(hostDir(n))
+            ? {
+                paths: {
+                  prefix: join(hostDir(n), "opt"),
+                  config_dir: join(hostDir(n), "etc"),
+                  unit_dir: join(hostDir(n), "units"),
+                  sysusers_dir: join(hostDir(n), "sysusers"),
+                },
+                service_manager: { systemctl: join(hostDir(n), "systemctl") },
+              }
+            : {};
         return { ...h, ...local };
       }),
     };
@@ -104,7 +138,11 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
   const current = (h: string) => readlinkSync(join(hostDir(h), "opt", "current"));
   const fingerprintOf = (h: string) => {
     const files = [join(hostDir(h), "etc", "agent.yaml"), join(hostDir(h), "units", "ballast-agent.service"), join(hostDir(h), "sysusers", "ballast.conf")];
-    return JSON.stringify([current(h), ...files.map((f) => [statSync(f).mtimeMs, createHash("sha256").update(readFileSync(f)).digest("hex")]), standInPid(state(h))]);
+    return JSON.stringify([
+      current(h),
+      ...files.map((f) => [statSync(f).mtimeMs, createHash("sha256").update(readFileSync(f)).digest("hex")]),
+      standInPid(state(h)),
+    ]);
   };
   async function ping(h: string): Promise<boolean> {
     const p = new NatsPinger({ servers: [nats.url], request_timeout: 5 });
@@ -122,13 +160,27 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
       const hr = host(r, h);
       expect(hr.status, JSON.stringify(hr, null, 2)).toBe("changed");
       expect(hr.verified).toBe(true);
-      expect(hr.actions).toEqual(["upload-release", "extract-release", "create-user", "write-config", "write-unit", "switch-release", "daemon-reload", "enable", "restart"]);
+      expect(hr.actions).toEqual([
+        "upload-release",
+        "extract-release",
+        "create-user",
+        "write-config",
+        "write-unit",
+        "switch-release",
+        "daemon-reload",
+        "enable",
+        "restart",
+      ]);
       expect(readFileSync(join(hostDir(h), "sysusers", "ballast.conf"), "utf8")).toMatch(/^u\s+ballast\s/m);
-      expect(statSync(join(hostDir(h), "etc", "agent.yaml")).gid).toBe(Number(execFileSync("getent", ["group", "ballast"], { encoding: "utf8" }).split(":")[2]));
+      expect(statSync(join(hostDir(h), "etc", "agent.yaml")).gid).toBe(
+        Number(execFileSync("getent", ["group", "ballast"], { encoding: "utf8" }).split(":")[2]),
+      );
       expect(current(h)).toBe(`releases/${release.sha256}`);
       expect(existsSync(join(hostDir(h), "opt", "releases", release.sha256, "dist", "cli", "main.js"))).toBe(true);
       expect(statSync(join(hostDir(h), "etc", "agent.yaml")).mode & 0o777).toBe(0o640);
-      expect(readFileSync(join(hostDir(h), "units", "ballast-agent.service"), "utf8")).toContain(`ExecStart=${join(hostDir(h), "opt")}/current/bin/ballast agent --config ${join(hostDir(h), "etc")}/agent.yaml`);
+      expect(readFileSync(join(hostDir(h), "units", "ballast-agent.service"), "utf8")).toContain(
+        `ExecStart=${join(hostDir(h), "opt")}/current/bin/ballast agent --config ${join(hostDir(h), "etc")}/agent.yaml`,
+      );
       expect(standInPid(state(h))).toBeGreaterThan(0);
       expect(await ping(h)).toBe(true);
     }
@@ -239,7 +291,11 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     expect(host(mitm, "hv-1").failure?.message).toMatch(/HOST KEY MISMATCH/);
     const accepted = await run(inventory({ hosts: ["hv-1"], knownHostsFile: empty, acceptNew: true }), { dryRun: true });
     expect(host(accepted, "hv-1").failure).toBeUndefined();
-    expect(host(accepted, "hv-1").steps.map((x) => x.step).slice(0, 3)).toEqual(["connect", "probe", "prerequisites"]);
+    expect(
+      host(accepted, "hv-1")
+        .steps.map((x) => x.step)
+        .slice(0, 3),
+    ).toEqual(["connect", "probe", "prerequisites"]);
     expect(readFileSync(empty, "utf8")).toBe(sshd.knownHostsLine + "\n");
   }, 60_000);
 
@@ -255,7 +311,8 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     const creds = join(dir, "creds");
     generateCredentials({ outDir: creds, agents: ["hv-1", "hv-2"], orchestrators: ["main"], operators: [], readonly: [] });
     const seedAt = (h: string) => join(hostDir(h), "etc", "creds", `agent-${h}.nk`);
-    const withSeeds = () => inventory({ credentialsDir: creds, agent: { nats: { nkey_seed_file: join(dir, "hosts", "{host}", "etc", "creds", "agent-{host}.nk") } } });
+    const withSeeds = () =>
+      inventory({ credentialsDir: creds, agent: { nats: { nkey_seed_file: join(dir, "hosts", "{host}", "etc", "creds", "agent-{host}.nk") } } });
     const r = await run(withSeeds());
     expect(r.ok, JSON.stringify(r, null, 2)).toBe(true);
     const ballastUid = Number(execFileSync("id", ["-u", "ballast"], { encoding: "utf8" }).trim());

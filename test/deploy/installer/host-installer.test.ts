@@ -24,13 +24,18 @@ class LocalRemote implements RemoteHost {
       c.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
     });
   }
-  async upload(local: string, remote: string) { copyFileSync(local, remote); }
-  async writeFile(remote: string, content: string) { writeFileSync(remote, content, { mode: 0o600 }); }
+  async upload(local: string, remote: string) {
+    copyFileSync(local, remote);
+  }
+  async writeFile(remote: string, content: string) {
+    writeFileSync(remote, content, { mode: 0o600 });
+  }
   close() {}
 }
 
 const pinger = (ok: boolean): AgentPinger => ({
-  ping: async (host) => (ok ? { ok: true, pong: { host, ts: 0, agentVersion: "0.1.0", driver: "sim" }, afterMs: 1 } : { ok: false, error: "agent did not answer (test)" }),
+  ping: async (host) =>
+    ok ? { ok: true, pong: { host, ts: 0, agentVersion: "0.1.0", driver: "sim" }, afterMs: 1 } : { ok: false, error: "agent did not answer (test)" },
   close: async () => undefined,
 });
 
@@ -85,7 +90,9 @@ describe("installHost (local remote)", () => {
     expect(r.status).toBe("failed");
     expect(r.failure).toMatchObject({ step: "verify", phase: "after-switch", message: "agent did not answer (test)" });
     expect(r.rollback).toMatchObject({ ok: true, to: undefined });
-    expect(r.rollback?.detail).toMatch(/current symlink removed \(first install\), agent\.yaml removed, unit removed, agent stopped \(it was not running before\), unit disabled again/);
+    expect(r.rollback?.detail).toMatch(
+      /current symlink removed \(first install\), agent\.yaml removed, unit removed, agent stopped \(it was not running before\), unit disabled again/,
+    );
     expect(existsSync(join(dir, "opt", "current"))).toBe(false);
     expect(existsSync(join(dir, "etc", "agent.yaml"))).toBe(false);
     expect(standInPid(join(dir, "state"))).toBeUndefined();
@@ -116,7 +123,12 @@ describe("installHost (local remote)", () => {
     const failOnce = `#!/bin/sh\nif [ "$1" = restart ]; then cp '${sc}.orig' '${sc}'; echo "Job for $2 failed because the control process exited with error code." >&2; exit 1; fi\nexec '${sc}.orig' "$@"\n`;
     const pid = standInPid(join(dir, "state"));
     const changed = { ...t, agentYaml: t.agentYaml + "interval: 3\n" };
-    const r = await installHost(changed, { ...ctx, beforeAction: (_h, a) => { if (a === "restart") writeFileSync(sc, failOnce, { mode: 0o755 }); } });
+    const r = await installHost(changed, {
+      ...ctx,
+      beforeAction: (_h, a) => {
+        if (a === "restart") writeFileSync(sc, failOnce, { mode: 0o755 });
+      },
+    });
     expect(r.failure).toMatchObject({ step: "restart", phase: "after-switch", exitCode: 1 });
     expect(r.failure?.stderr).toMatch(/Job for ballast-agent.service failed/);
     expect(r.rollback).toMatchObject({ ok: true, to: ctx.releaseSha });
@@ -128,7 +140,12 @@ describe("installHost (local remote)", () => {
   it.skipIf(uid !== 0)("a rollback that fails says the host may be half-installed", async () => {
     const changed = { ...t, agentYaml: t.agentYaml + "interval: 4\n" };
     // The unit loses its ExecStart behind the installer's back: neither restart can work.
-    const r = await installHost(changed, { ...ctx, beforeAction: (_h, a) => { if (a === "restart") writeFileSync(join(dir, "units", t.unitName), "[Service]\n"); } });
+    const r = await installHost(changed, {
+      ...ctx,
+      beforeAction: (_h, a) => {
+        if (a === "restart") writeFileSync(join(dir, "units", t.unitName), "[Service]\n");
+      },
+    });
     expect(r.failure?.step).toBe("restart");
     expect(r.rollback?.ok).toBe(false);
     expect(r.state).toMatch(/ROLLBACK FAILED: .*no ExecStart.*half-installed/);

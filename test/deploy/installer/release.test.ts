@@ -25,7 +25,9 @@ describe("release", () => {
       },
     };
     expect(productionPackages(lock, (rel) => rel !== "node_modules/missing-optional")).toEqual([
-      "node_modules/@nats-io/nkeys", "node_modules/cpu-features", "node_modules/zod",
+      "node_modules/@nats-io/nkeys",
+      "node_modules/cpu-features",
+      "node_modules/zod",
     ]);
   });
 

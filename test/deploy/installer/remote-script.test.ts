@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseInventory, resolveHosts, type HostTarget } from "../../../deploy/installer/inventory.js";
 import { parseProbe } from "../../../deploy/installer/plan.js";
 import {
-  asRoot, installReleaseScript, probeScript, pruneScript, restoreFileScript, switchScript, writeFileScript,
+  asRoot,
+  installReleaseScript,
+  probeScript,
+  pruneScript,
+  restoreFileScript,
+  switchScript,
+  writeFileScript,
 } from "../../../deploy/installer/remote-script.js";
 
 // The remote scripts run here with the local sh against temp dirs: same text as over SSH.
@@ -27,7 +33,12 @@ describe("remote scripts", () => {
     execFileSync("tar", ["-czf", tarball, "-C", join(dir, "src"), "bin"]);
     sha = createHash("sha256").update(readFileSync(tarball)).digest("hex");
     const inv = parseInventory({
-      defaults: { service_group: group, paths: { prefix: join(dir, "opt"), config_dir: join(dir, "etc"), unit_dir: join(dir, "units") }, service_manager: { systemctl: "true" }, agent: { driver: "sim" } },
+      defaults: {
+        service_group: group,
+        paths: { prefix: join(dir, "opt"), config_dir: join(dir, "etc"), unit_dir: join(dir, "units") },
+        service_manager: { systemctl: "true" },
+        agent: { driver: "sim" },
+      },
       verify: { enabled: false },
       hosts: [{ host: "hv-a", ssh: "127.0.0.1" }],
     });
@@ -78,7 +89,16 @@ describe("remote scripts", () => {
     const r = sh(probeScript(t, sha, "root"));
     expect(r.status).toBe(0);
     const p = parseProbe(r.stdout);
-    expect(p).toMatchObject({ virsh: "not-needed", groupExists: true, userExists: true, sysusersSha: undefined, current: `releases/${sha}`, releasePresent: true, configSha: undefined, unitSha: undefined });
+    expect(p).toMatchObject({
+      virsh: "not-needed",
+      groupExists: true,
+      userExists: true,
+      sysusersSha: undefined,
+      current: `releases/${sha}`,
+      releasePresent: true,
+      configSha: undefined,
+      unitSha: undefined,
+    });
     expect(p.node).toMatch(/^v\d+\./);
   });
 

@@ -7,8 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { shellJoin, shellQuote } from "../../../deploy/installer/shell-quote.js";
 
 /** What `sh` makes of the quoted word: printed back byte for byte. */
-const echoBack = (value: string, cwd: string) =>
-  execFileSync("sh", ["-c", `printf '%s' ${shellQuote(value)}`], { cwd, encoding: "utf8" });
+const echoBack = (value: string, cwd: string) => execFileSync("sh", ["-c", `printf '%s' ${shellQuote(value)}`], { cwd, encoding: "utf8" });
 
 describe("shellQuote", () => {
   const dir = mkdtempSync(join(tmpdir(), "ballast-quote-"));
@@ -31,7 +30,7 @@ describe("shellQuote", () => {
     "$(touch PWNED)",
     "`touch PWNED`",
     "a'; touch PWNED; echo '",
-    "\"$(touch PWNED)\"",
+    '"$(touch PWNED)"',
     "x\ntouch PWNED",
     "${IFS}touch${IFS}PWNED",
     "a && touch PWNED || touch PWNED",
@@ -46,9 +45,12 @@ describe("shellQuote", () => {
 
   it("round-trips any string without NUL through sh", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 40 }).filter((s) => !s.includes("\0")), (s) => {
-        expect(echoBack(s, dir)).toBe(s);
-      }),
+      fc.property(
+        fc.string({ unit: "binary", maxLength: 40 }).filter((s) => !s.includes("\0")),
+        (s) => {
+          expect(echoBack(s, dir)).toBe(s);
+        },
+      ),
       { numRuns: 150 },
     );
     expect(existsSync(join(dir, "PWNED"))).toBe(false);

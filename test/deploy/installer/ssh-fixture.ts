@@ -37,7 +37,6 @@ export interface SshdHandle {
   stop(): Promise<void>;
 }
 
-
 /** Starts sshd -D on 127.0.0.1 with everything in `dir`; authorizes `authorizedKeys`. */
 export async function startSshd(dir: string, authorizedKeys: string[]): Promise<SshdHandle> {
   mkdirSync(dir, { recursive: true });
@@ -72,9 +71,13 @@ export async function startSshd(dir: string, authorizedKeys: string[]): Promise<
   if (madeRunSshd) mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   const child: ChildProcess = spawn(SSHD, ["-D", "-e", "-f", conf], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr?.on("data", (d) => { stderr = (stderr + String(d)).slice(-8000); });
+  child.stderr?.on("data", (d) => {
+    stderr = (stderr + String(d)).slice(-8000);
+  });
   let exited = false;
-  child.once("exit", () => { exited = true; });
+  child.once("exit", () => {
+    exited = true;
+  });
   try {
     await waitForPort(port, 10_000, () => exited);
   } catch (e) {
@@ -92,7 +95,9 @@ export async function startSshd(dir: string, authorizedKeys: string[]): Promise<
       if (!exited && child.pid !== undefined) {
         const done = new Promise<void>((r) => child.once("exit", () => r()));
         process.kill(child.pid, "SIGTERM");
-        const t = setTimeout(() => { if (!exited && child.pid) process.kill(child.pid, "SIGKILL"); }, 3000);
+        const t = setTimeout(() => {
+          if (!exited && child.pid) process.kill(child.pid, "SIGKILL");
+        }, 3000);
         await done;
         clearTimeout(t);
       }

@@ -68,7 +68,11 @@ export function vm(name: string, hostId: string, o: VmOpts = {}): SnapshotVm {
   };
 }
 
-export function snapshot(hosts: SnapshotHost[], vms: SnapshotVm[], extra: { inFlight?: InFlightMigration[]; history?: PastMove[]; frozenVms?: string[] } = {}): ClusterSnapshot {
+export function snapshot(
+  hosts: SnapshotHost[],
+  vms: SnapshotVm[],
+  extra: { inFlight?: InFlightMigration[]; history?: PastMove[]; frozenVms?: string[] } = {},
+): ClusterSnapshot {
   return { v: 1, takenAt: NOW, hosts, vms, inFlight: extra.inFlight ?? [], history: extra.history ?? [], frozenVms: extra.frozenVms ?? [] };
 }
 

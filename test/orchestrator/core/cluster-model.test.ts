@@ -6,7 +6,11 @@ describe("ClusterModel", () => {
   const p = policy();
 
   it("derives cores and MiB from the snapshot, sorted by id whatever the input order", () => {
-    const m = new ClusterModel(snapshot([host("b", { cpus: 16, cpu: 50 }), host("a", { cpus: 8, cpu: 25, mem: 50, memGiB: 32 })], [vm("y", "b"), vm("x", "a", { mem: 4096 })]), p, NOW);
+    const m = new ClusterModel(
+      snapshot([host("b", { cpus: 16, cpu: 50 }), host("a", { cpus: 8, cpu: 25, mem: 50, memGiB: 32 })], [vm("y", "b"), vm("x", "a", { mem: 4096 })]),
+      p,
+      NOW,
+    );
     expect(m.hosts.map((h) => h.id)).toEqual(["a", "b"]);
     const a = m.hostById.get("a")!;
     expect(a.usedCores).toBe(2);
@@ -16,7 +20,10 @@ describe("ClusterModel", () => {
   });
 
   it("counts an in-flight migration on both ends: reserved on the destination, still carried by the source", () => {
-    const s = { ...snapshot([host("a", { cpu: 50 }), host("b", { cpu: 0, mem: 0 })], [vm("x", "a", { mem: 4096, cpu: 200 })]), inFlight: [flight("x", "a", "b", { mem: 4096, cpu: 200 })] };
+    const s = {
+      ...snapshot([host("a", { cpu: 50 }), host("b", { cpu: 0, mem: 0 })], [vm("x", "a", { mem: 4096, cpu: 200 })]),
+      inFlight: [flight("x", "a", "b", { mem: 4096, cpu: 200 })],
+    };
     const m = new ClusterModel(s, p, NOW);
     const a = m.hostById.get("a")!;
     const b = m.hostById.get("b")!;

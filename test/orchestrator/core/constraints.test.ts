@@ -17,7 +17,13 @@ function verdict(s: ClusterSnapshot, pol: PolicyInput = {}, opts: Partial<DestOp
   if (opts.allowEmpty === false) ctx.closing.clear();
   const x = ctx.model.vmByName.get("x")!;
   const vmR = checkVm(ctx, x);
-  const d = checkDestination(ctx, x, ctx.model.hostById.get(dest)!, { cpuLimit: p.max_load_candidate, memLimit: p.max_mem_candidate, allowEmpty: true, caps: ctx.caps, ...opts });
+  const d = checkDestination(ctx, x, ctx.model.hostById.get(dest)!, {
+    cpuLimit: p.max_load_candidate,
+    memLimit: p.max_mem_candidate,
+    allowEmpty: true,
+    caps: ctx.caps,
+    ...opts,
+  });
   return { vm: vmR, dest: d.ok ? null : d.rejection, ok: d, ctx };
 }
 
@@ -31,20 +37,31 @@ describe("checkDestination: one scenario per code", () => {
     { code: "DEST_TOO_MANY_VMS", s: base({ bVms: [vm("b1", "b"), vm("b2", "b")] }), pol: { max_vm_per_host: 2 } },
     { code: "DEST_CPU", s: base({ b: { cpu: 65 } }) },
     { code: "DEST_MEM", s: base({ b: { mem: 84 } }), note: "projected memory over max_mem_candidate" },
-    { code: "DEST_MEM", s: base({ b: { cpu: 10, mem: 10, memGiB: 16 }, bVms: [vm("b1", "b", { mem: 14_000 })] }), note: "committed VM memory over overcommit × total − reserve" },
+    {
+      code: "DEST_MEM",
+      s: base({ b: { cpu: 10, mem: 10, memGiB: 16 }, bVms: [vm("b1", "b", { mem: 14_000 })] }),
+      note: "committed VM memory over overcommit × total − reserve",
+    },
     { code: "DEST_SETTLING", s: { ...base(), history: [past("z", "b", "c", 30)] }, pol: { host_settle: 60 } },
     { code: "DEST_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "c", "b"), flight("z2", "d", "b")] } },
     { code: "DEST_EMPTY", s: base({ bVms: [] }), opts: { allowEmpty: false } },
     { code: "RULE_MUST", s: base(), pol: { rules: [{ name: "apart", type: "anti-affinity", vms: ["x", "b1"] }] } },
     { code: "RULE_MUST", s: base(), pol: { rules: [{ name: "only-a-c", type: "vm-host", vms: ["x"], hosts: ["a", "c"] }] } },
     { code: "RULE_MUST", s: base(), pol: { rules: [{ name: "not-b", type: "vm-not-host", vms: ["x"], hosts: ["b"] }] } },
-    { code: "RULE_MUST", s: snapshot([host("a"), host("b")], [vm("x", "a"), vm("y", "a"), vm("b1", "b")]), pol: { rules: [{ name: "together", type: "affinity", vms: ["x", "y"] }] } },
+    {
+      code: "RULE_MUST",
+      s: snapshot([host("a"), host("b")], [vm("x", "a"), vm("y", "a"), vm("b1", "b")]),
+      pol: { rules: [{ name: "together", type: "affinity", vms: ["x", "y"] }] },
+    },
     { code: "DEST_IS_SOURCE", s: base(), dest: "a" },
-  ] as { code: string; s: ClusterSnapshot; pol?: PolicyInput; opts?: Partial<DestOptions>; dest?: string; note?: string }[])("$code $note", ({ code, s, pol, opts, dest }) => {
-    const r = verdict(s, pol, opts, "cycle", dest);
-    expect(r.dest?.code).toBe(code);
-    expect(r.dest?.message.length).toBeGreaterThan(10);
-  });
+  ] as { code: string; s: ClusterSnapshot; pol?: PolicyInput; opts?: Partial<DestOptions>; dest?: string; note?: string }[])(
+    "$code $note",
+    ({ code, s, pol, opts, dest }) => {
+      const r = verdict(s, pol, opts, "cycle", dest);
+      expect(r.dest?.code).toBe(code);
+      expect(r.dest?.message.length).toBeGreaterThan(10);
+    },
+  );
 
   it("a clean destination passes with its projected loads", () => {
     const r = verdict(base());
@@ -104,7 +121,11 @@ describe("checkVm: one scenario per code", () => {
     { code: "SOURCE_EXCLUDED", s: base(), pol: { excluded_hosts: ["a"] } },
     { code: "SOURCE_SILENT", s: snapshot([host("a", { lastSeenAgo: 100 }), host("b")], [vm("x", "a")]) },
     { code: "MOVES_PER_CYCLE", s: base(), pol: { max_moves_per_cycle: 0 } },
-    { code: "TOTAL_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "c", "d"), flight("z2", "c", "d"), flight("z3", "e", "f"), flight("z4", "e", "f")] }, pol: { max_concurrent_total: 4 } },
+    {
+      code: "TOTAL_CONCURRENCY",
+      s: { ...base(), inFlight: [flight("z1", "c", "d"), flight("z2", "c", "d"), flight("z3", "e", "f"), flight("z4", "e", "f")] },
+      pol: { max_concurrent_total: 4 },
+    },
     { code: "SOURCE_CONCURRENCY", s: { ...base(), inFlight: [flight("z1", "a", "c"), flight("z2", "a", "d")] } },
   ] as { code: string; s: ClusterSnapshot; pol?: PolicyInput }[])("$code", ({ code, s, pol }) => {
     expect(verdict(s, pol).vm?.code).toBe(code);
@@ -145,11 +166,18 @@ describe("exceedsPhysicalMemory", () => {
 
   it("says what the dispatcher's pre-check says (available − incoming − reserve < VM)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 1 << 20 }), fc.nat(1 << 20), fc.nat(1 << 18), fc.nat(1 << 16), fc.nat(1 << 18), (total, availRaw, incoming, reserve, vmMiB) => {
-        const available = Math.min(total, availRaw);
-        const dispatcher = available - incoming - reserve < vmMiB;
-        expect(exceedsPhysicalMemory(total - available + incoming, vmMiB, total, reserve)).toBe(dispatcher);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 1 << 20 }),
+        fc.nat(1 << 20),
+        fc.nat(1 << 18),
+        fc.nat(1 << 16),
+        fc.nat(1 << 18),
+        (total, availRaw, incoming, reserve, vmMiB) => {
+          const available = Math.min(total, availRaw);
+          const dispatcher = available - incoming - reserve < vmMiB;
+          expect(exceedsPhysicalMemory(total - available + incoming, vmMiB, total, reserve)).toBe(dispatcher);
+        },
+      ),
     );
   });
 });

@@ -7,7 +7,9 @@ import { flight, host, NOW, policy, snapshot, vm } from "./builders.js";
 // must be exactly those of computing each digest on its own.
 
 const s = () =>
-  snapshot([host("b"), host("a"), host("c")], [vm("y1", "b"), vm("x1", "a"), vm("z1", "c"), vm("x2", "a")], { inFlight: [flight("z1", "c", "a"), flight("x2", "a", "b")] });
+  snapshot([host("b"), host("a"), host("c")], [vm("y1", "b"), vm("x1", "a"), vm("z1", "c"), vm("x2", "a")], {
+    inFlight: [flight("z1", "c", "a"), flight("x2", "a", "b")],
+  });
 
 describe("digests with shared sorting", () => {
   it("gives plan() the same ids as computing each digest alone, call after call", () => {

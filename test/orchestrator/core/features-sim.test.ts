@@ -13,7 +13,10 @@ const roomy = { max_moves_per_cycle: 50, max_concurrent_total: 50, max_concurren
 describe("cpuSpeed (mixed CPU generations)", () => {
   it("scales a VM's CPU by the speed of the host it was measured on", () => {
     const s = snapshot(
-      [{ ...host("fast", { cpus: 2, cpu: 50 }), cpuSpeed: 2660 / 1860 }, { ...host("slow", { cpus: 2, cpu: 0 }), cpuSpeed: 1 }],
+      [
+        { ...host("fast", { cpus: 2, cpu: 50 }), cpuSpeed: 2660 / 1860 },
+        { ...host("slow", { cpus: 2, cpu: 0 }), cpuSpeed: 1 },
+      ],
       [vm("v", "fast", { cpu: 100, vcpus: 1 })],
     );
     const m = new ClusterModel(s, policy(), NOW);

@@ -20,7 +20,18 @@ const POLICIES: [string, PolicyInput][] = [
   ["default", {}],
   ["all-strategies", { strategies: ["hotspot", "balance", "consolidate"], spare_hosts: 0 }],
   ["balance-consolidate", { strategies: ["balance", "consolidate"], balance_threshold: 2, min_gain: 0.5, consolidate_load: 75 }],
-  ["tight", { strategies: ["hotspot", "consolidate"], max_moves_per_cycle: 2, max_concurrent_total: 3, max_concurrent_per_source: 1, max_concurrent_per_destination: 1, predict_window: 0, headroom_min_share: 1 }],
+  [
+    "tight",
+    {
+      strategies: ["hotspot", "consolidate"],
+      max_moves_per_cycle: 2,
+      max_concurrent_total: 3,
+      max_concurrent_per_source: 1,
+      max_concurrent_per_destination: 1,
+      predict_window: 0,
+      headroom_min_share: 1,
+    },
+  ],
   ["operator-friendly", { strategies: ["hotspot", "balance"], host_settle: 0, vm_cooldown: 0, max_over: 0, mem_overcommit: 1.5, max_vm_per_host: 6 }],
 ];
 
@@ -39,7 +50,8 @@ export function goldenCases(count: number, seed: number): GoldenCase[] {
       const swing = steady ? rnd() * 2 : rnd() * 15;
       const overFor = pick([0, 30, 60, 120, 300]);
       const samples = [];
-      for (let t = overFor + 60, k = 0; t >= 0; t -= 10, k++) samples.push({ ts: NOW - t * 1000, cpu: Math.max(0, Math.min(100, t > overFor ? cpu - 30 : cpu + (k % 2 === 0 ? swing : -swing))), mem });
+      for (let t = overFor + 60, k = 0; t >= 0; t -= 10, k++)
+        samples.push({ ts: NOW - t * 1000, cpu: Math.max(0, Math.min(100, t > overFor ? cpu - 30 : cpu + (k % 2 === 0 ? swing : -swing))), mem });
       const h = host(`h${i}`, {
         cpus: pick([4, 8, 16, 32]),
         memGiB: pick([16, 32, 64, 128]),
@@ -58,7 +70,13 @@ export function goldenCases(count: number, seed: number): GoldenCase[] {
     const nVms = int(0, nHosts * 4);
     for (let i = 0; i < nVms; i++) {
       const state = pick(["running", "running", "running", "running", "running", "paused", "shutoff"] as const);
-      const v = vm(`v${i}`, `h${int(0, nHosts - 1)}`, { mem: int(256, 12_288), cpu: rnd() < 0.15 ? null : int(0, 400), vcpus: int(1, 8), state, ...(rnd() < 0.2 ? { dirty: int(0, 300) } : {}) });
+      const v = vm(`v${i}`, `h${int(0, nHosts - 1)}`, {
+        mem: int(256, 12_288),
+        cpu: rnd() < 0.15 ? null : int(0, 400),
+        vcpus: int(1, 8),
+        state,
+        ...(rnd() < 0.2 ? { dirty: int(0, 300) } : {}),
+      });
       vms.push(v);
     }
     if (vms.length > 0 && rnd() < 0.1) vms.push({ ...vms[0]!, host: `h${(Number(vms[0]!.host.slice(1)) + 1) % nHosts}`, state: "paused" });

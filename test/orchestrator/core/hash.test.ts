@@ -11,9 +11,18 @@ describe("Hasher.num", () => {
   it("matches hashing the number's string for integers, tenths and any double", () => {
     const tenths = fc.integer({ min: -2_000_000_000, max: 2_000_000_000 }).map((k) => k / 10);
     fc.assert(
-      fc.property(fc.oneof(fc.maxSafeInteger(), fc.integer(), tenths, fc.double(), fc.constantFrom(0, -0, 0.5, -0.5, 0.1, 99.9, 1e21, 2 ** 53, 2 ** 53 + 2, -(2 ** 60), NaN, Infinity, -Infinity, 1e-7)), (n) => {
-        expect(new Hasher().num(n).digest()).toBe(viaString(n));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.maxSafeInteger(),
+          fc.integer(),
+          tenths,
+          fc.double(),
+          fc.constantFrom(0, -0, 0.5, -0.5, 0.1, 99.9, 1e21, 2 ** 53, 2 ** 53 + 2, -(2 ** 60), NaN, Infinity, -Infinity, 1e-7),
+        ),
+        (n) => {
+          expect(new Hasher().num(n).digest()).toBe(viaString(n));
+        },
+      ),
       { numRuns: 5000 },
     );
   });

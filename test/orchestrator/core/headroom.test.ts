@@ -138,7 +138,14 @@ describe("the planner with adaptive headroom", () => {
       widerHosts: note.numbers["widerHosts"],
       message: note.message,
     });
-    expect(note.numbers).toMatchObject({ share: p.adaptation!.share, hosts: p.adaptation!.hosts, load_threshold: 90, load_target: 85, max_load_candidate: 85, consolidate_load: 85 });
+    expect(note.numbers).toMatchObject({
+      share: p.adaptation!.share,
+      hosts: p.adaptation!.hosts,
+      load_threshold: 90,
+      load_target: 85,
+      max_load_candidate: 85,
+      consolidate_load: 85,
+    });
     // A new field goes after the ones a plan already had (the golden digests hash those, in order).
     expect(Object.keys(p).at(-1)).toBe("adaptation");
     expect(Plan.parse(JSON.parse(JSON.stringify(p)))).toEqual(p);
@@ -155,7 +162,9 @@ describe("the planner with adaptive headroom", () => {
 
   it("is deterministic: the same snapshot gives the same plan, byte for byte", () => {
     const s = withHot(1);
-    expect(JSON.stringify(plan(s, policy({ strategies: ["hotspot", "consolidate"] }), NOW))).toBe(JSON.stringify(plan(s, policy({ strategies: ["hotspot", "consolidate"] }), NOW)));
+    expect(JSON.stringify(plan(s, policy({ strategies: ["hotspot", "consolidate"] }), NOW))).toBe(
+      JSON.stringify(plan(s, policy({ strategies: ["hotspot", "consolidate"] }), NOW)),
+    );
   });
 });
 

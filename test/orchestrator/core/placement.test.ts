@@ -32,10 +32,23 @@ const sorted = (hs: readonly HostModel[]): boolean => hs.every((h, i) => i === 0
 const arb = (capacities: number) =>
   fc.record({
     hosts: fc.array(
-      fc.record({ size: fc.nat({ max: capacities - 1 }), cpu: fc.integer({ min: 0, max: 95 }), mem: fc.integer({ min: 5, max: 90 }), speed: fc.constantFrom(undefined, 1, 1.5) }),
+      fc.record({
+        size: fc.nat({ max: capacities - 1 }),
+        cpu: fc.integer({ min: 0, max: 95 }),
+        mem: fc.integer({ min: 5, max: 90 }),
+        speed: fc.constantFrom(undefined, 1, 1.5),
+      }),
       { minLength: 2, maxLength: 40 },
     ),
-    vms: fc.array(fc.record({ host: fc.nat(), mem: fc.integer({ min: 256, max: 16_384 }), cpu: fc.option(fc.integer({ min: 0, max: 800 }), { freq: 5 }), vcpus: fc.integer({ min: 1, max: 8 }) }), { minLength: 1, maxLength: 60 }),
+    vms: fc.array(
+      fc.record({
+        host: fc.nat(),
+        mem: fc.integer({ min: 256, max: 16_384 }),
+        cpu: fc.option(fc.integer({ min: 0, max: 800 }), { freq: 5 }),
+        vcpus: fc.integer({ min: 1, max: 8 }),
+      }),
+      { minLength: 1, maxLength: 60 },
+    ),
     moves: fc.array(fc.record({ vm: fc.nat(), to: fc.nat() }), { maxLength: 8 }),
     should: fc.array(fc.record({ vm: fc.nat(), hosts: fc.uniqueArray(fc.nat(), { minLength: 1, maxLength: 4 }) }), { maxLength: 4 }),
     weights: fc.constantFrom({}, { cpu_weight: 3, mem_weight: 1 }, { cpu_weight: 0, mem_weight: 1 }),
@@ -44,9 +57,18 @@ const arb = (capacities: number) =>
 function check(capacities: number) {
   fc.assert(
     fc.property(arb(capacities), ({ hosts, vms, moves, should, weights }) => {
-      const hs = hosts.map((h, i) => ({ ...host(`h${String(i).padStart(2, "0")}`, { cpus: 8 * (1 + (h.size % 8)), memGiB: 32 * (1 + Math.floor(h.size / 8)), cpu: h.cpu, mem: h.mem }), ...(h.speed ? { cpuSpeed: h.speed } : {}) }));
+      const hs = hosts.map((h, i) => ({
+        ...host(`h${String(i).padStart(2, "0")}`, { cpus: 8 * (1 + (h.size % 8)), memGiB: 32 * (1 + Math.floor(h.size / 8)), cpu: h.cpu, mem: h.mem }),
+        ...(h.speed ? { cpuSpeed: h.speed } : {}),
+      }));
       const vs = vms.map((v, i) => vm(`v${i}`, hs[v.host % hs.length]!.id, { mem: v.mem, cpu: v.cpu, vcpus: v.vcpus }));
-      const rules: PlacementRule[] = should.map((r, i) => ({ name: `s${i}`, type: "vm-not-host", strength: "should", vms: [vs[r.vm % vs.length]!.name], hosts: r.hosts.map((n) => hs[n % hs.length]!.id) }));
+      const rules: PlacementRule[] = should.map((r, i) => ({
+        name: `s${i}`,
+        type: "vm-not-host",
+        strength: "should",
+        vms: [vs[r.vm % vs.length]!.name],
+        hosts: r.hosts.map((n) => hs[n % hs.length]!.id),
+      }));
       const p = policy({ ...weights, rules, host_settle: 0 });
       const ctx = createContext(snapshot(hs, vs), p, NOW, "cycle", {});
       const m = ctx.model;

@@ -47,7 +47,10 @@ function compute(): Record<string, string> {
     out[`${c.name}/preflight`] = digest({ canDrain: pre.canDrain, reasons: pre.reasons, plan: pinned(pre.plan) });
     if (running) out[`${c.name}/explain`] = digest(explainVm(s, pol, now, running.name));
   }
-  for (const [name, swing] of [["bursty", 12], ["steady", 1]] as const) {
+  for (const [name, swing] of [
+    ["bursty", 12],
+    ["steady", 1],
+  ] as const) {
     const s = syntheticCluster({ hosts: 200, vmsPerHost: 12, seed: 7, hotShare: 0.08, swing });
     const pol = policy({ strategies: ["hotspot", "balance", "consolidate"] });
     out[`synthetic-${name}/cycle`] = digest(pinned(plan(s, pol, s.takenAt)));

@@ -40,24 +40,54 @@ const arbCluster = fc
     flights: fc.array(fc.record({ vm: fc.nat(), dest: fc.nat() }), { maxLength: 2 }),
     history: fc.array(fc.record({ vm: fc.nat(), src: fc.nat(), dst: fc.nat(), ago: fc.integer({ min: 1, max: 5000 }) }), { maxLength: 4 }),
     rules: fc.array(
-      fc.record({ type: fc.constantFrom("affinity", "anti-affinity", "vm-host", "vm-not-host"), strength: fc.constantFrom("must", "must", "should"), vms: fc.uniqueArray(fc.nat({ max: 17 }), { minLength: 2, maxLength: 3 }), hosts: fc.uniqueArray(fc.nat({ max: 6 }), { minLength: 1, maxLength: 3 }) }),
+      fc.record({
+        type: fc.constantFrom("affinity", "anti-affinity", "vm-host", "vm-not-host"),
+        strength: fc.constantFrom("must", "must", "should"),
+        vms: fc.uniqueArray(fc.nat({ max: 17 }), { minLength: 2, maxLength: 3 }),
+        hosts: fc.uniqueArray(fc.nat({ max: 6 }), { minLength: 1, maxLength: 3 }),
+      }),
       { maxLength: 3 },
     ),
   })
   .map(({ hosts, vms, flights, history, rules }) => {
     const hs = hosts.map((h, i) =>
-      host(`h${i}`, { cpus: h.cpus, memGiB: h.memGiB, cpu: h.cpu, mem: h.mem, overFor: h.overFor, lastSeenAgo: h.silent ? 100 : 0, maintenance: h.maintenance, ...(h.noAddress ? { address: null } : {}) }),
+      host(`h${i}`, {
+        cpus: h.cpus,
+        memGiB: h.memGiB,
+        cpu: h.cpu,
+        mem: h.mem,
+        overFor: h.overFor,
+        lastSeenAgo: h.silent ? 100 : 0,
+        maintenance: h.maintenance,
+        ...(h.noAddress ? { address: null } : {}),
+      }),
     );
     const hid = (n: number) => `h${n % hs.length}`;
     const vs = vms.map((v, i) => vm(`v${i}`, hid(v.host), { mem: v.mem, cpu: v.cpu, vcpus: v.vcpus, state: v.state as "running" }));
-    const fl = vs.length === 0 ? [] : flights.map((f) => vs[f.vm % vs.length]!).filter((v, i, a) => a.indexOf(v) === i).map((v, i) => flight(v.name, v.host, hid(i + 1 + Number(v.host.slice(1))), { mem: v.memMiB, cpu: v.cpuPercent ?? 0 })).filter((f) => f.source !== f.destination);
+    const fl =
+      vs.length === 0
+        ? []
+        : flights
+            .map((f) => vs[f.vm % vs.length]!)
+            .filter((v, i, a) => a.indexOf(v) === i)
+            .map((v, i) => flight(v.name, v.host, hid(i + 1 + Number(v.host.slice(1))), { mem: v.memMiB, cpu: v.cpuPercent ?? 0 }))
+            .filter((f) => f.source !== f.destination);
     const hist = vs.length === 0 ? [] : history.map((h) => past(`v${h.vm % vs.length}`, hid(h.src), hid(h.dst), h.ago));
-    const rs: PlacementRule[] = vs.length < 2 ? [] : rules.map((r, i) => {
-      const names = [...new Set(r.vms.map((n) => `v${n % vs.length}`))];
-      const base = { name: `r${i}`, strength: r.strength as "must" | "should" };
-      if (r.type === "vm-host" || r.type === "vm-not-host") return { ...base, type: r.type, vms: names, hosts: r.hosts.map(hid) } as PlacementRule;
-      return { ...base, type: r.type, vms: names.length >= 2 ? names : [names[0]!, `v${(Number(names[0]!.slice(1)) + 1) % vs.length}`] } as PlacementRule;
-    }).filter((r) => r.vms.length >= 2 || r.type === "vm-host" || r.type === "vm-not-host");
+    const rs: PlacementRule[] =
+      vs.length < 2
+        ? []
+        : rules
+            .map((r, i) => {
+              const names = [...new Set(r.vms.map((n) => `v${n % vs.length}`))];
+              const base = { name: `r${i}`, strength: r.strength as "must" | "should" };
+              if (r.type === "vm-host" || r.type === "vm-not-host") return { ...base, type: r.type, vms: names, hosts: r.hosts.map(hid) } as PlacementRule;
+              return {
+                ...base,
+                type: r.type,
+                vms: names.length >= 2 ? names : [names[0]!, `v${(Number(names[0]!.slice(1)) + 1) % vs.length}`],
+              } as PlacementRule;
+            })
+            .filter((r) => r.vms.length >= 2 || r.type === "vm-host" || r.type === "vm-not-host");
     return { s: snapshot(hs, vs, { inFlight: fl, history: hist }), rules: rs };
   });
 
@@ -114,10 +144,13 @@ function replayProblem(s: ClusterSnapshot, configured: Policy, pl: Plan): string
       if (r.target_hosts && !r.target_hosts.includes(m.destination)) continue;
       const others = r.vms.filter((o) => o !== m.vm && where.has(o));
       const ok =
-        r.type === "vm-host" ? r.hosts.includes(m.destination)
-        : r.type === "vm-not-host" ? !r.hosts.includes(m.destination)
-        : r.type === "anti-affinity" ? others.every((o) => !on(o, m.destination))
-        : others.every((o) => on(o, m.destination));
+        r.type === "vm-host"
+          ? r.hosts.includes(m.destination)
+          : r.type === "vm-not-host"
+            ? !r.hosts.includes(m.destination)
+            : r.type === "anti-affinity"
+              ? others.every((o) => !on(o, m.destination))
+              : others.every((o) => on(o, m.destination));
       if (!ok) return `must rule ${r.name} broken by ${m.vm} → ${m.destination}`;
     }
     src.used = Math.max(0, src.used - (v.cpuPercent !== null ? v.cpuPercent / 100 : 0));
@@ -154,19 +187,27 @@ describe("planner properties", () => {
   it("a plan never breaks capacity or a must rule (cycle with all strategies, evacuate, manual)", () => {
     let adapted = 0;
     fc.assert(
-      fc.property(arbCluster, fc.nat(), fc.constantFrom("cycle", "evacuate-stripe", "evacuate-pack", "manual"), fc.boolean(), ({ s: base, rules }, pick, mode, steady) => {
-        // Half the clusters get five more busy hosts with steady samples, so the CPU levels adapt.
-        const s = steady ? withSteadyHosts(base) : base;
-        const p = policy({ ...generous, strategies: ["hotspot", "balance", "consolidate"], balance_threshold: 0, min_gain: 0, max_over: 0, rules });
-        const h = s.hosts[pick % s.hosts.length]!.id;
-        const req: PlanRequest =
-          mode === "cycle" ? { mode: "cycle" }
-          : mode === "manual" ? { mode: "manual", vm: s.vms[pick % Math.max(1, s.vms.length)]?.name ?? "none" }
-          : { mode: "evacuate", host: h, placement: mode === "evacuate-pack" ? "pack" : "stripe", useEmptyHosts: pick % 2 === 0 };
-        const pl = plan(s, p, NOW, req);
-        if (pl.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED")) adapted += 1;
-        expect(replayProblem(s, p, pl)).toBeNull();
-      }),
+      fc.property(
+        arbCluster,
+        fc.nat(),
+        fc.constantFrom("cycle", "evacuate-stripe", "evacuate-pack", "manual"),
+        fc.boolean(),
+        ({ s: base, rules }, pick, mode, steady) => {
+          // Half the clusters get five more busy hosts with steady samples, so the CPU levels adapt.
+          const s = steady ? withSteadyHosts(base) : base;
+          const p = policy({ ...generous, strategies: ["hotspot", "balance", "consolidate"], balance_threshold: 0, min_gain: 0, max_over: 0, rules });
+          const h = s.hosts[pick % s.hosts.length]!.id;
+          const req: PlanRequest =
+            mode === "cycle"
+              ? { mode: "cycle" }
+              : mode === "manual"
+                ? { mode: "manual", vm: s.vms[pick % Math.max(1, s.vms.length)]?.name ?? "none" }
+                : { mode: "evacuate", host: h, placement: mode === "evacuate-pack" ? "pack" : "stripe", useEmptyHosts: pick % 2 === 0 };
+          const pl = plan(s, p, NOW, req);
+          if (pl.decisions.some((d) => d.code === "CPU_HEADROOM_ADAPTED")) adapted += 1;
+          expect(replayProblem(s, p, pl)).toBeNull();
+        },
+      ),
       { numRuns: RUNS },
     );
     // Adapted CPU levels were exercised (the steady clusters always adapt).
@@ -195,7 +236,13 @@ describe("planner properties", () => {
       fc.property(arbCluster, fc.integer({ min: 1, max: 1 << 30 }), ({ s, rules }, seed) => {
         const p = policy({ ...generous, strategies: ["hotspot", "balance", "consolidate"], balance_threshold: 0, min_gain: 0, rules });
         const a = JSON.stringify(plan(s, p, NOW));
-        const shuffled: ClusterSnapshot = { ...s, hosts: shuffle(s.hosts, seed), vms: shuffle(s.vms, seed + 1), history: shuffle(s.history, seed + 2), inFlight: shuffle(s.inFlight, seed + 3) };
+        const shuffled: ClusterSnapshot = {
+          ...s,
+          hosts: shuffle(s.hosts, seed),
+          vms: shuffle(s.vms, seed + 1),
+          history: shuffle(s.history, seed + 2),
+          inFlight: shuffle(s.inFlight, seed + 3),
+        };
         expect(JSON.stringify(plan(s, p, NOW))).toBe(a);
         expect(JSON.stringify(plan(shuffled, p, NOW))).toBe(a);
       }),

@@ -10,7 +10,12 @@ describe("cooldownOf", () => {
     { name: "one move 100 s ago: 600 s cooldown, blocked", moves: [past("x", "a", "b", 100)], cooldown: 600, blocked: true },
     { name: "one move 700 s ago: 600 s cooldown, free", moves: [past("x", "a", "b", 700)], cooldown: 600, blocked: false },
     { name: "two recent moves double it to 1200 s", moves: [past("x", "a", "b", 2000), past("x", "b", "c", 700)], cooldown: 1200, blocked: true },
-    { name: "three recent moves: 2400 s", moves: [past("x", "a", "b", 3000), past("x", "b", "c", 2500), past("x", "c", "d", 2000)], cooldown: 2400, blocked: true },
+    {
+      name: "three recent moves: 2400 s",
+      moves: [past("x", "a", "b", 3000), past("x", "b", "c", 2500), past("x", "c", "d", 2000)],
+      cooldown: 2400,
+      blocked: true,
+    },
     {
       name: "growth is capped at vm_cooldown_max",
       moves: [past("x", "a", "b", 3500), past("x", "b", "c", 3400), past("x", "c", "d", 3300), past("x", "d", "e", 3200), past("x", "e", "f", 100)],

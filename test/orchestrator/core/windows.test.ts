@@ -7,13 +7,112 @@ const series = (pairs: [agoSeconds: number, cpu: number][]) => pairs.map(([ago, 
 
 describe("classifyHost", () => {
   it.each([
-    { name: "overload shorter than max_over is not a source", samples: series([[100, 50], [90, 50], [40, 95], [30, 95], [20, 95], [10, 95], [0, 95]]), source: false, overSeconds: 40 },
-    { name: "overload exactly max_over makes a source", samples: series([[70, 50], [60, 95], [50, 95], [40, 95], [30, 95], [20, 95], [10, 95], [0, 95]]), source: true, overSeconds: 60 },
-    { name: "overload longer than max_over makes a source", samples: series([[120, 95], [110, 95], [100, 95], [90, 95], [80, 95], [70, 95], [60, 95], [50, 95], [40, 95], [30, 95], [20, 95], [10, 95], [0, 95]]), source: true, overSeconds: 120 },
-    { name: "a gap longer than stale_after breaks the streak", samples: series([[120, 95], [110, 95], [100, 95], [90, 95], [30, 95], [20, 95], [10, 95], [0, 95]]), source: false, overSeconds: 30 },
-    { name: "one sample under the threshold breaks the streak", samples: series([[120, 95], [110, 95], [100, 95], [90, 95], [80, 95], [40, 70], [30, 95], [20, 95], [10, 95], [0, 95]]), source: false, overSeconds: 30 },
-    { name: "newest sample under the threshold is never a source", samples: series([[120, 95], [110, 95], [100, 95], [90, 95], [80, 95], [70, 95], [0, 60]]), source: false, overSeconds: 0 },
-    { name: "a value equal to the threshold is not over it", samples: series([[120, 80], [60, 80], [30, 80], [0, 80]]), source: false, overSeconds: 0 },
+    {
+      name: "overload shorter than max_over is not a source",
+      samples: series([
+        [100, 50],
+        [90, 50],
+        [40, 95],
+        [30, 95],
+        [20, 95],
+        [10, 95],
+        [0, 95],
+      ]),
+      source: false,
+      overSeconds: 40,
+    },
+    {
+      name: "overload exactly max_over makes a source",
+      samples: series([
+        [70, 50],
+        [60, 95],
+        [50, 95],
+        [40, 95],
+        [30, 95],
+        [20, 95],
+        [10, 95],
+        [0, 95],
+      ]),
+      source: true,
+      overSeconds: 60,
+    },
+    {
+      name: "overload longer than max_over makes a source",
+      samples: series([
+        [120, 95],
+        [110, 95],
+        [100, 95],
+        [90, 95],
+        [80, 95],
+        [70, 95],
+        [60, 95],
+        [50, 95],
+        [40, 95],
+        [30, 95],
+        [20, 95],
+        [10, 95],
+        [0, 95],
+      ]),
+      source: true,
+      overSeconds: 120,
+    },
+    {
+      name: "a gap longer than stale_after breaks the streak",
+      samples: series([
+        [120, 95],
+        [110, 95],
+        [100, 95],
+        [90, 95],
+        [30, 95],
+        [20, 95],
+        [10, 95],
+        [0, 95],
+      ]),
+      source: false,
+      overSeconds: 30,
+    },
+    {
+      name: "one sample under the threshold breaks the streak",
+      samples: series([
+        [120, 95],
+        [110, 95],
+        [100, 95],
+        [90, 95],
+        [80, 95],
+        [40, 70],
+        [30, 95],
+        [20, 95],
+        [10, 95],
+        [0, 95],
+      ]),
+      source: false,
+      overSeconds: 30,
+    },
+    {
+      name: "newest sample under the threshold is never a source",
+      samples: series([
+        [120, 95],
+        [110, 95],
+        [100, 95],
+        [90, 95],
+        [80, 95],
+        [70, 95],
+        [0, 60],
+      ]),
+      source: false,
+      overSeconds: 0,
+    },
+    {
+      name: "a value equal to the threshold is not over it",
+      samples: series([
+        [120, 80],
+        [60, 80],
+        [30, 80],
+        [0, 80],
+      ]),
+      source: false,
+      overSeconds: 0,
+    },
   ])("$name", ({ samples, source, overSeconds }) => {
     const v = classifyHost(host("a", { samples }), p, NOW);
     expect(v.source).toBe(source);
@@ -21,16 +120,55 @@ describe("classifyHost", () => {
   });
 
   it("tolerates delivery jitter of a few ms, not a missing sample", () => {
-    const jittered = series([[60.004, 50], [60, 95], [50, 95], [40, 95], [30, 95], [20, 95], [10, 95], [0.003, 95]]);
+    const jittered = series([
+      [60.004, 50],
+      [60, 95],
+      [50, 95],
+      [40, 95],
+      [30, 95],
+      [20, 95],
+      [10, 95],
+      [0.003, 95],
+    ]);
     expect(classifyHost(host("a", { samples: jittered }), p, NOW).source).toBe(true);
-    const short = series([[60, 50], [50, 95], [40, 95], [30, 95], [20, 95], [10, 95], [0, 95]]);
+    const short = series([
+      [60, 50],
+      [50, 95],
+      [40, 95],
+      [30, 95],
+      [20, 95],
+      [10, 95],
+      [0, 95],
+    ]);
     expect(classifyHost(host("a", { samples: short }), p, NOW).source).toBe(false);
   });
 
   it("max_over = 0: the newest sample alone decides", () => {
     const p0 = policy({ max_over: 0 });
-    expect(classifyHost(host("a", { samples: series([[10, 10], [0, 95]]) }), p0, NOW).source).toBe(true);
-    expect(classifyHost(host("a", { samples: series([[10, 95], [0, 10]]) }), p0, NOW).source).toBe(false);
+    expect(
+      classifyHost(
+        host("a", {
+          samples: series([
+            [10, 10],
+            [0, 95],
+          ]),
+        }),
+        p0,
+        NOW,
+      ).source,
+    ).toBe(true);
+    expect(
+      classifyHost(
+        host("a", {
+          samples: series([
+            [10, 95],
+            [0, 10],
+          ]),
+        }),
+        p0,
+        NOW,
+      ).source,
+    ).toBe(false);
   });
 
   it("a host silent longer than stale_after is never a source", () => {
@@ -57,7 +195,15 @@ describe("classifyHost", () => {
   });
 
   it("unsorted samples are sorted by time first", () => {
-    const s = series([[0, 95], [60, 95], [30, 95], [10, 95], [50, 95], [40, 95], [20, 95]]);
+    const s = series([
+      [0, 95],
+      [60, 95],
+      [30, 95],
+      [10, 95],
+      [50, 95],
+      [40, 95],
+      [20, 95],
+    ]);
     expect(classifyHost(host("a", { samples: s }), p, NOW).source).toBe(true);
   });
 });

@@ -28,13 +28,25 @@ describe("operator API contract", () => {
     c = await startSimCluster({
       interval: INTERVAL,
       hosts: { a: host([vm("a-1", 30), vm("a-2", 20)]), b: host([vm("b-1", 10)]), c: host([]) },
-      policy: { interval: INTERVAL, stale_after: 5, max_over: 1, host_settle: 1, automation: "partial", strategies: ["hotspot", "consolidate"], spare_hosts: 0 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: 5,
+        max_over: 1,
+        host_settle: 1,
+        automation: "partial",
+        strategies: ["hotspot", "consolidate"],
+        spare_hosts: 0,
+      },
     });
     c.nc.subscribe(orchestratorSubjects.events, { callback: (_e, m) => void events.push(JSON.parse(dec.decode(m.data))) });
-    await waitUntil(async () => {
-      const s = await c.api("status", {});
-      return s.ok && s.data.hosts.filter((h) => h.fresh).length === 3;
-    }, 15_000, "all hosts to report");
+    await waitUntil(
+      async () => {
+        const s = await c.api("status", {});
+        return s.ok && s.data.hosts.filter((h) => h.fresh).length === 3;
+      },
+      15_000,
+      "all hosts to report",
+    );
   }, 60_000);
 
   afterAll(async () => {

@@ -5,16 +5,41 @@ import type { HostMetrics } from "../../../shared/schemas/host-metrics.js";
 import type { VmInfo } from "../../../shared/schemas/vm.js";
 
 const policy = { ...defaultPolicy(), stale_after: 30 };
-const vm = (name: string, o: Partial<VmInfo> = {}): VmInfo => ({ name, state: "running", vcpus: 1, memMiB: 1024, maxMemMiB: 1024, cpuPercent: 10, migrating: false, ...o });
+const vm = (name: string, o: Partial<VmInfo> = {}): VmInfo => ({
+  name,
+  state: "running",
+  vcpus: 1,
+  memMiB: 1024,
+  maxMemMiB: 1024,
+  cpuPercent: 10,
+  migrating: false,
+  ...o,
+});
 const metrics = (host: string, ts: number, vms: VmInfo[], cpu = 20): HostMetrics => ({
-  v: 1, host, ts, seq: ts, cpus: 4, hostCpuPercent: cpu, load1: 0, load5: 0, load15: 0, memTotalMiB: 8192, memAvailableMiB: 4096, loadSource: "host", cpuPercent: cpu, vms,
+  v: 1,
+  host,
+  ts,
+  seq: ts,
+  cpus: 4,
+  hostCpuPercent: cpu,
+  load1: 0,
+  load5: 0,
+  load15: 0,
+  memTotalMiB: 8192,
+  memAvailableMiB: 4096,
+  loadSource: "host",
+  cpuPercent: cpu,
+  vms,
 });
 
 describe("ClusterState", () => {
   it("judges freshness on metrics: a heartbeat alone keeps the agent alive but not the host usable", () => {
     const s = new ClusterState();
     s.ingestMetrics(metrics("a", 1, []), 1_000, policy);
-    s.ingestHeartbeat({ v: 1, host: "a", ts: 2, seq: 2, agentVersion: "x", startedAt: 0, collectOk: false, collectError: "virsh: failed to connect", migrationsRunning: 0 }, 40_000);
+    s.ingestHeartbeat(
+      { v: 1, host: "a", ts: 2, seq: 2, agentVersion: "x", startedAt: 0, collectOk: false, collectError: "virsh: failed to connect", migrationsRunning: 0 },
+      40_000,
+    );
     expect(s.isFresh("a", 40_000, policy)).toBe(false);
     const [st] = s.statuses(40_000, policy, new Map(), new Set());
     expect(st).toMatchObject({ fresh: false, agentAlive: true, collectOk: false });
@@ -33,8 +58,14 @@ describe("ClusterState", () => {
     s.ingestMetrics(metrics("a", 1, [vm("x", { migrating: true })]), 1_000, policy);
     s.ingestMetrics(metrics("b", 1, [vm("x", { state: "paused" }), vm("y")]), 1_000, policy);
     const snap = s.snapshot({ now: 1_500, mapping: new Map([["a", "10.0.0.1"]]), maintenance: new Set(["b"]), inFlight: [], history: [], frozenVms: [] });
-    expect(snap.vms.map((v) => [v.name, v.host])).toEqual([["x", "a"], ["y", "b"]]);
-    expect(snap.hosts.map((h) => [h.id, h.address ?? null, h.maintenance])).toEqual([["a", "10.0.0.1", false], ["b", null, true]]);
+    expect(snap.vms.map((v) => [v.name, v.host])).toEqual([
+      ["x", "a"],
+      ["y", "b"],
+    ]);
+    expect(snap.hosts.map((h) => [h.id, h.address ?? null, h.maintenance])).toEqual([
+      ["a", "10.0.0.1", false],
+      ["b", null, true],
+    ]);
     expect(s.locate("x").map((l) => l.host)).toEqual(["a", "b"]);
   });
 
@@ -79,7 +110,10 @@ describe("ClusterState", () => {
     const s = new ClusterState();
     s.ingestMetrics(metrics("a", 1, []), 1_000, policy);
     expect(s.collectFailure("a")).toBeUndefined();
-    s.ingestHeartbeat({ v: 1, host: "a", ts: 2, seq: 2, agentVersion: "x", startedAt: 0, collectOk: false, collectError: "libvirtd down", migrationsRunning: 0 }, 2_000);
+    s.ingestHeartbeat(
+      { v: 1, host: "a", ts: 2, seq: 2, agentVersion: "x", startedAt: 0, collectOk: false, collectError: "libvirtd down", migrationsRunning: 0 },
+      2_000,
+    );
     expect(s.collectFailure("a")).toBe("libvirtd down");
     // The planner sees it too, and will not send VMs there (DEST_UNHEALTHY).
     const snap = () => s.snapshot({ now: 3_000, mapping: new Map(), maintenance: new Set(), inFlight: [], history: [], frozenVms: [] }).hosts[0]!;

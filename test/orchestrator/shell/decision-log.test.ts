@@ -19,8 +19,13 @@ describe("DecisionLog replication", () => {
     log.record(plan("p-1", "web-1"), 1000);
     expect(seen).toHaveLength(1);
     expect(seen[0]!.cycle).toBe(1);
-    expect(seen[0]!.entries.map((e) => [e.kind, e.subject, e.vm, e.host])).toEqual([["move", "web-1", "web-1", "a"], ["host", "c", undefined, "c"]]);
-    expect(DecisionLogMessage.safeParse({ v: 1, instance: "x", session: "s", cycle: 1, entries: JSON.parse(JSON.stringify(seen[0]!.entries)) }).success).toBe(true);
+    expect(seen[0]!.entries.map((e) => [e.kind, e.subject, e.vm, e.host])).toEqual([
+      ["move", "web-1", "web-1", "a"],
+      ["host", "c", undefined, "c"],
+    ]);
+    expect(DecisionLogMessage.safeParse({ v: 1, instance: "x", session: "s", cycle: 1, entries: JSON.parse(JSON.stringify(seen[0]!.entries)) }).success).toBe(
+      true,
+    );
   });
 
   it("replayed decisions are queryable, and cycles continue after the replayed ones", () => {
@@ -35,6 +40,9 @@ describe("DecisionLog replication", () => {
     expect(standby.cycle).toBe(2);
     expect(standby.query({ vm: "web-2", limit: 10 }).map((e) => e.planId)).toEqual(["p-2"]);
     expect(standby.record(plan("p-3", "web-1"), 3000)).toBe(3);
-    expect(standby.query({ vm: "web-1", limit: 10, sinceCycle: 1 }).map((e) => [e.planId, e.cycle])).toEqual([["p-3", 3], ["p-1", 1]]);
+    expect(standby.query({ vm: "web-1", limit: 10, sinceCycle: 1 }).map((e) => [e.planId, e.cycle])).toEqual([
+      ["p-3", 3],
+      ["p-1", 1],
+    ]);
   });
 });

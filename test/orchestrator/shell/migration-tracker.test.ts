@@ -3,8 +3,17 @@ import { MigrationTracker } from "../../../orchestrator/shell/migration-tracker.
 import type { MigrationRecord } from "../../../shared/schemas/migration-record.js";
 
 const rec = (id: string, vm: string): MigrationRecord => ({
-  requestId: id, vm, source: "a", destination: "b", strategy: "hotspot", code: "HOST_OVERLOADED", reason: "r",
-  state: "PENDING", queuedAt: 0, memMiB: 1024, cpuPercent: 50,
+  requestId: id,
+  vm,
+  source: "a",
+  destination: "b",
+  strategy: "hotspot",
+  code: "HOST_OVERLOADED",
+  reason: "r",
+  state: "PENDING",
+  queuedAt: 0,
+  memMiB: 1024,
+  cpuPercent: 50,
 });
 
 describe("MigrationTracker", () => {
@@ -15,7 +24,19 @@ describe("MigrationTracker", () => {
     expect(t.busy("vm1")).toBe(true);
     t.start(r, 1000);
     expect(t.inFlight()).toEqual([{ requestId: "r1", vm: "vm1", source: "a", destination: "b", startedAt: 1000, memMiB: 1024, cpuPercent: 50 }]);
-    t.applyEvent({ v: 1, type: "migration.succeeded", ts: 2, requestId: "r1", vm: "vm1", source: "a", destination: "b", stats: { durationMs: 2100, downtimeMs: 40, dataTotalBytes: 9e7 } }, 3000);
+    t.applyEvent(
+      {
+        v: 1,
+        type: "migration.succeeded",
+        ts: 2,
+        requestId: "r1",
+        vm: "vm1",
+        source: "a",
+        destination: "b",
+        stats: { durationMs: 2100, downtimeMs: 40, dataTotalBytes: 9e7 },
+      },
+      3000,
+    );
     expect(t.busy("vm1")).toBe(false);
     expect(t.history({ limit: 5 })[0]).toMatchObject({ state: "SUCCEEDED", stats: { downtimeMs: 40 } });
     expect(t.pastMoves(0)).toEqual([{ vm: "vm1", source: "a", destination: "b", finishedAt: 3000, outcome: "succeeded" }]);
@@ -27,7 +48,19 @@ describe("MigrationTracker", () => {
     t.enqueue(r);
     t.start(r, 0);
     expect(t.applyEvent({ v: 1, type: "migration.failed", ts: 1, requestId: "nope", vm: "vm2", source: "a", destination: "b" }, 1)).toBeUndefined();
-    t.applyEvent({ v: 1, type: "migration.failed", ts: 1, requestId: "r2", vm: "vm2", source: "a", destination: "b", error: "error: unable to connect to server at '10.77.0.3:16509': Connection refused" }, 5);
+    t.applyEvent(
+      {
+        v: 1,
+        type: "migration.failed",
+        ts: 1,
+        requestId: "r2",
+        vm: "vm2",
+        source: "a",
+        destination: "b",
+        error: "error: unable to connect to server at '10.77.0.3:16509': Connection refused",
+      },
+      5,
+    );
     expect(t.history({ vm: "vm2", limit: 1 })[0]).toMatchObject({ state: "FAILED", error: expect.stringContaining("Connection refused") });
     expect(t.pastMoves(0)[0]!.outcome).toBe("failed");
   });

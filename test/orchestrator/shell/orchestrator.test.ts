@@ -10,9 +10,24 @@ import type { HostMetrics } from "../../../shared/schemas/host-metrics.js";
 // so the reaction does not wait for the next cycle tick; a host that stays hot signals only once.
 
 const metrics = (host: string, ts: number, cpu: number, vms: HostMetrics["vms"] = []): HostMetrics => ({
-  v: 1, host, ts, seq: ts, cpus: 4, hostCpuPercent: cpu, load1: 0, load5: 0, load15: 0, memTotalMiB: 8192, memAvailableMiB: 4096, loadSource: "host", cpuPercent: cpu, vms,
+  v: 1,
+  host,
+  ts,
+  seq: ts,
+  cpus: 4,
+  hostCpuPercent: cpu,
+  load1: 0,
+  load5: 0,
+  load15: 0,
+  memTotalMiB: 8192,
+  memAvailableMiB: 4096,
+  loadSource: "host",
+  cpuPercent: cpu,
+  vms,
 });
-const oneVm = (host: string): HostMetrics["vms"] => [{ name: `${host}-vm`, state: "running", vcpus: 1, memMiB: 1024, maxMemMiB: 1024, cpuPercent: 40, migrating: false }];
+const oneVm = (host: string): HostMetrics["vms"] => [
+  { name: `${host}-vm`, state: "running", vcpus: 1, memMiB: 1024, maxMemMiB: 1024, cpuPercent: 40, migrating: false },
+];
 
 function orchestrator(policy: PolicyInput) {
   let now = 0;
@@ -43,7 +58,10 @@ describe("Orchestrator.onMetrics", () => {
     expect(overloaded).toEqual([{ host: "a", at: 4000 }]);
     feed("a", 9000, 50);
     for (let t = 10_000; t <= 13_000; t += 1000) feed("a", t, 95);
-    expect(overloaded).toEqual([{ host: "a", at: 4000 }, { host: "a", at: 13_000 }]);
+    expect(overloaded).toEqual([
+      { host: "a", at: 4000 },
+      { host: "a", at: 13_000 },
+    ]);
   });
 
   it("after a cycle that adapted the CPU levels to steady loads, signals on the adapted trigger", async () => {

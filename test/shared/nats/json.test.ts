@@ -93,7 +93,10 @@ describe("requestJson", () => {
     const sub = await serve("ballast.orch.echo", (body) => ((body as { fail?: boolean }).fail ? err("BUSY", "try later") : ok(body)));
     try {
       await expect(requestJson(client, "ballast.orch.echo", { a: 1 }, { timeoutMs: 2000 })).resolves.toEqual({ ok: true, data: { a: 1 } });
-      await expect(requestJson(client, "ballast.orch.echo", { fail: true }, { timeoutMs: 2000 })).resolves.toEqual({ ok: false, error: { code: "BUSY", message: "try later" } });
+      await expect(requestJson(client, "ballast.orch.echo", { fail: true }, { timeoutMs: 2000 })).resolves.toEqual({
+        ok: false,
+        error: { code: "BUSY", message: "try later" },
+      });
     } finally {
       sub.unsubscribe();
     }

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { CLOUDSIM_DATACENTRE, HOST_G4, HOST_G5, hostTypeOf, migrationTimeS, ModelError, totalMips, validateSpec, vmTypeIndex } from "../../../sim/model/datacentre.js";
+import {
+  CLOUDSIM_DATACENTRE,
+  HOST_G4,
+  HOST_G5,
+  hostTypeOf,
+  migrationTimeS,
+  ModelError,
+  totalMips,
+  validateSpec,
+  vmTypeIndex,
+} from "../../../sim/model/datacentre.js";
 
 describe("data-centre model", () => {
   it("alternates G4 and G5 hosts", () => {

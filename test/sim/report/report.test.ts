@@ -3,8 +3,7 @@ import { metricsDocument, toMetricsJson } from "../../../sim/report/metrics-json
 import { energySlavSvg, escapeXml, migrationsPerHourSvg } from "../../../sim/report/svg.js";
 import type { RunMetrics } from "../../../sim/engine.js";
 
-const metrics = (energyKWh: number, slav: number): RunMetrics =>
-  ({ policy: "p", energyKWh, slav, migrationsPerHour: [1, 2, 3] }) as unknown as RunMetrics;
+const metrics = (energyKWh: number, slav: number): RunMetrics => ({ policy: "p", energyKWh, slav, migrationsPerHour: [1, 2, 3] }) as unknown as RunMetrics;
 
 describe("metrics JSON", () => {
   it("wraps runs in a versioned document", () => {

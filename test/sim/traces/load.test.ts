@@ -7,7 +7,12 @@ import { listTraceFiles, loadTraceDir } from "../../../sim/traces/load.js";
 describe("loadTraceDir", () => {
   it("takes files in sorted byte order, not directory order", () => {
     const dir = mkdtempSync(join(tmpdir(), "ballast-sim-"));
-    for (const [name, v] of [["b", "2"], ["A", "1"], ["a", "3"]] as const) writeFileSync(join(dir, name), `${v}\n${v}\n`);
+    for (const [name, v] of [
+      ["b", "2"],
+      ["A", "1"],
+      ["a", "3"],
+    ] as const)
+      writeFileSync(join(dir, name), `${v}\n${v}\n`);
     writeFileSync(join(dir, "README.md"), "not a trace");
     expect(listTraceFiles(dir)).toEqual(["A", "a", "b"]);
     const t = loadTraceDir(dir, "planetlab", { expectedSamples: 2 });

@@ -14,31 +14,67 @@ import { anchorsOf, relativeLinksOf } from "../../../tools/docs/markdown.js";
 
 // A small config with one key of each kind the Ballast schemas use.
 const Http = z
-  .object({ listen: z.string().regex(/^(a|b):\d+$/).nullable().default(null).describe("Where to listen.") })
+  .object({
+    listen: z
+      .string()
+      .regex(/^(a|b):\d+$/)
+      .nullable()
+      .default(null)
+      .describe("Where to listen."),
+  })
   .strict()
   .describe("The HTTP server.");
 
-const Square = z.object({ pattern: z.literal("square").describe("Selects it."), high: z.number().min(0).describe("High.") }).strict().describe("A square wave.");
+const Square = z
+  .object({ pattern: z.literal("square").describe("Selects it."), high: z.number().min(0).describe("High.") })
+  .strict()
+  .describe("A square wave.");
 
 const Sample = z
   .object({
     interval: z.number().min(0.1).max(3600).default(10).meta({ unit: "s", description: "Seconds between cycles." }),
     cooldown_max: z.number().min(0).default(21_600).meta({ unit: "s", description: "Longest cooldown." }),
-    log_bytes: z.number().int().min(1024 * 1024).default(64 * 1024 * 1024).meta({ unit: "bytes", description: "Log size." }),
+    log_bytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(64 * 1024 * 1024)
+      .meta({ unit: "bytes", description: "Log size." }),
     spare: z.number().int().min(0).default(1).describe("Spare hosts."),
     seed: z.number().int().default(1).describe("A seed."),
     mode: z.enum(["full", "manual"]).default("full").describe("How much it does alone."),
-    name: z.string().default(() => "computed-here").meta({ defaultText: "the host name", description: "Its name." }),
+    name: z
+      .string()
+      .default(() => "computed-here")
+      .meta({ defaultText: "the host name", description: "Its name." }),
     path: z.string().optional().describe("A file."),
     tags: z.array(z.string().min(1).max(10)).max(5).default([]).describe("Tags."),
-    strategies: z.array(z.enum(["a", "b"])).default(["a"]).describe("What runs."),
+    strategies: z
+      .array(z.enum(["a", "b"]))
+      .default(["a"])
+      .describe("What runs."),
     undocumented: z.boolean().default(false),
     http: Http.default(() => Http.parse({})),
     vms: z
-      .array(z.object({ name: z.string().describe("VM name."), cpu: z.union([z.number().min(0).max(400), Square]).default(0).describe("CPU.") }).strict().describe("A VM."))
+      .array(
+        z
+          .object({
+            name: z.string().describe("VM name."),
+            cpu: z
+              .union([z.number().min(0).max(400), Square])
+              .default(0)
+              .describe("CPU."),
+          })
+          .strict()
+          .describe("A VM."),
+      )
       .default([])
       .describe("The VMs."),
-    nats: z.object({ servers: z.array(z.string()).default([]).describe("Servers.") }).strict().default({ servers: [] }).describe("NATS."),
+    nats: z
+      .object({ servers: z.array(z.string()).default([]).describe("Servers.") })
+      .strict()
+      .default({ servers: [] })
+      .describe("NATS."),
   })
   .strict();
 
@@ -150,6 +186,13 @@ describe("value formatting", () => {
   });
 
   it("renders types of unions without repeating a kind", () => {
-    expect(renderType({ anyOf: [{ type: "object", properties: {} }, { type: "object", properties: {} }] })).toBe("object");
+    expect(
+      renderType({
+        anyOf: [
+          { type: "object", properties: {} },
+          { type: "object", properties: {} },
+        ],
+      }),
+    ).toBe("object");
   });
 });

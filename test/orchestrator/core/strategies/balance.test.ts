@@ -3,18 +3,24 @@ import { plan } from "../../../../orchestrator/core/planner.js";
 import { balance } from "../../../../orchestrator/core/strategies/balance.js";
 import { host, NOW, policy, snapshot, vm } from "../builders.js";
 
-const run = (s: ReturnType<typeof snapshot>, o: Parameters<typeof policy>[0] = {}) => plan(s, policy({ balance_threshold: 5, min_gain: 0.5, ...o }), NOW, { mode: "balance" });
+const run = (s: ReturnType<typeof snapshot>, o: Parameters<typeof policy>[0] = {}) =>
+  plan(s, policy({ balance_threshold: 5, min_gain: 0.5, ...o }), NOW, { mode: "balance" });
 
 describe("balance", () => {
   it("returns NO_BENEFICIAL_MOVE on a balanced cluster, with the numbers", () => {
     const s = snapshot([host("a", { cpu: 40 }), host("b", { cpu: 42 }), host("c", { cpu: 41 })], [vm("x", "a"), vm("y", "b")]);
     const p = run(s);
     expect(p.moves).toEqual([]);
-    expect(p.decisions).toEqual([expect.objectContaining({ kind: "cluster", code: "NO_BENEFICIAL_MOVE", numbers: expect.objectContaining({ balance_threshold: 5 }) })]);
+    expect(p.decisions).toEqual([
+      expect.objectContaining({ kind: "cluster", code: "NO_BENEFICIAL_MOVE", numbers: expect.objectContaining({ balance_threshold: 5 }) }),
+    ]);
   });
 
   it("moves load from the busiest to the idlest host and lowers the imbalance", () => {
-    const s = snapshot([host("a", { cpu: 65, mem: 60 }), host("b", { cpu: 10, mem: 20 })], [vm("x1", "a", { cpu: 100, mem: 4096 }), vm("x2", "a", { cpu: 150, mem: 8192 })]);
+    const s = snapshot(
+      [host("a", { cpu: 65, mem: 60 }), host("b", { cpu: 10, mem: 20 })],
+      [vm("x1", "a", { cpu: 100, mem: 4096 }), vm("x2", "a", { cpu: 150, mem: 8192 })],
+    );
     const p = run(s, { max_moves_per_cycle: 5 });
     expect(p.moves.length).toBeGreaterThan(0);
     expect(p.moves.every((m) => m.source === "a" && m.destination === "b" && m.code === "IMBALANCE")).toBe(true);

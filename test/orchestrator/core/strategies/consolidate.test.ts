@@ -77,7 +77,14 @@ describe("consolidate on hosts of mixed sizes", () => {
   const big = (id: string, cpu: number) => host(id, { cpus: 16, memGiB: 128, cpu });
   const tiny = (id: string, cpu: number) => host(id, { cpus: 4, memGiB: 32, cpu });
   const two = (h: string, cpu: number) => [vm(`${h}-1`, h, { cpu }), vm(`${h}-2`, h, { cpu })];
-  const cases: { name: string; hosts: ReturnType<typeof host>[]; vms: ReturnType<typeof vm>[]; o?: Parameters<typeof policy>[0]; freed: string[]; used: string[] }[] = [
+  const cases: {
+    name: string;
+    hosts: ReturnType<typeof host>[];
+    vms: ReturnType<typeof vm>[];
+    o?: Parameters<typeof policy>[0];
+    freed: string[];
+    used: string[];
+  }[] = [
     {
       name: "two 8-core hosts at 20 % and two 16-core hosts at 15 % and 18 %: one 16-core host is left",
       hosts: [small("s1", 20), small("s2", 20), big("b1", 15), big("b2", 18)],

@@ -52,7 +52,10 @@ describe("preflightEvacuation", () => {
   });
 
   it("says no, naming each VM that cannot be placed and the hosts' rejections", () => {
-    const s = snapshot([host("m"), host("b", { cpu: 60 }), host("c", { cpu: 65 })], [vm("fat", "m", { cpu: 400 }), vm("ok", "m", { cpu: 10 }), vm("b1", "b"), vm("c1", "c")]);
+    const s = snapshot(
+      [host("m"), host("b", { cpu: 60 }), host("c", { cpu: 65 })],
+      [vm("fat", "m", { cpu: 400 }), vm("ok", "m", { cpu: 10 }), vm("b1", "b"), vm("c1", "c")],
+    );
     const pre = preflightEvacuation(s, policy(), NOW, "m");
     expect(pre.canDrain).toBe(false);
     expect(pre.reasons[0]).toMatchObject({ kind: "vm", subject: "fat", code: "NO_DESTINATION", numbers: { DEST_CPU: 2 } });

@@ -10,7 +10,12 @@ describe("hotspot", () => {
   it("moves the cheapest VM whose move alone ends the overload", () => {
     const s = snapshot(
       [hotA(), host("b", { cpu: 20 })],
-      [vm("big", "a", { cpu: 300, mem: 16384 }), vm("cheap", "a", { cpu: 200, mem: 1024 }), vm("tiny", "a", { cpu: 50, mem: 512 }), vm("mid", "a", { cpu: 160, mem: 4096 })],
+      [
+        vm("big", "a", { cpu: 300, mem: 16384 }),
+        vm("cheap", "a", { cpu: 200, mem: 1024 }),
+        vm("tiny", "a", { cpu: 50, mem: 512 }),
+        vm("mid", "a", { cpu: 160, mem: 4096 }),
+      ],
     );
     const p = plan(s, policy(), NOW);
     expect(p.moves).toHaveLength(1);
@@ -19,14 +24,20 @@ describe("hotspot", () => {
   });
 
   it("waits for a hot source that is already sending a VM instead of shedding another", () => {
-    const s = { ...snapshot([hotA(), host("b", { cpu: 20 })], [vm("leaving", "a", { cpu: 200, mem: 1024 }), vm("other", "a", { cpu: 200, mem: 1024 })]), inFlight: [flight("f1", "a", "b")] };
+    const s = {
+      ...snapshot([hotA(), host("b", { cpu: 20 })], [vm("leaving", "a", { cpu: 200, mem: 1024 }), vm("other", "a", { cpu: 200, mem: 1024 })]),
+      inFlight: [flight("f1", "a", "b")],
+    };
     const p = plan(s, policy(), NOW);
     expect(p.moves).toEqual([]);
     expect(codes(p)).toContain("SOURCE_SENDING");
   });
 
   it("counts the dirty rate in the cost", () => {
-    const s = snapshot([hotA(), host("b", { cpu: 20 })], [vm("busy", "a", { cpu: 200, mem: 2048, dirty: 200 }), vm("calm", "a", { cpu: 200, mem: 2560, dirty: 1 })]);
+    const s = snapshot(
+      [hotA(), host("b", { cpu: 20 })],
+      [vm("busy", "a", { cpu: 200, mem: 2048, dirty: 200 }), vm("calm", "a", { cpu: 200, mem: 2560, dirty: 1 })],
+    );
     expect(plan(s, policy(), NOW).moves[0]?.vm).toBe("calm");
   });
 
@@ -39,7 +50,10 @@ describe("hotspot", () => {
   });
 
   it("hysteresis: sheds until the host is at or below load_target, not just under the threshold", () => {
-    const s = snapshot([hotA(), host("b", { cpus: 32, cpu: 10 }), host("c", { cpus: 32, cpu: 10 })], [vm("v1", "a", { cpu: 100 }), vm("v2", "a", { cpu: 90 }), vm("v3", "a", { cpu: 80 })]);
+    const s = snapshot(
+      [hotA(), host("b", { cpus: 32, cpu: 10 }), host("c", { cpus: 32, cpu: 10 })],
+      [vm("v1", "a", { cpu: 100 }), vm("v2", "a", { cpu: 90 }), vm("v3", "a", { cpu: 80 })],
+    );
     const p = plan(s, policy({ max_moves_per_cycle: 5, max_concurrent_per_source: 5, max_concurrent_total: 5 }), NOW);
     // 7.2 cores, target 5.6: no single VM suffices, v1 covers most (1.0); then 0.6 left and both
     // v2 (0.9) and v3 (0.8) suffice: v3 is cheaper (less CPU activity) → 5.4 cores = 67.5 %.
@@ -63,7 +77,10 @@ describe("hotspot", () => {
   });
 
   it("a memory hot spot sheds memory", () => {
-    const s = snapshot([host("a", { cpu: 10, mem: 95, memGiB: 64 }), host("b", { cpu: 10, mem: 10 })], [vm("small", "a", { mem: 1024 }), vm("large", "a", { mem: 8192 })]);
+    const s = snapshot(
+      [host("a", { cpu: 10, mem: 95, memGiB: 64 }), host("b", { cpu: 10, mem: 10 })],
+      [vm("small", "a", { mem: 1024 }), vm("large", "a", { mem: 8192 })],
+    );
     const p = plan(s, policy(), NOW);
     expect(p.moves[0]).toMatchObject({ vm: "large", numbers: { metric: "mem" } });
   });
@@ -81,14 +98,20 @@ describe("hotspot", () => {
   });
 
   it("does not move a VM in cooldown; the next cheapest sufficient VM goes instead", () => {
-    const s = { ...snapshot([hotA(), host("b", { cpu: 10 })], [vm("cheap", "a", { cpu: 200, mem: 1024 }), vm("other", "a", { cpu: 200, mem: 2048 })]), history: [past("cheap", "c", "a", 100)] };
+    const s = {
+      ...snapshot([hotA(), host("b", { cpu: 10 })], [vm("cheap", "a", { cpu: 200, mem: 1024 }), vm("other", "a", { cpu: 200, mem: 2048 })]),
+      history: [past("cheap", "c", "a", 100)],
+    };
     const p = plan(s, policy(), NOW);
     expect(p.moves[0]?.vm).toBe("other");
     expect(p.decisions.find((d) => d.subject === "cheap")?.code).toBe("VM_COOLDOWN");
   });
 
   it("freezes a ping-pong VM, reports it and never moves it", () => {
-    const s = { ...snapshot([hotA(), host("b", { cpu: 10 })], [vm("pp", "a", { cpu: 400 })]), history: [past("pp", "a", "b", 3000), past("pp", "b", "a", 2000)] };
+    const s = {
+      ...snapshot([hotA(), host("b", { cpu: 10 })], [vm("pp", "a", { cpu: 400 })]),
+      history: [past("pp", "a", "b", 3000), past("pp", "b", "a", 2000)],
+    };
     const p = plan(s, policy({ vm_cooldown: 0 }), NOW);
     expect(p.moves).toEqual([]);
     expect(p.frozen).toEqual(["pp"]);
@@ -97,7 +120,10 @@ describe("hotspot", () => {
 
   it("caps count migrations already in flight", () => {
     const s = {
-      ...snapshot([hotA(), host("h", { cpu: 95, overFor: 300 }), host("b", { cpus: 64, cpu: 5 }), host("c", { cpus: 64, cpu: 5 })], [vm("x", "a", { cpu: 200 }), vm("y", "h", { cpu: 300 })]),
+      ...snapshot(
+        [hotA(), host("h", { cpu: 95, overFor: 300 }), host("b", { cpus: 64, cpu: 5 }), host("c", { cpus: 64, cpu: 5 })],
+        [vm("x", "a", { cpu: 200 }), vm("y", "h", { cpu: 300 })],
+      ),
       inFlight: [flight("z1", "q", "r"), flight("z2", "q", "r"), flight("z3", "s", "t")],
     };
     const p = plan(s, policy({ max_moves_per_cycle: 5, max_concurrent_total: 4, max_concurrent_per_destination: 10 }), NOW);
@@ -106,7 +132,10 @@ describe("hotspot", () => {
   });
 
   it("per-destination concurrency counts in-flight arrivals", () => {
-    const s = { ...snapshot([hotA(), host("b", { cpu: 5 }), host("c", { cpu: 30 })], [vm("x", "a", { cpu: 200 })]), inFlight: [flight("z1", "q", "b", { cpu: 0, mem: 0 }), flight("z2", "q", "b", { cpu: 0, mem: 0 })] };
+    const s = {
+      ...snapshot([hotA(), host("b", { cpu: 5 }), host("c", { cpu: 30 })], [vm("x", "a", { cpu: 200 })]),
+      inFlight: [flight("z1", "q", "b", { cpu: 0, mem: 0 }), flight("z2", "q", "b", { cpu: 0, mem: 0 })],
+    };
     expect(plan(s, policy(), NOW).moves[0]?.destination).toBe("c");
   });
 

@@ -40,7 +40,11 @@ describe("the strategy registry", () => {
 
   it("operator strategies take their arguments from the request", () => {
     const p = policy();
-    expect(STRATEGIES.evacuate.defaults(p, { mode: "evacuate", host: "a", placement: "pack", useEmptyHosts: true })).toMatchObject({ host: "a", placement: "pack", useEmptyHosts: true });
+    expect(STRATEGIES.evacuate.defaults(p, { mode: "evacuate", host: "a", placement: "pack", useEmptyHosts: true })).toMatchObject({
+      host: "a",
+      placement: "pack",
+      useEmptyHosts: true,
+    });
     expect(STRATEGIES.evacuate.defaults(p)).toMatchObject({ host: "", placement: "stripe", useEmptyHosts: false });
     expect(STRATEGIES.manual.defaults(p, { mode: "manual", vm: "a1", destination: "b" })).toMatchObject({ vm: "a1", destination: "b" });
     expect(STRATEGIES.manual.defaults(p, { mode: "cycle" })).not.toHaveProperty("destination");
@@ -52,7 +56,14 @@ describe("runStrategies", () => {
     const ctx = createContext(cluster(), policy(), NOW, "evacuate", {});
     const out = runStrategies(ctx, ["evacuate"], { mode: "cycle" });
     expect(out.blockers).toEqual([
-      { kind: "cluster", subject: "cluster", code: "STRATEGY_INVALID", message: "evacuate not run: evacuate needs a host", numbers: { errors: 1 }, strategy: "evacuate" },
+      {
+        kind: "cluster",
+        subject: "cluster",
+        code: "STRATEGY_INVALID",
+        message: "evacuate not run: evacuate needs a host",
+        numbers: { errors: 1 },
+        strategy: "evacuate",
+      },
     ]);
     expect(ctx.log.all()).toEqual(out.blockers);
     expect(ctx.moves).toEqual([]);
@@ -86,7 +97,16 @@ describe("runStrategies", () => {
 
   it("finishes only after every strategy ran: a host consolidation emptied and balancing filled again is not empty", () => {
     // Consolidation runs before balancing here; the empty-host list must be the finished plan's.
-    const pol = policy({ strategies: ["consolidate", "balance"], spare_hosts: 0, balance_threshold: 0, min_gain: 0, max_moves_per_cycle: 50, max_concurrent_total: 50, max_concurrent_per_source: 50, max_concurrent_per_destination: 50 });
+    const pol = policy({
+      strategies: ["consolidate", "balance"],
+      spare_hosts: 0,
+      balance_threshold: 0,
+      min_gain: 0,
+      max_moves_per_cycle: 50,
+      max_concurrent_total: 50,
+      max_concurrent_per_source: 50,
+      max_concurrent_per_destination: 50,
+    });
     const p = plan(cluster(), pol, NOW);
     // d, empty at the start and left alone by consolidation, receives b1 from balancing.
     expect(p.moves.map((m) => `${m.strategy} ${m.vm} ${m.source}>${m.destination}`)).toEqual(["consolidate c1 c>b", "consolidate a1 a>b", "balance b1 b>d"]);

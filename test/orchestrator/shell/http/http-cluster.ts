@@ -11,7 +11,12 @@ export interface HttpCluster extends SimCluster {
   url: string;
 }
 
-export async function startHttpCluster(o: { hosts: Record<string, SimConfigInput>; policy: PolicyInput; interval: number; allowActions: boolean }): Promise<HttpCluster> {
+export async function startHttpCluster(o: {
+  hosts: Record<string, SimConfigInput>;
+  policy: PolicyInput;
+  interval: number;
+  allowActions: boolean;
+}): Promise<HttpCluster> {
   const c = await startSimCluster({
     ...o,
     instance: "http-test",

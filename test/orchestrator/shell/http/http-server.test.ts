@@ -25,7 +25,10 @@ function fakeBackend() {
 }
 
 /** Raw request (fetch would not let a test set Host, Origin or Sec-Fetch-Site). */
-function raw(url: string, o: { method?: string; path: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function raw(
+  url: string,
+  o: { method?: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, method: o.method ?? "GET", path: o.path, headers: o.headers ?? {} }, (res) => {
@@ -71,7 +74,8 @@ describe("orchestrator HTTP server", () => {
     const token = tokenOf(await (await fetch(`${srv.url}/`)).text())!;
     expect(token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
     const host = new URL(srv.url).host;
-    const post = (headers: Record<string, string>, body = '{"plan_id":"p1"}') => raw(srv!.url, { method: "POST", path: "/api/approve", headers: { Host: host, ...headers }, body });
+    const post = (headers: Record<string, string>, body = '{"plan_id":"p1"}') =>
+      raw(srv!.url, { method: "POST", path: "/api/approve", headers: { Host: host, ...headers }, body });
     const good = { Origin: `http://${host}`, "Content-Type": "application/json", "X-Ballast-CSRF": token };
 
     expect((await post({ ...good, "X-Ballast-CSRF": "wrong" })).status).toBe(403);
@@ -99,7 +103,13 @@ describe("orchestrator HTTP server", () => {
 
   it("answers the dashboard only to allowed Host names (DNS rebinding), /metrics to any", async () => {
     const f = fakeBackend();
-    srv = await startOrchestratorHttp({ listen: "127.0.0.1:0", allowActions: false, allowedHosts: ["ballast.example.org"], backend: f.backend, log: silentLogger() });
+    srv = await startOrchestratorHttp({
+      listen: "127.0.0.1:0",
+      allowActions: false,
+      allowedHosts: ["ballast.example.org"],
+      backend: f.backend,
+      log: silentLogger(),
+    });
     const port = new URL(srv.url).port;
     const get = (path: string, host: string) => raw(srv!.url, { path, headers: { Host: host } });
     expect((await get("/api/state", `attacker.example:${port}`)).status).toBe(421);
@@ -112,7 +122,15 @@ describe("orchestrator HTTP server", () => {
 
   it("streams state over SSE, again on every change", async () => {
     const f = fakeBackend();
-    srv = await startOrchestratorHttp({ listen: "127.0.0.1:0", allowActions: false, allowedHosts: [], backend: f.backend, log: silentLogger(), coalesceMs: 10, pushEveryMs: 60_000 });
+    srv = await startOrchestratorHttp({
+      listen: "127.0.0.1:0",
+      allowActions: false,
+      allowedHosts: [],
+      backend: f.backend,
+      log: silentLogger(),
+      coalesceMs: 10,
+      pushEveryMs: 60_000,
+    });
     const ac = new AbortController();
     const r = await fetch(`${srv.url}/api/events`, { signal: ac.signal });
     expect(r.headers.get("content-type")).toMatch(/^text\/event-stream/);
@@ -132,6 +150,8 @@ describe("orchestrator HTTP server", () => {
   it("fails to start on a port in use, with the error", async () => {
     const f = fakeBackend();
     srv = await startOrchestratorHttp({ listen: "127.0.0.1:0", allowActions: false, allowedHosts: [], backend: f.backend, log: silentLogger() });
-    await expect(startOrchestratorHttp({ listen: `127.0.0.1:${srv.port}`, allowActions: false, allowedHosts: [], backend: f.backend, log: silentLogger() })).rejects.toThrow(/EADDRINUSE/);
+    await expect(
+      startOrchestratorHttp({ listen: `127.0.0.1:${srv.port}`, allowActions: false, allowedHosts: [], backend: f.backend, log: silentLogger() }),
+    ).rejects.toThrow(/EADDRINUSE/);
   });
 });

@@ -21,7 +21,16 @@ describe("Prometheus metrics over HTTP, from a running sim cluster", () => {
         b: { cpus: 8, mem_mib: 32768, migration_mibs: 4000, start_delay_s: 0.05, vms: [vm("b-1")] },
       },
       // Nothing moves by itself: only the operator's migrate below.
-      policy: { interval: INTERVAL, stale_after: 2, max_over: 600, load_threshold: 95, load_target: 90, vm_cooldown: 600, host_settle: 0.5, mem_reserve_mib: 512 },
+      policy: {
+        interval: INTERVAL,
+        stale_after: 2,
+        max_over: 600,
+        load_threshold: 95,
+        load_target: 90,
+        vm_cooldown: 600,
+        host_settle: 0.5,
+        mem_reserve_mib: 512,
+      },
     });
     await waitUntil(async () => (await c.api("status", {})).data.hosts.filter((h) => h.fresh).length === 2, 10_000, "both hosts to report");
   });
@@ -67,11 +76,15 @@ describe("Prometheus metrics over HTTP, from a running sim cluster", () => {
     expect(v(await scrape(c.url), "ballast_paused")).toBe(0);
     // A dry-run plan with moves waits for approval .
     let moves = 0;
-    await waitUntil(async () => {
-      const p = await c.api("plan", { mode: "evacuate", host: "a" });
-      moves = p.ok ? p.data.moves.length : 0;
-      return moves > 0;
-    }, 5_000, "an evacuation plan for a");
+    await waitUntil(
+      async () => {
+        const p = await c.api("plan", { mode: "evacuate", host: "a" });
+        moves = p.ok ? p.data.moves.length : 0;
+        return moves > 0;
+      },
+      5_000,
+      "an evacuation plan for a",
+    );
     const s = await scrape(c.url);
     expect(v(s, "ballast_pending_plans")).toBeGreaterThanOrEqual(1);
     expect(v(s, "ballast_plan_moves_count", { mode: "evacuate" })).toBeGreaterThanOrEqual(1);
@@ -87,10 +100,14 @@ describe("Prometheus metrics over HTTP, from a running sim cluster", () => {
     await waitUntil(async () => (await c.api("history", {})).data.some((m) => m.vm === "a-1" && m.state === "SUCCEEDED"), 15_000, "a-1 to move");
     // The hosts' gauges follow the next metrics of both agents.
     // Each agent reports on its own tick, so wait for both: under load a's report can lag b's.
-    await waitUntil(async () => {
-      const s = await scrape(c.url);
-      return v(s, "ballast_host_running_vms", { host: "a" }) === 1 && v(s, "ballast_host_running_vms", { host: "b" }) === 2;
-    }, 10_000, "a to report 1 VM and b 2");
+    await waitUntil(
+      async () => {
+        const s = await scrape(c.url);
+        return v(s, "ballast_host_running_vms", { host: "a" }) === 1 && v(s, "ballast_host_running_vms", { host: "b" }) === 2;
+      },
+      10_000,
+      "a to report 1 VM and b 2",
+    );
     const after = await scrape(c.url);
     const d = (name: string, labels: Record<string, string> = {}) => (v(after, name, labels) ?? 0) - (v(before, name, labels) ?? 0);
     expect(d("ballast_migrations_started_total", { strategy: "manual" })).toBe(1);

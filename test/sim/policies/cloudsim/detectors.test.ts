@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  hostLoad,
-  iqrDetector,
-  localRegressionDetector,
-  madDetector,
-  makeDetector,
-  thresholdDetector,
-} from "../../../../sim/policies/cloudsim/detectors.js";
+import { hostLoad, iqrDetector, localRegressionDetector, madDetector, makeDetector, thresholdDetector } from "../../../../sim/policies/cloudsim/detectors.js";
 
 // history arrays are NEWEST FIRST, like CloudSim's
 const newestFirst = (oldestFirst: number[]): number[] => [...oldestFirst].reverse();

@@ -65,7 +65,14 @@ describe("PABFD", () => {
   });
 
   it("sorts by demand, descending, stable", () => {
-    const view = buildView([{}], [{ host: 0, u: 0.2 }, { host: 0, u: 0.9 }, { host: 0, u: 0.2 }]);
+    const view = buildView(
+      [{}],
+      [
+        { host: 0, u: 0.2 },
+        { host: 0, u: 0.9 },
+        { host: 0, u: 0.2 },
+      ],
+    );
     const m = new TentativeModel(view);
     expect(sortByDemandDesc(m, [0, 1, 2])).toEqual([1, 0, 2]);
   });
