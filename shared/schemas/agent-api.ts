@@ -67,6 +67,16 @@ export const AgentStatus = z.object({
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
+/** The leadership epoch a command carries (HA), in migrate and abort requests alike. */
+const SenderEpoch = z
+  .number()
+  .int()
+  .min(0)
+  .optional()
+  .describe(
+    "Leadership epoch of the sending orchestrator (HA); refused with STALE_EPOCH when older than the newest epoch of a command this agent carried out. Absent without HA.",
+  );
+
 /** ballast.agent.<host>.migrate: live-migrate a VM of this host. */
 export const MigrateRequest = z
   .object({
@@ -83,14 +93,7 @@ export const MigrateRequest = z
       .max(86_400)
       .optional()
       .describe("Time limit of this migration, seconds; it is aborted and fails when exceeded. Absent: the agent's migration.timeout."),
-    epoch: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe(
-        "Leadership epoch of the sending orchestrator (HA); refused with STALE_EPOCH when older than the newest epoch of a command this agent carried out. Absent without HA.",
-      ),
+    epoch: SenderEpoch,
   })
   .strict();
 export type MigrateRequest = z.infer<typeof MigrateRequest>;
@@ -109,14 +112,7 @@ export const AbortRequest = z
   .object({
     vm: VmName.optional().describe("Abort the running migration of this VM. Give vm, requestId or both (then both must match)."),
     requestId: RequestId.optional().describe("Abort the migration with this request id. Give vm, requestId or both (then both must match)."),
-    epoch: z
-      .number()
-      .int()
-      .min(0)
-      .optional()
-      .describe(
-        "Leadership epoch of the sending orchestrator (HA); refused with STALE_EPOCH when older than the newest epoch of a command this agent carried out. Absent without HA.",
-      ),
+    epoch: SenderEpoch,
   })
   .strict()
   .refine((r) => r.vm !== undefined || r.requestId !== undefined, "give vm or requestId");

@@ -14,6 +14,7 @@ import { VmInfo } from "../../shared/schemas/vm.js";
 import { MAX_REQUEST_BYTES } from "../../shared/nats/handle-request.js";
 import { ReplyHeader } from "../../shared/nats/reply-headers.js";
 import { agentSubjects, allAgents, orchestratorInstanceSubject, orchestratorSubjects } from "../../shared/subjects.js";
+import type { JsonNode } from "./config-reference.js";
 import { code, table } from "./markdown.js";
 
 // docs/api.md, generated from the API maps (OrchestratorApi, AgentApi) and the schemas they name:
@@ -21,28 +22,18 @@ import { code, table } from "./markdown.js";
 // Markdown out. Named types (registered below) get a section of their own and are linked from
 // every field of that type, so a plan or a migration record is described once.
 
-/** The parts of a JSON Schema node the reference reads. */
-export interface Node {
+/**
+ * The parts of a JSON Schema node the reference reads: those the configuration reference reads,
+ * plus the references to named types and the shapes only replies have.
+ */
+export interface Node extends Omit<JsonNode, "properties" | "items" | "anyOf" | "oneOf"> {
   $ref?: string;
-  type?: string | string[];
-  description?: string;
-  default?: unknown;
-  enum?: unknown[];
-  const?: unknown;
   properties?: Record<string, Node>;
-  required?: string[];
   items?: Node;
   anyOf?: Node[];
   oneOf?: Node[];
   allOf?: Node[];
   additionalProperties?: Node | boolean;
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: number;
-  minLength?: number;
-  maxLength?: number;
-  maxItems?: number;
-  pattern?: string;
   $defs?: Record<string, Node>;
 }
 
