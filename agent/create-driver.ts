@@ -14,7 +14,7 @@ import { createVirshRunner, type VirshRunner } from "./virsh/virsh-runner.js";
 export interface Driver {
   hypervisor: Hypervisor;
   metricsSource: HostMetricsSource;
-  /** Called on agent stop for what this function created (the sim host leaves the fabric). */
+  /** Called on agent stop for what this function created (the sim host leaves the fabric; virsh processes still running are killed). */
   close(): void;
 }
 
@@ -48,6 +48,8 @@ export function createDriver(o: CreateDriverOptions): Driver {
       const plain = createVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 });
       const runner = o.wrapVirshRunner ? o.wrapVirshRunner(plain) : plain;
       hypervisor = new VirshHypervisor({ runner, migration: config.migration, clock: o.clock, logger: o.logger });
+      // No virsh outlives the agent (a hung one would keep the process alive until its time limit).
+      close = () => plain.close();
     }
   }
   const metricsSource =

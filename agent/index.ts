@@ -3,7 +3,8 @@ export { startAgent, type StartAgentOptions, type AgentHandle } from "./nats-age
 export { runAgent } from "./main.js";
 /** The version every agent reports (heartbeats, pings, its NATS service): Ballast's, from package.json. */
 export { BALLAST_VERSION as AGENT_VERSION } from "../shared/version.js";
-export type { Hypervisor, DomainStats, MigrationTarget, MigrateOptions, MigrationProgress } from "./ports/hypervisor.js";
+export type { Hypervisor, DomainStats, MigrationTarget, MigrateOptions, MigrationProgress, OutgoingMigrationState } from "./ports/hypervisor.js";
+export { MigrationUnobservedError } from "./ports/hypervisor.js";
 export type { HostMetricsSource, HostSample } from "./ports/host-metrics-source.js";
 export { systemClock, type Clock } from "./ports/clock.js";
 export { SimHypervisor, type SimHypervisorOptions, type SimVmView } from "./sim/sim-hypervisor.js";
@@ -14,4 +15,5 @@ export { SimConfig, SimVm, SimCpu, type SimConfigInput, type SimVmInput } from "
 export { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
 export { createVirshRunner, type VirshRunner } from "./virsh/virsh-runner.js";
 export { MigrationManager } from "./migration/migration-manager.js";
+export { FileMigrationJournal, MemoryMigrationJournal, type MigrationJournal, type JournalEntry } from "./migration/migration-journal.js";
 export { AgentConfig, defaultHostId } from "../shared/config/agent-config.js";

@@ -12,7 +12,9 @@ import { BALLAST_VERSION } from "../shared/version.js";
 import { createDriver } from "./create-driver.js";
 import { MetricsCollector } from "./metrics/collector.js";
 import { MigrationManager } from "./migration/migration-manager.js";
+import { FileMigrationJournal } from "./migration/migration-journal.js";
 import { registerAgentService } from "./nats/agent-service.js";
+import { drainThenClose, within } from "../shared/nats/close-connection.js";
 import { every } from "./periodic.js";
 import { systemClock, type Clock } from "./ports/clock.js";
 import type { HostMetricsSource } from "./ports/host-metrics-source.js";
@@ -33,8 +35,18 @@ export interface StartAgentOptions {
   fabric?: SimFabric;
   /** Use this connection instead of connecting (it is then not drained on stop). */
   nc?: NatsConnection;
-  /** On stop, running migrations get this long to finish before they are aborted, ms (default 5000). */
+  /**
+   * On stop, running migrations get this long to finish while still watched, ms (default 0).
+   * Then the agent lets go of them WITHOUT aborting: libvirt goes on with each (--p2p), and the
+   * next start reports its outcome from the journal in `stateDir`.
+   */
   stopGraceMs?: number;
+  /**
+   * Where the agent writes down its running migrations (`agent-<host>-migrations.json`), so the
+   * next start can settle and report those a stop or crash left running. `ballast agent` uses
+   * systemd's $STATE_DIRECTORY (/var/lib/ballast). Absent: nothing survives a restart.
+   */
+  stateDir?: string;
 }
 
 export interface AgentHandle {
@@ -53,7 +65,8 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   const { config } = o;
   const host = config.host;
   const clock = o.clock ?? systemClock;
-  const log = o.logger.child({ host });
+  // The host once per line: `ballast agent`'s logger already carries it (createLogger's base).
+  const log = o.logger.bindings().host === host ? o.logger : o.logger.child({ host });
   const subjects = agentSubjects(host);
   // Prometheus metrics only when served (http.listen); prom-client is loaded only then: it costs
   // the agent about 10 MiB of memory.
@@ -97,20 +110,38 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     }
   };
 
-  const migrations = new MigrationManager({
+  let journal: FileMigrationJournal | undefined;
+  if (o.stateDir !== undefined) {
+    try {
+      journal = new FileMigrationJournal(o.stateDir, host, log);
+    } catch (e) {
+      log.error({ stateDir: o.stateDir, err: describeError(e) }, "cannot use the state directory; migrations running at a stop will not be reported after it");
+    }
+  }
+  const migrations: MigrationManager = new MigrationManager({
     host,
     hypervisor,
     clock,
     logger: log,
     maxConcurrent: config.migration.max_concurrent,
     timeoutMs: config.migration.timeout * 1000,
+    ...(journal ? { journal } : {}),
     onEvent: (e) => {
       log.info({ type: e.type, vm: e.vm, requestId: e.requestId, destination: e.destination, error: e.error }, "migration event");
-      publish(subjects.events, MigrationEvent, e);
+      const sent = publish(subjects.events, MigrationEvent, e);
       metrics?.migrationEvent(e);
+      // An outcome leaves the journal only once the server has it; otherwise the next start sends it again.
+      if (sent && e.type !== "migration.started" && e.type !== "migration.progress")
+        nc.flush().then(
+          () => migrations.outcomeDelivered(e.requestId),
+          (x: unknown) => log.warn({ requestId: e.requestId, err: describeError(x) }, "outcome not confirmed by NATS; kept for the next start"),
+        );
     },
   });
   if (metrics) metrics.runningNow = () => migrations.runningCount;
+  // Before any request is served: what the previous run left running is followed to its end and
+  // reported, and its request ids answer as before.
+  const recovered = migrations.recover();
 
   const collector = new MetricsCollector({
     host,
@@ -167,10 +198,15 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       },
     });
   } catch (e) {
+    await migrations.detachAll();
     driver.close();
     if (!o.nc) await nc.close().catch(() => undefined);
     throw e;
   }
+
+  // The server has the service's subscriptions once this returns: a request sent right after
+  // start-up (or after systemd's READY) finds a responder instead of "no responders".
+  if ((await within(nc.flush(), 5000)) === "late") log.warn("cannot confirm the service's subscriptions with the NATS server");
 
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.http.listen !== null) {
@@ -178,6 +214,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       metricsServer = await startAgentMetricsServer({ listen: config.http.listen, metrics, logger: log });
     } catch (e) {
       await service?.stop().catch(() => undefined);
+      await migrations.detachAll();
       driver.close();
       if (!o.nc) await nc.close().catch(() => undefined);
       throw new Error(`cannot serve metrics on ${config.http.listen}: ${describeError(e)}`, { cause: e });
@@ -209,22 +246,42 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     };
     publish(subjects.heartbeat, Heartbeat, hb);
   });
-  log.info({ driver: hypervisor.name, version: BALLAST_VERSION, subjects: subjects.migrate.replace(/\.migrate$/, ".*") }, "agent started");
+  log.info(
+    {
+      driver: hypervisor.name,
+      version: BALLAST_VERSION,
+      subjects: subjects.migrate.replace(/\.migrate$/, ".*"),
+      journal: journal?.where ?? null,
+      ...(recovered > 0 ? { recovered } : {}),
+    },
+    "agent started",
+  );
 
+  // Stopping takes a few seconds at most, whatever NATS or libvirt do: every step that waits on
+  // either is bounded, the connection is closed in the end (a drain alone can leave it
+  // reconnecting forever, which kept the process alive), and migrations are not waited for.
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await Promise.all([metricsLoop.stop(), heartbeatLoop.stop()]);
-      await metricsServer?.close().catch(() => undefined);
-      await service?.stop().catch(() => undefined);
-      // Give running migrations a moment; after that abort them rather than leave them unobserved.
-      const grace = o.stopGraceMs ?? 5000;
-      const idle = migrations.idle();
-      const finished = await Promise.race([idle.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), grace).unref())]);
-      if (!finished) await migrations.abortAll();
-      if (!o.nc) await nc.drain().catch(() => undefined);
+      const t0 = performance.now();
+      // An in-flight collection may wait on a slow virsh; driver.close() below ends that.
+      await within(Promise.all([metricsLoop.stop(), heartbeatLoop.stop()]), 1000);
+      if (metricsServer) await within(metricsServer.close(), 500);
+      // Unsubscribes; with the server unreachable this waits for the next reconnect attempt.
+      if (service) await within(service.stop(), 1000);
+      const grace = o.stopGraceMs ?? 0;
+      if (grace > 0) await within(migrations.idle(), grace);
+      // Running migrations go on in libvirt; the journal lets the next start report them.
+      const left = await new Promise<number>((resolve) => {
+        const t = setTimeout(() => resolve(-1), 1000);
+        void migrations.detachAll().then((n) => {
+          clearTimeout(t);
+          resolve(n);
+        });
+      });
+      const nats = o.nc ? "not ours" : await drainThenClose(nc, 1000);
       driver.close();
-      log.info("agent stopped");
+      log.info({ ms: Math.round(performance.now() - t0), migrationsLeftRunning: Math.max(left, 0), nats }, "agent stopped");
     })());
 
   return { host, hypervisor, migrations, ...(metricsServer ? { metricsUrl: metricsServer.url } : {}), collectNow, stop };

@@ -7,8 +7,10 @@ import { askOrchestrator } from "./client.js";
 import { renderHistory } from "./render.js";
 
 // What `ballast demo` shows, on any cluster (simulated or the real lab), through the operator
-// API as a person would use it: the hot spot is relieved by itself; then a consolidation plan is
-// approved; then a host is drained for maintenance after its pre-flight. Returns the problems seen.
+// API as a person would use it: the hot spot is relieved by itself; a host is drained for
+// maintenance after its pre-flight, onto hosts already running VMs, and released; then the load
+// goes down and a consolidation plan empties hosts that could be powered off. Consolidation comes
+// last, so nothing undoes what it saved. Returns the problems seen.
 
 export interface DemoContext {
   nc: NatsConnection;
@@ -21,6 +23,10 @@ export interface DemoContext {
   out: (s: string) => void;
   /** Waiting limits scale with the cluster's speed (real migrations take seconds). */
   patience: number;
+  /** Makes the busy VMs idle (the evening); returns their names. */
+  coolDown: () => Promise<string[]>;
+  /** The policy's vm_cooldown, seconds: how long consolidation may have to wait for VMs that just moved. */
+  cooldownS: number;
 }
 
 export async function runDemoScript(c: DemoContext): Promise<string[]> {
@@ -95,6 +101,35 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
     return false;
   };
   const succeeded = async () => (await api("history", { limit: 1000 })).filter((r) => r.state === "SUCCEEDED");
+  /**
+   * Drains the first host (other than the hot one, most VMs first) whose pre-flight says it can be
+   * drained onto hosts that already run VMs; returns it, or undefined (a problem is recorded).
+   */
+  const maintenance = async (): Promise<string | undefined> => {
+    const candidates = (await hosts())
+      .filter((h) => h.host !== c.hot && h.runningVms > 0)
+      .sort((a, b) => b.runningVms - a.runningVms || a.host.localeCompare(b.host));
+    for (const h of candidates) {
+      const pre = await api("evacuate", { host: h.host, dryRun: true, useEmptyHosts: false });
+      if (!("canDrain" in pre)) throw new Error(`evacuate with dryRun answered without a pre-flight: ${JSON.stringify(pre)}`);
+      if (!pre.canDrain) {
+        c.say(`  ${h.host}: no: ${pre.reasons.map((r) => r.message).join("; ")}`);
+        continue;
+      }
+      c.say(`  ${h.host}: yes, ${pre.plan.moves.map((m) => `${m.vm} -> ${m.destination}`).join(", ")}; draining it`);
+      const target = h.host;
+      await api("evacuate", { host: target, useEmptyHosts: false });
+      const empty = await settle(
+        `${target} to be empty`,
+        async () => (await hosts()).find((x) => x.host === target)?.runningVms === 0,
+        async () => void (await api("evacuate", { host: target, useEmptyHosts: false })),
+      );
+      if (!empty) problems.push(`${target} was not drained`);
+      return target;
+    }
+    problems.push(`no host could be drained without waking an empty host (tried ${candidates.map((h) => h.host).join(", ") || "none"})`);
+    return undefined;
+  };
   const idle = async () => {
     const s = await api("status", {});
     return s.migrations.queued.length === 0 && s.migrations.ongoing.length === 0;
@@ -117,65 +152,59 @@ export async function runDemoScript(c: DemoContext): Promise<string[]> {
   const first = (await succeeded())[0];
   if (first) c.say(`explain ${first.vm}: ${(await api("explain", { vm: first.vm })).whyHere}`);
 
-  c.say("phase 2, consolidation: which hosts can be emptied entirely, so they could be powered off?");
-  await sleep(c.interval * 3000);
-  const plan = await api("plan", { mode: "consolidate" });
-  c.say(`  plan ${plan.id}: ${plan.moves.length} move(s); hosts it leaves empty: ${plan.emptyHosts.join(", ") || "none"}`);
-  for (const m of plan.moves) c.say(`  ${m.vm}: ${m.reason}`);
-  for (const d of plan.decisions.filter((x) => x.kind !== "vm").slice(0, 4)) c.say(`  ${d.code}: ${d.message}`);
-  if (plan.moves.length > 0) {
-    c.say(`  approving plan ${plan.id}`);
+  c.say("phase 2, maintenance: which host can be drained now onto hosts that run VMs already (no empty host woken)?");
+  const drained = await maintenance();
+  if (drained !== undefined) {
+    await show();
+    await api("release", { host: drained });
+    c.say(`  ${drained} released: open for VMs again (it stays empty until a VM needs it)`);
+  }
+
+  c.say("phase 3, evening: the load goes down; which hosts can consolidation empty, so they could be powered off?");
+  const cooled = await c.coolDown();
+  c.say(`  the busy VMs are idle now: ${cooled.join(", ")}`);
+  await until("the hosts' loads to settle", async () => (await hosts()).every((h) => h.cpuPercent < c.loadThreshold / 2), 30);
+  await sleep(c.interval * 2000);
+  await show();
+  const emptied = new Set<string>();
+  const consolidate = async (label: string, quiet = false): Promise<boolean> => {
+    const plan = await api("plan", { mode: "consolidate" });
+    // Consolidation empties a host whole or leaves it alone, so every host a consolidation move
+    // leaves is one it empties, even when max_concurrent_per_source spreads it over several plans.
+    const freed = [...new Set([...plan.indicators.hostsFreed, ...plan.moves.filter((m) => m.code === "CONSOLIDATE").map((m) => m.source)])].sort();
+    if (quiet && plan.moves.length === 0) return false;
+    c.say(`  ${label} ${plan.id}: ${plan.moves.length} move(s); hosts it empties: ${freed.join(", ") || "none"}`);
+    for (const m of plan.moves) c.say(`  ${m.vm}: ${m.reason}`);
+    for (const d of plan.decisions.filter((x) => x.kind !== "vm").slice(0, 4)) c.say(`  ${d.code}: ${d.message}`);
+    if (plan.moves.length === 0) return false;
+    for (const h of freed) emptied.add(h);
+    c.say(`  approving ${plan.id}`);
     await api("approve", { planId: plan.id });
-    const emptied = await settle(
+    return true;
+  };
+  // VMs that moved in the last phases may still be in their cooldown: consolidation waits for it,
+  // as it would overnight.
+  let planned = await consolidate("plan");
+  const waitUntil = Date.now() + (c.cooldownS + 10) * 1000;
+  if (!planned) c.say(`  waiting up to ${c.cooldownS} s for the cooldowns of the VMs moved so far (vm_cooldown)`);
+  while (!planned && Date.now() < waitUntil) {
+    await sleep(Math.max(2000, c.interval * 4000));
+    planned = await consolidate("plan", true);
+  }
+  if (planned) {
+    const done = await settle(
       "consolidation to finish",
-      async () => (await hosts()).filter((h) => plan.emptyHosts.includes(h.host)).every((h) => h.runningVms === 0),
-      async () => {
-        const next = await api("plan", { mode: "consolidate" });
-        if (next.moves.length === 0) return;
-        c.say(`  approving the follow-up plan ${next.id}: ${next.moves.map((m) => `${m.vm} -> ${m.destination}`).join(", ")}`);
-        await api("approve", { planId: next.id });
-      },
+      async () => (await hosts()).filter((h) => emptied.has(h.host)).every((h) => h.runningVms === 0),
+      async () => void (await consolidate("follow-up plan")),
     );
-    if (!emptied) problems.push("consolidation did not empty the hosts it planned to");
+    if (!done) problems.push(`consolidation did not empty ${[...emptied].join(", ")}`);
+    if (emptied.size === 0) problems.push("consolidation moved VMs but emptied no host");
   } else problems.push("consolidation found nothing to do");
   await show();
-
-  const candidates = (await hosts())
-    .filter((h) => h.host !== c.hot && h.runningVms > 0)
-    .sort((a, b) => b.runningVms - a.runningVms || a.host.localeCompare(b.host));
-  const target = candidates[0]?.host;
-  if (target === undefined) problems.push("no host left to evacuate");
-  else {
-    c.say(`phase 3, maintenance: can ${target} be drained now?`);
-    let useEmpty = false;
-    const check = async (useEmptyHosts: boolean) => {
-      const r = await api("evacuate", { host: target, dryRun: true, useEmptyHosts });
-      if (!("canDrain" in r)) throw new Error(`evacuate with dryRun answered without a pre-flight: ${JSON.stringify(r)}`);
-      return r;
-    };
-    let pre = await check(false);
-    if (!pre.canDrain) {
-      c.say(`  no: ${pre.reasons.map((r) => r.message).join("; ")}`);
-      pre = await check(true);
-      useEmpty = true;
-      c.say(`  with empty hosts allowed: ${pre.canDrain ? "yes" : "no"}`);
-    } else c.say("  yes");
-    c.say(`  plan: ${pre.plan.moves.map((m) => `${m.vm} -> ${m.destination}`).join(", ")}`);
-    if (pre.canDrain) {
-      await api("evacuate", { host: target, useEmptyHosts: useEmpty });
-      const drained = await settle(
-        `${target} to be empty`,
-        async () => (await hosts()).find((x) => x.host === target)?.runningVms === 0,
-        async () => {
-          await api("evacuate", { host: target, useEmptyHosts: useEmpty });
-        },
-      );
-      if (!drained) problems.push(`${target} was not drained`);
-      await show();
-      await api("release", { host: target });
-      c.say(`  ${target} released: open for VMs again`);
-    } else problems.push(`${target} could not be drained`);
-  }
+  // Nothing after it may undo what consolidation saved: the hosts it emptied are still empty.
+  const refilled = (await hosts()).filter((h) => emptied.has(h.host) && h.runningVms > 0).map((h) => h.host);
+  if (refilled.length > 0) problems.push(`hosts consolidation emptied run VMs again: ${refilled.join(", ")}`);
+  else if (emptied.size > 0) c.say(`  ${[...emptied].join(", ")} empty: could be powered off`);
 
   const history = await api("history", { limit: 1000 });
   c.out("\nSummary");

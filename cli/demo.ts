@@ -8,6 +8,7 @@ import type { PolicyInput } from "../shared/config/policy.js";
 import { silentLogger } from "../shared/logger.js";
 import { startAgent, type AgentHandle } from "../agent/nats-agent.js";
 import { SimFabric } from "../agent/sim/sim-fabric.js";
+import type { SimHypervisor } from "../agent/sim/sim-hypervisor.js";
 import { startOrchestrator, type RunningOrchestrator } from "../orchestrator/main.js";
 import { demoHosts, demoPolicy } from "./demo-cluster.js";
 import { runDemoScript, sleep } from "./demo-script.js";
@@ -28,6 +29,8 @@ export interface DemoCluster {
   interval: number;
   policy: PolicyInput;
   patience: number;
+  /** Makes the busy VMs idle (the demo's evening); returns their names. */
+  coolDown(): Promise<string[]>;
   dashboardUrl?: string;
   stop(): Promise<void>;
 }
@@ -81,6 +84,8 @@ export async function runDemo(o: { follow: boolean; forceSim: boolean; fast: boo
       loadThreshold: policy.load_threshold,
       maxOver: policy.max_over,
       patience: cluster.patience,
+      coolDown: () => cluster!.coolDown(),
+      cooldownS: policy.vm_cooldown,
       say,
       out: o.out,
     });
@@ -120,6 +125,13 @@ async function startSimDemoCluster(server: NatsServerHandle, fast: boolean, say:
     await stop();
     throw e;
   }
+  // The evening: every VM busier than one core idles at 10 % of one.
+  const busy = hosts.flatMap((h) => (h.sim.vms ?? []).filter((v) => typeof v.cpu === "number" && v.cpu >= 100).map((v) => v.name));
+  const coolDown = async (): Promise<string[]> => {
+    for (const vm of busy)
+      for (const host of fabric.whereIs(vm)) (agents.find((a) => a.host === host)?.hypervisor as SimHypervisor | undefined)?.setVmCpu(vm, 10);
+    return busy;
+  };
   return {
     label: "sim",
     server,
@@ -128,6 +140,7 @@ async function startSimDemoCluster(server: NatsServerHandle, fast: boolean, say:
     interval,
     policy,
     patience: 1,
+    coolDown,
     stop,
     ...(orch.http ? { dashboardUrl: orch.http.url } : {}),
   };

@@ -19,6 +19,17 @@ type Out = { out: (s: string) => void; err: (s: string) => void };
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
+/** The options that say where the orchestrator is: NATS servers, a config file, a time limit. */
+function connection(c: Command): Command {
+  return c
+    .option("-s, --server <urls>", "NATS server URL(s), comma-separated (default: config or nats://127.0.0.1:4222)")
+    .option(
+      "-c, --config <file>",
+      "config file: the daemon's own for agent/orchestrator; for client commands, an orchestrator config whose nats section is used",
+    )
+    .option("--timeout <seconds>", "request timeout in seconds");
+}
+
 export async function main(
   argv: string[],
   io: Out = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") },
@@ -29,19 +40,19 @@ export async function main(
     .version(BALLAST_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+  // The connection options (and -c for the daemons) are the program's, so they may come before
+  // the command or after it (`ballast -c orchestrator.yaml status` as the example configs write it,
+  // or `ballast status -c ...`); every action reads them with optsWithGlobals().
+  connection(program);
 
-  const client = (c: Command) =>
-    c
-      .option("-s, --server <urls>", "NATS server URL(s), comma-separated (default: config or nats://127.0.0.1:4222)")
-      .option("-c, --config <file>", "read NATS settings from this orchestrator config file")
-      .option("--timeout <seconds>", "request timeout in seconds")
-      .option("--json", "print the JSON reply envelope instead of a table");
+  // Listed on each client command too, for its --help; the values land in the program's options.
+  const client = (c: Command) => connection(c).option("--json", "print the JSON reply envelope instead of a table");
 
   /** The options every client command may have; each command reads its own from the same bag. */
   type Opts = ClientOptions & { json?: boolean } & Record<string, string | boolean | undefined>;
   const call = <E extends OrchestratorEndpoint>(endpoint: E, body: (opts: Opts, args: string[]) => RequestInput<E>, render: (d: ReplyOf<E>) => string) =>
     async function (this: Command, ...args: unknown[]) {
-      const opts = this.opts<Opts>();
+      const opts = this.optsWithGlobals<Opts>();
       const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
       code = await withClient(opts, process.env, async (nc, cfg) => {
         const reply = await callOrchestrator(nc, cfg, endpoint, body(opts, positional));
@@ -56,17 +67,17 @@ export async function main(
     .command("agent")
     .description("run the agent daemon (one per hypervisor)")
     .option("-c, --config <file>", "agent config file (YAML or JSON)")
-    .action(async (o: { config?: string }) => {
+    .action(async function (this: Command) {
       const { runAgent } = await import("../agent/main.js");
-      code = await runAgent(o.config, process.env);
+      code = await runAgent(this.optsWithGlobals<{ config?: string }>().config, process.env);
     });
   program
     .command("orchestrator")
     .description("run the orchestrator daemon (one per cluster)")
     .option("-c, --config <file>", "orchestrator config file (YAML or JSON)")
-    .action(async (o: { config?: string }) => {
+    .action(async function (this: Command) {
       const { runOrchestrator } = await import("../orchestrator/main.js");
-      code = await runOrchestrator(o.config, process.env);
+      code = await runOrchestrator(this.optsWithGlobals<{ config?: string }>().config, process.env);
     });
 
   client(program.command("status").description("hosts, loads, migrations in flight")).action(call("status", () => ({}), renderStatus));
@@ -82,7 +93,7 @@ export async function main(
       .option("--policy <file>", "offline: policy file (YAML/JSON); default policy otherwise")
       .option("--now <ms>", "offline: planning time, ms since the epoch (default: the snapshot's takenAt)"),
   ).action(async function (this: Command) {
-    const o = this.opts<Opts>();
+    const o = this.optsWithGlobals<Opts>();
     const snapshot = str(o.snapshot);
     const mode = str(o.mode) ?? "cycle";
     if (snapshot !== undefined) {
@@ -183,7 +194,7 @@ export async function main(
     program.command("explain <vm>").description("why a VM is where it is, and why it did or did not move").option("--cycles <n>", "cycles to look back", "10"),
   ).action(call("explain", (o, [vm]) => ({ vm: vm ?? "", cycles: Number(o.cycles) }), renderExplain));
   client(program.command("snapshot").description("print the live cluster snapshot (input of `plan --snapshot`)")).action(async function (this: Command) {
-    code = await withClient(this.opts<ClientOptions>(), process.env, async (nc, cfg) => {
+    code = await withClient(this.optsWithGlobals<ClientOptions>(), process.env, async (nc, cfg) => {
       const reply = await callOrchestrator(nc, cfg, "snapshot", {});
       if (!reply.ok) {
         io.err(`error ${reply.error.code}: ${reply.error.message}`);

@@ -34,6 +34,14 @@ export function renderStatus(d: StatusReply): string {
     );
   if (d.frozenVms.length > 0) out.push("", `frozen (ping-pong): ${d.frozenVms.join(", ")}`);
   if (d.pendingPlans.length > 0) out.push("", `pending plans: ${d.pendingPlans.map((p) => `${p.id} (${p.moves} moves)`).join(", ")}`);
+  const m = d.hostMapping;
+  if (m.error !== null)
+    out.push(
+      "",
+      `host_mapping REJECTED at ${time(m.errorAt ?? undefined)}: ${m.error}`,
+      `  the mapping read at ${time(m.loadedAt ?? undefined)} stays in force (${m.hosts} hosts)`,
+    );
+  for (const w of m.warnings) out.push(`host_mapping warning: ${w}`);
   return out.join("\n");
 }
 

@@ -19,6 +19,11 @@ import { LeaderLease } from "./shell/ha/leader-lease.js";
 import { KvStateStore, LEASE_KEY } from "./shell/ha/kv-state-store.js";
 import { LeaderForwarder } from "./shell/ha/leader-forwarder.js";
 import { DecisionStream } from "./shell/ha/decision-stream.js";
+import { drainThenClose, within } from "../shared/nats/close-connection.js";
+import { exitIfStillAlive } from "../shared/daemon-exit.js";
+
+/** How long stop() may wait on the NATS server in all; then the connection is closed anyway. */
+const STOP_BUDGET_MS = 3000;
 
 export interface RunningOrchestrator {
   orchestrator: Orchestrator;
@@ -60,7 +65,7 @@ export async function startOrchestrator(opts: {
   if (!checked.success) throw new ConfigError(`ha.instance ${JSON.stringify(instance)}: ${checked.error.issues[0]?.message ?? "invalid"}`, "ha.instance");
   let mappingFile: HostMappingFile | undefined;
   if (opts.mapping === undefined && config.host_mapping) {
-    mappingFile = new HostMappingFile(config.host_mapping, log);
+    mappingFile = new HostMappingFile(config.host_mapping, log, undefined, clock);
     await mappingFile.load();
     mappingFile.watch();
   }
@@ -125,6 +130,7 @@ export async function startOrchestrator(opts: {
     log,
     clock,
     mapping: () => mappingFile?.mapping ?? fixed,
+    ...(mappingFile ? { mappingState: () => mappingFile.state() } : {}),
     instance,
     ...(ha ? { leadership: { leading: () => ha.lease.isLeader(), epoch: () => ha.lease.epoch(), leader: () => ha.lease.leader() }, sink: ha.store } : {}),
   });
@@ -154,7 +160,7 @@ export async function startOrchestrator(opts: {
   await nc.flush().catch((e) => log.warn({ err: describeError(e) }, "cannot confirm the API subscriptions with the server"));
   let http: OrchestratorHttp | undefined;
   try {
-    http = await serveOrchestratorHttp(orchestrator, config.http, log);
+    http = await serveOrchestratorHttp(orchestrator, config.http, log, { clock });
   } catch (e) {
     mappingFile?.close();
     for (const s of subs) s.unsubscribe();
@@ -200,19 +206,27 @@ export async function startOrchestrator(opts: {
     ...(http ? { http } : {}),
     ...(ha ? { ha } : {}),
     async stop() {
+      // A few seconds at most, whatever NATS does: each step that waits on the server gets what
+      // is left of one budget, and the connection is closed in the end. (nats.js's drain() on a
+      // connection that is reconnecting rejects and leaves it reconnecting forever, which kept
+      // the process alive; service stops and KV writes wait for a reconnect that may not come.)
+      const until = Date.now() + STOP_BUDGET_MS;
+      const bounded = async (p: Promise<unknown> | undefined): Promise<void> => void (p && (await within(p, until - Date.now())));
       stopped = true;
       clearInterval(timer);
-      await http?.close().catch(() => undefined);
+      await bounded(http?.close());
       mappingFile?.close();
       for (const s of subs) s.unsubscribe();
-      await svc.stop().catch(() => undefined);
+      await bounded(svc.stop());
       if (ha) {
-        await ha.store.flush().catch(() => undefined);
+        // Unwritten state and the lease's release are lost when the server stays away; the
+        // standby then takes over after a lease period, from the state written before.
+        await bounded(ha.store.flush());
         ha.store.close();
-        await ha.lease.stop(true);
+        await bounded(ha.lease.stop(true));
         ha.decisions.stop();
       }
-      await nc.drain().catch(() => undefined);
+      await drainThenClose(nc, until - Date.now());
     },
     async crash() {
       stopped = true;
@@ -222,12 +236,17 @@ export async function startOrchestrator(opts: {
       ha?.decisions.stop();
       await http?.close().catch(() => undefined);
       mappingFile?.close();
+      // close(), never drain(): it ends the connection at once, also while reconnecting.
       await nc.close().catch(() => undefined);
     },
   };
 }
 
-/** `ballast orchestrator`: config file + environment, runs until SIGTERM/SIGINT. */
+/**
+ * `ballast orchestrator`: config file + environment, runs until SIGTERM/SIGINT, then stops within
+ * a few seconds whatever NATS does (stop() is bounded; a process still alive 8 s after the signal
+ * is ended, with an error naming what was left open).
+ */
 export async function runOrchestrator(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const config = loadConfig(OrchestratorConfig, { ...(configPath ? { file: configPath } : {}), env });
   const log = createLogger({ name: "ballast-orchestrator", level: config.log_level });
@@ -244,7 +263,16 @@ export async function runOrchestrator(configPath: string | undefined, env: NodeJ
     process.once("SIGINT", () => stop("SIGINT"));
   });
   if (watchdog) clearInterval(watchdog);
+  const t0 = Date.now();
+  let code = 0;
+  exitIfStillAlive(log, () => code);
   await notifier.stopping();
-  await running.stop();
-  return 0;
+  try {
+    await running.stop();
+  } catch (e) {
+    log.error({ err: describeError(e) }, "unclean stop");
+    code = 1;
+  }
+  log.info({ ms: Date.now() - t0 }, "orchestrator stopped");
+  return code;
 }

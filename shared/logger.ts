@@ -1,9 +1,13 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
-/** JSON lines on stderr (the journal takes them as is); one logger per daemon, passed in. */
-export function createLogger(opts: { name: string; level?: string; host?: string }): Logger {
+/**
+ * JSON lines on stderr (the journal takes them as is); one logger per daemon, passed in. `host`
+ * goes into every line once (the agent adds no second one); `destination` replaces stderr (tests
+ * read the lines).
+ */
+export function createLogger(opts: { name: string; level?: string; host?: string; destination?: DestinationStream }): Logger {
   return pino(
     {
       name: opts.name,
@@ -11,7 +15,7 @@ export function createLogger(opts: { name: string; level?: string; host?: string
       base: opts.host ? { host: opts.host } : {},
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    pino.destination(2),
+    opts.destination ?? pino.destination(2),
   );
 }
 

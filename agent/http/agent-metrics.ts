@@ -107,6 +107,7 @@ export class AgentMetrics {
   /** Wraps a virsh runner so that each command it runs is counted. */
   countVirsh(runner: VirshRunner): VirshRunner {
     return {
+      commandLine: (args) => runner.commandLine(args),
       run: async (args, opts) => {
         const command = /^[a-z-]{1,40}$/.test(args[0] ?? "") ? args[0]! : "other";
         try {

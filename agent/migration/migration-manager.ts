@@ -10,14 +10,20 @@ import type {
   MigrationInfo,
   MigrationStats,
 } from "../../shared/schemas/agent-api.js";
-import { err, ok, type ErrorCode, type Reply } from "../../shared/schemas/envelope.js";
+import { err, ok, type Err, type ErrorCode, type Reply } from "../../shared/schemas/envelope.js";
 import type { Clock } from "../ports/clock.js";
-import type { Hypervisor, MigrationProgress } from "../ports/hypervisor.js";
+import { MigrationUnobservedError, type Hypervisor, type MigrationProgress, type OutgoingMigrationState } from "../ports/hypervisor.js";
+import type { JournalEntry, MigrationJournal } from "./migration-journal.js";
 
 // The agent's executor for outgoing migrations. Every safety rule of the agent lives here, in
 // one place: validation, the concurrency cap, idempotency by requestId, leadership epochs, the
 // timeout. A request is answered at once (accepted or refused); the migration then runs in the
 // background and reports through MigrationEvents.
+//
+// Stopping the agent does not stop its migrations: with --p2p the source libvirtd runs the job
+// and goes on without virsh. So on stop the manager lets go of them (detachAll) without aborting
+// and without reporting; they stay in the journal, and the next start settles them from the
+// hypervisor and reports their outcome (recover).
 
 export interface MigrationManagerOptions {
   host: string;
@@ -30,17 +36,28 @@ export interface MigrationManagerOptions {
   timeoutMs: number;
   /** Receives every MigrationEvent (the NATS side publishes them). */
   onEvent: (e: MigrationEvent) => void;
+  /**
+   * Where running migrations and unpublished outcomes are written down, so the next start can
+   * settle and report them. Absent: nothing survives a restart (the orchestrator then settles
+   * them from the inventories).
+   */
+  journal?: MigrationJournal;
   /** Answers remembered for idempotency. */
   answersCapacity?: number;
   /** Finished migrations kept for status. */
   recentCapacity?: number;
   /** Minimum time between two progress events of one migration, ms. */
   progressEveryMs?: number;
+  /** How often a migration nobody watches (after a restart, or a killed virsh) is looked at in the hypervisor, ms. */
+  settlePollMs?: number;
 }
 
 interface Running {
   info: MigrationInfo;
+  entry: JournalEntry;
   abortRequested: boolean;
+  /** Aborted on stop: stop watching, leave the job to the hypervisor. */
+  detach: AbortController;
   done: Promise<void>;
 }
 
@@ -50,13 +67,50 @@ interface Running {
  */
 const TRANSIENT: ReadonlySet<ErrorCode> = new Set(["BUSY", "ALREADY_MIGRATING", "HYPERVISOR_ERROR", "TIMEOUT", "INTERNAL"]);
 
+/**
+ * The fields that make two migrate requests with one requestId the same request: what is moved,
+ * where to, and for how long it may run. Not `epoch`: it names the sender's leadership term, not
+ * the command, and a new leader (higher epoch) sending a command again must get the first answer,
+ * not a conflict. `timeoutS` counts (absent is a value of its own, "the agent's default"): a
+ * different time limit is a different command, and answering it with the earlier one would
+ * silently drop the new limit.
+ */
+const IDENTITY = ["vm", "destination", "destinationAddress", "timeoutS"] as const;
+type RequestIdentity = Pick<MigrateRequest, (typeof IDENTITY)[number]>;
+
+const identityOf = (r: RequestIdentity): RequestIdentity => ({
+  vm: r.vm,
+  destination: r.destination,
+  destinationAddress: r.destinationAddress,
+  ...(r.timeoutS !== undefined ? { timeoutS: r.timeoutS } : {}),
+});
+
+/** What differs between the request first seen under an id and a later one, by field. */
+function differences(was: RequestIdentity, now: RequestIdentity): Record<string, { was: unknown; now: unknown }> {
+  const out: Record<string, { was: unknown; now: unknown }> = {};
+  for (const k of IDENTITY) if (was[k] !== now[k]) out[k] = { was: was[k] ?? null, now: now[k] ?? null };
+  return out;
+}
+
+function conflict(requestId: string, diff: Record<string, { was: unknown; now: unknown }>): Err {
+  const show = (v: unknown) => (v === null ? "absent" : JSON.stringify(v));
+  const text = Object.entries(diff)
+    .map(([k, d]) => `${k} was ${show(d.was)}, now ${show(d.now)}`)
+    .join("; ");
+  return err("IDEMPOTENCY_CONFLICT", `request id ${requestId} was already used for a different migrate request (${text}); send a new id for a new request`, {
+    requestId,
+    differences: diff,
+  });
+}
+
 export class MigrationManager {
-  private readonly answers: BoundedMap<string, Reply<MigrateAccepted>>;
-  private readonly pending = new Map<string, Promise<Reply<MigrateAccepted>>>();
+  private readonly answers: BoundedMap<string, { req: RequestIdentity; answer: Reply<MigrateAccepted> }>;
+  private readonly pending = new Map<string, { req: RequestIdentity; answer: Promise<Reply<MigrateAccepted>> }>();
   private readonly recent: BoundedMap<string, MigrationInfo>;
   /** Outgoing migrations by VM name (validating or running): the cap and the one-per-VM rule. */
   private readonly active = new Map<string, Running | "validating">();
   private newestEpoch: number | undefined;
+  private detached = false;
 
   constructor(private readonly o: MigrationManagerOptions) {
     this.answers = new BoundedMap(o.answersCapacity ?? 10_000);
@@ -65,18 +119,23 @@ export class MigrationManager {
 
   /** Answers a migrate request: accepted (the migration then runs in the background) or refused. */
   request(req: MigrateRequest): Promise<Reply<MigrateAccepted>> {
-    const known = this.answers.get(req.requestId);
-    if (known) return Promise.resolve(known);
-    const inFlight = this.pending.get(req.requestId);
-    if (inFlight) return inFlight;
+    const known = this.answers.get(req.requestId) ?? this.pending.get(req.requestId);
+    if (known) {
+      const diff = differences(known.req, req);
+      if (Object.keys(diff).length > 0) {
+        this.o.logger.warn({ requestId: req.requestId, differences: diff }, "request id reused for a different migrate request, refused");
+        return Promise.resolve(conflict(req.requestId, diff));
+      }
+      return Promise.resolve(known.answer);
+    }
     const p = this.decide(req).finally(() => this.pending.delete(req.requestId));
-    this.pending.set(req.requestId, p);
+    this.pending.set(req.requestId, { req: identityOf(req), answer: p });
     return p;
   }
 
   private async decide(req: MigrateRequest): Promise<Reply<MigrateAccepted>> {
     const answer = await this.validateAndStart(req);
-    if (answer.ok || !TRANSIENT.has(answer.error.code)) this.answers.set(req.requestId, answer);
+    if (answer.ok || !TRANSIENT.has(answer.error.code)) this.answers.set(req.requestId, { req: identityOf(req), answer });
     return answer;
   }
 
@@ -106,6 +165,12 @@ export class MigrationManager {
       this.active.delete(req.vm);
       return err("VM_NOT_RUNNING", `VM ${req.vm} on ${host} is ${dom.state}, not running`);
     }
+    if (this.detached) {
+      this.active.delete(req.vm);
+      return err("BUSY", `the agent of ${host} is stopping; send the request again once it is back`);
+    }
+    const timeoutMs = (req.timeoutS !== undefined ? req.timeoutS * 1000 : undefined) ?? this.o.timeoutMs;
+    const startedAt = this.o.clock.now();
     const info: MigrationInfo = {
       requestId: req.requestId,
       vm: req.vm,
@@ -113,14 +178,22 @@ export class MigrationManager {
       destination: req.destination,
       destinationAddress: req.destinationAddress,
       phase: "accepted",
-      startedAt: this.o.clock.now(),
+      startedAt,
     };
-    const run: Running = { info, abortRequested: false, done: Promise.resolve() };
+    const entry: JournalEntry = { requestId: req.requestId, ...identityOf(req), startedAt, deadline: startedAt + timeoutMs };
+    const run: Running = { info, entry, abortRequested: false, detach: new AbortController(), done: Promise.resolve() };
     this.active.set(req.vm, run);
     this.recent.set(req.requestId, info);
     this.noteEpoch(req.epoch);
-    run.done = this.execute(run, (req.timeoutS !== undefined ? req.timeoutS * 1000 : undefined) ?? this.o.timeoutMs);
-    return ok({ requestId: req.requestId, vm: req.vm, source: host, destination: req.destination, accepted: true as const });
+    // Written down before virsh starts: whatever happens to this process from now on, the next
+    // start knows a migration of this VM may be under way.
+    this.o.journal?.put(entry);
+    run.done = this.execute(run, timeoutMs);
+    return ok(this.accepted(info));
+  }
+
+  private accepted(info: MigrationInfo): MigrateAccepted {
+    return { requestId: info.requestId, vm: info.vm, source: info.source, destination: info.destination, accepted: true as const };
   }
 
   /**
@@ -146,14 +219,14 @@ export class MigrationManager {
     const { clock, hypervisor, logger } = this.o;
     const t0 = clock.now();
     info.phase = "running";
-    this.emit("migration.started", info);
+    this.emit(this.event("migration.started", info));
     const stop = new AbortController();
     let lastProgress = -Infinity;
     const onProgress = (p: MigrationProgress) => {
       const now = clock.now();
       if (p.percent === undefined || now - lastProgress < (this.o.progressEveryMs ?? 1000)) return;
       lastProgress = now;
-      this.emit("migration.progress", info, { progress: Math.min(100, Math.max(0, p.percent)) });
+      this.emit(this.event("migration.progress", info, { progress: Math.min(100, Math.max(0, p.percent)) }));
     };
     let timedOut = false;
     const timer = clock.sleep(timeoutMs, stop.signal).then(
@@ -163,27 +236,98 @@ export class MigrationManager {
       },
       () => undefined,
     );
+    let unobserved: MigrationUnobservedError | undefined;
     try {
       const stats = await hypervisor.migrate(
         info.vm,
         { host: info.destination, address: info.destinationAddress },
-        { timeoutMs, signal: stop.signal },
+        { timeoutMs, signal: stop.signal, detach: run.detach.signal },
         onProgress,
       );
       this.finish(run, "succeeded", { stats: { ...stats, durationMs: stats.durationMs ?? clock.now() - t0 } });
     } catch (e) {
-      if (timedOut) {
-        await hypervisor.abortMigration(info.vm).catch(() => undefined);
-        this.finish(run, "failed", { error: `migration did not finish within ${Math.round(timeoutMs / 1000)} s and was aborted (${describeError(e)})` });
-      } else if (run.abortRequested) {
-        this.finish(run, "aborted", { error: describeError(e) });
+      if (e instanceof MigrationUnobservedError && !timedOut && !run.abortRequested) {
+        unobserved = e;
       } else {
-        this.finish(run, "failed", { error: describeError(e) });
+        if (timedOut) {
+          await hypervisor.abortMigration(info.vm).catch(() => undefined);
+          this.finish(run, "failed", { error: `migration did not finish within ${Math.round(timeoutMs / 1000)} s and was aborted (${describeError(e)})` });
+        } else if (run.abortRequested) {
+          this.finish(run, "aborted", { error: describeError(e) });
+        } else {
+          this.finish(run, "failed", { error: describeError(e) });
+        }
+        logger.warn({ vm: info.vm, requestId: info.requestId, err: describeError(e) }, "migration did not succeed");
       }
-      logger.warn({ vm: info.vm, requestId: info.requestId, err: describeError(e) }, "migration did not succeed");
     } finally {
       stop.abort(new Error("finished"));
       await timer;
+    }
+    if (!unobserved) return;
+    if (run.detach.signal.aborted) {
+      logger.info(
+        { vm: info.vm, requestId: info.requestId, destination: info.destination, journal: this.o.journal?.where ?? null },
+        this.o.journal
+          ? "stopping: the migration goes on in libvirt; the next start reports its outcome"
+          : "stopping: the migration goes on in libvirt; without a state directory its outcome is not reported by this agent (the orchestrator settles it from the inventories)",
+      );
+      return;
+    }
+    logger.warn({ vm: info.vm, requestId: info.requestId, err: unobserved.message }, "lost sight of the migration; asking libvirt how it ends");
+    await this.watch(run, unobserved.message);
+  }
+
+  /**
+   * Follows a migration nobody watches (its virsh died, or the previous run of the agent started
+   * it) in the hypervisor until it ends, enforcing its deadline, and reports the outcome. The VM
+   * gone from this host (or shut off with reason "migrated") is a success: --undefinesource
+   * removes it here only once it runs on the destination. The VM still here with no job is a
+   * failure, once seen twice in a row (a switch-over passes through short states). Stops when
+   * detached (a stop again): the journal keeps it for the next start.
+   */
+  private async watch(run: Running, why: string): Promise<void> {
+    const { hypervisor, clock, logger, host } = this.o;
+    const { info, entry } = run;
+    info.phase = "running";
+    const every = this.o.settlePollMs ?? 2000;
+    let timedOut = false;
+    let quiet = 0;
+    let lastErr: string | undefined;
+    for (;;) {
+      if (run.detach.signal.aborted) return;
+      let s: OutgoingMigrationState | undefined;
+      try {
+        s = await hypervisor.inspectMigration(info.vm);
+        lastErr = undefined;
+      } catch (e) {
+        // libvirtd down or restarting: ask again, and say so once per distinct error.
+        const text = describeError(e);
+        if (text !== lastErr) logger.warn({ vm: info.vm, requestId: info.requestId, err: text }, "cannot ask the hypervisor about the migration; asking again");
+        lastErr = text;
+      }
+      if (run.detach.signal.aborted) return;
+      if (s && (!s.present || (s.state === "shutoff" && s.reason === "migrated"))) {
+        this.finish(run, "succeeded", {});
+        return;
+      }
+      if (s?.present && s.jobActive) {
+        quiet = 0;
+        if (!timedOut && clock.now() > entry.deadline) {
+          timedOut = true;
+          logger.warn({ vm: info.vm, requestId: info.requestId }, "migration past its time limit; aborting it");
+          await hypervisor.abortMigration(info.vm).catch((e: unknown) => logger.warn({ vm: info.vm, err: describeError(e) }, "abort failed"));
+        }
+      } else if (s?.present && ++quiet >= 2) {
+        const where = `${info.vm} is still on ${host} (${s.state}${s.reason ? `, ${s.reason}` : ""})`;
+        if (timedOut)
+          this.finish(run, "failed", {
+            error: `migration did not finish within ${Math.round((entry.deadline - entry.startedAt) / 1000)} s and was aborted; ${where}`,
+          });
+        else if (run.abortRequested) this.finish(run, "aborted", { error: `migration aborted; ${where}` });
+        else this.finish(run, "failed", { error: `${why}; libvirt's job has ended and ${where}` });
+        return;
+      }
+      await sleepQuietly(clock, every, run.detach.signal);
     }
   }
 
@@ -194,11 +338,19 @@ export class MigrationManager {
     if (extra.stats) info.stats = extra.stats;
     if (extra.error !== undefined) info.error = extra.error;
     this.active.delete(info.vm);
-    this.emit(`migration.${phase}`, info, extra);
+    const e = this.event(`migration.${phase}`, info, extra);
+    // Kept until the NATS side has it on the server (outcomeDelivered).
+    this.o.journal?.put({ ...run.entry, outcome: e });
+    this.emit(e);
   }
 
-  private emit(type: MigrationEvent["type"], info: MigrationInfo, extra: { progress?: number; stats?: MigrationStats; error?: string } = {}): void {
-    const e: MigrationEvent = {
+  /** The outcome event of `requestId` reached NATS: it need not survive a restart any more. */
+  outcomeDelivered(requestId: string): void {
+    this.o.journal?.remove(requestId);
+  }
+
+  private event(type: MigrationEvent["type"], info: MigrationInfo, extra: { progress?: number; stats?: MigrationStats; error?: string } = {}): MigrationEvent {
+    return {
       v: 1,
       type,
       ts: this.o.clock.now(),
@@ -208,11 +360,58 @@ export class MigrationManager {
       destination: info.destination,
       ...extra,
     };
+  }
+
+  private emit(e: MigrationEvent): void {
     try {
       this.o.onEvent(e);
     } catch (x) {
-      this.o.logger.error({ err: describeError(x), type }, "migration event handler failed");
+      this.o.logger.error({ err: describeError(x), type: e.type }, "migration event handler failed");
     }
+  }
+
+  /**
+   * Takes over what the previous run left in the journal: outcomes not yet published are sent
+   * again; migrations that were running are followed in the hypervisor until they end, then
+   * reported with their original request id. Their request ids answer as accepted (a command
+   * sent again never starts a second migration), and their VMs count as migrating. Call once,
+   * at start, before requests are served. Returns how many entries it took over.
+   */
+  recover(): number {
+    const { journal, logger, host } = this.o;
+    if (!journal) return 0;
+    const entries = journal.load();
+    for (const entry of entries) {
+      const info: MigrationInfo = {
+        requestId: entry.requestId,
+        vm: entry.vm,
+        source: host,
+        destination: entry.destination,
+        destinationAddress: entry.destinationAddress,
+        phase: "running",
+        startedAt: entry.startedAt,
+      };
+      this.answers.set(entry.requestId, { req: identityOf(entry), answer: ok(this.accepted(info)) });
+      this.recent.set(entry.requestId, info);
+      const out = entry.outcome;
+      if (out) {
+        info.phase = out.type === "migration.succeeded" ? "succeeded" : out.type === "migration.aborted" ? "aborted" : "failed";
+        info.finishedAt = out.ts;
+        if (out.stats) info.stats = out.stats;
+        if (out.error !== undefined) info.error = out.error;
+        logger.info({ vm: entry.vm, requestId: entry.requestId, type: out.type }, "publishing the outcome the previous run could not");
+        this.emit(out);
+        continue;
+      }
+      const run: Running = { info, entry, abortRequested: false, detach: new AbortController(), done: Promise.resolve() };
+      this.active.set(entry.vm, run);
+      logger.info(
+        { vm: entry.vm, requestId: entry.requestId, destination: entry.destination, journal: journal.where },
+        "a migration of the previous run was not settled; following it in the hypervisor",
+      );
+      run.done = this.watch(run, "the agent restarted during the migration");
+    }
+    return entries.length;
   }
 
   /** Aborts the running migration named by vm or requestId. */
@@ -267,19 +466,30 @@ export class MigrationManager {
     return [...this.recent.values()].map((m) => ({ ...m }));
   }
 
-  /** Resolves when every running migration has finished (used on shutdown and in tests). */
+  /** Resolves when every running migration has finished or been let go (used in tests). */
   async idle(): Promise<void> {
     const runs = [...this.active.values()].filter((r): r is Running => r !== "validating");
     await Promise.all(runs.map((r) => r.done));
   }
 
-  /** Aborts every running migration (shutdown) and waits for them to end. */
-  async abortAll(): Promise<void> {
-    for (const r of this.active.values()) {
-      if (r === "validating") continue;
-      r.abortRequested = true;
-      await this.o.hypervisor.abortMigration(r.info.vm).catch(() => undefined);
-    }
-    await this.idle();
+  /**
+   * Shutdown: stops watching every migration without aborting it (libvirt goes on with it) and
+   * without reporting; each stays in the journal for the next start. Refuses new requests from
+   * now on. Resolves once nothing of this process runs for them (virsh processes ended).
+   */
+  async detachAll(): Promise<number> {
+    this.detached = true;
+    const runs = [...this.active.values()].filter((r): r is Running => r !== "validating");
+    for (const r of runs) r.detach.abort(new Error("agent stopping"));
+    await Promise.all(runs.map((r) => r.done));
+    return runs.length;
+  }
+}
+
+async function sleepQuietly(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await clock.sleep(ms, signal);
+  } catch {
+    /* aborted: the caller checks the signal */
   }
 }

@@ -12,7 +12,7 @@ import {
   type Pong,
 } from "../../shared/schemas/agent-api.js";
 import { agentSubjects } from "../../shared/subjects.js";
-import { withServiceErrorHeaders } from "./service-error-headers.js";
+import { serviceErrorCounter, withServiceErrorHeaders } from "../../shared/nats/service-errors.js";
 
 /** What the agent does for each endpoint; inputs are already validated. */
 export interface AgentHandlers {
@@ -46,6 +46,10 @@ export async function registerAgentService(
     migrate: jsonHandler(AgentApi.migrate.request, (req) => handlers.migrate(req), logger, "migrate"),
     abort: jsonHandler(AgentApi.abort.request, (req) => handlers.abort(req), logger, "abort"),
   };
+  // Error replies count in $SRV.STATS as the orchestrator's do (the library counts only handlers
+  // that throw, and Ballast's answer every error with an envelope).
+  const countError = serviceErrorCounter(svc);
+  let uncounted = false;
   for (const [name, handle] of Object.entries(endpoints)) {
     svc.addEndpoint(name, {
       subject: subjects[name as keyof typeof endpoints],
@@ -55,7 +59,16 @@ export async function registerAgentService(
           logger.error({ endpoint: name, err: e.message }, "service endpoint error");
           return;
         }
-        void handle(withServiceErrorHeaders(msg));
+        void handle(
+          withServiceErrorHeaders(msg, (err) => {
+            if (countError(name, err) || uncounted) return;
+            uncounted = true;
+            logger.warn(
+              { endpoint: name },
+              "cannot count error replies in $SRV.STATS: @nats-io/services no longer has the endpoint statistics this version reaches",
+            );
+          }),
+        );
       },
     });
   }

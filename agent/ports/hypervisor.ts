@@ -21,8 +21,15 @@ export interface MigrationTarget {
 export interface MigrateOptions {
   /** The driver's own hard limit for the migrate call (the caller also enforces one). */
   timeoutMs: number;
-  /** Aborted by the caller on timeout or shutdown: the driver stops waiting and cleans up. */
+  /** Aborted by the caller on timeout or abort: the driver stops the job (domjobabort) and cleans up. */
   signal?: AbortSignal;
+  /**
+   * Aborted by the caller when it stops watching (the agent shuts down): the driver releases what
+   * it runs for this call (virsh processes) WITHOUT touching the job, which goes on in the
+   * hypervisor, and migrate rejects with MigrationUnobservedError. `inspectMigration` tells later
+   * how the job ended.
+   */
+  detach?: AbortSignal;
 }
 
 export interface MigrationProgress {
@@ -30,6 +37,34 @@ export interface MigrationProgress {
   percent?: number;
   dataProcessedBytes?: number;
   dataTotalBytes?: number;
+}
+
+/**
+ * What the source hypervisor says of a VM whose outgoing migration nobody watched to its end
+ * (the agent restarted, or its virsh client was killed): is the VM still here, in which state, and
+ * does a job still run on it.
+ */
+export type OutgoingMigrationState =
+  | { present: false }
+  | {
+      present: true;
+      state: VmState;
+      /** libvirt's reason for the state ("booted", "migrated", "migration", ...), when it says. */
+      reason?: string;
+      /** A migration (or other) job still runs on the domain. */
+      jobActive: boolean;
+    };
+
+/**
+ * migrate() ended without knowing how the migration ends: the caller stopped watching (detach) or
+ * the client that ran it died (virsh killed by a signal it was not sent by us). The job may go on
+ * in the hypervisor; `inspectMigration` settles it.
+ */
+export class MigrationUnobservedError extends Error {
+  override readonly name = "MigrationUnobservedError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
 
 /**
@@ -43,4 +78,6 @@ export interface Hypervisor {
   migrate(vm: string, target: MigrationTarget, opts: MigrateOptions, onProgress?: (p: MigrationProgress) => void): Promise<MigrationStats>;
   /** Asks the hypervisor to abort the running migration job of `vm`. */
   abortMigration(vm: string): Promise<void>;
+  /** The VM's state and job on this (the source) host, to settle a migration nobody watched to its end. */
+  inspectMigration(vm: string): Promise<OutgoingMigrationState>;
 }

@@ -3,7 +3,15 @@ import { HypervisorError, ValidationError } from "../../shared/errors.js";
 import type { MigrationStats } from "../../shared/schemas/agent-api.js";
 import type { VmState } from "../../shared/schemas/vm.js";
 import type { Clock } from "../ports/clock.js";
-import type { DomainStats, Hypervisor, MigrateOptions, MigrationProgress, MigrationTarget } from "../ports/hypervisor.js";
+import {
+  MigrationUnobservedError,
+  type DomainStats,
+  type Hypervisor,
+  type MigrateOptions,
+  type MigrationProgress,
+  type MigrationTarget,
+  type OutgoingMigrationState,
+} from "../ports/hypervisor.js";
 import { cpuAt } from "./cpu-pattern.js";
 import { planMigration, seededRandom } from "./migration-model.js";
 import type { SimFabric } from "./sim-fabric.js";
@@ -11,7 +19,9 @@ import type { SimFabric } from "./sim-fabric.js";
 // A simulated hypervisor: a product feature (demo, simulator, scale tests), not a test double.
 // All timing comes from the injected Clock, all chance from a seeded PRNG, so a run is
 // reproducible. A VM is defined on exactly one host at any moment: it stays on the source
-// while its memory is copied and moves in one synchronous step at the switch-over.
+// while its memory is copied and moves in one synchronous step at the switch-over. As in
+// libvirt with --p2p, a migration job goes on when its caller stops watching (detach); only an
+// abort (or the host stopping) ends it early.
 
 interface VmRecord {
   name: string;
@@ -167,6 +177,12 @@ export class SimHypervisor implements Hypervisor {
     vm.migration.abort.abort(new Error("canceled by client"));
   }
 
+  async inspectMigration(vmName: string): Promise<OutgoingMigrationState> {
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) return { present: false };
+    return { present: true, state: vm.state, jobActive: vm.migration !== undefined };
+  }
+
   async migrate(vmName: string, target: MigrationTarget, opts: MigrateOptions, onProgress?: (p: MigrationProgress) => void): Promise<MigrationStats> {
     const startedAt = this.clock.now();
     const vm = this.vmsByName.get(vmName);
@@ -182,6 +198,40 @@ export class SimHypervisor implements Hypervisor {
     const onOuterAbort = () => abort.abort(opts.signal?.reason);
     opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
     vm.migration = { abort, aborted: false };
+    let watching = true;
+    const job = this.copy(vm, target, plan, failAt, abort, startedAt, (p) => {
+      if (watching) onProgress?.(p);
+    }).finally(() => {
+      opts.signal?.removeEventListener("abort", onOuterAbort);
+      if (vm.migration?.abort === abort) vm.migration = undefined;
+    });
+    const { detach } = opts;
+    if (!detach) return job;
+    return new Promise<MigrationStats>((resolve, reject) => {
+      const onDetach = () => {
+        watching = false;
+        // The caller's abort no longer reaches the job, as it no longer reaches libvirt once
+        // the agent's virsh is gone; the job ends by itself (or by abortMigration).
+        opts.signal?.removeEventListener("abort", onOuterAbort);
+        reject(new MigrationUnobservedError(`stopped watching the migration of ${vmName}; the simulated job goes on`));
+      };
+      if (detach.aborted) onDetach();
+      else detach.addEventListener("abort", onDetach, { once: true });
+      job.then(resolve, reject).finally(() => detach.removeEventListener("abort", onDetach));
+    });
+  }
+
+  /** The job itself: pre-copy, downtime, switch-over. Runs to its end whether or not anyone waits. */
+  private async copy(
+    vm: VmRecord,
+    target: MigrationTarget,
+    plan: ReturnType<typeof planMigration>,
+    failAt: number | undefined,
+    abort: AbortController,
+    startedAt: number,
+    onProgress: (p: MigrationProgress) => void,
+  ): Promise<MigrationStats> {
+    const vmName = vm.name;
     try {
       await this.clock.sleep(this.config.start_delay_s * 1000, abort.signal);
       const steps = Math.max(1, Math.min(100, Math.ceil(plan.precopyMs / 1000)));
@@ -190,7 +240,7 @@ export class SimHypervisor implements Hypervisor {
         const fraction = i / steps;
         if (failAt !== undefined && fraction >= failAt) throw new HypervisorError("operation failed: job 'migration out' unexpectedly failed");
         if (!this.destinationUp(target)) throw new HypervisorError("operation failed: job 'migration out' unexpectedly failed");
-        onProgress?.({
+        onProgress({
           percent: Math.min(99, fraction * 100),
           dataProcessedBytes: Math.round(plan.bytesSent * fraction),
           dataTotalBytes: Math.round(vm.memMiB * MiB),
@@ -220,9 +270,6 @@ export class SimHypervisor implements Hypervisor {
         );
       }
       throw e;
-    } finally {
-      opts.signal?.removeEventListener("abort", onOuterAbort);
-      if (vm.migration?.abort === abort) vm.migration = undefined;
     }
   }
 

@@ -1,10 +1,19 @@
 import type { MigrationSettings } from "../../shared/config/agent-config.js";
 import type { MigrationStats } from "../../shared/schemas/agent-api.js";
-import { describeError } from "../../shared/errors.js";
+import { describeError, HypervisorError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Clock } from "../ports/clock.js";
-import type { DomainStats, Hypervisor, MigrateOptions, MigrationProgress, MigrationTarget } from "../ports/hypervisor.js";
+import {
+  MigrationUnobservedError,
+  type DomainStats,
+  type Hypervisor,
+  type MigrateOptions,
+  type MigrationProgress,
+  type MigrationTarget,
+  type OutgoingMigrationState,
+} from "../ports/hypervisor.js";
 import { buildMigrateArgs } from "./migrate-args.js";
+import { isNoSuchDomain, parseDomstate } from "./parse-domstate.js";
 import { parseDomstats } from "./parse-domstats.js";
 import { jobProgressPercent, migrationStatsFromJobFields, parseDomjobinfo, parseJobCompletedEvent } from "./parse-job-stats.js";
 import type { VirshRunner } from "./virsh-runner.js";
@@ -39,10 +48,41 @@ export class VirshHypervisor implements Hypervisor {
     await this.o.runner.run(["domjobabort", "--domain", vm]);
   }
 
+  async inspectMigration(vm: string): Promise<OutgoingMigrationState> {
+    const { runner } = this.o;
+    let parsed;
+    try {
+      parsed = parseDomstate((await runner.run(["domstate", "--reason", "--domain", vm])).stdout);
+    } catch (e) {
+      if (e instanceof HypervisorError && isNoSuchDomain(e.message)) return { present: false };
+      throw e;
+    }
+    const { state, reason } = parsed;
+    const here = { present: true as const, state, ...(reason !== undefined ? { reason } : {}) };
+    // A shut-off domain runs no job (after a migration it is "shut off (migrated)" for a moment,
+    // then undefined: --undefinesource).
+    if (state === "shutoff") return { ...here, jobActive: false };
+    let jobType: string | undefined;
+    try {
+      jobType = parseDomjobinfo((await runner.run(["domjobinfo", "--domain", vm])).stdout).jobType;
+    } catch (e) {
+      // It left between the two calls.
+      if (e instanceof HypervisorError && isNoSuchDomain(e.message)) return { present: false };
+      throw e;
+    }
+    return { ...here, jobActive: jobType === "Unbounded" || jobType === "Bounded" };
+  }
+
   async migrate(vm: string, target: MigrationTarget, opts: MigrateOptions, onProgress?: (p: MigrationProgress) => void): Promise<MigrationStats> {
     const { runner, clock, logger } = this.o;
     const args = buildMigrateArgs(vm, target.address, this.o.migration);
     const helpers = new AbortController();
+    // Detaching (agent shutdown) ends our virsh processes but never the job: with --p2p the source
+    // libvirtd drives the migration and goes on without its client (measured on the lab, see
+    // deploy/README.md). Only `signal` (timeout, abort) cancels the job with domjobabort.
+    const onDetach = () => helpers.abort();
+    opts.detach?.addEventListener("abort", onDetach, { once: true });
+    const kill = opts.detach && opts.signal ? AbortSignal.any([opts.signal, opts.detach]) : (opts.signal ?? opts.detach);
     const startedAt = clock.now();
 
     // The source emits job-completed with libvirt's own statistics (ms, bytes). The watcher is
@@ -60,20 +100,32 @@ export class VirshHypervisor implements Hypervisor {
     await sleepQuietly(clock, this.o.eventSetupMs ?? 100, helpers.signal);
 
     const poll = this.pollProgress(vm, helpers.signal, onProgress);
+    // The exact command, destination URI included, so an operator can run it by hand.
+    logger.info({ vm, destination: target.host, argv: runner.commandLine(args) }, "running virsh migrate");
     try {
-      await runner.run(args, { timeoutMs: opts.timeoutMs, signal: opts.signal });
+      await runner.run(args, { timeoutMs: opts.timeoutMs, ...(kill ? { signal: kill } : {}) });
     } catch (e) {
       helpers.abort();
       await poll;
+      opts.detach?.removeEventListener("abort", onDetach);
+      const cancelled = opts.signal?.aborted === true || (e as { code?: string }).code === "TIMEOUT";
+      if (!cancelled && opts.detach?.aborted)
+        throw new MigrationUnobservedError(`stopped watching the migration of ${vm}; libvirt goes on with it`, { cause: e });
       // Killing virsh does not stop the job inside libvirtd: abort it, or it goes on unobserved.
-      if (opts.signal?.aborted || (e as { code?: string }).code === "TIMEOUT") {
-        await this.abortMigration(vm).catch(() => undefined);
+      if (cancelled) await this.abortMigration(vm).catch(() => undefined);
+      else {
+        // virsh died of a signal we did not send (an OOM kill; systemd stopping the whole control
+        // group): libvirt may well go on with the job, so its outcome is not known yet.
+        const signal = (e as { details?: { signal?: string } }).details?.signal;
+        if (e instanceof HypervisorError && signal !== undefined)
+          throw new MigrationUnobservedError(`virsh migrate was killed by ${signal}; libvirt may go on with the migration of ${vm}`, { cause: e });
       }
       throw e;
     }
     const durationMs = clock.now() - startedAt;
     const fields = await Promise.race([event, sleepQuietly(clock, this.o.eventGraceMs ?? 3000, helpers.signal).then(() => undefined)]);
     helpers.abort();
+    opts.detach?.removeEventListener("abort", onDetach);
     await poll;
     return migrationStatsFromJobFields(fields ?? new Map(), durationMs);
   }

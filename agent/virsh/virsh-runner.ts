@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { HypervisorError, TimeoutError } from "../../shared/errors.js";
 import { libvirtErrorText } from "./virsh-error-text.js";
 
@@ -40,6 +40,8 @@ export interface VirshRunOptions {
 /** Runs one virsh command; resolves on exit 0, else throws HypervisorError / TimeoutError. */
 export interface VirshRunner {
   run(args: readonly string[], opts?: VirshRunOptions): Promise<VirshResult>;
+  /** The exact argv `run(args)` executes, binary first (for logs). */
+  commandLine(args: readonly string[]): string[];
 }
 
 export interface VirshRunnerOptions {
@@ -48,14 +50,35 @@ export interface VirshRunnerOptions {
   timeoutMs: number;
 }
 
-export function createVirshRunner(o: VirshRunnerOptions): VirshRunner {
+/** The runner of createVirshRunner: also ends what it runs when the agent stops. */
+export interface OwnedVirshRunner extends VirshRunner {
+  /**
+   * Kills (SIGKILL) every virsh still running, so none outlives the agent or keeps its process
+   * alive. Harmless to a migration: with --p2p libvirtd goes on without its client. Later calls fail.
+   */
+  close(): void;
+}
+
+export function createVirshRunner(o: VirshRunnerOptions): OwnedVirshRunner {
+  const argvOf = (args: readonly string[]) => ["-c", o.uri, ...args];
+  const live = new Set<ChildProcess>();
+  let closed = false;
   return {
+    commandLine: (args) => [o.binary, ...argvOf(args)],
+    close() {
+      closed = true;
+      for (const c of live) c.kill("SIGKILL");
+    },
     run(args, opts = {}) {
       const timeoutMs = opts.timeoutMs ?? o.timeoutMs;
       const what = `virsh ${args[0] ?? ""}`.trim();
       if (opts.signal?.aborted) return Promise.reject(new HypervisorError(`${what} was cancelled`));
+      if (closed) return Promise.reject(new HypervisorError(`${what} not run: the agent is stopping`));
       return new Promise<VirshResult>((resolve, reject) => {
-        const child = spawn(o.binary, ["-c", o.uri, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C", LANG: "C" } });
+        const child = spawn(o.binary, argvOf(args), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C", LANG: "C" } });
+        live.add(child);
+        child.once("exit", () => live.delete(child));
+        child.once("error", () => live.delete(child));
         // Bytes, decoded once at the end: a character split between two chunks stays whole.
         let stdout: Buffer[] = [];
         let stdoutBytes = 0;
@@ -105,7 +128,13 @@ export function createVirshRunner(o: VirshRunnerOptions): VirshRunner {
               );
             if (code === 0) return resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr: stderr.text() });
             const fallback = code === null ? `killed by ${signal ?? "a signal"}` : `exit code ${code}`;
-            reject(new HypervisorError(libvirtErrorText(stderr.text(), fallback), { details: { command: what, exitCode: code } }));
+            // A signal we did not send (an OOM kill, systemd stopping the unit's whole control
+            // group) is named in the details: the caller may have to ask libvirt how the job ended.
+            reject(
+              new HypervisorError(libvirtErrorText(stderr.text(), fallback), {
+                details: { command: what, exitCode: code, ...(code === null && signal ? { signal } : {}) },
+              }),
+            );
           });
         // "close", not "exit": the output pipes are drained by then. A killed virsh is done at
         // "exit": a grandchild holding its pipes must not stretch the time limit.

@@ -87,6 +87,7 @@ export async function deploy(inventory: Inventory, baseDir: string, opts: Deploy
         releaseSha: release.sha256,
         tarball: release.path,
         minNode: minNodeVersion(release.nodeEngine),
+        runtime: release.runtime,
         unitText: (h) => renderUnit(template, h.paths),
         sysusersText: (h) => renderSysusers(sysusersTemplate, serviceUserOf(template), h.serviceGroup),
         dryRun: opts.dryRun ?? false,
@@ -97,7 +98,12 @@ export async function deploy(inventory: Inventory, baseDir: string, opts: Deploy
       }),
     );
     return {
-      release: { sha256: release.sha256, bytes: release.bytes, path: release.path },
+      release: {
+        sha256: release.sha256,
+        bytes: release.bytes,
+        path: release.path,
+        ...(release.runtime ? { runtime: { version: release.runtime.version, arch: release.runtime.arch, sha256: release.runtime.sha256 } } : {}),
+      },
       dryRun: opts.dryRun ?? false,
       ok: hosts.every((h) => h.status !== "failed"),
       hosts,

@@ -60,6 +60,16 @@ export interface RollbackReport {
 
 export type HostStatus = "unchanged" | "changed" | "would-change" | "failed";
 
+/** The Node runtime the agent of a host runs on (with a dry run: would run on). */
+export interface RuntimeReport {
+  /** "release": runtime/bin/node shipped in the release; "host": the host's own node in PATH. */
+  source: "release" | "host";
+  /** Its `--version` on the host when the installer ran it, else what the release says; "" when there is none. */
+  version: string;
+  /** The binary: <prefix>/current/runtime/bin/node, or the inventory's `node` command. */
+  path: string;
+}
+
 export interface HostReport {
   host: string;
   address: string;
@@ -71,6 +81,10 @@ export interface HostReport {
   steps: StepReport[];
   /** Ping answered after the install (undefined: not checked, e.g. dry run or verify disabled). */
   verified: boolean | undefined;
+  /** What the agent runs on once this run is over (undefined: no agent is installed). */
+  runtime: RuntimeReport | undefined;
+  /** `uname -m` and `getconf GNU_LIBC_VERSION` of the host, as probed. */
+  platform?: { arch: string | undefined; libc: string | undefined };
   failure?: HostFailure;
   rollback?: RollbackReport;
   /** One sentence: where this host stands now. */
@@ -82,6 +96,8 @@ export interface HostContext {
   releaseSha: string;
   tarball: string;
   minNode: [number, number];
+  /** The Node runtime the release carries (undefined: it runs on the hosts' own node). */
+  runtime?: { version: string; arch: string } | undefined;
   /** The unit file text to install (already rendered for the host's paths). */
   unitText: (t: HostTarget) => string;
   /** The sysusers.d file that creates the unit's user and the host's service group. */
@@ -123,6 +139,7 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     actions: [],
     steps,
     verified: undefined,
+    runtime: undefined,
     state: "",
     durationMs: 0,
   };
@@ -169,14 +186,18 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     probe = await timed(
       "probe",
       async () => parseProbe(await run("probe", asRoot(t, probeScript(t, ctx.releaseSha, serviceUser)))),
-      (p) => `node ${p.node || "missing"}, current ${short(p.current.split("/").pop())}, service ${p.active || "?"}`,
+      (p) =>
+        `${p.arch ?? "arch ?"}, ${p.libc ?? "glibc ?"}, host node ${p.node || "missing"}, current ${short(p.current.split("/").pop())}` +
+        `${p.currentRuntime ? ` (its runtime: node ${p.currentRuntime})` : ""}, service ${p.active || "?"}`,
     );
     const p = probe;
+    report.platform = { arch: p.arch, libc: p.libc };
     await timed("prerequisites", async () => {
       const problems = prerequisiteProblems({
         probe: p,
         node: t.node,
         minNode: ctx.minNode,
+        runtime: ctx.runtime,
         driver: t.driver,
         virshBinary: t.virshBinary,
         serviceGroup: t.serviceGroup,
@@ -199,6 +220,8 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     );
     report.previousRelease = plan.previousRelease;
     report.actions = plan.actions;
+    // The runtime the agent will run on: the new release's when it switches, else the installed one's.
+    report.runtime = plan.actions.includes("switch-release") ? newRuntime(t, ctx, probe, undefined) : runtimeOfInstalled(t, probe);
 
     if (ctx.dryRun) {
       for (const a of plan.actions) steps.push({ step: a, status: "would-do", detail: plan.reasons[a] ?? "" });
@@ -219,48 +242,56 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     for (const a of plan.actions) {
       await ctx.beforeAction?.(t.id, a);
       if (COMMIT_ACTIONS.has(a)) committed = true;
-      await timed(a, async () => {
-        switch (a) {
-          case "upload-release":
-            await remote!.upload(ctx.tarball, `${tmp}/release.tar.gz`);
-            return plan!.reasons[a];
-          case "extract-release":
-            await run(a, asRoot(t, installReleaseScript(t, ctx.releaseSha, `${tmp}/release.tar.gz`)), EXTRACT_TIMEOUT);
-            return `releases/${short(ctx.releaseSha)}`;
-          case "create-user":
-            await remote!.writeFile(`${tmp}/sysusers.conf`, sysusers);
-            await run(a, asRoot(t, writeFileScript(`${tmp}/sysusers.conf`, l.sysusers, "0644", "root", "root")));
-            await run(a, asRoot(t, sysusersScript(t)));
-            return `${l.sysusers}: ${plan!.reasons[a]}; ${t.sysusers} ran`;
-          case "write-config":
-            await remote!.writeFile(`${tmp}/agent.yaml`, t.agentYaml);
-            await run(
-              a,
-              asRoot(t, writeFileScript(`${tmp}/agent.yaml`, l.config, "0640", "root", t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } })),
-            );
-            return `${l.config}: ${plan!.reasons[a]}`;
-          case "write-unit":
-            await remote!.writeFile(`${tmp}/unit`, unit);
-            await run(a, asRoot(t, writeFileScript(`${tmp}/unit`, l.unit, "0644", "root", "root")));
-            return `${l.unit}: ${plan!.reasons[a]}`;
-          case "write-seed":
-            await remote!.writeFile(`${tmp}/seed.nk`, t.seed!.content);
-            await run(
-              a,
-              asRoot(
-                t,
-                writeFileScript(`${tmp}/seed.nk`, t.seed!.path, "0600", serviceUser, t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } }),
-              ),
-            );
-            return `${t.seed!.path}: ${plan!.reasons[a]}`;
-          case "switch-release":
-            await run(a, asRoot(t, switchScript(t, ctx.releaseSha)));
-            return plan!.reasons[a];
-          default:
-            await run(a, asRoot(t, systemctlScript(t, a)));
-            return undefined;
-        }
-      });
+      // Each case returns the step's detail for the report.
+      await timed(
+        a,
+        async (): Promise<string | undefined> => {
+          switch (a) {
+            case "upload-release":
+              await remote!.upload(ctx.tarball, `${tmp}/release.tar.gz`);
+              return plan!.reasons[a];
+            case "extract-release": {
+              const out = await run(a, asRoot(t, installReleaseScript(t, ctx.releaseSha, `${tmp}/release.tar.gz`)), EXTRACT_TIMEOUT);
+              const ran = /^runtime=(.*)$/m.exec(out)?.[1]?.trim();
+              if (ran !== undefined) report.runtime = newRuntime(t, ctx, probe!, ran.split(" ")[0]);
+              return `releases/${short(ctx.releaseSha)}${ran !== undefined ? `; its Node runtime runs here: ${ran}` : ""}`;
+            }
+            case "create-user":
+              await remote!.writeFile(`${tmp}/sysusers.conf`, sysusers);
+              await run(a, asRoot(t, writeFileScript(`${tmp}/sysusers.conf`, l.sysusers, "0644", "root", "root")));
+              await run(a, asRoot(t, sysusersScript(t)));
+              return `${l.sysusers}: ${plan!.reasons[a]}; ${t.sysusers} ran`;
+            case "write-config":
+              await remote!.writeFile(`${tmp}/agent.yaml`, t.agentYaml);
+              await run(
+                a,
+                asRoot(t, writeFileScript(`${tmp}/agent.yaml`, l.config, "0640", "root", t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } })),
+              );
+              return `${l.config}: ${plan!.reasons[a]}`;
+            case "write-unit":
+              await remote!.writeFile(`${tmp}/unit`, unit);
+              await run(a, asRoot(t, writeFileScript(`${tmp}/unit`, l.unit, "0644", "root", "root")));
+              return `${l.unit}: ${plan!.reasons[a]}`;
+            case "write-seed":
+              await remote!.writeFile(`${tmp}/seed.nk`, t.seed!.content);
+              await run(
+                a,
+                asRoot(
+                  t,
+                  writeFileScript(`${tmp}/seed.nk`, t.seed!.path, "0600", serviceUser, t.serviceGroup, { makeDir: { mode: "0750", group: t.serviceGroup } }),
+                ),
+              );
+              return `${t.seed!.path}: ${plan!.reasons[a]}`;
+            case "switch-release":
+              await run(a, asRoot(t, switchScript(t, ctx.releaseSha)));
+              return plan!.reasons[a];
+            default:
+              await run(a, asRoot(t, systemctlScript(t, a)));
+              return undefined;
+          }
+        },
+        (d) => d,
+      );
       done.add(a);
     }
 
@@ -298,6 +329,8 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     const f = e instanceof StepFailed ? e.failure : { step: "internal", message: describeError(e) };
     report.failure = { ...f, phase: committed ? "after-switch" : "before-switch" };
     report.status = "failed";
+    // Before the switch, or rolled back: the release that ran before runs on.
+    report.runtime = probe ? runtimeOfInstalled(t, probe) : undefined;
     if (!committed) {
       const running =
         probe?.active === "active"
@@ -310,6 +343,7 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
     } else if (remote && plan && probe) {
       report.rollback = await rollback(t, ctx, remote, plan, probe, done, steps);
       report.verified = false;
+      if (!report.rollback.ok) report.runtime = undefined; // unknown: the host may be half-installed
       report.state = report.rollback.ok
         ? `failed after switching, ROLLED BACK: ${report.rollback.detail}`
         : `failed after switching and the ROLLBACK FAILED: ${report.rollback.detail}; the host may be half-installed, check it by hand`;
@@ -324,6 +358,19 @@ export async function installHost(t: HostTarget, ctx: HostContext): Promise<Host
 
 function releaseOfProbe(p: Probe | undefined): string | undefined {
   return p?.current.split("/").pop();
+}
+
+/** The runtime of the release <prefix>/current points at (before this run). */
+function runtimeOfInstalled(t: HostTarget, p: Probe): RuntimeReport | undefined {
+  if (p.current === "") return undefined;
+  if (p.currentRuntime !== undefined) return { source: "release", version: p.currentRuntime, path: `${layout(t).current}/runtime/bin/node` };
+  return { source: "host", version: p.node, path: t.node };
+}
+
+/** The runtime of the release being installed; `ran`: its version as run on the host. */
+function newRuntime(t: HostTarget, ctx: HostContext, p: Probe, ran: string | undefined): RuntimeReport {
+  if (ctx.runtime) return { source: "release", version: ran ?? ctx.runtime.version, path: `${layout(t).current}/runtime/bin/node` };
+  return { source: "host", version: p.node, path: t.node };
 }
 
 /** Undoes the commit-phase actions in `done` (and the one that failed), newest first. */

@@ -1,7 +1,16 @@
 // Public surface of the installer (`ballast deploy`): every export by name.
 export { runDeploy, deploy, checkoutRoot, mapLimit, type RunDeployArgs, type DeployOptions } from "./deploy.js";
 export { renderDeployReport, type DeployReport } from "./report.js";
-export { installHost, type HostReport, type HostFailure, type RollbackReport, type StepReport, type HostStatus, type HostContext } from "./host-installer.js";
+export {
+  installHost,
+  type HostReport,
+  type HostFailure,
+  type RollbackReport,
+  type RuntimeReport,
+  type StepReport,
+  type HostStatus,
+  type HostContext,
+} from "./host-installer.js";
 export {
   Inventory,
   InventoryHost,
@@ -24,18 +33,30 @@ export {
   type HostTarget,
   type InventoryInput,
 } from "./inventory.js";
-export { buildRelease, productionPackages, minNodeVersion, ReleaseError, type Release } from "./release.js";
+export {
+  buildRelease,
+  productionPackages,
+  minNodeVersion,
+  inspectRuntime,
+  runtimeLicenseCandidates,
+  ReleaseError,
+  type Release,
+  type ReleaseRuntime,
+  type ReleaseOptions,
+} from "./release.js";
 export {
   planHost,
   parseProbe,
   prerequisiteProblems,
   parseNodeVersion,
+  nodeArch,
   releaseOf,
   COMMIT_ACTIONS,
   type Action,
   type Probe,
   type Desired,
   type HostPlan,
+  type PrerequisiteInput,
 } from "./plan.js";
 export { shellQuote, shellJoin } from "./shell-quote.js";
 export { SshRemote, SshError, type RemoteHost, type ExecResult } from "./ssh-remote.js";

@@ -108,7 +108,10 @@ export const Defaults = z
     service_manager: ServiceManager.default(() => ServiceManager.parse({})),
     /** Group that may read agent.yaml; created by systemd-sysusers when the host lacks it. */
     service_group: UnixName.default("ballast"),
-    /** Node executable on the hosts (the unit runs bin/ballast through `env node`). */
+    /**
+     * The host's own Node executable. Only a release without a runtime of its own runs on it;
+     * releases built by `ballast deploy` carry runtime/bin/node, and the host needs no Node.
+     */
     node: RemoteCommand.default("node"),
     /** NATS settings written into every agent.yaml (paths are paths on the hypervisor). */
     nats: NatsTemplate.optional(),

@@ -3,8 +3,17 @@
 
 export interface Probe {
   uid: number | undefined;
-  /** `node --version` output, "" when node is missing. */
+  /** `node --version` output of the host's own node, "" when node is missing. */
   node: string;
+  /** `uname -m`, e.g. "x86_64" (undefined when the probe did not say). */
+  arch?: string | undefined;
+  /** `getconf GNU_LIBC_VERSION`, e.g. "glibc 2.36" (undefined: not glibc, or not said). */
+  libc?: string | undefined;
+  /**
+   * `--version` of <prefix>/current/runtime/bin/node, the runtime the installed release carries;
+   * undefined when that release has none (it runs on the host's node), "broken" when it does not run.
+   */
+  currentRuntime?: string | undefined;
   /** virsh path, "" when missing, "not-needed" for driver sim. */
   virsh: string;
   missing: string[];
@@ -49,6 +58,9 @@ export function parseProbe(stdout: string): Probe {
   return {
     uid: uid !== undefined && /^\d+$/.test(uid) ? Number(uid) : undefined,
     node: kv.get("node") ?? "",
+    arch: opt("arch"),
+    libc: opt("libc"),
+    currentRuntime: opt("current_runtime"),
     virsh: kv.get("virsh") ?? "",
     missing,
     groupExists: kv.get("group") === "yes",
@@ -79,10 +91,35 @@ export function parseNodeVersion(text: string): [number, number, number] | undef
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
 }
 
+/** Node's name (`process.arch`) for a `uname -m` machine name; the name itself when it has no other. */
+export function nodeArch(machine: string): string {
+  const m = machine.trim();
+  const names: Record<string, string> = {
+    x86_64: "x64",
+    amd64: "x64",
+    aarch64: "arm64",
+    arm64: "arm64",
+    armv7l: "arm",
+    armv6l: "arm",
+    i386: "ia32",
+    i686: "ia32",
+    ppc64le: "ppc64",
+    s390x: "s390x",
+    riscv64: "riscv64",
+    loongarch64: "loong64",
+  };
+  return names[m] ?? m;
+}
+
 export interface PrerequisiteInput {
   probe: Probe;
   node: string;
   minNode: [number, number];
+  /**
+   * The Node runtime the release carries (runtime/bin/node). With it the host's own node does not
+   * matter, but the host must have its architecture. Undefined: the release runs on the host's node.
+   */
+  runtime?: { version: string; arch: string } | undefined;
   driver: "virsh" | "sim";
   virshBinary: string;
   serviceGroup: string;
@@ -102,7 +139,17 @@ export function prerequisiteProblems(i: PrerequisiteInput): string[] {
         : `the SSH user is not root (uid ${p.uid ?? "?"}); set become: sudo`,
     );
   const want = `${i.minNode[0]}.${i.minNode[1]}`;
-  if (p.node === "") out.push(`Node.js is not installed (\`${i.node}\` not found in PATH); Ballast needs Node >= ${want}`);
+  if (i.runtime) {
+    // The binary is copied as it is: it runs only on the architecture it was built for.
+    const machine = p.arch ?? "";
+    const arch = nodeArch(machine);
+    if (machine === "")
+      out.push(`cannot tell this host's architecture (\`uname -m\` printed nothing); the release carries a Node runtime for ${i.runtime.arch}`);
+    else if (arch !== i.runtime.arch)
+      out.push(
+        `this host is ${machine} (Node: ${arch}), but the release carries Node ${i.runtime.version} for ${i.runtime.arch}, the architecture of the machine that built it; deploy this host from a ${arch} machine (\`--host\` limits a run to some hosts)`,
+      );
+  } else if (p.node === "") out.push(`Node.js is not installed (\`${i.node}\` not found in PATH); Ballast needs Node >= ${want}`);
   else {
     const v = parseNodeVersion(p.node);
     if (!v) out.push(`\`${i.node} --version\` printed ${JSON.stringify(p.node)}, not a version`);

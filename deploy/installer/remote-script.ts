@@ -49,6 +49,10 @@ export function probeScript(t: HostTarget, releaseSha: string, serviceUser: stri
   const lines = [
     `echo "uid=$(id -u)"`,
     `if command -v ${q(t.node)} >/dev/null 2>&1; then echo "node=$(${q(t.node)} --version 2>/dev/null | head -n 1)"; else echo "node="; fi`,
+    `echo "arch=$(uname -m 2>/dev/null)"`,
+    `echo "libc=$(getconf GNU_LIBC_VERSION 2>/dev/null)"`,
+    // The runtime the installed release carries (none: it runs on the host's node).
+    `rt=${q(`${l.current}/runtime/bin/node`)}; if [ -x "$rt" ]; then v=$("$rt" --version 2>/dev/null | head -n 1); echo "current_runtime=\${v:-broken}"; else echo "current_runtime="; fi`,
     t.driver === "virsh"
       ? `if command -v ${q(t.virshBinary)} >/dev/null 2>&1; then echo "virsh=$(command -v ${q(t.virshBinary)})"; else echo "virsh="; fi`
       : `echo "virsh=not-needed"`,
@@ -83,8 +87,10 @@ export function removeTempScript(dir: string): string {
 }
 
 /**
- * Checks the uploaded tarball, extracts it into a temp dir beside the final one, marks it, and
- * renames it into place: <prefix>/releases/<sha> exists only complete.
+ * Checks the uploaded tarball, extracts it into a temp dir beside the final one, runs the Node
+ * runtime it carries (runtime/bin/node; it must start on this host, or the release is not
+ * installed), marks it, and renames it into place: <prefix>/releases/<sha> exists only complete.
+ * Prints "runtime=<version> <platform>-<arch>" when the release carries a runtime.
  */
 export function installReleaseScript(t: HostTarget, sha: string, tarball: string): string {
   const l = layout(t);
@@ -97,6 +103,13 @@ export function installReleaseScript(t: HostTarget, sha: string, tarball: string
     `tmp=$(mktemp -d ${q(`${l.releases}/.incoming-${sha.slice(0, 12)}.`)}XXXXXX)`,
     `trap 'rm -rf -- "$tmp"' EXIT`,
     `tar -xzf ${q(tarball)} -C "$tmp" --no-same-owner`,
+    `if [ -e "$tmp/runtime/bin/node" ]; then`,
+    `  if ! v=$("$tmp/runtime/bin/node" -p 'process.version + " " + process.platform + "-" + process.arch' 2>&1); then`,
+    `    printf '%s\\n' "$v" >&2`,
+    `    echo "the Node runtime of release ${sha.slice(0, 12)} does not run on this host ($(uname -m)): $(printf '%s\\n' "$v" | head -n 1)" >&2; exit 1`,
+    `  fi`,
+    `  echo "runtime=$v"`,
+    `fi`,
     `printf '%s\\n' ${q(sha)} > "$tmp/.ballast-release"`,
     `chmod 0755 "$tmp"`,
     `if [ -d ${q(final)} ]; then exit 0; fi`,

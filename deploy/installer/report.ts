@@ -1,7 +1,8 @@
 import type { HostReport } from "./host-installer.js";
 
 export interface DeployReport {
-  release: { sha256: string; bytes: number; path: string };
+  /** runtime: the Node binary the release carries (sha256 of runtime/bin/node); absent when the hosts' own node runs it. */
+  release: { sha256: string; bytes: number; path: string; runtime?: { version: string; arch: string; sha256: string } };
   dryRun: boolean;
   /** true when every host ended unchanged, changed or (dry run) would-change. */
   ok: boolean;
@@ -19,16 +20,29 @@ function table(headers: string[], rows: string[][]): string {
 }
 
 const verifiedText = (v: boolean | undefined) => (v === undefined ? "-" : v ? "yes" : "NO");
+const runtimeText = (h: HostReport) => (h.runtime ? `node ${h.runtime.version || "missing"} (${h.runtime.source})` : "-");
 
 /** The human report: one row per host, then the details of every host that changed or failed. */
 export function renderDeployReport(r: DeployReport): string {
   const out: string[] = [];
-  out.push(`release ${r.release.sha256.slice(0, 12)} (${(r.release.bytes / 1024 / 1024).toFixed(1)} MiB)${r.dryRun ? "  [dry run: nothing is changed]" : ""}`);
+  const rt = r.release.runtime;
+  out.push(
+    `release ${r.release.sha256.slice(0, 12)} (${(r.release.bytes / 1024 / 1024).toFixed(1)} MiB, ${rt ? `with Node ${rt.version} linux-${rt.arch}` : "no Node runtime: runs on the hosts' node"})` +
+      `${r.dryRun ? "  [dry run: nothing is changed]" : ""}`,
+  );
   out.push("");
   out.push(
     table(
-      ["HOST", "ADDRESS", "RESULT", "VERIFIED", "TIME", "STATE"],
-      r.hosts.map((h) => [h.host, h.address, h.status.toUpperCase(), verifiedText(h.verified), `${(h.durationMs / 1000).toFixed(1)}s`, h.state]),
+      ["HOST", "ADDRESS", "RESULT", "VERIFIED", "RUNTIME", "TIME", "STATE"],
+      r.hosts.map((h) => [
+        h.host,
+        h.address,
+        h.status.toUpperCase(),
+        verifiedText(h.verified),
+        runtimeText(h),
+        `${(h.durationMs / 1000).toFixed(1)}s`,
+        h.state,
+      ]),
     ),
   );
   for (const h of r.hosts) {

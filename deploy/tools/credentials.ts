@@ -93,8 +93,16 @@ const ALL_ENDPOINTS = ORCHESTRATOR_ENDPOINTS;
 const AGENT_REQUESTS = ["status", "ping", "migrate", "abort"] as const;
 const AGENT_PUBLISHES = ["metrics", "heartbeat", "events"] as const;
 
-/** Service discovery (`$SRV.PING|INFO|STATS[.name[.id]]`, ADR-32). */
+/** Service discovery (`$SRV.PING|INFO|STATS[.name[.id]]`, ADR-32): asking, and serving as any service. */
 const SRV = "$SRV.>";
+/**
+ * What an agent may serve of discovery: the generic verbs (every service answers `$SRV.PING`, so
+ * `nats micro ls` lists the agents) and its own service's name, never another's. So no agent can
+ * answer `$SRV.PING|INFO|STATS.ballast-orchestrator` in an orchestrator's place. A generic ping is
+ * answered by whatever listens, with a name each responder states itself: ask by name to know who
+ * is who (docs/operations.md, "Service discovery").
+ */
+const AGENT_SRV = ["$SRV.PING", "$SRV.INFO", "$SRV.STATS", "$SRV.*.ballast-agent", "$SRV.*.ballast-agent.>"];
 /**
  * The reply-inbox prefix of one identity. One subject token (names have no dots), so no
  * identity's `<prefix>.>` covers another's.
@@ -123,7 +131,7 @@ export function permissionsFor(role: Role, name: string): Permissions {
       return {
         publish: AGENT_PUBLISHES.map((k) => own[k]),
         // Its own request subjects only, so no agent can serve (impersonate) another host.
-        subscribe: [...AGENT_REQUESTS.map((k) => own[k]), SRV, INBOX],
+        subscribe: [...AGENT_REQUESTS.map((k) => own[k]), ...AGENT_SRV, INBOX],
         allowResponses: true,
       };
     }

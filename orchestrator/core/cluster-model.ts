@@ -4,6 +4,7 @@ import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "../../
 import { sortedInputs } from "./digest.js";
 import { predictCpu } from "./prediction.js";
 import { compareByLoad, insertByLoad, removeByLoad } from "./load-order.js";
+import { pingPongReturn } from "./vm-history.js";
 import { hostSamples, isFresh } from "./windows.js";
 
 // The planner's mutable working copy of the cluster (Watcher: plan against a copy of the model).
@@ -14,6 +15,10 @@ import { hostSamples, isFresh } from "./windows.js";
 // In-flight migrations count on BOTH ends: the source still carries the VM (it is still listed
 // there and its measured load includes it), and the destination has the VM's memory and CPU
 // reserved, one more VM, and the VM is "present" there for placement rules.
+//
+// A VM that other hosts list running or paused too (SnapshotVm.alsoListedOn, or a second entry in a
+// hand-written snapshot) is planned with one entry and never moved (constraints.ts); the hosts
+// holding the other copies count its copy, so none of them is taken for empty.
 
 /** Heuristic migration cost: memory to copy plus what the guest dirties meanwhile. */
 export const COST_DIRTY_SECONDS = 10;
@@ -67,6 +72,11 @@ export interface HostModel {
   readonly lastMoveAt: number | null;
   /** Live VMs currently on the host in the model (not incoming in-flight copies). */
   readonly vms: VmModel[];
+  /**
+   * Live copies of VMs that are planned with their entry on another host (the incoming side of a
+   * migration nobody tracks, or split brain): such a host is never empty.
+   */
+  copies: number;
   /** Weighted load under which the host sits in `byLoad` and in its capacity group. */
   key: number;
   readonly source: SnapshotHost;
@@ -90,6 +100,13 @@ export interface VmModel {
   readonly tags: readonly string[];
   /** Destination of an in-flight migration of this VM, or null. */
   readonly inFlightTo: string | null;
+  /** Other hosts that list this VM running or paused too, sorted (empty normally). */
+  readonly alsoListedOn: readonly string[];
+  /**
+   * The move that brought the VM to its host within pingpong_window (one that counts towards a
+   * ping-pong): moving it back to that move's source would complete an A→B→A. Null otherwise.
+   */
+  readonly arrival: PastMove | null;
   /** Chosen for a move earlier in this plan. */
   planned: boolean;
 }
@@ -119,6 +136,7 @@ export interface Weights {
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const NONE: readonly string[] = Object.freeze([]);
 
 export function vmCost(v: Pick<SnapshotVm, "memMiB" | "dirtyRateMiBs" | "cpuPercent" | "vcpus">): number {
   const activity = v.dirtyRateMiBs !== undefined ? v.dirtyRateMiBs * COST_DIRTY_SECONDS : ((v.cpuPercent ?? v.vcpus * 100) / 100) * COST_MIB_PER_BUSY_CORE;
@@ -224,6 +242,7 @@ export class ClusterModel {
         plannedOut: 0,
         lastMoveAt: lastMove.get(h.id) ?? null,
         vms: [],
+        copies: 0,
         key: 0,
         source: h,
       };
@@ -245,6 +264,9 @@ export class ClusterModel {
           message: `VM ${v.name} is listed on more than one host; only its entry on ${last.host} is planned with`,
           numbers: { ignoredHost: v.host },
         });
+        // A second live entry is a second live copy: the VM is listed twice, as the shell says with alsoListedOn.
+        if (LIVE_STATES.has(v.state) && v.host !== last.host && !last.alsoListedOn.includes(v.host))
+          (last as { alsoListedOn: readonly string[] }).alsoListedOn = [...last.alsoListedOn, v.host].sort();
         continue;
       }
       if (!host) {
@@ -276,6 +298,8 @@ export class ClusterModel {
         costMiB: vmCost(v),
         tags: v.tags ?? [],
         inFlightTo: flightTo.get(v.name) ?? null,
+        alsoListedOn: v.alsoListedOn !== undefined && v.alsoListedOn.length > 0 ? [...new Set(v.alsoListedOn)].filter((x) => x !== v.host).sort() : NONE,
+        arrival: this.history.length > 0 ? pingPongReturn(this.historyByVm.get(v.name), policy, now, v.host) : null,
         planned: false,
       };
       this.vms.push(vm);
@@ -288,6 +312,15 @@ export class ClusterModel {
         (host as { emptyAtStart: boolean }).emptyAtStart = false;
       }
     }
+
+    // The hosts that hold the other live copies of VMs listed twice.
+    for (const vm of this.vms)
+      for (const id of vm.alsoListedOn) {
+        const other = this.hostById.get(id);
+        if (!other) continue;
+        other.copies += 1;
+        (other as { emptyAtStart: boolean }).emptyAtStart = false;
+      }
 
     // In-flight migrations: concurrency on both ends, reservation on the destination.
     const seen = new Set<string>();
@@ -394,9 +427,9 @@ export class ClusterModel {
     this.index(to);
   }
 
-  /** Hosts in the model that hold no live VM and expect none. */
+  /** Hosts in the model that hold no live VM (nor a live copy of one) and expect none. */
   isEmpty(h: HostModel): boolean {
-    return h.vmCount === 0 && h.vms.length === 0;
+    return h.vmCount === 0 && h.vms.length === 0 && h.copies === 0;
   }
 
   private unindex(h: HostModel): void {

@@ -12,16 +12,30 @@ import { cooldownOf } from "./vm-history.js";
 // and the shell's last check before a migration starts uses the same memory formula
 // (exceedsPhysicalMemory).
 //
-// checkVm:          VM_EXCLUDED VM_PINNED VM_NOT_RUNNING VM_PINGPONG VM_FROZEN VM_MIGRATING VM_PLANNED
-//                   SOURCE_EXCLUDED SOURCE_SILENT VM_COOLDOWN, then checkCaps' codes
+// checkVm:          VM_EXCLUDED VM_PINNED VM_NOT_RUNNING VM_PINGPONG VM_FROZEN VM_MIGRATING
+//                   VM_LISTED_TWICE VM_PLANNED SOURCE_EXCLUDED SOURCE_SILENT VM_COOLDOWN, then
+//                   checkCaps' codes
 // checkCaps:        MOVES_PER_CYCLE (checkMoveCap) TOTAL_CONCURRENCY SOURCE_CONCURRENCY
 // checkSource:      SOURCE_SENDING SOURCE_SETTLING
 // checkDestination: DEST_IS_SOURCE DEST_EXCLUDED DEST_SILENT DEST_UNHEALTHY DEST_MAINTENANCE
-//                   DEST_CLOSING DEST_NO_ADDRESS DEST_EMPTY DEST_SETTLING DEST_CONCURRENCY
-//                   DEST_TOO_MANY_VMS RULE_MUST DEST_MEM DEST_CPU
+//                   DEST_CLOSING DEST_NO_ADDRESS DEST_EMPTY DEST_SETTLING DEST_PINGPONG
+//                   DEST_CONCURRENCY DEST_TOO_MANY_VMS RULE_MUST DEST_MEM DEST_CPU
 // (DEST_UNKNOWN, for a destination not in the snapshot, is the manual strategy's: there is no host
 // to check.) Each function checks in the order listed; the first failing check is the answer.
 // Should rules never reject: a feasible destination reports the should rules it would break.
+//
+// Which caps are the plan's (ctx.caps, the automatic modes) and which only the dispatcher's:
+// - max_moves_per_cycle is the policy's cap on one cycle's work: every automatic strategy stops at
+//   it. Consolidation checks it before it starts emptying a host, and an emptying once started is
+//   planned whole, past the cap (consolidate.ts says why).
+// - The concurrency caps (max_concurrent_total, _per_source, _per_destination) limit migrations
+//   RUNNING at once: the dispatcher enforces them and queues the rest. Hot-spot relief and
+//   balancing still count them in the plan, with the migrations in flight (checkCaps,
+//   DEST_CONCURRENCY): each of their moves is chosen on loads measured now, and a move that could
+//   not start now is better chosen next cycle, on samples that show what the moves before it did
+//   (a VM measured on a saturated host under-reports what it needs). Consolidation does not count
+//   them: its unit is a whole host, all of whose moves the model proved together, and cutting it
+//   at a dispatch limit moved VMs and saved nothing until a later cycle.
 
 export interface DestOptions {
   /** Projected CPU must stay strictly under this, percent (max_load_candidate, consolidate_load). */
@@ -50,6 +64,15 @@ export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejecti
     return reject("VM_PINGPONG", `${n} moved back and forth within ${policy.pingpong_window} s and is frozen`, { pingpong_window: policy.pingpong_window });
   if (ctx.frozen.has(n)) return reject("VM_FROZEN", `${n} is frozen after ping-pong until an operator releases it`);
   if (vm.inFlightTo !== null) return reject("VM_MIGRATING", `${n} is already migrating to ${vm.inFlightTo}`, { destination: vm.inFlightTo });
+  // After VM_MIGRATING: a migration the orchestrator tracks is listed by both its ends until it
+  // ends, and is explained by VM_MIGRATING alone. Listed twice without one, the VM may run (or be
+  // about to run) on either host: moving it from one could lose the other.
+  if (vm.alsoListedOn.length > 0)
+    return reject(
+      "VM_LISTED_TWICE",
+      `${n} is listed running or paused by ${[vm.host, ...vm.alsoListedOn].join(" and ")} (a migration Ballast does not track, or split brain): not moved until one host lists it`,
+      { host: vm.host, alsoListedOn: vm.alsoListedOn.join(","), hosts: 1 + vm.alsoListedOn.length },
+    );
   if (vm.planned) return reject("VM_PLANNED", `${n} already moves earlier in this plan`);
   const src = model.hostById.get(vm.host)!;
   if (src.excluded) return reject("SOURCE_EXCLUDED", `${n} runs on ${src.id}, which is in excluded_hosts`, { host: src.id });
@@ -182,6 +205,23 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
         sinceSeconds: r2(since / 1000),
         host_settle: policy.host_settle,
       }),
+    );
+  // Going back where it came from within pingpong_window would complete an A→B→A, which the next
+  // cycle freezes: refuse it here instead. Operator moves do not count towards a ping-pong.
+  const back = vm.arrival;
+  if (!ctx.operator && back !== null && back.source === id && vm.host === back.destination)
+    return no("DEST_PINGPONG", () =>
+      reject(
+        "DEST_PINGPONG",
+        `${vm.name} came from ${id} to ${back.destination} ${f1((now - back.finishedAt) / 1000)} s ago; moving it back within pingpong_window ${policy.pingpong_window} s would be a ping-pong`,
+        {
+          from: id,
+          to: back.destination,
+          arrivedAt: back.finishedAt,
+          sinceSeconds: r2((now - back.finishedAt) / 1000),
+          pingpong_window: policy.pingpong_window,
+        },
+      ),
     );
   if (o.caps) {
     const inc = h.inFlightIn + h.plannedIn;

@@ -1,7 +1,7 @@
 import type { PlacementRule, Policy } from "../../shared/config/policy.js";
 import { ClusterModel } from "./cluster-model.js";
 import { DecisionLog } from "./explain.js";
-import { r2 } from "./format.js";
+import { f1, r2 } from "./format.js";
 import type { PlanRequest, PlannedMove } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { detectPingPong } from "./vm-history.js";
@@ -17,8 +17,9 @@ export interface PlanContext {
   readonly policy: Policy;
   readonly now: number;
   /**
-   * Operator modes (evacuate, manual) skip the per-VM cooldown and host settle times; the
-   * automatic strategies (cycle, balance, consolidate) honour them.
+   * Operator modes (evacuate, manual) skip the per-VM cooldown, host settle times and the refusal
+   * to move a VM back where it came from (DEST_PINGPONG: their moves never count towards a
+   * ping-pong); the automatic strategies (cycle, balance, consolidate) honour them.
    */
   readonly operator: boolean;
   /** Whether the per-cycle caps apply (moves per cycle, concurrency incl. in-flight). */
@@ -59,6 +60,17 @@ export function createContext(
   const model = new ClusterModel(snapshot, policy, now);
   const log = new DecisionLog();
   for (const n of model.notes) log.add(n);
+  // Named once per plan, whatever the strategies: a silent host is out of every decision (neither
+  // relieved nor a destination, its VMs not moved), which "no hot spot" alone would hide.
+  for (const h of model.hosts) {
+    if (h.fresh) continue;
+    const silent = r2((now - h.lastSeen) / 1000);
+    log.host(h.id, {
+      code: "HOST_STALE",
+      message: `host ${h.id} silent for ${f1(silent)} s > stale_after ${policy.stale_after} s: it is neither relieved nor a destination, and its VMs are not moved`,
+      numbers: { silentSeconds: silent, stale_after: policy.stale_after, lastSeen: h.lastSeen },
+    });
+  }
   const rulesByVm = new Map<string, PlacementRule[]>();
   for (const rule of policy.rules) {
     for (const vm of new Set(rule.vms)) {

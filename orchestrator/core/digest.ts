@@ -19,7 +19,12 @@ export const byHostId = (a: SnapshotHost, b: SnapshotHost): number => cmp(a.id, 
 export const byVmName = (a: SnapshotVm, b: SnapshotVm): number => cmp(a.name, b.name) || cmp(a.host, b.host);
 export const byRequestId = (a: InFlightMigration, b: InFlightMigration): number => cmp(a.requestId, b.requestId);
 export const byFinish = (a: PastMove, b: PastMove): number =>
-  a.finishedAt - b.finishedAt || cmp(a.vm, b.vm) || cmp(a.source, b.source) || cmp(a.destination, b.destination) || cmp(a.outcome, b.outcome);
+  a.finishedAt - b.finishedAt ||
+  cmp(a.vm, b.vm) ||
+  cmp(a.source, b.source) ||
+  cmp(a.destination, b.destination) ||
+  cmp(a.outcome, b.outcome) ||
+  cmp(a.strategy ?? "", b.strategy ?? "");
 
 /** The snapshot's lists in the planner's order. Shared: never modify them. */
 export interface SortedInputs {
@@ -80,7 +85,10 @@ export function snapshotDigest(s: ClusterSnapshot): string {
   }
   const sorted = e ?? { vms: [...s.vms].sort(byVmName), inFlight: [...(s.inFlight ?? [])].sort(byRequestId) };
   const h = new Hasher().str("placement/v1");
-  for (const v of sorted.vms) h.str(v.name).str(v.host).str(v.state);
+  for (const v of sorted.vms) {
+    h.str(v.name).str(v.host).str(v.state);
+    alsoListed(h, v);
+  }
   return placementTail(h, sorted.inFlight);
 }
 
@@ -88,6 +96,13 @@ function placementTail(h: Hasher, fl: readonly InFlightMigration[]): string {
   h.str("inflight");
   for (const f of fl) h.str(f.requestId).str(f.vm).str(f.source).str(f.destination);
   return h.digest();
+}
+
+/** A VM's other listings are placement too; hashed only when present, so other digests keep their value. */
+function alsoListed(h: Hasher, v: SnapshotVm): void {
+  if (v.alsoListedOn === undefined || v.alsoListedOn.length === 0) return;
+  h.str("also").num(v.alsoListedOn.length);
+  for (const x of [...v.alsoListedOn].sort()) h.str(x);
 }
 
 const NO_TAGS: readonly string[] = [];
@@ -136,6 +151,8 @@ export function planId(s: ClusterSnapshot, policy: Policy, now: number, request:
   for (const v of vms) {
     h.str(v.name).str(v.host).str(v.state).num(v.vcpus).num(v.memMiB).num(v.cpuPercent).num(v.dirtyRateMiBs);
     place.str(v.name).str(v.host).str(v.state);
+    alsoListed(place, v);
+    alsoListed(h, v);
     for (const t of sortedTags(v.tags)) h.str(t);
     h.str("/v");
   }
@@ -145,7 +162,11 @@ export function planId(s: ClusterSnapshot, policy: Policy, now: number, request:
   for (const f of fl) h.str(f.requestId).str(f.vm).str(f.source).str(f.destination).num(f.startedAt).num(f.memMiB).num(f.cpuPercent);
   const hist = e.history;
   h.str("history").num(hist.length);
-  for (const m of hist) h.str(m.vm).str(m.source).str(m.destination).num(m.finishedAt).str(m.outcome);
+  for (const m of hist) {
+    h.str(m.vm).str(m.source).str(m.destination).num(m.finishedAt).str(m.outcome);
+    // Hashed only when known, so plans on histories without it keep their ids.
+    if (m.strategy !== undefined) h.str("by").str(m.strategy);
+  }
   const frozen = [...(s.frozenVms ?? [])].sort();
   h.str("frozen").num(frozen.length);
   for (const f of frozen) h.str(f);

@@ -184,7 +184,11 @@ export class ClusterState {
     });
   }
 
-  /** The planner's input. Each VM appears once: where it runs (a migration's incoming copy is skipped). */
+  /**
+   * The planner's input. Each VM appears once: where it runs (a migration's incoming copy is
+   * skipped), with the other hosts that list it running or paused in `alsoListedOn` (the planner
+   * never moves such a VM). Only keys of the snapshot schema are set: it is strict.
+   */
   snapshot(args: {
     now: number;
     mapping: HostMapping;
@@ -195,6 +199,8 @@ export class ClusterState {
   }): ClusterSnapshot {
     const hosts: SnapshotHost[] = [];
     const placed = new Map<string, SnapshotVm>();
+    /** Hosts listing each VM in a live state, for the VMs that more than one host lists at all (rare). */
+    const live = new Map<string, string[]>();
     for (const id of this.hostIds()) {
       const e = this.hosts.get(id)!;
       const m = e.metrics;
@@ -225,7 +231,20 @@ export class ClusterState {
         };
         const existing = placed.get(v.name);
         if (!existing || rank(candidate) > rank(existing)) placed.set(v.name, candidate);
+        // Only the VMs another host lists too need their live listings (vmHosts knows which).
+        if (rank(candidate) > 0 && typeof this.vmHosts.get(v.name) === "object") {
+          const hostsOf = live.get(v.name);
+          if (hostsOf) hostsOf.push(id);
+          else live.set(v.name, [id]);
+        }
       }
+    }
+    // Two live listings are either a migration's two ends (the planner knows it from inFlight) or
+    // split brain; either way the planner must see both hosts to leave the VM alone.
+    for (const [name, hostsOf] of live) {
+      const v = placed.get(name)!;
+      const others = [...new Set(hostsOf)].filter((h) => h !== v.host);
+      if (others.length > 0) placed.set(name, { ...v, alsoListedOn: others.sort() });
     }
     const vms = [...placed.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return {

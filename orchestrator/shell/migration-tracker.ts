@@ -136,9 +136,13 @@ export class MigrationTracker {
     );
   }
 
-  /** The planner's view: in-flight migrations reserve resources on both ends. */
+  /**
+   * The planner's view: migrations running and queued. Queued ones count too: a consolidation's
+   * whole emptying can wait in the queue for several cycles, and the next plan must see its
+   * destinations as taken (and its VMs as moving), not pack more onto them.
+   */
   inFlight(): InFlightMigration[] {
-    return this.ongoing()
+    return [...this.queue, ...this.running.values()]
       .map((r) => ({
         requestId: r.requestId,
         vm: r.vm,
@@ -151,7 +155,11 @@ export class MigrationTracker {
       .sort((a, b) => a.requestId.localeCompare(b.requestId));
   }
 
-  /** Finished moves since `since`, oldest first, for cooldowns and ping-pong detection. */
+  /**
+   * Finished moves since `since`, oldest first, for cooldowns and ping-pong detection. Each carries
+   * the strategy that planned it: the planner counts the moves an operator forced (evacuate,
+   * manual) for cooldowns but not towards a ping-pong freeze.
+   */
   pastMoves(since: number): PastMove[] {
     return this.done
       .toArray()
@@ -163,6 +171,7 @@ export class MigrationTracker {
         destination: r.destination,
         finishedAt: r.finishedAt!,
         outcome: r.state === "SUCCEEDED" ? ("succeeded" as const) : r.state === "FAILED" ? ("failed" as const) : ("aborted" as const),
+        strategy: r.strategy,
       }));
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { PlannedMove } from "../../shared/schemas/plan.js";
 import type { Inventories } from "./migration-reconciler.js";
 import type { MigrationTracker } from "./migration-tracker.js";
@@ -5,10 +6,25 @@ import type { MigrationTracker } from "./migration-tracker.js";
 // Turns a plan's moves into queued migrations (the dispatcher starts them as slots free). A VM
 // already queued or migrating is not queued twice. Each record notes the VM's memory and CPU as
 // reported now: the dispatcher reserves them on the destination while the migration runs.
+//
+// The request ids of the orchestrator's own migrations are unguessable: `m-<time>-<random>`, the
+// queue time in base 36 (readable, roughly sortable) and 16 characters (80 bits) from the
+// system's cryptographic random source. An agent that could guess a running migration's id could
+// at least aim forged outcomes at it (the reconciler refuses those, but need not be the only guard).
+
+/** Lower-case base32 (RFC 4648 "extended hex"): 5 bits a character, valid in a RequestId. */
+const BASE32 = "0123456789abcdefghijklmnopqrstuv";
+/** Random characters in a generated request id. */
+const RANDOM_CHARS = 16;
+
+/** A new request id `m-<now in base 36>-<16 random base32 characters>` (at most 27 characters). */
+export function newRequestId(now: number): string {
+  // 256 is a multiple of 32: each byte's low 5 bits are uniform.
+  const rnd = [...randomBytes(RANDOM_CHARS)].map((b) => BASE32[b & 31]).join("");
+  return `m-${Math.max(0, Math.floor(now)).toString(36)}-${rnd}`;
+}
 
 export class MoveQueue {
-  private seq = 0;
-
   constructor(
     private readonly tracker: MigrationTracker,
     private readonly inventories: Pick<Inventories, "locate">,
@@ -21,7 +37,7 @@ export class MoveQueue {
       if (this.tracker.busy(m.vm)) continue;
       const vm = this.reported(m.vm);
       this.tracker.enqueue({
-        requestId: requestId !== undefined && moves.length === 1 ? requestId : this.newRequestId(now),
+        requestId: requestId !== undefined && moves.length === 1 ? requestId : newRequestId(now),
         vm: m.vm,
         source: m.source,
         destination: m.destination,
@@ -44,10 +60,5 @@ export class MoveQueue {
     const where = this.inventories.locate(name);
     const loc = where.find((l) => l.info.state === "running") ?? where[0];
     return loc ? { memMiB: loc.info.memMiB, cpuPercent: loc.info.cpuPercent ?? 0 } : undefined;
-  }
-
-  private newRequestId(now: number): string {
-    this.seq = (this.seq + 1) % 1_000_000;
-    return `m-${now.toString(36)}-${this.seq.toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
   }
 }

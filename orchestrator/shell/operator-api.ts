@@ -14,23 +14,27 @@ import type {
   PlanQuery,
   ReleaseReply,
   ReleaseRequest,
+  RequestContext,
   ResumeReply,
   RunReply,
   StatusReply,
   VersionReply,
 } from "../../shared/schemas/orchestrator-api.js";
-import type { Plan, PlanRequest } from "../../shared/schemas/plan.js";
+import type { Decision, Plan, PlanRequest } from "../../shared/schemas/plan.js";
 import { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { BALLAST_VERSION } from "../../shared/version.js";
 import { preflightEvacuation } from "../core/index.js";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { DecisionLog } from "./decision-log.js";
-import type { HostMapping } from "./host-mapping.js";
+import type { HostMapping, HostMappingState } from "./host-mapping.js";
 import type { MigrationTracker } from "./migration-tracker.js";
 import type { MoveQueue } from "./move-queue.js";
 import type { OperatorControls } from "./operator-controls.js";
+import { MAX_PENDING_PLANS, PLAN_KIND_WORDS, type PlanFate } from "./pending-plans.js";
+import type { PendingPlan } from "./persisted-state.js";
 import type { PlanningCycle } from "./planning-cycle.js";
+import { IN_PROCESS } from "./requester.js";
 
 // What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
 // requests are validated before they get here). Changes need the lead: a standby refuses them
@@ -38,6 +42,13 @@ import type { PlanningCycle } from "./planning-cycle.js";
 
 /** Operator migrate answers remembered by requestId. */
 const MAX_REMEMBERED = 10_000;
+
+/** A remembered migrate: what was asked, and the answer. */
+interface Remembered {
+  vm: string;
+  to: string | undefined;
+  answer: Promise<MigrateReply>;
+}
 
 /** Who leads (HA); without HA this instance always does. */
 export interface Leadership {
@@ -61,10 +72,12 @@ export interface OperatorApiDeps {
   dispatcher: { pump(): Promise<void> };
   clock: Clock;
   mapping: () => HostMapping;
+  /** The host_mapping file's state (status shows a rejected reload). */
+  mappingState: () => HostMappingState;
 }
 
 export class OperatorApi implements OrchestratorHandlers {
-  private readonly answers = new BoundedMap<string, Promise<MigrateReply>>(MAX_REMEMBERED);
+  private readonly answers = new BoundedMap<string, Remembered>(MAX_REMEMBERED);
 
   constructor(private readonly d: OperatorApiDeps) {}
 
@@ -84,6 +97,7 @@ export class OperatorApi implements OrchestratorHandlers {
       hosts: this.d.state.statuses(now, policy, this.d.mapping(), controls.maintenance),
       migrations: { queued: tracker.queued().map(brief), ongoing: tracker.ongoing().map(brief) },
       frozenVms: [...controls.frozen].sort(),
+      hostMapping: this.d.mappingState(),
       pendingPlans: controls.held().map((p) => ({ id: p.plan.id, moves: p.plan.moves.length, expiresAt: p.expiresAt })),
     };
   }
@@ -92,15 +106,23 @@ export class OperatorApi implements OrchestratorHandlers {
     return { name: "ballast-orchestrator", version: BALLAST_VERSION, instance: this.d.instance, node: process.version };
   }
 
-  plan(q: PlanQuery): Plan {
+  plan(q: PlanQuery, ctx?: RequestContext): Plan {
     const req: PlanRequest =
       q.mode === "evacuate"
         ? { mode: "evacuate", host: this.knownHost(q.host!), placement: q.placement ?? "stripe", useEmptyHosts: q.useEmptyHosts ?? false }
         : { mode: q.mode };
     const p = this.d.cycle.planFor(req);
-    // Any dry-run plan can be applied by id (`approve`) until it expires or the cluster drifts.
+    // Any dry-run plan can be applied by id (`approve`) until it expires or the cluster drifts. It
+    // is kept apart from cycles' proposals, and a dry run of an identity that may not approve apart
+    // from those of identities that may: none of them can push out the others' plans.
     // A standby's plans cannot be approved (the leader does not know them): it only shows them.
-    if (p.moves.length > 0 && this.d.leadership.leading()) this.d.controls.propose(p, this.d.clock.now() + this.d.cycle.policy.plan_ttl * 1000);
+    if (p.moves.length > 0 && this.d.leadership.leading()) {
+      const requester = ctx?.requester ?? IN_PROCESS;
+      this.d.controls.propose(p, this.d.clock.now() + this.d.cycle.policy.plan_ttl * 1000, {
+        dryRun: { by: requester.inbox, mayApprove: requester.mayApprove },
+        ...(req.mode === "evacuate" ? { evacuation: { host: req.host, placement: req.placement, useEmptyHosts: req.useEmptyHosts } } : {}),
+      });
+    }
     return p;
   }
 
@@ -114,19 +136,77 @@ export class OperatorApi implements OrchestratorHandlers {
     const { clock, controls, cycle } = this.d;
     const now = clock.now();
     controls.expire(now);
-    const p = controls.take(r.planId);
-    if (!p) throw new BallastError("UNKNOWN_PLAN", `no pending plan ${r.planId} (it may have expired after ${cycle.policy.plan_ttl}s or been applied)`);
+    const p = controls.take(r.planId, now);
+    if (!p) throw this.notPending(r.planId);
+    const cancel = (e: BallastError): BallastError => {
+      controls.settle(p, { state: "cancelled", at: now, why: `${e.code}: ${e.message}` });
+      return e;
+    };
     const current = cycle.snapshot(now);
     const drift = p.plan.moves.filter((m) => !current.vms.some((v) => v.name === m.vm && v.host === m.source && v.state === "running"));
     if (drift.length > 0)
-      throw new BallastError(
-        "PLAN_EXPIRED",
-        `plan ${r.planId} was cancelled: the cluster drifted since it was made (${drift.map((m) => `${m.vm} is no longer running on ${m.source}`).join("; ")})`,
+      throw cancel(
+        new BallastError(
+          "PLAN_EXPIRED",
+          `plan ${r.planId} was cancelled: the cluster drifted since it was made (${drift.map((m) => `${m.vm} is no longer running on ${m.source}`).join("; ")})`,
+        ),
       );
+    if (p.plan.mode === "evacuate") this.checkDrain(p, r.planId, current, now, cancel);
     if (p.plan.mode === "evacuate") controls.enterMaintenance(p.plan.moves.map((m) => m.source));
+    // The moves carry the id the operator approved (an identical newer plan may have replaced it).
     const queued = this.d.queue.enqueue(p.plan.moves, r.planId, now);
     await this.d.dispatcher.pump();
-    return { planId: r.planId, queued };
+    return { planId: r.planId, queued, ...(p.plan.id !== r.planId ? { appliedAs: p.plan.id } : {}) };
+  }
+
+  /**
+   * An evacuation plan is approved only if the host can be drained now, judged on the current
+   * cluster as `evacuate` judges it (never a half-drained host in maintenance), and the plan moves
+   * every VM the drain must move now.
+   */
+  private checkDrain(p: PendingPlan, asked: string, current: ClusterSnapshot, now: number, cancel: (e: BallastError) => BallastError): void {
+    // A plan kept before evacuations were recorded with it: its moves name the host.
+    const ev = p.evacuation ?? { host: p.plan.moves[0]!.source, placement: "stripe" as const, useEmptyHosts: false };
+    const pre = preflightEvacuation(current, this.d.cycle.policy, now, ev.host, ev.placement, ev.useEmptyHosts);
+    if (!pre.canDrain) throw cancel(cannotDrain(ev.host, pre.reasons, `plan ${asked} was not applied: `));
+    const missing = pre.plan.moves.filter((m) => !p.plan.moves.some((x) => x.vm === m.vm));
+    if (missing.length > 0)
+      throw cancel(
+        new BallastError(
+          "PLAN_EXPIRED",
+          `plan ${asked} was cancelled: it does not drain host ${ev.host} (no move for ${missing.map((m) => m.vm).join(", ")}: they had no destination when it was made, or arrived since); the host can be drained now: make a new plan or run evacuate`,
+          { details: { missing: missing.map((m) => m.vm) } },
+        ),
+      );
+  }
+
+  /** UNKNOWN_PLAN, saying what became of the plan when that is remembered. */
+  private notPending(planId: string): BallastError {
+    const { controls } = this.d;
+    const ttl = this.d.cycle.policy.plan_ttl;
+    const when = (t: number) => new Date(t).toISOString();
+    const text = (id: string, fate: PlanFate | undefined, depth: number): string => {
+      if (fate === undefined)
+        return `no plan ${id} was proposed to this orchestrator (${this.d.instance})${this.d.leadership.enabled ? " while it led" : ""}, or it is too old to be remembered`;
+      switch (fate.state) {
+        case "expired":
+          return `plan ${id} expired at ${when(fate.at)} (plans are kept plan_ttl = ${ttl} s)`;
+        case "approved":
+          return `plan ${id} was already approved at ${when(fate.at)}${fate.as !== id ? ` (as the identical newer plan ${fate.as})` : ""}`;
+        case "cancelled":
+          return `plan ${id} was cancelled when approved at ${when(fate.at)}: ${fate.why}`;
+        case "dropped":
+          return `plan ${id} was dropped at ${when(fate.at)} to make room: ${MAX_PENDING_PLANS} newer ${PLAN_KIND_WORDS[fate.kind]} are kept`;
+        case "replaced": {
+          const newest = controls.held().find((p) => p.plan.id === fate.by || p.sameAs?.includes(fate.by));
+          if (newest) return `plan ${id} was replaced at ${when(fate.at)} by identical newer plans; the newest, ${newest.plan.id}, is pending: approve that`;
+          const then = depth < 3 ? `; ${text(fate.by, controls.fate(fate.by), depth + 1)}` : "";
+          return `plan ${id} was replaced at ${when(fate.at)} by the identical newer plan ${fate.by}${then}`;
+        }
+      }
+    };
+    const f = controls.fate(planId);
+    return new BallastError("UNKNOWN_PLAN", text(planId, f, 0), { details: { planId, fate: f?.state ?? "unknown", ...(f ? { at: f.at } : {}) } });
   }
 
   /**
@@ -137,16 +217,28 @@ export class OperatorApi implements OrchestratorHandlers {
   migrate(req: OrchMigrateRequest): Promise<MigrateReply> {
     if (req.requestId === undefined) return this.migrateOnce(req);
     const seen = this.answers.get(req.requestId);
-    if (seen) return seen;
+    if (seen) {
+      // The same id names one request: a different body is refused, never answered as the first.
+      const differs = [
+        ...(seen.vm !== req.vm ? [`vm ${seen.vm} then, ${req.vm} now`] : []),
+        ...(seen.to !== req.to ? [`to ${seen.to ?? "(the best host)"} then, ${req.to ?? "(the best host)"} now`] : []),
+      ];
+      if (differs.length > 0) return Promise.reject(conflict(req, differs, { vm: seen.vm, to: seen.to ?? null }));
+      return seen.answer;
+    }
     // NOT_LEADER and PAUSED say nothing about the request: were they remembered, the same id
     // sent again after a failover (to this standby, now leading) or a resume would be refused forever.
     try {
       this.assertActive();
+      // Not remembered here (a new leader, or long ago), but a migration under this id is known.
+      const earlier =
+        this.d.tracker.get(req.requestId) ?? this.d.tracker.history({ limit: Number.MAX_SAFE_INTEGER }).find((m) => m.requestId === req.requestId);
+      if (earlier && earlier.vm !== req.vm) throw conflict(req, [`vm ${earlier.vm} then (migration ${earlier.state}), ${req.vm} now`], { vm: earlier.vm });
     } catch (e) {
       return Promise.reject(e);
     }
     const answer = this.migrateOnce(req);
-    this.answers.set(req.requestId, answer);
+    this.answers.set(req.requestId, { vm: req.vm, to: req.to, answer });
     return answer;
   }
 
@@ -161,8 +253,15 @@ export class OperatorApi implements OrchestratorHandlers {
     const p = cycle.planFor({ mode: "manual", vm: req.vm, ...(req.to !== undefined ? { destination: req.to } : {}) }, now);
     this.d.decisions.record(p, now);
     if (p.moves.length === 0) {
-      const why = p.decisions.filter((d) => d.vm === req.vm || d.subject === req.vm).map((d) => `${d.subject}: ${d.message}`);
-      throw new BallastError("NO_DESTINATION", `cannot move ${req.vm}${req.to ? ` to ${req.to}` : ""}: ${why.join("; ") || "no valid destination"}`, {
+      const about = p.decisions.filter((d) => d.vm === req.vm || d.subject === req.vm);
+      const why = about.map((d) => `${d.subject}: ${d.message}`);
+      // The planner judged it; the code names the reasons no other destination would change.
+      const code = about.some((d) => d.code === "VM_NOT_RUNNING")
+        ? "VM_NOT_RUNNING"
+        : req.to !== undefined && about.some((d) => d.code === "DEST_IS_SOURCE" && d.subject === req.to)
+          ? "SAME_HOST"
+          : "NO_DESTINATION";
+      throw new BallastError(code, `cannot move ${req.vm}${req.to ? ` to ${req.to}` : ""}: ${why.join("; ") || "no valid destination"}`, {
         details: { decisions: p.decisions },
       });
     }
@@ -179,10 +278,7 @@ export class OperatorApi implements OrchestratorHandlers {
     const pre = preflightEvacuation(cycle.snapshot(now), cycle.policy, now, host, req.placement, req.useEmptyHosts);
     if (req.dryRun) return { host, canDrain: pre.canDrain, reasons: pre.reasons, plan: pre.plan };
     this.assertActive();
-    if (!pre.canDrain)
-      throw new BallastError("NO_DESTINATION", `host ${host} cannot be drained now: ${pre.reasons.map((d) => `${d.subject}: ${d.message}`).join("; ")}`, {
-        details: { reasons: pre.reasons },
-      });
+    if (!pre.canDrain) throw cannotDrain(host, pre.reasons);
     controls.enterMaintenance([host]);
     this.d.decisions.record(pre.plan, now);
     const queued = this.d.queue.enqueue(pre.plan.moves, pre.plan.id, now);
@@ -197,6 +293,9 @@ export class OperatorApi implements OrchestratorHandlers {
       return { host, released: this.d.controls.releaseHost(host) };
     }
     const vm = req.vm!;
+    // A frozen VM is released even when no agent reports it any more; any other must exist.
+    if (!this.d.controls.frozen.has(vm) && this.d.state.locate(vm).length === 0)
+      throw new BallastError("UNKNOWN_VM", `VM ${vm} is not reported by any agent and is not frozen: nothing to release`);
     return { vm, released: this.d.controls.releaseVm(vm) };
   }
 
@@ -279,6 +378,22 @@ export class OperatorApi implements OrchestratorHandlers {
       },
     );
   }
+}
+
+/** NO_DESTINATION for a host that cannot be drained now, with the blocking VMs and conditions. */
+function cannotDrain(host: string, reasons: Decision[], lead = ""): BallastError {
+  return new BallastError("NO_DESTINATION", `${lead}host ${host} cannot be drained now: ${reasons.map((d) => `${d.subject}: ${d.message}`).join("; ")}`, {
+    details: { reasons },
+  });
+}
+
+/** IDEMPOTENCY_CONFLICT: a request id used before for a different migrate. */
+function conflict(req: OrchMigrateRequest, differs: string[], before: Record<string, unknown>): BallastError {
+  return new BallastError(
+    "IDEMPOTENCY_CONFLICT",
+    `request id ${req.requestId} was used before for a different migrate (${differs.join("; ")}); a request id names one request: send a new id for a new one`,
+    { details: { requestId: req.requestId, before, now: { vm: req.vm, to: req.to ?? null } } },
+  );
 }
 
 const brief = (r: MigrationRecord): MigrationBrief => ({

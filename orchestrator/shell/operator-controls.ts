@@ -1,22 +1,22 @@
-import { BoundedMap } from "../../shared/bounded-map.js";
 import type { Plan } from "../../shared/schemas/plan.js";
+import { PendingPlans, type PlanFate } from "./pending-plans.js";
 import type { PendingPlan, PersistedState, StateSink } from "./persisted-state.js";
+
+export { MAX_PENDING_PLANS } from "./pending-plans.js";
 
 // What operators (and the planner's ping-pong detection) set and the cycles obey: hosts in
 // maintenance, frozen VMs, the pause, and plans waiting for `approve`. Every change is written to
-// the HA store (when there is one) here, in one place, so no caller can forget it.
-
-/** Plans kept for approve at most; the oldest go first when more pile up. */
-export const MAX_PENDING_PLANS = 100;
+// the HA store (when there is one) here, in one place, so no caller can forget it. The pending
+// plans, by kind, are pending-plans.ts.
 
 export class OperatorControls {
   private readonly inMaintenance = new Set<string>();
   private readonly frozenVms = new Set<string>();
-  private readonly plans: BoundedMap<string, PendingPlan>;
+  private readonly plans: PendingPlans;
   private reason: string | undefined;
 
   constructor(private readonly sink: StateSink | undefined) {
-    this.plans = new BoundedMap(MAX_PENDING_PLANS, { onEvict: (id) => this.sink?.pending(id, undefined) });
+    this.plans = new PendingPlans((id, p) => this.sink?.pending(id, p));
   }
 
   // ---- maintenance --------------------------------------------------------------------------
@@ -77,36 +77,45 @@ export class OperatorControls {
 
   // ---- pending plans ------------------------------------------------------------------------
 
-  /** Keeps a plan for approve (as the newest; the oldest go when too many pile up). */
-  propose(plan: Plan, expiresAt: number): void {
-    const entry = { plan, expiresAt };
-    this.plans.set(plan.id, entry);
-    this.sink?.pending(plan.id, entry);
+  /**
+   * Keeps a plan for approve (as the newest of its kind; the oldest of that kind go when too many
+   * pile up, and an identical plan kept before is replaced). `from`: a dry run's requester and
+   * evacuation; absent, a cycle's proposal.
+   */
+  propose(plan: Plan, expiresAt: number, from?: Pick<PendingPlan, "dryRun" | "evacuation">): void {
+    this.plans.propose({ plan, expiresAt, ...(from?.dryRun ? { dryRun: from.dryRun } : {}), ...(from?.evacuation ? { evacuation: from.evacuation } : {}) });
   }
 
-  /** The plan, removed (approve applies a plan once), or undefined. */
-  take(planId: string): PendingPlan | undefined {
-    const p = this.plans.get(planId);
-    if (p) this.drop(planId);
-    return p;
+  /**
+   * The plan an id names, removed (approve applies a plan once), or undefined: its own, or the
+   * identical newer plan that replaced it (the returned plan's id says which).
+   */
+  take(planId: string, now?: number): PendingPlan | undefined {
+    return this.plans.take(planId, now);
+  }
+
+  /** Records what became of a plan taken (approve cancelled it). */
+  settle(p: PendingPlan, fate: PlanFate): void {
+    this.plans.settle(p, fate);
+  }
+
+  /** What became of a plan that is not pending, if it is remembered. */
+  fate(planId: string): PlanFate | undefined {
+    return this.plans.fate(planId);
   }
 
   expire(now: number): void {
-    for (const [id, p] of this.plans) if (p.expiresAt <= now) this.drop(id);
+    this.plans.expire(now);
   }
 
   /** Plans not yet expired at `now`, oldest first. */
   pending(now: number): PendingPlan[] {
-    return [...this.plans.values()].filter((p) => p.expiresAt > now);
+    return this.plans.held().filter((p) => p.expiresAt > now);
   }
 
   /** Every plan kept, expired or not (status lists what is held). */
   held(): PendingPlan[] {
-    return [...this.plans.values()];
-  }
-
-  private drop(id: string): void {
-    if (this.plans.delete(id)) this.sink?.pending(id, undefined);
+    return this.plans.held();
   }
 
   // ---- HA -----------------------------------------------------------------------------------
@@ -117,8 +126,7 @@ export class OperatorControls {
     for (const h of st.maintenance) this.inMaintenance.add(h);
     this.frozenVms.clear();
     for (const v of st.frozen) this.frozenVms.add(v);
-    this.plans.clear();
-    for (const p of [...st.pending].sort((a, b) => a.expiresAt - b.expiresAt)) this.plans.set(p.plan.id, p);
+    this.plans.restore(st.pending);
     this.reason = st.pausedReason;
   }
 

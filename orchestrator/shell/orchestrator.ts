@@ -11,7 +11,7 @@ import { ClusterState } from "./cluster-state.js";
 import { DecisionLog, type RecordedDecisions } from "./decision-log.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EventHub } from "./event-hub.js";
-import type { HostMapping } from "./host-mapping.js";
+import type { HostMapping, HostMappingState } from "./host-mapping.js";
 import { MigrationReconciler } from "./migration-reconciler.js";
 import { MigrationTracker } from "./migration-tracker.js";
 import { MoveQueue } from "./move-queue.js";
@@ -32,6 +32,8 @@ export interface OrchestratorDeps {
   log: Logger;
   clock: Clock;
   mapping: () => HostMapping;
+  /** The host_mapping file's state; without it the mapping counts as fixed (the demo, tests). */
+  mappingState?: () => HostMappingState;
   /** This instance's name (version answers, HA). */
   instance?: string;
   /** HA: who leads; without it this instance always leads. */
@@ -51,6 +53,11 @@ export interface OrchestratorView {
   lastPlan(): Plan | undefined;
   /** Plans waiting for approve (not yet expired), oldest first. */
   pendingPlans(): PendingPlan[];
+  /**
+   * Migration events refused since start: not published by the migration's source agent, or naming
+   * another VM or destination than the migration (a forged or confused outcome; the reconciler logs them).
+   */
+  rejectedOutcomes(): number;
   readonly migrations: Pick<MigrationTracker, "queued" | "ongoing" | "get" | "history" | "busy">;
   readonly decisions: Pick<DecisionLog, "cycle" | "query">;
   readonly cluster: Pick<ClusterState, "metrics" | "locate" | "isFresh" | "knows" | "hostIds">;
@@ -135,6 +142,7 @@ export class Orchestrator {
       dispatcher,
       clock,
       mapping,
+      mappingState: deps.mappingState ?? (() => ({ path: null, hosts: mapping().size, loadedAt: null, error: null, errorAt: null, warnings: [] })),
     });
     this.intake = new AgentIntake({ state, reconciler, events, clock, policy: () => planning.policy, trigger: () => planning.triggerPolicy() });
     this.replication = { onRecord: (fn) => decisions.onRecord(fn), replay: (r) => decisions.replay(r) };
@@ -144,6 +152,7 @@ export class Orchestrator {
       hostVms: (host) => state.metrics(host)?.vms ?? [],
       lastPlan: () => planning.lastPlan(),
       pendingPlans: () => controls.pending(clock.now()),
+      rejectedOutcomes: () => reconciler.rejectedOutcomes,
       migrations: tracker,
       decisions,
       cluster: state,

@@ -8,6 +8,12 @@ import type { Plan } from "../../shared/schemas/plan.js";
 export interface PendingPlan {
   plan: Plan;
   expiresAt: number;
+  /** A dry run (`plan`): who asked (requester.ts). Absent: a cycle proposed it (automation manual or partial). */
+  dryRun?: { by: string; mayApprove: boolean };
+  /** Ids of identical older plans this one replaced, newest first: approving one of them applies this plan. */
+  sameAs?: string[];
+  /** An evacuation dry run: what was asked, so approve can judge the drain again on the cluster of then. */
+  evacuation?: { host: string; placement: "stripe" | "pack"; useEmptyHosts: boolean };
 }
 
 /** What a standby needs to continue as leader. */

@@ -255,6 +255,17 @@ export const AgentConfig = z
       .meta({ unit: "MiB", description: "Report this much memory instead of the detected total (labs, simulations)." }),
     log_level: LogLevel.default("info").describe("Least severe log level written (JSON lines on stderr; under systemd, the journal)."),
     http: AgentHttp.default(() => AgentHttp.parse({})),
+    state_dir: z
+      .string()
+      .min(1)
+      .refine((p) => p.startsWith("/"), "state_dir must be an absolute path")
+      .nullable()
+      .optional()
+      .meta({
+        defaultText: "$STATE_DIRECTORY (systemd's StateDirectory=: /var/lib/ballast under the shipped unit), else none",
+        description:
+          "Directory where the agent keeps its migration journal (`agent-<host>-migrations.json`): the migrations running when it stops, so the next start reports their outcome. null: keep none (the orchestrator then settles such migrations from the hosts' inventories).",
+      }),
   })
   .strict()
   .describe("Configuration of one agent (one per hypervisor).");

@@ -174,11 +174,26 @@ export const Policy = z
       .min(0)
       .default(4)
       .describe(
-        "Moves one cycle may plan. Consolidation frees hosts only as fast as the move caps let it drain them: at 2 moves per cycle and 4 concurrent migrations the PlanetLab replays used 5 % more energy (docs/simulator.md).",
+        "Moves one cycle may plan. A consolidation that starts under the cap empties its host whole (a half-emptied host saves nothing), so a cycle may exceed the cap by one host's VMs; the dispatcher queues the moves under the max_concurrent_* caps. Consolidation frees hosts only as fast as the caps let it: at 2 moves per cycle and 4 concurrent migrations the PlanetLab replays used 5 % more energy (docs/simulator.md).",
       ),
-    max_concurrent_total: z.number().int().min(1).default(8).describe("Migrations running at once in the whole cluster."),
-    max_concurrent_per_source: z.number().int().min(1).default(2).describe("Migrations running at once out of one host."),
-    max_concurrent_per_destination: z.number().int().min(1).default(2).describe("Migrations running at once into one host."),
+    max_concurrent_total: z
+      .number()
+      .int()
+      .min(1)
+      .default(8)
+      .describe("Migrations running at once in the whole cluster (a dispatch limit: more wait in the queue)."),
+    max_concurrent_per_source: z
+      .number()
+      .int()
+      .min(1)
+      .default(2)
+      .describe("Migrations running at once out of one host (a dispatch limit: more wait in the queue)."),
+    max_concurrent_per_destination: z
+      .number()
+      .int()
+      .min(1)
+      .default(2)
+      .describe("Migrations running at once into one host (a dispatch limit: more wait in the queue)."),
     automation: Automation.default("full").describe(
       "`full`: planned moves start on their own (unless paused). `manual` and `partial`: a cycle's plan waits as a pending plan until `ballast approve <plan>` applies it or it expires (`plan_ttl`); the two behave the same today.",
     ),

@@ -5,7 +5,11 @@ import { err, ok, type Err, type Reply } from "../schemas/envelope.js";
 import { BallastError, describeError } from "../errors.js";
 import { describeIssues } from "./json.js";
 
-/** Largest request body any Ballast endpoint accepts; bigger ones are refused unparsed. */
+/**
+ * Largest request body any Ballast endpoint accepts; bigger ones are refused unparsed, with
+ * BAD_REQUEST naming this limit. (A body over the NATS server's max_payload never reaches Ballast:
+ * the client library or nats-server refuses it, "maximum payload exceeded".)
+ */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
 /**
@@ -39,7 +43,11 @@ export function jsonHandler<S extends z.ZodTypeAny, R>(
 export function parseRequest<S extends z.ZodTypeAny>(schema: S, log: Logger, endpoint: string, msg: Msg): { ok: true; data: z.infer<S> } | Err {
   if (msg.data.length > MAX_REQUEST_BYTES) {
     log.warn({ endpoint, bytes: msg.data.length }, "request too large, refused");
-    return err("BAD_REQUEST", `request body of ${msg.data.length} bytes exceeds the limit of ${MAX_REQUEST_BYTES}`);
+    return err(
+      "BAD_REQUEST",
+      `request body of ${msg.data.length} bytes exceeds the request size limit of ${MAX_REQUEST_BYTES} bytes (${MAX_REQUEST_BYTES / 1024} KiB); nothing was done`,
+      { bytes: msg.data.length, limitBytes: MAX_REQUEST_BYTES },
+    );
   }
   let body: unknown = {};
   const text = msg.data.length === 0 ? "" : new TextDecoder("utf-8", { fatal: false }).decode(msg.data);

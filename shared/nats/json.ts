@@ -34,8 +34,9 @@ export function decodeJson<S extends z.ZodTypeAny>(
 /**
  * Sends a JSON request and validates the envelope (and data, when a schema is given).
  * Throws NoRespondersError (NO_RESPONDERS) at once when nobody serves the subject, TimeoutError
- * (TIMEOUT) when nobody answered within `timeoutMs`, and a BallastError TIMEOUT naming the cause
- * on any other failure of the request (connection closed or draining).
+ * (TIMEOUT) when nobody answered within `timeoutMs`, BAD_REQUEST when the body is over the
+ * server's max_payload (never sent), and a BallastError TIMEOUT naming the cause on any other
+ * failure of the request (connection closed or draining).
  */
 export async function requestJson<T>(
   nc: NatsConnection,
@@ -59,6 +60,9 @@ export async function requestJson<T>(
       });
     }
     if (e instanceof errors.TimeoutError) throw new TimeoutError(`no answer on ${subject} within ${opts.timeoutMs} ms`, { cause: e });
+    // The client refuses, before sending, a body over the server's max_payload: nothing was sent.
+    if (e instanceof errors.InvalidArgumentError && /max_payload/.test(e.message))
+      throw new BallastError("BAD_REQUEST", `request on ${subject} not sent: its body exceeds the NATS server's max_payload (${e.message})`, { cause: e });
     throw new BallastError("TIMEOUT", `no answer on ${subject} within ${opts.timeoutMs} ms: ${(e as Error).message}`, { cause: e });
   }
   const decoded = decodeJson(replyOf((opts.data ?? z.unknown()) as z.ZodTypeAny), m.data);

@@ -81,7 +81,7 @@ const SenderEpoch = z
 export const MigrateRequest = z
   .object({
     requestId: RequestId.describe(
-      "Makes the command idempotent: the same id gets the first answer again and never a second migration (refusals that may pass later, such as BUSY or ALREADY_MIGRATING, are not remembered).",
+      "Makes the command idempotent: the same id with the same vm, destination, destinationAddress and timeoutS (whatever its epoch) gets the first answer again and never a second migration; with any of them different it is refused with IDEMPOTENCY_CONFLICT, naming what differs. Refusals that may pass later, such as BUSY or ALREADY_MIGRATING, are not remembered.",
     ),
     vm: VmName.describe("The VM to migrate: it must run on this host."),
     destination: HostId.describe("Host id of the destination; must not be this host."),
@@ -155,7 +155,7 @@ export const AgentApi = {
   status: { summary: "The agent's newest metrics and its recent outgoing migrations.", request: AgentStatusRequest, reply: AgentStatus, examples: [[{}, ""]] },
   migrate: {
     summary:
-      "Live-migrate a VM of this host (virsh migrate --live --p2p). Answered at once, accepted or refused; the outcome follows as events. The same requestId again returns the first answer and never runs a second migration.",
+      "Live-migrate a VM of this host (virsh migrate --live --p2p). Answered at once, accepted or refused; the outcome follows as events. The same requestId with the same body returns the first answer and never runs a second migration; with another body it is IDEMPOTENCY_CONFLICT.",
     request: MigrateRequest,
     reply: MigrateAccepted,
     examples: [[{ requestId: "op-1", vm: "web-1", destination: "hv-b", destinationAddress: "10.10.0.12" }, ""]],

@@ -6,20 +6,24 @@ import { z } from "zod";
  */
 export const ERROR_CODE_HELP = {
   BAD_JSON: "The request body is not JSON.",
-  BAD_REQUEST: "The request does not match the endpoint's schema (the message names the field), or is larger than the limit.",
+  BAD_REQUEST:
+    "The request does not match the endpoint's schema (the message names the field), or its body is larger than 64 KiB (details: bytes, limitBytes). Nothing was done.",
   UNKNOWN_VM: "No agent reports a VM of that name (or, for abort, no migration of it runs).",
   UNKNOWN_HOST: "No agent has reported that host.",
-  UNKNOWN_PLAN: "No pending plan has that id: it expired (plan_ttl), was applied, or was never proposed here.",
+  UNKNOWN_PLAN:
+    "No pending plan has that id; the message and details.fate say what became of it when that is remembered: expired (plan_ttl), approved, cancelled (with why), dropped to make room, replaced by an identical newer plan, or unknown (never proposed here).",
   VM_NOT_RUNNING: "The VM exists but is not running, so it cannot be live-migrated.",
   SAME_HOST: "The destination is the host the VM already runs on.",
   ALREADY_MIGRATING: "The VM is already queued or migrating.",
+  IDEMPOTENCY_CONFLICT: "The request id was used before for a different request: a request id names one request; send a new id for a new one.",
   BUSY: "The agent already runs as many outgoing migrations as it may (migration.max_concurrent); retry later.",
   NO_DESTINATION: "No host may take the VM now, or the host cannot be drained; details list each refusal with its code.",
   PAUSED: "The orchestrator is paused; resume it first.",
   NOT_LEADER: "This orchestrator is a standby; details.leader names the leader to send commands to.",
   NO_LEADER: "No orchestrator leads right now (an election is under way), or the leader did not answer a forwarded request; retry after a lease period.",
   STALE_EPOCH: "The command carries a leadership epoch older than the newest the agent has seen: it comes from a deposed leader.",
-  PLAN_EXPIRED: "The plan was cancelled: the cluster drifted since it was made (a VM it moves is no longer where the plan found it).",
+  PLAN_EXPIRED:
+    "The plan was cancelled when approved: the cluster drifted since it was made (a VM it moves is no longer where the plan found it), or an evacuation plan no longer drains its host (details.missing: VMs it has no move for).",
   TIMEOUT: "No answer within the request timeout (raised by the requesting side).",
   HYPERVISOR_ERROR: "libvirt (virsh) failed; the message carries libvirt's own words.",
   INTERNAL: "A bug or an unexpected failure; the message says where.",

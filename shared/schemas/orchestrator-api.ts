@@ -58,7 +58,7 @@ export const OrchMigrateRequest = z
     vm: VmName.describe("The VM to move; an agent must report it."),
     to: HostId.optional().describe("Destination host; absent: the best host by policy."),
     requestId: RequestId.optional().describe(
-      "Makes the command idempotent: the same id gets the first answer (or the same error) again and never a second migration; NOT_LEADER and PAUSED refusals are not remembered. Also the migration's request id.",
+      "Makes the command idempotent: the same id with the same vm and to gets the first answer (or the same error) again and never a second migration; with another vm or to it is refused (IDEMPOTENCY_CONFLICT, naming what differs). NOT_LEADER and PAUSED refusals are not remembered. Also the migration's request id.",
     ),
   })
   .strict();
@@ -179,6 +179,16 @@ export const StatusReply = z.object({
     })
     .describe("Migrations not finished."),
   frozenVms: z.array(VmName).describe("VMs frozen after ping-pong, until released; sorted."),
+  hostMapping: z
+    .object({
+      path: z.string().nullable().describe("The host_mapping file, or null when the mapping is fixed (the demo, tests)."),
+      hosts: z.number().int().describe("Hosts in the mapping in force."),
+      loadedAt: z.number().nullable().describe("When the mapping in force was read, ms since the epoch; null for a fixed mapping."),
+      error: z.string().nullable().describe("Why the newest version of the file was rejected (the mapping read before stays in force); null when it was not."),
+      errorAt: z.number().nullable().describe("When it was rejected, ms since the epoch; null when it was not."),
+      warnings: z.array(z.string()).describe("What looks wrong in the mapping in force, e.g. two hosts with one address."),
+    })
+    .describe("The host_mapping file: what is in force, and whether its newest version was rejected."),
   pendingPlans: z
     .array(
       z.object({
@@ -187,7 +197,9 @@ export const StatusReply = z.object({
         expiresAt: z.number().describe("When it expires, ms since the epoch (orchestrator clock)."),
       }),
     )
-    .describe("Plans kept for approve, oldest first (at most 100); an expired one stays listed until the next cycle or approve drops it."),
+    .describe(
+      "Plans kept for approve, oldest first: at most 100 proposed by cycles, 100 dry runs of identities that may approve and 100 of those that may not, each kind apart; an identical newer plan replaces an older one of its kind. An expired one stays listed until the next cycle or approve drops it.",
+    ),
 });
 export type StatusReply = z.infer<typeof StatusReply>;
 
@@ -211,8 +223,12 @@ export const RunReply = z.object({
 export type RunReply = z.infer<typeof RunReply>;
 
 export const ApproveReply = z.object({
-  planId: z.string().describe("The approved plan's id."),
+  planId: z.string().describe("The id approved; the queued migrations carry it as their planId."),
   queued: z.number().int().describe("Moves queued for dispatch (VMs already queued or migrating are not queued again)."),
+  appliedAs: z
+    .string()
+    .optional()
+    .describe("The identical newer plan that had replaced the one approved, whose moves were applied; absent when the plan approved was itself the newest."),
 });
 export type ApproveReply = z.infer<typeof ApproveReply>;
 
@@ -246,7 +262,10 @@ export type EvacuateReply = z.infer<typeof EvacuateReply>;
 
 export const ReleaseReply = z.union([
   z.object({ host: HostId.describe("The host asked for."), released: z.boolean().describe("True: reopened; false: it was not in maintenance.") }),
-  z.object({ vm: VmName.describe("The VM asked for."), released: z.boolean().describe("True: unfrozen; false: it was not frozen.") }),
+  z.object({
+    vm: VmName.describe("The VM asked for."),
+    released: z.boolean().describe("True: unfrozen; false: it was not frozen (a VM neither reported by an agent nor frozen is UNKNOWN_VM)."),
+  }),
 ]);
 export type ReleaseReply = z.infer<typeof ReleaseReply>;
 
@@ -322,7 +341,7 @@ export const OrchestratorApi = {
   }),
   plan: endpoint({
     summary:
-      "What the orchestrator would do now (a dry run), with every decision and non-decision. A plan with moves can be applied by id with approve until it expires or the cluster drifts.",
+      "What the orchestrator would do now (a dry run), with every decision and non-decision. A plan with moves can be applied by id with approve until it expires or the cluster drifts. Dry runs of identities that may not approve (read-only) are kept apart and never push out plans of operators or cycles.",
     access: "read",
     request: PlanQuery,
     reply: Plan,
@@ -335,7 +354,7 @@ export const OrchestratorApi = {
   run: endpoint({ summary: "Run a cycle now (leader only).", access: "operate", request: RunRequest, reply: RunReply, examples: [[{}, ""]] }),
   approve: endpoint({
     summary:
-      "Apply a pending plan: one a cycle proposed (automation manual or partial) or a plan dry run. Refused when it expired or the cluster drifted since.",
+      "Apply a pending plan: one a cycle proposed (automation manual or partial) or a plan dry run; the id of a plan replaced by an identical newer one applies that one. Refused when the cluster drifted since (PLAN_EXPIRED), when an evacuation cannot drain its host now (NO_DESTINATION, with the blocking VMs, as evacuate), and when the plan is not pending (UNKNOWN_PLAN, saying whether it expired, was approved or cancelled, was dropped for room, or was never proposed here).",
     access: "operate",
     request: ApproveRequest,
     reply: ApproveReply,
@@ -343,7 +362,7 @@ export const OrchestratorApi = {
   }),
   migrate: endpoint({
     summary:
-      "Move a VM to a host, or to the best host, judged by the same limits and rules as every move (cooldowns and settle times do not apply to operators).",
+      "Move a VM to a host, or to the best host, judged by the same limits and rules as every move (cooldowns and settle times do not apply to operators). Refused with SAME_HOST when to is the host it runs on, VM_NOT_RUNNING when it does not run, NO_DESTINATION when no host may take it.",
     access: "operate",
     request: OrchMigrateRequest,
     reply: MigrateReply,
@@ -364,7 +383,7 @@ export const OrchestratorApi = {
     ],
   }),
   release: endpoint({
-    summary: "Reopen a host after maintenance, or unfreeze a VM frozen after ping-pong.",
+    summary: "Reopen a host after maintenance, or unfreeze a VM frozen after ping-pong. A VM neither reported by an agent nor frozen is UNKNOWN_VM.",
     access: "operate",
     request: ReleaseRequest,
     reply: ReleaseReply,
@@ -429,8 +448,20 @@ export type RequestInput<E extends OrchestratorEndpoint> = z.input<OrchestratorA
 /** The data of an endpoint's ok reply. */
 export type ReplyOf<E extends OrchestratorEndpoint> = z.output<OrchestratorApi[E]["reply"]>;
 
-/** What the orchestrator does for each endpoint; inputs are validated before a handler sees them. */
-export type OrchestratorHandlers = { [E in OrchestratorEndpoint]: (req: RequestOf<E>) => ReplyOf<E> | Promise<ReplyOf<E>> };
+/** What the service knows of a request besides its body (orchestrator/shell/api.ts fills it in). */
+export interface RequestContext {
+  /**
+   * Who asked, by the reply-inbox prefix (orchestrator/shell/requester.ts): `_INBOX` without
+   * credentials, `_INBOX_<role>-<name>` with them; whether that identity may approve plans.
+   */
+  requester: { inbox: string; mayApprove: boolean };
+}
+
+/**
+ * What the orchestrator does for each endpoint; inputs are validated before a handler sees them.
+ * Without a context the caller is in the orchestrator's own process (trusted).
+ */
+export type OrchestratorHandlers = { [E in OrchestratorEndpoint]: (req: RequestOf<E>, ctx?: RequestContext) => ReplyOf<E> | Promise<ReplyOf<E>> };
 
 /** Endpoints a read-only identity may call (they change nothing). */
 export const READ_ONLY_ENDPOINTS: readonly OrchestratorEndpoint[] = ORCHESTRATOR_ENDPOINTS.filter((e) => OrchestratorApi[e].access === "read");

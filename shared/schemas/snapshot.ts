@@ -1,10 +1,15 @@
 import { z } from "zod";
 import { HostId, VmName } from "./ids.js";
+import { StrategyName } from "./plan.js";
 import { VmState } from "./vm.js";
 
 // The planner's whole view of the cluster at one instant. Built by the orchestrator shell from
 // agent messages (or loaded from a file for offline planning); the planner never reads anything
 // else. Times are ms since the epoch; loads are percent of the host's capacity.
+//
+// Every object is strict: a snapshot is often written or edited by hand (`plan --snapshot`), and a
+// misspelt key dropped in silence changes the plan (`"maintainance": true` put a VM on the host in
+// maintenance). What the orchestrator builds (cluster-state.ts) holds only these keys.
 
 export const HostSample = z
   .object({
@@ -12,6 +17,7 @@ export const HostSample = z
     cpu: z.number().min(0).describe("The host's CPU load (HostMetrics.cpuPercent), percent of all cores, 2 decimals."),
     mem: z.number().min(0).describe("Memory in use (total less available), percent of physical memory, 2 decimals."),
   })
+  .strict()
   .describe("One metrics sample of a host, as the orchestrator received it.");
 export type HostSample = z.infer<typeof HostSample>;
 
@@ -52,6 +58,7 @@ export const SnapshotHost = z
       ),
     tags: z.array(z.string()).default([]).describe("Free-form labels; the orchestrator sets none, and the planner only hashes them into the plan id."),
   })
+  .strict()
   .describe("One host as the planner sees it.");
 export type SnapshotHost = z.infer<typeof SnapshotHost>;
 
@@ -69,7 +76,14 @@ export const SnapshotVm = z
       .optional()
       .describe("Memory dirty rate, MiB/s, where known: it raises the move's cost estimate. The orchestrator does not set it (agents do not report it)."),
     tags: z.array(z.string()).default([]).describe("Free-form labels; the orchestrator sets none, and the planner only hashes them into the plan id."),
+    alsoListedOn: z
+      .array(HostId)
+      .optional()
+      .describe(
+        "Other hosts whose newest inventory lists this VM running or paused too, sorted: the incoming copy of a migration, or split brain. The planner never moves such a VM (VM_LISTED_TWICE; VM_MIGRATING when the migration is its own). Absent when one host lists it.",
+      ),
   })
+  .strict()
   .describe("One VM as the planner sees it.");
 export type SnapshotVm = z.infer<typeof SnapshotVm>;
 
@@ -79,10 +93,11 @@ export const InFlightMigration = z
     vm: VmName.describe("The VM being migrated."),
     source: HostId.describe("The host it leaves."),
     destination: HostId.describe("The host it goes to."),
-    startedAt: z.number().describe("When its command was sent, ms since the epoch (its queue time if unknown)."),
+    startedAt: z.number().describe("When its command was sent, ms since the epoch (its queue time while queued, or if unknown)."),
     memMiB: z.number().min(0).describe("Memory reserved on the destination while it runs, MiB: the VM's memory when the move was queued."),
     cpuPercent: z.number().min(0).describe("CPU reserved on the destination while it runs, percent of ONE core: the VM's use when the move was queued."),
   })
+  .strict()
   .describe("A migration under way: it counts on both hosts (concurrency) and reserves the VM's memory and CPU on its destination.");
 export type InFlightMigration = z.infer<typeof InFlightMigration>;
 
@@ -93,7 +108,11 @@ export const PastMove = z
     destination: HostId.describe("The host it was sent to."),
     finishedAt: z.number().describe("When the migration ended, ms since the epoch (orchestrator clock)."),
     outcome: z.enum(["succeeded", "failed", "aborted"]).describe("How it ended; aborted: aborted on the agent (a CANCELLED record)."),
+    strategy: StrategyName.optional().describe(
+      "The strategy that planned it. evacuate and manual are moves an operator forced: they count for cooldowns and settle times (the VM did move) but never towards a ping-pong freeze. Absent: not known, counted as the planner's own.",
+    ),
   })
+  .strict()
   .describe("A finished migration, for cooldowns, settle times and ping-pong detection.");
 export type PastMove = z.infer<typeof PastMove>;
 
@@ -103,7 +122,10 @@ export const ClusterSnapshot = z
     takenAt: z.number().describe("When the snapshot was taken, ms since the epoch (orchestrator clock)."),
     hosts: z.array(SnapshotHost).describe("Every host whose agent has sent metrics, sorted by id."),
     vms: z.array(SnapshotVm).describe("Every VM once, sorted by name."),
-    inFlight: z.array(InFlightMigration).default([]).describe("Migrations sent to their source agent and not finished (queued ones are not in flight)."),
+    inFlight: z
+      .array(InFlightMigration)
+      .default([])
+      .describe("Migrations queued or sent to their source agent and not finished: each reserves its destination and counts against the concurrency caps."),
     history: z
       .array(PastMove)
       .default([])
@@ -112,6 +134,7 @@ export const ClusterSnapshot = z
       ),
     frozenVms: z.array(VmName).default([]).describe("VMs frozen after ping-pong detection, until an operator releases them; sorted."),
   })
+  .strict()
   .describe("The planner's whole view of the cluster at one instant: its only input.");
 export type ClusterSnapshot = z.infer<typeof ClusterSnapshot>;
 export type ClusterSnapshotInput = z.input<typeof ClusterSnapshot>;

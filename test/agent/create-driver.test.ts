@@ -27,6 +27,7 @@ const virshConfig = (extra: Record<string, unknown> = {}) =>
 function recording() {
   const seen: string[] = [];
   const wrap = (inner: VirshRunner): VirshRunner => ({
+    commandLine: (args) => inner.commandLine(args),
     run: (args, opts) => {
       seen.push(args[0] ?? "");
       return inner.run(args, opts);

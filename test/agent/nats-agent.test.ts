@@ -145,6 +145,26 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
     expect(fabric.whereIs("db1")).toEqual(["sim-b"]);
   });
 
+  // Issue 14, item 2. Before: `ok: true` with the first answer, for a request about another VM.
+  it("refuses a requestId reused for a different request with IDEMPOTENCY_CONFLICT (409), naming what differs", async () => {
+    const events = collect(A.events, MigrationEvent);
+    const m = await nc.request(A.migrate, JSON.stringify({ requestId: "mig-2", vm: "web1", destination: "sim-b", destinationAddress: "sim-b" }), {
+      timeout: 3000,
+    });
+    expect(m.json()).toEqual({
+      ok: false,
+      error: {
+        code: "IDEMPOTENCY_CONFLICT",
+        message: 'request id mig-2 was already used for a different migrate request (vm was "db1", now "web1"); send a new id for a new request',
+        details: { requestId: "mig-2", differences: { vm: { was: "db1", now: "web1" } } },
+      },
+    });
+    expect(m.headers?.get("Nats-Service-Error-Code")).toBe("409");
+    await new Promise((r) => setTimeout(r, 200));
+    events.sub.unsubscribe();
+    expect(events.got).toEqual([]);
+  });
+
   it("refuses bad requests with a clear error and changes nothing", async () => {
     const B = agentSubjects("sim-b");
     const before = JSON.stringify(
@@ -219,6 +239,7 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
       },
       migrate: () => Promise.reject(new Error("unused")),
       abortMigration: async () => {},
+      inspectMigration: () => Promise.reject(new Error("unused")),
     };
     const config = AgentConfig.parse({ host: "broken-1", interval: 0.1, heartbeat_interval: 0.1, nats: { servers: [server.url] } });
     const agent = await startAgent({

@@ -21,7 +21,16 @@ describe("ballast CLI", () => {
     expect(r.err).toBe("");
     expect(r.out).toContain("SIMULATED hypervisors");
     expect(r.out).toMatch(/migration \S+ hv-1 -> \S+ SUCCEEDED/);
-    expect(r.out).toContain("hosts it leaves empty: hv-4");
+    // A coherent story (issue 14): maintenance drains a host onto hosts already running VMs and
+    // releases it; consolidation comes last and what it empties stays empty; no VM goes back to
+    // a host it left.
+    expect(r.out).toMatch(/phase 2, maintenance: .*\n(.*\n)*.*: yes, .*; draining it/);
+    expect(r.out).toMatch(/released: open for VMs again/);
+    expect(r.out).toMatch(/hosts it empties: hv-\d/);
+    expect(r.out).toMatch(/hv-\d(, hv-\d)* empty: could be powered off/);
+    const moves = [...r.out.matchAll(/migration (\S+) (\S+) -> (\S+) SUCCEEDED/g)].map((m) => ({ vm: m[1]!, from: m[2]!, to: m[3]! }));
+    const back = moves.filter((m, i) => moves.slice(0, i).some((e) => e.vm === m.vm && e.from === m.to && e.to === m.from));
+    expect(back).toEqual([]);
     expect(r.out).toContain("Every phase did what it should.");
     expect(r.code).toBe(0);
     // Above the demo's own waits, so a stuck phase fails with its PROBLEMS line, not a timeout.
@@ -89,6 +98,30 @@ describe("ballast CLI", () => {
     });
 
     it("cleans up", () => rmSync(dir, { recursive: true, force: true }));
+  });
+
+  it("takes the connection options before the command as well as after it (ballast -c FILE status)", async () => {
+    const server = await startNatsServer();
+    const dir = mkdtempSync(join(tmpdir(), "ballast-cli-conn-"));
+    try {
+      const cfg = join(dir, "orchestrator.yaml");
+      writeFileSync(cfg, `nats:\n  servers: [${server.url}]\n`);
+      // Nobody serves the API on that server: the answer proves the file's server was used (the
+      // default, nats://127.0.0.1:4222, has no server at all: "cannot connect").
+      for (const args of [
+        ["-c", cfg, "status"],
+        ["status", "-c", cfg],
+        ["--config", cfg, "history", "--limit", "5"],
+        ["-s", server.url, "--timeout", "3", "version"],
+      ]) {
+        const r = await run(args);
+        expect(r.err, args.join(" ")).toMatch(/nobody serves ballast\.orch\.(status|history|version) \(no responders\)/);
+        expect(r.code, args.join(" ")).toBe(1);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await server.stop();
+    }
   });
 
   it("a client command with nobody serving the API says so at once, not as a timeout", async () => {

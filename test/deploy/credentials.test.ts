@@ -32,7 +32,12 @@ describe("permissionsFor", () => {
       "ballast.agent.hv-a.ping",
       "ballast.agent.hv-a.migrate",
       "ballast.agent.hv-a.abort",
-      "$SRV.>",
+      // Discovery: the generic verbs and its own service's name, never the orchestrator's (issue 14).
+      "$SRV.PING",
+      "$SRV.INFO",
+      "$SRV.STATS",
+      "$SRV.*.ballast-agent",
+      "$SRV.*.ballast-agent.>",
       "_INBOX_agent-hv-a.>",
     ]);
     expect(p.allowResponses).toBe(true);

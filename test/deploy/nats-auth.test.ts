@@ -167,6 +167,36 @@ describe("generated nats-server authorization", () => {
     await svc.stop();
   });
 
+  it("an agent cannot serve the orchestrator's discovery; a forged generic answer does not add an orchestrator asked for by name", async () => {
+    const orch = await connectAs("orchestrator-main.nk");
+    const real = await new Svcm(orch.nc).add({ name: "ballast-orchestrator", version: "0.2.0", metadata: { instance: "main" } });
+    await orch.nc.flush();
+    const a = await connectAs("agent-hv-a.nk");
+    // Answering the orchestrator's own discovery subjects is refused by the server.
+    for (const subject of ["$SRV.PING.ballast-orchestrator", "$SRV.INFO.ballast-orchestrator", "$SRV.STATS.ballast-orchestrator.x"]) {
+      const sub = a.nc.subscribe(subject, { callback: () => undefined });
+      const closed = await Promise.race([sub.closed, new Promise((r) => setTimeout(() => r("still open"), 3000))]);
+      expect(closed, subject).toBeInstanceOf(Error);
+      expect((closed as Error).message).toContain(`Subscription to "${subject}"`);
+    }
+    // The generic ping is open to every service; an agent may claim any name there ...
+    a.nc.subscribe("$SRV.PING", {
+      callback: (_e, m) =>
+        void m.respond(JSON.stringify({ type: "io.nats.micro.v1.ping_response", name: "ballast-orchestrator", id: "forged", version: "9.9.9", metadata: {} })),
+    });
+    await a.nc.flush();
+    const op = await connectAs("operator-alice.nk");
+    const everyone: string[] = [];
+    for await (const p of await new Svcm(op.nc).client({ strategy: "timer", maxWait: 500 }).ping()) everyone.push(`${p.name}/${p.id}`);
+    expect(everyone).toContain("ballast-orchestrator/forged");
+    // ... but asked by name, only the orchestrator identity answers.
+    const byName: string[] = [];
+    for await (const p of await new Svcm(op.nc).client({ strategy: "timer", maxWait: 500 }).ping("ballast-orchestrator")) byName.push(p.id);
+    expect(byName).toEqual([real.info().id]);
+    expect(op.errors).toEqual([]);
+    await real.stop();
+  });
+
   // The shared subjects and each instance's own (HA forwarding) follow the same rules.
   it.each([
     ["shared", (k: string) => `ballast.orch.${k}`],

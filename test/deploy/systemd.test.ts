@@ -135,6 +135,19 @@ describe("systemd units say what the deployment relies on", () => {
     expect(one("RestrictAddressFamilies")).toBe("AF_UNIX AF_INET AF_INET6");
     expect(one("SupplementaryGroups")).toBe(role === "agent" ? "libvirt" : undefined);
   });
+
+  // Issue 14, item 12: the agent exits within seconds and never waits for (or aborts) a migration;
+  // libvirt goes on with it and the next start reports it from the state directory.
+  it("ballast-agent.service: SIGTERM to the agent alone, a short stop, the state directory it keeps migrations in", () => {
+    const d = directives(read("ballast-agent.service"));
+    const one = (k: string) => d.get(k)?.at(-1);
+    expect(one("KillMode")).toBe("mixed");
+    expect(Number(one("TimeoutStopSec"))).toBeGreaterThanOrEqual(10);
+    expect(Number(one("TimeoutStopSec"))).toBeLessThanOrEqual(30);
+    expect(one("StateDirectory")).toBe("ballast");
+    expect(one("KillSignal") ?? "SIGTERM").toBe("SIGTERM");
+    expect(one("SendSIGKILL") ?? "yes").toBe("yes");
+  });
 });
 
 describe.skipIf(!hasAnalyze)("sysusers and tmpfiles", () => {

@@ -74,7 +74,15 @@ export interface LabCluster {
   stop(): Promise<void>;
 }
 
-export async function startLabCluster(lab: Lab, o: { policy: PolicyInput; agent: Partial<AgentConfigInput> }): Promise<LabCluster> {
+export async function startLabCluster(
+  lab: Lab,
+  o: {
+    policy: PolicyInput;
+    agent: Partial<AgentConfigInput>;
+    /** More environment for every agent process (STATE_DIRECTORY, as systemd sets it). */
+    agentEnv?: (host: string) => NodeJS.ProcessEnv;
+  },
+): Promise<LabCluster> {
   const dir = join(lab.dir, "e2e");
   mkdirSync(dir, { recursive: true });
   const cmd = await agentCommand(join(REPO_ROOT, ".lab", "e2e-build"));
@@ -100,7 +108,12 @@ export async function startLabCluster(lab: Lab, o: { policy: PolicyInput; agent:
     writeFileSync(file, JSON.stringify(config, null, 2));
     const log = join(dir, `agent-${host}.log`);
     const fd = openSync(log, "a");
-    const child = spawn(process.execPath, [...cmd, file], { detached: true, stdio: ["ignore", fd, fd], env, cwd: REPO_ROOT });
+    const child = spawn(process.execPath, [...cmd, file], {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+      env: { ...env, ...o.agentEnv?.(host) },
+      cwd: REPO_ROOT,
+    });
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`agent ${host} did not start`);
     groups.add(child.pid);

@@ -354,7 +354,7 @@ function conventionsSection(): string {
     "",
     "- Every endpoint is NATS request/reply with a JSON body; an empty body counts as `{}`. The `nats` CLI drives them all (`nats req <subject> '<json>'`).",
     `- A request body larger than ${MAX_REQUEST_BYTES} bytes is refused unparsed (\`BAD_REQUEST\`). Unknown fields are refused, never ignored.`,
-    '- A reply is `{"ok": true, "data": ...}` or `{"ok": false, "error": {"code": ..., "message": ...}}`, also when the handler fails. The agents\' error replies also carry the NATS service headers `Nats-Service-Error` and `Nats-Service-Error-Code`.',
+    '- A reply is `{"ok": true, "data": ...}` or `{"ok": false, "error": {"code": ..., "message": ...}}`, also when the handler fails. Error replies of both daemons also carry the NATS service headers `Nats-Service-Error` (the message) and `Nats-Service-Error-Code` (an HTTP-like status), and count in `$SRV.STATS`.',
     "- Field names are camelCase in requests, replies and messages alike (configuration files, written by people, use snake_case). The snake_case request fields of Ballast 0.1 are still accepted in this version, renamed before validation and named in the `Ballast-Deprecation` reply header; sending both spellings of one field is refused.",
     "- Ids: host ids, VM names and request ids follow [HostId](#hostid), [VmName](#vmname) and [RequestId](#requestid). A command with a request id is idempotent: the same id gets the first answer again.",
     "- Times are milliseconds since the epoch; loads are percent of a host's capacity; VM CPU is percent of one core.",

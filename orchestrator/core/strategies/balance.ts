@@ -4,7 +4,8 @@
 // Goal:    lower it with single moves; each step takes the best (VM, destination) pair among the
 //          VMs of the most loaded hosts and the least loaded destinations that pass the constraints.
 // Stop:    the best pair gains less than min_gain points (cluster decision NO_BENEFICIAL_MOVE with
-//          the numbers), the imbalance is at or below balance_threshold, or the per-cycle caps are hit.
+//          the numbers), the imbalance is at or below balance_threshold, or the per-cycle caps are hit
+//          (the concurrency caps too, counting migrations in flight: constraints.ts says why).
 // Balancing is optional, so it never breaks a should rule.
 
 import type { Policy } from "../../../shared/config/policy.js";

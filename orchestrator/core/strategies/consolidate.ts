@@ -10,9 +10,10 @@
 //          least loaded of those first. (Size: the weighted share of the largest CPU
 //          and memory capacities in the cluster.) A VM is never moved from a host that cannot be
 //          emptied entirely.
-// Stop:    no further host can be emptied, the host-trial limit, or the per-cycle caps. When the caps
-//          cut a host's emptying short, its first moves are kept (the next cycle continues; the model
-//          proved all of its VMs fit) and consolidation ends.
+// Stop:    no further host can be emptied, the host-trial limit, or max_moves_per_cycle. The cap
+//          is checked before a host's emptying starts; an emptying once started is planned whole,
+//          past the cap (see run). The concurrency caps are the dispatcher's: it queues the moves
+//          and starts them as per-source, per-destination and total slots free.
 // Result:  once the whole plan is made (finish), the hosts it leaves empty, except spare_hosts of
 //          them (the largest) kept powered as reserve: plan.emptyHosts, the power-off candidates.
 // Consolidation is optional, so it never breaks a should rule.
@@ -21,7 +22,7 @@ import type { Policy } from "../../../shared/config/policy.js";
 import type { ClusterModel, HostModel, MoveToken, VmModel } from "../cluster-model.js";
 import { checkDestination, checkMoveCap, checkVm, type DestOptions } from "../constraints.js";
 import type { PlanContext } from "../context.js";
-import { RejectionTally, type Rejection } from "../explain.js";
+import { RejectionTally } from "../explain.js";
 import { f1, r2 } from "../format.js";
 import { findDestination, type Placement } from "../placement.js";
 import { byId, byName, commitMove, type Strategy, type StrategyResult } from "./strategy.js";
@@ -59,17 +60,28 @@ export const consolidate: Strategy<ConsolidateArgs> = {
     // so ties go to the least loaded, as on hosts of one size.
     const candidates = model.byLoad
       .filter(
-        (h) => h.inBalance && !h.maintenance && !ctx.closing.has(h.id) && !model.isEmpty(h) && h.plannedIn === 0 && h.inFlightIn === 0 && h.inFlightOut === 0,
+        (h) =>
+          h.inBalance &&
+          !h.maintenance &&
+          !ctx.closing.has(h.id) &&
+          !model.isEmpty(h) &&
+          h.plannedIn === 0 &&
+          h.inFlightIn === 0 &&
+          h.inFlightOut === 0 &&
+          h.copies === 0,
       )
       .sort((x, y) => sizes.size(x) - sizes.size(y) || x.committedMiB - y.committedMiB);
-    const busy = model.hosts.filter((h) => h.inBalance && !model.isEmpty(h) && (h.inFlightIn > 0 || h.inFlightOut > 0 || h.plannedIn > 0));
+    const busy = model.hosts.filter((h) => h.inBalance && !model.isEmpty(h) && (h.inFlightIn > 0 || h.inFlightOut > 0 || h.plannedIn > 0 || h.copies > 0));
     for (const h of busy)
       ctx.log.host(
         h.id,
         {
           code: "HOST_BUSY",
-          message: `host ${h.id} has migrations in flight or planned; not emptied now`,
-          numbers: { inFlightIn: h.inFlightIn, inFlightOut: h.inFlightOut, plannedIn: h.plannedIn },
+          message:
+            h.copies > 0 && h.inFlightIn + h.inFlightOut + h.plannedIn === 0
+              ? `host ${h.id} lists ${h.copies} VM(s) that another host lists too; not emptied now`
+              : `host ${h.id} has migrations in flight or planned; not emptied now`,
+          numbers: { inFlightIn: h.inFlightIn, inFlightOut: h.inFlightOut, plannedIn: h.plannedIn, ...(h.copies > 0 ? { copies: h.copies } : {}) },
         },
         undefined,
         "consolidate",
@@ -89,42 +101,41 @@ export const consolidate: Strategy<ConsolidateArgs> = {
         );
         break;
       }
-      if (ctx.caps && checkMoveCap(ctx)) break;
+      // max_moves_per_cycle decides whether an emptying STARTS. Once started it is planned whole,
+      // past the cap: a host left with one VM saves nothing (it stays powered), so a partial
+      // emptying costs its migrations for no gain, and until a later cycle moves the rest the
+      // host is open to hot-spot relief and balancing, which may fill it again. The overshoot is
+      // bounded by one host's VMs (max_vm_per_host). The next emptiable host is named deferred.
+      const capped = ctx.caps ? checkMoveCap(ctx) : null;
       if (model.isEmpty(h) || h.plannedIn > 0 || ctx.closing.has(h.id)) continue;
       trials += 1;
       const chosen = trial(ctx, h, opts, sizes);
       if (!chosen) continue;
-      // Replay the proven moves with the per-cycle caps; the first one refused ends consolidation.
-      ctx.closing.add(h.id);
-      let done = 0;
-      const deferred = (why: Rejection): StrategyResult => {
+      if (capped) {
         ctx.log.host(
           h.id,
           {
             code: "CONSOLIDATION_DEFERRED",
-            message: `host ${h.id} can be emptied, ${done} of ${chosen.length} moves fit this cycle: ${why.message}`,
-            numbers: { moved: done, vms: chosen.length, blockedBy: why.code },
+            message: `host ${h.id} can be emptied (${chosen.length} move${chosen.length === 1 ? "" : "s"}), but ${capped.message}: it is emptied in a later cycle`,
+            numbers: { vms: chosen.length, planned: model.plannedTotal, max_moves_per_cycle: ctx.policy.max_moves_per_cycle },
           },
           undefined,
           "consolidate",
         );
-        if (done === 0) ctx.closing.delete(h.id);
-        return {};
-      };
-      for (const { vm, p } of chosen) {
-        const r = checkVm(ctx, vm, ctx.caps);
-        if (r) return deferred(r);
-        const v = checkDestination(ctx, vm, p.host, { ...opts, caps: ctx.caps });
-        if (!v.ok) return deferred(v.rejection);
-        const cpuBefore = model.cpuLoad(p.host);
-        const placed: Placement = { host: p.host, brokenShould: v.brokenShould, cpuAfter: v.cpuAfter, memAfter: v.memAfter, keyAfter: v.keyAfter };
+        break;
+      }
+      ctx.closing.add(h.id);
+      // The trial proved these moves in this order on this same copy, by the same constraints
+      // (without the concurrency caps, which are the dispatcher's): commit them as placed.
+      for (const { vm, p: placed } of chosen) {
+        const cpuBefore = model.cpuLoad(placed.host);
         commitMove(
           ctx,
           vm,
           placed,
           "consolidate",
           "CONSOLIDATE",
-          `emptying ${h.id} (all ${chosen.length} VMs fit elsewhere): ${vm.name} → ${p.host.id}, CPU ${f1(cpuBefore)} % → ${f1(placed.cpuAfter)} % (consolidate_load ${a.loadLimit} %)`,
+          `emptying ${h.id} (all ${chosen.length} VMs fit elsewhere): ${vm.name} → ${placed.host.id}, CPU ${f1(cpuBefore)} % → ${f1(placed.cpuAfter)} % (consolidate_load ${a.loadLimit} %)`,
           {
             sourceVms: chosen.length,
             destCpuBefore: r2(cpuBefore),
@@ -133,7 +144,6 @@ export const consolidate: Strategy<ConsolidateArgs> = {
             consolidate_load: a.loadLimit,
           },
         );
-        done += 1;
       }
       emptied += 1;
     }

@@ -5,14 +5,16 @@
 //          used only with useEmptyHosts. The host counts as maintenance (closed to new VMs).
 // Stop:    every VM placed, or the VMs that cannot be placed are reported, each with its reason
 //          and the rejections of the best hosts (the others are still placed).
-// Result:  the blockers, every decision that keeps the host from draining now (preflightEvacuation).
+// Result:  the blockers, every decision that keeps the host from draining now (preflightEvacuation),
+//          and EVACUATE_INCOMPLETE counting them as operators do: the VMs that cannot leave and the
+//          conditions of the host, not the rejections listed under each VM.
 // Operator mode: cooldowns, settle times and per-cycle caps do not apply (the dispatcher queues the
 // moves under the concurrency limits); capacity, rules, pins, exclusions and freezes do.
 
 import type { Policy } from "../../../shared/config/policy.js";
 import { checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
-import { RejectionTally } from "../explain.js";
+import { RejectionTally, type Rejection } from "../explain.js";
 import { f1, r2 } from "../format.js";
 import type { Decision, PlanRequest } from "../../../shared/schemas/plan.js";
 import { findDestination } from "../placement.js";
@@ -116,14 +118,30 @@ function drain(ctx: PlanContext, a: EvacuateArgs): StrategyResult {
         "evacuate",
       );
   }
-  if (blockers.length > 0)
-    ctx.log.cluster(
-      {
-        code: "EVACUATE_INCOMPLETE",
-        message: `host ${h.id} cannot be drained now: ${blockers.length} blocking reason(s)`,
-        numbers: { blockers: blockers.length, vms: live.length },
-      },
-      "evacuate",
-    );
+  if (blockers.length > 0) ctx.log.cluster(incomplete(h.id, blockers, live.length), "evacuate");
   return { blockers };
+}
+
+/** VMs named in full in EVACUATE_INCOMPLETE's message; the count covers all of them. */
+const NAMED_VMS = 5;
+
+/**
+ * The verdict on a drain that cannot complete, counting what blocks it: VMs that cannot leave, and
+ * conditions of the host itself. The best hosts' rejections of a VM are the detail of that one
+ * VM's NO_DESTINATION, not blockers of their own (one VM that fits nowhere is one blocking VM).
+ */
+function incomplete(host: string, blockers: readonly Decision[], liveVms: number): Rejection {
+  const vms = [...new Set(blockers.filter((d) => d.kind === "vm").map((d) => d.subject))];
+  const conditions = blockers.filter((d) => d.kind !== "vm" && d.vm === undefined);
+  const parts: string[] = [];
+  if (vms.length > 0) {
+    const named = vms.slice(0, NAMED_VMS).join(", ") + (vms.length > NAMED_VMS ? ` and ${vms.length - NAMED_VMS} more` : "");
+    parts.push(`${vms.length} of ${liveVms} live VM(s) cannot leave (${named})`);
+  }
+  if (conditions.length > 0) parts.push(`${conditions.length} host condition(s) (${conditions.map((d) => d.code).join(", ")})`);
+  return {
+    code: "EVACUATE_INCOMPLETE",
+    message: `host ${host} cannot be drained now: ${parts.join("; ")}`,
+    numbers: { blockingVms: vms.length, hostConditions: conditions.length, vms: liveVms },
+  };
 }

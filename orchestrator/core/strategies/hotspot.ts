@@ -1,13 +1,15 @@
 // Hot-spot relief.
 // Trigger: a host whose CPU stayed over load_threshold (or memory over mem_threshold) in every
-//          sample for at least max_over seconds (windows.ts).
+//          sample for at least max_over seconds (windows.ts). A silent host is not judged (the
+//          plan names it HOST_STALE, and NO_HOTSPOT counts it).
 // Goal:    bring it down to load_target / mem_target (hysteresis), choosing first a single VM whose
 //          move ends the overload at the lowest migration cost, else the VM that covers most of
 //          the excess; each to the destination with the lowest resulting weighted load. When the
 //          cycle also consolidates (power saving), destinations are sought among hosts that run
 //          VMs first; an empty (possibly powered-off) host is woken only when none of them fits,
 //          since consolidation would otherwise empty it again at the next cycle (DRS with DPM).
-// Stop:    the host is at or below target, no VM of it can be placed, or the per-cycle caps are hit.
+// Stop:    the host is at or below target, no VM of it can be placed, or the per-cycle caps are hit
+//          (the concurrency caps too, counting migrations in flight: constraints.ts says why).
 //          A host still sending VMs, or that took part in a migration within host_settle, is left
 //          to a later cycle (checkSource): its samples do not yet show what the move changed.
 
@@ -68,12 +70,14 @@ export const hotspot: Strategy<HotspotArgs> = {
       mem_threshold: a.memThreshold,
       interval: ctx.policy.interval,
     };
+    let stale = 0;
     for (const h of model.hosts) {
       if (h.excluded) continue;
       // A host burstier than the cluster triggers and sheds at its own, lower CPU levels (headroom.ts).
       const scale = ctx.headroomScale.get(h.id);
       const ha = scale === undefined ? a : { ...a, loadThreshold: widened(a.loadThreshold, scale), loadTarget: widened(a.loadTarget, scale) };
       const w = classifyHost(h.source, ha === a ? clusterWindow : { ...clusterWindow, load_threshold: ha.loadThreshold }, ctx.now);
+      if (!w.fresh) stale += 1;
       if (!w.fresh || (!w.cpu.over && !w.mem.over)) continue;
       if (!w.source) {
         const s = w.metric === "mem" ? w.mem : w.cpu;
@@ -96,7 +100,14 @@ export const hotspot: Strategy<HotspotArgs> = {
     hot.sort((x, y) => y.excess - x.excess || (x.h.id < y.h.id ? -1 : 1));
     if (hot.length === 0) {
       ctx.log.cluster(
-        { code: "NO_HOTSPOT", message: `no host over its thresholds for max_over ${a.maxOverSeconds} s`, numbers: { hosts: model.hosts.length } },
+        {
+          code: "NO_HOTSPOT",
+          // Silent hosts are not judged (each has its HOST_STALE): say so rather than call them cool.
+          message:
+            `no host over its thresholds for max_over ${a.maxOverSeconds} s` +
+            (stale > 0 ? ` (${stale} of ${model.hosts.length} hosts silent, not judged: HOST_STALE)` : ""),
+          numbers: { hosts: model.hosts.length, ...(stale > 0 ? { staleHosts: stale } : {}) },
+        },
         "hotspot",
       );
       return {};

@@ -19,8 +19,19 @@ const Stamp = { v: z.literal(HA_FORMAT), writer: z.string().max(64) };
 
 /** `mig.<requestId>`: one migration, queued, ongoing or finished. */
 export const MigrationEntry = z.object({ ...Stamp, record: MigrationRecord });
-/** `plan.<planId>`: a plan waiting for approve. */
-export const PendingPlanEntry = z.object({ ...Stamp, plan: Plan, expiresAt: z.number() });
+/**
+ * `plan.<planId>`: a plan waiting for approve. The optional fields (dry runs: who asked, the
+ * evacuation asked for; ids of identical plans it replaced) came in 0.2 within format 1: a
+ * record without them is a cycle's proposal, as every plan was before.
+ */
+export const PendingPlanEntry = z.object({
+  ...Stamp,
+  plan: Plan,
+  expiresAt: z.number(),
+  dryRun: z.object({ by: z.string().max(128), mayApprove: z.boolean() }).optional(),
+  sameAs: z.array(z.string().max(128)).max(64).optional(),
+  evacuation: z.object({ host: HostId, placement: z.enum(["stripe", "pack"]), useEmptyHosts: z.boolean() }).optional(),
+});
 /** `state.maintenance`: hosts closed to new VMs. */
 export const MaintenanceEntry = z.object({ ...Stamp, hosts: z.array(HostId) });
 /** `state.frozen`: VMs frozen after ping-pong. */

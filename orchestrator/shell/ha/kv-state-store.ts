@@ -11,7 +11,7 @@ import { decodeRecord, encodeRecord, FrozenEntry, MaintenanceEntry, MigrationEnt
 // continues. Every value is a record of ha-records.ts, stamped with its format and writer:
 //   mig.<requestId>      { record }: one migration (queued, ongoing or finished; finished ones
 //                        beyond history_size are purged, oldest first)
-//   plan.<planId>        { plan, expiresAt }: a pending plan
+//   plan.<planId>        { plan, expiresAt, dryRun?, sameAs?, evacuation? }: a pending plan
 //   state.maintenance    { hosts }
 //   state.frozen         { vms }
 //   state.paused         { reason } (null: not paused)
@@ -64,7 +64,7 @@ export class KvStateStore implements StateSink {
   }
 
   pending(planId: string, p: PendingPlan | undefined): void {
-    this.mark(`plan.${keyToken(planId)}`, p ? encodeRecord({ plan: p.plan, expiresAt: p.expiresAt }) : null);
+    this.mark(`plan.${keyToken(planId)}`, p ? encodeRecord(pendingFields(p)) : null);
   }
 
   paused(reason: string | undefined): void {
@@ -145,8 +145,8 @@ export class KvStateStore implements StateSink {
     for (const [k, v] of values) {
       if (k.startsWith("mig.")) st.migrations.push(decodeRecord(MigrationEntry, k, v).record);
       else if (k.startsWith("plan.")) {
-        const p = decodeRecord(PendingPlanEntry, k, v);
-        st.pending.push({ plan: p.plan, expiresAt: p.expiresAt });
+        const { v: _v, writer: _w, ...p } = decodeRecord(PendingPlanEntry, k, v);
+        st.pending.push(pendingFields(p));
       } else if (k === "state.maintenance") st.maintenance = decodeRecord(MaintenanceEntry, k, v).hosts;
       else if (k === "state.frozen") st.frozen = decodeRecord(FrozenEntry, k, v).vms;
       else if (k === "state.paused") st.pausedReason = decodeRecord(PausedEntry, k, v).reason ?? undefined;
@@ -157,4 +157,15 @@ export class KvStateStore implements StateSink {
       this.finished.set(r.requestId, true);
     return st;
   }
+}
+
+/** A pending plan's fields as stored: the optional ones only when present. */
+function pendingFields(p: PendingPlan): PendingPlan {
+  return {
+    plan: p.plan,
+    expiresAt: p.expiresAt,
+    ...(p.dryRun !== undefined ? { dryRun: p.dryRun } : {}),
+    ...(p.sameAs !== undefined ? { sameAs: p.sameAs } : {}),
+    ...(p.evacuation !== undefined ? { evacuation: p.evacuation } : {}),
+  };
 }

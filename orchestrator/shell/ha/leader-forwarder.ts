@@ -1,13 +1,14 @@
 import { headers, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { describeError, NoLeaderError } from "../../../shared/errors.js";
-import { ReplyHeader } from "../../../shared/nats/reply-headers.js";
+import { RequestHeader } from "../../../shared/nats/reply-headers.js";
 import { orchestratorInstanceSubject, type OrchestratorEndpoint } from "../../../shared/subjects.js";
 
 // A standby cannot act, and its view of pending plans and request ids is not the leader's, so it
 // passes every operator request on to the leader's per-instance subject and relays the answer
 // unchanged. Only the leader's own subject is used (never the shared one): the shared subject's
-// queue group could hand the request straight back to a standby.
+// queue group could hand the request straight back to a standby. The request goes out from this
+// instance's inbox, so it carries who really asked (Ballast-Requester-Inbox, see requester.ts).
 
 export interface LeaderForwarderOptions {
   nc: NatsConnection;
@@ -32,8 +33,9 @@ export class LeaderForwarder {
   /**
    * Sends the request (already validated by the caller) to the leader; throws NoLeaderError when
    * no leader is known, or it has no responders (crashed, not yet replaced) or does not answer.
+   * `requesterInbox`: the original requester's reply-inbox prefix (requester.ts forwardedInbox()).
    */
-  async forward(endpoint: OrchestratorEndpoint, msg: Msg): Promise<ForwardedReply> {
+  async forward(endpoint: OrchestratorEndpoint, msg: Msg, requesterInbox?: string): Promise<ForwardedReply> {
     let leader: string | undefined;
     try {
       leader = await this.o.holder();
@@ -46,7 +48,8 @@ export class LeaderForwarder {
     if (leader === this.o.instance)
       throw new NoLeaderError(`${leader} is taking over as leader and not ready yet; retry in a few seconds`, { details: { leader } });
     const h = headers();
-    h.set(ReplyHeader.forwardedBy, this.o.instance);
+    h.set(RequestHeader.forwardedBy, this.o.instance);
+    if (requesterInbox !== undefined) h.set(RequestHeader.requesterInbox, requesterInbox);
     const subject = orchestratorInstanceSubject(leader, endpoint);
     try {
       const r = await this.o.nc.request(subject, msg.data, { timeout: this.o.timeoutMs, headers: h });

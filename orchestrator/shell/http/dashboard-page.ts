@@ -1,14 +1,16 @@
 // The dashboard: one self-contained HTML page (no external assets, no build step), plain JS and
 // CSS inline under a per-response CSP nonce. It draws GET /api/state and redraws on every
-// `state` event of GET /api/events (falling back to polling). Everything from the cluster is put
-// in the DOM as text (textContent), never as HTML.
+// `state` event of GET /api/events (falling back to polling); the charts (SVG built with the DOM,
+// styled by classes) come from GET /api/history, fetched every 10 s (not pushed: see
+// dashboard-history.ts). Everything from the cluster is put in the DOM as text (textContent) or
+// attribute values, never as HTML.
 // The script below is kept free of backticks and "${" because it lives in a template string.
 
 const CSS = String.raw`
 :root { color-scheme: light dark; --bg: #f6f7f9; --card: #fff; --fg: #1b1f24; --muted: #5b6470; --line: #d8dde3;
-  --ok: #2e7d32; --warn: #b26a00; --bad: #c62828; --accent: #1565c0; --track: #e3e7ec; }
+  --ok: #2e7d32; --warn: #b26a00; --bad: #c62828; --accent: #1565c0; --mem: #7b1fa2; --track: #e3e7ec; --plot: #f1f3f6; }
 @media (prefers-color-scheme: dark) { :root { --bg: #14171b; --card: #1d2126; --fg: #e6e9ed; --muted: #9aa4af; --line: #323840;
-  --ok: #66bb6a; --warn: #ffb74d; --bad: #ef5350; --accent: #64b5f6; --track: #2b3138; } }
+  --ok: #66bb6a; --warn: #ffb74d; --bad: #ef5350; --accent: #64b5f6; --mem: #ce93d8; --track: #2b3138; --plot: #171a1e; } }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: var(--bg); color: var(--fg); }
 header { display: flex; flex-wrap: wrap; align-items: baseline; gap: .5rem 1.5rem; padding: .8rem 1.2rem; border-bottom: 1px solid var(--line); background: var(--card); }
@@ -60,6 +62,35 @@ details summary { cursor: pointer; color: var(--accent); }
 #notice { min-height: 1.2em; margin: 0; }
 #notice.error { color: var(--bad); }
 .cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1.2rem; }
+#alerts:empty { display: none; }
+#alerts { display: grid; gap: .6rem; }
+.banner { background: var(--card); border: 1px solid var(--line); border-left: 6px solid var(--bad); border-radius: 8px; padding: .6rem 1rem; }
+.banner.warn { border-left-color: var(--warn); }
+.banner h2 { color: var(--bad); margin: 0 0 .3rem; } .banner.warn h2 { color: var(--warn); }
+.banner p { margin: .2rem 0; } .banner ul { margin: .2rem 0; padding-left: 1.2rem; }
+.banner code { overflow-wrap: anywhere; }
+.sparks { margin: .3rem 0 .2rem; }
+figure { margin: 0; min-width: 0; }
+.spark { display: grid; grid-template-columns: 3.6rem 1fr 3.2rem; align-items: center; gap: .4rem; margin: .25rem 0; font-size: .85rem; }
+.spark .when, .spark .peak { display: block; font-size: .72rem; line-height: 1.2; color: var(--muted); }
+svg.chart { display: block; width: 100%; height: 30px; background: var(--plot); border: 1px solid var(--line); border-radius: 3px; }
+svg.chart.big { height: 130px; }
+svg.chart path, svg.chart line { vector-effect: non-scaling-stroke; }
+.chart .line { fill: none; stroke: var(--accent); stroke-width: 1.5; stroke-linejoin: round; stroke-linecap: round; }
+.chart .area { fill: var(--accent); fill-opacity: .2; stroke: none; }
+.chart.imbalance .area { fill-opacity: .08; }
+.chart.mem .line { stroke: var(--mem); } .chart.mem .area { fill: var(--mem); }
+.chart .threshold { stroke: var(--bad); stroke-width: 1.2; stroke-dasharray: 4 3; }
+.chart .bar.succeeded { fill: var(--ok); } .chart .bar.failed { fill: var(--bad); }
+.chart .started { fill: none; stroke: var(--accent); stroke-width: 2.5; }
+.trends { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 1.2rem; }
+.trend figcaption { margin-bottom: .3rem; }
+.axis { display: flex; justify-content: space-between; font-size: .75rem; color: var(--muted); }
+.legend { list-style: none; display: flex; flex-wrap: wrap; gap: .2rem 1rem; margin: .3rem 0 0; padding: 0; font-size: .85rem; }
+.swatch { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; margin-right: .3rem; vertical-align: -.1rem; }
+.swatch.started { background: var(--accent); } .swatch.succeeded { background: var(--ok); } .swatch.failed { background: var(--bad); }
+.swatch.line { height: .2rem; vertical-align: .2rem; background: var(--accent); } .swatch.dashed { height: 0; border-top: 2px dashed var(--bad); vertical-align: .25rem; border-radius: 0; }
+.swatch.tick { height: .25rem; vertical-align: .2rem; background: var(--accent); }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
 
@@ -69,6 +100,12 @@ const SCRIPT = String.raw`
   var token = (document.querySelector('meta[name="ballast-csrf"]') || {}).content || null;
   var cache = {};
   var last = null;
+  var hist = null;
+  var histHosts = {};
+  var sparkCache = {};
+  var cardCache = {};
+  var SVG = "http://www.w3.org/2000/svg";
+  var H = 40;
 
   function h(tag, attrs) {
     var el = document.createElement(tag);
@@ -88,6 +125,12 @@ const SCRIPT = String.raw`
     if (c === null || c === undefined || c === false) return;
     if (Array.isArray(c)) { c.forEach(function (x) { add(el, x); }); return; }
     el.appendChild(typeof c === "object" ? c : document.createTextNode(String(c)));
+  }
+  function svg(tag, attrs) {
+    var el = document.createElementNS(SVG, tag);
+    if (attrs) for (var k in attrs) if (attrs[k] !== null && attrs[k] !== undefined) el.setAttribute(k, String(attrs[k]));
+    for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
+    return el;
   }
   function fill(id, key, data, draw) {
     var sig = JSON.stringify(data);
@@ -113,27 +156,201 @@ const SCRIPT = String.raw`
       h("span", { class: "num", text: pct(value) }));
   }
 
+  // --- charts (GET /api/history) ---------------------------------------------------------------
+  function r2(x) { return Math.round(x * 100) / 100; }
+  function duration(ms) { return ms >= 120000 ? Math.round(ms / 60000) + " min" : Math.round(ms / 1000) + " s"; }
+  function spanText() { var ms = hist ? hist.windowMs : 3600000; return ms === 3600000 ? "hour" : duration(ms); }
+  function stepText() { var s = hist ? hist.stepMs / 1000 : 30; return s >= 60 && s % 60 === 0 ? s / 60 + " min" : s + " s"; }
+  function stats(values) {
+    var st = { count: 0, now: null, min: null, max: null };
+    values.forEach(function (v) {
+      if (v === null) return;
+      st.count++; st.now = v;
+      st.min = st.min === null ? v : Math.min(st.min, v);
+      st.max = st.max === null ? v : Math.max(st.max, v);
+    });
+    return st;
+  }
+  function yOf(v, top) { return r2(H - Math.max(0, Math.min(v, top)) / top * H); }
+  // A line (and the area under it) through the points that are not null; a gap breaks it.
+  function paths(values, top) {
+    var line = "", area = "", run = [];
+    function flush() {
+      if (run.length === 0) return;
+      // A lone point is drawn as a short dash, so it shows.
+      if (run.length === 1) run = [[r2(run[0][0] - 0.4), run[0][1]], [r2(run[0][0] + 0.4), run[0][1]]];
+      var pts = run.map(function (p) { return p[0] + " " + p[1]; }).join("L");
+      line += "M" + pts;
+      area += "M" + run[0][0] + " " + H + "L" + pts + "L" + run[run.length - 1][0] + " " + H + "Z";
+      run = [];
+    }
+    values.forEach(function (v, i) {
+      if (v === null) flush();
+      else run.push([i + 0.5, yOf(v, top)]);
+    });
+    flush();
+    return { line: line, area: area };
+  }
+  function lineChart(series, values, top, limit, label, big) {
+    var n = Math.max(1, values.length);
+    var p = paths(values, top);
+    return svg("svg", { class: "chart " + series + (big ? " big" : ""), viewBox: "0 0 " + n + " " + H, preserveAspectRatio: "none", role: "img", "aria-label": label, "data-series": series, "data-points": stats(values).count },
+      svg("title", null, label),
+      limit === null ? null : svg("line", { class: "threshold", x1: 0, x2: n, y1: yOf(limit, top), y2: yOf(limit, top), "data-value": limit }),
+      svg("path", { class: "area", d: p.area }),
+      svg("path", { class: "line", d: p.line }));
+  }
+  function spark(series, name, host, values, limit) {
+    var st = stats(values);
+    var label = name + " of " + host + " over the last " + spanText() + ": " +
+      (st.count ? st.count + " point(s) of " + stepText() + ", now " + pct(st.now) + ", min " + pct(st.min) + ", max " + pct(st.max) : "no data yet") + "; threshold " + limit + "%";
+    // Laid out as the bars above it: name, chart, highest value.
+    return h("figure", { class: "spark" },
+      h("figcaption", null, name, h("span", { class: "when", text: "last " + spanText() })),
+      lineChart(series, values, 100, limit, label, false),
+      h("span", { class: "num", "aria-hidden": "true" }, st.count ? h("span", { class: "peak", text: "max" }) : null, st.count ? pct(st.max) : h("span", { class: "peak", text: "no data yet" })));
+  }
+  // Built once per history document and host, then moved into each redrawn card.
+  function sparks(host, thresholds) {
+    var sig = (hist ? hist.now : 0) + "|" + thresholds.cpu + "|" + thresholds.mem;
+    var c = sparkCache[host];
+    if (c && c.sig === sig) return c.el;
+    var s = histHosts[host] || { cpu: [], mem: [] };
+    var el = h("div", { class: "sparks", "data-host": host }, spark("cpu", "CPU", host, s.cpu, thresholds.cpu), spark("mem", "Memory", host, s.mem, thresholds.mem));
+    sparkCache[host] = { sig: sig, el: el };
+    return el;
+  }
+  function axis() {
+    var ms = hist ? hist.windowMs : 3600000;
+    return h("div", { class: "axis", "aria-hidden": "true" }, h("span", { text: duration(ms) + " ago" }), h("span", { text: duration(ms / 2) + " ago" }), h("span", { text: "now" }));
+  }
+  function sum(a) { return a.reduce(function (x, y) { return x + y; }, 0); }
+  function migrationsChart(c, n) {
+    var top = 1, i;
+    for (i = 0; i < n; i++) top = Math.max(top, c.started[i], c.succeeded[i] + c.failed[i]);
+    var parts = [], ticks = "";
+    for (i = 0; i < n; i++) {
+      var ok = c.succeeded[i], bad = c.failed[i];
+      if (ok) parts.push(svg("rect", { class: "bar succeeded", x: i + 0.1, width: 0.8, y: yOf(ok, top), height: r2(ok / top * H), "data-step": i, "data-count": ok }));
+      if (bad) parts.push(svg("rect", { class: "bar failed", x: i + 0.1, width: 0.8, y: yOf(ok + bad, top), height: r2(bad / top * H), "data-step": i, "data-count": bad }));
+      if (c.started[i]) ticks += "M" + i + " " + yOf(c.started[i], top) + "H" + (i + 1);
+    }
+    var label = "Migrations per " + stepText() + " over the last " + spanText() + ": started " + sum(c.started) + ", succeeded " + sum(c.succeeded) + ", failed " + sum(c.failed) + "; at most " + top + " in one step";
+    return { top: top, el: svg("svg", { class: "chart migrations big", viewBox: "0 0 " + Math.max(1, n) + " " + H, preserveAspectRatio: "none", role: "img", "aria-label": label, "data-series": "migrations" },
+      svg("title", null, label), parts, ticks ? svg("path", { class: "started", d: ticks }) : null) };
+  }
+  function drawTrends(doc) {
+    if (!doc) return h("p", { class: "muted", text: "Loading\u2026" });
+    var c = doc.cluster;
+    var st = stats(c.imbalance);
+    var top = Math.max(doc.balanceThreshold * 1.25, (st.max || 0) * 1.1, 1);
+    var label = "Cluster imbalance over the last " + spanText() + ", mean of the cycles per " + stepText() + ": " +
+      (st.count ? st.count + " point(s), now " + st.now.toFixed(2) + ", min " + st.min.toFixed(2) + ", max " + st.max.toFixed(2) : "no cycle yet") + "; balance threshold " + doc.balanceThreshold;
+    var m = migrationsChart(c, doc.points);
+    var legend = [["started", c.started, "tick"], ["succeeded", c.succeeded, "succeeded"], ["failed", c.failed, "failed"]].map(function (x) {
+      return h("li", { "data-kind": x[0], "data-total": sum(x[1]) }, h("span", { class: "swatch " + x[2], "aria-hidden": "true" }), x[0] + " " + sum(x[1]));
+    });
+    return h("div", { class: "trends" },
+      h("figure", { class: "trend", id: "trend-imbalance" },
+        h("figcaption", null, h("strong", { text: "Imbalance" }), h("span", { class: "muted", text: " \u2014 " + (st.count ? "now " + st.now.toFixed(2) + ", max " + st.max.toFixed(2) : "no cycle yet") + " (mean of the cycles per " + stepText() + ")" })),
+        lineChart("imbalance", c.imbalance, top, doc.balanceThreshold, label, true),
+        axis(),
+        h("ul", { class: "legend" },
+          h("li", null, h("span", { class: "swatch line", "aria-hidden": "true" }), "weighted std-dev of host loads"),
+          h("li", null, h("span", { class: "swatch dashed", "aria-hidden": "true" }), "balance_threshold " + doc.balanceThreshold))),
+      h("figure", { class: "trend", id: "trend-migrations" },
+        h("figcaption", null, h("strong", { text: "Migrations" }), h("span", { class: "muted", text: " \u2014 per " + stepText() + (sum(c.started) + sum(c.succeeded) + sum(c.failed) ? ", at most " + m.top + " in one step" : ": none in the last " + spanText()) })),
+        m.el,
+        axis(),
+        h("ul", { class: "legend" }, legend)));
+  }
+  function drawCharts() {
+    fill("trends", "trends", hist ? [hist.now, hist.cluster, hist.balanceThreshold] : null, function () { return drawTrends(hist); });
+    if (!last) return;
+    var cards = document.querySelectorAll("article.host[data-host]");
+    for (var i = 0; i < cards.length; i++) {
+      var old = cards[i].querySelector(".sparks");
+      var next = sparks(cards[i].getAttribute("data-host"), last.thresholds);
+      if (old && old !== next) old.replaceWith(next);
+    }
+  }
+  // Every other sample at most (10 s by default: the step now filling keeps up with the bars above
+  // it); every sample while a host the state shows has no point yet (a page opened at start-up).
+  function nextHistoryIn() {
+    if (!hist) return 5000;
+    var waiting = !last || last.hosts.some(function (x) { var s = histHosts[x.host]; return !s || s.cpu.every(function (v) { return v === null; }); });
+    return Math.min(Math.max(waiting ? hist.sampleMs : Math.min(hist.stepMs, 2 * hist.sampleMs), 500), 30000);
+  }
+  function loadHistory() {
+    fetch("api/history", { credentials: "same-origin" }).then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (doc) {
+        hist = doc;
+        histHosts = {};
+        doc.hosts.forEach(function (x) { histHosts[x.host] = x; });
+        drawCharts();
+      })
+      .catch(function () { /* the next try redraws */ })
+      .finally(function () { setTimeout(loadHistory, nextHistoryIn()); });
+  }
+
+  // --- banners ----------------------------------------------------------------------------------
+  function drawAlerts(m) {
+    var out = document.createDocumentFragment();
+    if (!m) return out;
+    if (m.error !== null) add(out, h("div", { class: "banner", role: "alert", id: "mapping-rejected" },
+      h("h2", { text: "host_mapping rejected" }),
+      h("p", null, "Rejected" + (m.errorAt ? " at " + time(m.errorAt) : "") + ": ", h("strong", { text: m.error }),
+        m.path && m.error.indexOf(m.path) < 0 ? [" (", h("code", { text: m.path }), ")"] : null),
+      h("p", { text: (m.loadedAt ? "The mapping read at " + time(m.loadedAt) : "The mapping read before") + " (" + m.hosts + " host(s)) stays in force: hosts missing from it are never chosen as destinations. Fix the file; it is read again when it changes." })));
+    if (m.warnings.length) add(out, h("div", { class: "banner warn", role: "status", id: "mapping-warnings" },
+      h("h2", { text: "host_mapping: " + m.warningsTotal + " warning(s)" }),
+      h("ul", null, m.warnings.map(function (w) { return h("li", { text: w }); })),
+      m.warningsTotal > m.warnings.length ? h("p", { class: "muted", text: "and " + (m.warningsTotal - m.warnings.length) + " more: ballast status lists them all." }) : null));
+    return out;
+  }
+
+  // A host's card is built again only when its figures changed: at 200 hosts most are the same
+  // from one push to the next.
   function drawHosts(d) {
-    if (d.hosts.length === 0) return h("p", { class: "muted", text: "No agent has reported yet." });
-    return h("div", { class: "hosts" }, d.hosts.map(function (x) {
-      var running = x.vms.filter(function (v) { return v.state === "running"; }).length;
-      return h("article", { class: "host", "data-host": x.host, "aria-labelledby": "n-" + x.host },
-        h("header", null,
-          h("h3", { id: "n-" + x.host, text: x.host }),
-          h("span", null,
-            x.maintenance ? h("span", { class: "badge maint", text: "maintenance" }) : null, " ",
-            x.fresh ? null : h("span", { class: "badge stale", text: "stale" }), " ",
-            x.collectOk ? null : h("span", { class: "badge bad", text: "collect failing" }))),
-        h("div", { class: "muted", text: x.cpus + " CPUs, " + Math.round(x.memTotalMiB / 1024) + " GiB, " + running + " of " + x.vms.length + " VMs running" }),
-        bar("CPU", x.host, x.cpuPercent, d.thresholds.cpu),
-        bar("Memory", x.host, x.memPercent, d.thresholds.mem),
-        x.vms.length === 0 ? h("p", { class: "muted", text: "No VMs." }) :
-          h("ul", { class: "vms", "aria-label": "VMs on " + x.host }, x.vms.map(function (v) {
-            var cls = (v.migrating ? "migrating " : "") + (v.state !== "running" ? "off" : "");
-            var tip = v.state + (v.cpuPercent === null ? "" : ", CPU " + Math.round(v.cpuPercent) + "% of a core") + ", " + Math.round(v.memMiB) + " MiB" + (v.migrating ? ", migrating" : "");
-            return h("li", { class: cls, "data-vm": v.name, title: tip }, v.name, v.migrating ? h("span", { class: "sr-only", text: " (migrating)" }) : null);
-          })));
+    var keepSparks = {}, cards = {};
+    d.hosts.forEach(function (x) { if (sparkCache[x.host]) keepSparks[x.host] = sparkCache[x.host]; });
+    sparkCache = keepSparks;
+    var limits = "|" + d.thresholds.cpu + "|" + d.thresholds.mem;
+    var out = d.hosts.length === 0 ? h("p", { class: "muted", text: "No agent has reported yet." }) : h("div", { class: "hosts" }, d.hosts.map(function (x) {
+      var sig = JSON.stringify(x) + limits;
+      var c = cardCache[x.host];
+      var el;
+      if (c && c.sig === sig) {
+        el = c.el;
+        var old = el.querySelector(".sparks"), cur = sparks(x.host, d.thresholds);
+        if (old !== cur) old.replaceWith(cur);
+      } else el = hostCard(x, d);
+      cards[x.host] = { sig: sig, el: el };
+      return el;
     }));
+    cardCache = cards;
+    return out;
+  }
+
+  function hostCard(x, d) {
+    var running = x.vms.filter(function (v) { return v.state === "running"; }).length;
+    return h("article", { class: "host", "data-host": x.host, "aria-labelledby": "n-" + x.host },
+      h("header", null,
+        h("h3", { id: "n-" + x.host, text: x.host }),
+        h("span", null,
+          x.maintenance ? h("span", { class: "badge maint", text: "maintenance" }) : null, " ",
+          x.fresh ? null : h("span", { class: "badge stale", text: "stale" }), " ",
+          x.collectOk ? null : h("span", { class: "badge bad", text: "collect failing" }))),
+      h("div", { class: "muted", text: x.cpus + " CPUs, " + Math.round(x.memTotalMiB / 1024) + " GiB, " + running + " of " + x.vms.length + " VMs running" }),
+      bar("CPU", x.host, x.cpuPercent, d.thresholds.cpu),
+      bar("Memory", x.host, x.memPercent, d.thresholds.mem),
+      sparks(x.host, d.thresholds),
+      x.vms.length === 0 ? h("p", { class: "muted", text: "No VMs." }) :
+        h("ul", { class: "vms", "aria-label": "VMs on " + x.host }, x.vms.map(function (v) {
+          var cls = (v.migrating ? "migrating " : "") + (v.state !== "running" ? "off" : "");
+          var tip = v.state + (v.cpuPercent === null ? "" : ", CPU " + Math.round(v.cpuPercent) + "% of a core") + ", " + Math.round(v.memMiB) + " MiB" + (v.migrating ? ", migrating" : "");
+          return h("li", { class: cls, "data-vm": v.name, title: tip }, v.name, v.migrating ? h("span", { class: "sr-only", text: " (migrating)" }) : null);
+        })));
   }
 
   function drawMigrations(m) {
@@ -234,6 +451,7 @@ const SCRIPT = String.raw`
         d.leader ? null : h("li", { text: "standby" }),
         h("li", { text: "v" + d.version }));
     });
+    fill("alerts", "alerts", d.hostMapping || null, drawAlerts);
     fill("hosts", "hosts", [d.hosts, d.thresholds], function () { return drawHosts(d); });
     fill("migrations", "migrations", d.migrations, drawMigrations);
     fill("pending", "pending", [d.pendingPlans, d.actionsAllowed, d.paused, d.automation], function () { return drawPending(d); });
@@ -279,7 +497,8 @@ const SCRIPT = String.raw`
     es.addEventListener("state", function (e) { render(JSON.parse(e.data)); connState(true, "live"); });
     es.onerror = function () { connState(false, "reconnecting\u2026"); };
   } else poll();
-  window.ballastDashboard = { last: function () { return last; } };
+  loadHistory();
+  window.ballastDashboard = { last: function () { return last; }, history: function () { return hist; } };
 })();
 `;
 
@@ -307,6 +526,8 @@ ${o.csrfToken ? `<meta name="ballast-csrf" content="${escapeAttr(o.csrfToken)}">
   <span id="conn" class="conn down" role="status">connecting…</span>
 </header>
 <main>
+  <div id="alerts"></div>
+  <section aria-labelledby="h-trends"><h2 id="h-trends">Cluster over time</h2><div id="trends"><p class="muted">Loading…</p></div></section>
   <section aria-labelledby="h-hosts"><h2 id="h-hosts">Hosts</h2><div id="hosts"><p class="muted">Loading…</p></div></section>
   <section aria-labelledby="h-migrations"><h2 id="h-migrations">Migrations in flight</h2><div id="migrations" aria-live="polite"></div></section>
   <section aria-labelledby="h-pending"><h2 id="h-pending">Pending plans</h2><p id="notice" role="status" aria-live="polite"></p><div id="pending"></div></section>

@@ -8,7 +8,7 @@ import type { OrchestratorView } from "../orchestrator.js";
 // whatever the cluster's history (the full logs stay behind the NATS API).
 
 /** Bounds of one state document. */
-export const STATE_LIMITS = { history: 50, pendingPlans: 10, decisionsPerPlan: 200 } as const;
+export const STATE_LIMITS = { history: 50, pendingPlans: 10, decisionsPerPlan: 200, mappingWarnings: 20, textChars: 1000 } as const;
 
 export interface DashboardVm {
   name: string;
@@ -88,6 +88,8 @@ export interface DashboardState {
   pendingPlans: DashboardPlan[];
   violations: RuleViolation[];
   frozenVms: string[];
+  /** The host_mapping file as status reports it (a rejected reload is shown as a banner); warnings bounded, with their total. */
+  hostMapping: StatusReply["hostMapping"] & { warningsTotal: number };
 }
 
 /** What the dashboard reads of the orchestrator. */
@@ -148,6 +150,12 @@ export function dashboardState(orch: DashboardSource, actionsAllowed: boolean): 
     pendingPlans: pending,
     violations,
     frozenVms: s.frozenVms,
+    hostMapping: {
+      ...s.hostMapping,
+      error: s.hostMapping.error === null ? null : s.hostMapping.error.slice(0, STATE_LIMITS.textChars),
+      warnings: s.hostMapping.warnings.slice(0, STATE_LIMITS.mappingWarnings).map((w) => w.slice(0, STATE_LIMITS.textChars)),
+      warningsTotal: s.hostMapping.warnings.length,
+    },
   };
 }
 

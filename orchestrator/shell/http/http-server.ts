@@ -13,6 +13,7 @@ import { dashboardPage } from "./dashboard-page.js";
 //   GET  /              the dashboard (one self-contained HTML page)
 //   GET  /api/state     the dashboard's JSON
 //   GET  /api/events    Server-Sent Events: `state` with the same JSON on every change
+//   GET  /api/history   the charts' series over the last hour (fetched every 10 s, not pushed)
 //   POST /api/approve   {"planId": "..."}: approve a pending plan (only with http.allow_actions;
 //                       the deprecated spelling "plan_id" is still accepted in this version)
 // It has no authentication of its own: it binds to loopback by default, and remote use goes
@@ -23,6 +24,8 @@ import { dashboardPage } from "./dashboard-page.js";
 /** What the server needs from the orchestrator; tests pass a fake. */
 export interface DashboardBackend {
   state(): Omit<DashboardState, "actionsAllowed">;
+  /** The charts' series (per host CPU and memory, the cluster's imbalance and migrations): a HistoryDocument as JSON text. */
+  history(): string;
   approve(planId: string): Promise<ApproveReply>;
   /** Called on every orchestrator change worth a redraw (migrations, cycles). */
   onChange(fn: () => void): void;
@@ -120,6 +123,13 @@ export async function startOrchestratorHttp(o: OrchestratorHttpOptions): Promise
       if (req.method !== "GET") return methodNotAllowed(res, "GET");
       res.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
       res.end(stateJson());
+      return;
+    }
+    if (path === "/api/history") {
+      if (req.method !== "GET") return methodNotAllowed(res, "GET");
+      const body = o.backend.history();
+      res.writeHead(200, { "Content-Type": "application/json; charset=utf-8" });
+      res.end(body);
       return;
     }
     if (path === "/api/events") {

@@ -24,7 +24,7 @@ export interface OrchestratorMetrics {
 /** What the metrics read of the orchestrator: its status per scrape, and its hooks. */
 export interface MetricsSource {
   api: { status(): StatusReply };
-  view: Pick<OrchestratorView, "cpuTrigger">;
+  view: Pick<OrchestratorView, "cpuTrigger" | "rejectedOutcomes">;
   events: Pick<EventHub, "onEvent" | "onPlan">;
 }
 
@@ -74,12 +74,42 @@ export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMe
   scalar("ballast_pending_plans", "Plans waiting for approval (automation manual/partial, or dry runs)", (v) => v.pendingPlans.length);
   scalar("ballast_paused", "1 when the orchestrator is paused (no migration starts)", (v) => (v.paused ? 1 : 0));
   scalar("ballast_frozen_vms", "VMs frozen after ping-pong was detected", (v) => v.frozenVms.length);
+  // The host_mapping file: a rejected reload keeps the older mapping in force, so nothing fails
+  // loudly; alert on ballast_host_mapping_rejected == 1.
+  scalar(
+    "ballast_host_mapping_rejected",
+    "1 when the newest version of the host_mapping file was rejected (the mapping read before stays in force; status says why), else 0",
+    (v) => (v.hostMapping.error === null ? 0 : 1),
+  );
+  scalar("ballast_host_mapping_hosts", "Hosts in the host_mapping in force (hosts not in it are never a migration destination)", (v) => v.hostMapping.hosts);
+  scalar(
+    "ballast_host_mapping_loaded_timestamp_seconds",
+    "When the host_mapping in force was read, seconds since the epoch; 0 for a mapping fixed at start (no file)",
+    (v) => (v.hostMapping.loadedAt ?? 0) / 1000,
+  );
+  scalar(
+    "ballast_host_mapping_warnings",
+    "Warnings about the host_mapping in force, e.g. two hosts with one address (status lists them)",
+    (v) => v.hostMapping.warnings.length,
+  );
   new Gauge({
     name: "ballast_cpu_trigger_percent",
     help: "CPU trigger in force: load_threshold as the last cycle adapted it to the measured swing (policy headroom_min_share), or as configured",
     registers,
     collect() {
       this.set(orch.view.cpuTrigger());
+    },
+  });
+  // Counted by the reconciler; the counter follows it at each scrape.
+  let rejectedSeen = 0;
+  new Counter({
+    name: "ballast_migration_events_rejected_total",
+    help: "Migration events refused: not published by the migration's source agent, or naming another VM or destination (forged or confused; the log names them)",
+    registers,
+    collect() {
+      const n = orch.view.rejectedOutcomes();
+      if (n > rejectedSeen) this.inc(n - rejectedSeen);
+      rejectedSeen = n;
     },
   });
   new Gauge({ name: "ballast_orchestrator_info", help: "Always 1; the version is a label", labelNames: ["version"], registers }).set(

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AgentConfig, defaultHostId, isAllowedMigrateArg } from "../../../shared/config/agent-config.js";
 import { loadConfig } from "../../../shared/config/load-config.js";
 import { ConfigError } from "../../../shared/errors.js";
+import { stateDirOf } from "../../../agent/main.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ballast-agent-cfg-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,6 +26,15 @@ describe("AgentConfig", () => {
     expect(c.nats.servers).toEqual(["nats://127.0.0.1:4222"]);
     expect(c.sim).toBeUndefined();
     expect(AgentConfig.parse({}).host).toBe(defaultHostId());
+  });
+
+  it("keeps the migration journal in state_dir, else systemd's $STATE_DIRECTORY, else nowhere", () => {
+    const env = { STATE_DIRECTORY: "/var/lib/ballast:/var/lib/other" };
+    expect(stateDirOf(AgentConfig.parse({ host: "kvm1" }), env)).toBe("/var/lib/ballast");
+    expect(stateDirOf(AgentConfig.parse({ host: "kvm1", state_dir: "/srv/ballast" }), env)).toBe("/srv/ballast");
+    expect(stateDirOf(AgentConfig.parse({ host: "kvm1", state_dir: null }), env)).toBeUndefined();
+    expect(stateDirOf(AgentConfig.parse({ host: "kvm1" }), {})).toBeUndefined();
+    expect(() => AgentConfig.parse({ host: "kvm1", state_dir: "var/lib" })).toThrow(/absolute path/);
   });
 
   it("derives a valid host id from the machine name", () => {

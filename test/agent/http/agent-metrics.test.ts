@@ -12,12 +12,14 @@ describe("AgentMetrics", () => {
   it("counts virsh commands by command and outcome, passing results and errors through", async () => {
     const m = new AgentMetrics({ host: "hv-x", driver: "virsh", version: "0.0.0", processMetrics: false });
     const fake: VirshRunner = {
+      commandLine: (args) => ["virsh", ...args],
       async run(args) {
         if (args[0] === "domjobabort") throw new HypervisorError("no job");
         return { stdout: `ran ${args[0]}`, stderr: "" };
       },
     };
     const r = m.countVirsh(fake);
+    expect(r.commandLine(["list"])).toEqual(["virsh", "list"]);
     expect((await r.run(["domstats", "--raw"])).stdout).toBe("ran domstats");
     await r.run(["domstats", "--raw"]);
     await expect(r.run(["domjobabort", "--domain", "vm"])).rejects.toThrow("no job");

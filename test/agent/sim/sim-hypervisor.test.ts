@@ -4,6 +4,7 @@ import { planMigration, seededRandom } from "../../../agent/sim/migration-model.
 import { cpuAt } from "../../../agent/sim/cpu-pattern.js";
 import { SimFabric } from "../../../agent/sim/sim-fabric.js";
 import { SimHypervisor } from "../../../agent/sim/sim-hypervisor.js";
+import { MigrationUnobservedError } from "../../../agent/ports/hypervisor.js";
 import { createSimMetricsSource } from "../../../agent/sim/sim-metrics-source.js";
 import type { SimConfigInput } from "../../../shared/config/agent-config.js";
 
@@ -112,6 +113,29 @@ describe("SimHypervisor + SimFabric", () => {
     expect(((await caught) as Error).message).toBe("operation aborted: job 'migration out' canceled by client");
     expect(a.hasVm("vm1")).toBe(true);
     await expect(a.abortMigration("vm1")).rejects.toThrow(/no job is active/);
+  });
+
+  it("a caller that stops watching (detach) leaves the job running, as libvirt does without its virsh; inspectMigration follows it", async () => {
+    const { clock, fabric, a } = pair({ vms: [{ name: "v1", mem_mib: 1024 }] });
+    const detach = new AbortController();
+    const stop = new AbortController();
+    const progress: number[] = [];
+    const p = a.migrate("v1", { host: "sim-b", address: "sim-b" }, { timeoutMs: 60_000, signal: stop.signal, detach: detach.signal }, (x) =>
+      progress.push(x.percent ?? -1),
+    );
+    const settled = p.catch((e: unknown) => e);
+    await clock.advance(3000);
+    const seen = progress.length;
+    expect(seen).toBeGreaterThan(0);
+    detach.abort();
+    expect(await settled).toBeInstanceOf(MigrationUnobservedError);
+    // The caller's own abort no longer reaches the job once it stopped watching.
+    stop.abort(new Error("finished"));
+    expect(await a.inspectMigration("v1")).toEqual({ present: true, state: "running", jobActive: true });
+    await clock.advance(10_000);
+    expect(fabric.whereIs("v1")).toEqual(["sim-b"]);
+    expect(progress).toHaveLength(seen);
+    expect(await a.inspectMigration("v1")).toEqual({ present: false });
   });
 
   it("injects failures reproducibly from the seed", async () => {

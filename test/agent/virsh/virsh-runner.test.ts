@@ -62,6 +62,40 @@ describe("virsh runner", () => {
     setTimeout(() => ac.abort(), 100);
     await expect(p).rejects.toMatchObject({ message: expect.stringMatching(/cancelled/) });
   });
+
+  it("names its exact command line (for the migrate log line)", () => {
+    const run = createVirshRunner({ binary: "/usr/bin/virsh", uri: "qemu:///system", timeoutMs: 1000 });
+    expect(run.commandLine(["migrate", "--domain", "vm1"])).toEqual(["/usr/bin/virsh", "-c", "qemu:///system", "migrate", "--domain", "vm1"]);
+  });
+
+  it("a virsh killed by a signal it was not sent says which (the caller must ask libvirt how the job ended)", async () => {
+    const pidfile = join(dir, "outside.pid");
+    process.env.HANG_PIDFILE = pidfile;
+    try {
+      const run = createVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-hangs.sh"), uri: "x", timeoutMs: 10_000 });
+      const p = run.run(["migrate"]);
+      let pid = 0;
+      for (let i = 0; i < 100 && !(pid = Number(readFileSync(pidfile, { encoding: "utf8", flag: "a+" }).trim())); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      process.kill(pid, "SIGKILL");
+      await expect(p).rejects.toMatchObject({ name: "HypervisorError", details: { command: "virsh migrate", exitCode: null, signal: "SIGKILL" } });
+    } finally {
+      delete process.env.HANG_PIDFILE;
+    }
+  });
+
+  it("close() kills every virsh still running, and runs no more (agent stop: nothing outlives it)", async () => {
+    const run = createVirshRunner({ binary: join(FIXTURES, "stand-in-virsh-hangs.sh"), uri: "x", timeoutMs: 30_000 });
+    const a = run.run(["domstats"]);
+    const b = run.run(["migrate"]);
+    await new Promise((r) => setTimeout(r, 150));
+    const t0 = Date.now();
+    run.close();
+    const [ra, rb] = await Promise.allSettled([a, b]);
+    expect([ra.status, rb.status]).toEqual(["rejected", "rejected"]);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await expect(run.run(["list"])).rejects.toThrow(/stopping/);
+  });
 });
 
 describe("virsh runner output caps", () => {

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { machine, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,13 +12,16 @@ import {
   buildRelease,
   checkoutRoot,
   NatsPinger,
+  renderDeployReport,
+  resolveHosts,
+  SshRemote,
   type Release,
   type InventoryInput,
   type DeployReport,
 } from "../../../deploy/installer/index.js";
 import { freePort, startNatsServer, type NatsServerHandle } from "../../support/nats-server.js";
 import { generateCredentials } from "../../../deploy/tools/credentials.js";
-import { keygen, sshdAvailable, standInPid, startSshd, stopStandIn, writeSystemctlStandIn, type SshdHandle } from "./ssh-fixture.js";
+import { keygen, sshdAvailable, standInPid, startSshd, stopStandIn, withoutNodeUnavailable, writeSystemctlStandIn, type SshdHandle } from "./ssh-fixture.js";
 
 // The installer against a REAL OpenSSH server on 127.0.0.1 (its own port, keys and config) and a
 // REAL nats-server. "Hypervisors" hv-1 and hv-2 are two install roots on this machine reached
@@ -334,4 +337,210 @@ describe.skipIf(!canRun)("ballast deploy over real SSH", () => {
     await expect(run(withSeeds())).rejects.toThrow(/host "hv-2"\): cannot read its seed .*agent-hv-2\.nk.*ballast credentials/);
     expect(["hv-1", "hv-2"].map(fingerprintOf)).toEqual(before);
   }, 180_000);
+});
+
+// A hypervisor with only Debian 12's packages has no Node >= 20.19 (Debian's nodejs is 18.x): the
+// same kind of real sshd, but in a mount namespace where no `node` exists at all (ssh-fixture.ts).
+// The release carries the Node binary that built it; the installed agent must start on it and
+// answer on NATS.
+const noNodeReason = canRun ? withoutNodeUnavailable() : "see above";
+if (canRun && noNodeReason !== undefined) console.warn(`SKIPPING the installer test on a host without Node: ${noNodeReason}`);
+
+describe.skipIf(!canRun || noNodeReason !== undefined)("ballast deploy to a host without Node.js", () => {
+  const H = "hv-bare";
+  let dir: string;
+  let sshd: SshdHandle;
+  let nats: NatsServerHandle;
+  let release: Release;
+  let userKey: string;
+  let knownHosts: string;
+  const exists = (db: "passwd" | "group") => spawnSync("getent", [db, "ballast"]).status === 0;
+  const hadUser = exists("passwd");
+  const hadGroup = exists("group");
+  const hostDir = () => join(dir, "hosts", H);
+  const state = () => join(hostDir(), "state");
+  const prefix = () => join(hostDir(), "opt");
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ballast-deploy-nonode-"));
+    userKey = keygen(join(dir, "id_user")).privateKey;
+    sshd = await startSshd(join(dir, "sshd"), [readFileSync(`${userKey}.pub`, "utf8").trim()], { withoutNode: true });
+    knownHosts = join(dir, "known_hosts");
+    writeFileSync(knownHosts, sshd.knownHostsLine + "\n");
+    nats = await startNatsServer();
+    mkdirSync(join(hostDir(), "units"), { recursive: true });
+    writeSystemctlStandIn(join(hostDir(), "systemctl"), join(hostDir(), "units"), state());
+    // Carries the Node binary running this test (process.execPath) as runtime/bin/node.
+    release = await buildRelease(root, join(dir, "releases"));
+  }, 180_000);
+
+  afterAll(async () => {
+    if (dir) stopStandIn(state());
+    await sshd?.stop();
+    await nats?.stop();
+    if (!hadUser && exists("passwd")) spawnSync("userdel", ["ballast"]);
+    if (!hadGroup && exists("group")) spawnSync("groupdel", ["ballast"]);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const inventory = (verifyTimeout = 30): InventoryInput => ({
+    defaults: {
+      ssh: { user: "root", private_key: userKey, known_hosts: knownHosts, connect_timeout: 5 },
+      service_group: "ballast",
+      nats: { servers: [nats.url] },
+      agent: { driver: "sim", heartbeat_interval: 1, interval: 2, log_level: "warn" },
+    },
+    verify: { timeout: verifyTimeout },
+    hosts: [
+      {
+        host: H,
+        ssh: "127.0.0.1",
+        port: sshd.port,
+        paths: { prefix: prefix(), config_dir: join(hostDir(), "etc"), unit_dir: join(hostDir(), "units"), sysusers_dir: join(hostDir(), "sysusers") },
+        service_manager: { systemctl: join(hostDir(), "systemctl") },
+      },
+    ],
+  });
+  const run = (o: { release?: Release; verifyTimeout?: number } = {}) =>
+    deploy(parseInventory(inventory(o.verifyTimeout)), dir, { root, release: o.release ?? release });
+  const only = (r: DeployReport) => {
+    expect(r.hosts).toHaveLength(1);
+    return r.hosts[0]!;
+  };
+  const current = () => readlinkSync(join(prefix(), "current"));
+  /** The binary the running agent process executes, as the kernel sees it. */
+  const agentExe = () => {
+    const pid = standInPid(state());
+    expect(pid).toBeGreaterThan(0);
+    return readlinkSync(`/proc/${pid}/exe`);
+  };
+  const shippedNode = (sha: string) => realpathSync(join(prefix(), "releases", sha, "runtime", "bin", "node"));
+  const sha256File = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+  async function onHost(command: string) {
+    const r = await SshRemote.connect(resolveHosts(parseInventory(inventory()), dir)[0]!, process.env);
+    try {
+      return await r.exec(command, { timeoutMs: 30_000 });
+    } finally {
+      r.close();
+    }
+  }
+  async function ping(): Promise<boolean> {
+    const p = new NatsPinger({ servers: [nats.url], request_timeout: 5 });
+    try {
+      return (await p.ping(H, 5000)).ok;
+    } finally {
+      await p.close();
+    }
+  }
+
+  it("the host has no node; a release without a runtime of its own is refused there, untouched", async () => {
+    const probe = await onHost(
+      'for n in node nodejs; do command -v "$n" && echo "FOUND $n"; done; for f in /usr/bin/node /bin/node /usr/local/bin/node; do [ -e "$f" ] && echo "EXISTS $f"; done; echo "PATH=$PATH"',
+    );
+    expect(probe.code).toBe(0);
+    expect(probe.stdout).not.toMatch(/FOUND|EXISTS/);
+    expect(probe.stdout).toMatch(/^PATH=.*\/usr\/bin/m);
+    const bare = await buildRelease(root, join(dir, "releases-bare"), { node: null });
+    expect(bare.runtime).toBeUndefined();
+    const hr = only(await run({ release: bare }));
+    expect(hr.status).toBe("failed");
+    expect(hr.failure?.step).toBe("prerequisites");
+    expect(hr.failure?.message).toMatch(/Node\.js is not installed \(`node` not found in PATH\); Ballast needs Node >= 20\.19/);
+    expect(existsSync(prefix())).toBe(false);
+  }, 120_000);
+
+  it("installs with the release's own Node; the agent starts on it and answers", async () => {
+    const r = await run();
+    const hr = only(r);
+    expect(hr.status, JSON.stringify(hr.failure ?? hr.state)).toBe("changed");
+    expect(release.runtime?.version).toBe(process.version);
+    expect(hr.actions).toEqual([
+      "upload-release",
+      "extract-release",
+      "create-user",
+      "write-config",
+      "write-unit",
+      "switch-release",
+      "daemon-reload",
+      "enable",
+      "restart",
+    ]);
+    expect(hr.verified).toBe(true);
+    expect(hr.runtime).toEqual({ source: "release", version: process.version, path: `${prefix()}/current/runtime/bin/node` });
+    expect(hr.steps.find((s) => s.step === "extract-release")?.detail).toContain(`its Node runtime runs here: ${process.version} linux-${process.arch}`);
+    expect(hr.platform).toEqual({ arch: machine(), libc: expect.stringMatching(/^glibc 2\.\d+$/) });
+    expect(current()).toBe(`releases/${release.sha256}`);
+    // The shipped binary is the build machine's, byte for byte, with its license beside it.
+    expect(sha256File(shippedNode(release.sha256))).toBe(sha256File(process.execPath));
+    expect(release.runtime?.sha256).toBe(sha256File(process.execPath));
+    expect(readFileSync(join(prefix(), "current", "runtime", "LICENSE"), "utf8")).toMatch(/Node\.js is licensed/);
+    // The unit is the usual one: bin/ballast picks runtime/bin/node itself.
+    expect(readFileSync(join(hostDir(), "units", "ballast-agent.service"), "utf8")).toContain(
+      `\nExecStart=${prefix()}/current/bin/ballast agent --config ${join(hostDir(), "etc")}/agent.yaml\n`,
+    );
+    expect(agentExe()).toBe(shippedNode(release.sha256));
+    expect(await ping()).toBe(true);
+    expect(renderDeployReport(r)).toMatch(
+      new RegExp(`with Node ${process.version} linux-${process.arch}[\\s\\S]*${H} .* CHANGED +yes +node ${process.version} \\(release\\)`),
+    );
+  }, 180_000);
+
+  it("a second run changes nothing and reports the runtime it found running", async () => {
+    const pid = standInPid(state());
+    const hr = only(await run());
+    expect(hr.status).toBe("unchanged");
+    expect(hr.actions).toEqual([]);
+    expect(hr.verified).toBe(true);
+    expect(hr.runtime).toEqual({ source: "release", version: process.version, path: `${prefix()}/current/runtime/bin/node` });
+    expect(standInPid(state())).toBe(pid);
+  }, 120_000);
+
+  it("a new release that fails after the switch is rolled back; the previous one runs on its own Node again", async () => {
+    // Its runtime starts (the check after extracting passes), its agent dies at once.
+    const bad = join(dir, "bad-release");
+    mkdirSync(join(bad, "bin"), { recursive: true });
+    mkdirSync(join(bad, "runtime", "bin"), { recursive: true });
+    writeFileSync(join(bad, "bin", "ballast"), "#!/bin/sh\necho 'broken release' >&2\nexit 1\n", { mode: 0o755 });
+    writeFileSync(join(bad, "runtime", "bin", "node"), `#!/bin/sh\necho '${process.version} linux-${process.arch}'\n`, { mode: 0o755 });
+    writeFileSync(join(bad, "package.json"), "{}\n");
+    const tarball = join(dir, "bad.tar.gz");
+    execFileSync("tar", ["-czf", tarball, "-C", bad, "bin", "package.json", "runtime"]);
+    const sha = createHash("sha256").update(readFileSync(tarball)).digest("hex");
+    const badRelease: Release = {
+      path: tarball,
+      sha256: sha,
+      bytes: statSync(tarball).size,
+      entries: ["bin", "package.json", "runtime"],
+      nodeEngine: ">=20.19",
+      runtime: { ...release.runtime! },
+    };
+    const hr = only(await run({ release: badRelease, verifyTimeout: 4 }));
+    expect(hr.status).toBe("failed");
+    expect(hr.failure?.step).toBe("verify");
+    expect(hr.failure?.phase).toBe("after-switch");
+    expect(hr.rollback?.ok, JSON.stringify(hr, null, 2)).toBe(true);
+    expect(hr.rollback?.to).toBe(release.sha256);
+    expect(hr.rollback?.verified).toBe(true);
+    expect(hr.runtime).toEqual({ source: "release", version: process.version, path: `${prefix()}/current/runtime/bin/node` });
+    expect(current()).toBe(`releases/${release.sha256}`);
+    expect(agentExe()).toBe(shippedNode(release.sha256));
+    expect(await ping()).toBe(true);
+  }, 120_000);
+
+  it("refuses a host whose architecture is not the runtime's, naming both, before touching it", async () => {
+    const pid = standInPid(state());
+    const other = process.arch === "x64" ? "arm64" : "x64";
+    const foreign: Release = { ...release, sha256: "e".repeat(64), runtime: { ...release.runtime!, arch: other } };
+    const hr = only(await run({ release: foreign }));
+    expect(hr.status).toBe("failed");
+    expect(hr.failure?.step).toBe("prerequisites");
+    expect(hr.failure?.message).toContain(
+      `this host is ${machine()} (Node: ${process.arch}), but the release carries Node ${process.version} for ${other}, the architecture of the machine that built it`,
+    );
+    expect(hr.state).toMatch(/failed before switching: the previous release .* keeps running/);
+    expect(hr.actions).toEqual([]);
+    expect(existsSync(join(prefix(), "releases", "e".repeat(64)))).toBe(false);
+    expect(current()).toBe(`releases/${release.sha256}`);
+    expect(standInPid(state())).toBe(pid);
+  }, 60_000);
 });

@@ -4,6 +4,7 @@ import {
   planHost,
   prerequisiteProblems,
   parseNodeVersion,
+  nodeArch,
   releaseOf,
   type Action,
   type Desired,
@@ -347,6 +348,47 @@ describe("prerequisites", () => {
     const out = prerequisiteProblems({ ...base, ...over, probe: probe(apply) });
     if (problem === undefined) expect(out).toEqual([]);
     else expect(out.join("; ")).toMatch(problem);
+  });
+
+  describe("with a Node runtime in the release", () => {
+    const runtime = { version: "v20.20.2", arch: "x64" };
+    it.each<[string, (p: Probe) => void, RegExp | undefined]>([
+      ["same architecture, no node on the host", (p) => Object.assign(p, { arch: "x86_64", node: "" }), undefined],
+      ["same architecture, Debian's old node on the host", (p) => Object.assign(p, { arch: "x86_64", node: "v18.19.0" }), undefined],
+      [
+        "another architecture",
+        (p) => Object.assign(p, { arch: "aarch64", node: "" }),
+        /^this host is aarch64 \(Node: arm64\), but the release carries Node v20\.20\.2 for x64, the architecture of the machine that built it; deploy this host from a arm64 machine/,
+      ],
+      [
+        "an architecture Node has no name for",
+        (p) => Object.assign(p, { arch: "mips" }),
+        /this host is mips \(Node: mips\), but the release carries Node v20\.20\.2 for x64/,
+      ],
+      ["architecture unknown", (p) => Object.assign(p, { arch: undefined }), /cannot tell this host's architecture .* Node runtime for x64/],
+    ])("%s", (_n, apply, problem) => {
+      const out = prerequisiteProblems({ ...base, runtime, probe: probe(apply) });
+      if (problem === undefined) expect(out).toEqual([]);
+      else expect(out.join("; ")).toMatch(problem);
+    });
+
+    it("names architectures as Node does", () => {
+      expect(["x86_64", "aarch64", "armv7l", "ppc64le", "s390x", "riscv64", " x86_64\n"].map(nodeArch)).toEqual([
+        "x64",
+        "arm64",
+        "arm",
+        "ppc64",
+        "s390x",
+        "riscv64",
+        "x64",
+      ]);
+    });
+  });
+
+  it("reads the platform and the installed release's runtime from the probe", () => {
+    const p = parseProbe(["uid=0", "node=", "arch=x86_64", "libc=glibc 2.36", "current_runtime=v20.20.2", "current=releases/x"].join("\n"));
+    expect(p).toMatchObject({ node: "", arch: "x86_64", libc: "glibc 2.36", currentRuntime: "v20.20.2" });
+    expect(parseProbe("arch=aarch64\nlibc=\ncurrent_runtime=\n")).toMatchObject({ arch: "aarch64", libc: undefined, currentRuntime: undefined });
   });
 
   it("parses versions and release links", () => {

@@ -102,6 +102,53 @@ describe("remote scripts", () => {
     expect(p.node).toMatch(/^v\d+\./);
   });
 
+  it("runs the release's Node runtime before installing it, and refuses a release whose runtime does not run here", () => {
+    const make = (name: string, node: string) => {
+      const src = join(dir, name);
+      mkdirSync(join(src, "bin"), { recursive: true });
+      mkdirSync(join(src, "runtime", "bin"), { recursive: true });
+      writeFileSync(join(src, "bin", "ballast"), "#!/bin/sh\n", { mode: 0o755 });
+      writeFileSync(join(src, "runtime", "bin", "node"), node, { mode: 0o755 });
+      const tgz = join(dir, `${name}.tar.gz`);
+      execFileSync("tar", ["-czf", tgz, "-C", src, "bin", "runtime"]);
+      return { tgz, sha: createHash("sha256").update(readFileSync(tgz)).digest("hex") };
+    };
+    // A stand-in that prints what `node -p` would, so the script's own parsing is what is tested.
+    const good = make("with-runtime", `#!/bin/sh\n[ "$1" = -p ] || exit 9\necho 'v20.20.2 linux-x64'\n`);
+    const ok = sh(installReleaseScript(t, good.sha, good.tgz));
+    expect(ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toBe("runtime=v20.20.2 linux-x64\n");
+    expect(existsSync(join(dir, "opt", "releases", good.sha, "runtime", "bin", "node"))).toBe(true);
+    // As an x64 binary on an arm64 host, or an old glibc, fails: the loader's message comes back.
+    const bad = make("broken-runtime", "#!/bin/sh\necho 'node: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.99` not found' >&2\nexit 1\n");
+    const refused = sh(installReleaseScript(t, bad.sha, bad.tgz));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr.trim().split("\n").pop()).toMatch(
+      new RegExp(`^the Node runtime of release ${bad.sha.slice(0, 12)} does not run on this host \\(\\S+\\): node: .*GLIBC_2\\.99. not found$`),
+    );
+    expect(existsSync(join(dir, "opt", "releases", bad.sha))).toBe(false);
+    expect(execFileSync("ls", ["-A", join(dir, "opt", "releases")], { encoding: "utf8" })).not.toMatch(/incoming/);
+    rmSync(join(dir, "opt", "releases", good.sha), { recursive: true });
+  });
+
+  it("probes the platform and the runtime of the installed release", () => {
+    const rel = join(dir, "opt", "releases", sha);
+    mkdirSync(join(rel, "runtime", "bin"), { recursive: true });
+    writeFileSync(join(rel, "runtime", "bin", "node"), "#!/bin/sh\necho v20.20.2\n", { mode: 0o755 });
+    try {
+      const p = parseProbe(sh(probeScript(t, sha, "root")).stdout);
+      expect(p.arch).toBe(execFileSync("uname", ["-m"], { encoding: "utf8" }).trim());
+      expect(p.libc).toMatch(/^glibc 2\.\d+$/);
+      expect(p.currentRuntime).toBe("v20.20.2");
+      writeFileSync(join(rel, "runtime", "bin", "node"), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+      expect(parseProbe(sh(probeScript(t, sha, "root")).stdout).currentRuntime).toBe("broken");
+    } finally {
+      rmSync(join(rel, "runtime"), { recursive: true, force: true });
+    }
+    expect(parseProbe(sh(probeScript(t, sha, "root")).stdout).currentRuntime).toBeUndefined();
+  });
+
   it("prunes old releases but never the protected ones", () => {
     const rels = join(dir, "opt", "releases");
     const names = ["1", "2", "3", "4"].map((c) => c.repeat(64));

@@ -1,5 +1,6 @@
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, waitForPort } from "../../support/nats-server.js";
 
@@ -37,8 +38,72 @@ export interface SshdHandle {
   stop(): Promise<void>;
 }
 
+// A host without Node.js, as a Debian 12 hypervisor with only Debian's packages is (Debian's
+// nodejs is 18.x, and a careful operator does not install it for Ballast): sshd runs in a mount
+// namespace of its own in which an overlay hides every `node` (and npm, npx, corepack) of the
+// standard PATH directories. Everything sshd starts, the installer's commands and the agent the
+// systemctl stand-in starts, lives in that namespace; the rest of the machine is unchanged.
+const NODE_NAMES = ["node", "nodejs", "npm", "npx", "corepack"];
+const STANDARD_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/** The standard PATH directories (after symlinks, so /bin and /usr/bin once) and the Node names each holds. */
+function nodeDirs(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const d of STANDARD_PATH) {
+    let real: string;
+    let names: string[];
+    try {
+      real = realpathSync(d);
+      names = readdirSync(real).filter((n) => NODE_NAMES.includes(n));
+    } catch {
+      continue;
+    }
+    if (names.length > 0) out.set(real, names);
+  }
+  return out;
+}
+
+/** sh script: mounts the hiding overlays (over a tmpfs at $1), then execs the rest of its arguments. */
+function withoutNodeScript(): string {
+  const lines = ["set -eu", 'top="$1"; shift', 'mount -t tmpfs ballast-no-node "$top"'];
+  let i = 0;
+  for (const [dir, names] of nodeDirs()) {
+    const u = `"$top/u${i}"`;
+    const w = `"$top/w${i}"`;
+    lines.push(`mkdir ${u} ${w}`);
+    // A 0/0 character device in the upper layer is overlayfs's whiteout: the name does not exist.
+    for (const n of names) lines.push(`mknod ${u}/${n} c 0 0`);
+    lines.push(`mount -t overlay ballast-no-node -o lowerdir=${dir},upperdir=${u},workdir=${w} ${dir}`);
+    i++;
+  }
+  lines.push('exec "$@"');
+  return lines.join("\n");
+}
+
+/** The command line that runs `argv` in a new mount namespace where no `node` exists. */
+function withoutNodeArgv(scratch: string, argv: string[]): string[] {
+  return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", withoutNodeScript(), "sh", scratch, ...argv];
+}
+
+/** Why this machine cannot run a program without Node (needs root, unshare, overlayfs); undefined when it can. */
+export function withoutNodeUnavailable(): string | undefined {
+  const scratch = mkdtempSync(join(tmpdir(), "ballast-no-node-"));
+  try {
+    const argv = withoutNodeArgv(scratch, ["sh", "-c", "! command -v node && ! test -e /usr/bin/node"]);
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 30_000 });
+    return r.status === 0 ? undefined : `a mount namespace without node failed (exit ${r.status}): ${(r.stderr || r.error?.message || "").trim()}`;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+export interface SshdOptions {
+  /** Start sshd (and so everything run through it) where Node.js is not installed. */
+  withoutNode?: boolean;
+}
+
 /** Starts sshd -D on 127.0.0.1 with everything in `dir`; authorizes `authorizedKeys`. */
-export async function startSshd(dir: string, authorizedKeys: string[]): Promise<SshdHandle> {
+export async function startSshd(dir: string, authorizedKeys: string[], opts: SshdOptions = {}): Promise<SshdHandle> {
   mkdirSync(dir, { recursive: true });
   const hostKey = keygen(join(dir, "ssh_host_ed25519_key"));
   const auth = join(dir, "authorized_keys");
@@ -69,7 +134,11 @@ export async function startSshd(dir: string, authorizedKeys: string[]): Promise<
   // sshd refuses to start without its privilege separation directory.
   const madeRunSshd = !existsSync("/run/sshd");
   if (madeRunSshd) mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const child: ChildProcess = spawn(SSHD, ["-D", "-e", "-f", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  // unshare and sh exec into sshd (no fork): the child's PID is sshd's, which stop() signals.
+  const sshdArgv = [SSHD, "-D", "-e", "-f", conf];
+  const argv = opts.withoutNode ? withoutNodeArgv(join(dir, "no-node"), sshdArgv) : sshdArgv;
+  if (opts.withoutNode) mkdirSync(join(dir, "no-node"), { recursive: true });
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d) => {
     stderr = (stderr + String(d)).slice(-8000);

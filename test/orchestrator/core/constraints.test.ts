@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { PolicyInput } from "../../../shared/config/policy.js";
 import { checkDestination, checkMoveCap, checkSource, checkVm, exceedsPhysicalMemory, type DestOptions } from "../../../orchestrator/core/constraints.js";
 import { createContext } from "../../../orchestrator/core/context.js";
-import type { ClusterSnapshot } from "../../../shared/schemas/snapshot.js";
+import { plan, preflightEvacuation } from "../../../orchestrator/core/planner.js";
+import type { PlanRequest } from "../../../shared/schemas/plan.js";
+import type { ClusterSnapshot, PastMove } from "../../../shared/schemas/snapshot.js";
 import { flight, host, NOW, past, policy, snapshot, vm } from "./builders.js";
 
 // One scenario per code: the VM "x" on host "a" and the candidate destination "b".
@@ -214,5 +216,105 @@ describe("checkMoveCap", () => {
     const r = checkMoveCap(ctx);
     expect(r).toMatchObject({ code: "MOVES_PER_CYCLE", numbers: { planned: 1, max_moves_per_cycle: 1 } });
     expect(checkVm(ctx, ctx.model.vmByName.get("x")!)).toEqual(r);
+  });
+});
+
+describe("checkVm: a VM that two hosts list (never moved, explained)", () => {
+  // x runs on a; c lists it too (an untracked migration's incoming copy, or split brain).
+  const twice = (extra: Parameters<typeof snapshot>[2] = {}) =>
+    snapshot([host("a"), host("b"), host("c")], [{ ...vm("x", "a"), alsoListedOn: ["c"] }, vm("b1", "b"), vm("c1", "c")], extra);
+
+  it("VM_LISTED_TWICE names both hosts, in every mode", () => {
+    const r = verdict(twice());
+    expect(r.vm).toMatchObject({ code: "VM_LISTED_TWICE", numbers: { host: "a", alsoListedOn: "c", hosts: 2 } });
+    expect(r.vm?.message).toContain("a and c");
+    expect(verdict(twice(), {}, {}, "manual").vm?.code).toBe("VM_LISTED_TWICE");
+  });
+
+  it("a migration the orchestrator tracks is VM_MIGRATING alone, however it is planned", () => {
+    const s = twice({ inFlight: [flight("x", "a", "c")] });
+    expect(verdict(s).vm?.code).toBe("VM_MIGRATING");
+    const requests: PlanRequest[] = [
+      { mode: "cycle" },
+      { mode: "evacuate", host: "a", placement: "stripe", useEmptyHosts: false },
+      { mode: "manual", vm: "x" },
+    ];
+    for (const req of requests) {
+      const p = plan(s, policy({ strategies: ["hotspot", "balance", "consolidate"] }), NOW, req);
+      expect(p.moves.map((m) => m.vm)).not.toContain("x");
+      expect(p.decisions.filter((d) => d.code === "VM_LISTED_TWICE")).toEqual([]);
+    }
+  });
+
+  it("is not moved by an evacuation, which it blocks, nor by a manual migrate", () => {
+    const pre = preflightEvacuation(twice(), policy(), NOW, "a");
+    expect(pre.plan.moves).toEqual([]);
+    expect(pre.canDrain).toBe(false);
+    expect(pre.reasons.map((d) => [d.subject, d.code])).toEqual([["x", "VM_LISTED_TWICE"]]);
+    expect(plan(twice(), policy(), NOW, { mode: "manual", vm: "x", destination: "b" }).moves).toEqual([]);
+  });
+
+  it("a hand-written snapshot with a second running or paused entry is the same; a shut-off one is a stale definition", () => {
+    const dup = (state: "paused" | "shutoff") => snapshot([host("a"), host("b"), host("c")], [vm("x", "a"), vm("x", "c", { state }), vm("b1", "b")]);
+    expect(verdict(dup("paused")).vm).toMatchObject({ code: "VM_LISTED_TWICE", numbers: { alsoListedOn: "c" } });
+    expect(verdict(dup("shutoff")).vm).toBeNull();
+  });
+
+  it("the host holding the other copy is not empty: never a power-off candidate, nor emptied", () => {
+    const s = snapshot([host("a", { cpu: 30 }), host("b", { cpu: 30 }), host("c", { cpu: 0 })], [{ ...vm("x", "a"), alsoListedOn: ["c"] }, vm("b1", "b")]);
+    const p = plan(s, policy({ spare_hosts: 0 }), NOW, { mode: "consolidate" });
+    expect(p.emptyHosts).not.toContain("c");
+    expect(p.decisions.find((d) => d.subject === "c" && d.code === "HOST_BUSY")?.numbers).toMatchObject({ copies: 1 });
+  });
+});
+
+describe("checkDestination: never the move that completes a ping-pong", () => {
+  // x runs on a; it came from b (the candidate destination) `ago` seconds before NOW.
+  const cameFrom = (move: PastMove) => ({ ...base(), history: [move] });
+
+  it("refuses the host the VM came from within pingpong_window: DEST_PINGPONG, with the numbers", () => {
+    const r = verdict(cameFrom(past("x", "b", "a", 1000)));
+    expect(r.vm).toBeNull(); // the cooldown (600 s) is over
+    expect(r.dest).toMatchObject({
+      code: "DEST_PINGPONG",
+      numbers: { from: "b", to: "a", sinceSeconds: 1000, arrivedAt: NOW - 1_000_000, pingpong_window: 3600 },
+    });
+    expect(r.dest?.message).toContain("came from b to a 1000.0 s ago");
+  });
+
+  it.each([
+    { name: "a host it did not come from", move: past("x", "b", "a", 1000), dest: "c" },
+    { name: "after pingpong_window", move: past("x", "b", "a", 4000) },
+    { name: "after a failed move (it never left b)", move: past("x", "b", "a", 1000, "failed") },
+    { name: "when an operator forced the move here (evacuation)", move: { ...past("x", "b", "a", 1000), strategy: "evacuate" as const } },
+    { name: "when an operator forced the move here (migrate)", move: { ...past("x", "b", "a", 1000), strategy: "manual" as const } },
+  ])("does not refuse $name", ({ move, dest }) => {
+    const s = snapshot([host("a", { cpu: 50 }), host("b", { cpu: 20 }), host("c", { cpu: 20 })], [vm("x", "a"), vm("b1", "b"), vm("c1", "c")], {
+      history: [move],
+    });
+    expect(verdict(s, {}, {}, "cycle", dest ?? "b").dest).toBeNull();
+  });
+
+  it("an operator's own move back is not refused (it would not count towards a freeze)", () => {
+    expect(verdict(cameFrom(past("x", "b", "a", 1000)), {}, {}, "manual").dest).toBeNull();
+  });
+
+  it("hot-spot relief sends the VM elsewhere, and says why when the host it came from was the only room", () => {
+    // a is over 80 % for 300 s; x (3 cores) came from b 1,000 s ago. b is the least loaded host.
+    const hot = (cCpu: number) =>
+      snapshot(
+        [host("a", { cpu: 95 }), host("b", { cpu: 10 }), host("c", { cpu: cCpu })],
+        [vm("x", "a", { cpu: 300, mem: 1024 }), vm("a2", "a", { cpu: 100 }), vm("b1", "b"), vm("c1", "c")],
+        { history: [past("x", "b", "a", 1000)] },
+      );
+    const roomy = plan(hot(20), policy(), NOW);
+    expect(roomy.moves.map((m) => `${m.vm}:${m.source}>${m.destination}`)).toEqual(["x:a>c"]);
+    expect(roomy.frozen).toEqual([]);
+    const full = plan(hot(60), policy(), NOW);
+    expect(full.moves.some((m) => m.vm === "x" && m.destination === "b")).toBe(false);
+    expect(full.decisions.find((d) => d.kind === "host" && d.subject === "b" && d.vm === "x")).toMatchObject({
+      code: "DEST_PINGPONG",
+      numbers: { from: "b", to: "a", sinceSeconds: 1000 },
+    });
   });
 });

@@ -37,6 +37,33 @@ describe("plan", () => {
     expect(plan({ ...s, vms: s.vms.map((v) => (v.name === "y1" ? { ...v, host: "c" } : v)) }, policy(), NOW).snapshotDigest).not.toBe(p1.snapshotDigest);
   });
 
+  it("a VM's other listings and a move's strategy are inputs: they change the id (and the listings the digest), and leave the others' ids alone", () => {
+    const s = cluster();
+    const p1 = plan(s, policy(), NOW);
+    const listed = plan({ ...s, vms: s.vms.map((v) => (v.name === "y1" ? { ...v, alsoListedOn: ["c"] } : v)) }, policy(), NOW);
+    expect(listed.id).not.toBe(p1.id);
+    expect(listed.snapshotDigest).not.toBe(p1.snapshotDigest);
+    const forced = plan({ ...s, history: s.history.map((m) => ({ ...m, strategy: "evacuate" as const })) }, policy(), NOW);
+    expect(forced.id).not.toBe(p1.id);
+    expect(forced.snapshotDigest).toBe(p1.snapshotDigest);
+  });
+
+  it("names every silent host HOST_STALE with its age, and NO_HOTSPOT does not pass them off as cool", () => {
+    const s = snapshot([host("a", { cpu: 20 }), host("b", { cpu: 95, lastSeenAgo: 100 }), host("c", { cpu: 10, lastSeenAgo: 3600 })], [vm("b1", "b")]);
+    const p = plan(s, policy(), NOW);
+    expect(p.decisions.filter((d) => d.code === "HOST_STALE").map((d) => [d.subject, d.numbers.silentSeconds])).toEqual([
+      ["b", 100],
+      ["c", 3600],
+    ]);
+    expect(p.decisions.find((d) => d.subject === "b" && d.code === "HOST_STALE")).toMatchObject({
+      kind: "host",
+      message: "host b silent for 100.0 s > stale_after 35 s: it is neither relieved nor a destination, and its VMs are not moved",
+      numbers: { stale_after: 35, lastSeen: NOW - 100_000 },
+    });
+    expect(p.decisions.find((d) => d.code === "NO_HOTSPOT")).toMatchObject({ numbers: { hosts: 3, staleHosts: 2 } });
+    expect(p.decisions.find((d) => d.code === "NO_HOTSPOT")?.message).toContain("2 of 3 hosts silent");
+  });
+
   it("cycle runs hot-spot relief first, then the other strategies on the same working copy and caps", () => {
     const p = plan(cluster(), policy({ strategies: ["balance", "hotspot"], balance_threshold: 0, min_gain: 0, max_moves_per_cycle: 1 }), NOW);
     expect(p.moves.map((m) => m.strategy)).toEqual(["hotspot"]);

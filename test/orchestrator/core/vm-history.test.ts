@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cooldownOf, detectPingPong } from "../../../orchestrator/core/vm-history.js";
+import { cooldownOf, detectPingPong, pingPongReturn } from "../../../orchestrator/core/vm-history.js";
 import { NOW, past, policy } from "./builders.js";
 
 const p = policy({ vm_cooldown: 600, vm_cooldown_max: 3600, pingpong_window: 3600 });
@@ -40,5 +40,57 @@ describe("detectPingPong", () => {
     { name: "single move", moves: [past("x", "a", "b", 10)], found: false },
   ])("$name", ({ moves, found }) => {
     expect(detectPingPong(moves, p, NOW) !== null).toBe(found);
+  });
+});
+
+describe("moves an operator forced (evacuate, manual)", () => {
+  const forced = (m: ReturnType<typeof past>, strategy: "evacuate" | "manual") => ({ ...m, strategy });
+
+  it.each([
+    {
+      name: "consolidation A→B, then maintenance B→A (the demo)",
+      moves: [{ ...past("x", "a", "b", 1000), strategy: "consolidate" as const }, forced(past("x", "b", "a", 500), "evacuate")],
+    },
+    {
+      name: "evacuation A→B, then balancing B→A (home after maintenance)",
+      moves: [forced(past("x", "a", "b", 1000), "evacuate"), { ...past("x", "b", "a", 500), strategy: "balance" as const }],
+    },
+    { name: "two manual migrates", moves: [forced(past("x", "a", "b", 1000), "manual"), forced(past("x", "b", "a", 500), "manual")] },
+  ])("never count towards a ping-pong: $name", ({ moves }) => {
+    expect(detectPingPong(moves, p, NOW)).toBeNull();
+  });
+
+  it("still count for the cooldown: the VM did move", () => {
+    expect(cooldownOf([forced(past("x", "a", "b", 100), "evacuate")], p, NOW)).toMatchObject({ recentMoves: 1, cooldownSeconds: 600 });
+  });
+
+  it("the planner's own moves still make one", () => {
+    expect(
+      detectPingPong(
+        [
+          { ...past("x", "a", "b", 1000), strategy: "hotspot" },
+          { ...past("x", "b", "a", 500), strategy: "balance" },
+        ],
+        p,
+        NOW,
+      ),
+    ).not.toBeNull();
+  });
+});
+
+describe("pingPongReturn: the move a VM would undo by going back", () => {
+  it.each([
+    { name: "the newest counted move into its host, within the window", moves: [past("x", "a", "b", 1000)], host: "b", from: "a" },
+    { name: "none once the window has passed", moves: [past("x", "a", "b", 4000)], host: "b", from: null },
+    { name: "none when the VM is no longer where that move put it", moves: [past("x", "a", "b", 1000)], host: "c", from: null },
+    { name: "none after a forced arrival", moves: [{ ...past("x", "a", "b", 1000), strategy: "evacuate" as const }], host: "b", from: null },
+    {
+      name: "a failed attempt since does not hide the arrival",
+      moves: [past("x", "a", "b", 1000), past("x", "b", "c", 500, "failed")],
+      host: "b",
+      from: "a",
+    },
+  ])("$name", ({ moves, host, from }) => {
+    expect(pingPongReturn(moves, p, NOW, host)?.source ?? null).toBe(from);
   });
 });

@@ -3,6 +3,8 @@ import { ClusterState } from "../../../orchestrator/shell/cluster-state.js";
 import { defaultPolicy } from "../../../shared/config/policy.js";
 import type { HostMetrics } from "../../../shared/schemas/host-metrics.js";
 import type { VmInfo } from "../../../shared/schemas/vm.js";
+import { ClusterSnapshot, type InFlightMigration, type PastMove } from "../../../shared/schemas/snapshot.js";
+import { plan } from "../../../orchestrator/core/index.js";
 
 const policy = { ...defaultPolicy(), stale_after: 30 };
 const vm = (name: string, o: Partial<VmInfo> = {}): VmInfo => ({
@@ -139,5 +141,66 @@ describe("ClusterState", () => {
     for (let t = 0; t < 200; t++) s.ingestMetrics(metrics("a", t, []), t * 1000, p);
     const samples = s.snapshot({ now: 199_000, mapping: new Map(), maintenance: new Set(), inFlight: [], history: [], frozenVms: [] }).hosts[0]!.samples;
     expect(samples[0]!.ts).toBe(199_000 - 60_000);
+  });
+
+  describe("a VM that two hosts list", () => {
+    const snap = (s: ClusterState, inFlight: InFlightMigration[] = []) =>
+      s.snapshot({
+        now: 1_500,
+        mapping: new Map([
+          ["a", "10.0.0.1"],
+          ["b", "10.0.0.2"],
+          ["c", "10.0.0.3"],
+        ]),
+        maintenance: new Set(),
+        inFlight,
+        history: [],
+        frozenVms: [],
+      });
+    const twoEnds = () => {
+      const s = new ClusterState();
+      s.ingestMetrics(metrics("a", 1, [vm("x", { migrating: true })]), 1_000, policy);
+      s.ingestMetrics(metrics("b", 1, [vm("x", { state: "paused" }), vm("y")]), 1_000, policy);
+      s.ingestMetrics(metrics("c", 1, [vm("z")]), 1_000, policy);
+      return s;
+    };
+
+    it("is planned with where it runs and the other hosts in alsoListedOn, so the planner leaves it alone", () => {
+      const s = twoEnds();
+      expect(snap(s).vms.find((v) => v.name === "x")).toMatchObject({ host: "a", alsoListedOn: ["b"] });
+      expect(snap(s).vms.find((v) => v.name === "y")).not.toHaveProperty("alsoListedOn");
+      const p = plan(snap(s), { ...defaultPolicy(), stale_after: 30 }, 1_500, { mode: "manual", vm: "x", destination: "c" });
+      expect(p.moves).toEqual([]);
+      expect(p.decisions.find((d) => d.subject === "x")).toMatchObject({ code: "VM_LISTED_TWICE", numbers: { host: "a", alsoListedOn: "b" } });
+    });
+
+    it("while its migration is the orchestrator's own, it is only VM_MIGRATING", () => {
+      const flight: InFlightMigration = { requestId: "m-1", vm: "x", source: "a", destination: "b", startedAt: 1_000, memMiB: 1024, cpuPercent: 10 };
+      const p = plan(snap(twoEnds(), [flight]), { ...defaultPolicy(), stale_after: 30 }, 1_500, { mode: "manual", vm: "x", destination: "c" });
+      expect(p.decisions.filter((d) => d.subject === "x").map((d) => d.code)).toEqual(["VM_MIGRATING"]);
+    });
+
+    it("a shut-off copy (a definition left behind by a migration) is not a second listing", () => {
+      const s = new ClusterState();
+      s.ingestMetrics(metrics("a", 1, [vm("x", { state: "shutoff" })]), 1_000, policy);
+      s.ingestMetrics(metrics("b", 1, [vm("x")]), 1_000, policy);
+      expect(snap(s).vms).toEqual([expect.not.objectContaining({ alsoListedOn: expect.anything() })]);
+      expect(snap(s).vms[0]!.host).toBe("b");
+    });
+  });
+
+  it("builds only keys of the strict snapshot schema: what `ballast snapshot` prints reads back unchanged", () => {
+    const s = new ClusterState();
+    s.ingestMetrics(metrics("a", 1, [vm("x", { migrating: true }), vm("w", { state: "shutoff", cpuPercent: null })]), 1_000, policy);
+    s.ingestMetrics(metrics("b", 1, [vm("x", { state: "paused" })]), 1_000, policy);
+    s.ingestHeartbeat(
+      { v: 1, host: "b", ts: 2, seq: 2, agentVersion: "x", startedAt: 0, collectOk: false, collectError: "libvirtd down", migrationsRunning: 0 },
+      1_200,
+    );
+    const history: PastMove[] = [{ vm: "x", source: "b", destination: "a", finishedAt: 900, outcome: "succeeded", strategy: "evacuate" }];
+    const inFlight: InFlightMigration[] = [{ requestId: "m-1", vm: "x", source: "a", destination: "b", startedAt: 1_000, memMiB: 1024, cpuPercent: 10 }];
+    const built = s.snapshot({ now: 1_500, mapping: new Map([["a", "10.0.0.1"]]), maintenance: new Set(["b"]), inFlight, history, frozenVms: ["w"] });
+    const printed = JSON.parse(JSON.stringify(built)) as unknown;
+    expect(ClusterSnapshot.parse(printed)).toEqual(built);
   });
 });

@@ -359,3 +359,56 @@ describe("MigrationReconciler.reconcile: timed out", () => {
     expect(stateOf(tracker, "r1")).toMatchObject({ state: "FAILED", error: expect.stringContaining("not running anywhere reported") });
   });
 });
+
+describe("MigrationReconciler: only the migration's source agent reports its outcome (issue 14 item 1)", () => {
+  it("an outcome published by another agent changes nothing and is counted", () => {
+    const { tracker, reconciler, finished, running } = setup();
+    running("r1", "vm1"); // a -> b
+    // hv-c (bus-intake checked it published on its own subject: source is the publisher).
+    reconciler.onEvent(ev("migration.failed", "r1", "vm1", { source: "c", error: "forged by c" }), T0 + 1);
+    reconciler.onEvent(ev("migration.succeeded", "r1", "vm1", { source: "c" }), T0 + 2);
+    reconciler.onEvent(ev("migration.progress", "r1", "vm1", { source: "c", progress: 99 }), T0 + 3);
+    expect(stateOf(tracker, "r1")).toMatchObject({ state: "ONGOING" });
+    expect(stateOf(tracker, "r1")?.progress).toBeUndefined();
+    expect(finished).toEqual([]);
+    expect(reconciler.rejectedOutcomes).toBe(3);
+    // The real source's outcome still counts.
+    reconciler.onEvent(ev("migration.succeeded", "r1", "vm1"), T0 + 4);
+    expect(stateOf(tracker, "r1")).toMatchObject({ state: "SUCCEEDED" });
+    expect(stateOf(tracker, "r1")?.error).toBeUndefined();
+    expect(reconciler.rejectedOutcomes).toBe(3);
+  });
+
+  it.each([
+    ["another VM", { vm: "vm2" }],
+    ["another destination", { destination: "c" }],
+  ])("an outcome from the source naming %s is refused", (_what, over) => {
+    const { tracker, reconciler, running } = setup();
+    running("r1", "vm1");
+    reconciler.onEvent(ev("migration.failed", "r1", "vm1", over), T0 + 1);
+    expect(stateOf(tracker, "r1")?.state).toBe("ONGOING");
+    expect(reconciler.rejectedOutcomes).toBe(1);
+  });
+
+  it("an outcome kept for later counts on adopt only when the migration's source published it", () => {
+    const { tracker, reconciler } = setup();
+    // A standby hears a forged failure from c, then the real success from a.
+    reconciler.onEvent(ev("migration.failed", "r1", "vm1", { source: "c", error: "forged by c" }), T0 + 1);
+    reconciler.onEvent(ev("migration.succeeded", "r1", "vm1", { stats: { durationMs: 1, downtimeMs: 3, dataTotalBytes: 1 } }), T0 + 2);
+    // ...and, for another migration, only a forgery.
+    reconciler.onEvent(ev("migration.succeeded", "r2", "vm2", { source: "c" }), T0 + 3);
+    reconciler.adopt([rec("r1", "vm1", { state: "ONGOING", startedAt: T0 }), rec("r2", "vm2", { state: "ONGOING", startedAt: T0 })], T0 + 10);
+    expect(stateOf(tracker, "r1")).toMatchObject({ state: "SUCCEEDED", stats: { downtimeMs: 3 } });
+    expect(stateOf(tracker, "r1")?.error).toBeUndefined();
+    expect(stateOf(tracker, "r2")?.state).toBe("ONGOING");
+    expect(reconciler.rejectedOutcomes).toBe(2);
+  });
+
+  it("an agent flooding made-up outcomes does not push out another agent's kept outcome", () => {
+    const { tracker, reconciler } = setup();
+    reconciler.onEvent(ev("migration.succeeded", "r1", "vm1"), T0);
+    for (let i = 0; i < 20_000; i++) reconciler.onEvent(ev("migration.failed", `junk-${i}`, "vm1", { source: "c" }), T0 + 1);
+    reconciler.adopt([rec("r1", "vm1", { state: "ONGOING", startedAt: T0 })], T0 + 2);
+    expect(stateOf(tracker, "r1")?.state).toBe("SUCCEEDED");
+  });
+});

@@ -156,4 +156,26 @@ describe("MoveQueue.enqueue", () => {
       random.mockRestore();
     }
   });
+
+  it("generated ids are unguessable: m-<time>-<16 characters from the cryptographic random source> (issue 14 item 1)", () => {
+    // Math.random (predictable, and what the ids used before) must play no part.
+    const random = vi.spyOn(Math, "random").mockReturnValue(0.5);
+    try {
+      const { tracker, queue } = setup();
+      queue.enqueue(
+        Array.from({ length: 200 }, (_, i) => move(`v${i}`)),
+        "p",
+        1_700_000_000_000,
+      );
+      const ids = tracker.queued().map((r) => r.requestId);
+      for (const id of ids) expect(id).toMatch(/^m-[0-9a-z]+-[0-9a-v]{16}$/);
+      expect(ids[0]!.split("-")[1]).toBe((1_700_000_000_000).toString(36));
+      const randomParts = ids.map((id) => id.split("-")[2]!);
+      expect(new Set(randomParts).size).toBe(200);
+      // Every base32 character turns up: 200 x 16 draws from 32 symbols.
+      expect(new Set(randomParts.join("")).size).toBe(32);
+    } finally {
+      random.mockRestore();
+    }
+  });
 });

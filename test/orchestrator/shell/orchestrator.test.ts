@@ -87,3 +87,35 @@ describe("Orchestrator.onMetrics", () => {
     expect(overloaded).toEqual([]);
   });
 });
+
+describe("Orchestrator status", () => {
+  it("shows a rejected host_mapping reload, with the mapping still in force", async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { HostMappingFile } = await import("../../../orchestrator/shell/host-mapping.js");
+    const dir = mkdtempSync(join(tmpdir(), "ballast-status-map-"));
+    const path = join(dir, "host_mapping.csv");
+    try {
+      writeFileSync(path, "hv-a,10.77.0.1\n");
+      const file = new HostMappingFile(path, silentLogger());
+      await file.load();
+      const o = new Orchestrator({
+        config: OrchestratorConfig.parse({ nats: { servers: ["nats://127.0.0.1:1"] }, log_level: "silent" }),
+        nc: { publish: () => undefined } as unknown as NatsConnection,
+        log: silentLogger(),
+        clock: { now: () => 0 },
+        mapping: () => file.mapping,
+        mappingState: () => file.state(),
+      });
+      expect(o.api.status().hostMapping).toMatchObject({ path, hosts: 1, error: null });
+      writeFileSync(path, "hv-a,10.77.0.1\nhv-b,10.10.0.999\n");
+      expect(await file.reload()).toBe(false);
+      const st = o.api.status().hostMapping;
+      expect(st).toMatchObject({ path, hosts: 1 });
+      expect(st.error).toMatch(/line 2: bad address "10\.10\.0\.999"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -89,6 +89,27 @@ describe("requestJson", () => {
     }
   });
 
+  it("refuses a body over the server's max_payload with BAD_REQUEST, sending nothing", async () => {
+    let received = 0;
+    const sub = await serve("ballast.orch.big", () => {
+      received++;
+      return ok({});
+    });
+    try {
+      // nats-server's default max_payload is 1 MiB; the client learns it from the server's INFO.
+      const huge = { pad: "x".repeat(2 * 1024 * 1024) };
+      const { error, ms } = await timed(requestJson(client, "ballast.orch.big", huge, { timeoutMs: 5000 }));
+      expect(error).toMatchObject({ code: "BAD_REQUEST" });
+      expect((error as Error).message).toMatch(/max_payload/);
+      expect(ms).toBeLessThan(4000);
+      // The connection still works, and the refused body never reached the subscriber.
+      await expect(requestJson(client, "ballast.orch.big", {}, { timeoutMs: 2000 })).resolves.toEqual({ ok: true, data: {} });
+      expect(received).toBe(1);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
   it("returns the reply envelope of a subscriber that answers", async () => {
     const sub = await serve("ballast.orch.echo", (body) => ((body as { fail?: boolean }).fail ? err("BUSY", "try later") : ok(body)));
     try {

@@ -62,10 +62,31 @@ describe("consolidate", () => {
     expect(capped.indicators.hostsFreed).toEqual(["b"]);
   });
 
-  it("under the per-cycle caps, starts emptying a host it proved emptiable and defers the rest", () => {
-    const p = run(cluster(), { max_moves_per_cycle: 2, spare_hosts: 0 });
-    expect(p.moves).toHaveLength(2);
-    expect(p.decisions.find((d) => d.code === "CONSOLIDATION_DEFERRED")).toMatchObject({ subject: "a", numbers: { moved: 1, vms: 2 } });
+  it("under max_moves_per_cycle, finishes an emptying it started and defers the next emptiable host", () => {
+    // c's one move is under the cap of 2, so a's emptying starts, and is planned whole (3 moves).
+    const started = run(cluster(), { max_moves_per_cycle: 2, spare_hosts: 0 });
+    expect(started.moves.map((m) => `${m.vm}:${m.source}>${m.destination}`)).toEqual(["c1:c>b", "a1:a>b", "a2:a>b"]);
+    expect(started.indicators.hostsFreed).toEqual(["a", "c"]);
+    // At a cap of 1, c's move reaches it: a's emptying does not start, and is named deferred.
+    const capped = run(cluster(), { max_moves_per_cycle: 1, spare_hosts: 0 });
+    expect(capped.moves.map((m) => m.vm)).toEqual(["c1"]);
+    expect(capped.decisions.find((d) => d.code === "CONSOLIDATION_DEFERRED")).toMatchObject({
+      subject: "a",
+      numbers: { vms: 2, planned: 1, max_moves_per_cycle: 1 },
+    });
+  });
+
+  it("plans the whole emptying of a host with more VMs than max_concurrent_per_source: the dispatcher queues them", () => {
+    // The default caps: 2 migrations at once per source and per destination, 4 moves per cycle.
+    const s = snapshot(
+      [host("a", { cpu: 20 }), host("b", { cpu: 40 }), host("c", { cpu: 45 })],
+      [vm("a1", "a", { cpu: 50 }), vm("a2", "a", { cpu: 50 }), vm("a3", "a", { cpu: 50 }), vm("b1", "b", { mem: 8192 }), vm("c1", "c", { mem: 8192 })],
+    );
+    const p = plan(s, policy({ spare_hosts: 0 }), NOW, { mode: "consolidate" });
+    expect(p.moves.filter((m) => m.source === "a")).toHaveLength(3);
+    expect(p.indicators.hostsFreed).toEqual(["a"]);
+    expect(p.emptyHosts).toEqual(["a"]);
+    expect(p.decisions.map((d) => d.code)).not.toContain("CONSOLIDATION_DEFERRED");
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { plan, preflightEvacuation } from "../../../../orchestrator/core/planner.js";
-import { host, NOW, past, policy, snapshot, vm } from "../builders.js";
+import { flight, host, NOW, past, policy, snapshot, vm } from "../builders.js";
 
 // Host "m" goes into maintenance; b (10 %), c (30 %), d (40 %) can take VMs of +25 % CPU each.
 const cluster = (extraHosts: ReturnType<typeof host>[] = []) =>
@@ -64,6 +64,23 @@ describe("preflightEvacuation", () => {
       ["c", "DEST_CPU"],
     ]);
     expect(pre.plan.moves.map((m) => m.vm)).toEqual(["ok"]);
+  });
+
+  it("counts what blocks the drain: VMs that cannot leave and host conditions, not the hosts' rejections of each VM", () => {
+    // One VM fits on none of three hosts (three host rejections kept): one blocking VM, not four reasons.
+    const s = snapshot(
+      [host("m"), host("b", { cpu: 60 }), host("c", { cpu: 65 }), host("d", { cpu: 62 })],
+      [vm("fat", "m", { cpu: 400 }), vm("ok", "m", { cpu: 10 }), vm("b1", "b"), vm("c1", "c"), vm("d1", "d")],
+    );
+    const one = preflightEvacuation(s, policy(), NOW, "m");
+    expect(one.reasons).toHaveLength(4);
+    const verdict = (p: typeof one) => p.plan.decisions.find((d) => d.code === "EVACUATE_INCOMPLETE");
+    expect(verdict(one)).toMatchObject({ numbers: { blockingVms: 1, hostConditions: 0, vms: 2 } });
+    expect(verdict(one)?.message).toBe("host m cannot be drained now: 1 of 2 live VM(s) cannot leave (fat)");
+    // A migration still coming in is a condition of the host; a pinned VM is a second blocking VM.
+    const more = preflightEvacuation({ ...s, inFlight: [flight("z", "b", "m")] }, policy({ pinned_vms: ["ok"] }), NOW, "m");
+    expect(verdict(more)).toMatchObject({ numbers: { blockingVms: 2, hostConditions: 1, vms: 2 } });
+    expect(verdict(more)?.message).toBe("host m cannot be drained now: 2 of 2 live VM(s) cannot leave (fat, ok); 1 host condition(s) (HOST_RECEIVING)");
   });
 
   it("a pinned VM blocks the drain", () => {

@@ -13,6 +13,7 @@ function fakeBackend() {
   let cycle = 0;
   const backend: DashboardBackend = {
     state: () => ({ cycle, hosts: [], pendingPlans: [] }) as unknown as ReturnType<DashboardBackend["state"]>,
+    history: () => JSON.stringify({ now: cycle, hosts: [] }),
     async approve(id) {
       if (id === "gone") throw new BallastError("UNKNOWN_PLAN", "no pending plan gone");
       approved.push(id);

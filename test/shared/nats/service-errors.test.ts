@@ -1,7 +1,7 @@
 import { ServiceErrorCodeHeader, ServiceErrorHeader } from "@nats-io/services";
 import type { Msg, MsgHdrs } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { withServiceErrorHeaders } from "../../../agent/nats/service-error-headers.js";
+import { withServiceErrorHeaders } from "../../../shared/nats/service-errors.js";
 import { err, ok, type ErrorCode } from "../../../shared/schemas/envelope.js";
 
 /** A Msg whose respond records what was sent. */
