@@ -1,5 +1,6 @@
 import type { AgentConfig } from "../shared/config/agent-config.js";
 import type { Logger } from "../shared/logger.js";
+import { VirshFactsSource, type FactsSource } from "./facts/collect-facts.js";
 import { createSystemInformationSource } from "./metrics/systeminformation-source.js";
 import type { Clock } from "./ports/clock.js";
 import type { HostMetricsSource } from "./ports/host-metrics-source.js";
@@ -14,6 +15,8 @@ import { createVirshRunner, type VirshRunner } from "./virsh/virsh-runner.js";
 export interface Driver {
   hypervisor: Hypervisor;
   metricsSource: HostMetricsSource;
+  /** Where the host's and its VMs' facts come from; undefined: this driver publishes none. */
+  facts: FactsSource | undefined;
   /** Called on agent stop for what this function created (the sim host leaves the fabric; virsh processes still running are killed). */
   close(): void;
 }
@@ -25,6 +28,8 @@ export interface CreateDriverOptions {
   /** Use this hypervisor instead of the configured driver (tests, embedding). */
   hypervisor?: Hypervisor;
   metricsSource?: HostMetricsSource;
+  /** Use this facts source (tests, embedding); default: the driver's (virsh: libvirt; sim: the simulated host). */
+  facts?: FactsSource;
   /** Shared by the sim agents of one process so they can migrate to each other. */
   fabric?: SimFabric;
   /** Wraps the virsh runner of the virsh driver, e.g. AgentMetrics.countVirsh to count every call. */
@@ -36,6 +41,7 @@ export function createDriver(o: CreateDriverOptions): Driver {
   const { config } = o;
   const overrides = { cpusOverride: config.cpus_override, memOverrideMiB: config.mem_override_mib };
   let hypervisor = o.hypervisor;
+  let facts = o.facts;
   let close = () => {};
   if (!hypervisor) {
     if (config.driver === "sim") {
@@ -48,11 +54,14 @@ export function createDriver(o: CreateDriverOptions): Driver {
       const plain = createVirshRunner({ binary: config.virsh.binary, uri: config.virsh.uri, timeoutMs: config.virsh.timeout * 1000 });
       const runner = o.wrapVirshRunner ? o.wrapVirshRunner(plain) : plain;
       hypervisor = new VirshHypervisor({ runner, migration: config.migration, clock: o.clock, logger: o.logger });
+      facts ??= new VirshFactsSource({ runner, settings: config.facts, migration: config.migration, logger: o.logger });
       // No virsh outlives the agent (a hung one would keep the process alive until its time limit).
       close = () => plain.close();
     }
   }
   const metricsSource =
     o.metricsSource ?? (hypervisor instanceof SimHypervisor ? createSimMetricsSource(hypervisor, overrides) : createSystemInformationSource(overrides));
-  return { hypervisor, metricsSource, close };
+  // A given hypervisor that can tell its facts (the sim's) tells them.
+  if (!facts && hypervisor instanceof SimHypervisor) facts = hypervisor;
+  return { hypervisor, metricsSource, facts, close };
 }

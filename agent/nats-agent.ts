@@ -4,7 +4,8 @@ import type { AgentConfig } from "../shared/config/agent-config.js";
 import { BallastError, describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { connectNats } from "../shared/nats/connect.js";
-import { MigrationEvent, type AgentStatus } from "../shared/schemas/agent-api.js";
+import { MigrationEvent, type AgentStatus, type CheckIncomingResult } from "../shared/schemas/agent-api.js";
+import { AgentFacts } from "../shared/schemas/facts.js";
 import { Heartbeat, type HostMetrics } from "../shared/schemas/host-metrics.js";
 import { HostMetricsFast } from "../shared/schemas/host-metrics-fast.js";
 import { agentSubjects } from "../shared/subjects.js";
@@ -12,6 +13,9 @@ import { BALLAST_VERSION } from "../shared/version.js";
 import { createDriver } from "./create-driver.js";
 import { MetricsCollector } from "./metrics/collector.js";
 import { MigrationManager } from "./migration/migration-manager.js";
+import { FactsKeeper } from "./migration/facts-keeper.js";
+import { incomingRefusals } from "./migration/incoming-checks.js";
+import type { FactsSource } from "./facts/collect-facts.js";
 import { FileMigrationJournal } from "./migration/migration-journal.js";
 import { registerAgentService } from "./nats/agent-service.js";
 import { drainThenClose, within } from "../shared/nats/close-connection.js";
@@ -30,6 +34,8 @@ export interface StartAgentOptions {
   hypervisor?: Hypervisor;
   /** Defaults to systeminformation (virsh) or the simulated host (sim). */
   metricsSource?: HostMetricsSource;
+  /** Defaults to the driver's facts (virsh: libvirt; sim: the simulated host; a given hypervisor: none unless it is a SimHypervisor). */
+  facts?: FactsSource;
   clock?: Clock;
   /** Shared by the sim agents of one process so they can migrate to each other. */
   fabric?: SimFabric;
@@ -53,6 +59,8 @@ export interface AgentHandle {
   host: string;
   hypervisor: Hypervisor;
   migrations: MigrationManager;
+  /** The newest facts (collected now if none yet); rejects when this agent has no facts source. */
+  facts(): Promise<AgentFacts>;
   /** `http://host:port` of GET /metrics, when `http.listen` is set. */
   metricsUrl?: string;
   /** Collects (or joins the collection in progress), publishes nothing. */
@@ -80,6 +88,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     clock,
     hypervisor: o.hypervisor,
     metricsSource: o.metricsSource,
+    facts: o.facts,
     fabric: o.fabric,
     // With virsh and metrics served, every virsh command is counted.
     wrapVirshRunner: metrics ? (runner) => metrics.countVirsh(runner) : undefined,
@@ -110,6 +119,20 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     }
   };
 
+  // Facts: published on start and whenever their digest changes; never on the metrics' beat.
+  const factsKeeper = driver.facts
+    ? new FactsKeeper({
+        host,
+        source: driver.facts,
+        clock,
+        logger: log,
+        onChange: (f) => {
+          log.info({ digest: f.digest, vms: f.vms.length }, "facts changed; publishing");
+          publish(subjects.facts, AgentFacts, f);
+        },
+      })
+    : undefined;
+
   let journal: FileMigrationJournal | undefined;
   if (o.stateDir !== undefined) {
     try {
@@ -125,6 +148,8 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     logger: log,
     maxConcurrent: config.migration.max_concurrent,
     timeoutMs: config.migration.timeout * 1000,
+    limits: { bandwidthMibs: config.migration.bandwidth_mibs, timeoutFactor: config.migration.timeout_factor, onTimeout: config.migration.on_timeout },
+    ...(factsKeeper ? { vmFacts: (vm: string) => factsKeeper.vmNow(vm) } : {}),
     ...(journal ? { journal } : {}),
     onEvent: (e) => {
       log.info({ type: e.type, vm: e.vm, requestId: e.requestId, destination: e.destination, error: e.error }, "migration event");
@@ -164,6 +189,8 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         (m) => {
           lastMetrics = m;
           lastCollect = { ok: true };
+          // New or gone VMs: their facts are read in the background (never delays the metrics).
+          void factsKeeper?.noteVms(m.vms.filter((v) => v.state === "running" || v.state === "paused").map((v) => v.name));
           metrics?.collected(m, (performance.now() - t0) / 1000);
           return m;
         },
@@ -195,6 +222,34 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
           return r.data;
         },
         abort: (req) => migrations.abort(req),
+        getFacts: () => {
+          if (!factsKeeper) throw new BallastError("INTERNAL", `the ${hypervisor.name} driver of ${host} publishes no facts`);
+          return factsKeeper.get();
+        },
+        checkIncoming: async (req): Promise<CheckIncomingResult> => {
+          // The destination's own view: its newest facts and metrics, then its hypervisor.
+          const hostFacts = factsKeeper
+            ? await factsKeeper.get().then(
+                (f) => f.hostFacts,
+                () => undefined,
+              )
+            : undefined;
+          const refusals = [
+            ...incomingRefusals(req, hostFacts, {
+              ...(lastMetrics ? { memAvailableMiB: lastMetrics.memAvailableMiB, cpus: lastMetrics.cpus } : {}),
+            }),
+            ...(await hypervisor.checkIncoming(req)),
+          ].slice(0, 64);
+          if (refusals.length > 0) log.info({ vm: req.vm, source: req.source, refusals }, "incoming VM refused");
+          return { vm: req.vm, host, ok: refusals.length === 0, refusals };
+        },
+        cpuBaseline: (req) => hypervisor.cpuBaseline(req.cpus),
+        removeDisks: async (req) => {
+          if (migrations.isMigrating(req.vm)) throw new BallastError("VM_STILL_DEFINED", `VM ${req.vm} is still migrating from ${host}; nothing removed`);
+          const r = await hypervisor.removeDisks(req.vm, req.paths);
+          log.info({ vm: req.vm, requestId: req.requestId, removed: r.removed, kept: r.kept }, "removed the source copies of a moved VM's disks");
+          return r;
+        },
       },
     });
   } catch (e) {
@@ -243,9 +298,12 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       collectOk: lastCollect.ok,
       ...(lastCollect.error !== undefined ? { collectError: lastCollect.error } : {}),
       migrationsRunning: migrations.runningCount,
+      ...(factsKeeper?.digest !== undefined ? { factsDigest: factsKeeper.digest } : {}),
     };
     publish(subjects.heartbeat, Heartbeat, hb);
   });
+  // Host facts on start and every facts.interval (VM facts follow the metrics' VM list).
+  const factsLoop = factsKeeper ? every(config.facts.interval * 1000, () => factsKeeper.refreshAll()) : undefined;
   log.info(
     {
       driver: hypervisor.name,
@@ -265,7 +323,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     (stopping ??= (async () => {
       const t0 = performance.now();
       // An in-flight collection may wait on a slow virsh; driver.close() below ends that.
-      await within(Promise.all([metricsLoop.stop(), heartbeatLoop.stop()]), 1000);
+      await within(Promise.all([metricsLoop.stop(), heartbeatLoop.stop(), factsLoop?.stop()]), 1000);
       if (metricsServer) await within(metricsServer.close(), 500);
       // Unsubscribes; with the server unreachable this waits for the next reconnect attempt.
       if (service) await within(service.stop(), 1000);
@@ -284,5 +342,6 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       log.info({ ms: Math.round(performance.now() - t0), migrationsLeftRunning: Math.max(left, 0), nats }, "agent stopped");
     })());
 
-  return { host, hypervisor, migrations, ...(metricsServer ? { metricsUrl: metricsServer.url } : {}), collectNow, stop };
+  const facts = () => (factsKeeper ? factsKeeper.get() : Promise.reject(new Error(`the ${hypervisor.name} driver of ${host} publishes no facts`)));
+  return { host, hypervisor, migrations, facts, ...(metricsServer ? { metricsUrl: metricsServer.url } : {}), collectNow, stop };
 }

@@ -62,7 +62,7 @@ export function buildSnapshot(hosts: readonly HostShape[], vms: readonly VmShape
     cpuPercent: v.cpuPercent,
     tags: [],
   }));
-  return { v: 1, takenAt: now, hosts: snapHosts, vms: snapVms, inFlight: [], history: [], frozenVms: [] };
+  return { v: 1, takenAt: now, hosts: snapHosts, vms: snapVms, inFlight: [], history: [], frozenVms: [], incompatible: [] };
 }
 
 /** Per-host capacity under the policy: CPU cores, memory MiB (the planner's three memory checks). */

@@ -8,6 +8,8 @@ import { busIngest } from "./ingest.js";
 import { reactionTime } from "./reaction.js";
 import { agentCost } from "./agent-cost.js";
 import { labMigration } from "./lab-migration.js";
+import { labDrain } from "./lab-drain.js";
+import { labLocalDisk } from "./lab-local-disk.js";
 
 // `npm run bench`: every benchmark, one line per figure, plus bench-results/latest.json.
 // Select some with `npm run bench -- planner ingest` (planner, consolidate, ingest, reaction,
@@ -22,6 +24,8 @@ const BENCHES: Bench[] = [
   { name: "reaction", run: reactionTime },
   { name: "agent", run: agentCost },
   { name: "lab", run: labMigration },
+  { name: "lab", run: labDrain },
+  { name: "lab", run: labLocalDisk },
 ];
 
 export async function runBenchmarks(only: string[]): Promise<number> {

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { withClient, callOrchestrator, type ClientOptions } from "./client.js";
 import { table } from "./table.js";
 import { renderDecisions, renderEvacuate, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
+import { renderCpuBaseline, renderFacts } from "./render-facts.js";
 import { offlinePlan } from "./offline-plan.js";
 import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { Plan } from "../shared/schemas/plan.js";
@@ -53,7 +54,11 @@ export async function main(
   const call = <E extends OrchestratorEndpoint>(endpoint: E, body: (opts: Opts, args: string[]) => RequestInput<E>, render: (d: ReplyOf<E>) => string) =>
     async function (this: Command, ...args: unknown[]) {
       const opts = this.optsWithGlobals<Opts>();
-      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
+      // A variadic argument (`[hosts...]`) arrives as one array.
+      const positional = args
+        .slice(0, -2)
+        .flat()
+        .filter((a): a is string => typeof a === "string");
       code = await withClient(opts, process.env, async (nc, cfg) => {
         const reply = await callOrchestrator(nc, cfg, endpoint, body(opts, positional));
         if (opts.json) io.out(JSON.stringify(reply, null, 2));
@@ -204,6 +209,14 @@ export async function main(
       return 0;
     });
   });
+  client(program.command("facts <host>").description("the facts held of a host and its VMs (CPU, machine types, networks, storage, migratability)")).action(
+    call("facts", (_o, [host]) => ({ host: host ?? "" }), renderFacts),
+  );
+  client(
+    program
+      .command("cpu-baseline [hosts...]")
+      .description("per group of hosts, the guest CPU every host in it can run (libvirt's hypervisor-cpu-baseline), to define guests that move anywhere"),
+  ).action(call("cpuBaseline", (_o, hosts) => (hosts.length > 0 ? { hosts } : {}), renderCpuBaseline));
   client(program.command("version").description("orchestrator version")).action(
     call(
       "version",

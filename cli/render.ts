@@ -42,6 +42,11 @@ export function renderStatus(d: StatusReply): string {
       `  the mapping read at ${time(m.loadedAt ?? undefined)} stays in force (${m.hosts} hosts)`,
     );
   for (const w of m.warnings) out.push(`host_mapping warning: ${w}`);
+  // Facts: a host without them receives no VM whose facts are known (DEST_FACTS_UNKNOWN).
+  const noFacts = d.hosts.filter((h) => h.facts === false).map((h) => h.host);
+  if (noFacts.length > 0) out.push("", `hosts without facts (receive no VM whose facts are known): ${noFacts.join(", ")}`);
+  const stuck = d.hosts.filter((h) => (h.notMigratable ?? 0) > 0);
+  if (stuck.length > 0) out.push(`VMs that cannot live-migrate: ${stuck.map((h) => `${h.host} ${h.notMigratable}`).join(", ")} (ballast facts <host>)`);
   return out.join("\n");
 }
 
@@ -86,9 +91,26 @@ export function renderHistory(rows: readonly MigrationRecord[]): string {
       r.stats?.durationMs !== undefined ? `${(r.stats.durationMs / 1000).toFixed(1)}s` : "-",
       r.stats?.downtimeMs !== undefined ? `${r.stats.downtimeMs}ms` : "-",
       r.stats?.dataTotalBytes !== undefined ? `${(r.stats.dataTotalBytes / 2 ** 20).toFixed(0)}MiB` : "-",
-      r.error ?? r.reason,
+      [r.error ?? r.reason, ...migrationNotes(r)].join("; "),
     ]),
   );
+}
+
+/** What a record says of the migration's disks, check and time limit, in short words. */
+function migrationNotes(r: MigrationRecord): string[] {
+  const out: string[] = [];
+  if (r.checked && r.checked.result !== "ok" && r.state !== "SKIPPED") out.push(`destination check: ${r.checked.result}`);
+  if (r.copyDisks?.length) out.push(`copied ${r.copyDisks.join(",")}${r.diskBytes !== undefined ? ` (${(r.diskBytes / 2 ** 20).toFixed(0)}MiB)` : ""}`);
+  if (r.timeoutS !== undefined) out.push(`limit ${r.timeoutS}s${r.postcopy ? " then post-copy" : ""}`);
+  if (r.postcopySwitched) out.push("switched to post-copy");
+  const sd = r.sourceDisks;
+  if (sd) {
+    if (sd.removed?.length) out.push(`source copies removed: ${sd.removed.join(", ")}`);
+    if (sd.kept?.length) out.push(`source copies kept on ${r.source}: ${sd.kept.join(", ")}`);
+    if (!sd.removed && !sd.kept) out.push(`source copies on ${r.source} (${sd.policy}): waiting for ${r.destination} to list it running`);
+    if (sd.error) out.push(sd.error);
+  }
+  return out;
 }
 
 export function renderDecisions(rows: readonly LoggedDecision[]): string {
@@ -105,6 +127,21 @@ export function renderExplain(d: ExplainReply): string {
     `why here: ${d.whyHere}`,
     ...(d.cpuLevels ? [`CPU levels: ${d.cpuLevels}`] : []),
   ];
+  if (d.facts === null) out.push("facts: none held (its agent publishes none, or not yet)");
+  else if (d.facts) {
+    const f = d.facts;
+    out.push(
+      f.migratable
+        ? `facts (from ${f.host}): migratable${f.localDisks.length ? `; local disks (copied when it moves, per local_disks): ${f.localDisks.join(", ")}` : ""}`
+        : `facts (from ${f.host}): NOT migratable: ${f.reasons.map((r) => `${r.code}: ${r.detail}`).join("; ")}`,
+    );
+  }
+  for (const p of d.incompatible ?? []) out.push(`refused by ${p.destination} since ${time(p.since)}: ${p.error}`);
+  if (d.movable && !d.movable.ok) out.push(`may not move now: ${d.movable.code}: ${d.movable.message}`);
+  if (d.destinations?.length) {
+    out.push(`where it could go now${d.bestDestination ? ` (best: ${d.bestDestination})` : " (nowhere)"}:`);
+    for (const h of d.destinations) out.push(`  ${h.host}: ${h.code} ${h.message}`);
+  }
   const decisions = d.lastCycles.decisions;
   out.push(
     decisions.length ? `last cycles (${d.lastCycles.from}..${d.lastCycles.to}):` : `no decisions about it in cycles ${d.lastCycles.from}..${d.lastCycles.to}`,

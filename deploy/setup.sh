@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Ballast needs on Debian 12 (as root), then builds it.
 #   deploy/setup.sh          runtime: nats-server, node modules, build
-#   deploy/setup.sh --test   also what the test suite uses: the libvirt lab (libvirtd, QEMU,
+#   deploy/setup.sh --test   also what the test suite uses: the libvirt lab (libvirtd, QEMU, qemu-img,
 #                            a guest kernel and busybox), openssh-server, chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ done
 
 pkgs=(nats-server ca-certificates)
 if [ "$want_test" = 1 ]; then
-  pkgs+=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static
+  pkgs+=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils xz-utils busybox-static
          iproute2 cpio procps openssh-server openssh-client chromium systemd)
 fi
 

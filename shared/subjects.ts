@@ -18,6 +18,16 @@ export const agentSubjects = (host: string) => ({
   migrate: `${SUBJECT_PREFIX}.agent.${host}.migrate`,
   /** Request/reply: AbortRequest -> AbortResult. */
   abort: `${SUBJECT_PREFIX}.agent.${host}.abort`,
+  /** Agent publishes AgentFacts on start and whenever they change. */
+  facts: `${SUBJECT_PREFIX}.agent.${host}.facts`,
+  /** Request/reply: FactsRequest -> AgentFacts (the newest facts, collected now if none yet). */
+  getFacts: `${SUBJECT_PREFIX}.agent.${host}.get-facts`,
+  /** Request/reply: CheckIncomingRequest -> CheckIncomingResult (the destination's own check before a move). */
+  checkIncoming: `${SUBJECT_PREFIX}.agent.${host}.check-incoming`,
+  /** Request/reply: CpuBaselineRequest -> CpuBaselineResult (libvirt's hypervisor-cpu-baseline on this host). */
+  cpuBaseline: `${SUBJECT_PREFIX}.agent.${host}.cpu-baseline`,
+  /** Request/reply: RemoveDisksRequest -> RemoveDisksResult (the source copies of a moved VM's local disks). */
+  removeDisks: `${SUBJECT_PREFIX}.agent.${host}.remove-disks`,
 });
 
 /** Wildcards the orchestrator subscribes to. */
@@ -25,6 +35,7 @@ export const allAgents = {
   metrics: `${SUBJECT_PREFIX}.agent.*.metrics`,
   heartbeat: `${SUBJECT_PREFIX}.agent.*.heartbeat`,
   events: `${SUBJECT_PREFIX}.agent.*.events`,
+  facts: `${SUBJECT_PREFIX}.agent.*.facts`,
 };
 
 /** Host id from a concrete agent subject (`ballast.agent.<host>.<kind>`), or undefined. */
@@ -50,6 +61,8 @@ export const orchestratorSubjects = {
   explain: `${SUBJECT_PREFIX}.orch.explain`,
   snapshot: `${SUBJECT_PREFIX}.orch.snapshot`,
   version: `${SUBJECT_PREFIX}.orch.version`,
+  cpuBaseline: `${SUBJECT_PREFIX}.orch.cpu-baseline`,
+  facts: `${SUBJECT_PREFIX}.orch.facts`,
   /** Orchestrator publishes OrchestratorEvents (decisions, dispatches, outcomes). */
   events: `${SUBJECT_PREFIX}.orch.events`,
 } as const;
@@ -64,7 +77,8 @@ export type OrchestratorEndpoint = Exclude<keyof typeof orchestratorSubjects, "e
 export const ORCH_INSTANCE_PREFIX = `${SUBJECT_PREFIX}.orch.instance`;
 
 export function orchestratorInstanceSubject(instance: string, endpoint: OrchestratorEndpoint): string {
-  return `${ORCH_INSTANCE_PREFIX}.${instance}.${endpoint}`;
+  // The same last token as the shared subject (`cpu-baseline`, not the map's key `cpuBaseline`).
+  return `${ORCH_INSTANCE_PREFIX}.${instance}.${orchestratorSubjects[endpoint].slice(`${SUBJECT_PREFIX}.orch.`.length)}`;
 }
 
 /** Internal traffic between HA orchestrators (the replicated decision log); no operator publishes here. */

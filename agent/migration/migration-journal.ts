@@ -24,6 +24,13 @@ export const JournalEntry = z
     destinationAddress: MigrationAddress,
     /** The request's own time limit, as sent (part of the request's identity). */
     timeoutS: z.number().int().positive().optional(),
+    /** The request's copyStorage, when true (part of the request's identity). */
+    copyStorage: z.boolean().optional(),
+    /** Started with post-copy allowed: at the deadline it is switched to post-copy before it is aborted. */
+    postcopy: z.boolean().optional(),
+    /** Local disks copied with the VM, and their bytes (for the accepted answer given again after a restart). */
+    copyDisks: z.array(z.string()).max(64).optional(),
+    diskBytes: z.number().int().min(0).optional(),
     /** When the agent accepted it, ms since the epoch. */
     startedAt: z.number(),
     /** Past this (ms since the epoch) a job still running is aborted, as migration.timeout says. */

@@ -11,6 +11,7 @@ import type {
   MigrationStats,
 } from "../../shared/schemas/agent-api.js";
 import { err, ok, type Err, type ErrorCode, type Reply } from "../../shared/schemas/envelope.js";
+import type { VmFacts } from "../../shared/schemas/facts.js";
 import type { Clock } from "../ports/clock.js";
 import { MigrationUnobservedError, type Hypervisor, type MigrationProgress, type OutgoingMigrationState } from "../ports/hypervisor.js";
 import type { JournalEntry, MigrationJournal } from "./migration-journal.js";
@@ -32,8 +33,21 @@ export interface MigrationManagerOptions {
   logger: Logger;
   /** Outgoing migrations at once; more are refused with BUSY. */
   maxConcurrent: number;
-  /** Default time limit of one migration, ms (a request may override it with timeoutS). */
+  /**
+   * Time limit of one migration, ms (a request may override it with timeoutS). With `limits`,
+   * the fixed part (migration.timeout) to which the scaled copy time is added.
+   */
   timeoutMs: number;
+  /**
+   * How the time limit scales and what happens at it (migration.bandwidth_mibs, timeout_factor,
+   * on_timeout). Absent: a fixed limit of `timeoutMs`, aborted when exceeded.
+   */
+  limits?: MigrationLimits;
+  /**
+   * The source VM's facts (disks, verdict), read before a migration is accepted. Absent: no
+   * facts checks (every disk taken for shared), as before facts existed.
+   */
+  vmFacts?: (vm: string) => Promise<VmFacts | undefined>;
   /** Receives every MigrationEvent (the NATS side publishes them). */
   onEvent: (e: MigrationEvent) => void;
   /**
@@ -52,8 +66,32 @@ export interface MigrationManagerOptions {
   settlePollMs?: number;
 }
 
+export interface MigrationLimits {
+  bandwidthMibs: number;
+  timeoutFactor: number;
+  onTimeout: "abort" | "postcopy";
+}
+
+/**
+ * A migration's time limit, seconds: the fixed part plus `factor` times the ideal copy time of
+ * its memory and the local disk bytes it copies at the configured bandwidth (pre-copy sends busy
+ * memory more than once, and the disks' dirty blocks again).
+ */
+export function scaledTimeoutS(fixedS: number, l: Pick<MigrationLimits, "bandwidthMibs" | "timeoutFactor">, memMiB: number, diskBytes: number): number {
+  return Math.ceil(fixedS + (l.timeoutFactor * (memMiB + diskBytes / MiB)) / l.bandwidthMibs);
+}
+
+const MiB = 1024 * 1024;
+
+/** The local writable disks of a VM: what `--copy-storage-all` must copy. */
+export function disksToCopy(f: VmFacts): VmFacts["disks"] {
+  return f.disks.filter((d) => !d.shared && !d.readonly && d.source !== undefined);
+}
+
 interface Running {
   info: MigrationInfo;
+  /** What the accepted answer says of the copy and the limit. */
+  plan: MovePlan;
   entry: JournalEntry;
   abortRequested: boolean;
   /** Aborted on stop: stop watching, leave the job to the hypervisor. */
@@ -75,15 +113,25 @@ const TRANSIENT: ReadonlySet<ErrorCode> = new Set(["BUSY", "ALREADY_MIGRATING", 
  * different time limit is a different command, and answering it with the earlier one would
  * silently drop the new limit.
  */
-const IDENTITY = ["vm", "destination", "destinationAddress", "timeoutS"] as const;
+const IDENTITY = ["vm", "destination", "destinationAddress", "timeoutS", "copyStorage"] as const;
 type RequestIdentity = Pick<MigrateRequest, (typeof IDENTITY)[number]>;
 
+/** copyStorage false and absent are one value ("do not copy"); true is another command. */
 const identityOf = (r: RequestIdentity): RequestIdentity => ({
   vm: r.vm,
   destination: r.destination,
   destinationAddress: r.destinationAddress,
   ...(r.timeoutS !== undefined ? { timeoutS: r.timeoutS } : {}),
+  ...(r.copyStorage === true ? { copyStorage: true } : {}),
 });
+
+/** How an accepted migration runs: its limit, the disks it copies, post-copy allowed. */
+interface MovePlan {
+  timeoutMs: number;
+  copyDisks: string[];
+  diskBytes: number;
+  postcopy: boolean;
+}
 
 /** What differs between the request first seen under an id and a later one, by field. */
 function differences(was: RequestIdentity, now: RequestIdentity): Record<string, { was: unknown; now: unknown }> {
@@ -121,7 +169,7 @@ export class MigrationManager {
   request(req: MigrateRequest): Promise<Reply<MigrateAccepted>> {
     const known = this.answers.get(req.requestId) ?? this.pending.get(req.requestId);
     if (known) {
-      const diff = differences(known.req, req);
+      const diff = differences(known.req, identityOf(req));
       if (Object.keys(diff).length > 0) {
         this.o.logger.warn({ requestId: req.requestId, differences: diff }, "request id reused for a different migrate request, refused");
         return Promise.resolve(conflict(req.requestId, diff));
@@ -165,11 +213,17 @@ export class MigrationManager {
       this.active.delete(req.vm);
       return err("VM_NOT_RUNNING", `VM ${req.vm} on ${host} is ${dom.state}, not running`);
     }
+    const planned = await this.planMove(req, dom.memMiB);
+    if (!planned.ok) {
+      this.active.delete(req.vm);
+      return planned;
+    }
+    const plan = planned.data;
     if (this.detached) {
       this.active.delete(req.vm);
       return err("BUSY", `the agent of ${host} is stopping; send the request again once it is back`);
     }
-    const timeoutMs = (req.timeoutS !== undefined ? req.timeoutS * 1000 : undefined) ?? this.o.timeoutMs;
+    const { timeoutMs } = plan;
     const startedAt = this.o.clock.now();
     const info: MigrationInfo = {
       requestId: req.requestId,
@@ -180,8 +234,15 @@ export class MigrationManager {
       phase: "accepted",
       startedAt,
     };
-    const entry: JournalEntry = { requestId: req.requestId, ...identityOf(req), startedAt, deadline: startedAt + timeoutMs };
-    const run: Running = { info, entry, abortRequested: false, detach: new AbortController(), done: Promise.resolve() };
+    const entry: JournalEntry = {
+      requestId: req.requestId,
+      ...identityOf(req),
+      ...(plan.postcopy ? { postcopy: true } : {}),
+      ...(plan.copyDisks.length > 0 ? { copyDisks: plan.copyDisks, diskBytes: plan.diskBytes } : {}),
+      startedAt,
+      deadline: startedAt + timeoutMs,
+    };
+    const run: Running = { info, plan, entry, abortRequested: false, detach: new AbortController(), done: Promise.resolve() };
     this.active.set(req.vm, run);
     this.recent.set(req.requestId, info);
     this.noteEpoch(req.epoch);
@@ -189,11 +250,60 @@ export class MigrationManager {
     // start knows a migration of this VM may be under way.
     this.o.journal?.put(entry);
     run.done = this.execute(run, timeoutMs);
-    return ok(this.accepted(info));
+    return ok(this.accepted(info, plan));
   }
 
-  private accepted(info: MigrationInfo): MigrateAccepted {
-    return { requestId: info.requestId, vm: info.vm, source: info.source, destination: info.destination, accepted: true as const };
+  /**
+   * What the VM's facts allow and how it moves: refused when not migratable, or when it has
+   * local disks and the request does not allow copying them; else its copied disks, its time
+   * limit (the request's, or scaled from memory and disk bytes) and whether post-copy is allowed.
+   */
+  private async planMove(req: MigrateRequest, memMiB: number): Promise<Reply<MovePlan>> {
+    const { limits } = this.o;
+    let facts: VmFacts | undefined;
+    if (this.o.vmFacts) {
+      // Without facts the VM moves as before facts existed (every disk taken for shared): a local
+      // disk then makes libvirt refuse at once, which costs a failed migration, never data.
+      try {
+        facts = await this.o.vmFacts(req.vm);
+        if (!facts) this.o.logger.warn({ vm: req.vm }, "no facts of the VM; migrating it without disk copy");
+      } catch (e) {
+        this.o.logger.warn({ vm: req.vm, err: describeError(e) }, "cannot read the VM's facts; migrating it without disk copy");
+      }
+    }
+    if (facts && !facts.migratable)
+      return err("NOT_MIGRATABLE", `VM ${req.vm} cannot be live-migrated: ${facts.reasons.map((r) => `${r.code} ${r.detail}`).join("; ")}`, {
+        reasons: facts.reasons,
+      });
+    const local = facts ? disksToCopy(facts) : [];
+    if (local.length > 0 && req.copyStorage !== true)
+      return err(
+        "LOCAL_DISKS",
+        `VM ${req.vm} has local disks (${local.map((d) => `${d.target} ${d.source ?? ""}`.trim()).join(", ")}) and the request does not allow copying them`,
+        { disks: local.map((d) => ({ target: d.target, source: d.source })) },
+      );
+    const diskBytes = local.reduce((sum, d) => sum + (d.allocationBytes ?? d.capacityBytes ?? 0), 0);
+    const postcopy = limits?.onTimeout === "postcopy" && local.length === 0;
+    const timeoutMs =
+      req.timeoutS !== undefined ? req.timeoutS * 1000 : limits ? scaledTimeoutS(this.o.timeoutMs / 1000, limits, memMiB, diskBytes) * 1000 : this.o.timeoutMs;
+    return ok({ timeoutMs, copyDisks: local.map((d) => d.target), diskBytes, postcopy });
+  }
+
+  private accepted(info: MigrationInfo, plan?: MovePlan): MigrateAccepted {
+    return {
+      requestId: info.requestId,
+      vm: info.vm,
+      source: info.source,
+      destination: info.destination,
+      accepted: true as const,
+      ...(plan
+        ? {
+            timeoutS: Math.ceil(plan.timeoutMs / 1000),
+            ...(plan.copyDisks.length > 0 ? { copyDisks: plan.copyDisks, diskBytes: plan.diskBytes } : {}),
+            ...(plan.postcopy ? { postcopy: true } : {}),
+          }
+        : {}),
+    };
   }
 
   /**
@@ -229,8 +339,25 @@ export class MigrationManager {
       this.emit(this.event("migration.progress", info, { progress: Math.min(100, Math.max(0, p.percent)) }));
     };
     let timedOut = false;
+    let switched = false;
+    const { plan } = run;
     const timer = clock.sleep(timeoutMs, stop.signal).then(
-      () => {
+      async () => {
+        // on_timeout: postcopy. The guest then runs on the destination and fetches the rest of
+        // its memory from here: the migration ends for sure, instead of being aborted.
+        if (plan.postcopy) {
+          try {
+            await hypervisor.startPostcopy(info.vm);
+            switched = true;
+            logger.warn(
+              { vm: info.vm, requestId: info.requestId, timeoutS: Math.round(timeoutMs / 1000) },
+              "migration past its time limit; switched to post-copy",
+            );
+            return;
+          } catch (e) {
+            logger.warn({ vm: info.vm, requestId: info.requestId, err: describeError(e) }, "switch to post-copy failed; aborting the migration");
+          }
+        }
         timedOut = true;
         stop.abort(new Error("timeout"));
       },
@@ -241,10 +368,18 @@ export class MigrationManager {
       const stats = await hypervisor.migrate(
         info.vm,
         { host: info.destination, address: info.destinationAddress },
-        { timeoutMs, signal: stop.signal, detach: run.detach.signal },
+        {
+          // With post-copy allowed the limit is ours (timer above): the driver's own hard limit
+          // leaves the post-copy phase room to finish.
+          timeoutMs: plan.postcopy ? timeoutMs * 2 + 60_000 : timeoutMs,
+          signal: stop.signal,
+          detach: run.detach.signal,
+          ...(plan.copyDisks.length > 0 ? { copyDisks: plan.copyDisks } : {}),
+          ...(plan.postcopy ? { postcopy: true } : {}),
+        },
         onProgress,
       );
-      this.finish(run, "succeeded", { stats: { ...stats, durationMs: stats.durationMs ?? clock.now() - t0 } });
+      this.finish(run, "succeeded", { stats: { ...stats, durationMs: stats.durationMs ?? clock.now() - t0, ...(switched ? { postcopy: true } : {}) } });
     } catch (e) {
       if (e instanceof MigrationUnobservedError && !timedOut && !run.abortRequested) {
         unobserved = e;
@@ -291,6 +426,7 @@ export class MigrationManager {
     info.phase = "running";
     const every = this.o.settlePollMs ?? 2000;
     let timedOut = false;
+    let switched = false;
     let quiet = 0;
     let lastErr: string | undefined;
     for (;;) {
@@ -307,15 +443,26 @@ export class MigrationManager {
       }
       if (run.detach.signal.aborted) return;
       if (s && (!s.present || (s.state === "shutoff" && s.reason === "migrated"))) {
-        this.finish(run, "succeeded", {});
+        this.finish(run, "succeeded", switched ? { stats: { durationMs: clock.now() - entry.startedAt, postcopy: true } } : {});
         return;
       }
       if (s?.present && s.jobActive) {
         quiet = 0;
-        if (!timedOut && clock.now() > entry.deadline) {
-          timedOut = true;
-          logger.warn({ vm: info.vm, requestId: info.requestId }, "migration past its time limit; aborting it");
-          await hypervisor.abortMigration(info.vm).catch((e: unknown) => logger.warn({ vm: info.vm, err: describeError(e) }, "abort failed"));
+        if (!timedOut && !switched && clock.now() > entry.deadline) {
+          if (entry.postcopy) {
+            try {
+              await hypervisor.startPostcopy(info.vm);
+              switched = true;
+              logger.warn({ vm: info.vm, requestId: info.requestId }, "migration past its time limit; switched to post-copy");
+            } catch (e) {
+              logger.warn({ vm: info.vm, requestId: info.requestId, err: describeError(e) }, "switch to post-copy failed; aborting the migration");
+            }
+          }
+          if (!switched) {
+            timedOut = true;
+            logger.warn({ vm: info.vm, requestId: info.requestId }, "migration past its time limit; aborting it");
+            await hypervisor.abortMigration(info.vm).catch((e: unknown) => logger.warn({ vm: info.vm, err: describeError(e) }, "abort failed"));
+          }
         }
       } else if (s?.present && ++quiet >= 2) {
         const where = `${info.vm} is still on ${host} (${s.state}${s.reason ? `, ${s.reason}` : ""})`;
@@ -391,7 +538,13 @@ export class MigrationManager {
         phase: "running",
         startedAt: entry.startedAt,
       };
-      this.answers.set(entry.requestId, { req: identityOf(entry), answer: ok(this.accepted(info)) });
+      const plan: MovePlan = {
+        timeoutMs: entry.deadline - entry.startedAt,
+        copyDisks: entry.copyDisks ?? [],
+        diskBytes: entry.diskBytes ?? 0,
+        postcopy: entry.postcopy === true,
+      };
+      this.answers.set(entry.requestId, { req: identityOf(entry), answer: ok(this.accepted(info, plan)) });
       this.recent.set(entry.requestId, info);
       const out = entry.outcome;
       if (out) {
@@ -403,7 +556,7 @@ export class MigrationManager {
         this.emit(out);
         continue;
       }
-      const run: Running = { info, entry, abortRequested: false, detach: new AbortController(), done: Promise.resolve() };
+      const run: Running = { info, plan, entry, abortRequested: false, detach: new AbortController(), done: Promise.resolve() };
       this.active.set(entry.vm, run);
       logger.info(
         { vm: entry.vm, requestId: entry.requestId, destination: entry.destination, journal: journal.where },

@@ -7,10 +7,17 @@ import {
   type AbortRequest,
   type AbortResult,
   type AgentStatus,
+  type CheckIncomingRequest,
+  type CheckIncomingResult,
+  type CpuBaselineRequest,
+  type CpuBaselineResult,
   type MigrateAccepted,
   type MigrateRequest,
   type Pong,
+  type RemoveDisksRequest,
+  type RemoveDisksResult,
 } from "../../shared/schemas/agent-api.js";
+import type { AgentFacts } from "../../shared/schemas/facts.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import { serviceErrorCounter, withServiceErrorHeaders } from "../../shared/nats/service-errors.js";
 
@@ -20,11 +27,15 @@ export interface AgentHandlers {
   status(): AgentStatus;
   migrate(req: MigrateRequest): Promise<MigrateAccepted>;
   abort(req: AbortRequest): Promise<AbortResult>;
+  getFacts(): Promise<AgentFacts>;
+  checkIncoming(req: CheckIncomingRequest): Promise<CheckIncomingResult>;
+  cpuBaseline(req: CpuBaselineRequest): Promise<CpuBaselineResult>;
+  removeDisks(req: RemoveDisksRequest): Promise<RemoveDisksResult>;
 }
 
 /**
  * Registers the agent as a NATS service ("ballast-agent", one instance per host) so `$SRV.PING`,
- * `$SRV.INFO` and `$SRV.STATS` discovery and `nats micro ls` see it, with the four request/reply
+ * `$SRV.INFO` and `$SRV.STATS` discovery and `nats micro ls` see it, with its request/reply
  * endpoints on the subjects of agentSubjects(host). Every request gets the JSON envelope.
  */
 export async function registerAgentService(
@@ -45,6 +56,10 @@ export async function registerAgentService(
     status: jsonHandler(AgentApi.status.request, () => handlers.status(), logger, "status"),
     migrate: jsonHandler(AgentApi.migrate.request, (req) => handlers.migrate(req), logger, "migrate"),
     abort: jsonHandler(AgentApi.abort.request, (req) => handlers.abort(req), logger, "abort"),
+    getFacts: jsonHandler(AgentApi.getFacts.request, () => handlers.getFacts(), logger, "getFacts"),
+    checkIncoming: jsonHandler(AgentApi.checkIncoming.request, (req) => handlers.checkIncoming(req), logger, "checkIncoming"),
+    cpuBaseline: jsonHandler(AgentApi.cpuBaseline.request, (req) => handlers.cpuBaseline(req), logger, "cpuBaseline"),
+    removeDisks: jsonHandler(AgentApi.removeDisks.request, (req) => handlers.removeDisks(req), logger, "removeDisks"),
   };
   // Error replies count in $SRV.STATS as the orchestrator's do (the library counts only handlers
   // that throw, and Ballast's answer every error with an envelope).

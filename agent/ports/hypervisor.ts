@@ -1,4 +1,4 @@
-import type { MigrationStats } from "../../shared/schemas/agent-api.js";
+import type { CheckIncomingRequest, CheckIncomingResult, CpuBaselineResult, MigrationStats, RemoveDisksResult } from "../../shared/schemas/agent-api.js";
 import type { VmState } from "../../shared/schemas/vm.js";
 
 /** One domain as the driver reads it: raw counters, no derived rates. */
@@ -30,6 +30,16 @@ export interface MigrateOptions {
    * how the job ended.
    */
   detach?: AbortSignal;
+  /**
+   * Target names of the local disks to copy with the VM (`--copy-storage-all --migrate-disks
+   * vda,vdb`); absent or empty: no disk is copied (shared storage).
+   */
+  copyDisks?: readonly string[];
+  /**
+   * Start with post-copy allowed (`--postcopy`), so the caller can switch with `startPostcopy`
+   * at its time limit instead of aborting. Never together with copyDisks.
+   */
+  postcopy?: boolean;
 }
 
 export interface MigrationProgress {
@@ -67,6 +77,9 @@ export class MigrationUnobservedError extends Error {
   }
 }
 
+/** One failed destination check: a CheckIncomingResult refusal. */
+export type IncomingRefusal = CheckIncomingResult["refusals"][number];
+
 /**
  * The hypervisor one agent manages. `migrate` resolves with statistics when the VM runs on the
  * destination, and throws HypervisorError carrying libvirt's own error text otherwise.
@@ -80,4 +93,24 @@ export interface Hypervisor {
   abortMigration(vm: string): Promise<void>;
   /** The VM's state and job on this (the source) host, to settle a migration nobody watched to its end. */
   inspectMigration(vm: string): Promise<OutgoingMigrationState>;
+  /**
+   * Switches the running migration of `vm` to post-copy (`virsh migrate-postcopy`); it must have
+   * been started with `postcopy`. Throws HypervisorError when libvirt refuses.
+   */
+  startPostcopy(vm: string): Promise<void>;
+  /**
+   * The checks only this (the destination) hypervisor can make of a VM that would come here: its
+   * CPU definition (libvirt's own comparison), its networks, the paths of its shared disks, and,
+   * when its local disks are to be copied, that their paths are free here and that the hypervisor
+   * can create them. Machine type, bridges, memory and huge pages are checked by the caller from
+   * the host's facts (incomingRefusals). Resolves with every refusal found; empty: all passed.
+   */
+  checkIncoming(req: CheckIncomingRequest): Promise<IncomingRefusal[]>;
+  /** libvirt's CPU baseline of the given `<cpu>` elements (a guest CPU every one of them can run). */
+  cpuBaseline(cpus: readonly string[]): Promise<CpuBaselineResult>;
+  /**
+   * Removes the disk files of a VM that moved away. Throws BallastError VM_STILL_DEFINED while
+   * the VM is still defined or listed here; otherwise reports each path removed or kept (and why).
+   */
+  removeDisks(vm: string, paths: readonly string[]): Promise<RemoveDisksResult>;
 }

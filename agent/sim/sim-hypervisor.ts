@@ -1,12 +1,14 @@
-import { SimConfig, SimVm, type SimConfigInput, type SimCpu, type SimVmInput } from "../../shared/config/agent-config.js";
-import { HypervisorError, ValidationError } from "../../shared/errors.js";
-import type { MigrationStats } from "../../shared/schemas/agent-api.js";
+import { SimConfig, SimVm, type SimConfigInput, type SimCpu, type SimVmFacts, type SimVmInput } from "../../shared/config/agent-config.js";
+import { BallastError, HypervisorError, ValidationError } from "../../shared/errors.js";
+import type { CheckIncomingRequest, CpuBaselineResult, MigrationStats, RemoveDisksResult } from "../../shared/schemas/agent-api.js";
+import type { HostFacts, VmFacts } from "../../shared/schemas/facts.js";
 import type { VmState } from "../../shared/schemas/vm.js";
 import type { Clock } from "../ports/clock.js";
 import {
   MigrationUnobservedError,
   type DomainStats,
   type Hypervisor,
+  type IncomingRefusal,
   type MigrateOptions,
   type MigrationProgress,
   type MigrationTarget,
@@ -15,6 +17,8 @@ import {
 import { cpuAt } from "./cpu-pattern.js";
 import { planMigration, seededRandom } from "./migration-model.js";
 import type { SimFabric } from "./sim-fabric.js";
+import { simHostFacts, simIncomingRefusals, simVmFacts } from "./sim-facts.js";
+import { parseCpuBaseline } from "../virsh/parse-cpu-baseline.js";
 
 // A simulated hypervisor: a product feature (demo, simulator, scale tests), not a test double.
 // All timing comes from the injected Clock, all chance from a seeded PRNG, so a run is
@@ -34,7 +38,8 @@ interface VmRecord {
   patternStartMs: number;
   cpuTimeNs: number;
   cpuReadAtMs: number;
-  migration?: { abort: AbortController; aborted: boolean };
+  facts?: SimVmFacts;
+  migration?: { abort: AbortController; aborted: boolean; postcopy: boolean; switched: boolean };
 }
 
 /** What `vms()` shows of a simulated VM. */
@@ -68,6 +73,9 @@ export class SimHypervisor implements Hypervisor {
   private readonly vmsByName = new Map<string, VmRecord>();
   private readonly random: () => number;
   private running = false;
+  /** Disk files on this host (local disks of its VMs, copies that arrived, sources left behind). */
+  private readonly files = new Set<string>();
+  private readonly hostFactsNow: HostFacts;
 
   constructor(o: SimHypervisorOptions) {
     this.host = o.host;
@@ -75,6 +83,7 @@ export class SimHypervisor implements Hypervisor {
     this.clock = o.clock;
     this.fabric = o.fabric;
     this.random = seededRandom(this.config.seed);
+    this.hostFactsNow = simHostFacts(this.config.facts);
     for (const vm of this.config.vms) this.addVm(vm);
   }
 
@@ -112,7 +121,10 @@ export class SimHypervisor implements Hypervisor {
       patternStartMs: now,
       cpuTimeNs: 0,
       cpuReadAtMs: now,
+      ...(vm.facts ? { facts: vm.facts } : {}),
     });
+    // Only VMs configured with facts can have disks (scale tests add many VMs without).
+    if (vm.facts) for (const d of simVmFacts(vm.name, vm.facts, this.hostFactsNow).disks) if (!d.shared && d.source !== undefined) this.files.add(d.source);
   }
 
   removeVm(name: string): boolean {
@@ -190,16 +202,26 @@ export class SimHypervisor implements Hypervisor {
     if (vm.state !== "running") throw new HypervisorError("Requested operation is not valid: domain is not running");
     if (vm.migration) throw new HypervisorError(`Requested operation is not valid: domain '${vmName}' has a migration job running`);
     this.destinationFor(target, vmName);
+    const local = vm.facts ? simVmFacts(vm.name, vm.facts, this.hostFactsNow).disks.filter((d) => !d.shared && !d.readonly && d.source !== undefined) : [];
+    const copy = new Set(opts.copyDisks ?? []);
+    const uncopied = local.find((d) => !copy.has(d.target));
+    // As libvirt: without the copy, the destination QEMU cannot open a disk that is not there.
+    if (uncopied) throw new HypervisorError(`Cannot access storage file '${uncopied.source}': No such file or directory`);
+    const copyBytes = local.reduce((sum, d) => sum + (d.allocationBytes ?? 0), 0);
 
-    const plan = planMigration({ memMiB: vm.memMiB, dirtyRateMiBs: vm.dirtyRateMiBs, speedMiBs: this.config.migration_mibs });
+    const memPlan = planMigration({ memMiB: vm.memMiB, dirtyRateMiBs: vm.dirtyRateMiBs, speedMiBs: this.config.migration_mibs });
+    // Disks are copied (mirrored) before the memory's pre-copy ends: their bytes add to the copy time.
+    const diskMs = (copyBytes / MiB / this.config.migration_mibs) * 1000;
+    const plan = { ...memPlan, precopyMs: memPlan.precopyMs + diskMs, totalMs: memPlan.totalMs + diskMs, bytesSent: memPlan.bytesSent + copyBytes };
     // Decide up front (one draw per migration) so the sequence of outcomes depends on the seed only.
     const failAt = this.random() < this.config.migration_fail_rate ? 0.1 + 0.8 * this.random() : undefined;
     const abort = new AbortController();
     const onOuterAbort = () => abort.abort(opts.signal?.reason);
     opts.signal?.addEventListener("abort", onOuterAbort, { once: true });
-    vm.migration = { abort, aborted: false };
+    vm.migration = { abort, aborted: false, postcopy: opts.postcopy === true, switched: false };
     let watching = true;
-    const job = this.copy(vm, target, plan, failAt, abort, startedAt, (p) => {
+    const copied = local.map((d) => d.source!);
+    const job = this.copy(vm, target, plan, copied, failAt, abort, startedAt, (p) => {
       if (watching) onProgress?.(p);
     }).finally(() => {
       opts.signal?.removeEventListener("abort", onOuterAbort);
@@ -226,6 +248,8 @@ export class SimHypervisor implements Hypervisor {
     vm: VmRecord,
     target: MigrationTarget,
     plan: ReturnType<typeof planMigration>,
+    /** Disk files copied: they exist on the destination afterwards. */
+    copied: readonly string[],
     failAt: number | undefined,
     abort: AbortController,
     startedAt: number,
@@ -236,6 +260,8 @@ export class SimHypervisor implements Hypervisor {
       await this.clock.sleep(this.config.start_delay_s * 1000, abort.signal);
       const steps = Math.max(1, Math.min(100, Math.ceil(plan.precopyMs / 1000)));
       for (let i = 1; i <= steps; i++) {
+        // Switched to post-copy: the guest runs on the destination at once; the rest follows.
+        if (vm.migration?.switched) break;
         await this.clock.sleep(plan.precopyMs / steps, abort.signal);
         const fraction = i / steps;
         if (failAt !== undefined && fraction >= failAt) throw new HypervisorError("operation failed: job 'migration out' unexpectedly failed");
@@ -252,6 +278,8 @@ export class SimHypervisor implements Hypervisor {
       this.accrueCpu(vm);
       this.vmsByName.delete(vmName);
       vm.migration = undefined;
+      // The copies now exist on the destination; the source files stay (as with libvirt) until removeDisks.
+      for (const f of copied) dest.files.add(f);
       dest.receive(vm);
       return {
         durationMs: this.clock.now() - startedAt,
@@ -271,6 +299,63 @@ export class SimHypervisor implements Hypervisor {
       }
       throw e;
     }
+  }
+
+  async startPostcopy(vmName: string): Promise<void> {
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) throw new HypervisorError(`failed to get domain '${vmName}'`);
+    if (!vm.migration) throw new HypervisorError("Requested operation is not valid: no job is active on the domain");
+    if (!vm.migration.postcopy)
+      throw new HypervisorError("Requested operation is not valid: switching to post-copy requires migration to be started with VIR_MIGRATE_POSTCOPY flag");
+    vm.migration.switched = true;
+  }
+
+  async checkIncoming(req: CheckIncomingRequest): Promise<IncomingRefusal[]> {
+    return simIncomingRefusals(req, this.hostFactsNow, this.files);
+  }
+
+  /** Features every given CPU offers; the model when they all name the same one, else qemu64. */
+  async cpuBaseline(cpus: readonly string[]): Promise<CpuBaselineResult> {
+    const parsed = cpus.map(parseCpuBaseline);
+    const models = new Set(parsed.map((p) => p.model));
+    const model = models.size === 1 ? (parsed[0]?.model ?? "qemu64") : "qemu64";
+    const features = (parsed[0]?.features ?? []).filter((f) => parsed.every((p) => p.features.includes(f)));
+    const xml = [
+      `<cpu mode='custom' match='exact'>`,
+      `  <model fallback='forbid'>${model}</model>`,
+      ...features.map((f) => `  <feature policy='require' name='${f}'/>`),
+      `</cpu>`,
+    ].join("\n");
+    return { xml, model, features };
+  }
+
+  async removeDisks(vmName: string, paths: readonly string[]): Promise<RemoveDisksResult> {
+    if (this.vmsByName.has(vmName)) throw new BallastError("VM_STILL_DEFINED", `VM ${vmName} is still defined on ${this.host}; its disks are not removed`);
+    const removed: string[] = [];
+    const kept: RemoveDisksResult["kept"] = [];
+    for (const p of paths) {
+      if (this.files.delete(p)) removed.push(p);
+      else kept.push({ path: p, reason: "not there" });
+    }
+    return { vm: vmName, removed, kept };
+  }
+
+  /** This host's facts (the simulated CPU generation, networks, storage). */
+  async hostFacts(): Promise<HostFacts> {
+    return structuredClone(this.hostFactsNow);
+  }
+
+  /** Facts of the named VMs that are here. */
+  async vmFacts(names: readonly string[]): Promise<VmFacts[]> {
+    return names.flatMap((n) => {
+      const vm = this.vmsByName.get(n);
+      return vm ? [simVmFacts(n, vm.facts, this.hostFactsNow)] : [];
+    });
+  }
+
+  /** Is this disk file on this host? (tests, demo) */
+  hasFile(path: string): boolean {
+    return this.files.has(path);
   }
 
   // --- host-level numbers (SimMetricsSource) --------------------------------------------------

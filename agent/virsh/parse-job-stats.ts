@@ -39,7 +39,7 @@ export function migrationStatsFromJobFields(fields: Map<string, number>, duratio
     return v !== undefined && v >= 0 ? v : undefined;
   };
   const set = <K extends keyof MigrationStats>(key: K, v: number | undefined) => {
-    if (v !== undefined) (stats as Record<string, number>)[key] = v;
+    if (v !== undefined) (stats as Record<string, unknown>)[key] = v;
   };
   set("elapsedMs", pick("time_elapsed"));
   set("downtimeMs", pick("downtime"));

@@ -1,21 +1,26 @@
 import type { MigrationSettings } from "../../shared/config/agent-config.js";
-import type { MigrationStats } from "../../shared/schemas/agent-api.js";
-import { describeError, HypervisorError } from "../../shared/errors.js";
+import type { CheckIncomingRequest, CpuBaselineResult, MigrationStats, RemoveDisksResult } from "../../shared/schemas/agent-api.js";
+import { BallastError, describeError, HypervisorError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Clock } from "../ports/clock.js";
 import {
   MigrationUnobservedError,
   type DomainStats,
   type Hypervisor,
+  type IncomingRefusal,
   type MigrateOptions,
   type MigrationProgress,
   type MigrationTarget,
   type OutgoingMigrationState,
 } from "../ports/hypervisor.js";
+import { cpuCompareWords, cpuElement, parseCpuCompare, withTempFile } from "./cpu-xml.js";
+import { parseCpuBaseline } from "./parse-cpu-baseline.js";
+import { parseNameList } from "./parse-name-list.js";
 import { buildMigrateArgs } from "./migrate-args.js";
 import { isNoSuchDomain, parseDomstate } from "./parse-domstate.js";
 import { parseDomstats } from "./parse-domstats.js";
 import { jobProgressPercent, migrationStatsFromJobFields, parseDomjobinfo, parseJobCompletedEvent } from "./parse-job-stats.js";
+import { StoragePools } from "./storage-pools.js";
 import type { VirshRunner } from "./virsh-runner.js";
 
 export interface VirshHypervisorOptions {
@@ -34,7 +39,10 @@ export interface VirshHypervisorOptions {
 /** Real libvirt through virsh: one domstats call per cycle, migrate with job statistics. */
 export class VirshHypervisor implements Hypervisor {
   readonly name = "virsh";
-  constructor(private readonly o: VirshHypervisorOptions) {}
+  private readonly pools: StoragePools;
+  constructor(private readonly o: VirshHypervisorOptions) {
+    this.pools = new StoragePools(o.runner);
+  }
 
   async listDomains(): Promise<DomainStats[]> {
     // One call for every domain: state, cpu.time, balloon (KiB) and vcpu counts (libvirt 9 flags).
@@ -75,7 +83,10 @@ export class VirshHypervisor implements Hypervisor {
 
   async migrate(vm: string, target: MigrationTarget, opts: MigrateOptions, onProgress?: (p: MigrationProgress) => void): Promise<MigrationStats> {
     const { runner, clock, logger } = this.o;
-    const args = buildMigrateArgs(vm, target.address, this.o.migration);
+    const args = buildMigrateArgs(vm, target.address, this.o.migration, {
+      ...(opts.copyDisks ? { copyDisks: opts.copyDisks } : {}),
+      ...(opts.postcopy ? { postcopy: true } : {}),
+    });
     const helpers = new AbortController();
     // Detaching (agent shutdown) ends our virsh processes but never the job: with --p2p the source
     // libvirtd drives the migration and goes on without its client (measured on the lab, see
@@ -128,6 +139,115 @@ export class VirshHypervisor implements Hypervisor {
     opts.detach?.removeEventListener("abort", onDetach);
     await poll;
     return migrationStatsFromJobFields(fields ?? new Map(), durationMs);
+  }
+
+  async startPostcopy(vm: string): Promise<void> {
+    await this.o.runner.run(["migrate-postcopy", "--domain", vm]);
+  }
+
+  /**
+   * This host's libvirt judges the VM: its CPU (hypervisor-cpu-compare, libvirt's own words), its
+   * networks (net-info), its shared disks (visible here through a storage pool), and the disks it
+   * would copy (their paths free here; a pool covering each directory, so libvirt precreates them).
+   */
+  async checkIncoming(req: CheckIncomingRequest): Promise<IncomingRefusal[]> {
+    const { facts } = req;
+    const out: IncomingRefusal[] = [];
+    const failed = (what: string, e: unknown): IncomingRefusal => ({ code: "CHECK_FAILED", message: `${what}: ${describeError(e)}`.slice(0, 2000) });
+    if (facts.cpu.xml !== undefined && facts.cpu.mode !== "none") {
+      const xml = facts.cpu.xml;
+      try {
+        const r = await withTempFile("cpu.xml", xml, (file) =>
+          this.o.runner.run(["hypervisor-cpu-compare", "--file", file, "--virttype", facts.domainType, "--arch", facts.arch, "--error"]),
+        );
+        const verdict = parseCpuCompare(r.stdout);
+        if (verdict === "incompatible") out.push({ code: "CPU", message: `libvirt: ${r.stdout.trim()}` });
+      } catch (e) {
+        // --error: an incompatible CPU fails with libvirt's reasons ("Host CPU does not provide
+        // required features: ..."); so does a model this libvirt does not know.
+        const words = e instanceof HypervisorError ? cpuCompareWords(e.message) : describeError(e);
+        if (e instanceof HypervisorError && /incompatible|Unknown CPU model|unsupported|does not provide/i.test(words))
+          out.push({ code: "CPU", message: `hypervisor-cpu-compare: ${words}`.slice(0, 2000) });
+        else out.push(failed("hypervisor-cpu-compare failed", e));
+      }
+    }
+    const networks = [...new Set(facts.interfaces.filter((i) => i.type === "network" && i.source !== undefined).map((i) => i.source!))];
+    for (const net of networks) {
+      try {
+        const info = (await this.o.runner.run(["net-info", "--network", net])).stdout;
+        if (!/^Active:\s+yes\s*$/m.test(info)) out.push({ code: "NETWORK", message: `network ${net} exists but is not active` });
+      } catch (e) {
+        if (e instanceof HypervisorError && /Network not found|no network with matching name/i.test(e.message))
+          out.push({ code: "NETWORK", message: `network ${net}: ${e.message}` });
+        else out.push(failed(`net-info ${net}`, e));
+      }
+    }
+    for (const d of facts.disks) {
+      if (d.source === undefined || !d.source.startsWith("/")) continue;
+      if (d.shared) {
+        // Only files: a shared block device or network disk has no directory to look in.
+        if (d.type !== "file") continue;
+        try {
+          const { exists } = await this.pools.fileExists(d.source);
+          if (!exists) out.push({ code: "STORAGE", message: `shared disk ${d.target}: ${d.source} is not there on this host` });
+        } catch (e) {
+          out.push({ code: "STORAGE", message: `shared disk ${d.target}: cannot look up ${d.source}: ${describeError(e)}`.slice(0, 2000) });
+        }
+        continue;
+      }
+      if (!req.copyStorage || d.readonly || d.device !== "disk") continue;
+      // A local disk to copy: libvirt precreates only files, in a pool covering their directory.
+      if (d.type !== "file") {
+        out.push({ code: "STORAGE", message: `local disk ${d.target} is of type ${d.type}: libvirt can precreate only files` });
+        continue;
+      }
+      if (d.format !== undefined && d.format !== "qcow2" && d.format !== "raw") {
+        out.push({ code: "STORAGE", message: `local disk ${d.target} is ${d.format}: Ballast copies qcow2 and raw disks only` });
+        continue;
+      }
+      if (d.backingChain) {
+        out.push({ code: "STORAGE", message: `local disk ${d.target} has a backing chain: the copy would not recreate it` });
+        continue;
+      }
+      try {
+        const dir = d.source.slice(0, d.source.lastIndexOf("/")) || "/";
+        const pool = await this.pools.ensure(dir, { build: true });
+        if (pool.created) this.o.logger.info({ vm: req.vm, pool: pool.name, dir }, "created a transient storage pool so libvirt can precreate copied disks");
+        await this.pools.refresh(pool.name);
+        if (await this.pools.volumeExists(pool.name, d.source.slice(d.source.lastIndexOf("/") + 1)))
+          out.push({ code: "DISK_EXISTS", message: `local disk ${d.target}: ${d.source} already exists on this host; a copy would overwrite it` });
+      } catch (e) {
+        out.push({ code: "STORAGE", message: `local disk ${d.target}: cannot prepare ${d.source}: ${describeError(e)}`.slice(0, 2000) });
+      }
+    }
+    return out;
+  }
+
+  async cpuBaseline(cpus: readonly string[]): Promise<CpuBaselineResult> {
+    // The <cpu> elements one after the other, no wrapper: virsh looks for top-level <cpu> elements
+    // (measured: a <cpus> wrapper is "not any <cpu> element").
+    const text = `${cpus.map(cpuElement).join("\n")}\n`;
+    const r = await withTempFile("cpus.xml", text, (file) => this.o.runner.run(["hypervisor-cpu-baseline", "--file", file]));
+    const xml = cpuElement(r.stdout);
+    const { model, features } = parseCpuBaseline(xml);
+    return { xml, ...(model !== undefined ? { model } : {}), features };
+  }
+
+  async removeDisks(vm: string, paths: readonly string[]): Promise<RemoveDisksResult> {
+    const defined = parseNameList((await this.o.runner.run(["list", "--all", "--name"])).stdout);
+    if (defined.includes(vm))
+      throw new BallastError("VM_STILL_DEFINED", `VM ${vm} is still defined on this host; its disks are not removed`, { details: { vm } });
+    const removed: string[] = [];
+    const kept: RemoveDisksResult["kept"] = [];
+    for (const path of paths) {
+      try {
+        if (await this.pools.deleteFile(path)) removed.push(path);
+        else kept.push({ path, reason: "not there" });
+      } catch (e) {
+        kept.push({ path, reason: describeError(e).slice(0, 500) });
+      }
+    }
+    return { vm, removed, kept };
   }
 
   private async pollProgress(vm: string, signal: AbortSignal, onProgress?: (p: MigrationProgress) => void): Promise<void> {

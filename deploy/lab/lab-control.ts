@@ -59,8 +59,26 @@ export interface LabOptions {
   timeoutMs?: number;
 }
 
+/** What a lab guest carries besides its kernel (lab.sh start-guest options). */
+export interface GuestOptions {
+  burn?: boolean;
+  memMiB?: number;
+  /** A local qcow2 disk of this many MiB in the hv's private /var/lib/libvirt/images (pool ballast-images). */
+  diskMiB?: number;
+  /** A qcow2 disk of this many MiB under `sharedDir`, which every hv sees. */
+  sharedDiskMiB?: number;
+  /** A read-only CD-ROM whose file exists only in the hv's private images directory. */
+  cdrom?: boolean;
+  /** An interface on this libvirt network (netDefine it first on the hvs that should have it). */
+  network?: string;
+  /** Guest CPU model (custom mode); default qemu64. */
+  cpuModel?: string;
+}
+
 export interface Lab {
   dir: string;
+  /** Directory every hv sees alike: the lab's shared storage. */
+  sharedDir: string;
   prefix: string;
   hosts: LabHost[];
   /** Milliseconds `lab.sh up` took. */
@@ -69,7 +87,17 @@ export interface Lab {
   /** Runs virsh against one hv; rejects on non-zero exit. Returns stdout. */
   virsh(hv: string, args: string[], timeoutMs?: number): Promise<string>;
   /** Defines and starts a 128 MiB, 1-vCPU TCG guest on hv; its console goes to consoleLog(name). */
-  startGuest(hv: string, name: string, opts?: { burn?: boolean; memMiB?: number }): Promise<void>;
+  startGuest(hv: string, name: string, opts?: GuestOptions): Promise<void>;
+  /** A Linux bridge br-<net> in the hv's namespace and a libvirt network <net> (bridge mode) on it. */
+  netDefine(hv: string, net: string): Promise<void>;
+  /** The guest writes "BALLAST-MARK <word>" to the first sector of its disk (synced). */
+  diskWrite(name: string, word: string): Promise<void>;
+  /** The guest reads its disk's first sector back, caches dropped: the line it holds. */
+  diskRead(name: string): Promise<string>;
+  /** The storage pool over the hv's private images directory (created when there is none). */
+  imagesPool(hv: string): Promise<string>;
+  /** libvirt's `vol-info --bytes` of a file in the hv's private images directory, or null when it is not there. */
+  volInfo(hv: string, file: string): Promise<{ capacityBytes: number; allocationBytes: number } | null>;
   destroyGuest(name: string): Promise<void>;
   /** Switches the guest's CPU burner at run time (second serial port, wherever the guest runs). */
   setBurn(name: string, on: boolean): Promise<void>;
@@ -219,6 +247,7 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
 
   const lab: Lab = {
     dir,
+    sharedDir: join(dir, "shared"),
     prefix,
     hosts,
     upMs: up.ms,
@@ -229,7 +258,39 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
       const args = ["start-guest", hv, name];
       if (o.burn) args.push("--burn");
       if (o.memMiB) args.push("--mem", String(o.memMiB));
+      if (o.diskMiB) args.push("--disk", String(o.diskMiB));
+      if (o.sharedDiskMiB) args.push("--shared-disk", String(o.sharedDiskMiB));
+      if (o.cdrom) args.push("--cdrom");
+      if (o.network) args.push("--network", o.network);
+      if (o.cpuModel) args.push("--cpu-model", o.cpuModel);
       await sh(args);
+    },
+    async netDefine(hv, net) {
+      host(hv);
+      await sh(["net-define", hv, net]);
+    },
+    async diskWrite(name, word) {
+      await sh(["disk-write", name, word]);
+    },
+    async diskRead(name) {
+      return (await sh(["disk-read", name])).stdout.trim();
+    },
+    async imagesPool(hv) {
+      host(hv);
+      return (await sh(["images-pool", hv])).stdout.trim();
+    },
+    async volInfo(hv, file) {
+      host(hv);
+      let out: string;
+      try {
+        out = (await sh(["vol-path", hv, file])).stdout;
+      } catch {
+        return null;
+      }
+      const num = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) bytes`, "m").exec(out)?.[1] ?? NaN);
+      const capacityBytes = num("Capacity");
+      const allocationBytes = num("Allocation");
+      return Number.isFinite(capacityBytes) && Number.isFinite(allocationBytes) ? { capacityBytes, allocationBytes } : null;
     },
     async destroyGuest(name) {
       await sh(["destroy-guest", name]);

@@ -14,8 +14,18 @@
 # the guest kernel/initrd and the QEMU capability caches that make a warm `up` take < 1 s):
 #   deploy/lab/lab.sh up                        # ~10-20 s; builds guest artefacts if missing
 #   deploy/lab/lab.sh status [--json]           # daemons alive? domains and their state
-#   deploy/lab/lab.sh start-guest hv-a g1 [--burn] [--mem MiB]   # define + start, console log
-#   deploy/lab/lab.sh define-guest hv-a g1 [--burn] [--mem MiB]  # define only
+#   deploy/lab/lab.sh start-guest hv-a g1 [--burn] [--mem MiB] [--disk MiB] [--shared-disk MiB]
+#                                          [--cdrom] [--network NET] [--cpu-model M]   # define + start
+#   deploy/lab/lab.sh define-guest hv-a g1 [same options]     # define only
+#       --disk: a local qcow2 (cache=none) in hv-a's private /var/lib/libvirt/images (pool ballast-images)
+#       --shared-disk: a qcow2 in $BALLAST_LAB_DIR/shared, which every hv sees (shared storage)
+#       --cdrom: a small ISO-sized raw file in hv-a's private images dir, as a read-only CD-ROM
+#       --network NET: an interface on libvirt network NET (see net-define)
+#   deploy/lab/lab.sh net-define hv-a NET       # bridge br-NET in hv-a's netns + libvirt network NET (bridge mode) on it
+#   deploy/lab/lab.sh disk-write g1 WORD        # the guest writes "BALLAST-MARK WORD" to its disk's first sector
+#   deploy/lab/lab.sh disk-read g1              # the guest reads that sector back (caches dropped): prints the line
+#   deploy/lab/lab.sh vol-path hv-a FILE        # does FILE exist in hv-a's images dir? prints its path and size
+#   deploy/lab/lab.sh images-pool hv-a          # the storage pool over hv-a's images dir (made if missing)
 #   deploy/lab/lab.sh burn g1 on|off            # toggle the CPU burner at runtime (ttyS1)
 #   deploy/lab/lab.sh ticks g1 [--raw]          # tick numbers from the console log
 #   deploy/lab/lab.sh where g1                  # hv(s) on which g1 is running
@@ -37,7 +47,7 @@
 #        --migrateuri tcp://10.77.0.2 g1 qemu+tcp://10.77.0.2/system
 #   virsh -c "$LAB_URI_HV_B" list               # g1 now runs on hv-b; ticks went on
 #
-# Files: $BALLAST_LAB_DIR/cache (kernel, initrd; kept), state/ (PIDs, lab.json, lab.env),
+# Files: $BALLAST_LAB_DIR/cache (kernel, initrd; kept), state/ (PIDs, lab.json, lab.env), shared/ (shared disks),
 # host_mapping.csv, lab.json, hv/<hv>/ (daemon dirs, log/ kept after down), consoles/<guest>.log
 # (shared by all hvs at the same path, opened in append mode, so a migrated guest's ticks continue
 # in the same file), guests/<guest>.xml.
@@ -196,7 +206,7 @@ write_mapping() {
   {
     echo "{"
     echo "  \"dir\": \"$LAB\", \"prefix\": \"$PREFIX\", \"hub\": \"$HUB\", \"bridge_ip\": \"10.77.0.254\","
-    echo "  \"consoles\": \"$LAB/consoles\", \"cache\": \"$CACHE\","
+    echo "  \"consoles\": \"$LAB/consoles\", \"cache\": \"$CACHE\", \"shared\": \"$LAB/shared\","
     echo "  \"hosts\": ["
     for hv in "${HVS[@]}"; do
       [ $first = 1 ] || echo ","
@@ -258,8 +268,8 @@ cmd_up() {
   [ "${#LAB}" -le 60 ] || die "BALLAST_LAB_DIR path too long (${#LAB} > 60 chars): unix socket paths are limited to 108"
   ensure_user
   for d in /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /etc/libvirt; do mkdir -p "$d"; done
-  rm -rf "$LAB/hv" "$STATE" "$LAB/consoles" "$LAB/guests"
-  mkdir -p "$STATE" "$LAB/consoles" "$LAB/guests"
+  rm -rf "$LAB/hv" "$STATE" "$LAB/consoles" "$LAB/guests" "$LAB/shared"
+  mkdir -p "$STATE" "$LAB/consoles" "$LAB/guests" "$LAB/shared"
   # Any failure (or Ctrl-C) from here on tears down whatever was created.
   trap 'rc=$?; trap - EXIT INT TERM; if [ ! -f "$STATE/up" ]; then log "up failed, tearing down"; cmd_down || true; fi; exit $rc' EXIT
   trap 'exit 130' INT TERM
@@ -340,7 +350,7 @@ cmd_down() {
   for hv in "${HVS[@]}"; do
     [ -d "$LAB/hv/$hv" ] && rm -rf "$LAB/hv/$hv"/{run,lib,cache,etc}
   done
-  rm -rf "$STATE"
+  rm -rf "$STATE" "$LAB/shared"
   rm -f "$LAB/lab.json" "$LAB/host_mapping.csv"
   log "down in $(( $(now_ms) - t0 )) ms"
 }
@@ -375,7 +385,7 @@ cmd_status() {
 }
 
 guest_xml() {
-  local name="$1" burn="$2" mem="$3"
+  local name="$1" burn="$2" mem="$3" devices="${4:-}" cpu="${5:-qemu64}"
   cat <<EOF
 <domain type='qemu'>
   <name>$name</name>
@@ -389,7 +399,7 @@ guest_xml() {
     <cmdline>console=ttyS0 quiet loglevel=3 panic=-1 ballast.name=$name ballast.burn=$burn</cmdline>
   </os>
   <features><acpi/></features>
-  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>
+  <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>$cpu</model></cpu>
   <clock offset='utc'/>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
@@ -405,6 +415,7 @@ guest_xml() {
       <target port='1'/>
     </serial>
     <controller type='usb' model='none'/>
+$devices
     <memballoon model='virtio'>
       <stats period='5'/>
     </memballoon>
@@ -413,22 +424,74 @@ guest_xml() {
 EOF
 }
 
+# The hv's private images directory as a libvirt dir pool (created on first use, transient: it
+# goes with the daemon). Volumes are made through libvirt because the directory exists only in the
+# hv's own mount namespace.
+IMAGES=/var/lib/libvirt/images
+# Prints the name of the active pool over $IMAGES (libvirt refuses a second pool over the same
+# directory, and the agent may have made one), creating ballast-images when there is none.
+ensure_pool() {
+  local hv="$1" p
+  for p in $(vsh "$hv" pool-list --name 2>/dev/null); do
+    if vsh "$hv" pool-dumpxml "$p" 2>/dev/null | grep -q "<path>$IMAGES</path>"; then echo "$p"; return 0; fi
+  done
+  mkdir -p "$(hv_dir "$hv")/lib/images"
+  vsh "$hv" pool-create-as ballast-images dir --target "$IMAGES" >/dev/null
+  echo ballast-images
+}
+
+disk_xml() {
+  local file="$1" target="$2" device="${3:-disk}" format="${4:-qcow2}"
+  if [ "$device" = cdrom ]; then
+    printf "    <disk type='file' device='cdrom'>\n      <driver name='qemu' type='raw'/>\n      <source file='%s'/>\n      <target dev='%s' bus='ide'/>\n      <readonly/>\n    </disk>" "$file" "$target"
+  else
+    printf "    <disk type='file' device='disk'>\n      <driver name='qemu' type='%s' cache='none'/>\n      <source file='%s'/>\n      <target dev='%s' bus='virtio'/>\n    </disk>" "$format" "$file" "$target"
+  fi
+}
+
 cmd_define_guest() {
   local start="$1"; shift
-  local hv="${1:?hv}" name="${2:?guest name}" burn=0 mem=128
+  local hv="${1:?hv}" name="${2:?guest name}" burn=0 mem=128 disk="" shared="" cdrom=0 net="" cpu=qemu64 devices="" pool
   shift 2
   while [ $# -gt 0 ]; do
     case "$1" in
       --burn) burn=1 ;;
       --mem) mem="$2"; shift ;;
+      --disk) disk="$2"; shift ;;
+      --shared-disk) shared="$2"; shift ;;
+      --cdrom) cdrom=1 ;;
+      --network) net="$2"; shift ;;
+      --cpu-model) cpu="$2"; shift ;;
       *) die "unknown option $1" ;;
     esac
     shift
   done
   hv_pid "$hv" >/dev/null || die "$hv: libvirtd not running"
   [[ "$name" =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad guest name '$name'"
+  [[ "$cpu" =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad CPU model '$cpu'"
   mkdir -p "$LAB/guests" "$LAB/consoles"
-  guest_xml "$name" "$burn" "$mem" >"$LAB/guests/$name.xml"
+  if [ -n "$disk" ]; then
+    [[ "$disk" =~ ^[0-9]+$ ]] || die "--disk wants MiB"
+    pool="$(ensure_pool "$hv")"
+    vsh "$hv" vol-create-as "$pool" "$name.qcow2" "${disk}M" --format qcow2 >/dev/null
+    devices+="$(disk_xml "$IMAGES/$name.qcow2" vda)"$'\n'
+  elif [ -n "$shared" ]; then
+    [[ "$shared" =~ ^[0-9]+$ ]] || die "--shared-disk wants MiB"
+    mkdir -p "$LAB/shared"
+    rm -f "$LAB/shared/$name.qcow2"
+    qemu-img create -q -f qcow2 "$LAB/shared/$name.qcow2" "${shared}M"
+    devices+="$(disk_xml "$LAB/shared/$name.qcow2" vda)"$'\n'
+  fi
+  if [ "$cdrom" = 1 ]; then
+    pool="$(ensure_pool "$hv")"
+    vsh "$hv" vol-create-as "$pool" "$name.iso" 1M --format raw >/dev/null
+    devices+="$(disk_xml "$IMAGES/$name.iso" hdc cdrom)"$'\n'
+  fi
+  if [ -n "$net" ]; then
+    [[ "$net" =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad network name '$net'"
+    devices+="    <interface type='network'><source network='$net'/><model type='e1000'/></interface>"$'\n'
+  fi
+  guest_xml "$name" "$burn" "$mem" "$devices" "$cpu" >"$LAB/guests/$name.xml"
   : >"$LAB/consoles/$name.log"
   vsh "$hv" define "$LAB/guests/$name.xml" >/dev/null
   if [ "$start" = 1 ]; then
@@ -449,15 +512,68 @@ cmd_where() {
   return 0
 }
 
-cmd_burn() {
-  local name="${1:?guest name}" state="${2:?on|off}" hv sock
-  case "$state" in on|off) ;; *) die "burn: on|off" ;; esac
+# Sends one line to the guest's control port (ttyS1), wherever it runs.
+guest_command() {
+  local name="$1" line="$2" hv sock
   hv="$(cmd_where "$name" | head -n1)"
   [ -n "$hv" ] || die "$name is not running anywhere"
   sock="$(hv_dir "$hv")/run/ballast-lab/$name.ctl"
   perl -MIO::Socket::UNIX -e '
     my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect $ARGV[0]: $!\n";
-    print $s "burn $ARGV[1]\n"; $s->flush; select(undef, undef, undef, 0.3); close $s;' "$sock" "$state"
+    print $s "$ARGV[1]\n"; $s->flush; select(undef, undef, undef, 0.3); close $s;' "$sock" "$line"
+}
+
+cmd_burn() {
+  local name="${1:?guest name}" state="${2:?on|off}"
+  case "$state" in on|off) ;; *) die "burn: on|off" ;; esac
+  guest_command "$name" "burn $state"
+}
+
+# Waits (bounded) for a console line matching a pattern that appears after `from` lines.
+wait_console() {
+  local f="$1" from="$2" pattern="$3" deadline=$(( $(date +%s) + ${4:-30} )) line
+  while :; do
+    line="$(tail -n +"$((from + 1))" "$f" | tr -d '\r' | grep -a -m1 -E "$pattern" || true)"
+    [ -n "$line" ] && { echo "$line"; return 0; }
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
+
+cmd_disk_write() {
+  local name="${1:?guest name}" word="${2:?word}" f n
+  [[ "$word" =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad marker '$word'"
+  f="$LAB/consoles/$name.log"; n="$(wc -l <"$f")"
+  guest_command "$name" "disk-write $word"
+  wait_console "$f" "$n" '^CMD disk-write (ok|failed)' | grep -q ' ok$' || die "$name: disk-write failed (no /dev/vda?)"
+}
+
+cmd_disk_read() {
+  local name="${1:?guest name}" f n line
+  f="$LAB/consoles/$name.log"; n="$(wc -l <"$f")"
+  guest_command "$name" "disk-read"
+  line="$(wait_console "$f" "$n" '^DISK ')" || die "$name: no answer to disk-read"
+  echo "${line#DISK }"
+}
+
+cmd_net_define() {
+  local hv="${1:?hv}" net="${2:?network name}" x
+  [[ "$net" =~ ^[A-Za-z0-9_-]{1,10}$ ]] || die "network name: 1-10 of A-Z a-z 0-9 _ - (it names the bridge br-NET)"
+  x="$LAB/state/net-$hv-$net.xml"
+  # A Linux bridge in the hv's namespace, and a libvirt network in bridge mode on it: libvirt's own
+  # NAT/isolated networks need iptables (not installed: libvirt-daemon-system is left out).
+  ip -n "$(hv_ns "$hv")" link add "br-$net" type bridge
+  ip -n "$(hv_ns "$hv")" link set "br-$net" up
+  printf "<network><name>%s</name><forward mode='bridge'/><bridge name='br-%s'/></network>\n" "$net" "$net" >"$x"
+  vsh "$hv" net-create "$x" >/dev/null
+  log "$hv: network $net (bridge br-$net) up"
+}
+
+cmd_vol_path() {
+  local hv="${1:?hv}" file="${2:?file}" pool
+  pool="$(ensure_pool "$hv")"
+  vsh "$hv" pool-refresh "$pool" >/dev/null
+  vsh "$hv" vol-info --pool "$pool" "$file" --bytes
 }
 
 cmd_ticks() {
@@ -534,6 +650,11 @@ main() {
     define-guest) cmd_define_guest 0 "$@" ;;
     destroy-guest) cmd_destroy_guest "$@" ;;
     burn) cmd_burn "$@" ;;
+    disk-write) cmd_disk_write "$@" ;;
+    disk-read) cmd_disk_read "$@" ;;
+    net-define) cmd_net_define "$@" ;;
+    vol-path) cmd_vol_path "$@" ;;
+    images-pool) ensure_pool "${1:?hv}" ;;
     ticks) cmd_ticks "$@" ;;
     where) cmd_where "$@" ;;
     migrate) cmd_migrate "$@" ;;

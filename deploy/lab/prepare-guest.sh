@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the lab guest's boot artefacts (idempotent):
 #   $BALLAST_LAB_DIR/cache/vmlinuz     kernel from Debian's linux-image-*-cloud-amd64 package
+#   $BALLAST_LAB_DIR/cache/modules/    the kernel's virtio-blk modules (same package), for guests with a disk
 #   $BALLAST_LAB_DIR/cache/initrd.gz   busybox-static initrd whose /init ticks on the console
 # BALLAST_LAB_DIR defaults to <repo>/.lab.  Needs: apt-get, dpkg-deb, cpio, busybox-static.
 #   deploy/lab/prepare-guest.sh [--force]
@@ -9,8 +10,11 @@
 #   * mounts proc/sys/dev, prints "TICK <n> <uptime-s> burn=<0|1>" on ttyS0 once a second;
 #     <n> starts at 1 at boot, so a restart shows up as the sequence starting over.
 #   * ballast.burn=1 on the kernel command line starts a CPU burner at boot;
-#   * reads commands from the second serial port (ttyS1): "burn on", "burn off", "ping";
+#   * reads commands from the second serial port (ttyS1): "burn on", "burn off", "ping",
+#     "disk-write <word>" (writes "BALLAST-MARK <word>" to the first sector of /dev/vda, synced),
+#     "disk-read" (drops the guest's caches, reads that sector back and prints "DISK <line>");
 #     each answer is written to the console as "CMD <command> ok".
+#   * loads the virtio-blk modules at boot, so a guest defined with a virtio disk sees /dev/vda.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -23,7 +27,9 @@ mkdir -p "$cache"
 log() { echo "prepare-guest: $*" >&2; }
 
 # ---------------------------------------------------------------- kernel
-if [ "$force" = 1 ] || [ ! -s "$cache/vmlinuz" ]; then
+# The modules ship in the kernel's package: a cache from before they were kept is refreshed whole.
+MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk"
+if [ "$force" = 1 ] || [ ! -s "$cache/vmlinuz" ] || [ ! -s "$cache/modules/virtio_blk.ko" ]; then
   command -v apt-get >/dev/null || { log "apt-get missing (Debian needed)"; exit 1; }
   pkg=""
   resolve() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
@@ -42,8 +48,18 @@ if [ "$force" = 1 ] || [ ! -s "$cache/vmlinuz" ]; then
     (cd "$tmp" && apt-get download -qq "$pkg" >/dev/null)
   fi
   deb="$(ls "$tmp"/*.deb)"
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*'
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/block/virtio_blk.ko*'
   k="$(ls "$tmp"/boot/vmlinuz-* | head -n1)"
+  rm -rf "$cache/modules" && mkdir -p "$cache/modules"
+  for m in $MODULES; do
+    f="$(find "$tmp/lib/modules" -name "$m.ko*" | head -n1)"
+    [ -n "$f" ] || { log "module $m not in $pkg"; exit 1; }
+    case "$f" in
+      *.xz) xz -dc "$f" >"$cache/modules/$m.ko" ;;
+      *.zst) zstd -qdc "$f" >"$cache/modules/$m.ko" ;;
+      *) cp "$f" "$cache/modules/$m.ko" ;;
+    esac
+  done
   cp "$k" "$cache/vmlinuz.new" && mv "$cache/vmlinuz.new" "$cache/vmlinuz"
   basename "$k" > "$cache/vmlinuz.version"
   rm -rf "$tmp"
@@ -87,7 +103,13 @@ burn_off() {
   burner=""
   echo 0 > /tmp/burn
 }
-echo "BOOT $name $(cut -d' ' -f1 /proc/uptime)"
+# virtio-blk, in dependency order; a guest without a disk just has no /dev/vda.
+for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
+  [ -f "/lib/modules/$m.ko" ] && insmod "/lib/modules/$m.ko" 2>/dev/null
+done
+for i in $(seq 1 25); do [ -e /sys/block/vda ] && break; sleep 0.2; done
+[ -e /sys/block/vda ] && { [ -e /dev/vda ] || mdev -s; }
+echo "BOOT $name $(cut -d' ' -f1 /proc/uptime) disk=$([ -e /dev/vda ] && echo vda || echo none)"
 [ "$burn" = 1 ] && burn_on
 # Control channel: ttyS1. Runs in a subshell that reports wanted state through a fifo-less file.
 if [ -e /dev/ttyS1 ]; then
@@ -100,6 +122,13 @@ if [ -e /dev/ttyS1 ]; then
           "burn on"|"burn 1") echo on > /tmp/want ;;
           "burn off"|"burn 0") echo off > /tmp/want ;;
           "ping "*|"ping") echo "CMD ping ok" ;;
+          "disk-write "*)
+            if printf 'BALLAST-MARK %s\n' "$arg" | dd of=/dev/vda bs=512 count=1 conv=sync,fsync 2>/dev/null; then
+              sync; echo "CMD disk-write ok"
+            else echo "CMD disk-write failed"; fi ;;
+          "disk-read "*|"disk-read")
+            sync; echo 3 > /proc/sys/vm/drop_caches
+            echo "DISK $(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n1)"; echo "CMD disk-read ok" ;;
           " ") ;;
           *) echo "CMD unknown: $cmd $arg" ;;
         esac
@@ -124,12 +153,13 @@ done
 INIT
 )
 
-want_sum="$( { printf '%s' "$init_script"; sha256sum < "$bb"; } | sha256sum | cut -d' ' -f1)"
+want_sum="$( { printf '%s' "$init_script"; sha256sum < "$bb"; cat "$cache"/modules/*.ko | sha256sum; } | sha256sum | cut -d' ' -f1)"
 if [ "$force" = 1 ] || [ ! -s "$cache/initrd.gz" ] || [ "$(cat "$cache/initrd.sum" 2>/dev/null)" != "$want_sum" ]; then
   root="$(mktemp -d "$cache/initrd.XXXXXX")"
   trap 'rm -rf "$root"' EXIT
-  mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+  mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
   cp "$bb" "$root/bin/busybox"
+  cp "$cache"/modules/*.ko "$root/lib/modules/"
   ln -s busybox "$root/bin/sh"
   printf '%s\n' "$init_script" > "$root/init"
   chmod 755 "$root/init"

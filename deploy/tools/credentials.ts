@@ -90,8 +90,12 @@ export interface GeneratedCredentials {
 export const READONLY_ENDPOINTS: readonly OrchestratorEndpoint[] = READ_ONLY_ENDPOINTS;
 
 const ALL_ENDPOINTS = ORCHESTRATOR_ENDPOINTS;
-const AGENT_REQUESTS = ["status", "ping", "migrate", "abort"] as const;
-const AGENT_PUBLISHES = ["metrics", "heartbeat", "events"] as const;
+/**
+ * What the orchestrator asks of agents: each agent serves only its own, and no operator identity
+ * may send any of them (remove-disks deletes files: only the orchestrator asks, after a verified move).
+ */
+const AGENT_REQUESTS = ["status", "ping", "migrate", "abort", "getFacts", "checkIncoming", "cpuBaseline", "removeDisks"] as const;
+const AGENT_PUBLISHES = ["metrics", "heartbeat", "events", "facts"] as const;
 
 /** Service discovery (`$SRV.PING|INFO|STATS[.name[.id]]`, ADR-32): asking, and serving as any service. */
 const SRV = "$SRV.>";
@@ -119,7 +123,7 @@ const requestSubjects = (endpoints: readonly OrchestratorEndpoint[]): string[] =
   ...endpoints.map((k) => orchestratorInstanceSubject("*", k)),
 ];
 /** What an operator or auditor may watch: telemetry and the orchestrator's events. */
-const TELEMETRY = [allAgents.metrics, allAgents.heartbeat, allAgents.events, orchestratorSubjects.events];
+const TELEMETRY = [allAgents.metrics, allAgents.heartbeat, allAgents.events, allAgents.facts, orchestratorSubjects.events];
 
 /** The allow lists of one identity. Everything not listed is denied by nats-server. */
 export function permissionsFor(role: Role, name: string): Permissions {
@@ -138,7 +142,8 @@ export function permissionsFor(role: Role, name: string): Permissions {
     case "orchestrator":
       return {
         publish: [
-          ...AGENT_REQUESTS.map((k) => `${SUBJECT_PREFIX}.agent.*.${k}`),
+          // agentSubjects("*"): the subjects' own tokens (get-facts, check-incoming, ...), any host.
+          ...AGENT_REQUESTS.map((k) => agentSubjects("*")[k]),
           orchestratorSubjects.events,
           // A standby forwards operator requests to the leader's own subjects.
           `${ORCH_INSTANCE_PREFIX}.>`,
@@ -151,7 +156,7 @@ export function permissionsFor(role: Role, name: string): Permissions {
           "$JS.FC.>",
           "$KV.>",
         ],
-        subscribe: [allAgents.metrics, allAgents.heartbeat, allAgents.events, `${SUBJECT_PREFIX}.orch.>`, SRV, INBOX],
+        subscribe: [allAgents.metrics, allAgents.heartbeat, allAgents.events, allAgents.facts, `${SUBJECT_PREFIX}.orch.>`, SRV, INBOX],
         allowResponses: true,
       };
     case "operator":

@@ -1,6 +1,7 @@
 import type { Policy } from "../../shared/config/policy.js";
 import type { Decision } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
+import { Compatibility, localDisksFor, type VmCompat } from "./compatibility.js";
 import { sortedInputs } from "./digest.js";
 import { predictCpu } from "./prediction.js";
 import { compareByLoad, insertByLoad, removeByLoad } from "./load-order.js";
@@ -23,6 +24,15 @@ import { hostSamples, isFresh } from "./windows.js";
 /** Heuristic migration cost: memory to copy plus what the guest dirties meanwhile. */
 export const COST_DIRTY_SECONDS = 10;
 export const COST_MIB_PER_BUSY_CORE = 64;
+/**
+ * Weight of one MiB of local disk a move copies (local_disks: copy), against one MiB of memory.
+ * The cost counts MiB sent over the migration link: memory is sent once, and what the guest
+ * dirties meanwhile is sent again (the activity term above stands for those re-sends). A disk
+ * block is sent once too: the NBD mirror writes the guest's new writes through to both ends
+ * instead of re-sending dirty blocks. So a disk MiB weighs what a memory MiB does, 1; but a disk is
+ * usually tens of times larger than the guest's memory, so such a VM is moved last anyway.
+ */
+export const COST_DISK_WEIGHT = 1;
 
 /** States a VM can be live-migrated in (and that hold memory and CPU on their host). */
 export const LIVE_STATES: ReadonlySet<string> = new Set(["running", "paused"]);
@@ -79,6 +89,10 @@ export interface HostModel {
   copies: number;
   /** Weighted load under which the host sits in `byLoad` and in its capacity group. */
   key: number;
+  /** Compatibility class of its facts (compatibility.ts; 0: no facts). */
+  readonly compatClass: number;
+  /** Free huge pages by size (KiB), less those of VMs planned here; null: none (or no facts). */
+  readonly hugeFree: Map<number, number> | null;
   readonly source: SnapshotHost;
 }
 
@@ -96,7 +110,10 @@ export interface VmModel {
   /** Cores reserved on a destination (vcpus when not measured: conservative). */
   readonly loadCores: number;
   readonly cpuAssumed: boolean;
+  /** Heuristic cost of the move, MiB (vmCost, plus local disks to copy). */
   readonly costMiB: number;
+  /** Its migratability facts (compatibility.ts); null when neither it nor its host has facts. */
+  readonly compat: VmCompat | null;
   readonly tags: readonly string[];
   /** Destination of an in-flight migration of this VM, or null. */
   readonly inFlightTo: string | null;
@@ -119,13 +136,15 @@ export interface MoveToken {
 }
 
 /**
- * Hosts of one capacity (CPU in reference cores, memory). A VM raises the weighted load of every
- * host in it by the same amount, so within a group the least loaded host gives the lowest
- * resulting load: a destination search visits groups' heads instead of every host.
+ * Hosts of one capacity (CPU in reference cores, memory) and one compatibility class. A VM raises
+ * the weighted load of every host in it by the same amount, so within a group the least loaded
+ * host gives the lowest resulting load: a destination search visits groups' heads instead of every
+ * host, and skips a group whose class cannot run the VM whole.
  */
 export interface CapacityGroup {
   readonly capacityCores: number;
   readonly memTotalMiB: number;
+  readonly compatClass: number;
   /** Ordered by (weighted load, id), like `byLoad`. */
   readonly hosts: HostModel[];
 }
@@ -138,9 +157,10 @@ export interface Weights {
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const NONE: readonly string[] = Object.freeze([]);
 
-export function vmCost(v: Pick<SnapshotVm, "memMiB" | "dirtyRateMiBs" | "cpuPercent" | "vcpus">): number {
+/** Migration cost, MiB: memory, what the guest dirties meanwhile, and `diskMiB` of local disks to copy. */
+export function vmCost(v: Pick<SnapshotVm, "memMiB" | "dirtyRateMiBs" | "cpuPercent" | "vcpus">, diskMiB = 0): number {
   const activity = v.dirtyRateMiBs !== undefined ? v.dirtyRateMiBs * COST_DIRTY_SECONDS : ((v.cpuPercent ?? v.vcpus * 100) / 100) * COST_MIB_PER_BUSY_CORE;
-  return v.memMiB + activity;
+  return v.memMiB + activity + (diskMiB > 0 ? diskMiB * COST_DISK_WEIGHT : 0);
 }
 
 export function weightsOf(policy: Pick<Policy, "cpu_weight" | "mem_weight">): Weights {
@@ -161,6 +181,8 @@ export class ClusterModel {
   /** Hosts by capacity, ordered by (capacityCores, memTotalMiB); kept up to date like `byLoad`. */
   readonly groups: CapacityGroup[];
   private readonly groupOf = new Map<HostModel, CapacityGroup>();
+  /** Host classes, VM requirements and their cached verdicts. */
+  readonly compat: Compatibility;
   inFlightTotal = 0;
   plannedTotal = 0;
   /** Problems in the snapshot itself (duplicate VMs, VMs on unknown hosts). */
@@ -168,6 +190,7 @@ export class ClusterModel {
 
   constructor(snapshot: ClusterSnapshot, policy: Policy, now: number) {
     this.weights = weightsOf(policy);
+    this.compat = new Compatibility(snapshot.incompatible);
     const excludedHosts = new Set(policy.excluded_hosts);
 
     // Sorted once per snapshot and shared with the plan's digests (read-only here).
@@ -244,6 +267,8 @@ export class ClusterModel {
         vms: [],
         copies: 0,
         key: 0,
+        compatClass: this.compat.classOf(h.facts),
+        hugeFree: h.facts && h.facts.hugepages.length > 0 ? new Map(h.facts.hugepages.map((p) => [p.sizeKiB, p.free])) : null,
         source: h,
       };
       this.hosts.push(hm);
@@ -283,6 +308,9 @@ export class ClusterModel {
       const cpuAssumed = v.cpuPercent === null;
       // cpuPercent is measured on the VM's host: in reference cores it scales with that host's speed.
       const sp = host.speed;
+      const compat =
+        v.facts === undefined && host.source.facts === undefined ? null : this.compat.vmCompat(v.facts, v.memMiB, host.source.facts, host.compatClass);
+      const copyMiB = compat !== null && compat.localDiskMiB > 0 && localDisksFor(policy, v.name) === "copy" ? compat.localDiskMiB : 0;
       const vm: VmModel = {
         name: v.name,
         host: v.host,
@@ -295,7 +323,8 @@ export class ClusterModel {
         reliefCores: live && v.cpuPercent !== null ? (v.cpuPercent / 100) * sp : 0,
         loadCores: live ? (v.cpuPercent !== null ? (v.cpuPercent / 100) * sp : v.vcpus * sp) : 0,
         cpuAssumed,
-        costMiB: vmCost(v),
+        costMiB: vmCost(v, copyMiB),
+        compat,
         tags: v.tags ?? [],
         inFlightTo: flightTo.get(v.name) ?? null,
         alsoListedOn: v.alsoListedOn !== undefined && v.alsoListedOn.length > 0 ? [...new Set(v.alsoListedOn)].filter((x) => x !== v.host).sort() : NONE,
@@ -346,13 +375,13 @@ export class ClusterModel {
     this.byLoad = [...this.hosts].sort(compareByLoad);
     const groups = new Map<string, CapacityGroup>();
     for (const h of this.byLoad) {
-      const k = `${h.capacityCores}/${h.memTotalMiB}`;
+      const k = `${h.capacityCores}/${h.memTotalMiB}/${h.compatClass}`;
       let g = groups.get(k);
-      if (!g) groups.set(k, (g = { capacityCores: h.capacityCores, memTotalMiB: h.memTotalMiB, hosts: [] }));
+      if (!g) groups.set(k, (g = { capacityCores: h.capacityCores, memTotalMiB: h.memTotalMiB, compatClass: h.compatClass, hosts: [] }));
       g.hosts.push(h);
       this.groupOf.set(h, g);
     }
-    this.groups = [...groups.values()].sort((a, b) => a.capacityCores - b.capacityCores || a.memTotalMiB - b.memTotalMiB);
+    this.groups = [...groups.values()].sort((a, b) => a.capacityCores - b.capacityCores || a.memTotalMiB - b.memTotalMiB || a.compatClass - b.compatClass);
   }
 
   cpuLoad(h: HostModel, addCores = 0): number {
@@ -405,6 +434,7 @@ export class ClusterModel {
     to.vms.push(vm);
     vm.host = to.id;
     vm.planned = true;
+    this.moveHugepages(vm, from, to);
     this.index(from);
     this.index(to);
     return { vm, from, to, prev };
@@ -423,8 +453,18 @@ export class ClusterModel {
     from.vms.push(vm);
     from.vms.sort((a, b) => cmp(a.name, b.name));
     vm.host = from.id;
+    this.moveHugepages(vm, to, from);
     this.index(from);
     this.index(to);
+  }
+
+  /** A VM backed by huge pages takes them on its destination and frees them on its source. */
+  private moveHugepages(vm: VmModel, from: HostModel, to: HostModel): void {
+    const c = vm.compat;
+    if (c === null || c.hugePages === 0) return;
+    const size = c.hugepageKiB;
+    if (from.hugeFree) from.hugeFree.set(size, (from.hugeFree.get(size) ?? 0) + c.hugePages);
+    if (to.hugeFree) to.hugeFree.set(size, (to.hugeFree.get(size) ?? 0) - c.hugePages);
   }
 
   /** Hosts in the model that hold no live VM (nor a live copy of one) and expect none. */

@@ -1,6 +1,7 @@
 import type { PlacementRule } from "../../shared/config/policy.js";
 import type { DecisionCode } from "../../shared/schemas/decision-codes.js";
 import type { HostModel, VmModel } from "./cluster-model.js";
+import { destinationRefusal, localDisksFor, refusalNumbers } from "./compatibility.js";
 import type { PlanContext } from "./context.js";
 import type { Rejection } from "./explain.js";
 import { f1, r2 } from "./format.js";
@@ -13,13 +14,17 @@ import { cooldownOf } from "./vm-history.js";
 // (exceedsPhysicalMemory).
 //
 // checkVm:          VM_EXCLUDED VM_PINNED VM_NOT_RUNNING VM_PINGPONG VM_FROZEN VM_MIGRATING
-//                   VM_LISTED_TWICE VM_PLANNED SOURCE_EXCLUDED SOURCE_SILENT VM_COOLDOWN, then
+//                   VM_LISTED_TWICE VM_PLANNED SOURCE_EXCLUDED SOURCE_SILENT VM_COOLDOWN
+//                   VM_NOT_MIGRATABLE VM_LOCAL_DISKS VM_FACTS_UNKNOWN (checkFacts), then
 //                   checkCaps' codes
 // checkCaps:        MOVES_PER_CYCLE (checkMoveCap) TOTAL_CONCURRENCY SOURCE_CONCURRENCY
 // checkSource:      SOURCE_SENDING SOURCE_SETTLING
 // checkDestination: DEST_IS_SOURCE DEST_EXCLUDED DEST_SILENT DEST_UNHEALTHY DEST_MAINTENANCE
 //                   DEST_CLOSING DEST_NO_ADDRESS DEST_EMPTY DEST_SETTLING DEST_PINGPONG
-//                   DEST_CONCURRENCY DEST_TOO_MANY_VMS RULE_MUST DEST_MEM DEST_CPU
+//                   DEST_CONCURRENCY DEST_TOO_MANY_VMS, then the facts (compatibility.ts):
+//                   DEST_FACTS_UNKNOWN DEST_DOMAIN_TYPE DEST_CPU_INCOMPATIBLE DEST_MACHINE_MISSING
+//                   DEST_VERSION_OLDER DEST_NETWORK_MISSING DEST_STORAGE_MISSING DEST_HUGEPAGES
+//                   DEST_PINNING DEST_PAIR_INCOMPATIBLE, then RULE_MUST DEST_MEM DEST_CPU
 // (DEST_UNKNOWN, for a destination not in the snapshot, is the manual strategy's: there is no host
 // to check.) Each function checks in the order listed; the first failing check is the answer.
 // Should rules never reject: a feasible destination reports the should rules it would break.
@@ -93,7 +98,28 @@ export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejecti
         vm_cooldown_max: policy.vm_cooldown_max,
       });
   }
+  const facts = checkFacts(ctx, vm);
+  if (facts) return facts;
   return caps ? checkCaps(ctx, vm) : null;
+}
+
+/** What the facts say of the VM whatever the destination (null: nothing against it, or no facts at all). */
+export function checkFacts(ctx: PlanContext, vm: VmModel): Rejection | null {
+  const c = vm.compat;
+  if (c === null) return null;
+  const n = vm.name;
+  if (c.req === null)
+    return reject("VM_FACTS_UNKNOWN", `${n}: its host ${vm.origHost} publishes migratability facts, but none for ${n} yet; not moved until they arrive`, {
+      host: vm.origHost,
+    });
+  if (c.unmigratable !== null) return reject("VM_NOT_MIGRATABLE", `${n} is not migratable: ${c.unmigratable}`, { reasons: c.reasonCodes });
+  if (c.localDisks > 0 && localDisksFor(ctx.policy, n) === "skip")
+    return reject(
+      "VM_LOCAL_DISKS",
+      `${n} has ${c.localDisks} local disk(s) (${c.localDiskList}, ${f1(c.localDiskMiB)} MiB) and local_disks is skip${ctx.policy.local_disks_vms[n] !== undefined ? " for it (local_disks_vms)" : ""}`,
+      { localDisks: c.localDisks, localDiskMiB: r2(c.localDiskMiB) },
+    );
+  return null;
 }
 
 /** The cap on moves per plan: once reached, no further move can be planned this cycle. */
@@ -245,6 +271,16 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
         max_vm_per_host: policy.max_vm_per_host,
       }),
     );
+
+  // What libvirt would refuse (compatibility.ts): one cached verdict per class, then per-host facts.
+  const compat = destinationRefusal(model.compat, vm, h);
+  if (compat)
+    return {
+      ok: false,
+      rejection: detail
+        ? reject(compat.code, compat.message(id, vm.name), refusalNumbers(compat))
+        : { code: compat.code, message: compat.code, numbers: refusalNumbers(compat) },
+    };
 
   const brokenShould: string[] = [];
   const rules = ctx.rulesByVm.get(vm.name);

@@ -1,4 +1,5 @@
 import type { Policy } from "../../shared/config/policy.js";
+import type { ClusterModel } from "./cluster-model.js";
 import { Hasher, hashValue } from "./hash.js";
 import type { PlanRequest } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
@@ -109,15 +110,35 @@ const NO_TAGS: readonly string[] = [];
 const sortedTags = (tags: readonly string[] | undefined): readonly string[] =>
   !tags || tags.length === 0 ? NO_TAGS : tags.length === 1 ? tags : [...tags].sort();
 
-/** Everything plan() reads: the whole snapshot, the policy, the clock value and the request. */
-export function planId(s: ClusterSnapshot, policy: Policy, now: number, request: PlanRequest): string {
+/**
+ * The policy as the plan id hashes it: the local-disk keys only when they differ from their
+ * defaults, so plans made before those keys existed, and on clusters without local disks, keep
+ * their ids.
+ */
+function policyForId(p: Policy): unknown {
+  const { local_disks, local_disks_vms, local_disk_source, ...rest } = p;
+  const out: Record<string, unknown> = rest;
+  if (local_disks !== undefined && local_disks !== "copy") out["local_disks"] = local_disks;
+  if (local_disks_vms !== undefined && Object.keys(local_disks_vms).length > 0) out["local_disks_vms"] = local_disks_vms;
+  if (local_disk_source !== undefined && local_disk_source !== "keep") out["local_disk_source"] = local_disk_source;
+  return out;
+}
+
+/**
+ * Everything plan() reads: the whole snapshot, the policy, the clock value and the request. Of the
+ * facts (SnapshotHost.facts, SnapshotVm.facts, incompatible), what the planner derives from them
+ * is hashed, from `model` (its compatibility classes and requirements, each key once, and per host
+ * and VM what is judged one by one): hashing every VM's facts whole cost more than the plan. Hashed
+ * only when the snapshot has facts, so plans without them keep their ids.
+ */
+export function planId(s: ClusterSnapshot, policy: Policy, now: number, request: PlanRequest, model?: ClusterModel): string {
   const e = cached(s) ?? remember(s);
   const h = new Hasher()
     .str("plan/v1")
     .num(s.v ?? 1)
     .num(s.takenAt)
     .num(now);
-  hashValue(h, policy);
+  hashValue(h, policyForId(policy));
   hashValue(h, request);
   const hosts = e.hosts;
   h.str("hosts").num(hosts.length);
@@ -170,5 +191,40 @@ export function planId(s: ClusterSnapshot, policy: Policy, now: number, request:
   const frozen = [...(s.frozenVms ?? [])].sort();
   h.str("frozen").num(frozen.length);
   for (const f of frozen) h.str(f);
+  if (model) hashFacts(h, model);
   return h.digest();
+}
+
+/** What the planner read of the facts (see planId); nothing when there are none. */
+function hashFacts(h: Hasher, model: ClusterModel): void {
+  const c = model.compat;
+  if (c.classCount <= 1 && c.pairs.size === 0 && !model.vms.some((v) => v.compat !== null)) return;
+  h.str("facts");
+  c.hashInto(h);
+  for (const x of model.hosts) {
+    h.num(x.compatClass);
+    for (const p of x.source.facts?.hugepages ?? []) h.num(p.sizeKiB).num(p.free);
+  }
+  // model.vms is in the snapshot's (sorted) order: one number per VM, its details only when it has any.
+  h.str("vmfacts").num(model.vms.length);
+  for (const v of model.vms) {
+    const f = v.compat;
+    if (f === null || f.req === null) {
+      h.num(f === null ? -2 : -1);
+      continue;
+    }
+    h.num(f.req.index);
+    if (f === f.req.plain) continue;
+    h.str(f.unmigratable ?? "")
+      .str(f.reasonCodes)
+      .num(f.localDisks)
+      .num(f.localDiskMiB)
+      .str(f.localDiskList)
+      .num(f.hugepageKiB)
+      .num(f.hugePages)
+      .num(f.pinnedCpus);
+  }
+  const pairs = [...c.pairs.values()].sort((a, b) => cmp(a.vm, b.vm) || cmp(a.destination, b.destination));
+  h.str("incompatible").num(pairs.length);
+  for (const p of pairs) h.str(p.vm).str(p.destination).num(p.since).str(p.error);
 }

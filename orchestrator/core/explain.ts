@@ -89,6 +89,27 @@ export class RejectionTally {
   add(host: string, r: Rejection): void {
     this.counts.set(r.code, (this.counts.get(r.code) ?? 0) + 1);
     if (this.kept.length < this.keep) this.kept.push({ host, rejection: r });
+    const missing = r.numbers["missing"];
+    if (typeof missing === "string") this.noteMissing(r.code, missing);
+  }
+
+  /** `n` hosts refused for one reason without naming them (a compatibility class skipped whole). */
+  addCount(code: DecisionCode, n: number, missing = ""): void {
+    this.counts.set(code, (this.counts.get(code) ?? 0) + n);
+    if (missing !== "") this.noteMissing(code, missing);
+  }
+
+  /**
+   * What the facts say is missing, per code (first few distinct), for the summary: "2
+   * DEST_NETWORK_MISSING (br-db)" says why in one line. Only facts refusals carry it, so other
+   * summaries read as before.
+   */
+  private readonly missing = new Map<DecisionCode, string[]>();
+
+  private noteMissing(code: DecisionCode, what: string): void {
+    const list = this.missing.get(code);
+    if (!list) this.missing.set(code, [what]);
+    else if (list.length < KEPT_HOST_REJECTIONS && !list.includes(what)) list.push(what);
   }
 
   /** Counts as numbers, codes sorted, e.g. { DEST_CPU: 12, DEST_MEM: 3 }. */
@@ -99,7 +120,10 @@ export class RejectionTally {
   }
 
   summary(): string {
-    const parts = [...this.counts.keys()].sort().map((c) => `${this.counts.get(c)} ${c}`);
+    const parts = [...this.counts.keys()].sort().map((c) => {
+      const what = this.missing.get(c);
+      return `${this.counts.get(c)} ${c}${what ? ` (${what.join("; ")})` : ""}`;
+    });
     return parts.length > 0 ? parts.join(", ") : "no candidate host";
   }
 

@@ -23,14 +23,17 @@ export { classifyHost, overStreak, longEnough, isFresh, hostSamples } from "./wi
 export type { WindowVerdict, Streak, Metric } from "./windows.js";
 
 // Limits: the one place they are enforced (and the memory formula the dispatcher shares).
-export { checkVm, checkCaps, checkMoveCap, checkSource, checkDestination, exceedsPhysicalMemory, ruleApplies, ruleHolds } from "./constraints.js";
+export { checkVm, checkCaps, checkMoveCap, checkSource, checkDestination, checkFacts, exceedsPhysicalMemory, ruleApplies, ruleHolds } from "./constraints.js";
 export type { DestOptions, DestVerdict } from "./constraints.js";
+// Migratability facts: host classes, VM requirements, their verdicts (compatibility.ts).
+export { Compatibility, destinationRefusal, isLocalWritable, localDisksFor, FACTS_CODES } from "./compatibility.js";
+export type { CompatRefusal, Requirement, VmCompat } from "./compatibility.js";
 export { cooldownOf, detectPingPong } from "./vm-history.js";
 export type { Cooldown, PingPong } from "./vm-history.js";
 
 // The working copy, placement, headroom and indicators.
-export { ClusterModel, vmCost, weightsOf, LIVE_STATES, COST_DIRTY_SECONDS, COST_MIB_PER_BUSY_CORE } from "./cluster-model.js";
-export type { HostModel, VmModel, MoveToken, Weights } from "./cluster-model.js";
+export { ClusterModel, vmCost, weightsOf, LIVE_STATES, COST_DIRTY_SECONDS, COST_MIB_PER_BUSY_CORE, COST_DISK_WEIGHT } from "./cluster-model.js";
+export type { HostModel, VmModel, MoveToken, Weights, CapacityGroup } from "./cluster-model.js";
 export { findDestination } from "./placement.js";
 export type { Placement, Order } from "./placement.js";
 export { cpuSwing, effectivePolicy, widened } from "./headroom.js";

@@ -1,4 +1,5 @@
 import type { HostModel, VmModel } from "./cluster-model.js";
+import { refusalNumbers } from "./compatibility.js";
 import { checkDestination, type DestOptions } from "./constraints.js";
 import type { PlanContext } from "./context.js";
 import type { RejectionTally } from "./explain.js";
@@ -11,6 +12,11 @@ import type { RejectionTally } from "./explain.js";
 //    the single by-load list instead meant checking every host whose CURRENT load was below the
 //    best RESULTING load: a fifth of a 10,000-host cluster per VM.
 //  - "pack": the most loaded host that still fits wins (hosts tried from the most loaded down).
+// Facts (compatibility.ts): groups are per (capacity, compatibility class), and a group whose class
+// cannot run the VM is skipped whole, its hosts counted in the tally under the class's refusal (the
+// first few named in full while the tally wants detail): a 10,000-host search for a VM of a new CPU
+// generation does not visit the old hosts one by one. The scan paths check every host they visit,
+// each against the verdict cached per (requirement, class).
 // Should rules: a destination that breaks none always beats one that breaks some; among those that
 // break some, fewer broken rules win. Ties are broken by host id, so results never depend on order.
 
@@ -31,8 +37,12 @@ export interface Placement {
  */
 const ROUNDING_SLACK = 1e-6;
 
-/** Beyond this many capacities, following each group's head costs more than one pass over all hosts. */
-const MAX_GROUPS = 16;
+/**
+ * Beyond this many groups (capacities × compatibility classes), following each group's head costs
+ * more than one pass over all hosts. 64: 3-4 CPU generations times a few network layouts times a
+ * few host sizes stay within it; a visit costs one comparison per group.
+ */
+const MAX_GROUPS = 64;
 
 type Better = (c: Placement, b: Placement | null) => boolean;
 
@@ -68,6 +78,36 @@ function spreadByGroup(ctx: PlanContext, vm: VmModel, opts: DestOptions, tally: 
   const groups = model.groups;
   const better = betterFor("spread");
   const next = new Array<number>(groups.length).fill(0);
+  const req = vm.compat?.req ?? null;
+  if (req !== null) {
+    const src = model.hostById.get(vm.host);
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i]!;
+      const refused = model.compat.classVerdict(req, g.compatClass);
+      if (!refused) continue;
+      next[i] = g.hosts.length;
+      if (!tally) continue;
+      // The first hosts in full while the tally wants them, the rest counted (the source aside).
+      const hs = g.hosts;
+      let k = 0;
+      let sawSource = false;
+      for (; k < hs.length && tally.wantsDetail(); k++) {
+        const h = hs[k]!;
+        if (h === src) {
+          sawSource = true;
+          continue;
+        }
+        tally.evaluated += 1;
+        tally.add(h.id, { code: refused.code, message: refused.message(h.id, vm.name), numbers: refusalNumbers(refused) });
+      }
+      const srcInGroup = src !== undefined && src.compatClass === g.compatClass && src.capacityCores === g.capacityCores && src.memTotalMiB === g.memTotalMiB;
+      const rest = hs.length - k - (srcInGroup && !sawSource ? 1 : 0);
+      if (rest > 0) {
+        tally.evaluated += rest;
+        tally.addCount(refused.code, rest, refused.missing);
+      }
+    }
+  }
   const rise = groups.map((g) => {
     const r = (w.cpu * ((vm.loadCores / g.capacityCores) * 100) + w.mem * (g.memTotalMiB > 0 ? (vm.memMiB / g.memTotalMiB) * 100 : 0)) / (w.cpu + w.mem);
     return Number.isFinite(r) ? Math.max(0, r - ROUNDING_SLACK) : 0;

@@ -31,7 +31,7 @@ function execute(
       numbers: { budget: opts.evaluationBudget ?? DEFAULT_EVALUATION_BUDGET },
     });
   const plan: Plan = {
-    id: planId(snapshot, configured, now, request),
+    id: planId(snapshot, configured, now, request, ctx.model),
     createdAt: now,
     mode: request.mode,
     snapshotDigest: snapshotDigest(snapshot),

@@ -5,6 +5,7 @@ import type { HostMetrics } from "../../shared/schemas/host-metrics.js";
 import { Heartbeat } from "../../shared/schemas/host-metrics.js";
 import { HostMetricsFast } from "../../shared/schemas/host-metrics-fast.js";
 import { MigrationEvent } from "../../shared/schemas/agent-api.js";
+import { AgentFacts } from "../../shared/schemas/facts.js";
 import { decodeJson } from "../../shared/nats/json.js";
 import type { AgentMessages } from "./agent-intake.js";
 
@@ -22,6 +23,7 @@ export function subscribeAgents(nc: NatsConnection, orch: AgentMessages, log: Lo
     const n = (dropped.get(kind) ?? 0) + 1;
     dropped.set(kind, n);
     if (n <= 10 || n % 1000 === 0) log.warn({ subject, why: why.slice(0, 500), count: n }, "dropped invalid agent message");
+    orch.onRejected?.(kind);
   };
   const sub = <T>(subject: string, schema: { safeParse: (v: unknown) => unknown }, on: (v: T) => void): Subscription =>
     nc.subscribe(subject, {
@@ -43,5 +45,6 @@ export function subscribeAgents(nc: NatsConnection, orch: AgentMessages, log: Lo
     sub<HostMetrics>(allAgents.metrics, HostMetricsFast, (m) => orch.onMetrics(m)),
     sub<Heartbeat>(allAgents.heartbeat, Heartbeat, (h) => orch.onHeartbeat(h)),
     sub<MigrationEvent>(allAgents.events, MigrationEvent, (e) => orch.onMigrationEvent(e)),
+    ...(orch.onFacts ? [sub<AgentFacts>(allAgents.facts, AgentFacts, (f) => orch.onFacts!(f))] : []),
   ];
 }

@@ -1,10 +1,11 @@
 import type { HostMetrics, Heartbeat } from "../../shared/schemas/host-metrics.js";
 import type { VmInfo } from "../../shared/schemas/vm.js";
 import type { Policy } from "../../shared/config/policy.js";
-import type { ClusterSnapshot, HostSample, SnapshotHost, SnapshotVm, InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
+import type { ClusterSnapshot, HostSample, IncompatiblePair, SnapshotHost, SnapshotVm, InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
 import type { HostStatus } from "../../shared/schemas/orchestrator-api.js";
 import { isFresh, longEnough, overStreak, r2 } from "../core/index.js";
 import type { HostMapping } from "./host-mapping.js";
+import type { FactsView } from "./facts-store.js";
 
 // What the orchestrator knows of each host, fed by agent messages. Times are the orchestrator's
 // receive times, so agents' clock skew cannot make a host look fresh or stale.
@@ -127,6 +128,11 @@ export class ClusterState {
     return e ? Math.max(e.metricsAt, e.heartbeatAt) : undefined;
   }
 
+  /** The facts digest of the host's newest heartbeat (absent: an older agent, or none collected yet). */
+  factsDigest(host: string): string | undefined {
+    return this.hosts.get(host)?.heartbeat?.factsDigest;
+  }
+
   agentStartedAt(host: string): number | undefined {
     return this.hosts.get(host)?.heartbeat?.startedAt;
   }
@@ -196,7 +202,12 @@ export class ClusterState {
     inFlight: InFlightMigration[];
     history: PastMove[];
     frozenVms: string[];
+    /** Each host's facts; a VM's facts are those its placed host published. Absent: none known. */
+    facts?: FactsView;
+    /** (VM, destination) pairs libvirt refused, while neither's facts changed. */
+    incompatible?: IncompatiblePair[];
   }): ClusterSnapshot {
+    const facts = args.facts;
     const hosts: SnapshotHost[] = [];
     const placed = new Map<string, SnapshotVm>();
     /** Hosts listing each VM in a live state, for the VMs that more than one host lists at all (rare). */
@@ -218,6 +229,7 @@ export class ClusterState {
         maintenance: args.maintenance.has(id),
         ...collectErrorOf(this.collectFailure(id)),
         tags: [],
+        ...factsOf(facts?.hostFacts(id)),
       });
       for (const v of m.vms) {
         const candidate: SnapshotVm = {
@@ -246,7 +258,9 @@ export class ClusterState {
       const others = [...new Set(hostsOf)].filter((h) => h !== v.host);
       if (others.length > 0) placed.set(name, { ...v, alsoListedOn: others.sort() });
     }
-    const vms = [...placed.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    let vms = [...placed.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // A VM's facts are its host's agent's: where the snapshot places it (the running copy).
+    if (facts) vms = vms.map((v) => ({ ...v, ...factsOf(facts.vmFacts(v.host, v.name)) }));
     return {
       v: 1,
       takenAt: args.now,
@@ -255,6 +269,7 @@ export class ClusterState {
       inFlight: args.inFlight,
       history: args.history,
       frozenVms: args.frozenVms.slice().sort(),
+      incompatible: args.incompatible ?? [],
     };
   }
 }
@@ -265,6 +280,8 @@ const rank = (v: SnapshotVm): number => (v.state === "running" ? 2 : v.state ===
 export function memPercent(m: Pick<HostMetrics, "memTotalMiB" | "memAvailableMiB">): number {
   return m.memTotalMiB > 0 ? (100 * (m.memTotalMiB - m.memAvailableMiB)) / m.memTotalMiB : 0;
 }
+
+const factsOf = <T>(f: T | undefined): { facts?: T } => (f === undefined ? {} : { facts: f });
 
 const collectErrorOf = (e: string | undefined): { collectError?: string } => (e === undefined ? {} : { collectError: e.slice(0, 1000) });
 

@@ -2,19 +2,42 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import type { Policy } from "../../shared/config/policy.js";
 import { agentSubjects } from "../../shared/subjects.js";
-import { MigrateAccepted } from "../../shared/schemas/agent-api.js";
+import { CheckIncomingResult, MigrateAccepted, type CheckIncomingRequest, type IncomingRefusalCode } from "../../shared/schemas/agent-api.js";
 import { requestJson } from "../../shared/nats/json.js";
-import { describeError } from "../../shared/errors.js";
+import { describeError, NoRespondersError } from "../../shared/errors.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { HostMapping } from "./host-mapping.js";
 import type { MigrationTracker } from "./migration-tracker.js";
-import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
+import type { DestinationCheck, MigrationRecord } from "../../shared/schemas/migration-record.js";
 import type { Clock } from "./clock.js";
 import { exceedsPhysicalMemory } from "../core/index.js";
+import type { FactsView, VmFactsOf } from "./facts-store.js";
 
 // Starts queued migrations as slots free (a streaming queue, not batches). Right before a
 // migration starts, its pre-conditions are checked against the newest state: a VM that left
 // its source, or a destination that went silent or closed, makes the step SKIPPED, not FAILED.
+// Then the destination's agent checks the VM against its own libvirt (check-incoming): a refusal
+// also makes it SKIPPED, in the destination's words, and never costs the VM a cooldown (SKIPPED
+// records are not moves: MigrationTracker.pastMoves). The command carries copyStorage when the
+// policy copies the VM's local disks.
+
+/**
+ * A destination's answer is used for this long after it was asked; an older one (the move waited
+ * for a slot meanwhile) is asked again.
+ */
+const CHECK_TTL_MS = 30_000;
+
+/** Refusals that hold until the VM's or the destination's facts change: the pair is remembered. */
+const PAIR_REFUSALS: ReadonlySet<IncomingRefusalCode> = new Set(["CPU", "DOMAIN_TYPE", "MACHINE", "NETWORK", "STORAGE", "PINNING", "HUGEPAGES"]);
+
+/** What the dispatcher knows of facts, and where it reports a destination's refusal. */
+export interface DispatchFacts {
+  view: FactsView;
+  /** Whether the host's agent publishes facts (its heartbeat carries a digest): then it serves check-incoming too. */
+  publishesFacts(host: string): boolean;
+  /** The destination refused the VM for a reason that holds until facts change. */
+  incompatible(p: { vm: string; vmHost: string; destination: string; error: string; since: number }): void;
+}
 
 export interface DispatchContext {
   policy: () => Policy;
@@ -28,13 +51,23 @@ export interface DispatchContext {
    * must know it was sent, so a new leader never sends it again). A throw puts it back in the queue.
    */
   beforeSend?: (r: MigrationRecord) => Promise<void>;
+  /** Facts and the destination's check; absent: neither (the command goes out unchecked). */
+  facts?: DispatchFacts;
 }
+
+/** The destination's check of one move, and what the command then carries. */
+type Checked =
+  { go: true; checked?: DestinationCheck; copyStorage: boolean; local: VmFactsOf["disks"] } | { go: false; skip: string; checked: DestinationCheck };
 
 export type Precheck = { go: true; address: string } | { go: false; skip: string } | { go: false; wait: string };
 
 export class Dispatcher {
   private pumping = false;
   private again = false;
+  /** Destinations already logged as unable to check (older agents): said once each. */
+  private readonly uncheckedLogged = new Set<string>();
+  /** Checks asked ahead, by request id: the moves that can start now are checked at once, not one after another. */
+  private readonly checks = new Map<string, { at: number; result: Promise<Checked> }>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -101,6 +134,7 @@ export class Dispatcher {
       do {
         this.again = false;
         if (this.ctx.paused()) return;
+        this.checkAhead();
         for (const r of [...this.tracker.queued()]) {
           const now = this.clock.now();
           const pre = this.precheck(r, now);
@@ -111,7 +145,17 @@ export class Dispatcher {
             }
             continue;
           }
-          if (!(await this.send(r, pre.address))) return;
+          const checked = await this.checkOf(r);
+          // The check took time: the move may have been cancelled, or dispatch paused, meanwhile.
+          if (r.state !== "PENDING" || !this.tracker.queued().includes(r)) continue;
+          if (this.ctx.paused()) return;
+          if (!checked.go) {
+            r.checked = checked.checked;
+            this.log.info({ requestId: r.requestId, vm: r.vm, why: checked.skip }, "migration skipped");
+            this.tracker.finish(r, "SKIPPED", this.clock.now(), checked.skip);
+            continue;
+          }
+          if (!(await this.send(r, pre.address, checked))) return;
         }
       } while (this.again);
     } finally {
@@ -119,9 +163,106 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Starts the destination checks of the queued moves that could start now (as many as free
+   * total slots), all at once: a drain of many VMs must not wait for each check in turn. Forgets
+   * checks of moves no longer queued.
+   */
+  private checkAhead(): void {
+    const queued = this.tracker.queued();
+    const ids = new Set(queued.map((r) => r.requestId));
+    for (const id of this.checks.keys()) if (!ids.has(id)) this.checks.delete(id);
+    if (!this.ctx.facts) return;
+    const now = this.clock.now();
+    let free = this.ctx.policy().max_concurrent_total - this.tracker.ongoing().length;
+    for (const r of queued) {
+      if (free <= 0) return;
+      if (!this.precheck(r, now).go) continue;
+      free--;
+      const c = this.checks.get(r.requestId);
+      if (c && now - c.at <= CHECK_TTL_MS) continue;
+      const result = this.checkDestination(r);
+      // Awaited later (checkOf); a rejection here would otherwise go unhandled meanwhile.
+      result.catch(() => undefined);
+      this.checks.set(r.requestId, { at: now, result });
+    }
+  }
+
+  /** The move's check: the one asked ahead if fresh, else asked now. */
+  private checkOf(r: MigrationRecord): Promise<Checked> {
+    const c = this.checks.get(r.requestId);
+    this.checks.delete(r.requestId);
+    if (c && this.clock.now() - c.at <= CHECK_TTL_MS) return c.result;
+    return this.checkDestination(r);
+  }
+
+  /**
+   * Asks the destination's agent whether it can take the VM (check-incoming, with the VM's facts
+   * from its source). No answer in time skips the move; an agent that does not serve the endpoint
+   * (older, it publishes no facts) cannot check, and the move goes ahead unchecked.
+   */
+  private async checkDestination(r: MigrationRecord): Promise<Checked> {
+    const policy = this.ctx.policy();
+    const f = this.ctx.facts;
+    const vf = f?.view.vmFacts(r.source, r.vm);
+    const local = vf ? localWritableDisks(vf) : [];
+    const copyStorage = (policy.local_disks_vms[r.vm] ?? policy.local_disks) === "copy" && local.length > 0;
+    if (!f) return { go: true, copyStorage, local };
+    const at = () => this.clock.now();
+    if (!vf) return { go: true, copyStorage, local, checked: { at: at(), result: "not-checked", note: `${r.source} has published no facts of ${r.vm}` } };
+    const body: CheckIncomingRequest = { vm: r.vm, source: r.source, memMiB: r.memMiB, facts: vf, copyStorage };
+    try {
+      const reply = await requestJson(this.nc, agentSubjects(r.destination).checkIncoming, body, {
+        timeoutMs: this.ctx.requestTimeoutMs,
+        data: CheckIncomingResult,
+      });
+      if (!reply.ok) {
+        const note = `${r.destination} could not check ${r.vm}: ${reply.error.code}: ${reply.error.message}`;
+        return { go: false, skip: note, checked: { at: at(), result: "no-answer", note: note.slice(0, 2000) } };
+      }
+      if (reply.data.ok) return { go: true, copyStorage, local, checked: { at: at(), result: "ok" } };
+      const refusals = reply.data.refusals.map((x) => ({ code: x.code, message: x.message.slice(0, 2000) }));
+      const words = `${r.destination} refused: ${refusals.map((x) => `${x.code}: ${x.message}`).join("; ") || "no reason given"}`;
+      const persistent = refusals.filter((x) => PAIR_REFUSALS.has(x.code));
+      if (persistent.length > 0)
+        f.incompatible({
+          vm: r.vm,
+          vmHost: r.source,
+          destination: r.destination,
+          since: at(),
+          error: `${r.destination} refused: ${persistent.map((x) => `${x.code}: ${x.message}`).join("; ")}`,
+        });
+      return { go: false, skip: words, checked: { at: at(), result: "refused", refusals } };
+    } catch (e) {
+      if (e instanceof NoRespondersError && !f.publishesFacts(r.destination)) {
+        if (!this.uncheckedLogged.has(r.destination)) {
+          this.uncheckedLogged.add(r.destination);
+          this.log.warn(
+            { destination: r.destination },
+            "the destination's agent does not serve check-incoming (an older agent): migrations to it go unchecked until it is upgraded",
+          );
+        }
+        return {
+          go: true,
+          copyStorage,
+          local,
+          checked: { at: at(), result: "not-checked", note: `${r.destination}'s agent has no check-incoming (older agent)` },
+        };
+      }
+      const note = `${r.destination} did not answer check-incoming: ${describeError(e)}`;
+      return { go: false, skip: note, checked: { at: at(), result: "no-answer", note: note.slice(0, 2000) } };
+    }
+  }
+
   /** Sends one migration; false when it could not be recorded as sent (then nothing was sent). */
-  private async send(r: MigrationRecord, address: string): Promise<boolean> {
+  private async send(
+    r: MigrationRecord,
+    address: string,
+    checked: Extract<Checked, { go: true }> = { go: true, copyStorage: false, local: [] },
+  ): Promise<boolean> {
     r.destinationAddress = address;
+    if (checked.checked) r.checked = checked.checked;
+    if (checked.copyStorage) r.copyStorage = true;
     this.tracker.start(r, this.clock.now());
     if (this.ctx.beforeSend) {
       try {
@@ -143,6 +284,8 @@ export class Dispatcher {
       vm: r.vm,
       destination: r.destination,
       destinationAddress: address,
+      // Only when true: an older agent's strict schema refuses the field, and it has no local disks to copy for us.
+      ...(checked.copyStorage ? { copyStorage: true } : {}),
       ...(epoch !== undefined ? { epoch } : {}),
     };
     this.log.info({ requestId: r.requestId, vm: r.vm, from: r.source, to: r.destination, reason: r.reason }, "dispatching migration");
@@ -151,6 +294,7 @@ export class Dispatcher {
       try {
         const reply = await requestJson(this.nc, agentSubjects(r.source).migrate, body, { timeoutMs: this.ctx.requestTimeoutMs, data: MigrateAccepted });
         if (!reply.ok) this.tracker.finish(r, "FAILED", this.clock.now(), `${r.source} refused: ${reply.error.code}: ${reply.error.message}`);
+        else if (r.state === "ONGOING") this.accepted(r, reply.data, checked.local);
         return true;
       } catch (e) {
         this.log.warn({ requestId: r.requestId, attempt, err: describeError(e) }, "no answer to migrate request");
@@ -160,4 +304,21 @@ export class Dispatcher {
     r.error = `no answer from ${r.source} to the migrate request; waiting for its outcome`;
     return true;
   }
+
+  /** Records what the source agent's accept says (time limit, disks copied, post-copy). */
+  private accepted(r: MigrationRecord, a: MigrateAccepted, local: VmFactsOf["disks"]): void {
+    if (a.timeoutS !== undefined) r.timeoutS = a.timeoutS;
+    if (a.copyDisks !== undefined && a.copyDisks.length > 0) r.copyDisks = a.copyDisks;
+    if (a.diskBytes !== undefined) r.diskBytes = a.diskBytes;
+    if (a.postcopy !== undefined) r.postcopy = a.postcopy;
+    // The source copies of the disks it copies, by the VM's facts now (source-disks.ts handles them after success).
+    const paths = (a.copyDisks ?? []).flatMap((t) => local.filter((d) => d.target === t && d.source !== undefined).map((d) => d.source!));
+    if (paths.length > 0) r.sourceDisks = { policy: this.ctx.policy().local_disk_source, paths };
+    this.tracker.touch(r);
+  }
+}
+
+/** A VM's local writable disks: what copy-storage copies (read-only and shared ones stay where they are). */
+export function localWritableDisks(vf: VmFactsOf): VmFactsOf["disks"] {
+  return vf.disks.filter((d) => !d.shared && !d.readonly && (d.device === "disk" || d.device === "lun") && d.source !== undefined);
 }

@@ -112,7 +112,9 @@ export class MigrationReconciler {
     for (const r of tracker.ongoing()) {
       const started = r.startedAt ?? r.queuedAt;
       const restarted = (inventories.agentStartedAt(r.source) ?? 0) > started;
-      const timedOut = now - started > migrationTimeoutS * 1000;
+      // The agent's own limit (scaled to memory and disks) may exceed the configured one: allow it and a margin.
+      const limitS = Math.max(migrationTimeoutS, (r.timeoutS ?? 0) + 60);
+      const timedOut = now - started > limitS * 1000;
       const adopted = this.adopted.has(r.requestId);
       if (!restarted && !timedOut && !adopted) continue;
       const listed = inventories.locate(r.vm);
@@ -141,10 +143,9 @@ export class MigrationReconciler {
           now,
           restarted
             ? `source agent ${r.source} restarted during the migration; ${r.vm} stayed on ${r.source}`
-            : `no outcome within ${migrationTimeoutS}s; ${r.vm} is still on ${r.source}`,
+            : `no outcome within ${limitS}s; ${r.vm} is still on ${r.source}`,
         );
-      else if (timedOut && running.length === 0)
-        tracker.finish(r, "FAILED", now, `no outcome within ${migrationTimeoutS}s and ${r.vm} is not running anywhere reported`);
+      else if (timedOut && running.length === 0) tracker.finish(r, "FAILED", now, `no outcome within ${limitS}s and ${r.vm} is not running anywhere reported`);
     }
   }
 

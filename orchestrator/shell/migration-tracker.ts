@@ -24,6 +24,11 @@ export class MigrationTracker {
     for (const fn of this.listeners) fn(r);
   }
 
+  /** Tells the listeners (HA store, events) that a record changed in place (the agent's accept, the source disks' fate). */
+  touch(r: MigrationRecord): void {
+    this.emit(r);
+  }
+
   enqueue(r: MigrationRecord): void {
     this.queue.push(r);
     this.emit(r);
@@ -116,6 +121,7 @@ export class MigrationTracker {
         return r;
       case "migration.succeeded":
         if (ev.stats) r.stats = ev.stats;
+        if (ev.stats?.postcopy !== undefined) r.postcopySwitched = ev.stats.postcopy;
         r.progress = 100;
         this.finish(r, "SUCCEEDED", now);
         return r;

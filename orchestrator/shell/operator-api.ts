@@ -3,6 +3,10 @@ import { BallastError } from "../../shared/errors.js";
 import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 import type {
   ApproveReply,
+  CpuBaselineQuery,
+  CpuBaselineReply,
+  FactsQuery,
+  FactsReply,
   EvacuateReply,
   EvacuateRequest,
   ExplainReply,
@@ -23,7 +27,7 @@ import type {
 import type { Decision, Plan, PlanRequest } from "../../shared/schemas/plan.js";
 import { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { BALLAST_VERSION } from "../../shared/version.js";
-import { preflightEvacuation } from "../core/index.js";
+import { explainVm, preflightEvacuation } from "../core/index.js";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { DecisionLog } from "./decision-log.js";
@@ -35,6 +39,9 @@ import { MAX_PENDING_PLANS, PLAN_KIND_WORDS, type PlanFate } from "./pending-pla
 import type { PendingPlan } from "./persisted-state.js";
 import type { PlanningCycle } from "./planning-cycle.js";
 import { IN_PROCESS } from "./requester.js";
+import type { FactsStore } from "./facts-store.js";
+import type { IncompatiblePairs } from "./incompatible-pairs.js";
+import { localWritableDisks } from "./dispatcher.js";
 
 // What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
 // requests are validated before they get here). Changes need the lead: a standby refuses them
@@ -74,6 +81,10 @@ export interface OperatorApiDeps {
   mapping: () => HostMapping;
   /** The host_mapping file's state (status shows a rejected reload). */
   mappingState: () => HostMappingState;
+  /** The agents' facts, the incompatible pairs, and the CPU baseline (cpu-baseline.ts). */
+  facts: FactsStore;
+  pairs: IncompatiblePairs;
+  cpuBaseline: (q: CpuBaselineQuery) => Promise<CpuBaselineReply>;
 }
 
 export class OperatorApi implements OrchestratorHandlers {
@@ -94,7 +105,10 @@ export class OperatorApi implements OrchestratorHandlers {
       leader: leading,
       ha: leadership.enabled ? { role: leading ? "leader" : "standby", epoch: leadership.epoch() ?? null, leaderInstance: leadership.leader() ?? null } : null,
       cycle: this.d.decisions.cycle,
-      hosts: this.d.state.statuses(now, policy, this.d.mapping(), controls.maintenance),
+      hosts: this.d.state.statuses(now, policy, this.d.mapping(), controls.maintenance).map((h) => {
+        const f = this.d.facts.get(h.host);
+        return { ...h, facts: f !== undefined, ...(f ? { notMigratable: f.facts.vms.filter((v) => !v.migratable).length } : {}) };
+      }),
       migrations: { queued: tracker.queued().map(brief), ongoing: tracker.ongoing().map(brief) },
       frozenVms: [...controls.frozen].sort(),
       hostMapping: this.d.mappingState(),
@@ -348,7 +362,54 @@ export class OperatorApi implements OrchestratorHandlers {
       cpuLevels: cycle.cpuLevels(),
       lastCycles: { from: sinceCycle, to: decisions.cycle, decisions: lastDecisions },
       history,
+      facts: this.vmFactsBrief(vm, located),
+      incompatible: this.d.pairs.forSnapshot().filter((p) => p.vm === vm),
+      ...this.whereItCouldGo(vm),
     };
+  }
+
+  /** Every other host's verdict for the VM, as a cycle planned now would judge it. */
+  private whereItCouldGo(vm: string): Pick<ExplainReply, "destinations" | "movable" | "bestDestination"> {
+    const now = this.d.clock.now();
+    const x = explainVm(this.d.cycle.snapshot(now), this.d.cycle.policy, now, vm);
+    if (x.host === null) return {};
+    return {
+      movable: x.vmDecision ? { ok: false, code: x.vmDecision.code, message: x.vmDecision.message } : { ok: true },
+      destinations: x.hosts.filter((d) => d.subject !== x.host).map((d) => ({ host: d.subject, code: d.code, message: d.message })),
+      bestDestination: x.best,
+    };
+  }
+
+  /** What a VM's facts say of its migratability, from the host it runs on (else any that lists it). */
+  private vmFactsBrief(vm: string, located: { host: string; info: { state: string } }[]): ExplainReply["facts"] {
+    const order = [...located.filter((l) => l.info.state === "running"), ...located.filter((l) => l.info.state !== "running")];
+    for (const l of order) {
+      const f = this.d.facts.vmFacts(l.host, vm);
+      if (f)
+        return {
+          host: l.host,
+          migratable: f.migratable,
+          reasons: f.reasons,
+          localDisks: localWritableDisks(f).map((d) => `${d.target} ${d.source!}`),
+        };
+    }
+    return null;
+  }
+
+  facts(q: FactsQuery): FactsReply {
+    const held = this.d.facts.get(q.host);
+    if (!held && !this.d.state.knows(q.host)) throw new BallastError("UNKNOWN_HOST", `host ${q.host} is not known (no agent has reported it)`);
+    const vms = new Set(held?.facts.vms.map((v) => v.name) ?? []);
+    return {
+      host: q.host,
+      facts: held?.facts ?? null,
+      receivedAt: held?.receivedAt ?? null,
+      incompatible: this.d.pairs.forSnapshot().filter((p) => p.destination === q.host || vms.has(p.vm)),
+    };
+  }
+
+  cpuBaseline(q: CpuBaselineQuery): Promise<CpuBaselineReply> {
+    return this.d.cpuBaseline(q);
   }
 
   snapshot(): ClusterSnapshot {

@@ -19,6 +19,18 @@ import { OperatorApi, type Leadership } from "./operator-api.js";
 import { OperatorControls } from "./operator-controls.js";
 import type { PendingPlan, PersistedState, StateSink } from "./persisted-state.js";
 import { PlanningCycle } from "./planning-cycle.js";
+import { BallastError } from "../../shared/errors.js";
+import { requestJson } from "../../shared/nats/json.js";
+import { CpuBaselineResult, RemoveDisksResult } from "../../shared/schemas/agent-api.js";
+import { AgentFacts } from "../../shared/schemas/facts.js";
+import { agentSubjects } from "../../shared/subjects.js";
+import type { z } from "zod";
+import { cpuBaseline } from "./cpu-baseline.js";
+import { FactsRefresher, type FactsCounters } from "./facts-refresher.js";
+import { FactsStore } from "./facts-store.js";
+import { classifyMigrationError } from "./incompatibility.js";
+import { IncompatiblePairs } from "./incompatible-pairs.js";
+import { SourceDiskHandler } from "./source-disks.js";
 
 // The orchestrator's shell, put together: the cluster state fed by the agents, the pure planner
 // run each cycle, the decision log, the migration tracker with its reconciler and dispatcher, the
@@ -61,6 +73,8 @@ export interface OrchestratorView {
   readonly migrations: Pick<MigrationTracker, "queued" | "ongoing" | "get" | "history" | "busy">;
   readonly decisions: Pick<DecisionLog, "cycle" | "query">;
   readonly cluster: Pick<ClusterState, "metrics" | "locate" | "isFresh" | "knows" | "hostIds">;
+  /** Facts: hosts with and without them (of those reporting metrics), refreshes, refusals, incompatible pairs. */
+  facts(): FactsCounters & { hostsWithFacts: number; hostsWithoutFacts: number; incompatiblePairs: number };
 }
 
 /** How HA instances share the decision log (ha/decision-stream.ts). */
@@ -86,6 +100,8 @@ export class Orchestrator {
   private readonly tracker: MigrationTracker;
   private readonly dispatcher: Dispatcher;
   private readonly planning: PlanningCycle;
+  private readonly pairs: IncompatiblePairs;
+  private readonly sourceDisks: SourceDiskHandler;
 
   constructor(private readonly deps: OrchestratorDeps) {
     const { config, clock, log, mapping } = deps;
@@ -95,6 +111,22 @@ export class Orchestrator {
     const decisions = new DecisionLog(config.decisions_size);
     const controls = new OperatorControls(deps.sink);
     const events = new EventHub(deps.nc, clock, log);
+    const requestTimeoutMs = config.nats.request_timeout * 1000;
+    /** A request to an agent whose error answer throws (as no answer does). */
+    const ask = async <T>(subject: string, body: unknown, data: z.ZodType<T>): Promise<T> => {
+      const r = await requestJson(deps.nc, subject, body, { timeoutMs: requestTimeoutMs, data });
+      if (!r.ok) throw new BallastError(r.error.code, r.error.message);
+      return r.data;
+    };
+    const facts = new FactsStore();
+    const pairs = new IncompatiblePairs(deps.sink?.incompatible ? (p) => deps.sink!.incompatible!(p) : undefined);
+    const refresher = new FactsRefresher({ store: facts, request: (h) => ask(agentSubjects(h).getFacts, {}, AgentFacts), clock, log });
+    // Where a VM's facts are now: the host it runs on (else any host listing it).
+    const vmHost = (vm: string): string | undefined => {
+      const at = state.locate(vm);
+      return (at.find((l) => l.info.state === "running") ?? at[0])?.host;
+    };
+    facts.onChange(() => pairs.prune(facts, vmHost));
     const leadership: Leadership = deps.leadership
       ? { enabled: true, leading: () => deps.leadership!.leading(), leader: () => deps.leadership!.leader(), epoch: () => deps.leadership!.epoch() }
       : { enabled: false, leading: () => true, leader: () => undefined, epoch: () => undefined };
@@ -108,8 +140,13 @@ export class Orchestrator {
         maintenance: () => controls.maintenance,
         paused: () => controls.pausedReason !== undefined || !leadership.leading(),
         epoch: () => leadership.epoch(),
-        requestTimeoutMs: config.nats.request_timeout * 1000,
+        requestTimeoutMs,
         ...(deps.sink ? { beforeSend: (r: MigrationRecord) => deps.sink!.dispatched(r) } : {}),
+        facts: {
+          view: facts,
+          publishesFacts: (h) => facts.has(h) || state.factsDigest(h) !== undefined,
+          incompatible: (p) => void pairs.record(p, facts),
+        },
       },
       clock,
       log,
@@ -117,10 +154,24 @@ export class Orchestrator {
     const pump = (): void => void dispatcher.pump().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, "dispatch failed"));
     const reconciler = new MigrationReconciler({ tracker, inventories: state, migrationTimeoutS: config.migration_timeout, log, onFinished: pump });
     const queue = new MoveQueue(tracker, state);
-    const planning = new PlanningCycle({ policy, state, tracker, controls, decisions, queue, reconciler, dispatcher, events, clock, mapping });
+    const planning = new PlanningCycle({ policy, state, tracker, controls, decisions, queue, reconciler, dispatcher, events, clock, mapping, facts, pairs });
+    const sourceDisks = new SourceDiskHandler({
+      tracker,
+      inventories: state,
+      removeDisks: (h, body) => ask(agentSubjects(h).removeDisks, body, RemoveDisksResult),
+      clock,
+      log,
+    });
     tracker.onChange((r) => {
       deps.sink?.migration(r);
       events.publish({ type: "migration", record: r });
+      if (r.state === "SUCCEEDED") sourceDisks.onFinished(r);
+      else sourceDisks.onFailedCopy(r);
+      // libvirt refused the VM there for good (incompatibility.ts): not planned again until facts change.
+      if (r.state === "FAILED" && r.startedAt !== undefined && !pairs.has(r.vm, r.destination) && classifyMigrationError(r.error) !== undefined) {
+        pairs.record({ vm: r.vm, vmHost: r.source, destination: r.destination, since: r.finishedAt ?? clock.now(), error: r.error! }, facts);
+        log.info({ requestId: r.requestId, vm: r.vm, destination: r.destination, error: r.error }, "pair recorded incompatible");
+      }
     });
 
     this.leadership = leadership;
@@ -129,6 +180,8 @@ export class Orchestrator {
     this.tracker = tracker;
     this.dispatcher = dispatcher;
     this.planning = planning;
+    this.pairs = pairs;
+    this.sourceDisks = sourceDisks;
     this.events = events;
     this.api = new OperatorApi({
       instance: deps.instance ?? "orchestrator",
@@ -143,8 +196,34 @@ export class Orchestrator {
       clock,
       mapping,
       mappingState: deps.mappingState ?? (() => ({ path: null, hosts: mapping().size, loadedAt: null, error: null, errorAt: null, warnings: [] })),
+      facts,
+      pairs,
+      cpuBaseline: (q) =>
+        cpuBaseline(q, {
+          facts,
+          knows: (h) => state.knows(h),
+          fresh: (h) => state.isFresh(h, clock.now(), planning.policy),
+          ask: (h, cpus) => ask(agentSubjects(h).cpuBaseline, { cpus }, CpuBaselineResult),
+          log,
+        }),
     });
-    this.intake = new AgentIntake({ state, reconciler, events, clock, policy: () => planning.policy, trigger: () => planning.triggerPolicy() });
+    this.intake = new AgentIntake({
+      state,
+      reconciler,
+      events,
+      clock,
+      policy: () => planning.policy,
+      trigger: () => planning.triggerPolicy(),
+      facts: {
+        ingest: (f, at) => facts.ingest(f, at),
+        heartbeat: (h, digest) => refresher.onHeartbeat(h, digest),
+        rejected: () => refresher.onRejected(),
+        kept: (h) => refresher.onFacts(h),
+        inventory: () => {
+          if (sourceDisks.pending > 0) sourceDisks.check();
+        },
+      },
+    });
     this.replication = { onRecord: (fn) => decisions.onRecord(fn), replay: (r) => decisions.replay(r) };
     this.view = {
       policy,
@@ -156,6 +235,11 @@ export class Orchestrator {
       migrations: tracker,
       decisions,
       cluster: state,
+      facts: () => {
+        const known = state.hostIds();
+        const withFacts = known.filter((h) => facts.has(h)).length;
+        return { ...refresher.counters, hostsWithFacts: withFacts, hostsWithoutFacts: known.length - withFacts, incompatiblePairs: pairs.size };
+      },
     };
   }
 
@@ -181,11 +265,18 @@ export class Orchestrator {
   adopt(st: PersistedState): void {
     this.reconciler.adopt(st.migrations, this.deps.clock.now());
     this.controls.restore(st);
+    this.pairs.restore(st.incompatible ?? []);
+    // Source disks a previous leader was still waiting to remove (or keep).
+    for (const r of st.migrations) if (r.state === "SUCCEEDED" && r.sourceDisks) this.sourceDisks.onFinished(r);
   }
 
   /** The state a new leader continues from (tests, the HA store's first write). */
   persistedState(): PersistedState {
     const t = this.tracker;
-    return { migrations: [...t.queued(), ...t.ongoing(), ...t.history({ limit: Number.MAX_SAFE_INTEGER })], ...this.controls.persisted() };
+    return {
+      migrations: [...t.queued(), ...t.ongoing(), ...t.history({ limit: Number.MAX_SAFE_INTEGER })],
+      ...this.controls.persisted(),
+      incompatible: this.pairs.all(),
+    };
   }
 }

@@ -1,5 +1,6 @@
 import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 import type { Plan } from "../../shared/schemas/plan.js";
+import type { StoredPair } from "./incompatible-pairs.js";
 
 // What a new HA leader continues from, and the sink the leader writes every change of it to (the
 // JetStream KV bucket, ha/kv-state-store.ts). Without HA there is no sink and nothing is kept.
@@ -23,6 +24,8 @@ export interface PersistedState {
   frozen: string[];
   pending: PendingPlan[];
   pausedReason: string | undefined;
+  /** (VM, destination) pairs libvirt refused, with the facts digests they hold under (absent: none kept, or an older writer). */
+  incompatible?: StoredPair[];
 }
 
 /** Receives state changes (HA: written to the JetStream KV bucket by the leader). */
@@ -34,4 +37,6 @@ export interface StateSink {
   frozen(vms: ReadonlySet<string>): void;
   pending(planId: string, p: PendingPlan | undefined): void;
   paused(reason: string | undefined): void;
+  /** Every incompatible pair after a change (optional: sinks of tests may ignore them). */
+  incompatible?(pairs: readonly StoredPair[]): void;
 }

@@ -11,6 +11,8 @@ import type { MigrationReconciler } from "./migration-reconciler.js";
 import type { MigrationTracker } from "./migration-tracker.js";
 import type { MoveQueue } from "./move-queue.js";
 import type { OperatorControls } from "./operator-controls.js";
+import type { FactsView } from "./facts-store.js";
+import type { IncompatiblePairs } from "./incompatible-pairs.js";
 
 // The cycle itself: settle stragglers, take a snapshot, run the pure planner, record every
 // decision, and act on the plan per the automation level (queue its moves, or keep it for
@@ -28,6 +30,9 @@ export interface CycleDeps {
   events: EventHub;
   clock: Clock;
   mapping: () => HostMapping;
+  /** The agents' facts and the pairs libvirt refused; absent: snapshots carry none. */
+  facts?: FactsView;
+  pairs?: Pick<IncompatiblePairs, "forSnapshot">;
 }
 
 /** The CPU levels a cycle judged with, when it adapted them to the measured swing. */
@@ -78,6 +83,8 @@ export class PlanningCycle {
       inFlight: tracker.inFlight(),
       history: tracker.pastMoves(now - Math.max(policy.pingpong_window, policy.vm_cooldown_max) * 1000),
       frozenVms: [...controls.frozen],
+      ...(this.d.facts ? { facts: this.d.facts } : {}),
+      ...(this.d.pairs ? { incompatible: this.d.pairs.forSnapshot() } : {}),
     });
   }
 

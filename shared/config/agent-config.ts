@@ -51,6 +51,66 @@ export const SimCpuTrace = z
 export const SimCpu = z.union([z.number().min(0).max(409_600), SimCpuSquare, SimCpuTrace]);
 export type SimCpu = z.infer<typeof SimCpu>;
 
+/** Names as facts carry them (CPU models and features, networks, bridges, machine types). */
+const SimName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,63}$/, "1-64 of A-Z a-z 0-9 _ . : @ + -");
+const SimPath = z
+  .string()
+  .max(4096)
+  .regex(/^\/\P{Cc}*$/u, "an absolute path");
+
+/** A simulated VM's disk: a file under one of the host's shared paths is shared, any other is local. */
+export const SimDisk = z
+  .object({
+    target: z
+      .string()
+      .regex(/^[a-z0-9]{1,16}$/, "target device name such as vda")
+      .describe('Target device ("vda").'),
+    path: SimPath.describe("The disk file."),
+    size_gib: z.number().positive().max(1_048_576).default(10).meta({ unit: "GiB", description: "Virtual size; the simulated copy moves all of it." }),
+  })
+  .strict()
+  .describe("A disk of the simulated VM.");
+
+/** Migratability facts of a simulated VM; every key is optional, the defaults fit every default host. */
+export const SimVmFacts = z
+  .object({
+    cpu_model: SimName.default("qemu64").describe("The guest CPU model (custom mode); a destination must list it among its `cpu_models`."),
+    cpu_features: z.array(SimName).max(1024).default([]).describe("Features the guest CPU requires; a destination must offer each."),
+    machine: SimName.default("pc-q35-7.2").describe("Machine type; a destination must offer it."),
+    networks: z.array(SimName).max(64).default([]).describe("libvirt networks the VM is attached to."),
+    bridges: z.array(SimName).max(64).default([]).describe("Bridges the VM is attached to."),
+    disks: z.array(SimDisk).max(64).default([]).describe("Disk files: local ones move only by copying (copyStorage)."),
+    hostdevs: z.array(z.string().max(128)).max(64).default([]).describe('Host devices passed through ("pci 0000:3b:00.0"): the VM is then not migratable.'),
+  })
+  .strict()
+  .describe("What the simulated VM needs of a host (facts); absent: runs on every default host.");
+export type SimVmFacts = z.infer<typeof SimVmFacts>;
+
+/** Facts of a simulated host: a CPU generation, networks, bridges, shared storage. Defaults make every host alike. */
+export const SimHostFacts = z
+  .object({
+    cpu_model: SimName.default("qemu64").describe("The host's CPU model."),
+    cpu_features: z.array(SimName).max(1024).default([]).describe("CPU features the host offers."),
+    cpu_models: z.array(SimName).max(512).default(["qemu64"]).describe("Guest CPU models usable here; a VM whose model is not listed is refused (CPU)."),
+    machine_types: z.array(SimName).max(512).default(["pc", "pc-i440fx-7.2", "pc-q35-7.2", "q35"]).describe("Machine types offered."),
+    networks: z.array(SimName).max(1024).default([]).describe("Active libvirt networks."),
+    bridges: z.array(SimName).max(1024).default([]).describe("Bridges present."),
+    shared_paths: z.array(SimPath).max(256).default(["/var/lib/libvirt/shared"]).describe("Shared storage: a disk under one of these is shared."),
+    libvirt_version: z
+      .string()
+      .regex(/^\d{1,6}(\.\d{1,6}){0,3}$/)
+      .default("9.0.0")
+      .describe("libvirt version reported."),
+    qemu_version: z
+      .string()
+      .regex(/^\d{1,6}(\.\d{1,6}){0,3}$/)
+      .default("7.2.0")
+      .describe("QEMU version reported."),
+  })
+  .strict()
+  .describe("The simulated host's facts; absent: every simulated host is alike.");
+export type SimHostFacts = z.infer<typeof SimHostFacts>;
+
 export const SimVm = z
   .object({
     name: VmName.describe("The VM's name (a libvirt domain name), unique on the host."),
@@ -71,6 +131,7 @@ export const SimVm = z
       .default(0)
       .meta({ unit: "MiB/s", description: "Memory the guest dirties while migrating; slows convergence like a busy guest." }),
     state: VmState.default("running").describe("The domain state. A VM that is not running cannot be migrated (VM_NOT_RUNNING)."),
+    facts: SimVmFacts.optional(),
   })
   .strict()
   .describe("A simulated VM.");
@@ -103,6 +164,7 @@ export const SimConfig = z
       .meta({ unit: "s", description: "Set-up time before copying starts (connection, destination QEMU start)." }),
     seed: z.number().int().default(1).describe("Seed of the pseudo-random generator behind `migration_fail_rate`, so runs are reproducible."),
     addresses: z.array(z.string().min(1).max(253)).default([]).describe("Extra migration addresses that reach this simulated host (its host id always does)."),
+    facts: SimHostFacts.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -192,10 +254,27 @@ export const MigrationSettings = z
       .boolean()
       .default(true)
       .describe("Add `--migrateuri tcp://ADDR`, so the memory stream goes over the migration network to the destination's address."),
-    timeout: z.number().int().min(1).max(86_400).default(600).meta({
+    timeout: z.number().int().min(1).max(86_400).default(120).meta({
       unit: "s",
-      description: "How long a migration may run; then it is aborted (`virsh domjobabort`) and reported failed.",
+      description:
+        "The fixed part of a migration's time limit. The limit is `timeout` + `timeout_factor` × (the VM's memory + the local disk bytes it copies) / `bandwidth_mibs`; when it is exceeded, `on_timeout` says what happens. A request's `timeoutS` replaces the whole limit.",
     }),
+    bandwidth_mibs: z.number().min(1).max(1_000_000).default(100).meta({
+      unit: "MiB/s",
+      description: "The bandwidth a migration can count on over the migration network (100 MiB/s: most of 1 GbE); it scales the time limit.",
+    }),
+    timeout_factor: z
+      .number()
+      .min(1)
+      .max(100)
+      .default(4)
+      .describe("How many times the ideal copy time (bytes / `bandwidth_mibs`) a migration may take beyond `timeout`: pre-copy sends busy memory again."),
+    on_timeout: z
+      .enum(["abort", "postcopy"])
+      .default("abort")
+      .describe(
+        "`abort`: a migration past its limit is aborted (`virsh domjobabort`) and the VM keeps running on the source. `postcopy`: migrations of VMs without disks to copy start with `--postcopy` and switch to post-copy (`virsh migrate-postcopy`) at the limit, so they finish; a VM then depends on both hosts until the copy ends (a network cut in that phase loses the guest, which is why it is not the default).",
+      ),
     max_concurrent: z.number().int().min(1).max(64).default(2).describe("Outgoing migrations running at once; more are refused with `BUSY`."),
     extra_args: z
       .array(MigrateExtraArg)
@@ -211,6 +290,26 @@ export const MigrationSettings = z
   .strict()
   .describe("How the agent runs `virsh migrate` on this (the source) host.");
 export type MigrationSettings = z.infer<typeof MigrationSettings>;
+
+export const FactsSettings = z
+  .object({
+    shared_paths: z
+      .array(z.string().regex(/^\/\P{Cc}*$/u, "an absolute path"))
+      .max(256)
+      .default([])
+      .describe(
+        "Directories (or shared block devices under /dev) whose contents every host that lists them sees alike, besides the mounts detected as shared (NFS, CephFS, GlusterFS, OCFS2, GFS2, Lustre, BeeGFS, GPFS). A disk under one of them is shared; any other disk is local.",
+      ),
+    detect_mounts: z.boolean().default(true).describe("Read the host's mount table (/proc/mounts) for shared file systems."),
+    interval: z.number().min(1).max(86_400).default(60).meta({
+      unit: "s",
+      description:
+        "How often the agent re-reads its host's facts (CPU, versions, networks, storage, huge pages); its VMs' facts are read whenever its VM list changes.",
+    }),
+  })
+  .strict()
+  .describe("The migratability facts the agent publishes on `ballast.agent.<host>.facts`.");
+export type FactsSettings = z.infer<typeof FactsSettings>;
 
 /** The agent's HTTP server: only GET /metrics (Prometheus). */
 export const AgentHttp = z
@@ -246,6 +345,7 @@ export const AgentConfig = z
     ),
     virsh: VirshSettings.default(() => VirshSettings.parse({})),
     migration: MigrationSettings.default(() => MigrationSettings.parse({})),
+    facts: FactsSettings.default(() => FactsSettings.parse({})),
     sim: SimConfig.optional().describe("The simulated host, for `driver: sim`. Absent: 8 CPUs, 32 GiB, no VMs."),
     cpus_override: z.number().int().min(1).max(4096).optional().describe("Report this many CPUs instead of the detected count (labs, simulations)."),
     mem_override_mib: z

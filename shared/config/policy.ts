@@ -52,6 +52,9 @@ export type VmHostRule = z.infer<typeof VmHostRule>;
 export const PlacementRule = z.union([AffinityRule, VmHostRule]);
 export type PlacementRule = z.infer<typeof PlacementRule>;
 
+export const LocalDisks = z.enum(["skip", "copy"]);
+export type LocalDisks = z.infer<typeof LocalDisks>;
+
 export const Automation = z.enum(["manual", "partial", "full"]);
 export type Automation = z.infer<typeof Automation>;
 
@@ -208,6 +211,19 @@ export const Policy = z
       .default([])
       .describe("VMs the balancer leaves alone: never moved (decision `VM_EXCLUDED`); their load still counts on their host."),
     excluded_hosts: z.array(HostId).default([]).describe("Hosts the balancer neither moves VMs from (`SOURCE_EXCLUDED`) nor to (`DEST_EXCLUDED`)."),
+    local_disks: LocalDisks.default("copy").describe(
+      "VMs with local (not shared) writable disks: `copy` moves them live with their disks (`virsh migrate --copy-storage-all`), and the cost model makes such moves the last choice; `skip` never moves them (`VM_LOCAL_DISKS`). The default is `copy`: on a cluster of local disks, `skip` leaves nothing to balance and no way to drain a host, and the source copy is kept (`local_disk_source`), so a failed copy loses nothing.",
+    ),
+    local_disks_vms: z
+      .record(VmName, LocalDisks)
+      .default({})
+      .describe("Per-VM override of `local_disks`, e.g. `{ db-1: skip }` for a VM whose disks are too large to copy."),
+    local_disk_source: z
+      .enum(["keep", "remove"])
+      .default("keep")
+      .describe(
+        "After a local-disk VM moved and runs on its destination: `keep` leaves its old disk files on the source and reports them (in the migration's history entry); `remove` deletes them there. Never removed unless the migration succeeded and the destination lists the VM running.",
+      ),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { HostId, MigrationAddress, RequestId, VmName } from "./ids.js";
 import { HostMetrics } from "./host-metrics.js";
+import { AbsPath, AgentFacts, FactsRequest, VmFacts } from "./facts.js";
 
 /** ballast.agent.<host>.ping */
 export const PingRequest = z.object({}).strict();
@@ -35,6 +36,7 @@ export const MigrationStats = z
       .min(0)
       .optional()
       .describe("libvirt's memory_iteration: passes over guest memory (pre-copy rounds); absent when not reported."),
+    postcopy: z.boolean().optional().describe("True when the migration switched to post-copy at its time limit (migration.on_timeout: postcopy)."),
   })
   .describe(
     "Statistics of a succeeded migration: the source agent's wall time, and libvirt's job statistics (virsh: from libvirt's job-completed event, absent when it did not arrive; the sim driver models them all).",
@@ -92,7 +94,15 @@ export const MigrateRequest = z
       .min(1)
       .max(86_400)
       .optional()
-      .describe("Time limit of this migration, seconds; it is aborted and fails when exceeded. Absent: the agent's migration.timeout."),
+      .describe(
+        "Time limit of this migration, seconds; past it the agent aborts it (or switches it to post-copy, migration.on_timeout). Absent: the agent's migration.timeout plus timeout_factor × (memory + local disk bytes copied) / bandwidth_mibs.",
+      ),
+    copyStorage: z
+      .boolean()
+      .optional()
+      .describe(
+        "May the VM's local disks be copied (`--copy-storage-all`, only the local writable disks, listed with `--migrate-disks`)? The orchestrator sets it from local_disks. Absent or false: a VM with local disks is refused with LOCAL_DISKS.",
+      ),
     epoch: SenderEpoch,
   })
   .strict();
@@ -104,6 +114,14 @@ export const MigrateAccepted = z.object({
   source: HostId.describe("This agent's host."),
   destination: HostId.describe("Host id of the destination."),
   accepted: z.literal(true).describe("Always true: a refusal is an error reply."),
+  timeoutS: z.number().int().min(1).optional().describe("The time limit the migration runs under, seconds (the request's, or scaled from memory and disks)."),
+  copyDisks: z
+    .array(z.string())
+    .max(64)
+    .optional()
+    .describe("Target names of the local disks copied with the VM (`--copy-storage-all`); absent or empty: none."),
+  diskBytes: z.number().int().min(0).optional().describe("Bytes of local disk to copy (their allocation); absent: none."),
+  postcopy: z.boolean().optional().describe("Started with post-copy allowed: it switches to post-copy at its time limit instead of aborting."),
 });
 export type MigrateAccepted = z.infer<typeof MigrateAccepted>;
 
@@ -126,6 +144,88 @@ export const AbortResult = z.object({
     .describe("True: libvirt was asked to abort (the outcome follows as an event); false: the migration named by requestId had already finished."),
 });
 export type AbortResult = z.infer<typeof AbortResult>;
+
+/** ballast.agent.<host>.check-incoming: the destination checks a VM against its own libvirt before the source starts. */
+export const CheckIncomingRequest = z
+  .object({
+    vm: VmName.describe("The VM that would come here."),
+    source: HostId.describe("The host it would come from."),
+    memMiB: z.number().min(0).describe("Memory the VM needs here, MiB."),
+    facts: VmFacts.omit({ name: true }).describe("The VM's facts as its source agent published them."),
+    copyStorage: z.boolean().default(false).describe("Its local disks would be copied: their paths must be free here."),
+  })
+  .strict();
+export type CheckIncomingRequest = z.infer<typeof CheckIncomingRequest>;
+
+export const IncomingRefusalCode = z.enum([
+  "CPU",
+  "DOMAIN_TYPE",
+  "MACHINE",
+  "NETWORK",
+  "STORAGE",
+  "DISK_EXISTS",
+  "MEMORY",
+  "HUGEPAGES",
+  "PINNING",
+  "CHECK_FAILED",
+]);
+export type IncomingRefusalCode = z.infer<typeof IncomingRefusalCode>;
+
+export const CheckIncomingResult = z.object({
+  vm: VmName.describe("The VM checked."),
+  host: HostId.describe("This (the destination) host."),
+  ok: z.boolean().describe("True when every check passed."),
+  refusals: z
+    .array(
+      z.object({
+        code: IncomingRefusalCode.describe("Which check failed."),
+        message: z
+          .string()
+          .max(2000)
+          .describe("What failed, in libvirt's own words where libvirt said it (hypervisor-cpu-compare's verdict, a missing network)."),
+      }),
+    )
+    .max(64)
+    .describe("Every check that failed; empty when ok."),
+});
+export type CheckIncomingResult = z.infer<typeof CheckIncomingResult>;
+
+/** ballast.agent.<host>.cpu-baseline: libvirt computes the CPU every given host CPU can run. */
+export const CpuBaselineRequest = z
+  .object({
+    cpus: z.array(z.string().min(1).max(65_536)).min(1).max(64).describe("<cpu> elements (host-model CPUs of the hosts of one group), distinct."),
+  })
+  .strict();
+export type CpuBaselineRequest = z.infer<typeof CpuBaselineRequest>;
+
+export const CpuBaselineResult = z.object({
+  xml: z
+    .string()
+    .max(65_536)
+    .describe("libvirt's baseline <cpu> element (`virsh hypervisor-cpu-baseline`): a guest CPU definition every one of the CPUs can run."),
+  model: z.string().optional().describe("Its CPU model."),
+  features: z.array(z.string()).max(1024).describe("Features it requires beyond the model, sorted."),
+});
+export type CpuBaselineResult = z.infer<typeof CpuBaselineResult>;
+
+/** ballast.agent.<host>.remove-disks: delete the source copies of a moved VM's local disks. */
+export const RemoveDisksRequest = z
+  .object({
+    requestId: RequestId.describe("The migration that moved the VM away."),
+    vm: VmName.describe("The VM that moved; it must no longer be defined on this host."),
+    paths: z.array(AbsPath).min(1).max(64).describe("The disk files to remove: the moved VM's local disks as its facts listed them."),
+  })
+  .strict();
+export type RemoveDisksRequest = z.infer<typeof RemoveDisksRequest>;
+
+export const RemoveDisksResult = z.object({
+  vm: VmName.describe("The VM the files belonged to."),
+  removed: z.array(z.string()).describe("Files removed."),
+  kept: z
+    .array(z.object({ path: z.string().describe("The file."), reason: z.string().describe("Why it was not removed.") }))
+    .describe("Files not removed, and why."),
+});
+export type RemoveDisksResult = z.infer<typeof RemoveDisksResult>;
 
 /** Published on agentSubjects(host).events. */
 export const MigrationEvent = z.object({
@@ -161,4 +261,29 @@ export const AgentApi = {
     examples: [[{ requestId: "op-1", vm: "web-1", destination: "hv-b", destinationAddress: "10.10.0.12" }, ""]],
   },
   abort: { summary: "Abort the running migration of a VM (by vm or requestId).", request: AbortRequest, reply: AbortResult, examples: [[{ vm: "web-1" }, ""]] },
+  getFacts: {
+    summary: "The host's and its VMs' migratability facts (what is also published on ballast.agent.<host>.facts).",
+    request: FactsRequest,
+    reply: AgentFacts,
+    examples: [[{}, ""]],
+  },
+  checkIncoming: {
+    summary:
+      "The destination's own check of a VM before the source starts: CPU (virsh hypervisor-cpu-compare), machine type, networks, shared disk paths, free disk paths for copied disks, memory and huge pages.",
+    request: CheckIncomingRequest,
+    reply: CheckIncomingResult,
+    examples: [],
+  },
+  cpuBaseline: {
+    summary: "libvirt's CPU baseline (virsh hypervisor-cpu-baseline) of the given host CPUs, computed on this host.",
+    request: CpuBaselineRequest,
+    reply: CpuBaselineResult,
+    examples: [],
+  },
+  removeDisks: {
+    summary: "Remove the source copies of a moved VM's local disks (local_disk_source: remove); refused while the VM is still defined here.",
+    request: RemoveDisksRequest,
+    reply: RemoveDisksResult,
+    examples: [],
+  },
 } as const satisfies Record<string, { summary: string; request: z.ZodType; reply: z.ZodType; examples: readonly (readonly [unknown, string])[] }>;

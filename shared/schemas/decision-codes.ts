@@ -5,6 +5,20 @@ import { z } from "zod";
 // verdicts. One closed list, so a misspelt code fails to compile and `ballast schema` and the
 // docs can list them all with their meaning (DECISION_CODE_HELP).
 
+/** Destination refusals that come from the facts the agents publish (compatibility.ts). */
+const DEST_FACTS = [
+  "DEST_FACTS_UNKNOWN",
+  "DEST_DOMAIN_TYPE",
+  "DEST_CPU_INCOMPATIBLE",
+  "DEST_MACHINE_MISSING",
+  "DEST_VERSION_OLDER",
+  "DEST_NETWORK_MISSING",
+  "DEST_STORAGE_MISSING",
+  "DEST_HUGEPAGES",
+  "DEST_PINNING",
+  "DEST_PAIR_INCOMPATIBLE",
+] as const;
+
 const CODES = [
   // VM-level: may this VM move at all now? (constraints.ts checkVm)
   "VM_EXCLUDED",
@@ -17,6 +31,10 @@ const CODES = [
   "VM_PLANNED",
   "VM_COOLDOWN",
   "VM_UNKNOWN",
+  // Migratability: facts the agents publish (compatibility.ts)
+  "VM_NOT_MIGRATABLE",
+  "VM_LOCAL_DISKS",
+  "VM_FACTS_UNKNOWN",
   // Source-side: the host the VM runs on, or the host to be relieved (checkVm, checkSource)
   "SOURCE_EXCLUDED",
   "SOURCE_SILENT",
@@ -43,6 +61,7 @@ const CODES = [
   "RULE_MUST",
   "DEST_MEM",
   "DEST_CPU",
+  ...DEST_FACTS,
   "DEST_OK",
   // Hosts as a whole (evacuation, consolidation)
   "HOST_UNKNOWN",
@@ -92,6 +111,10 @@ export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>
   VM_PLANNED: "The VM already moves earlier in this plan.",
   VM_COOLDOWN: "The VM moved recently and its cooldown (doubling with every recent move) has not run out.",
   VM_UNKNOWN: "The VM named in the request is not in the snapshot.",
+  VM_NOT_MIGRATABLE:
+    "Its agent found something in the VM's definition that rules out every live migration (host devices, vhost-user ports, a local CD-ROM, an unsafe cache mode, a local disk that cannot be copied); the facts list each.",
+  VM_LOCAL_DISKS: "The VM has local writable disks and local_disks (or local_disks_vms) says skip: it moves only with shared storage.",
+  VM_FACTS_UNKNOWN: "Its host's agent publishes migratability facts, but none for this VM yet: it is not moved until they arrive.",
   SOURCE_EXCLUDED: "The VM's host is in excluded_hosts: nothing moves off it.",
   SOURCE_SILENT: "The VM's host has not reported within stale_after: its figures cannot be trusted.",
   SOURCE_CONCURRENCY: "The VM's host already sends max_concurrent_per_source migrations (in flight and planned).",
@@ -116,6 +139,19 @@ export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>
   RULE_MUST: "Placing the VM on this host would break a must placement rule.",
   DEST_MEM: "The VM's memory does not fit: over max_mem_candidate, over mem_overcommit of the host's memory, or over its physical memory less mem_reserve_mib.",
   DEST_CPU: "The host's projected CPU (with the VM and any predicted rise) would reach the CPU limit.",
+  DEST_FACTS_UNKNOWN: "The host's migratability facts are not known (its agent has not sent them): VMs whose facts are known are not sent there.",
+  DEST_DOMAIN_TYPE: "The host cannot run the VM's domain type (kvm, qemu) or architecture.",
+  DEST_CPU_INCOMPATIBLE:
+    "The host's CPU cannot run the VM's CPU definition: the model is not usable there, or features it requires are missing (host-passthrough, maximum: the host's CPU is not the source's model and vendor, or lacks some of the source's features).",
+  DEST_MACHINE_MISSING: "The host's QEMU does not offer the VM's machine type.",
+  DEST_VERSION_OLDER: "The host's libvirt or QEMU is older than the source's: migrations go to the same or newer versions only.",
+  DEST_NETWORK_MISSING: "A libvirt network or bridge the VM is attached to does not exist on the host.",
+  DEST_STORAGE_MISSING:
+    "A shared disk of the VM lives on storage the host does not list as shared: the source's shared path that holds the disk (or a directory above it) is missing from the host's, so it would not see the disk. Network disks (rbd, iscsi, ...) never need it.",
+  DEST_HUGEPAGES: "The host has too few free huge pages of the VM's page size.",
+  DEST_PINNING: "The VM is pinned to host CPUs the host does not have.",
+  DEST_PAIR_INCOMPATIBLE:
+    "libvirt (or the destination's own check) refused this VM on this host for an incompatibility; remembered until the VM's or the host's facts change.",
   DEST_OK: "The host can take the VM (explainVm), with the projected loads.",
   HOST_UNKNOWN: "The host to evacuate is not in the snapshot.",
   HOST_RECEIVING: "The host to evacuate still receives migrations in flight.",
@@ -146,6 +182,9 @@ export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>
   EVACUATE: "Move: drains a host for maintenance (evacuation).",
   MANUAL: "Move: an operator's request.",
 };
+
+/** The destination refusals that come from facts: they depend on what the VM needs, not only on its size. */
+export const DEST_FACTS_CODES: readonly (typeof DEST_FACTS)[number][] = DEST_FACTS;
 
 /** Machine code of a planner decision or planned move. */
 export const DecisionCode = z.enum(CODES).meta({

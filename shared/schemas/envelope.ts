@@ -13,6 +13,11 @@ export const ERROR_CODE_HELP = {
   UNKNOWN_PLAN:
     "No pending plan has that id; the message and details.fate say what became of it when that is remembered: expired (plan_ttl), approved, cancelled (with why), dropped to make room, replaced by an identical newer plan, or unknown (never proposed here).",
   VM_NOT_RUNNING: "The VM exists but is not running, so it cannot be live-migrated.",
+  NOT_MIGRATABLE:
+    "The VM's facts rule out every live migration (host devices, vhost-user, a local read-only image, ...); details.reasons lists each with its code. Nothing was done.",
+  LOCAL_DISKS:
+    "The VM has local disks (details.disks) and the request did not allow copying them (copyStorage); nothing was done. Send copyStorage: true to move them with the VM.",
+  VM_STILL_DEFINED: "remove-disks: the VM is still defined (or listed) on this host, so its disk files are in use or may be; nothing was removed.",
   SAME_HOST: "The destination is the host the VM already runs on.",
   ALREADY_MIGRATING: "The VM is already queued or migrating.",
   IDEMPOTENCY_CONFLICT: "The request id was used before for a different request: a request id names one request; send a new id for a new one.",

@@ -56,5 +56,12 @@ export const Heartbeat = z.object({
   collectOk: z.boolean().describe("Whether the agent's last metrics collection worked (false: virsh hung or failed); true before the first one."),
   collectError: z.string().max(2000).optional().describe("Why the last metrics collection failed; absent when it worked."),
   migrationsRunning: z.number().int().min(0).describe("Outgoing migrations running on this agent now."),
+  factsDigest: z
+    .string()
+    .regex(/^[0-9a-f]{8,64}$/)
+    .optional()
+    .describe(
+      "Digest of the agent's newest facts (AgentFacts.digest): the orchestrator asks for them (get-facts) when its copy differs. Absent until collected, and from older agents.",
+    ),
 });
 export type Heartbeat = z.infer<typeof Heartbeat>;

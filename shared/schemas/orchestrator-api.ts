@@ -3,10 +3,12 @@ import { Automation } from "../config/policy.js";
 import { LoggedDecision } from "./decision-log.js";
 import { LoadSource } from "./host-metrics.js";
 import { HostId, RequestId, VmName } from "./ids.js";
+import { DecisionCode } from "./decision-codes.js";
 import type { OrchestratorEndpoint } from "../subjects.js";
 import { MigrationRecord, MigrationState } from "./migration-record.js";
 import { Decision, Plan, PlannedMove } from "./plan.js";
-import { ClusterSnapshot } from "./snapshot.js";
+import { ClusterSnapshot, IncompatiblePair } from "./snapshot.js";
+import { AgentFacts, UnmigratableReason } from "./facts.js";
 import { VmState } from "./vm.js";
 
 // The orchestrator's operator API (ballast.orch.*): every endpoint's request and reply, in one map
@@ -109,6 +111,16 @@ export const ExplainRequest = z
   .strict();
 export type ExplainRequest = z.infer<typeof ExplainRequest>;
 
+export const CpuBaselineQuery = z
+  .object({
+    hosts: z.array(HostId).min(1).max(10_000).optional().describe("Only these hosts (each must be known). Absent: every host with facts."),
+  })
+  .strict();
+export type CpuBaselineQuery = z.infer<typeof CpuBaselineQuery>;
+
+export const FactsQuery = z.object({ host: HostId.describe("The host whose facts to show; an agent must have reported it.") }).strict();
+export type FactsQuery = z.infer<typeof FactsQuery>;
+
 // ---- replies --------------------------------------------------------------------------------
 
 export const HostStatus = z
@@ -134,6 +146,13 @@ export const HostStatus = z
       .number()
       .optional()
       .describe("When the agent process started, ms since the epoch (agent clock), per its newest heartbeat; absent before the first heartbeat."),
+    facts: z
+      .boolean()
+      .optional()
+      .describe(
+        "Whether the orchestrator holds the host's facts (CPU, machine types, networks, storage): without them, VMs whose facts are known are not sent there (DEST_FACTS_UNKNOWN). Absent from older orchestrators.",
+      ),
+    notMigratable: z.number().int().optional().describe("VMs of the host whose facts say they cannot live-migrate at all (`ballast facts <host>` says why)."),
   })
   .describe("One host in status: what its agent last reported and what the orchestrator makes of it.");
 export type HostStatus = z.infer<typeof HostStatus>;
@@ -202,6 +221,47 @@ export const StatusReply = z.object({
     ),
 });
 export type StatusReply = z.infer<typeof StatusReply>;
+
+export const CpuBaselineGroup = z.object({
+  kind: z
+    .enum(["identical", "arch-vendor"])
+    .describe(
+      "identical: hosts whose CPU facts (vendor, model, features) are the same; arch-vendor: every host of one architecture and vendor (listed when it spans several identical groups).",
+    ),
+  arch: z.string().describe("CPU architecture."),
+  vendor: z.string().nullable().describe("CPU vendor; null when libvirt does not say."),
+  hosts: z.array(HostId).describe("The group's hosts, sorted."),
+  source: z
+    .enum(["libvirt", "computed"])
+    .describe(
+      "libvirt: `virsh hypervisor-cpu-baseline` on one of the group's agents (by); computed: no agent answered, the orchestrator intersected the hosts' facts (not libvirt's judgement).",
+    ),
+  by: HostId.optional().describe("The agent whose libvirt computed it (source libvirt)."),
+  model: z.string().nullable().describe("The baseline's CPU model; null when computed (see usableModels)."),
+  features: z
+    .array(z.string())
+    .describe("libvirt: the features the baseline requires beyond its model; computed: the features every host of the group offers. Sorted."),
+  usableModels: z.array(z.string()).describe("CPU models every host of the group can run without disabling a feature (from the facts), sorted."),
+  xml: z.string().nullable().describe("The <cpu> element to paste into a domain definition (libvirt's); null when computed."),
+  note: z.string().optional().describe("Why it is computed, or what failed asking the agents."),
+});
+export type CpuBaselineGroup = z.infer<typeof CpuBaselineGroup>;
+
+export const CpuBaselineReply = z.object({
+  groups: z.array(CpuBaselineGroup).describe("Identical-CPU groups first (largest first), then the arch/vendor groups."),
+  withoutFacts: z.array(HostId).describe("Hosts asked for (or known) whose facts the orchestrator does not hold: not in any group."),
+});
+export type CpuBaselineReply = z.infer<typeof CpuBaselineReply>;
+
+export const FactsReply = z.object({
+  host: HostId.describe("The host asked about."),
+  facts: AgentFacts.nullable().describe("Its agent's newest facts as the orchestrator holds them; null when none arrived (an older agent, or not yet)."),
+  receivedAt: z.number().nullable().describe("When they arrived, ms since the epoch (orchestrator clock); null without facts."),
+  incompatible: z
+    .array(IncompatiblePair)
+    .describe("Pairs libvirt refused with this host as the destination, or one of its VMs, while neither's facts changed."),
+});
+export type FactsReply = z.infer<typeof FactsReply>;
 
 export const VersionReply = z.object({
   name: z.literal("ballast-orchestrator").describe("Always ballast-orchestrator."),
@@ -312,6 +372,38 @@ export const ExplainReply = z.object({
     })
     .describe("The VM's decisions of the last `cycles` recorded plans."),
   history: z.array(MigrationRecord).describe("Its finished migrations, newest first (at most 20)."),
+  facts: z
+    .object({
+      host: HostId.describe("The host whose agent published them (where the VM runs)."),
+      migratable: z.boolean().describe("The agent's verdict: false when something in the VM's definition rules out every live migration."),
+      reasons: z.array(UnmigratableReason).describe("Why not; empty when migratable."),
+      localDisks: z.array(z.string()).describe("Its local writable disks (copied when it moves, per local_disks)."),
+    })
+    .nullable()
+    .optional()
+    .describe("What the VM's facts say of its migratability; null when no facts of it are held. Absent from older orchestrators."),
+  incompatible: z.array(IncompatiblePair).optional().describe("Destinations libvirt refused it on (DEST_PAIR_INCOMPATIBLE), until its or their facts change."),
+  destinations: z
+    .array(
+      z.object({
+        host: HostId.describe("A host other than the VM's own."),
+        code: DecisionCode.describe("DEST_OK: it could take the VM now; else the first constraint it fails."),
+        message: z.string().describe("The verdict with its numbers or facts (e.g. the missing network)."),
+      }),
+    )
+    .optional()
+    .describe(
+      "Where the VM could go now and why not elsewhere: every other host's verdict, judged by the planner's constraints and facts as a cycle planned now would (the VM's own refusal, such as VM_NOT_MIGRATABLE, is in movable). Absent from older orchestrators.",
+    ),
+  movable: z
+    .object({
+      ok: z.boolean().describe("True: nothing about the VM itself keeps it from moving now."),
+      code: DecisionCode.optional().describe("Why not (VM_NOT_MIGRATABLE, VM_COOLDOWN, ...); absent when ok."),
+      message: z.string().optional().describe("The reason with its facts and numbers; absent when ok."),
+    })
+    .optional()
+    .describe("May the VM move at all now (VM-level constraints, without per-cycle caps); if not, the code and why. Absent from older orchestrators."),
+  bestDestination: HostId.nullable().optional().describe("Where it would go now (lowest resulting load), or null when no host can take it."),
 });
 export type ExplainReply = z.infer<typeof ExplainReply>;
 
@@ -434,6 +526,25 @@ export const OrchestratorApi = {
     request: VersionRequest,
     reply: VersionReply,
     examples: [[{}, ""]],
+  }),
+  cpuBaseline: endpoint({
+    summary:
+      "Per group of hosts with identical CPUs, and per architecture/vendor, the CPU definition every host in it can run: libvirt's (hypervisor-cpu-baseline, asked of one of the group's agents), or, when no agent answers, the intersection of the hosts' features and usable models, marked computed.",
+    access: "read",
+    request: CpuBaselineQuery,
+    reply: CpuBaselineReply,
+    examples: [
+      [{}, "every host with facts"],
+      [{ hosts: ["hv-a", "hv-b"] }, ""],
+    ],
+  }),
+  facts: endpoint({
+    summary:
+      "The facts the orchestrator holds of a host and its VMs (CPU, machine types, versions, networks, storage, each VM's needs and migratability), and the incompatible pairs that involve it.",
+    access: "read",
+    request: FactsQuery,
+    reply: FactsReply,
+    examples: [[{ host: "hv-a" }, ""]],
   }),
 } as const satisfies Record<OrchestratorEndpoint, EndpointSpec<z.ZodType, z.ZodType>>;
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { HostFacts, VmFacts } from "./facts.js";
 import { HostId, VmName } from "./ids.js";
 import { StrategyName } from "./plan.js";
 import { VmState } from "./vm.js";
@@ -57,6 +58,9 @@ export const SnapshotHost = z
         "The agent's error when its newest heartbeat (newer than its metrics) says it cannot read its hypervisor: it still answers, but what it reports is old and a migration to it may fail, so it receives no VMs. Absent otherwise.",
       ),
     tags: z.array(z.string()).default([]).describe("Free-form labels; the orchestrator sets none, and the planner only hashes them into the plan id."),
+    facts: HostFacts.optional().describe(
+      "What the host's libvirt can run (CPU, machine types, versions, networks, shared storage, huge pages), from its agent's facts. Absent: not known; a VM whose facts are known is then not sent here (DEST_FACTS_UNKNOWN).",
+    ),
   })
   .strict()
   .describe("One host as the planner sees it.");
@@ -81,6 +85,11 @@ export const SnapshotVm = z
       .optional()
       .describe(
         "Other hosts whose newest inventory lists this VM running or paused too, sorted: the incoming copy of a migration, or split brain. The planner never moves such a VM (VM_LISTED_TWICE; VM_MIGRATING when the migration is its own). Absent when one host lists it.",
+      ),
+    facts: VmFacts.omit({ name: true })
+      .optional()
+      .describe(
+        "What a destination must offer the VM (CPU, machine type, networks, disks, devices) and the agent's verdict, from its host's agent. Absent: not known; when its host's facts are known, the VM is then not moved (VM_FACTS_UNKNOWN).",
       ),
   })
   .strict()
@@ -116,6 +125,19 @@ export const PastMove = z
   .describe("A finished migration, for cooldowns, settle times and ping-pong detection.");
 export type PastMove = z.infer<typeof PastMove>;
 
+export const IncompatiblePair = z
+  .object({
+    vm: VmName.describe("The VM libvirt refused to move."),
+    destination: HostId.describe("The host it was refused on."),
+    since: z.number().describe("When the refusal was recorded, ms since the epoch (orchestrator clock)."),
+    error: z.string().max(2000).describe("libvirt's (or the destination check's) own words."),
+  })
+  .strict()
+  .describe(
+    "A move libvirt refused for an incompatibility (CPU, machine type, network, storage, devices): remembered until the VM's or the host's facts change.",
+  );
+export type IncompatiblePair = z.infer<typeof IncompatiblePair>;
+
 export const ClusterSnapshot = z
   .object({
     v: z.literal(1).default(1).describe("Format version."),
@@ -133,6 +155,10 @@ export const ClusterSnapshot = z
         "Migrations that were started and ended within the last max(pingpong_window, vm_cooldown_max) seconds, oldest first (skipped ones not included).",
       ),
     frozenVms: z.array(VmName).default([]).describe("VMs frozen after ping-pong detection, until an operator releases them; sorted."),
+    incompatible: z
+      .array(IncompatiblePair)
+      .default([])
+      .describe("(VM, destination) pairs libvirt refused for an incompatibility, while neither's facts changed: never planned (DEST_PAIR_INCOMPATIBLE)."),
   })
   .strict()
   .describe("The planner's whole view of the cluster at one instant: its only input.");

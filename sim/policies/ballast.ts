@@ -165,7 +165,7 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
         outcome: "succeeded",
       });
     }
-    return { v: 1, takenAt: now, hosts, vms, inFlight, history, frozenVms: [...this.frozen].sort() };
+    return { v: 1, takenAt: now, hosts, vms, inFlight, history, frozenVms: [...this.frozen].sort(), incompatible: [] };
   }
 
   plan(snapshot: ClusterSnapshot, nowMs: number): Plan {

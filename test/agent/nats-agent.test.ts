@@ -1,4 +1,5 @@
-import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { collect as collectOn, until } from "./support/collect.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type AgentHandle } from "../../agent/nats-agent.js";
 import { SimFabric } from "../../agent/sim/sim-fabric.js";
@@ -33,20 +34,7 @@ const cfg = (host: string, vms: Array<{ name: string; mem_mib: number; cpu: numb
     sim: { cpus: 4, mem_mib: 16_384, migration_mibs: 1000, start_delay_s: 0.05, vms },
   });
 
-/** Collects messages of a subject, validated by a schema. */
-function collect<T>(subject: string, schema: { parse(v: unknown): T }) {
-  const got: T[] = [];
-  const sub: Subscription = nc.subscribe(subject, { callback: (_e, m) => void got.push(schema.parse(m.json())) });
-  return { got, sub };
-}
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const collect = <T>(subject: string, schema: { parse(v: unknown): T }) => collectOn(nc, subject, schema);
 
 const simOf = (a: AgentHandle) => a.hypervisor as SimHypervisor;
 const request = (subject: string, body: unknown) => requestJson(nc, subject, body, { timeoutMs: 3000 });
@@ -111,7 +99,11 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
   it("migrates a VM between two agents; events started → succeeded with stats", async () => {
     const events = collect(A.events, MigrationEvent);
     const r = await request(A.migrate, { requestId: "mig-1", vm: "web1", destination: "sim-b", destinationAddress: "sim-b" });
-    expect(r).toEqual({ ok: true, data: MigrateAccepted.parse({ requestId: "mig-1", vm: "web1", source: "sim-a", destination: "sim-b", accepted: true }) });
+    // Its time limit scales with its memory: 120 s + 4 × 512 MiB / 100 MiB/s (the defaults), rounded up.
+    expect(r).toEqual({
+      ok: true,
+      data: MigrateAccepted.parse({ requestId: "mig-1", vm: "web1", source: "sim-a", destination: "sim-b", accepted: true, timeoutS: 141 }),
+    });
     await until(() => events.got.some((e) => e.type === "migration.succeeded" || e.type === "migration.failed"));
     events.sub.unsubscribe();
     expect(events.got[0]?.type).toBe("migration.started");
@@ -240,6 +232,10 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
       migrate: () => Promise.reject(new Error("unused")),
       abortMigration: async () => {},
       inspectMigration: () => Promise.reject(new Error("unused")),
+      startPostcopy: () => Promise.reject(new Error("unused")),
+      checkIncoming: () => Promise.reject(new Error("unused")),
+      cpuBaseline: () => Promise.reject(new Error("unused")),
+      removeDisks: () => Promise.reject(new Error("unused")),
     };
     const config = AgentConfig.parse({ host: "broken-1", interval: 0.1, heartbeat_interval: 0.1, nats: { servers: [server.url] } });
     const agent = await startAgent({

@@ -8,6 +8,7 @@ import { ClusterState } from "../../orchestrator/shell/cluster-state.js";
 import { defaultPolicy } from "../../shared/config/policy.js";
 import type { HostMetrics } from "../../shared/schemas/host-metrics.js";
 import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
+import { hostFacts, vmFacts } from "../orchestrator/core/facts-builders.js";
 
 // `ballast plan --snapshot FILE` reads hand-written files: a misspelt key or a time in seconds
 // must be an error that says where, never a plan made on something else.
@@ -56,6 +57,7 @@ const cluster = (): SnapshotFile => ({
   inFlight: [],
   history: [],
   frozenVms: [],
+  incompatible: [],
 });
 
 describe("plan --snapshot: a strict snapshot format", () => {
@@ -162,6 +164,24 @@ describe("plan --snapshot: a strict snapshot format", () => {
     expect(parseSnapshot(JSON.parse(JSON.stringify(built)), "snapshot")).toEqual(built);
     const p = planFile(built, { mode: "evacuate", host: "a" });
     expect(p.decisions.find((d) => d.subject === "x")?.code).toBe("VM_LISTED_TWICE");
+  });
+
+  it("plans on the facts a snapshot carries: a VM goes only where its network is, and a misspelt fact is an error", () => {
+    // x runs on c, which is evacuated; a is in maintenance; b has no br-db, so x has nowhere to go.
+    const s = cluster();
+    const withNet = (h: Record<string, unknown>, bridges: string[]) => ({ ...h, facts: hostFacts({ bridges }) });
+    s.hosts = [withNet(s.hosts[0]!, ["br-db"]), withNet(s.hosts[1]!, ["br0"]), withNet(s.hosts[2]!, ["br-db"])];
+    s.vms = s.vms.map((v) => ({ ...v, facts: vmFacts({ interfaces: [{ type: "bridge", source: "br-db" }] }) }));
+    const p = planFile(s, { mode: "evacuate", host: "c" });
+    expect(p.moves.map((m) => m.vm)).not.toContain("x");
+    expect(JSON.stringify(p.decisions)).toContain("DEST_NETWORK_MISSING");
+    expect(JSON.stringify(p.decisions)).toContain("br-db");
+    // b gains the bridge: x moves there.
+    s.hosts[1] = withNet(s.hosts[1]!, ["br-db"]);
+    expect(planFile(s, { mode: "evacuate", host: "c" }).moves.find((m) => m.vm === "x")?.destination).toBe("b");
+    // The facts are as strict as the rest of the file.
+    (s.hosts[1]!.facts as Record<string, unknown>).bridge = ["br-db"];
+    expect(() => planFile(s, { mode: "evacuate", host: "c" })).toThrow(/hosts\[1\] \(b\)\.facts: unknown key "bridge"/);
   });
 
   it("`ballast plan --snapshot` exits 2 with the message", async () => {

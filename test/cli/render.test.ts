@@ -38,3 +38,37 @@ describe("renderStatus", () => {
     expect(renderStatus(status({ path: null, hosts: 3, loadedAt: null, error: null, errorAt: null, warnings: [] }))).not.toContain("host_mapping");
   });
 });
+
+describe("renderStatus and facts", () => {
+  const host = (name: string, facts: boolean | undefined, notMigratable?: number): StatusReply["hosts"][number] => ({
+    host: name,
+    fresh: true,
+    agentAlive: true,
+    lastSeen: 1_700_000_000_000,
+    lastMetrics: 1_700_000_000_000,
+    cpus: 8,
+    cpuPercent: 10,
+    memPercent: 20,
+    memTotalMiB: 32768,
+    memAvailableMiB: 20000,
+    loadSource: "host",
+    vms: 2,
+    runningVms: 2,
+    address: "10.0.0.1",
+    maintenance: false,
+    collectOk: true,
+    ...(facts !== undefined ? { facts } : {}),
+    ...(notMigratable !== undefined ? { notMigratable } : {}),
+  });
+  const mapping = { path: null, hosts: 3, loadedAt: null, error: null, errorAt: null, warnings: [] };
+
+  it("names the hosts without facts and counts the VMs that cannot move", () => {
+    const text = renderStatus({ ...status(mapping), hosts: [host("hv-a", true, 1), host("hv-b", false), host("hv-c", true, 0)] });
+    expect(text).toContain("hosts without facts (receive no VM whose facts are known): hv-b");
+    expect(text).toContain("VMs that cannot live-migrate: hv-a 1 (ballast facts <host>)");
+  });
+
+  it("says nothing of facts when every host has them, or the orchestrator is older", () => {
+    expect(renderStatus({ ...status(mapping), hosts: [host("hv-a", true, 0), host("hv-b", undefined)] })).not.toMatch(/facts|live-migrate/);
+  });
+});

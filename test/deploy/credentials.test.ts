@@ -11,7 +11,7 @@ import {
   READONLY_ENDPOINTS,
   renderAuthorization,
 } from "../../deploy/tools/credentials.js";
-import { orchestratorSubjects } from "../../shared/subjects.js";
+import { orchestratorInstanceSubject, orchestratorSubjects } from "../../shared/subjects.js";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -26,12 +26,16 @@ afterEach(() => {
 describe("permissionsFor", () => {
   it("binds an agent to its own subjects", () => {
     const p = permissionsFor("agent", "hv-a");
-    expect(p.publish).toEqual(["ballast.agent.hv-a.metrics", "ballast.agent.hv-a.heartbeat", "ballast.agent.hv-a.events"]);
+    expect(p.publish).toEqual(["ballast.agent.hv-a.metrics", "ballast.agent.hv-a.heartbeat", "ballast.agent.hv-a.events", "ballast.agent.hv-a.facts"]);
     expect(p.subscribe).toEqual([
       "ballast.agent.hv-a.status",
       "ballast.agent.hv-a.ping",
       "ballast.agent.hv-a.migrate",
       "ballast.agent.hv-a.abort",
+      "ballast.agent.hv-a.get-facts",
+      "ballast.agent.hv-a.check-incoming",
+      "ballast.agent.hv-a.cpu-baseline",
+      "ballast.agent.hv-a.remove-disks",
       // Discovery: the generic verbs and its own service's name, never the orchestrator's (issue 14).
       "$SRV.PING",
       "$SRV.INFO",
@@ -41,6 +45,21 @@ describe("permissionsFor", () => {
       "_INBOX_agent-hv-a.>",
     ]);
     expect(p.allowResponses).toBe(true);
+  });
+
+  it("lets only the orchestrator ask agents for facts, checks, baselines and disk removal", () => {
+    const orch = permissionsFor("orchestrator", "main");
+    for (const s of ["get-facts", "check-incoming", "cpu-baseline", "remove-disks"]) expect(orch.publish).toContain(`ballast.agent.*.${s}`);
+    expect(orch.subscribe).toContain("ballast.agent.*.facts");
+    for (const role of ["operator", "readonly", "agent"] as const) {
+      const pub = permissionsFor(role, "hv-b").publish;
+      expect(
+        pub.some((s) => s.includes("remove-disks") || s.includes("check-incoming") || s.includes("get-facts")),
+        role,
+      ).toBe(false);
+    }
+    // Operators may watch the facts agents publish (they change nothing).
+    expect(permissionsFor("readonly", "audit").subscribe).toContain("ballast.agent.*.facts");
   });
 
   it("gives no one publish rights on _INBOX (replies only through allow_responses)", () => {
@@ -70,7 +89,7 @@ describe("permissionsFor", () => {
     for (const k of READONLY_ENDPOINTS) expect(pub).toContain(orchestratorSubjects[k]);
     // The same rule on every instance's own subjects.
     for (const k of ["migrate", "evacuate", "pause", "resume", "run", "approve", "release"] as const) expect(pub).not.toContain(`ballast.orch.instance.*.${k}`);
-    for (const k of READONLY_ENDPOINTS) expect(pub).toContain(`ballast.orch.instance.*.${k}`);
+    for (const k of READONLY_ENDPOINTS) expect(pub).toContain(orchestratorInstanceSubject("*", k));
     expect(pub.some((s) => s.endsWith(">") && s.startsWith("ballast."))).toBe(false);
     expect(pub).toContain("$SRV.>");
   });
@@ -92,7 +111,8 @@ describe("permissionsFor", () => {
   it("lets a full operator call every endpoint but not forge orchestrator events or command agents", () => {
     const pub = permissionsFor("operator", "alice").publish;
     for (const [k, s] of Object.entries(orchestratorSubjects)) expect(pub.includes(s), k).toBe(k !== "events");
-    for (const k of Object.keys(orchestratorSubjects)) expect(pub.includes(`ballast.orch.instance.*.${k}`), k).toBe(k !== "events");
+    for (const [k, s] of Object.entries(orchestratorSubjects))
+      expect(pub.includes(`ballast.orch.instance.*.${s.slice("ballast.orch.".length)}`), k).toBe(k !== "events");
     expect(pub.some((s) => s.startsWith("ballast.agent."))).toBe(false);
   });
 });

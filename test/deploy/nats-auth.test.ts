@@ -150,6 +150,34 @@ describe("generated nats-server authorization", () => {
     expect((closed as Error).message).toMatch(/Subscription to "ballast\.agent\.hv-b\.migrate"/);
   });
 
+  it("agents publish only their own facts; only the orchestrator may ask remove-disks, never a read-only or operator identity", async () => {
+    const orch = await connectAs("orchestrator-main.nk");
+    const got: string[] = [];
+    orch.nc.subscribe("ballast.agent.*.facts", { callback: (_e, m) => void got.push(m.subject) });
+    await orch.nc.flush();
+    const a = await connectAs("agent-hv-a.nk");
+    a.nc.publish("ballast.agent.hv-b.facts", "forged");
+    a.nc.publish("ballast.agent.hv-a.facts", "own");
+    const removals = respondWith(a.nc, "ballast.agent.hv-a.remove-disks", JSON.stringify({ ok: true, data: { vm: "x", removed: [], kept: [] } }));
+    respondWith(a.nc, "ballast.agent.hv-a.check-incoming", JSON.stringify({ ok: true, data: { vm: "x", host: "hv-a", ok: true, refusals: [] } }));
+    await a.nc.flush();
+    await until(() => got.length >= 1);
+    await orch.nc.flush();
+    expect(got).toEqual(["ballast.agent.hv-a.facts"]);
+    expect(a.errors.map((e) => e.message).join("\n")).toMatch(/ballast\.agent\.hv-b\.facts/);
+
+    // The orchestrator asks; operators (read-only or full) are refused by the server.
+    const ok = await orch.nc.request("ballast.agent.hv-a.remove-disks", "{}", { timeout: 3000 });
+    expect(JSON.parse(dec.decode(ok.data))).toMatchObject({ ok: true });
+    expect(JSON.parse(dec.decode((await orch.nc.request("ballast.agent.hv-a.check-incoming", "{}", { timeout: 3000 })).data))).toMatchObject({ ok: true });
+    for (const who of ["readonly-audit.nk", "operator-alice.nk"]) {
+      const op = await connectAs(who);
+      const err = await requestError(op.nc, "ballast.agent.hv-a.remove-disks");
+      expect(err?.name, who).toBe("PermissionViolationError");
+    }
+    expect(removals).toEqual(["ballast.agent.hv-a.remove-disks"]);
+  });
+
   it("the orchestrator can ping an agent, and discover it with $SRV", async () => {
     const a = await connectAs("agent-hv-a.nk");
     const svc = await new Svcm(a.nc).add({ name: "ballast-agent", version: "0.1.0", metadata: { host: "hv-a" } });

@@ -234,11 +234,12 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
     }
   }, 150_000);
 
-  it("3. failure: a migration to a hypervisor whose libvirtd is down fails with libvirt's words, once, and the guest stays", async () => {
+  it("3. failure: a hypervisor whose libvirtd is down gets nothing (its check fails); a cut migration network fails with libvirt's words, once; the guest stays", async () => {
     const t0 = Date.now();
     const vm = "s3-g";
     let frozen = false;
     let libvirtdDown = false;
+    let netDown = false;
     try {
       await lab.startGuest("hv-a", vm);
       await waitUntil(seen(vm, "hv-a"), 20_000, `${vm} reported on hv-a`);
@@ -256,12 +257,14 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       expect(st.hosts.find((h) => h.host === "hv-c")!.fresh).toBe(true);
       const r = await c.api("migrate", { vm, to: "hv-c" });
       expect(r.ok, JSON.stringify(r)).toBe(true);
-      const failed = await waitUntil(async () => (await c.history({ vm })).find(finished), 30_000, "the migration to fail");
-      timings.s3_untilFailed = Date.now() - t0;
-      console.log(`s3: ${failed.state}: ${failed.error}`);
-      expect(failed.state).toBe("FAILED");
-      // libvirt's own message, passed on verbatim by the agent.
-      expect(failed.error).toMatch(/10\.77\.0\.3|Connection refused|unable to connect/i);
+      // The destination checks the VM on its own libvirt before the source starts: hv-c cannot
+      // answer, so nothing is sent (SKIPPED, not a failed migration, no cooldown).
+      const skipped = await waitUntil(async () => (await c.history({ vm })).find(finished), 30_000, "the move to end");
+      timings.s3_untilSkipped = Date.now() - t0;
+      console.log(`s3: ${skipped.state}: ${skipped.error}`);
+      expect(skipped.state).toBe("SKIPPED");
+      expect(skipped.startedAt).toBeUndefined();
+      expect(skipped.error).toMatch(/hv-c did not answer check-incoming/);
       expect(lab.whereIs(vm)).toEqual(["hv-a"]);
 
       // hv-c's agent lives again and reports that it cannot collect (collectOk false, no metrics).
@@ -276,14 +279,14 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       await sleep(500);
       const after = await c.history({ vm });
       const sent = after.filter((x) => x.state === "FAILED" || x.state === "SUCCEEDED" || x.state === "ONGOING");
-      expect(sent).toHaveLength(1);
+      expect(sent).toHaveLength(0);
       if (again.ok) expect(after[0]!.state).toBe("SKIPPED");
       else expect(again.error.code).toBe("NO_DESTINATION");
 
       // No retry storm over several cycles, and hv-c is never chosen while silent/unhealthy.
       await sleep(6 * POLICY.interval * 1000);
       const later = await c.history({ vm });
-      expect(later.filter((x) => x.state === "FAILED" || x.state === "SUCCEEDED" || x.state === "ONGOING")).toHaveLength(1);
+      expect(later.filter((x) => x.state === "FAILED" || x.state === "SUCCEEDED" || x.state === "ONGOING")).toHaveLength(0);
       expect(
         (await c.history({ host: "hv-c" })).filter((x) => x.queuedAt >= t0 && x.destination === "hv-c" && x.state !== "FAILED" && x.state !== "SKIPPED"),
       ).toEqual([]);
@@ -295,8 +298,35 @@ describe.skipIf(!avail.ok)(`Ballast on the real libvirt lab${avail.ok ? "" : ` (
       expect(lab.whereIs(vm)).toEqual(["hv-a"]);
       expect(tickContinuity(lab, vm)).toMatchObject({ ok: true, boots: 1 });
       await lab.waitForTicks(vm, 1, { timeoutMs: 10_000 });
+
+      // hv-c's libvirtd is back, and its check passes, but its link to the migration network is
+      // cut: what the check cannot see, libvirt reports, and its words reach the history.
+      await lab.startLibvirtd("hv-c");
+      libvirtdDown = false;
+      await c.waitFresh(["hv-c"], 30_000);
+      await lab.netDown("hv-c");
+      netDown = true;
+      const r2 = await c.api("migrate", { vm, to: "hv-c" });
+      expect(r2.ok, JSON.stringify(r2)).toBe(true);
+      const failed = await waitUntil(
+        async () => (await c.history({ vm })).find((x) => x.state === "FAILED" || x.state === "SUCCEEDED"),
+        60_000,
+        "the migration over the cut network to fail",
+      );
+      timings.s3_untilFailed = Date.now() - t0;
+      console.log(`s3: ${failed.state}: ${failed.error}`);
+      expect(failed.state).toBe("FAILED");
+      expect(failed.checked?.result).toBe("ok");
+      // libvirt's own message, passed on verbatim by the agent.
+      expect(failed.error).toMatch(/10\.77\.0\.3|No route to host|unable to connect/i);
+      expect(lab.whereIs(vm)).toEqual(["hv-a"]);
+      expect(tickContinuity(lab, vm)).toMatchObject({ ok: true, boots: 1 });
+      // A network failure says nothing about the pair: it is not recorded incompatible.
+      const ex = await c.api("explain", { vm });
+      expect(ex.ok && ex.data.incompatible).toEqual([]);
     } finally {
       if (frozen) c.signalAgent("hv-c", "SIGCONT");
+      if (netDown) await lab.netUp("hv-c").catch((e) => console.warn("net-up hv-c:", e));
       if (libvirtdDown) await lab.startLibvirtd("hv-c").catch((e) => console.warn("start hv-c:", e));
       await cleanup([vm]);
       await c.waitFresh(["hv-c"], 30_000).catch((e) => console.warn("hv-c not fresh again:", e));

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { z } from "zod";
 import { startSimCluster, sleep, waitUntil, type SimCluster } from "../integration/sim-cluster.js";
+import { AgentFacts } from "../../shared/schemas/facts.js";
 import { agentSubjects, orchestratorInstanceSubject, orchestratorSubjects, type OrchestratorEndpoint } from "../../shared/subjects.js";
 import { LEGACY_FIELDS, OrchestratorApi } from "../../shared/schemas/orchestrator-api.js";
 import { acceptingLegacy } from "../../orchestrator/shell/api.js";
@@ -93,6 +94,8 @@ const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<strin
   explain: { mutating: false, base: { vm: "a-1", cycles: 10 } },
   snapshot: { mutating: false, base: {} },
   version: { mutating: false, base: {} },
+  cpuBaseline: { mutating: false, base: { hosts: ["a", "b"] } },
+  facts: { mutating: false, base: { host: "a" } },
 };
 
 const metricsBase = (host: string) => ({
@@ -130,6 +133,24 @@ const eventBase = (host: string) => ({
   source: host,
   destination: "b",
   stats: { durationMs: 1 },
+});
+
+const factsBase = (host: string) => ({
+  v: 1,
+  host,
+  ts: Date.now(),
+  digest: "0123456789abcdef",
+  hostFacts: {
+    cpu: { arch: "x86_64", vendor: "Intel", model: "Skylake-Client", features: ["avx2"], usableModels: ["qemu64"] },
+    domainTypes: ["qemu"],
+    libvirtVersion: "9.0.0",
+    machineTypes: ["pc"],
+    networks: ["default"],
+    bridges: [],
+    sharedStorage: [],
+    hugepages: [],
+  },
+  vms: [],
 });
 
 function targets(): Target[] {
@@ -171,6 +192,7 @@ function targets(): Target[] {
     const s = agentSubjects(host);
     out.push({ subject: s.metrics, kind: "publish", schema: HostMetrics, mutating: true, fields: fieldsOf(HostMetrics), base: metricsBase(host), owner: host });
     out.push({ subject: s.heartbeat, kind: "publish", schema: Heartbeat, mutating: true, fields: fieldsOf(Heartbeat), base: heartbeatBase(host), owner: host });
+    out.push({ subject: s.facts, kind: "publish", schema: AgentFacts, mutating: true, fields: fieldsOf(AgentFacts), base: factsBase(host), owner: host });
     out.push({
       subject: s.events,
       kind: "publish",
@@ -649,7 +671,7 @@ describe("hostile input on every subject (issue 7)", () => {
     // Any agent message the orchestrator accepts while the fuzzer runs must come from a real
     // agent: the right host, its own VMs, the real agent version. Migration events: none at all.
     const o = c.orch.orchestrator.intake;
-    const wrap = <K extends keyof AgentMessages>(name: K, legit: (v: Parameters<AgentMessages[K]>[0]) => boolean) => {
+    const wrap = <K extends "onMetrics" | "onHeartbeat" | "onMigrationEvent">(name: K, legit: (v: Parameters<AgentMessages[K]>[0]) => boolean) => {
       const orig = o[name].bind(o) as (v: Parameters<AgentMessages[K]>[0]) => void;
       (o[name] as (v: Parameters<AgentMessages[K]>[0]) => void) = (v) => {
         if (!legit(v)) leaks.push(`${name} accepted ${JSON.stringify(v).slice(0, 300)}`);
@@ -659,6 +681,13 @@ describe("hostile input on every subject (issue 7)", () => {
     wrap("onMetrics", (m) => (HOSTS as readonly string[]).includes(m.host) && m.vms.every((v) => VMS[m.host as "a"].includes(v.name)));
     wrap("onHeartbeat", (h) => (HOSTS as readonly string[]).includes(h.host) && h.agentVersion === AGENT_VERSION);
     wrap("onMigrationEvent", () => false);
+    // Facts: only a real host's, naming its own VMs (a valid mutation is filtered before sending).
+    const origFacts = o.onFacts!.bind(o);
+    o.onFacts = (f) => {
+      if (!(HOSTS as readonly string[]).includes(f.host) || !f.vms.every((v) => VMS[f.host as "a"].includes(v.name)))
+        leaks.push(`onFacts accepted ${JSON.stringify(f).slice(0, 300)}`);
+      origFacts(f);
+    };
   }, 60_000);
 
   afterAll(async () => {

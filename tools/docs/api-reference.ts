@@ -245,7 +245,7 @@ function agentSection(): string {
       "",
       spec.summary,
       "",
-      `Subject ${code(`ballast.agent.<host>.${e}`)}.`,
+      `Subject ${code(agentSubjects("<host>")[e as keyof typeof AgentApi])}.`,
       "",
       "Request:",
       "",

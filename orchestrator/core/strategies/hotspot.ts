@@ -15,6 +15,7 @@
 
 import type { Policy } from "../../../shared/config/policy.js";
 import type { HostModel, VmModel } from "../cluster-model.js";
+import { FACTS_CODES } from "../compatibility.js";
 import { checkDestination, checkSource, checkVm } from "../constraints.js";
 import type { PlanContext } from "../context.js";
 import { widened } from "../headroom.js";
@@ -122,7 +123,8 @@ export const hotspot: Strategy<HotspotArgs> = {
  * A VM that fitted nowhere (no must rule involved, full scan). Until the next move changes the
  * model, a VM needing at least as much CPU and memory fits nowhere either, except possibly on the
  * first VM's own host, which is checked on its own: this keeps saturated clusters O(hosts) per
- * distinct VM size instead of O(hosts) per VM.
+ * distinct VM size instead of O(hosts) per VM. A VM refused anywhere by a must rule or by the facts
+ * (compatibility.ts) is not entered: those refusals say what the VM is, not how large.
  */
 interface NoFit {
   cores: number;
@@ -222,7 +224,8 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
           tally.flush(ctx.log, vm.name, model.hosts.length, "hotspot", `no destination while relieving ${h.id}`);
           failed.add(vm.name);
           if (ctx.budgetExhausted) break;
-          if (!tally.counts.has("RULE_MUST") && frontier.length < MAX_FRONTIER)
+          // Refusals by rules or facts depend on what the VM is, not how large: they prove nothing of a larger VM.
+          if (!tally.counts.has("RULE_MUST") && !refusedByFacts(tally) && frontier.length < MAX_FRONTIER)
             frontier.push({
               cores: vm.loadCores,
               mem: vm.memMiB,
@@ -270,4 +273,9 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
       return;
     }
   }
+}
+
+function refusedByFacts(t: RejectionTally): boolean {
+  for (const code of t.counts.keys()) if (FACTS_CODES.has(code)) return true;
+  return false;
 }

@@ -4,6 +4,7 @@ import { MigrationRecord } from "../../../shared/schemas/migration-record.js";
 import { HostId, VmName } from "../../../shared/schemas/ids.js";
 import { Plan } from "../../../shared/schemas/plan.js";
 import { BALLAST_VERSION } from "../../../shared/version.js";
+import { MAX_INCOMPATIBLE_PAIRS, StoredPair } from "../incompatible-pairs.js";
 
 // What HA orchestrators keep in their JetStream KV bucket, one schema per kind of record. Every
 // value carries the format it was written in (`v`) and the Ballast version that wrote it
@@ -38,6 +39,12 @@ export const MaintenanceEntry = z.object({ ...Stamp, hosts: z.array(HostId) });
 export const FrozenEntry = z.object({ ...Stamp, vms: z.array(VmName) });
 /** `state.paused`: why the orchestrator is paused, or null. */
 export const PausedEntry = z.object({ ...Stamp, reason: z.string().nullable() });
+/**
+ * `state.incompatible`: (VM, destination) pairs libvirt refused, with the facts digests they hold
+ * under. Came in 0.3 within format 1: an older leader ignores the key (and logs it), and a bucket
+ * without it has no pairs.
+ */
+export const IncompatibleEntry = z.object({ ...Stamp, pairs: z.array(StoredPair).max(MAX_INCOMPATIBLE_PAIRS) });
 /** `leader`: the lease (see leader-lease.ts). */
 export const LeaseEntry = z.object({
   ...Stamp,

@@ -4,7 +4,8 @@ import { BoundedMap } from "../../../shared/bounded-map.js";
 import { describeError } from "../../../shared/errors.js";
 import { FINAL_STATES, type MigrationRecord } from "../../../shared/schemas/migration-record.js";
 import type { PendingPlan, PersistedState, StateSink } from "../persisted-state.js";
-import { decodeRecord, encodeRecord, FrozenEntry, MaintenanceEntry, MigrationEntry, PausedEntry, PendingPlanEntry } from "./ha-records.js";
+import type { StoredPair } from "../incompatible-pairs.js";
+import { decodeRecord, encodeRecord, FrozenEntry, IncompatibleEntry, MaintenanceEntry, MigrationEntry, PausedEntry, PendingPlanEntry } from "./ha-records.js";
 
 // The shared state of the HA orchestrators in the lease's JetStream KV bucket. The leader writes
 // every change (coalesced per key, written in the background); a new leader loads it all and
@@ -15,6 +16,7 @@ import { decodeRecord, encodeRecord, FrozenEntry, MaintenanceEntry, MigrationEnt
 //   state.maintenance    { hosts }
 //   state.frozen         { vms }
 //   state.paused         { reason } (null: not paused)
+//   state.incompatible   { pairs }: (VM, destination) pairs libvirt refused, with their facts digests
 // The lease key (`leader`) lives in the same bucket.
 
 export const LEASE_KEY = "leader";
@@ -69,6 +71,10 @@ export class KvStateStore implements StateSink {
 
   paused(reason: string | undefined): void {
     this.mark("state.paused", encodeRecord({ reason: reason ?? null }));
+  }
+
+  incompatible(pairs: readonly StoredPair[]): void {
+    this.mark("state.incompatible", encodeRecord({ pairs }));
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -150,6 +156,7 @@ export class KvStateStore implements StateSink {
       } else if (k === "state.maintenance") st.maintenance = decodeRecord(MaintenanceEntry, k, v).hosts;
       else if (k === "state.frozen") st.frozen = decodeRecord(FrozenEntry, k, v).vms;
       else if (k === "state.paused") st.pausedReason = decodeRecord(PausedEntry, k, v).reason ?? undefined;
+      else if (k === "state.incompatible") st.incompatible = decodeRecord(IncompatibleEntry, k, v).pairs;
       else this.o.log.warn({ key: k }, "unknown key in the HA bucket ignored");
     }
     this.finished.clear();

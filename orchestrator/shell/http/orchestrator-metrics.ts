@@ -24,7 +24,7 @@ export interface OrchestratorMetrics {
 /** What the metrics read of the orchestrator: its status per scrape, and its hooks. */
 export interface MetricsSource {
   api: { status(): StatusReply };
-  view: Pick<OrchestratorView, "cpuTrigger" | "rejectedOutcomes">;
+  view: Pick<OrchestratorView, "cpuTrigger" | "rejectedOutcomes"> & Partial<Pick<OrchestratorView, "facts">>;
   events: Pick<EventHub, "onEvent" | "onPlan">;
 }
 
@@ -112,6 +112,53 @@ export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMe
       rejectedSeen = n;
     },
   });
+  // The agents' facts (facts-store.ts): a host without them receives no VM whose facts are known.
+  const facts = orch.view.facts ? () => orch.view.facts!() : undefined;
+  if (facts) {
+    new Gauge({
+      name: "ballast_facts_hosts",
+      help: "Hosts reporting metrics, by whether the orchestrator holds their facts (state=with|without); a host without facts receives no VM whose facts are known",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const f = facts();
+        this.set({ state: "with" }, f.hostsWithFacts);
+        this.set({ state: "without" }, f.hostsWithoutFacts);
+      },
+    });
+    const following = (name: string, help: string, value: () => number) => {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const n = value();
+          if (n > seen) this.inc(n - seen);
+          seen = n;
+        },
+      });
+    };
+    following("ballast_facts_refreshes_total", "Facts received and kept (published by agents, or answered to get-facts)", () => facts().refreshes);
+    following(
+      "ballast_facts_refresh_failures_total",
+      "get-facts requests that failed (no answer, an error, or facts that did not fit)",
+      () => facts().refreshFailures,
+    );
+    following(
+      "ballast_facts_rejected_total",
+      "Facts messages refused: invalid, or naming another host than the agent that published (or was asked for) them",
+      () => facts().rejected,
+    );
+    new Gauge({
+      name: "ballast_incompatible_pairs",
+      help: "(VM, destination) pairs libvirt refused for an incompatibility, kept until the VM's or the host's facts change",
+      registers,
+      collect() {
+        this.set(facts().incompatiblePairs);
+      },
+    });
+  }
   new Gauge({ name: "ballast_orchestrator_info", help: "Always 1; the version is a label", labelNames: ["version"], registers }).set(
     { version: BALLAST_VERSION },
     1,

@@ -20,7 +20,18 @@ describe("AgentConfig", () => {
       driver: "virsh",
       load_source: "host",
       virsh: { binary: "virsh", uri: "qemu:///system", timeout: 30 },
-      migration: { uri_scheme: "qemu+tcp", uri_path: "/system", use_migrateuri: true, timeout: 600, max_concurrent: 2, extra_args: [] },
+      migration: {
+        uri_scheme: "qemu+tcp",
+        uri_path: "/system",
+        use_migrateuri: true,
+        timeout: 120,
+        bandwidth_mibs: 100,
+        timeout_factor: 4,
+        on_timeout: "abort",
+        max_concurrent: 2,
+        extra_args: [],
+      },
+      facts: { shared_paths: [], detect_mounts: true, interval: 60 },
       log_level: "info",
     });
     expect(c.nats.servers).toEqual(["nats://127.0.0.1:4222"]);

@@ -47,13 +47,21 @@ function setup(o: { maxConcurrent?: number; timeoutMs?: number; journal?: Memory
   return { clock, fabric, src, dst, mgr, events, restart };
 }
 
+/** The Hypervisor methods a test's stand-in does not use. */
+const unused = {
+  startPostcopy: () => Promise.reject(new Error("unused")),
+  checkIncoming: () => Promise.reject(new Error("unused")),
+  cpuBaseline: () => Promise.reject(new Error("unused")),
+  removeDisks: () => Promise.reject(new Error("unused")),
+};
+
 const req = (over: Partial<MigrateRequest> = {}): MigrateRequest => ({ requestId: "r1", vm: "vm1", destination: "b", destinationAddress: "b", ...over });
 
 describe("MigrationManager", () => {
   it("accepts at once, then runs in the background: started, progress, succeeded with stats", async () => {
     const { clock, fabric, mgr, events } = setup();
     const r = await mgr.request(req());
-    expect(r).toEqual({ ok: true, data: { requestId: "r1", vm: "vm1", source: "a", destination: "b", accepted: true } });
+    expect(r).toEqual({ ok: true, data: { requestId: "r1", vm: "vm1", source: "a", destination: "b", accepted: true, timeoutS: 600 } });
     expect(mgr.isMigrating("vm1")).toBe(true);
     await clock.advance(11_000);
     expect(fabric.whereIs("vm1")).toEqual(["b"]);
@@ -221,7 +229,7 @@ describe("MigrationManager", () => {
       // The same command again gets the first answer; another one for the VM is refused.
       expect(await next.mgr.request(req({ timeoutS: 60 }))).toEqual({
         ok: true,
-        data: { requestId: "r1", vm: "vm1", source: "a", destination: "b", accepted: true },
+        data: { requestId: "r1", vm: "vm1", source: "a", destination: "b", accepted: true, timeoutS: 60 },
       });
       expect(await next.mgr.request(req({ requestId: "r2" }))).toMatchObject({ ok: false, error: { code: "ALREADY_MIGRATING" } });
       await clock.advance(10_000);
@@ -326,6 +334,7 @@ describe("MigrationManager", () => {
           throw new Error("must not abort");
         },
         inspectMigration: async () => looks.shift() ?? { present: false },
+        ...unused,
       };
       const events: MigrationEvent[] = [];
       const mgr = new MigrationManager({

@@ -46,4 +46,25 @@ describe("buildMigrateArgs", () => {
     expect(() => buildMigrateArgs("vm1", "-x", defaults)).toThrow(/unsafe migration address/);
     expect(() => buildMigrateArgs("vm1", "10.0.0.1", { ...defaults, extra_args: ["--unsafe"] })).toThrow(/not an allowed/);
   });
+
+  it("copies only the listed local disks (--copy-storage-all --migrate-disks), and allows post-copy on request", () => {
+    const copy = buildMigrateArgs("vm1", "10.77.0.2", defaults, { copyDisks: ["vda", "vdb"] });
+    expect(copy.slice(copy.indexOf("--copy-storage-all"), copy.indexOf("--domain"))).toEqual(["--copy-storage-all", "--migrate-disks", "vda,vdb"]);
+    expect(copy).not.toContain("--postcopy");
+    expect(buildMigrateArgs("vm1", "10.77.0.2", defaults, { copyDisks: [] })).toEqual(buildMigrateArgs("vm1", "10.77.0.2", defaults));
+    const post = buildMigrateArgs("vm1", "10.77.0.2", defaults, { postcopy: true });
+    expect(post.filter((a) => a === "--postcopy")).toHaveLength(1);
+    expect(post).not.toContain("--copy-storage-all");
+    // Configured already: not twice.
+    const both = buildMigrateArgs("vm1", "10.77.0.2", { ...defaults, extra_args: ["--postcopy"] }, { postcopy: true });
+    expect(both.filter((a) => a === "--postcopy")).toHaveLength(1);
+  });
+
+  it("refuses a disk copy over --tls (it can stall), with post-copy, or with an unsafe disk name; --copy-storage-* stays refused in extra_args", () => {
+    expect(() => buildMigrateArgs("vm1", "10.0.0.1", { ...defaults, extra_args: ["--tls"] }, { copyDisks: ["vda"] })).toThrow(/--tls/);
+    expect(() => buildMigrateArgs("vm1", "10.0.0.1", defaults, { copyDisks: ["vda"], postcopy: true })).toThrow(/post-?copy/);
+    expect(() => buildMigrateArgs("vm1", "10.0.0.1", defaults, { copyDisks: ["vda,vdb"] })).toThrow(/unsafe disk target/);
+    expect(() => buildMigrateArgs("vm1", "10.0.0.1", defaults, { copyDisks: ["--unsafe"] })).toThrow(/unsafe disk target/);
+    expect(() => buildMigrateArgs("vm1", "10.0.0.1", { ...defaults, extra_args: ["--copy-storage-all"] })).toThrow(/not an allowed/);
+  });
 });

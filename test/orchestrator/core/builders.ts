@@ -1,5 +1,5 @@
 import { Policy, type PolicyInput } from "../../../shared/config/policy.js";
-import type { ClusterSnapshot, HostSample, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "../../../shared/schemas/snapshot.js";
+import type { ClusterSnapshot, HostSample, InFlightMigration, IncompatiblePair, PastMove, SnapshotHost, SnapshotVm } from "../../../shared/schemas/snapshot.js";
 
 // Small builders for planner scenarios (descheduler's BuildTestNode): every object gets sensible
 // defaults and the second argument tweaks them.
@@ -71,9 +71,18 @@ export function vm(name: string, hostId: string, o: VmOpts = {}): SnapshotVm {
 export function snapshot(
   hosts: SnapshotHost[],
   vms: SnapshotVm[],
-  extra: { inFlight?: InFlightMigration[]; history?: PastMove[]; frozenVms?: string[] } = {},
+  extra: { inFlight?: InFlightMigration[]; history?: PastMove[]; frozenVms?: string[]; incompatible?: IncompatiblePair[] } = {},
 ): ClusterSnapshot {
-  return { v: 1, takenAt: NOW, hosts, vms, inFlight: extra.inFlight ?? [], history: extra.history ?? [], frozenVms: extra.frozenVms ?? [] };
+  return {
+    v: 1,
+    takenAt: NOW,
+    hosts,
+    vms,
+    inFlight: extra.inFlight ?? [],
+    history: extra.history ?? [],
+    frozenVms: extra.frozenVms ?? [],
+    incompatible: extra.incompatible ?? [],
+  };
 }
 
 export function policy(o: PolicyInput = {}): Policy {

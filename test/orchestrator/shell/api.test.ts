@@ -76,6 +76,8 @@ describe("operator API contract", () => {
     decisions: () => ({ limit: 20 }),
     explain: () => ({ vm: "a-1" }),
     snapshot: () => ({}),
+    cpuBaseline: () => ({}),
+    facts: () => ({ host: "a" }),
   };
   let pendingId = "";
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { hostMetrics } from "../../support/host-metrics.js";
 import { z } from "zod";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Dispatcher } from "../../../orchestrator/shell/dispatcher.js";
@@ -21,22 +22,7 @@ const policy = {
   max_concurrent_per_destination: 2,
   mem_reserve_mib: 512,
 };
-const metrics = (host: string, vms: string[], avail = 16384): HostMetrics => ({
-  v: 1,
-  host,
-  ts: 1,
-  seq: 1,
-  cpus: 8,
-  hostCpuPercent: 10,
-  load1: 0,
-  load5: 0,
-  load15: 0,
-  memTotalMiB: 32768,
-  memAvailableMiB: avail,
-  loadSource: "host",
-  cpuPercent: 10,
-  vms: vms.map((name) => ({ name, state: "running" as const, vcpus: 1, memMiB: 2048, maxMemMiB: 2048, cpuPercent: 5, migrating: false })),
-});
+const metrics = (host: string, vms: string[], avail = 16384): HostMetrics => hostMetrics(host, vms, { availMiB: avail, vmMemMiB: 2048 });
 const rec = (id: string, vm: string, source: string, destination: string): MigrationRecord => ({
   requestId: id,
   vm,

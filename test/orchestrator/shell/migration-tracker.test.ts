@@ -101,6 +101,7 @@ describe("MigrationTracker", () => {
     inFlight: [],
     history: [],
     frozenVms: [],
+    incompatible: [],
     ...extra,
   });
 

@@ -6,6 +6,7 @@ import { DecisionCode } from "../../../shared/schemas/decision-codes.js";
 import { ErrorCode } from "../../../shared/schemas/envelope.js";
 import { HostId } from "../../../shared/schemas/ids.js";
 import { ORCHESTRATOR_ENDPOINTS, OrchestratorApi } from "../../../shared/schemas/orchestrator-api.js";
+import { agentSubjects, orchestratorSubjects } from "../../../shared/subjects.js";
 import { jsonOf, meaningOf, NAMED, PUBLISHED, renderApiReference, type Node } from "../../../tools/docs/api-reference.js";
 
 // docs/api.md is generated from the API maps (tools/docs/api-reference.ts). It must be up to date,
@@ -64,12 +65,12 @@ describe("docs/api.md", () => {
 
   it.each(ORCHESTRATOR_ENDPOINTS)("documents the orchestrator endpoint %s", (e) => {
     expect(doc).toContain(`\n### ${e}\n`);
-    expect(doc).toContain(`Subject \`ballast.orch.${e}\``);
+    expect(doc).toContain(`Subject \`${orchestratorSubjects[e]}\``);
   });
 
   it.each(Object.keys(AgentApi))("documents the agent endpoint %s", (e) => {
     expect(doc).toContain(`\n### agent ${e}\n`);
-    expect(doc).toContain(`Subject \`ballast.agent.<host>.${e}\``);
+    expect(doc).toContain(`Subject \`${agentSubjects("<host>")[e as keyof typeof AgentApi]}\``);
   });
 
   it.each(ErrorCode.options)("lists the error code %s", (c) => {

@@ -106,6 +106,35 @@ describe("KvStateStore against a real JetStream KV bucket", () => {
     writer.close();
   });
 
+  it("keeps the incompatible pairs with their digests and the new record fields; a bucket without pairs loads none", async () => {
+    const kv = await bucket();
+    const writer = store(kv);
+    expect((await store(kv).load()).incompatible).toBeUndefined();
+    const pairs = [
+      { vm: "web-1", destination: "c", since: 5, error: "c refused: CPU: ...", vmDigest: "aa11", hostDigest: "bb22" },
+      { vm: "web-2", destination: "b", since: 6, error: "unsupported configuration: ...", hostDigest: "cc33" },
+    ];
+    writer.incompatible(pairs);
+    const moved = rec("r-3", "db-1", {
+      state: "SUCCEEDED",
+      finishedAt: 40,
+      copyStorage: true,
+      checked: { at: 19, result: "ok" },
+      timeoutS: 137,
+      copyDisks: ["vda"],
+      diskBytes: 268435456,
+      postcopy: false,
+      postcopySwitched: false,
+      sourceDisks: { policy: "remove", paths: ["/var/lib/libvirt/images/db-1.qcow2"], removed: ["/var/lib/libvirt/images/db-1.qcow2"] },
+    });
+    writer.migration(moved);
+    await writer.flush();
+    const st = await store(kv).load();
+    expect(st.incompatible).toEqual(pairs);
+    expect(st.migrations).toEqual([moved]);
+    writer.close();
+  });
+
   it("a standby (canWrite false) writes nothing", async () => {
     const kv = await bucket();
     const standby = store(kv, () => false);
