@@ -18,7 +18,7 @@ const LAB = "bdrain";
 const GUESTS = ["dr-1", "dr-2", "dr-3", "dr-4", "dr-5", "dr-6"];
 const ROUNDS = 2;
 
-type Rec = { vm: string; state: string; error?: string };
+type Rec = { vm: string; state: string; error?: string; destination: string; queuedAt: number; startedAt?: number; finishedAt?: number };
 
 export async function labDrain(log: (s: string) => void): Promise<Figure[]> {
   return withLabBench(
@@ -66,7 +66,8 @@ export async function labDrain(log: (s: string) => void): Promise<Figure[]> {
       };
       const bareParallel = async () => {
         const t0 = Date.now();
-        await Promise.all(GUESTS.map((g, i) => lab.migrate(g, destOf(i))));
+        const each = await Promise.all(GUESTS.map((g, i) => lab.migrate(g, destOf(i))));
+        log(`    bare parallel: each virsh migrate ${each.join(", ")} ms`);
         return Date.now() - t0;
       };
       const viaBallast = async () => {
@@ -79,7 +80,12 @@ export async function labDrain(log: (s: string) => void): Promise<Figure[]> {
           "drain",
         );
         const ms = Date.now() - t0;
-        const bad = GUESTS.map((g) => finished.get(g)!).filter((r) => r.state !== "SUCCEEDED");
+        const recs = GUESTS.map((g) => finished.get(g)!);
+        // Where the time goes: request -> each command sent (the destination's check included), and each migration's own time.
+        log(
+          `    Ballast: ${recs.map((r) => `${r.vm}->${r.destination} sent +${(r.startedAt ?? t0) - t0} ms, ran ${(r.finishedAt ?? 0) - (r.startedAt ?? 0)} ms`).join("; ")}`,
+        );
+        const bad = recs.filter((r) => r.state !== "SUCCEEDED");
         if (bad.length > 0) throw new Error(`drain: ${bad.map((r) => `${r.vm} ${r.state} ${r.error ?? ""}`).join("; ")}`);
         await nc.request(orchestratorSubjects.release, JSON.stringify({ host: "hv-a" }), { timeout: 10_000 });
         return ms;

@@ -13,7 +13,7 @@ import { labLocalDisk } from "./lab-local-disk.js";
 
 // `npm run bench`: every benchmark, one line per figure, plus bench-results/latest.json.
 // Select some with `npm run bench -- planner ingest` (planner, consolidate, ingest, reaction,
-// agent, lab).
+// agent, lab; lab is lab, lab-drain and lab-disk).
 
 type Bench = { name: string; run: (log: (s: string) => void) => Promise<Figure[]> };
 
@@ -24,12 +24,13 @@ const BENCHES: Bench[] = [
   { name: "reaction", run: reactionTime },
   { name: "agent", run: agentCost },
   { name: "lab", run: labMigration },
-  { name: "lab", run: labDrain },
-  { name: "lab", run: labLocalDisk },
+  { name: "lab-drain", run: labDrain },
+  { name: "lab-disk", run: labLocalDisk },
 ];
 
 export async function runBenchmarks(only: string[]): Promise<number> {
-  const selected = only.length ? BENCHES.filter((b) => only.includes(b.name)) : BENCHES;
+  // "lab" selects every lab benchmark (lab, lab-drain, lab-disk); "lab-drain" only that one.
+  const selected = only.length ? BENCHES.filter((b) => only.some((o) => b.name === o || b.name.startsWith(`${o}-`))) : BENCHES;
   const all: Figure[] = [];
   const t0 = performance.now();
   for (const b of selected) {

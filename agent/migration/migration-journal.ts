@@ -30,6 +30,7 @@ export const JournalEntry = z
     postcopy: z.boolean().optional(),
     /** Local disks copied with the VM, and their bytes (for the accepted answer given again after a restart). */
     copyDisks: z.array(z.string()).max(64).optional(),
+    copyPaths: z.array(z.string()).max(64).optional(),
     diskBytes: z.number().int().min(0).optional(),
     /** When the agent accepted it, ms since the epoch. */
     startedAt: z.number(),

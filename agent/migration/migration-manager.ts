@@ -129,6 +129,8 @@ const identityOf = (r: RequestIdentity): RequestIdentity => ({
 interface MovePlan {
   timeoutMs: number;
   copyDisks: string[];
+  /** Their files on this host, as the domain's XML said right before the migration. */
+  copyPaths: string[];
   diskBytes: number;
   postcopy: boolean;
 }
@@ -238,7 +240,7 @@ export class MigrationManager {
       requestId: req.requestId,
       ...identityOf(req),
       ...(plan.postcopy ? { postcopy: true } : {}),
-      ...(plan.copyDisks.length > 0 ? { copyDisks: plan.copyDisks, diskBytes: plan.diskBytes } : {}),
+      ...(plan.copyDisks.length > 0 ? { copyDisks: plan.copyDisks, copyPaths: plan.copyPaths, diskBytes: plan.diskBytes } : {}),
       startedAt,
       deadline: startedAt + timeoutMs,
     };
@@ -286,7 +288,13 @@ export class MigrationManager {
     const postcopy = limits?.onTimeout === "postcopy" && local.length === 0;
     const timeoutMs =
       req.timeoutS !== undefined ? req.timeoutS * 1000 : limits ? scaledTimeoutS(this.o.timeoutMs / 1000, limits, memMiB, diskBytes) * 1000 : this.o.timeoutMs;
-    return ok({ timeoutMs, copyDisks: local.map((d) => d.target), diskBytes, postcopy });
+    return ok({
+      timeoutMs,
+      copyDisks: local.map((d) => d.target),
+      copyPaths: local.flatMap((d) => (d.source !== undefined ? [d.source] : [])),
+      diskBytes,
+      postcopy,
+    });
   }
 
   private accepted(info: MigrationInfo, plan?: MovePlan): MigrateAccepted {
@@ -299,7 +307,7 @@ export class MigrationManager {
       ...(plan
         ? {
             timeoutS: Math.ceil(plan.timeoutMs / 1000),
-            ...(plan.copyDisks.length > 0 ? { copyDisks: plan.copyDisks, diskBytes: plan.diskBytes } : {}),
+            ...(plan.copyDisks.length > 0 ? { copyDisks: plan.copyDisks, copyPaths: plan.copyPaths, diskBytes: plan.diskBytes } : {}),
             ...(plan.postcopy ? { postcopy: true } : {}),
           }
         : {}),
@@ -541,6 +549,7 @@ export class MigrationManager {
       const plan: MovePlan = {
         timeoutMs: entry.deadline - entry.startedAt,
         copyDisks: entry.copyDisks ?? [],
+        copyPaths: entry.copyPaths ?? [],
         diskBytes: entry.diskBytes ?? 0,
         postcopy: entry.postcopy === true,
       };

@@ -135,6 +135,10 @@ export class Dispatcher {
         this.again = false;
         if (this.ctx.paused()) return;
         this.checkAhead();
+        // Commands go out together, not one after another: each send marks its record ONGOING
+        // before its first await, so the caps of the moves after it already count it, and a
+        // drain of six VMs does not wait six round trips (and six agent-side facts reads).
+        const sending: Promise<boolean>[] = [];
         for (const r of [...this.tracker.queued()]) {
           const now = this.clock.now();
           const pre = this.precheck(r, now);
@@ -155,8 +159,10 @@ export class Dispatcher {
             this.tracker.finish(r, "SKIPPED", this.clock.now(), checked.skip);
             continue;
           }
-          if (!(await this.send(r, pre.address, checked))) return;
+          sending.push(this.send(r, pre.address, checked));
         }
+        // A dispatch that could not be recorded (HA store, leadership gone) stops this pump.
+        if ((await Promise.all(sending)).includes(false)) return;
       } while (this.again);
     } finally {
       this.pumping = false;
@@ -311,8 +317,13 @@ export class Dispatcher {
     if (a.copyDisks !== undefined && a.copyDisks.length > 0) r.copyDisks = a.copyDisks;
     if (a.diskBytes !== undefined) r.diskBytes = a.diskBytes;
     if (a.postcopy !== undefined) r.postcopy = a.postcopy;
-    // The source copies of the disks it copies, by the VM's facts now (source-disks.ts handles them after success).
-    const paths = (a.copyDisks ?? []).flatMap((t) => local.filter((d) => d.target === t && d.source !== undefined).map((d) => d.source!));
+    // The source copies of the disks it copies (source-disks.ts handles them after success): as the
+    // source agent read them right before the migration, else (an agent that does not say) by the
+    // facts the orchestrator holds.
+    const paths =
+      a.copyPaths !== undefined && a.copyPaths.length > 0
+        ? a.copyPaths
+        : (a.copyDisks ?? []).flatMap((t) => local.filter((d) => d.target === t && d.source !== undefined).map((d) => d.source!));
     if (paths.length > 0) r.sourceDisks = { policy: this.ctx.policy().local_disk_source, paths };
     this.tracker.touch(r);
   }

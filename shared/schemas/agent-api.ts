@@ -120,6 +120,13 @@ export const MigrateAccepted = z.object({
     .max(64)
     .optional()
     .describe("Target names of the local disks copied with the VM (`--copy-storage-all`); absent or empty: none."),
+  copyPaths: z
+    .array(z.string())
+    .max(64)
+    .optional()
+    .describe(
+      "The copied disks' files on this (the source) host, as the domain's XML said right before the migration: the source copies local_disk_source acts on.",
+    ),
   diskBytes: z.number().int().min(0).optional().describe("Bytes of local disk to copy (their allocation); absent: none."),
   postcopy: z.boolean().optional().describe("Started with post-copy allowed: it switches to post-copy at its time limit instead of aborting."),
 });

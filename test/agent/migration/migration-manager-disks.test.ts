@@ -79,7 +79,7 @@ describe("MigrationManager with facts: local disks, verdicts, time limits", () =
     expect(scaledTimeoutS(120, { bandwidthMibs: 100, timeoutFactor: 4 }, 1000, GiB)).toBe(201);
     expect(r).toEqual({
       ok: true,
-      data: { requestId: "r1", vm: "db1", source: "a", destination: "b", accepted: true, timeoutS: 201, copyDisks: ["vda"], diskBytes: GiB },
+      data: { requestId: "r1", vm: "db1", source: "a", destination: "b", accepted: true, timeoutS: 201, copyDisks: ["vda"], copyPaths: [DISK], diskBytes: GiB },
     });
     // Memory and the disk at 100 MiB/s: about 20 s.
     await clock.advance(15_000);
