@@ -126,6 +126,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         source: driver.facts,
         clock,
         logger: log,
+        retryMs: config.facts.interval * 1000,
         onChange: (f) => {
           log.info({ digest: f.digest, vms: f.vms.length }, "facts changed; publishing");
           publish(subjects.facts, AgentFacts, f);

@@ -52,11 +52,21 @@ export function domstatsOutput(n: number): string {
   return Array.from({ length: n }, (_, i) => domstatsBlock(`vm-${String(i).padStart(3, "0")}`, i, 1 + (i % 4), 1_048_576 * (1 + (i % 4)))).join("\n") + "\n";
 }
 
+// The facts commands replay what the lab's libvirt answered (test/fixtures/libvirt/lab), so the
+// agent's facts work as on a real host: read once at start and per new VM, never per cycle.
 const STAND_IN = `#!/bin/sh
 # Stand-in virsh for the agent-cost benchmark: counts its invocations, replays recorded output.
 echo "$*" >> "$BENCH_VIRSH_COUNT"
+f="$BENCH_VIRSH_FIXTURES"
 case "$3" in
-  domstats) exec cat "$BENCH_VIRSH_DOMSTATS" ;;
+  domstats) [ "$4" = --block ] && exit 0; exec cat "$BENCH_VIRSH_DOMSTATS" ;;
+  capabilities) exec cat "$f/capabilities.xml" ;;
+  domcapabilities) exec cat "$f/domcapabilities-qemu.xml" ;;
+  version) exec cat "$f/version.txt" ;;
+  net-list) exec cat "$f/net-list-name.txt" ;;
+  freepages) exec cat "$f/freepages-all.txt" ;;
+  hypervisor-cpu-baseline) exec cat "$f/hypervisor-cpu-baseline-features.xml" ;;
+  dumpxml) exec sed "s|<name>g1</name>|<name>$5</name>|" "$f/dumpxml-migratable-g1.xml" ;;
 esac
 exit 0
 `;
@@ -132,29 +142,47 @@ export async function agentCost(log: (s: string) => void): Promise<Figure[]> {
       let vmsReported = 0;
       const rss: number[] = [];
       let pid = 0;
+      let factsSeen = 0;
+      let factsVms = 0;
+      const factsSub = nc.subscribe(agentSubjects(host).facts, {
+        callback: (_e, m) => {
+          factsSeen += 1;
+          factsVms = m.json<{ vms: unknown[] }>().vms.length;
+        },
+      });
       const sub = nc.subscribe(agentSubjects(host).metrics, {
         callback: (_e, m) => {
           metrics += 1;
           vmsReported = m.json<{ vms: unknown[] }>().vms.length;
-          if (metrics > WARMUP && pid > 0) rss.push(rssKiB(pid) / 1024);
+          if (factsVms === vms && pid > 0) rss.push(rssKiB(pid) / 1024);
         },
       });
       await nc.flush();
       const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "ballast"), "agent", "--config", configFile], {
         stdio: ["ignore", "ignore", "inherit"],
-        env: { ...process.env, BENCH_VIRSH_COUNT: countFile, BENCH_VIRSH_DOMSTATS: statsFile, NODE_OPTIONS: shippedNodeOptions() },
+        env: {
+          ...process.env,
+          BENCH_VIRSH_COUNT: countFile,
+          BENCH_VIRSH_DOMSTATS: statsFile,
+          BENCH_VIRSH_FIXTURES: join(REPO_ROOT, "test", "fixtures", "libvirt", "lab"),
+          NODE_OPTIONS: shippedNodeOptions(),
+        },
       });
       cleanup.add(`agent ${host}`, () => stopChild(child));
       pid = child.pid!;
       const invocations = () => (existsSync(countFile) ? readFileSync(countFile, "utf8").split("\n").filter(Boolean).length : 0);
       const sample = () => ({ cpuMs: cpuMs(pid, ticks), metrics, spawns: invocations() });
-      await waitFor(() => metrics >= WARMUP, 60_000, `${WARMUP} metrics from ${host}`, 5);
+      // Steady state: after the first facts (every VM's read once) and a warm-up.
+      await waitFor(() => factsSeen > 0 && factsVms === vms, 60_000, `facts of ${vms} VMs from ${host}`, 5);
+      const after = metrics;
+      await waitFor(() => metrics >= after + WARMUP, 60_000, `${WARMUP} metrics from ${host}`, 5);
       const a = sample();
       await waitFor(() => metrics >= a.metrics + CYCLES, 120_000, `${CYCLES} more metrics from ${host}`, 5);
       const b = sample();
       const cycles = b.metrics - a.metrics;
       await stopChild(child);
       sub.unsubscribe();
+      factsSub.unsubscribe();
       const r = {
         vms,
         spawnsPerCycle: (b.spawns - a.spawns) / cycles,

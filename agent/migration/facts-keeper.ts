@@ -20,6 +20,12 @@ export interface FactsKeeperOptions {
   onChange: (f: AgentFacts) => void;
   /** Most VMs kept (the schema's bound). */
   maxVms?: number;
+  /**
+   * After a failed collection, new VMs are not read again before this long (facts.interval): a
+   * libvirt that cannot answer must not cost virsh calls on every metrics cycle. The periodic
+   * refreshAll always tries. Default 60 s.
+   */
+  retryMs?: number;
 }
 
 export class FactsKeeper {
@@ -30,6 +36,8 @@ export class FactsKeeper {
   private current: AgentFacts | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private lastError: string | undefined;
+  /** No read for new VMs before this (clock ms) after a failure; 0: no failure pending. */
+  private retryAt = 0;
 
   constructor(private readonly o: FactsKeeperOptions) {}
 
@@ -72,13 +80,18 @@ export class FactsKeeper {
     const same = this.names !== undefined && now.size === this.names.size && [...now].every((n) => this.names!.has(n));
     const missing = running.filter((n) => !this.vms.has(n));
     if (same && missing.length === 0) return Promise.resolve();
+    // Only the set changed (or facts are missing) while a failure's back-off runs: note the set,
+    // read nothing; refreshAll or the first cycle after the back-off reads them.
+    const backingOff = this.o.clock.now() < this.retryAt;
+    if (same && backingOff) return Promise.resolve();
     this.names = now;
     return this.serial(async () => {
       for (const n of [...this.vms.keys()]) if (!now.has(n)) this.vms.delete(n);
-      await this.readVms(
-        running.filter((n) => !this.vms.has(n)),
-        false,
-      );
+      if (this.o.clock.now() >= this.retryAt)
+        await this.readVms(
+          running.filter((n) => !this.vms.has(n)),
+          false,
+        );
       this.rebuild();
     });
   }
@@ -128,6 +141,7 @@ export class FactsKeeper {
   private ok(): void {
     if (this.lastError !== undefined) this.o.logger.info("facts collection works again");
     this.lastError = undefined;
+    this.retryAt = 0;
   }
 
   private failed(what: string, e: unknown): void {
@@ -135,5 +149,6 @@ export class FactsKeeper {
     // Once per distinct error: a libvirt that stays down must not flood the log.
     if (text !== this.lastError) this.o.logger.warn({ err: text }, `${what} collection failed; trying again later`);
     this.lastError = text;
+    this.retryAt = this.o.clock.now() + (this.o.retryMs ?? 60_000);
   }
 }

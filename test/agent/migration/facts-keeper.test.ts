@@ -32,10 +32,11 @@ describe("FactsKeeper", () => {
     const host = simHostFacts(undefined);
     const s = source(host);
     const published: AgentFacts[] = [];
+    const clock = new ManualClock();
     const k = new FactsKeeper({
       host: "h1",
       source: s.src,
-      clock: new ManualClock(),
+      clock,
       logger: silentLogger(),
       onChange: (f) => published.push(AgentFacts.parse(f)),
     });
@@ -60,11 +61,34 @@ describe("FactsKeeper", () => {
     expect(published).toHaveLength(2);
     expect((await k.get()).vms.map((v) => v.name)).toEqual(["a", "b", "c"]);
     s.fail(false, false);
+    // Within the back-off after a failure, the cycles read nothing; after it, the first does.
+    s.calls.length = 0;
     await k.noteVms(["a", "b", "c", "d"]);
+    expect(s.calls).toEqual([]);
+    await clock.advance(60_000);
+    await k.noteVms(["a", "b", "c", "d"]);
+    expect(s.calls).toEqual([["d"]]);
     expect(published.at(-1)!.vms.map((v) => v.name)).toEqual(["a", "b", "c", "d"]);
     // A VM gone: forgotten, published.
     await k.noteVms(["d"]);
     expect(published.at(-1)!.vms.map((v) => v.name)).toEqual(["d"]);
+  });
+
+  it("a libvirt that keeps failing costs no virsh call per metrics cycle, only one try per retry interval", async () => {
+    const s = source(simHostFacts(undefined));
+    const clock = new ManualClock();
+    const k = new FactsKeeper({ host: "h1", source: s.src, clock, logger: silentLogger(), onChange: () => {}, retryMs: 10_000 });
+    s.fail(false, true);
+    await k.noteVms(["a", "b"]);
+    expect(s.calls).toHaveLength(1);
+    for (let cycle = 0; cycle < 9; cycle++) {
+      await clock.advance(1000);
+      await k.noteVms(["a", "b"]);
+    }
+    expect(s.calls).toHaveLength(1);
+    await clock.advance(1000);
+    await k.noteVms(["a", "b"]);
+    expect(s.calls).toHaveLength(2);
   });
 
   it("get() collects when nothing was collected yet, and says why when it cannot", async () => {
