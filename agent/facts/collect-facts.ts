@@ -2,10 +2,10 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FactsSettings, MigrationSettings } from "../../shared/config/agent-config.js";
-import { HypervisorError } from "../../shared/errors.js";
+import { describeError, HypervisorError } from "../../shared/errors.js";
 import type { Logger } from "../../shared/logger.js";
 import { HostFacts, VmFacts, type SharedStorage, type UnmigratableReason, type VmDisk } from "../../shared/schemas/facts.js";
-import { parseBlockStats, type BlockInfo } from "../virsh/parse-block-stats.js";
+import { parseBlockStats, parseBlockStatsAll, type BlockInfo } from "../virsh/parse-block-stats.js";
 import { parseCapabilities } from "../virsh/parse-capabilities.js";
 import { parseCpuBaseline } from "../virsh/parse-cpu-baseline.js";
 import { parseDomainXml, type DomainDisk, type DomainXmlFacts } from "../virsh/parse-domain-xml.js";
@@ -89,9 +89,21 @@ export class VirshFactsSource implements FactsSource {
     this.last = host;
     const out: VmFacts[] = [];
     const queue = [...new Set(names)];
+    // Several VMs: their block stats in one virsh call for all domains, not one each (at 200 VMs
+    // the one-each way spawned 400 processes, and the agent kept ~10 MiB more resident after).
+    // A VM missing from it (defined meanwhile) is asked alone, and so is every VM when the call
+    // fails (it waits for domains busy with a job, such as an incoming migration, up to
+    // virsh.timeout).
+    const blocks =
+      queue.length > 1
+        ? await this.virsh(["domstats", "--block", "--backing", "--raw"]).then(parseBlockStatsAll, (e: unknown) => {
+            this.logger.debug({ err: describeError(e) }, "block stats of all domains failed; asking each VM");
+            return undefined;
+          })
+        : undefined;
     const worker = async () => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        const f = await this.oneVm(name, host);
+        const f = await this.oneVm(name, host, blocks?.get(name));
         if (f) out.push(f);
       }
     };
@@ -193,12 +205,12 @@ export class VirshFactsSource implements FactsSource {
     }
   }
 
-  private async oneVm(name: string, host: HostContext): Promise<VmFacts | undefined> {
+  private async oneVm(name: string, host: HostContext, known?: Map<string, BlockInfo>): Promise<VmFacts | undefined> {
     let xml: string;
     let blocks: Map<string, BlockInfo>;
     try {
       xml = await this.virsh(["dumpxml", "--migratable", name]);
-      blocks = parseBlockStats(await this.virsh(["domstats", "--block", "--backing", "--raw", name]));
+      blocks = known ?? parseBlockStats(await this.virsh(["domstats", "--block", "--backing", "--raw", name]));
     } catch (e) {
       if (e instanceof HypervisorError && isNoSuchDomain(e.message)) {
         this.logger.debug({ vm: name }, "VM gone while reading its facts; left out");

@@ -31,8 +31,16 @@ const int = (v: string | undefined): number | undefined => {
 
 /** Block info by disk target ("vda") of the first (only) domain in the output. */
 export function parseBlockStats(text: string): Map<string, BlockInfo> {
+  return blockInfoOf(parseDomstatsBlocks(text)[0]?.fields);
+}
+
+/** Block info by domain name, then disk target, of every domain in the output (`domstats --block` without a domain). */
+export function parseBlockStatsAll(text: string): Map<string, Map<string, BlockInfo>> {
+  return new Map(parseDomstatsBlocks(text).map((b) => [b.name, blockInfoOf(b.fields)]));
+}
+
+function blockInfoOf(fields: Map<string, string> | undefined): Map<string, BlockInfo> {
   const out = new Map<string, BlockInfo>();
-  const fields = parseDomstatsBlocks(text)[0]?.fields;
   if (!fields) return out;
   const count = int(fields.get("block.count")) ?? 0;
   for (let i = 0; i < Math.min(count, 4096); i++) {

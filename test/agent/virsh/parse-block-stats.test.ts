@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseBlockStats } from "../../../agent/virsh/parse-block-stats.js";
+import { parseBlockStats, parseBlockStatsAll } from "../../../agent/virsh/parse-block-stats.js";
 import { lab } from "../facts/fixtures.js";
 
 describe("parseBlockStats (domstats --block --backing --raw)", () => {
@@ -33,5 +33,13 @@ describe("parseBlockStats (domstats --block --backing --raw)", () => {
   it("reads nothing from no output or a domain without disks", () => {
     expect(parseBlockStats("").size).toBe(0);
     expect(parseBlockStats("Domain: 'g1'\n  block.count=0\n").size).toBe(0);
+  });
+
+  it("reads every domain of an all-domains call by name, the same as one call each", () => {
+    const g2 = lab("domstats-block-backing-g2.txt");
+    const all = parseBlockStatsAll(`Domain: 'g1'\n  block.count=0\n\n${g2}`);
+    expect([...all.keys()]).toEqual(["g1", "g2"]);
+    expect(all.get("g1")!.size).toBe(0);
+    expect(all.get("g2")).toEqual(parseBlockStats(g2));
   });
 });
