@@ -18,7 +18,7 @@ import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 //      CPU (TCG), so they cannot differ in CPU; the check is exercised on the real destination with
 //      a CPU definition it accepts and one it rejects, and libvirt's words come back.
 
-const NAME = "facts";
+const NAME = "efacts"; // unique among the lab tests: files run two at a time, and a lab name is its namespaces
 const avail = labAvailable({ name: NAME });
 if (!avail.ok) console.warn(`\n*** facts lab tests SKIPPED: ${avail.why} ***\n`);
 
