@@ -310,60 +310,123 @@ export async function main(
   const sim = program
     .command("sim")
     .description("replay a workload trace through the production planner on the CloudSim data-centre model (see docs/simulator.md)");
-  sim
-    .command("run", { isDefault: true })
-    .description("simulate one trace folder with one policy")
-    .requiredOption("--dir <folder>", "trace folder: a PlanetLab day, or per-VM `cpu mem` files")
-    .addOption(new Option("--format <format>", "trace format").choices(["planetlab", "cpu-mem"]).default("planetlab"))
-    .option("--policy <name>", "ballast | thr-mmt-0.8 | lr-mmt-1.2 | iqr-mmt-1.5 | mad-mmt-2.5 (+mem: two-resource)", "ballast")
-    .addOption(new Option("--variant <v>", "CloudSim variant of the baselines").choices(["303", "prefix"]).default("prefix"))
-    .option("--step <seconds>", "step length", "300")
-    .option("--hosts <n>", "number of hosts", "800")
-    .option("--host-types <list>", "host types, host i gets type i mod n (g4, g5)", list)
-    .option("--vm-types <list>", "VM types as MIPS:RAM_MB, comma-separated", list)
-    .option("--policy-file <file>", "Ballast policy keys (YAML/JSON) on top of the simulator's mapping of the defaults")
-    .option("--json", "print the metrics as JSON")
-    .action(
-      async (o: {
-        dir: string;
-        format: "planetlab" | "cpu-mem";
-        policy: string;
-        variant: "303" | "prefix";
-        step: string;
-        hosts: string;
-        hostTypes?: string[];
-        vmTypes?: string[];
-        policyFile?: string;
-        json?: boolean;
-      }) => {
-        if (!existsSync(o.dir))
-          throw new BallastError("BAD_REQUEST", `trace folder ${o.dir} does not exist (PlanetLab days and the GCD set are in ../shared/data)`);
-        const { runSim, formatRun, toMetricsJson } = await import("../sim/index.js");
-        const { readConfigFile } = await import("../shared/config/load-config.js");
-        const step = Number(o.step);
-        const hosts = Number(o.hosts);
-        if (!(step > 0) || !Number.isInteger(hosts) || hosts < 1) throw new BallastError("BAD_REQUEST", "--step must be > 0 and --hosts a positive integer");
-        const r = runSim({
-          dir: o.dir,
-          format: o.format,
-          policy: o.policy,
-          variant: o.variant,
-          step,
-          hosts,
-          ...(o.hostTypes ? { hostTypes: o.hostTypes } : {}),
-          ...(o.vmTypes ? { vmTypes: o.vmTypes } : {}),
-          ...(o.policyFile ? { ballastPolicy: readConfigFile(o.policyFile) } : {}),
-        });
-        io.out(o.json ? toMetricsJson([r]).trimEnd() : formatRun(r));
-      },
+  const append = (v: string, prev: string[] = []) => [...prev, v];
+  // The options a run and a sweep share: which trace, how it is timed, the data centre.
+  const simInput = (c: Command): Command =>
+    c
+      .requiredOption("--dir <folder>", "trace folder: a PlanetLab day, or per-VM `cpu mem` files; repeat for days in order (one continuous run)", append)
+      .option("--common-vms", "with several --dir: keep only the VMs present in every folder (otherwise differing sets are an error)")
+      .addOption(new Option("--format <format>", "trace format").choices(["planetlab", "cpu-mem"]).default("planetlab"))
+      .addOption(new Option("--variant <v>", "CloudSim variant of the baselines").choices(["303", "prefix"]).default("prefix"))
+      .option("--step <seconds>", "decision interval: the policy runs every <seconds>", "300")
+      .option("--sample-interval <seconds>", "spacing of the trace's samples (PlanetLab and GCD: 300)", "300")
+      .option("--remove-idle", "CloudSim's rule: a VM whose CPU demand is exactly 0 is finished and removed for good (default for planetlab)")
+      .option("--no-remove-idle", "keep VMs at 0 % CPU (default for cpu-mem: they still hold memory)")
+      .option("--allow-unplaced", "run even if some VMs fit on no host at t = 0 (they are counted and not simulated; otherwise an error)")
+      .option("--hosts <n>", "number of hosts", "800")
+      .option("--host-types <list>", "host types, host i gets type i mod n (g4, g5)", list)
+      .option("--vm-types <list>", "VM types as MIPS:RAM_MB, comma-separated", list)
+      .option("--policy-file <file>", "Ballast policy keys (YAML/JSON) on top of the simulator's mapping of the defaults")
+      .option("--json", "print the metrics as JSON");
+  interface SimInputOpts {
+    dir: string[];
+    commonVms?: boolean;
+    format: "planetlab" | "cpu-mem";
+    variant: "303" | "prefix";
+    step: string;
+    sampleInterval: string;
+    removeIdle?: boolean;
+    allowUnplaced?: boolean;
+    hosts: string;
+    hostTypes?: string[];
+    vmTypes?: string[];
+    policyFile?: string;
+    json?: boolean;
+  }
+  const simRunOptions = async (o: SimInputOpts) => {
+    for (const d of o.dir)
+      if (!existsSync(d)) throw new BallastError("BAD_REQUEST", `trace folder ${d} does not exist (PlanetLab days and the GCD set are in ../shared/data)`);
+    const { readConfigFile } = await import("../shared/config/load-config.js");
+    const step = Number(o.step);
+    const sampleInterval = Number(o.sampleInterval);
+    const hosts = Number(o.hosts);
+    if (!(step > 0) || !(sampleInterval > 0) || !Number.isInteger(hosts) || hosts < 1)
+      throw new BallastError("BAD_REQUEST", "--step and --sample-interval must be > 0 and --hosts a positive integer");
+    return {
+      dir: o.dir[0]!,
+      moreDirs: o.dir.slice(1),
+      ...(o.commonVms ? { commonVms: true } : {}),
+      format: o.format,
+      variant: o.variant,
+      step,
+      sampleInterval,
+      ...(o.removeIdle !== undefined ? { removeIdleVms: o.removeIdle } : {}),
+      ...(o.allowUnplaced ? { allowUnplaced: true } : {}),
+      hosts,
+      ...(o.hostTypes ? { hostTypes: o.hostTypes } : {}),
+      ...(o.vmTypes ? { vmTypes: o.vmTypes } : {}),
+      ...(o.policyFile ? { ballastPolicy: readConfigFile(o.policyFile) } : {}),
+    };
+  };
+  // Bad input to the simulator (trace lengths, unplaced VMs, step vs samples) is the caller's to fix.
+  const simInputError = async <T>(f: () => T): Promise<T> => {
+    const { EngineError, SizingError, ReportError } = await import("../sim/index.js");
+    const { TraceParseError } = await import("../sim/traces/parse.js");
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof EngineError || e instanceof TraceParseError || e instanceof SizingError || e instanceof ReportError)
+        throw new BallastError("BAD_REQUEST", e.message);
+      throw e;
+    }
+  };
+  simInput(
+    sim
+      .command("run", { isDefault: true })
+      .description("simulate one trace (one folder, or several days as one run) with one policy")
+      .option("--policy <name>", "ballast | thr-mmt-0.8 | lr-mmt-1.2 | iqr-mmt-1.5 | mad-mmt-2.5 (+mem: two-resource)", "ballast"),
+  ).action(async (o: SimInputOpts & { policy: string }) => {
+    const { runSim, formatRun, toMetricsJson } = await import("../sim/index.js");
+    const base = await simRunOptions(o);
+    const r = await simInputError(() => runSim({ ...base, policy: o.policy }));
+    io.out(o.json ? toMetricsJson([r]).trimEnd() : formatRun(r));
+  });
+  simInput(
+    sim
+      .command("sweep")
+      .description("run policies under several VM sizings of one trace and print the per-sizing table (see docs/simulator.md)")
+      .option("--policies <list>", "policies to run on every sizing", list)
+      .option(
+        "--sizings <list>",
+        "file-order (CloudSim's four types by file order), own-trace (from each VM's peaks), fewest-hosts, own-trace-fewest-hosts (default: all)",
+        list,
+      )
+      .option("--baseline <name>", "also print ratios to this policy, run by run, and the goals held"),
+  ).action(async (o: SimInputOpts & { policies?: string[]; sizings?: string[]; baseline?: string }) => {
+    const { runSweep, isSizing, SIZINGS, toMetricsJson } = await import("../sim/index.js");
+    const sizings = o.sizings ?? [...SIZINGS];
+    const bad = sizings.filter((s) => !isSizing(s));
+    if (bad.length > 0) throw new BallastError("BAD_REQUEST", `unknown sizing ${bad.join(", ")}; known: ${SIZINGS.join(", ")}`);
+    const base = await simRunOptions(o);
+    const r = await simInputError(() =>
+      runSweep({
+        ...base,
+        policies: o.policies ?? ["ballast", o.format === "cpu-mem" ? "thr-mmt-0.8+mem" : "lr-mmt-1.2"],
+        sizings: sizings.filter(isSizing),
+        ...(o.baseline ? { baseline: o.baseline } : {}),
+        log: io.err,
+      }),
     );
+    io.out(o.json ? toMetricsJson(r.runs).trimEnd() : r.table);
+  });
   sim
     .command("report <metrics...>")
     .description("render a table and SVG plots from metrics JSON files (`sim run --json > m.json`)")
     .option("--out <dir>", "folder for the plots", "sim-report")
-    .action(async (metrics: string[], o: { out: string }) => {
+    .option("--baseline <name>", "also show every run's ratios to this policy on the same run (day), and on how many runs each goal holds")
+    .action(async (metrics: string[], o: { out: string; baseline?: string }) => {
       const { renderReport } = await import("../sim/index.js");
-      const r = renderReport(metrics, o.out);
+      const r = await simInputError(() => renderReport(metrics, o.out, o.baseline ? { baseline: o.baseline } : {}));
       io.out(r.table);
       io.out(`plots: ${r.files.join(", ")}`);
     });

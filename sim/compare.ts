@@ -210,7 +210,7 @@ if (!values["no-gcd"]) {
     const rec = runSim({ dir, format: "cpu-mem", policy }, traces);
     gcd.push({ ...rec, workload: "GCD", policy: policy === "ballast" ? "Ballast (defaults, memory modelled)" : rec.policy });
     log(
-      `GCD ${rec.policy}: ${rec.metrics.energyKWh.toFixed(2)} kWh, ${rec.metrics.migrations} migrations, memory over capacity ${(rec.metrics.memOverCapacityShare * 100).toFixed(3)} %`,
+      `GCD ${rec.policy}: ${rec.metrics.energyKWh.toFixed(2)} kWh, ${rec.metrics.migrations} migrations, memory over capacity ${((rec.metrics.memOverCapacityShare ?? 0) * 100).toFixed(3)} %`,
     );
   }
   runs.push(...gcd);
@@ -235,9 +235,9 @@ if (!values["no-gcd"]) {
       `|---|---|---|---|---|---|---|`,
       ...pts.map(
         ({ label, m }) =>
-          `| ${label === DEFAULTS ? `**${label}**` : label} | ${m.energyKWh.toFixed(1)} | ${((m.energyKWh / thrMem.energyKWh - 1) * 100).toFixed(1)} % | ${m.migrations} | ${(m.slatah * 100).toFixed(2)} % | ${m.slav.toExponential(2)} | ${(m.memOverCapacityShare * 100).toFixed(4)} % |`,
+          `| ${label === DEFAULTS ? `**${label}**` : label} | ${m.energyKWh.toFixed(1)} | ${((m.energyKWh / thrMem.energyKWh - 1) * 100).toFixed(1)} % | ${m.migrations} | ${(m.slatah * 100).toFixed(2)} % | ${m.slav.toExponential(2)} | ${((m.memOverCapacityShare ?? 0) * 100).toFixed(4)} % |`,
       ),
-      `| *${gcd[1]!.policy}* | ${thrMem.energyKWh.toFixed(1)} | 0 % | ${thrMem.migrations} | ${(thrMem.slatah * 100).toFixed(2)} % | ${thrMem.slav.toExponential(2)} | ${(thrMem.memOverCapacityShare * 100).toFixed(4)} % |`,
+      `| *${gcd[1]!.policy}* | ${thrMem.energyKWh.toFixed(1)} | 0 % | ${thrMem.migrations} | ${(thrMem.slatah * 100).toFixed(2)} % | ${thrMem.slav.toExponential(2)} | ${((thrMem.memOverCapacityShare ?? 0) * 100).toFixed(4)} % |`,
     ];
     sections.push(`## Trade-off on GCD (CPU + memory)\n\n${lines.join("\n")}`);
     writeFileSync(

@@ -7,7 +7,7 @@ import { CLOUDSIM_BASELINES, CloudSimPolicy } from "./policies/cloudsim/policy.j
 import type { CloudSimVariant } from "./policies/cloudsim/pabfd.js";
 import type { ConsolidationPolicy } from "./policies/policy.js";
 import type { RunRecord } from "./report/metrics-json.js";
-import { loadTraceDir } from "./traces/load.js";
+import { loadTraceDirs } from "./traces/load.js";
 import type { TraceFormat, VmTrace } from "./traces/parse.js";
 
 // One simulator run by name, and the Ballast-vs-baselines comparison (tables, medians, goals).
@@ -21,13 +21,29 @@ export const HOST_TYPES: Readonly<Record<string, HostType>> = { g4: HOST_G4, g5:
 export interface SimRunOptions {
   /** Trace folder. */
   dir: string;
+  /** More folders after `dir` (days in order): one continuous run, VMs joined by file name. */
+  moreDirs?: readonly string[];
+  /** With several folders, keep only the VMs present in all of them (else an error when the sets differ). */
+  commonVms?: boolean;
   format: TraceFormat;
   /** "ballast" or a CloudSim baseline: thr-mmt-0.8, lr-mmt-1.2, iqr-mmt-1.5, mad-mmt-2.5; a "+mem" suffix (thr-mmt-0.8+mem) makes it two-resource (memory threshold = the CPU one for THR, else 0.8). */
   policy: string;
   /** CloudSim variant of the baselines, and Ballast's initial placement. Default "prefix". */
   variant?: CloudSimVariant;
-  /** Step length (scheduling interval), seconds. Default 300. */
+  /** Step length (scheduling/decision interval), seconds. Default 300. */
   step?: number;
+  /** Spacing of the trace's samples, seconds. Default 300 (PlanetLab and GCD). */
+  sampleInterval?: number;
+  /**
+   * CloudSim's rule: a VM whose CPU demand is exactly 0 is finished and removed for good. Default:
+   * on for planetlab (it is what CloudSim does, so calibration needs it), off for cpu-mem (a VM at
+   * 0 % CPU still holds its memory; GCD's CPU never reaches 0, so it changes nothing there).
+   */
+  removeIdleVms?: boolean;
+  /** Run even if some VMs fit on no host at t = 0 (they are counted, not simulated). */
+  allowUnplaced?: boolean;
+  /** One VM type per VM (overrides vmTypes), e.g. from sizing.ts. */
+  vmTypesPerVm?: readonly VmType[];
   /** Number of hosts. Default 800. */
   hosts?: number;
   /** Host types by name (g4, g5), host i gets type i mod n. Default g4,g5. */
@@ -52,7 +68,7 @@ export function parseVmTypes(list: readonly string[]): VmType[] {
   });
 }
 
-export function specOf(o: Pick<SimRunOptions, "hosts" | "hostTypes" | "vmTypes">): DataCentreSpec {
+export function specOf(o: Pick<SimRunOptions, "hosts" | "hostTypes" | "vmTypes" | "vmTypesPerVm">): DataCentreSpec {
   const hostTypes = (o.hostTypes ?? ["g4", "g5"]).map((n) => {
     const t = HOST_TYPES[n.toLowerCase()];
     if (!t) throw new Error(`host type ${n}: known ${Object.keys(HOST_TYPES).join(", ")}`);
@@ -62,6 +78,7 @@ export function specOf(o: Pick<SimRunOptions, "hosts" | "hostTypes" | "vmTypes">
     hostCount: o.hosts ?? CLOUDSIM_DATACENTRE.hostCount,
     hostTypes,
     vmTypes: o.vmTypes ? parseVmTypes(o.vmTypes) : CLOUDSIM_DATACENTRE.vmTypes,
+    ...(o.vmTypesPerVm ? { vmTypesPerVm: o.vmTypesPerVm } : {}),
   };
 }
 
@@ -84,16 +101,32 @@ export function policyByName(name: string, o: Partial<Pick<SimRunOptions, "varia
   });
 }
 
+/** The traces of a run: one folder, or several joined into one continuous trace per VM. */
+export function loadRunTraces(o: Pick<SimRunOptions, "dir" | "moreDirs" | "format" | "limit" | "commonVms">): VmTrace[] {
+  return loadTraceDirs([o.dir, ...(o.moreDirs ?? [])], o.format, {
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    ...(o.commonVms ? { commonVms: true } : {}),
+  }).traces;
+}
+
+/** The workload label of a run: the folder name, or the folder names joined by "+". */
+export function workloadOf(o: Pick<SimRunOptions, "dir" | "moreDirs">): string {
+  return [o.dir, ...(o.moreDirs ?? [])].map((d) => basename(d)).join("+");
+}
+
 /** One run: the function behind `bin/ballast sim`. */
 export function runSim(o: SimRunOptions, traces?: readonly VmTrace[]): RunRecord {
-  const t = traces ?? loadTraceDir(o.dir, o.format, o.limit !== undefined ? { limit: o.limit } : {});
+  const t = traces ?? loadRunTraces(o);
   const policy = policyByName(o.policy, o);
   const metrics = simulate(t, policy, {
     interval: o.step ?? 300,
+    sampleInterval: o.sampleInterval ?? 300,
+    removeIdleVms: o.removeIdleVms ?? o.format === "planetlab",
+    allowUnplaced: o.allowUnplaced ?? false,
     spec: specOf(o),
     ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
   });
-  return { workload: basename(o.dir), policy: policy.name, metrics };
+  return { workload: workloadOf(o), policy: policy.name, metrics };
 }
 
 export function median(xs: readonly number[]): number {
@@ -113,15 +146,17 @@ export interface Summary {
   slav: number;
   esv: number;
   hostShutdowns: number;
-  memOverCapacityShare: number;
+  /** Absent unless every run simulated memory. */
+  memOverCapacityShare?: number;
   meanHostCpuStdDev: number;
-  meanHostMemStdDev: number;
+  meanHostMemStdDev?: number;
   cpuS: number;
 }
 
 /** Medians over runs of one policy. */
 export function summarise(policy: string, ms: readonly RunMetrics[]): Summary {
   const m = (f: (x: RunMetrics) => number) => median(ms.map(f));
+  const withMem = ms.length > 0 && ms.every((x) => x.memorySimulated);
   return {
     policy,
     runs: ms.length,
@@ -132,9 +167,8 @@ export function summarise(policy: string, ms: readonly RunMetrics[]): Summary {
     slav: m((x) => x.slav),
     esv: m((x) => x.esv),
     hostShutdowns: m((x) => x.hostShutdowns),
-    memOverCapacityShare: m((x) => x.memOverCapacityShare),
+    ...(withMem ? { memOverCapacityShare: m((x) => x.memOverCapacityShare ?? 0), meanHostMemStdDev: m((x) => x.meanHostMemStdDev ?? 0) } : {}),
     meanHostCpuStdDev: m((x) => x.meanHostCpuStdDev),
-    meanHostMemStdDev: m((x) => x.meanHostMemStdDev),
     cpuS: m((x) => x.cpuMs / 1000),
   };
 }
@@ -157,6 +191,9 @@ export function planetLabGoal(s: Summary): GoalVerdict {
 
 const pct = (x: number, d = 2) => `${(x * 100).toFixed(d)} %`;
 const e2 = (x: number) => x.toExponential(2);
+/** A metric that may not apply (memory on a CPU-only trace): "-" rather than a misleading number. */
+const pctOpt = (x: number | undefined, d = 2) => (x === undefined ? "-" : pct(x, d));
+const hoursOpt = (s: number | undefined, d: number) => (s === undefined ? "-" : `${(s / 3600).toFixed(d)} host-h`);
 
 export function metricsRow(
   label: string,
@@ -208,7 +245,7 @@ export function twoResourceTable(runs: readonly RunRecord[]): string {
   for (const r of runs) {
     const m = r.metrics;
     lines.push(
-      `| ${r.workload} | ${r.policy} | ${m.energyKWh.toFixed(2)} | ${m.migrations} | ${pct(m.memOverCapacityShare, 4)} (${(m.memOverCapacityHostS / 3600).toFixed(3)} host-h) | ${pct(m.slatah)} | ${e2(m.slav)} | ${pct(m.meanHostCpuStdDev, 1)} | ${pct(m.meanHostMemStdDev, 1)} | ${m.hostShutdowns} |`,
+      `| ${r.workload} | ${r.policy} | ${m.energyKWh.toFixed(2)} | ${m.migrations} | ${pctOpt(m.memOverCapacityShare, 4)} (${hoursOpt(m.memOverCapacityHostS, 3)}) | ${pct(m.slatah)} | ${e2(m.slav)} | ${pct(m.meanHostCpuStdDev, 1)} | ${pctOpt(m.meanHostMemStdDev, 1)} | ${m.hostShutdowns} |`,
     );
   }
   return lines.join("\n");
@@ -219,14 +256,14 @@ export function twoResourceOverloadLess(
   a: Pick<RunMetrics, "slatah" | "memOverCapacityShare">,
   b: Pick<RunMetrics, "slatah" | "memOverCapacityShare">,
 ): boolean {
-  return a.slatah + a.memOverCapacityShare < Math.max(b.slatah, b.memOverCapacityShare);
+  return a.slatah + (a.memOverCapacityShare ?? 0) < Math.max(b.slatah, b.memOverCapacityShare ?? 0);
 }
 
 /** Issue 5's two-resource goal against THR-MMT with a memory threshold: less overload time, fewer migrations, no more energy. */
 export function twoResourceGoalTable(ballast: RunMetrics, thr: RunMetrics, thrName: string): string {
   const yes = (b: boolean) => (b ? "**met**" : "**not met**");
   const over = (m: RunMetrics) =>
-    `SLATAH ${pct(m.slatah)}, memory over capacity ${pct(m.memOverCapacityShare, 4)} (${Math.round(m.memOverCapacityHostS)} host-s)`;
+    `SLATAH ${pct(m.slatah)}, memory over capacity ${pctOpt(m.memOverCapacityShare, 4)} (${Math.round(m.memOverCapacityHostS ?? 0)} host-s)`;
   // Overload time is the share of active host time a host is overloaded on either resource: CPU
   // at 100 % (SLATAH) or memory over capacity. Per host and second the two may overlap, so the
   // sum is an upper bound of it and the larger one a lower bound: Ballast's bound must be below
@@ -243,6 +280,18 @@ export function twoResourceGoalTable(ballast: RunMetrics, thr: RunMetrics, thrNa
 
 export const planetLabDir = (data: string, day: string) => join(data, "planetlab", day);
 
+/** How many VMs ran, were never placed, and were removed as finished (and whether that rule was on). */
+export function vmLine(m: Pick<RunMetrics, "vms" | "vmsUnplaced" | "vmsRemoved" | "removeIdleVms">): string {
+  const unplaced = m.vmsUnplaced ?? 0;
+  const placed = m.vms - unplaced;
+  const head = unplaced > 0 ? `${placed} of ${m.vms} VMs placed (${unplaced} fit on no host at t = 0 and were not simulated)` : `${m.vms} VMs placed`;
+  const rule =
+    m.removeIdleVms === false
+      ? "VMs at 0 % CPU kept (--no-remove-idle, the cpu-mem default: such a VM still holds its memory)"
+      : `${m.vmsRemoved} removed for good when their CPU demand reached exactly 0 (CloudSim's finished-VM rule, --remove-idle)`;
+  return `${head}; ${rule}`;
+}
+
 /** One run as human-readable lines (the non---json output of `bin/ballast sim`). */
 export function formatRun(r: RunRecord): string {
   const m = r.metrics;
@@ -250,10 +299,14 @@ export function formatRun(r: RunRecord): string {
     `${r.workload} ${r.policy}: ${m.energyKWh.toFixed(2)} kWh, ${m.migrations} migrations, ${m.hostShutdowns} host shutdowns`,
     `  SLATAH ${pct(m.slatah)}, PDM ${pct(m.pdm, 4)}, SLAV ${e2(m.slav)}, ESV ${e2(m.esv)}`,
   ];
-  if (m.meanHostMemStdDev > 0)
+  if (m.memorySimulated)
     lines.push(
-      `  memory over capacity ${pct(m.memOverCapacityShare, 3)} of host time (${(m.memOverCapacityHostS / 3600).toFixed(1)} host-h), std-dev of host load CPU ${pct(m.meanHostCpuStdDev, 1)} / memory ${pct(m.meanHostMemStdDev, 1)}`,
+      `  memory over capacity ${pctOpt(m.memOverCapacityShare, 3)} of host time (${hoursOpt(m.memOverCapacityHostS, 1)}), std-dev of host load CPU ${pct(m.meanHostCpuStdDev, 1)} / memory ${pctOpt(m.meanHostMemStdDev, 1)}`,
     );
-  lines.push(`  ${m.hosts} hosts, ${m.vms} VMs, ${m.steps} steps, ${(m.cpuMs / 1000).toFixed(1)} s CPU`);
+  else lines.push(`  memory not simulated (CPU-only trace): no memory metrics`);
+  lines.push(`  ${m.hosts} hosts, ${vmLine(m)}`);
+  lines.push(
+    `  ${m.steps} steps of ${m.stepS} s over ${(m.durationS / 3600).toFixed(1)} h (samples every ${m.sampleIntervalS} s), ${(m.cpuMs / 1000).toFixed(1)} s CPU`,
+  );
   return lines.join("\n");
 }

@@ -20,9 +20,12 @@ import type { VmTrace } from "./traces/parse.js";
 // Timeline (CloudSim's, reproduced on purpose so results can be compared):
 // - t = 0: initial placement; every VM asks for its full MIPS.
 // - Scheduling steps at startOffset + k·interval (0.1 + 300k s: CloudSim submits the workload at
-//   0.1 s), k = 1, 2, ... while t < duration. At each step: update every host (demand of each VM
-//   interpolated from its trace, CPU shares, utilisation), integrate energy since the previous
-//   update, drop VMs whose demand is exactly 0, then ask the policy and start its migrations.
+//   0.1 s), k = 1, 2, ... while t < duration. The interval is the decision interval only: the
+//   trace's own spacing is sampleInterval, and the default duration is samples × sampleInterval
+//   (288 × 300 s = 86,400 s for a PlanetLab day), so a longer step never stretches the trace.
+//   At each step: update every host (demand of each VM interpolated from its trace, CPU shares,
+//   utilisation), integrate energy since the previous update, drop VMs whose demand is exactly 0
+//   (removeIdleVms), then ask the policy and start its migrations.
 // - A migration of a VM with RAM r ends r / (bw/2) seconds later. At each distinct end time the
 //   data centre is updated (energy of the sub-interval, SLA state), the VM moves, and it is updated
 //   again. During the copy the VM gets 90 % of its demand on the source and 10 % is reserved on
@@ -33,11 +36,16 @@ import type { VmTrace } from "./traces/parse.js";
 // SLAV = SLATAH × PDM, ESV = energy × SLAV, plus migrations and host shutdowns.
 
 export interface EngineOptions {
-  /** Scheduling interval, seconds. Default 300. */
+  /** Scheduling (decision) interval, seconds. Default 300. */
   interval?: number;
+  /**
+   * Spacing of the trace's samples, seconds. Default 300 (PlanetLab, GCD). The interval must be a
+   * whole multiple or a whole divisor of it (otherwise steps fall at arbitrary points between samples).
+   */
+  sampleInterval?: number;
   /** Offset of the step grid, seconds. Default 0.1 (CloudSim). */
   startOffset?: number;
-  /** Events at or after this time are not processed. Default 86,400. */
+  /** Events at or after this time are not processed. Default: samples per VM × sampleInterval. */
   duration?: number;
   /** Stop after this many scheduling steps (short runs). */
   maxSteps?: number;
@@ -45,6 +53,8 @@ export interface EngineOptions {
   historyLength?: number;
   /** Remove a VM when its CPU demand is exactly 0 (CloudSim's "completed VM"). Default true. */
   removeIdleVms?: boolean;
+  /** Accept VMs the policy cannot place at t = 0 (counted as vmsUnplaced); otherwise an EngineError. Default false. */
+  allowUnplaced?: boolean;
   shares?: MigrationShares;
   spec?: DataCentreSpec;
 }
@@ -52,7 +62,14 @@ export interface EngineOptions {
 export interface RunMetrics {
   policy: string;
   hosts: number;
+  /** VMs in the traces, placed or not. */
   vms: number;
+  /** Spacing of the trace's samples, seconds. */
+  sampleIntervalS: number;
+  /** Scheduling (decision) interval, seconds. */
+  stepS: number;
+  /** Samples per VM × sampleIntervalS: the span the trace covers, seconds. */
+  durationS: number;
   /** Simulated span actually covered by processed events, seconds. */
   simulatedS: number;
   steps: number;
@@ -73,15 +90,22 @@ export interface RunMetrics {
   /** Mean relative under-allocation over VM intervals that had any. */
   averageSlaViolation: number;
   hostShutdowns: number;
+  /** VMs removed for good during the run because their CPU demand was exactly 0 (removeIdleVms). */
   vmsRemoved: number;
-  /** Host-seconds with memory demand above the host's RAM (two-resource traces). */
-  memOverCapacityHostS: number;
-  /** memOverCapacityHostS / active host-seconds. */
-  memOverCapacityShare: number;
+  /** VMs the policy could not place at t = 0 (only with allowUnplaced; never simulated). */
+  vmsUnplaced: number;
+  /** Whether CloudSim's "demand exactly 0 = finished VM" rule was on. */
+  removeIdleVms: boolean;
+  /** Whether memory demand was simulated (two-resource traces). The memory metrics are absent when not. */
+  memorySimulated: boolean;
+  /** Host-seconds with memory demand above the host's RAM (two-resource traces only). */
+  memOverCapacityHostS?: number;
+  /** memOverCapacityHostS / active host-seconds (two-resource traces only). */
+  memOverCapacityShare?: number;
   /** Time-average (over steps) of the standard deviation of CPU utilisation over active hosts. */
   meanHostCpuStdDev: number;
-  /** Same for memory utilisation (0 for CPU-only traces). */
-  meanHostMemStdDev: number;
+  /** Same for memory utilisation (two-resource traces only). */
+  meanHostMemStdDev?: number;
   meanActiveHosts: number;
   /** Migrations started per hour of the simulated day. */
   migrationsPerHour: number[];
@@ -125,6 +149,8 @@ class HostState implements SimHostView {
   }
 }
 
+// What the engine knows of a VM and shows the policies. The trace itself (its future) is not
+// here: Simulation keeps it in private arrays, so a policy holding the view cannot read ahead.
 class VmState implements SimVmView {
   host = -1;
   inMigration = false;
@@ -138,8 +164,6 @@ class VmState implements SimVmView {
     readonly id: number,
     readonly name: string,
     readonly type: VmType,
-    readonly cpu: Float64Array,
-    readonly mem: Float64Array | undefined,
   ) {
     this.requestedMips = type.mips;
     this.memDemandMb = type.ramMb;
@@ -162,6 +186,9 @@ export class EngineError extends Error {
 
 export class Simulation {
   readonly interval: number;
+  readonly sampleInterval: number;
+  readonly allowUnplaced: boolean;
+  readonly memorySimulated: boolean;
   readonly startOffset: number;
   readonly duration: number;
   readonly historyLength: number;
@@ -180,6 +207,10 @@ export class Simulation {
   private migrations = 0;
   private rejected = 0;
   private vmsRemoved = 0;
+  private vmsUnplaced = 0;
+  // The traces (with CloudSim's trailing sample), by VM id. Private: never part of a view.
+  readonly #cpu: Float64Array[];
+  readonly #mem: (Float64Array | undefined)[];
   private vmTotReq = 0;
   private vmTotAlloc = 0;
   private vmUnderMig = 0;
@@ -193,24 +224,43 @@ export class Simulation {
 
   constructor(traces: readonly VmTrace[], opts: EngineOptions = {}) {
     this.interval = opts.interval ?? 300;
+    this.sampleInterval = opts.sampleInterval ?? 300;
+    this.allowUnplaced = opts.allowUnplaced ?? false;
     this.startOffset = opts.startOffset ?? 0.1;
-    this.duration = opts.duration ?? 86_400;
+    if (!(this.sampleInterval > 0)) throw new EngineError("sample interval must be > 0");
+    if (!(this.interval > 0)) throw new EngineError("interval must be > 0");
+    if (!wholeRatio(this.interval, this.sampleInterval))
+      throw new EngineError(
+        `step ${this.interval} s and sample interval ${this.sampleInterval} s: the step must be a whole multiple or a whole divisor of the sample interval`,
+      );
+    const lengths = new Set(traces.map((t) => t.cpu.length));
+    if (lengths.size > 1) {
+      const first = traces[0]!;
+      const other = traces.find((t) => t.cpu.length !== first.cpu.length)!;
+      throw new EngineError(`traces differ in length: ${first.name} has ${first.cpu.length} samples, ${other.name} ${other.cpu.length}`);
+    }
+    const samples = traces[0]?.cpu.length ?? 0;
+    this.duration = opts.duration ?? samples * this.sampleInterval;
     this.historyLength = opts.historyLength ?? 30;
     this.removeIdleVms = opts.removeIdleVms ?? true;
     this.shares = opts.shares ?? CLOUDSIM_SHARES;
     this.spec = opts.spec ?? CLOUDSIM_DATACENTRE;
     this.maxSteps = opts.maxSteps ?? Number.POSITIVE_INFINITY;
-    if (!(this.interval > 0)) throw new EngineError("interval must be > 0");
     validateSpec(this.spec);
     this.hosts = [];
     for (let i = 0; i < this.spec.hostCount; i++) this.hosts.push(new HostState(i, hostTypeOf(this.spec, i)));
     const n = traces.length;
     const nt = this.spec.vmTypes.length;
+    if (this.spec.vmTypesPerVm && this.spec.vmTypesPerVm.length !== n)
+      throw new EngineError(`vmTypesPerVm has ${this.spec.vmTypesPerVm.length} types for ${n} VMs`);
     this.vms = traces.map((t, i) => {
-      const type = this.spec.vmTypes[Math.min(vmTypeIndex(i, n, nt), nt - 1)]!;
-      return new VmState(i, t.name, type, withTrailingSample(t.cpu), t.mem ? withTrailingSample(t.mem) : undefined);
+      const type = this.spec.vmTypesPerVm?.[i] ?? this.spec.vmTypes[Math.min(vmTypeIndex(i, n, nt), nt - 1)]!;
+      return new VmState(i, t.name, type);
     });
-    this.perHour = new Array<number>(Math.ceil(this.duration / 3600)).fill(0);
+    this.#cpu = traces.map((t) => withTrailingSample(t.cpu));
+    this.#mem = traces.map((t) => (t.mem ? withTrailingSample(t.mem) : undefined));
+    this.memorySimulated = traces.some((t) => t.mem !== undefined);
+    this.perHour = new Array<number>(Math.max(1, Math.ceil(this.duration / 3600))).fill(0);
   }
 
   /** Runs the whole simulation with `policy` and returns the metrics. */
@@ -270,11 +320,17 @@ export class Simulation {
       const vm = this.vms[i]!;
       if (h < 0 || h >= this.hosts.length) {
         vm.removed = true;
-        this.vmsRemoved++;
+        this.vmsUnplaced++;
         continue;
       }
       vm.host = h;
       this.hosts[h]!.vms.push(i);
+    }
+    if (this.vmsUnplaced > 0 && !this.allowUnplaced) {
+      const names = this.vms.filter((v) => v.removed).map((v) => v.name);
+      throw new EngineError(
+        `${this.vmsUnplaced} of ${this.vms.length} VMs fit on no host at t = 0 (first: ${names.slice(0, 3).join(", ")}); add hosts, shrink the VM types, or allow it (--allow-unplaced)`,
+      );
     }
   }
 
@@ -366,9 +422,10 @@ export class Simulation {
   }
 
   private updateVm(vm: VmState, t: number, isStep: boolean): void {
-    const u = utilisationAt(vm.cpu, t, this.interval);
+    const u = utilisationAt(this.#cpu[vm.id]!, t, this.sampleInterval);
     vm.requestedMips = u * vm.type.mips;
-    vm.memDemandMb = vm.mem ? utilisationAt(vm.mem, t, this.interval) * vm.type.ramMb : vm.type.ramMb;
+    const mem = this.#mem[vm.id];
+    vm.memDemandMb = mem ? utilisationAt(mem, t, this.sampleInterval) * vm.type.ramMb : vm.type.ramMb;
     if (isStep && t > vm.lastHistoryT) {
       vm.history.unshift(u);
       if (vm.history.length > this.historyLength) vm.history.length = this.historyLength;
@@ -488,8 +545,7 @@ export class Simulation {
     this.activeSum += n;
     if (n > 0) {
       this.stdCpuSum += Math.sqrt(Math.max(0, s2 / n - (s / n) ** 2));
-      const hasMem = this.vms.some((v) => v.mem !== undefined);
-      if (hasMem) this.stdMemSum += Math.sqrt(Math.max(0, m2 / n - (m / n) ** 2));
+      if (this.memorySimulated) this.stdMemSum += Math.sqrt(Math.max(0, m2 / n - (m / n) ** 2));
     }
   }
 
@@ -520,6 +576,9 @@ export class Simulation {
       policy,
       hosts: this.hosts.length,
       vms: this.vms.length,
+      sampleIntervalS: this.sampleInterval,
+      stepS: this.interval,
+      durationS: this.duration,
       simulatedS: this.lastProcessT,
       steps: this.step,
       energyKWh,
@@ -534,16 +593,24 @@ export class Simulation {
       averageSlaViolation: this.slaViolCount > 0 ? this.slaViolSum / this.slaViolCount : 0,
       hostShutdowns: shutdowns,
       vmsRemoved: this.vmsRemoved,
-      memOverCapacityHostS: memOverS,
-      memOverCapacityShare: activeS > 0 ? memOverS / activeS : 0,
+      vmsUnplaced: this.vmsUnplaced,
+      removeIdleVms: this.removeIdleVms,
+      memorySimulated: this.memorySimulated,
+      ...(this.memorySimulated ? { memOverCapacityHostS: memOverS, memOverCapacityShare: activeS > 0 ? memOverS / activeS : 0 } : {}),
       meanHostCpuStdDev: this.stdCpuSum / steps,
-      meanHostMemStdDev: this.stdMemSum / steps,
+      ...(this.memorySimulated ? { meanHostMemStdDev: this.stdMemSum / steps } : {}),
       meanActiveHosts: this.activeSum / steps,
       migrationsPerHour: [...this.perHour],
       wallMs,
       cpuMs,
     };
   }
+}
+
+/** True when a / b or b / a is a whole number (to within rounding). */
+function wholeRatio(a: number, b: number): boolean {
+  const r = a >= b ? a / b : b / a;
+  return Math.abs(r - Math.round(r)) < 1e-9;
 }
 
 function removeFrom(list: number[], v: number): void {

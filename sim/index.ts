@@ -12,7 +12,7 @@ export type { SnapshotPlanner, AdapterContext, PlannerPolicyOptions, PastMoveRec
 export { CLOUDSIM_DATACENTRE, CLOUDSIM_VM_TYPES, HOST_G4, HOST_G5, migrationTimeS, vmTypeIndex } from "./model/datacentre.js";
 export type { DataCentreSpec, HostType, VmType } from "./model/datacentre.js";
 export { POWER_G4, POWER_G5, powerAt, intervalEnergyJ } from "./model/power.js";
-export { loadTraceDir, listTraceFiles, parsePlanetLab, parseCpuMem, parseTrace } from "./traces/index.js";
+export { loadTraceDir, loadTraceDirs, listTraceFiles, parsePlanetLab, parseCpuMem, parseTrace } from "./traces/index.js";
 export type { VmTrace, TraceFormat } from "./traces/index.js";
 export { writeMetricsJson, toMetricsJson } from "./report/metrics-json.js";
 export type { RunRecord } from "./report/metrics-json.js";
@@ -22,6 +22,9 @@ export { BallastPolicy, BallastPlanner, ballastPolicy, simPolicy, UNBOUNDED_MEMO
 export type { BallastSimOptions, MemoryModel } from "./policies/ballast.js";
 export {
   runSim,
+  loadRunTraces,
+  workloadOf,
+  vmLine,
   formatRun,
   policyByName,
   specOf,
@@ -35,5 +38,10 @@ export {
 } from "./comparison.js";
 export type { SimRunOptions, Summary, GoalVerdict } from "./comparison.js";
 export { renderReport, readRuns } from "./report/render.js";
-export type { RenderedReport } from "./report/render.js";
+export type { RenderedReport, ReportOptions } from "./report/render.js";
+export { ratioTable, resolveBaseline, CPU_GOALS, MEMORY_GOALS, ReportError } from "./report/ratios.js";
+export { runSweep } from "./sweep.js";
+export type { SweepOptions, SweepResult } from "./sweep.js";
+export { SIZINGS, isSizing, ownTraceSizing, REFERENCE_VM, fewestHosts, unplacedAt, SizingError } from "./sizing.js";
+export type { Sizing } from "./sizing.js";
 export { scatterSvg } from "./report/svg.js";

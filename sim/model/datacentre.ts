@@ -28,6 +28,8 @@ export interface DataCentreSpec {
   readonly hostTypes: readonly HostType[];
   /** VM i has type vmTypes[floor(i / ceil(N / vmTypes.length))]. */
   readonly vmTypes: readonly VmType[];
+  /** One type per VM, in VM order; overrides vmTypes when given (sizings derived from each VM's own trace). */
+  readonly vmTypesPerVm?: readonly VmType[];
 }
 
 export const HOST_G4: HostType = { name: "HP ProLiant ML110 G4", cores: 2, mipsPerCore: 1860, ramMb: 4096, bwKbit: 1_000_000, power: POWER_G4 };
@@ -59,7 +61,8 @@ export function validateSpec(spec: DataCentreSpec): void {
     if (h.cores <= 0 || h.mipsPerCore <= 0 || h.ramMb <= 0 || h.bwKbit <= 0) throw new ModelError(`bad host type ${h.name}`);
     validatePowerTable(h.power);
   }
-  for (const v of spec.vmTypes) if (v.mips <= 0 || v.ramMb <= 0 || v.bwKbit < 0) throw new ModelError(`bad VM type ${v.name}`);
+  for (const v of [...spec.vmTypes, ...(spec.vmTypesPerVm ?? [])])
+    if (v.mips <= 0 || v.ramMb <= 0 || v.bwKbit < 0) throw new ModelError(`bad VM type ${v.name}`);
 }
 
 export function hostTypeOf(spec: DataCentreSpec, i: number): HostType {

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { comparisonTable, twoResourceTable } from "../comparison.js";
 import type { MetricsDocument, RunRecord } from "./metrics-json.js";
+import { ratioTable } from "./ratios.js";
 import { energySlavSvg, migrationsPerHourSvg } from "./svg.js";
 
 // `bin/ballast sim report`: metrics JSON (from `bin/ballast sim --json` or sim/compare.ts) in, a
@@ -21,11 +22,17 @@ export function readRuns(path: string): RunRecord[] {
   return [doc];
 }
 
-export function renderReport(metricsPaths: readonly string[], outDir: string): RenderedReport {
+export interface ReportOptions {
+  /** Policy to compare every run with, run by run (see ratios.ts). */
+  baseline?: string;
+}
+
+export function renderReport(metricsPaths: readonly string[], outDir: string, opts: ReportOptions = {}): RenderedReport {
   const runs = metricsPaths.flatMap(readRuns);
   const policies = [...new Set(runs.map((r) => r.policy))];
-  const twoResource = runs.some((r) => r.metrics.meanHostMemStdDev > 0);
-  const table = comparisonTable(runs, policies) + (twoResource ? "\n\n" + twoResourceTable(runs) : "");
+  const twoResource = runs.some((r) => r.metrics.memorySimulated ?? (r.metrics.meanHostMemStdDev ?? 0) > 0);
+  const table =
+    comparisonTable(runs, policies) + (twoResource ? "\n\n" + twoResourceTable(runs) : "") + (opts.baseline ? "\n\n" + ratioTable(runs, opts.baseline) : "");
   mkdirSync(outDir, { recursive: true });
   const files = [join(outDir, "report.md"), join(outDir, "energy-vs-slav.svg"), join(outDir, "migrations-per-hour.svg")];
   writeFileSync(files[0]!, table + "\n");

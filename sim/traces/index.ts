@@ -1,4 +1,4 @@
 export { compareBytes, parseCpuMem, parsePlanetLab, parseTrace, percentToFractions, TraceParseError } from "./parse.js";
 export type { TraceFormat, VmTrace } from "./parse.js";
-export { listTraceFiles, loadTraceDir } from "./load.js";
-export type { LoadOptions } from "./load.js";
+export { checkSameLength, listTraceFiles, loadTraceDir, loadTraceDirs } from "./load.js";
+export type { JoinedTraces, JoinOptions, LoadOptions } from "./load.js";

@@ -1,7 +1,7 @@
 // Pure parsers for the two trace formats. No I/O here: see load.ts.
 //
 // - planetlab: one integer per line, 0-99, the VM's CPU utilisation in percent of its capacity;
-//   288 lines (24 h at 300 s).
+//   any number of lines (the CoMon days have 288: 24 h at 300 s).
 // - cpu-mem: two numbers per line, `cpu_percent mem_percent` (the GCD-derived set); memory can
 //   exceed 100 in the source data and is clamped to 100 here.
 
@@ -31,9 +31,9 @@ function lines(text: string): string[] {
 
 /**
  * Parses a PlanetLab file. Returns percent values as integers (0..100). `expected` is the number
- * of samples required (288 for the CoMon traces); pass 0 to accept any non-empty length.
+ * of samples required; 0 (the default) accepts any non-empty length (the CoMon days have 288).
  */
-export function parsePlanetLab(text: string, name = "<trace>", expected = 288): number[] {
+export function parsePlanetLab(text: string, name = "<trace>", expected = 0): number[] {
   const rows = lines(text);
   if (rows.length === 0) throw new TraceParseError(`${name}: empty trace`);
   if (expected > 0 && rows.length !== expected) {
@@ -51,7 +51,7 @@ export function parsePlanetLab(text: string, name = "<trace>", expected = 288): 
 }
 
 /** Parses a `cpu_percent mem_percent` file. CPU and memory are clamped to [0, 100]. */
-export function parseCpuMem(text: string, name = "<trace>", expected = 288): { cpu: number[]; mem: number[] } {
+export function parseCpuMem(text: string, name = "<trace>", expected = 0): { cpu: number[]; mem: number[] } {
   const rows = lines(text);
   if (rows.length === 0) throw new TraceParseError(`${name}: empty trace`);
   if (expected > 0 && rows.length !== expected) {
@@ -86,7 +86,7 @@ export function compareBytes(a: string, b: string): number {
 }
 
 /** Builds a VmTrace from file text in the given format. */
-export function parseTrace(format: TraceFormat, text: string, name: string, expected = 288): VmTrace {
+export function parseTrace(format: TraceFormat, text: string, name: string, expected = 0): VmTrace {
   if (format === "planetlab") return { name, cpu: percentToFractions(parsePlanetLab(text, name, expected)) };
   const { cpu, mem } = parseCpuMem(text, name, expected);
   return { name, cpu: percentToFractions(cpu), mem: percentToFractions(mem) };
