@@ -1,23 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { EngineError, simulate } from "../../sim/engine.js";
-import type { DataCentreSpec, HostType, VmType } from "../../sim/model/datacentre.js";
 import type { ConsolidationPolicy, SimView } from "../../sim/policies/policy.js";
 import { toMetricsJson } from "../../sim/report/metrics-json.js";
-import { constTrace } from "./builders.js";
+import { constTrace, TINY_SPEC } from "./builders.js";
 
 // What the engine takes as input and reports: the trace's own timing apart from the decision
 // step, VMs that fit nowhere, metrics that do not apply, and a view without the trace's future.
 
-const HOST: HostType = {
-  name: "h",
-  cores: 1,
-  mipsPerCore: 1000,
-  ramMb: 1000,
-  bwKbit: 1_000_000,
-  power: [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200],
-};
-const VM: VmType = { name: "v", mips: 500, ramMb: 625, bwKbit: 0 };
-const SPEC: DataCentreSpec = { hostCount: 2, hostTypes: [HOST], vmTypes: [VM] };
+const SPEC = TINY_SPEC;
 
 function watching(placement: number[]): ConsolidationPolicy & { seen: { now: number; mips: number[] }[] } {
   const seen: { now: number; mips: number[] }[] = [];

@@ -1,22 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Simulation, simulate } from "../../sim/engine.js";
-import type { DataCentreSpec, HostType, VmType } from "../../sim/model/datacentre.js";
 import type { ConsolidationPolicy, MigrationRequest, SimView } from "../../sim/policies/policy.js";
-import { constTrace } from "./builders.js";
+import { constTrace, TINY_SPEC } from "./builders.js";
 
-// A 2-host data centre small enough to integrate by hand.
-// Host: 1 core × 1000 MIPS, power 100 W + 100 W × utilisation (table 100, 110, ..., 200).
-// VM: 500 MIPS, 625 MB -> migration 625 / 62.5 = 10 s at 1 Gbit/s.
-const HOST: HostType = {
-  name: "h",
-  cores: 1,
-  mipsPerCore: 1000,
-  ramMb: 1000,
-  bwKbit: 1_000_000,
-  power: [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200],
-};
-const VM: VmType = { name: "v", mips: 500, ramMb: 625, bwKbit: 0 };
-const SPEC: DataCentreSpec = { hostCount: 2, hostTypes: [HOST], vmTypes: [VM] };
+// The 2-host data centre of builders.ts (TINY_SPEC), small enough to integrate by hand.
+const SPEC = TINY_SPEC;
 
 function scripted(placement: number[], moves: Record<number, MigrationRequest[]> = {}): ConsolidationPolicy & { seen: SimView[] } {
   const seen: SimView[] = [];
