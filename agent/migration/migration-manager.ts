@@ -11,7 +11,7 @@ import type {
   MigrationStats,
 } from "../../shared/schemas/agent-api.js";
 import { err, ok, type Err, type ErrorCode, type Reply } from "../../shared/schemas/envelope.js";
-import type { VmFacts } from "../../shared/schemas/facts.js";
+import { localWritableDisks, type VmFacts } from "../../shared/schemas/facts.js";
 import type { Clock } from "../ports/clock.js";
 import { MigrationUnobservedError, type Hypervisor, type MigrationProgress, type OutgoingMigrationState } from "../ports/hypervisor.js";
 import type { JournalEntry, MigrationJournal } from "./migration-journal.js";
@@ -85,7 +85,7 @@ const MiB = 1024 * 1024;
 
 /** The local writable disks of a VM: what `--copy-storage-all` must copy. */
 export function disksToCopy(f: VmFacts): VmFacts["disks"] {
-  return f.disks.filter((d) => !d.shared && !d.readonly && d.source !== undefined);
+  return localWritableDisks(f);
 }
 
 interface Running {

@@ -1,6 +1,6 @@
 import { SimHostFacts, SimVmFacts } from "../../shared/config/agent-config.js";
 import type { CheckIncomingRequest } from "../../shared/schemas/agent-api.js";
-import type { HostFacts, UnmigratableReason, VmDisk, VmFacts } from "../../shared/schemas/facts.js";
+import { isLocalWritable, type HostFacts, type UnmigratableReason, type VmDisk, type VmFacts } from "../../shared/schemas/facts.js";
 import type { IncomingRefusal } from "../ports/hypervisor.js";
 
 // The facts of simulated hosts and VMs, from their SimConfig: so demos and scale tests can show
@@ -88,7 +88,7 @@ export function simIncomingRefusals(req: CheckIncomingRequest, host: HostFacts, 
   for (const d of facts.disks) {
     if (d.source === undefined) continue;
     if (d.shared && !underAny(d.source, shared)) out.push({ code: "STORAGE", message: `shared disk ${d.target}: ${d.source} is not there on this host` });
-    if (!d.shared && !d.readonly && req.copyStorage && files.has(d.source))
+    if (isLocalWritable(d) && req.copyStorage && files.has(d.source))
       out.push({ code: "DISK_EXISTS", message: `local disk ${d.target}: ${d.source} already exists on this host; a copy would overwrite it` });
   }
   return out;

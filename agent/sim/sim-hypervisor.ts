@@ -1,7 +1,7 @@
 import { SimConfig, SimVm, type SimConfigInput, type SimCpu, type SimVmFacts, type SimVmInput } from "../../shared/config/agent-config.js";
 import { BallastError, HypervisorError, ValidationError } from "../../shared/errors.js";
 import type { CheckIncomingRequest, CpuBaselineResult, MigrationStats, RemoveDisksResult } from "../../shared/schemas/agent-api.js";
-import type { HostFacts, VmFacts } from "../../shared/schemas/facts.js";
+import { localWritableDisks, type HostFacts, type VmFacts } from "../../shared/schemas/facts.js";
 import type { VmState } from "../../shared/schemas/vm.js";
 import type { Clock } from "../ports/clock.js";
 import {
@@ -202,7 +202,7 @@ export class SimHypervisor implements Hypervisor {
     if (vm.state !== "running") throw new HypervisorError("Requested operation is not valid: domain is not running");
     if (vm.migration) throw new HypervisorError(`Requested operation is not valid: domain '${vmName}' has a migration job running`);
     this.destinationFor(target, vmName);
-    const local = vm.facts ? simVmFacts(vm.name, vm.facts, this.hostFactsNow).disks.filter((d) => !d.shared && !d.readonly && d.source !== undefined) : [];
+    const local = vm.facts ? localWritableDisks(simVmFacts(vm.name, vm.facts, this.hostFactsNow)) : [];
     const copy = new Set(opts.copyDisks ?? []);
     const uncopied = local.find((d) => !copy.has(d.target));
     // As libvirt: without the copy, the destination QEMU cannot open a disk that is not there.

@@ -1,6 +1,7 @@
 import type { MigrationSettings } from "../../shared/config/agent-config.js";
 import type { CheckIncomingRequest, CpuBaselineResult, MigrationStats, RemoveDisksResult } from "../../shared/schemas/agent-api.js";
 import { BallastError, describeError, HypervisorError } from "../../shared/errors.js";
+import { isLocalWritable } from "../../shared/schemas/facts.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Clock } from "../ports/clock.js";
 import {
@@ -195,7 +196,7 @@ export class VirshHypervisor implements Hypervisor {
         }
         continue;
       }
-      if (!req.copyStorage || d.readonly || d.device !== "disk") continue;
+      if (!req.copyStorage || !isLocalWritable(d)) continue;
       // A local disk to copy: libvirt precreates only files, in a pool covering their directory.
       if (d.type !== "file") {
         out.push({ code: "STORAGE", message: `local disk ${d.target} is of type ${d.type}: libvirt can precreate only files` });

@@ -1,6 +1,8 @@
 import type { LocalDisks, Policy } from "../../shared/config/policy.js";
 import { DEST_FACTS_CODES, type DecisionCode } from "../../shared/schemas/decision-codes.js";
-import { compareVersions, type HostFacts, type VmFacts } from "../../shared/schemas/facts.js";
+import { compareVersions, isLocalWritable, type HostFacts, type VmFacts } from "../../shared/schemas/facts.js";
+
+export { isLocalWritable };
 import type { Numbers } from "../../shared/schemas/plan.js";
 import type { IncompatiblePair } from "../../shared/schemas/snapshot.js";
 
@@ -101,11 +103,6 @@ const sortedUnique = (xs: Iterable<string>): readonly string[] => {
   const out = [...new Set(xs)].sort();
   return out.length === 0 ? NONE : out;
 };
-
-/** Whether a VM has a local writable disk: one that moves only by copying it. */
-export function isLocalWritable(d: VmFactsIn["disks"][number]): boolean {
-  return !d.shared && !d.readonly && d.source !== undefined && (d.device === "disk" || d.device === "lun");
-}
 
 /** The policy's choice for one VM's local disks. */
 export function localDisksFor(policy: Pick<Policy, "local_disks" | "local_disks_vms">, vm: string): LocalDisks {

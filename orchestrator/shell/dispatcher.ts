@@ -12,6 +12,7 @@ import type { DestinationCheck, MigrationRecord } from "../../shared/schemas/mig
 import type { Clock } from "./clock.js";
 import { exceedsPhysicalMemory } from "../core/index.js";
 import type { FactsView, VmFactsOf } from "./facts-store.js";
+import { localWritableDisks } from "../../shared/schemas/facts.js";
 
 // Starts queued migrations as slots free (a streaming queue, not batches). Right before a
 // migration starts, its pre-conditions are checked against the newest state: a VM that left
@@ -327,9 +328,4 @@ export class Dispatcher {
     if (paths.length > 0) r.sourceDisks = { policy: this.ctx.policy().local_disk_source, paths };
     this.tracker.touch(r);
   }
-}
-
-/** A VM's local writable disks: what copy-storage copies (read-only and shared ones stay where they are). */
-export function localWritableDisks(vf: VmFactsOf): VmFactsOf["disks"] {
-  return vf.disks.filter((d) => !d.shared && !d.readonly && (d.device === "disk" || d.device === "lun") && d.source !== undefined);
 }

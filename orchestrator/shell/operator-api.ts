@@ -41,7 +41,7 @@ import type { PlanningCycle } from "./planning-cycle.js";
 import { IN_PROCESS } from "./requester.js";
 import type { FactsStore } from "./facts-store.js";
 import type { IncompatiblePairs } from "./incompatible-pairs.js";
-import { localWritableDisks } from "./dispatcher.js";
+import { localWritableDisks } from "../../shared/schemas/facts.js";
 
 // What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
 // requests are validated before they get here). Changes need the lead: a standby refuses them

@@ -197,6 +197,21 @@ export type AgentFacts = z.infer<typeof AgentFacts>;
 /** Request body of ballast.agent.<host>.facts. */
 export const FactsRequest = z.object({}).strict();
 
+/**
+ * A local writable disk: one that moves only by copying (`--copy-storage-all`). libvirt's own
+ * default for what it copies (qemuMigrationAnyCopyDisk): neither shared nor read-only, with a
+ * source. The one rule for the agent (what it passes to --migrate-disks), the orchestrator (when it
+ * allows copying) and the planner (what a move costs).
+ */
+export function isLocalWritable(d: Pick<VmDisk, "shared" | "readonly" | "source">): boolean {
+  return !d.shared && !d.readonly && d.source !== undefined;
+}
+
+/** A VM's local writable disks, in definition order. */
+export function localWritableDisks<D extends Pick<VmDisk, "shared" | "readonly" | "source">>(f: { disks: readonly D[] }): D[] {
+  return f.disks.filter(isLocalWritable);
+}
+
 /** Compares "9.0.0" and "10.1": negative, 0 or positive like a sort comparator. */
 export function compareVersions(a: string, b: string): number {
   const pa = a.split(".").map(Number);
