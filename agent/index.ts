@@ -22,7 +22,7 @@ export { createSimMetricsSource } from "./sim/sim-metrics-source.js";
 export { SimConfig, SimVm, SimCpu, SimHostFacts, SimVmFacts, SimDisk, type SimConfigInput, type SimVmInput } from "./sim/sim-config.js";
 export { VirshHypervisor } from "./virsh/virsh-hypervisor.js";
 export { createVirshRunner, type VirshRunner } from "./virsh/virsh-runner.js";
-export { MigrationManager, scaledTimeoutS, disksToCopy, type MigrationLimits } from "./migration/migration-manager.js";
+export { MigrationManager, scaledTimeoutS, type MigrationLimits } from "./migration/migration-manager.js";
 export { FactsKeeper } from "./migration/facts-keeper.js";
 export { incomingRefusals } from "./migration/incoming-checks.js";
 export { FileMigrationJournal, MemoryMigrationJournal, type MigrationJournal, type JournalEntry } from "./migration/migration-journal.js";

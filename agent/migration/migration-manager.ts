@@ -83,11 +83,6 @@ export function scaledTimeoutS(fixedS: number, l: Pick<MigrationLimits, "bandwid
 
 const MiB = 1024 * 1024;
 
-/** The local writable disks of a VM: what `--copy-storage-all` must copy. */
-export function disksToCopy(f: VmFacts): VmFacts["disks"] {
-  return localWritableDisks(f);
-}
-
 interface Running {
   info: MigrationInfo;
   /** What the accepted answer says of the copy and the limit. */
@@ -277,7 +272,7 @@ export class MigrationManager {
       return err("NOT_MIGRATABLE", `VM ${req.vm} cannot be live-migrated: ${facts.reasons.map((r) => `${r.code} ${r.detail}`).join("; ")}`, {
         reasons: facts.reasons,
       });
-    const local = facts ? disksToCopy(facts) : [];
+    const local = facts ? localWritableDisks(facts) : [];
     if (local.length > 0 && req.copyStorage !== true)
       return err(
         "LOCAL_DISKS",

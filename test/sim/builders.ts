@@ -65,7 +65,7 @@ export function constTrace(name: string, u: number, n = 288, mem?: number): VmTr
 // A 2-host data centre small enough to integrate by hand.
 // Host: 1 core × 1000 MIPS, power 100 W + 100 W × utilisation (table 100, 110, ..., 200).
 // VM: 500 MIPS, 625 MB -> migration 625 / 62.5 = 10 s at 1 Gbit/s.
-export const TINY_HOST: HostType = {
+const TINY_HOST: HostType = {
   name: "h",
   cores: 1,
   mipsPerCore: 1000,
@@ -73,5 +73,5 @@ export const TINY_HOST: HostType = {
   bwKbit: 1_000_000,
   power: [100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200],
 };
-export const TINY_VM: VmType = { name: "v", mips: 500, ramMb: 625, bwKbit: 0 };
+const TINY_VM: VmType = { name: "v", mips: 500, ramMb: 625, bwKbit: 0 };
 export const TINY_SPEC: DataCentreSpec = { hostCount: 2, hostTypes: [TINY_HOST], vmTypes: [TINY_VM] };
