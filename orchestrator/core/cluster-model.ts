@@ -53,6 +53,14 @@ export interface HostModel {
   /** Physical memory in use, MiB (measured, plus reservations). */
   memUsedMiB: number;
   /**
+   * Memory of the VMs this plan moves off the host, MiB. Unlike CPU, it is not freed when the move
+   * is chosen but when it ends: until then the leaving VM and any VM arriving are both in the host's
+   * RAM. memUsedMiB has it taken off (what the host will hold); destination checks add it back.
+   */
+  memLeavingMiB: number;
+  /** Sum of the growth allowances (VmModel.memGrowthMiB) of the live VMs on the host, MiB. */
+  memGrowthMiB: number;
+  /**
    * Predicted rise of the host's CPU, reference cores (>= 0): predict_ahead seconds ahead on the
    * trend of its last predict_window seconds of samples; 0 without prediction. Destinations are
    * judged with it added.
@@ -104,6 +112,11 @@ export interface VmModel {
   readonly live: boolean;
   readonly vcpus: number;
   readonly memMiB: number;
+  /**
+   * How far the VM's memory rose above its current use within the memory peak window, MiB
+   * (SnapshotVm.memPeakMiB − memMiB, >= 0): room a destination keeps for it to grow back.
+   */
+  readonly memGrowthMiB: number;
   readonly cpuPercent: number | null;
   /** Cores the source is relieved of when the VM leaves (0 when not measured: we cannot count on it). */
   readonly reliefCores: number;
@@ -249,6 +262,8 @@ export class ClusterModel {
         usedCores: (Math.max(0, h.cpuPercent) / 100) * h.cpus * speed,
         trendCores,
         memUsedMiB: Math.max(0, h.memTotalMiB - h.memAvailableMiB),
+        memLeavingMiB: 0,
+        memGrowthMiB: 0,
         committedMiB: 0,
         vmCount: 0,
         fresh,
@@ -319,6 +334,7 @@ export class ClusterModel {
         live,
         vcpus: v.vcpus,
         memMiB: v.memMiB,
+        memGrowthMiB: live && v.memPeakMiB !== undefined ? Math.max(0, v.memPeakMiB - v.memMiB) : 0,
         cpuPercent: v.cpuPercent,
         reliefCores: live && v.cpuPercent !== null ? (v.cpuPercent / 100) * sp : 0,
         loadCores: live ? (v.cpuPercent !== null ? (v.cpuPercent / 100) * sp : v.vcpus * sp) : 0,
@@ -337,6 +353,7 @@ export class ClusterModel {
       if (live) {
         host.vms.push(vm);
         host.committedMiB += v.memMiB;
+        host.memGrowthMiB += vm.memGrowthMiB;
         host.vmCount += 1;
         (host as { emptyAtStart: boolean }).emptyAtStart = false;
       }
@@ -392,6 +409,11 @@ export class ClusterModel {
     return h.memTotalMiB > 0 ? ((h.memUsedMiB + addMiB) / h.memTotalMiB) * 100 : 100;
   }
 
+  /** Memory while this plan's moves run, percent: what the host holds now, VMs leaving it included. */
+  memLoadDuringMoves(h: HostModel, addMiB = 0): number {
+    return this.memLoad(h, h.memLeavingMiB + addMiB);
+  }
+
   /** Weighted load, percent: cpu_weight × CPU% + mem_weight × memory%, normalised by the weights. */
   weighted(h: HostModel, addCores = 0, addMiB = 0): number {
     const w = this.weights;
@@ -408,11 +430,14 @@ export class ClusterModel {
       from.committedMiB,
       from.vmCount,
       from.plannedOut,
+      from.memLeavingMiB,
+      from.memGrowthMiB,
       to.usedCores,
       to.memUsedMiB,
       to.committedMiB,
       to.vmCount,
       to.plannedIn,
+      to.memGrowthMiB,
       this.plannedTotal,
       vm.planned ? 1 : 0,
     ];
@@ -420,11 +445,14 @@ export class ClusterModel {
     this.unindex(to);
     from.usedCores = Math.max(0, from.usedCores - vm.reliefCores);
     from.memUsedMiB = Math.max(0, from.memUsedMiB - vm.memMiB);
+    from.memLeavingMiB += vm.memMiB;
+    from.memGrowthMiB = Math.max(0, from.memGrowthMiB - vm.memGrowthMiB);
     from.committedMiB = Math.max(0, from.committedMiB - vm.memMiB);
     from.vmCount = Math.max(0, from.vmCount - 1);
     from.plannedOut += 1;
     to.usedCores += vm.loadCores;
     to.memUsedMiB += vm.memMiB;
+    to.memGrowthMiB += vm.memGrowthMiB;
     to.committedMiB += vm.memMiB;
     to.vmCount += 1;
     to.plannedIn += 1;
@@ -444,10 +472,18 @@ export class ClusterModel {
     const { vm, from, to, prev: p } = t;
     this.unindex(from);
     this.unindex(to);
-    [from.usedCores, from.memUsedMiB, from.committedMiB, from.vmCount, from.plannedOut] = [p[0]!, p[1]!, p[2]!, p[3]!, p[4]!];
-    [to.usedCores, to.memUsedMiB, to.committedMiB, to.vmCount, to.plannedIn] = [p[5]!, p[6]!, p[7]!, p[8]!, p[9]!];
-    this.plannedTotal = p[10]!;
-    vm.planned = p[11] === 1;
+    [from.usedCores, from.memUsedMiB, from.committedMiB, from.vmCount, from.plannedOut, from.memLeavingMiB, from.memGrowthMiB] = [
+      p[0]!,
+      p[1]!,
+      p[2]!,
+      p[3]!,
+      p[4]!,
+      p[5]!,
+      p[6]!,
+    ];
+    [to.usedCores, to.memUsedMiB, to.committedMiB, to.vmCount, to.plannedIn, to.memGrowthMiB] = [p[7]!, p[8]!, p[9]!, p[10]!, p[11]!, p[12]!];
+    this.plannedTotal = p[13]!;
+    vm.planned = p[14] === 1;
     const i = to.vms.indexOf(vm);
     if (i >= 0) to.vms.splice(i, 1);
     from.vms.push(vm);

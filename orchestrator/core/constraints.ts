@@ -297,17 +297,24 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
     }
   }
 
-  const memAfter = model.memLoad(h, vm.memMiB);
-  const memNow = model.memLoad(h);
+  // Memory is judged while the moves run: VMs this plan sends away still hold theirs (memLeavingMiB).
+  const memPeak = model.memLoadDuringMoves(h, vm.memMiB);
+  const memNow = model.memLoadDuringMoves(h);
   const memCap = policy.mem_overcommit * h.memTotalMiB - policy.mem_reserve_mib;
-  if (memAfter > o.memLimit)
+  if (memPeak > o.memLimit)
     return no("DEST_MEM", () =>
-      reject("DEST_MEM", `host ${id} memory ${f1(memNow)} % + ${f1(memAfter - memNow)} % = ${f1(memAfter)} % > ${f1(o.memLimit)} %`, {
-        memPercent: r2(memNow),
-        vmMemPercent: r2(memAfter - memNow),
-        projectedMemPercent: r2(memAfter),
-        limitPercent: o.memLimit,
-      }),
+      reject(
+        "DEST_MEM",
+        `host ${id} memory ${f1(memNow)} % + ${f1(memPeak - memNow)} % = ${f1(memPeak)} % > ${f1(o.memLimit)} %` +
+          (h.memLeavingMiB > 0 ? ` (incl. ${f1(h.memLeavingMiB)} MiB of VMs still leaving it)` : ""),
+        {
+          memPercent: r2(memNow),
+          vmMemPercent: r2(memPeak - memNow),
+          projectedMemPercent: r2(memPeak),
+          limitPercent: o.memLimit,
+          ...(h.memLeavingMiB > 0 ? { leavingMemMiB: r2(h.memLeavingMiB) } : {}),
+        },
+      ),
     );
   if (h.committedMiB + vm.memMiB > memCap)
     return no("DEST_MEM", () =>
@@ -321,13 +328,23 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
         },
       ),
     );
-  if (exceedsPhysicalMemory(h.memUsedMiB, vm.memMiB, h.memTotalMiB, policy.mem_reserve_mib))
+  // The hard limit: physical memory less the reserve must hold even if the VM and those already
+  // there grow back to their peaks (memGrowthMiB) while the moves run.
+  const growth = h.memGrowthMiB + vm.memGrowthMiB;
+  if (exceedsPhysicalMemory(h.memUsedMiB + h.memLeavingMiB + h.memGrowthMiB, vm.memMiB + vm.memGrowthMiB, h.memTotalMiB, policy.mem_reserve_mib))
     return no("DEST_MEM", () =>
-      reject("DEST_MEM", `host ${id} memory used ${f1(h.memUsedMiB)} + ${f1(vm.memMiB)} MiB > ${f1(h.memTotalMiB)} − reserve ${policy.mem_reserve_mib} MiB`, {
-        memUsedMiB: r2(h.memUsedMiB),
-        vmMemMiB: r2(vm.memMiB),
-        limitMiB: r2(h.memTotalMiB - policy.mem_reserve_mib),
-      }),
+      reject(
+        "DEST_MEM",
+        `host ${id} memory used ${f1(h.memUsedMiB + h.memLeavingMiB)} + ${f1(vm.memMiB)} MiB` +
+          (growth > 0 ? ` + ${f1(growth)} MiB of growth back to recent peaks` : "") +
+          ` > ${f1(h.memTotalMiB)} − reserve ${policy.mem_reserve_mib} MiB`,
+        {
+          memUsedMiB: r2(h.memUsedMiB + h.memLeavingMiB),
+          vmMemMiB: r2(vm.memMiB),
+          ...(growth > 0 ? { growthMiB: r2(growth) } : {}),
+          limitMiB: r2(h.memTotalMiB - policy.mem_reserve_mib),
+        },
+      ),
     );
 
   const cpuNow = model.cpuLoad(h);
@@ -350,7 +367,7 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
       }),
     );
   }
-  return { ok: true, brokenShould, cpuAfter, memAfter, keyAfter: model.weighted(h, vm.loadCores, vm.memMiB) };
+  return { ok: true, brokenShould, cpuAfter, memAfter: model.memLoad(h, vm.memMiB), keyAfter: model.weighted(h, vm.loadCores, vm.memMiB) };
 }
 
 /** Whether the rule's filters make it relevant to moving `vm` (from where it is now) onto `dest`. */

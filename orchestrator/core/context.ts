@@ -34,6 +34,8 @@ export interface PlanContext {
   readonly rulesByVm: ReadonlyMap<string, readonly PlacementRule[]>;
   /** Hosts whose CPU headroom is widened beyond the plan's adapted levels (headroom.ts), by factor. */
   readonly headroomScale: ReadonlyMap<string, number>;
+  /** The cluster's measured memory rise between samples, points (memory-headroom.ts); null: not measured. */
+  readonly memRise: number | null;
   /** Hosts this plan empties or is emptying: closed as destinations (consolidation, evacuation). */
   readonly closing: Set<string>;
   readonly moves: PlannedMove[];
@@ -56,6 +58,7 @@ export function createContext(
   mode: PlanRequest["mode"],
   opts: PlanOptions,
   headroomScale: ReadonlyMap<string, number> = new Map(),
+  memRise: number | null = null,
 ): PlanContext {
   const model = new ClusterModel(snapshot, policy, now);
   const log = new DecisionLog();
@@ -111,6 +114,7 @@ export function createContext(
     excludedVms: new Set(policy.excluded_vms),
     rulesByVm,
     headroomScale,
+    memRise,
     closing: new Set(),
     moves: [],
     log,

@@ -4,6 +4,7 @@ import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { createContext, DEFAULT_EVALUATION_BUDGET, type PlanOptions } from "./context.js";
 import { snapshotDigest, planId } from "./digest.js";
 import { effectivePolicy } from "./headroom.js";
+import { adaptMemoryLevels } from "./memory-headroom.js";
 import { indicators, measureBefore } from "./indicators.js";
 import { runStrategies, strategiesFor, type StrategiesOutcome } from "./strategies/registry.js";
 
@@ -19,9 +20,14 @@ function execute(
   opts: PlanOptions,
 ): { plan: Plan; outcome: StrategiesOutcome } {
   // Every strategy, limit and indicator of this plan uses the CPU levels adapted to the measured swing.
-  const { policy, note, hostScale, adaptation } = effectivePolicy(snapshot, configured, now);
-  const ctx = createContext(snapshot, policy, now, request.mode, opts, hostScale);
+  const cpu = effectivePolicy(snapshot, configured, now);
+  // ... and the memory levels lowered to the headroom the measured memory growth needs.
+  const mem = adaptMemoryLevels(snapshot, cpu.policy, now);
+  const { policy } = mem;
+  const { note, hostScale, adaptation } = cpu;
+  const ctx = createContext(snapshot, policy, now, request.mode, opts, hostScale, mem.rise);
   if (note) ctx.log.add(note);
+  if (mem.note) ctx.log.add(mem.note);
   const before = measureBefore(ctx.model, policy.load_threshold, policy.mem_threshold);
   const outcome = runStrategies(ctx, strategiesFor(request, policy), request);
   if (ctx.budgetExhausted)
@@ -41,6 +47,7 @@ function execute(
     emptyHosts: outcome.emptyHosts,
     frozen: [...ctx.pingpong].sort(),
     adaptation: adaptation ?? null,
+    memAdaptation: mem.adaptation,
   };
   return { plan, outcome };
 }

@@ -29,6 +29,13 @@ export interface WindowVerdict {
   metric: Metric | null;
   cpu: Streak;
   mem: Streak;
+  /**
+   * Memory over its threshold and, on the measured growth, due to reach capacity (less the reserve)
+   * before max_over would pass: a source at once (memoryAtRisk). False without a memory rise.
+   */
+  memUrgent: boolean;
+  /** Memory the host may reach before max_over passes (newest + the larger of the rise and its own trend), percent. */
+  memProjected: number;
   /** Seconds since the newest sample, for messages. */
   ageSeconds: number;
 }
@@ -76,10 +83,36 @@ export function longEnough(overMs: number, policy: Pick<Policy, "max_over" | "in
   return overMs >= policy.max_over * 1000 - toleranceMs;
 }
 
+/**
+ * The memory a host may reach before max_over passes, percent: its newest sample plus the larger of
+ * the cluster's measured memory rise (memory-headroom.ts: what one interval may bring anywhere) and
+ * its own trend over its samples extrapolated max_over ahead. CPU over its threshold for a while is
+ * a slowdown worth confirming; memory past capacity is swapping or a guest killed, so a host whose
+ * projection reaches capacity less the reserve does not wait for max_over.
+ */
+export function memoryProjection(samples: readonly HostSample[], rise: number, maxOverS: number): number {
+  const n = samples.length;
+  if (n === 0) return 0;
+  const newest = samples[n - 1]!;
+  let trend = 0;
+  if (n >= 3) {
+    const oldest = samples[0]!;
+    const spanS = (newest.ts - oldest.ts) / 1000;
+    if (spanS > 0) trend = Math.max(0, ((newest.mem - oldest.mem) / spanS) * maxOverS);
+  }
+  return newest.mem + Math.max(rise, trend);
+}
+
+/** Capacity less the reserve, percent of the host's memory. */
+export function memCapacityPercent(h: Pick<SnapshotHost, "memTotalMiB">, reserveMiB: number): number {
+  return h.memTotalMiB > 0 ? (100 * Math.max(0, h.memTotalMiB - reserveMiB)) / h.memTotalMiB : 100;
+}
+
 export function classifyHost(
   h: SnapshotHost,
-  policy: Pick<Policy, "stale_after" | "max_over" | "load_threshold" | "mem_threshold" | "interval">,
+  policy: Pick<Policy, "stale_after" | "max_over" | "load_threshold" | "mem_threshold" | "interval"> & Partial<Pick<Policy, "mem_reserve_mib">>,
   now: number,
+  memRise: number | null = null,
 ): WindowVerdict {
   const samples = hostSamples(h);
   const staleMs = policy.stale_after * 1000;
@@ -88,7 +121,9 @@ export function classifyHost(
   const cpu = overStreak(samples, "cpu", policy.load_threshold, staleMs);
   const mem = overStreak(samples, "mem", policy.mem_threshold, staleMs);
   const cpuSource = fresh && cpu.over && longEnough(cpu.overMs, policy);
-  const memSource = fresh && mem.over && longEnough(mem.overMs, policy);
+  const memProjected = memRise === null ? mem.value : memoryProjection(samples, memRise, policy.max_over);
+  const memUrgent = fresh && mem.over && memRise !== null && memProjected >= memCapacityPercent(h, policy.mem_reserve_mib ?? 0);
+  const memSource = fresh && mem.over && (memUrgent || longEnough(mem.overMs, policy));
   const metric: Metric | null = cpuSource ? "cpu" : memSource ? "mem" : cpu.over ? "cpu" : mem.over ? "mem" : null;
-  return { fresh, source: cpuSource || memSource, metric, cpu, mem, ageSeconds: Math.max(0, (now - newestTs) / 1000) };
+  return { fresh, source: cpuSource || memSource, metric, cpu, mem, memUrgent, memProjected, ageSeconds: Math.max(0, (now - newestTs) / 1000) };
 }

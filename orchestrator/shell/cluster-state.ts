@@ -1,3 +1,4 @@
+import { WindowMax } from "../../shared/window-max.js";
 import type { HostMetrics, Heartbeat } from "../../shared/schemas/host-metrics.js";
 import type { VmInfo } from "../../shared/schemas/vm.js";
 import type { Policy } from "../../shared/config/policy.js";
@@ -26,6 +27,11 @@ export class ClusterState {
   // A VM is nearly always listed by one host: a plain string then, a Set only while two or more
   // hosts list it (a migration's two ends), so indexing a new host allocates nothing per VM.
   private vmHosts = new Map<string, string | Set<string>>();
+  /**
+   * Each VM's memory peak over mem_peak_window, by name (it follows the VM across hosts): the
+   * planner keeps room on a destination for the VM to grow back to it.
+   */
+  private memPeaks = new Map<string, WindowMax>();
 
   /** Records a metrics message; returns false when it is older than what we have (reordered). */
   ingestMetrics(m: HostMetrics, receivedAt: number, policy: Policy): boolean {
@@ -39,6 +45,13 @@ export class ClusterState {
     const keepMs = Math.max(policy.max_over + 3 * policy.interval + policy.stale_after, policy.predict_window) * 1000;
     while (samples.length > 0 && samples[0]!.ts < receivedAt - keepMs) samples.shift();
     if (samples.length > 2000) samples.splice(0, samples.length - 2000);
+    if (policy.mem_peak_window > 0)
+      for (const v of m.vms) {
+        if (v.state !== "running" && v.state !== "paused") continue;
+        let w = this.memPeaks.get(v.name);
+        if (!w) this.memPeaks.set(v.name, (w = new WindowMax(policy.mem_peak_window * 1000)));
+        w.push(receivedAt, v.memMiB);
+      }
     // Most messages list the same VMs in the same order as the one before: then the index (and the
     // VM -> hosts index) stay as they are, and nothing per VM is allocated.
     if (prev && sameNames(prev.metrics.vms, m.vms)) {
@@ -257,6 +270,12 @@ export class ClusterState {
       const v = placed.get(name)!;
       const others = [...new Set(hostsOf)].filter((h) => h !== v.host);
       if (others.length > 0) placed.set(name, { ...v, alsoListedOn: others.sort() });
+    }
+    // Peaks of VMs no host lists any more are forgotten; a VM above its current use gets its peak.
+    for (const name of this.memPeaks.keys()) if (!placed.has(name)) this.memPeaks.delete(name);
+    for (const [name, v] of placed) {
+      const peak = this.memPeaks.get(name)?.max(args.now) ?? null;
+      if (peak !== null && peak > v.memMiB) placed.set(name, { ...v, memPeakMiB: peak });
     }
     let vms = [...placed.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     // A VM's facts are its host's agent's: where the snapshot places it (the running copy).

@@ -95,6 +95,19 @@ export const Policy = z
       unit: "%",
       description: "A destination's memory use must not exceed this after the move (projected with the VM's memory).",
     }),
+    mem_headroom_rises: z
+      .number()
+      .min(0)
+      .max(20)
+      .default(2)
+      .describe(
+        "Adaptive memory headroom: a destination keeps at least this many times the measured memory rise (the largest increase of a host's memory between consecutive samples, 99th percentile over the busy hosts) free below capacity; when `max_mem_candidate` leaves less, it is lowered by the difference (never raised, never below 50 %), and a plan that lowers it says so (`MEM_HEADROOM_ADAPTED`). The rise also makes a host over `mem_threshold` a hot spot at once, without waiting `max_over`, when its memory plus the rise (or its own trend over `max_over`) reaches capacity less `mem_reserve_mib`. 0: fixed memory levels and the usual `max_over` wait.",
+      ),
+    mem_peak_window: seconds.default(86_400).meta({
+      unit: "s",
+      description:
+        "Memory growth: each VM's peak memory over this window is remembered, and a destination must have room (physical memory less `mem_reserve_mib`) for its VMs and the one arriving to grow back to their peaks. 0: only current memory counts.",
+    }),
     max_vm_per_host: z.number().int().min(1).max(100_000).default(30).describe("A destination must hold fewer VMs than this."),
     mem_overcommit: z
       .number()

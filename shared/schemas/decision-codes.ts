@@ -84,6 +84,7 @@ const CODES = [
   "SEARCH_BUDGET",
   "DECISIONS_TRUNCATED",
   "CPU_HEADROOM_ADAPTED",
+  "MEM_HEADROOM_ADAPTED",
   // Problems in the snapshot itself
   "HOST_STALE",
   "HOST_DUPLICATE",
@@ -172,6 +173,8 @@ export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>
   SEARCH_BUDGET: "The plan's destination-search budget ran out; the plan may miss moves.",
   DECISIONS_TRUNCATED: "The plan hit its cap on decisions; further decisions were dropped.",
   CPU_HEADROOM_ADAPTED: "CPU loads are steady, so this plan's CPU levels keep less headroom than configured (headroom_min_share).",
+  MEM_HEADROOM_ADAPTED:
+    "Guests' memory grows faster than the configured headroom allows, so this plan fills destinations less (max_mem_candidate lowered; mem_headroom_rises).",
   HOST_STALE: "The host has not reported within stale_after: it is neither relieved nor a destination, and its VMs are not moved.",
   HOST_DUPLICATE: "The host appears twice in the snapshot; its first entry is used.",
   VM_DUPLICATE: "The VM is listed on more than one host; only its first entry is planned with (and, when another entry is running or paused, it is not moved).",

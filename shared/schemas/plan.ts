@@ -96,6 +96,15 @@ export const CpuAdaptation = z.object({
 });
 export type CpuAdaptation = z.infer<typeof CpuAdaptation>;
 
+/** The destination memory level a plan used when the measured growth lowered it (orchestrator/core/memory-headroom.ts). */
+export const MemAdaptation = z.object({
+  rise: z.number().describe("The cluster's memory rise, points: 99th percentile over busy hosts of their largest increase between consecutive samples."),
+  hosts: z.number().int().describe("Busy hosts the rise was measured on."),
+  maxMemCandidate: z.number().describe("Lowered max_mem_candidate, percent."),
+  message: z.string().describe("The explanation, as in the MEM_HEADROOM_ADAPTED decision."),
+});
+export type MemAdaptation = z.infer<typeof MemAdaptation>;
+
 export const Plan = z
   .object({
     id: z
@@ -118,6 +127,9 @@ export const Plan = z
     // New fields go last, so the fields before keep their place in a plan's JSON (the planner's
     // golden test pins them byte for byte, key order included).
     adaptation: CpuAdaptation.nullable().default(null).describe("The adapted CPU levels this plan used; null when it used the configured ones."),
+    memAdaptation: MemAdaptation.nullable()
+      .default(null)
+      .describe("The lowered destination memory level this plan used; null when it used the configured one."),
   })
   .describe("What the planner proposes: moves with their reasons, and every non-decision with a code and numbers.");
 export type Plan = z.infer<typeof Plan>;

@@ -73,6 +73,13 @@ export const SnapshotVm = z
     state: VmState.describe("Its state there; running and paused VMs hold memory and CPU and are the ones the planner may move."),
     vcpus: z.number().int().min(0).describe("Virtual CPUs; reserved in full on a destination when its CPU is not measured."),
     memMiB: z.number().min(0).describe("Current guest memory, MiB."),
+    memPeakMiB: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        "The most memory the VM held within `mem_peak_window` (the orchestrator keeps it from the agents' reports): a destination keeps room for the VM to grow back to it. Absent: the current figure is the only one known.",
+      ),
     cpuPercent: z.number().min(0).nullable().describe("Measured CPU use, percent of ONE core; null: not measured yet."),
     dirtyRateMiBs: z
       .number()

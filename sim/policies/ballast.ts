@@ -7,6 +7,7 @@ import { cloudSimPolicy } from "./cloudsim/policy.js";
 import type { CloudSimVariant } from "./cloudsim/pabfd.js";
 import { PlannerPolicy, type AdapterContext, type SnapshotPlanner } from "./ballast-adapter.js";
 import type { ConsolidationPolicy, MigrationRequest, SimView } from "./policy.js";
+import { WindowMax } from "../../shared/window-max.js";
 
 // Ballast's own policy in the simulator: every step, the simulator's view becomes a
 // ClusterSnapshot (what the orchestrator shell builds from agent messages), the PRODUCTION planner
@@ -86,6 +87,10 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
   private readonly memory: MemoryModel;
   private readonly sampleWindow: number;
   private minCoreMips = 0;
+  /** Each VM's memory peak over mem_peak_window, from the demands the policy has seen (the past only). */
+  private readonly memPeaks = new Map<number, WindowMax>();
+  /** Each VM's memory demand at the last sampleWindow steps, oldest first (the engine keeps CPU history only). */
+  private readonly memHistory = new Map<number, number[]>();
   plans = 0;
   planMs = 0;
 
@@ -106,11 +111,13 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
     const now = ctx.toMs(view.now);
     if (this.minCoreMips === 0) this.minCoreMips = Math.min(...view.hosts.map((h) => h.type.mipsPerCore));
     const model = this.memory === "model";
+    if (model) this.recordMemory(view);
     const hosts: SnapshotHost[] = view.hosts.map((h) => {
       const memTotal = model ? h.type.ramMb : UNBOUNDED_MEMORY_MIB;
       const memUsed = model ? h.memDemandMb : 0;
       const samples: HostSample[] = ctx.hostSamples(view, h.id, this.sampleWindow);
-      if (!model) for (const s of samples) s.mem = 0;
+      if (model) this.memorySamples(h.vms, h.type.ramMb, samples);
+      else for (const s of samples) s.mem = 0;
       return {
         id: ctx.hostName(h.id),
         cpus: h.type.cores,
@@ -128,12 +135,20 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
     const vms: SnapshotVm[] = [];
     for (const v of view.vms) {
       if (v.removed || v.host < 0) continue;
+      let memPeakMiB: number | undefined;
+      if (model && this.policy.mem_peak_window > 0) {
+        let w = this.memPeaks.get(v.id);
+        if (!w) this.memPeaks.set(v.id, (w = new WindowMax(this.policy.mem_peak_window * 1000)));
+        w.push(now, v.memDemandMb);
+        memPeakMiB = w.max(now) ?? undefined;
+      }
       vms.push({
         name: ctx.vmName(v.id),
         host: ctx.hostName(v.host),
         state: "running",
         vcpus: 1,
         memMiB: model ? v.memDemandMb : v.type.ramMb,
+        ...(memPeakMiB !== undefined ? { memPeakMiB } : {}),
         cpuPercent: ctx.vmCpuPercentOfCore(view, v.id),
         tags: [],
       });
@@ -166,6 +181,35 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
       });
     }
     return { v: 1, takenAt: now, hosts, vms, inFlight, history, frozenVms: [...this.frozen].sort(), incompatible: [] };
+  }
+
+  /** Appends every placed VM's current memory demand to its history (what an agent reports each interval). */
+  private recordMemory(view: SimView): void {
+    for (const v of view.vms) {
+      if (v.removed || v.host < 0) continue;
+      let h = this.memHistory.get(v.id);
+      if (!h) this.memHistory.set(v.id, (h = []));
+      h.push(v.memDemandMb);
+      if (h.length > this.sampleWindow) h.shift();
+    }
+  }
+
+  /**
+   * Host memory samples derived from the histories of the VMs on the host now, as the CPU samples
+   * are (CloudSim's host history): sample i of n is the sum of each VM's demand i steps from its
+   * newest, its oldest known value where its history is shorter.
+   */
+  private memorySamples(vmIds: readonly number[], ramMb: number, samples: HostSample[]): void {
+    const n = samples.length;
+    for (let i = 0; i < n; i++) {
+      const back = n - 1 - i;
+      let mb = 0;
+      for (const id of vmIds) {
+        const h = this.memHistory.get(id);
+        if (h && h.length > 0) mb += h[Math.max(0, h.length - 1 - back)]!;
+      }
+      samples[i]!.mem = ramMb > 0 ? (100 * mb) / ramMb : 0;
+    }
   }
 
   plan(snapshot: ClusterSnapshot, nowMs: number): Plan {

@@ -148,4 +148,6 @@ describe.skipIf(!haveGcd && !process.env.CI)(
   },
 );
 
-const PINNED_GCD = { energy: 8.364, migrations: 248, shutdowns: 88, steps: 48 };
+// Issue 16 (memory as a hard limit: leaving VMs hold their memory until their move ends, growth back to
+// recent peaks, the memory rise's headroom and trigger) changed them from 8.364 kWh, 248 migrations, 88 shutdowns.
+const PINNED_GCD = { energy: 8.557, migrations: 217, shutdowns: 86, steps: 48 };

@@ -69,6 +69,7 @@ export const hotspot: Strategy<HotspotArgs> = {
       max_over: a.maxOverSeconds,
       load_threshold: a.loadThreshold,
       mem_threshold: a.memThreshold,
+      mem_reserve_mib: ctx.policy.mem_reserve_mib,
       interval: ctx.policy.interval,
     };
     let stale = 0;
@@ -77,7 +78,7 @@ export const hotspot: Strategy<HotspotArgs> = {
       // A host burstier than the cluster triggers and sheds at its own, lower CPU levels (headroom.ts).
       const scale = ctx.headroomScale.get(h.id);
       const ha = scale === undefined ? a : { ...a, loadThreshold: widened(a.loadThreshold, scale), loadTarget: widened(a.loadTarget, scale) };
-      const w = classifyHost(h.source, ha === a ? clusterWindow : { ...clusterWindow, load_threshold: ha.loadThreshold }, ctx.now);
+      const w = classifyHost(h.source, ha === a ? clusterWindow : { ...clusterWindow, load_threshold: ha.loadThreshold }, ctx.now, ctx.memRise);
       if (!w.fresh) stale += 1;
       if (!w.fresh || (!w.cpu.over && !w.mem.over)) continue;
       if (!w.source) {
@@ -140,7 +141,7 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
   const { model, policy } = ctx;
   const window = { max_over: a.maxOverSeconds, interval: policy.interval };
   const cpuHot = w.cpu.over && longEnough(w.cpu.overMs, window);
-  const memHot = w.mem.over && longEnough(w.mem.overMs, window);
+  const memHot = w.mem.over && (w.memUrgent || longEnough(w.mem.overMs, window));
   const overSeconds = r2(Math.max(cpuHot ? w.cpu.overMs : 0, memHot ? w.mem.overMs : 0) / 1000);
   const unresolved = (why: string, extra: Record<string, number | string> = {}): void =>
     ctx.log.host(
@@ -242,7 +243,10 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
       const dstCpu = model.cpuLoad(p.host);
       const srcCpuAfter = (Math.max(0, h.usedCores - vm.reliefCores) / h.capacityCores) * 100;
       const srcMemAfter = (Math.max(0, h.memUsedMiB - vm.memMiB) / h.memTotalMiB) * 100;
-      const what = cpuHot ? `CPU ${f1(srcCpu)} % > ${a.loadThreshold} %` : `memory ${f1(srcMem)} % > ${a.memThreshold} %`;
+      const what = cpuHot
+        ? `CPU ${f1(srcCpu)} % > ${a.loadThreshold} %`
+        : `memory ${f1(srcMem)} % > ${a.memThreshold} %` +
+          (w.memUrgent && !longEnough(w.mem.overMs, window) ? ` and may reach ${f1(w.memProjected)} % (capacity) before max_over: relieved at once,` : "");
       const reason =
         `host ${h.id} ${what} for ${f1(overSeconds)} s: moving ${vm.name} (cost ${f1(vm.costMiB)} MiB) to ${p.host.id} ` +
         `brings ${h.id} to CPU ${f1(srcCpuAfter)} % / memory ${f1(srcMemAfter)} % (targets ${a.loadTarget} % / ${a.memTarget} %); ` +
@@ -251,6 +255,7 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
       commitMove(ctx, vm, p, "hotspot", "HOST_OVERLOADED", reason, {
         metric: cpuHot ? "cpu" : "mem",
         overSeconds,
+        ...(w.memUrgent ? { memProjectedPercent: r2(w.memProjected) } : {}),
         sourceCpuBefore: r2(srcCpu),
         sourceCpuAfter: r2(srcCpuAfter),
         sourceMemBefore: r2(srcMem),

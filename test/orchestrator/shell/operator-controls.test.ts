@@ -34,6 +34,7 @@ const plan = (id: string): Plan => ({
   emptyHosts: [],
   frozen: [],
   adaptation: null,
+  memAdaptation: null,
 });
 
 const ids = (ps: PendingPlan[]): string[] => ps.map((p) => p.plan.id);

@@ -32,6 +32,7 @@ const plan = (id: string, moves: PlannedMove[] = [move("v1")], createdAt = 1000)
   emptyHosts: [],
   frozen: [],
   adaptation: null,
+  memAdaptation: null,
 });
 
 const operator = { by: "_INBOX_operator-alice", mayApprove: true };

@@ -67,6 +67,7 @@ const plan: Plan = {
   emptyHosts: ["c"],
   frozen: ["db-1"],
   adaptation: null,
+  memAdaptation: null,
 };
 
 const lease = { instance: "orch-a", epoch: 3, renewedAt: 1000, expiresAt: 4000 };

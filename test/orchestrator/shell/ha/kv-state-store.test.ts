@@ -40,6 +40,7 @@ const plan = (id: string): Plan => ({
   emptyHosts: [],
   frozen: [],
   adaptation: null,
+  memAdaptation: null,
 });
 
 describe("KvStateStore against a real JetStream KV bucket", () => {
