@@ -58,8 +58,11 @@ export type DestVerdict = { ok: true; brokenShould: string[]; cpuAfter: number; 
 const NO_NUMBERS: Rejection["numbers"] = Object.freeze({}) as Rejection["numbers"];
 const reject = (code: DecisionCode, message: string, numbers: Rejection["numbers"] = {}): Rejection => ({ code, message, numbers });
 
-/** VM-level checks: may this VM move at all now? `caps` adds the per-cycle caps. */
-export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejection | null {
+/**
+ * VM-level checks: may this VM move at all now? `caps` adds the per-cycle caps; `cooldown` false
+ * skips VM_COOLDOWN (consolidation's emptyings: consolidate.ts says why).
+ */
+export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps, cooldown = true): Rejection | null {
   const { model, policy, now } = ctx;
   const n = vm.name;
   if (ctx.excludedVms.has(n)) return reject("VM_EXCLUDED", `${n} is in excluded_vms`);
@@ -87,7 +90,7 @@ export function checkVm(ctx: PlanContext, vm: VmModel, caps = ctx.caps): Rejecti
       silentSeconds: r2((now - src.lastSeen) / 1000),
       stale_after: policy.stale_after,
     });
-  if (!ctx.operator) {
+  if (!ctx.operator && cooldown) {
     const cd = cooldownOf(model.historyByVm.get(n), policy, now);
     if (cd.remainingMs > 0)
       return reject("VM_COOLDOWN", `${n} moved ${cd.recentMoves} time(s) recently; cooldown ${cd.cooldownSeconds} s, ${f1(cd.remainingMs / 1000)} s left`, {

@@ -122,7 +122,8 @@ export const Policy = z
     }),
     vm_cooldown: seconds.default(600).meta({
       unit: "s",
-      description: "A VM that moved is not moved again for this long. The cooldown doubles with every further move within `vm_cooldown_max`. 0 turns it off.",
+      description:
+        "A VM that moved is not moved again for this long by hot-spot relief or balancing (consolidation's emptyings of whole hosts do not wait for it). The cooldown doubles with every further move within `vm_cooldown_max`. 0 turns it off.",
     }),
     vm_cooldown_max: seconds.default(6 * 3600).meta({
       unit: "s",
@@ -188,16 +189,18 @@ export const Policy = z
       .number()
       .int()
       .min(0)
-      .default(4)
+      .default(16)
       .describe(
-        "Moves one cycle may plan. A consolidation that starts under the cap empties its host whole (a half-emptied host saves nothing), so a cycle may exceed the cap by one host's VMs; the dispatcher queues the moves under the max_concurrent_* caps. Consolidation frees hosts only as fast as the caps let it: at 2 moves per cycle and 4 concurrent migrations the PlanetLab replays used 5 % more energy (docs/simulator.md).",
+        "Moves one cycle may plan. A consolidation that starts under the cap empties its host whole (a half-emptied host saves nothing), so a cycle may exceed the cap by one host's VMs; the dispatcher queues the moves under the max_concurrent_* caps. Consolidation frees hosts only as fast as the caps let it: on the PlanetLab replays, 4 moves per cycle and 8 concurrent migrations left most of a sparse start's hosts powered for the first hour, which was two thirds of the energy above LR-MMT-1.2 (docs/simulator.md).",
       ),
     max_concurrent_total: z
       .number()
       .int()
       .min(1)
-      .default(8)
-      .describe("Migrations running at once in the whole cluster (a dispatch limit: more wait in the queue)."),
+      .default(32)
+      .describe(
+        "Migrations running at once in the whole cluster (a dispatch limit: more wait in the queue). Each host still sends and receives at most max_concurrent_per_source / _per_destination at once.",
+      ),
     max_concurrent_per_source: z
       .number()
       .int()

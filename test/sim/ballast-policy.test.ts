@@ -22,8 +22,8 @@ describe("simPolicy", () => {
       interval: 300,
       stale_after: 1050,
       max_over: 600,
-      max_moves_per_cycle: 120,
-      max_concurrent_total: 240,
+      max_moves_per_cycle: 480,
+      max_concurrent_total: 960,
       strategies: ["hotspot", "consolidate"],
     });
     expect(p.load_threshold).toBe(80);
@@ -111,7 +111,9 @@ describe.skipIf(!have && !process.env.CI)(`Ballast on PlanetLab (short determini
   });
 });
 
-const PINNED = { energy: 4.268, migrations: 244, shutdowns: 97, steps: 48 };
+// Issue 16's consolidation changes (caps 16/32, emptyings without the cooldown, best-fit relief)
+// changed them from 4.268 kWh, 244 migrations, 97 shutdowns.
+const PINNED = { energy: 4.162, migrations: 251, shutdowns: 98, steps: 48 };
 
 const GCD = `${DATA}/google-gcd-vm-cpu-mem/GCD_VMs`;
 const haveGcd = existsSync(GCD);
@@ -149,5 +151,6 @@ describe.skipIf(!haveGcd && !process.env.CI)(
 );
 
 // Issue 16 (memory as a hard limit: leaving VMs hold their memory until their move ends, growth back to
-// recent peaks, the memory rise's headroom and trigger) changed them from 8.364 kWh, 248 migrations, 88 shutdowns.
-const PINNED_GCD = { energy: 8.557, migrations: 217, shutdowns: 86, steps: 48 };
+// recent peaks, the memory rise's headroom and trigger; the consolidation changes) changed them from
+// 8.364 kWh, 248 migrations, 88 shutdowns.
+const PINNED_GCD = { energy: 8.48, migrations: 203, shutdowns: 85, steps: 48 };

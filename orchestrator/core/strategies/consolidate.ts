@@ -41,7 +41,10 @@ export const consolidate: Strategy<ConsolidateArgs> = {
     loadLimit: Math.min(p.consolidate_load, p.max_load_candidate),
     memLimit: p.max_mem_candidate,
     spareHosts: p.spare_hosts,
-    maxHostTrials: 64,
+    // Trials follow the cycle's move budget: a cycle that may plan more moves may look at more
+    // hosts to find them (64 for 4 moves, as before). A fixed 64 capped a 300 s simulator step,
+    // which stands for 30 cycles, at 64 hosts while its move cap allowed 30 times more.
+    maxHostTrials: Math.max(64, 16 * p.max_moves_per_cycle),
   }),
   validate(a) {
     const e: string[] = [];
@@ -185,7 +188,13 @@ function trial(ctx: PlanContext, h: HostModel, opts: DestOptions, sizes: HostSiz
     ctx.closing.delete(h.id);
   };
   for (const vm of vms) {
-    const r = checkVm(ctx, vm, false);
+    // No cooldown here (VM_COOLDOWN): the cooldown keeps a VM still until its new host's samples
+    // show it, because hot-spot relief and balancing choose VMs by their measured load. An emptying
+    // does not: it moves every VM of the host, proven together on the copy. With the cooldown, a
+    // host that had just received one VM stayed powered for as long as that VM cooled (up to
+    // vm_cooldown_max): on PlanetLab, trials of about half the powered hosts stopped at a cooling
+    // VM, every cycle. Moving a VM back where it came from is still refused (DEST_PINGPONG).
+    const r = checkVm(ctx, vm, false, false);
     if (r) {
       rollback();
       ctx.log.host(

@@ -6,8 +6,11 @@
 //          move ends the overload at the lowest migration cost, else the VM that covers most of
 //          the excess; each to the destination with the lowest resulting weighted load. When the
 //          cycle also consolidates (power saving), destinations are sought among hosts that run
-//          VMs first; an empty (possibly powered-off) host is woken only when none of them fits,
-//          since consolidation would otherwise empty it again at the next cycle (DRS with DPM).
+//          VMs first, the most loaded that stays under max_load_candidate (best fit); an empty
+//          (possibly powered-off) host is woken only when none of them fits, since consolidation
+//          would otherwise empty it again at the next cycle (DRS with DPM). Best fit, not the least
+//          loaded: the least loaded running hosts are the ones consolidation empties next, and a VM
+//          put there (cooling down, and one more VM to move) kept them powered.
 // Stop:    the host is at or below target, no VM of it can be placed, or the per-cycle caps are hit
 //          (the concurrency caps too, counting migrations in flight: constraints.ts says why).
 //          A host still sending VMs, or that took part in a migration within host_settle, is left
@@ -16,7 +19,7 @@
 import type { Policy } from "../../../shared/config/policy.js";
 import type { HostModel, VmModel } from "../cluster-model.js";
 import { FACTS_CODES } from "../compatibility.js";
-import { checkDestination, checkSource, checkVm } from "../constraints.js";
+import { checkDestination, checkSource, checkVm, type DestOptions } from "../constraints.js";
 import type { PlanContext } from "../context.js";
 import { widened } from "../headroom.js";
 import { RejectionTally } from "../explain.js";
@@ -115,7 +118,8 @@ export const hotspot: Strategy<HotspotArgs> = {
       return {};
     }
     const frontier: NoFit[] = [];
-    for (const { h, w, a: ha } of hot) relieve(ctx, ha, h, w, frontier);
+    const woken: HostModel[] = [];
+    for (const { h, w, a: ha } of hot) relieve(ctx, ha, h, w, frontier, woken);
     return {};
   },
 };
@@ -137,7 +141,28 @@ interface NoFit {
 }
 const MAX_FRONTIER = 32;
 
-function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdict, frontier: NoFit[]): void {
+/**
+ * The most loaded of the empty hosts this plan already woke that takes `vm` (best fit), or null.
+ * A VM that fits no running host goes there before another host is woken: each woken host is a
+ * powered host more until consolidation can empty it again.
+ */
+function packWoken(ctx: PlanContext, vm: VmModel, opts: DestOptions, woken: readonly HostModel[]): Placement | null {
+  let best: Placement | null = null;
+  for (const host of woken) {
+    const v = checkDestination(ctx, vm, host, opts, false);
+    if (!v.ok) continue;
+    const c: Placement = { host, brokenShould: v.brokenShould, cpuAfter: v.cpuAfter, memAfter: v.memAfter, keyAfter: v.keyAfter };
+    if (
+      !best ||
+      c.brokenShould.length < best.brokenShould.length ||
+      (c.brokenShould.length === best.brokenShould.length && (c.keyAfter > best.keyAfter || (c.keyAfter === best.keyAfter && host.id < best.host.id)))
+    )
+      best = c;
+  }
+  return best;
+}
+
+function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdict, frontier: NoFit[], woken: HostModel[]): void {
   const { model, policy } = ctx;
   const window = { max_over: a.maxOverSeconds, interval: policy.interval };
   const cpuHot = w.cpu.over && longEnough(w.cpu.overMs, window);
@@ -220,7 +245,10 @@ function relieve(ctx: PlanContext, a: HotspotArgs, h: HostModel, w: WindowVerdic
         }
       } else {
         const tally = new RejectionTally();
-        p = (a.preferPowered ? findDestination(ctx, vm, { ...opts, allowEmpty: false }, "spread") : null) ?? findDestination(ctx, vm, opts, "spread", tally);
+        p =
+          (a.preferPowered ? (findDestination(ctx, vm, { ...opts, allowEmpty: false }, "pack") ?? packWoken(ctx, vm, opts, woken)) : null) ??
+          findDestination(ctx, vm, opts, "spread", tally);
+        if (p && a.preferPowered && p.host.emptyAtStart && !woken.includes(p.host)) woken.push(p.host);
         if (!p) {
           tally.flush(ctx.log, vm.name, model.hosts.length, "hotspot", `no destination while relieving ${h.id}`);
           failed.add(vm.name);

@@ -117,4 +117,32 @@ describe("hot-spot relief when the cycle consolidates", () => {
     const p = plan(s(), policy({ ...roomy, predict_window: 0, strategies: ["hotspot", "consolidate"] }), NOW);
     expect(p.moves.filter((m) => m.strategy === "hotspot").map((m) => m.destination)).toEqual(["busy"]);
   });
+  it("among running hosts, takes the most loaded that fits (best fit): the least loaded are the next to be emptied", () => {
+    const t = snapshot(
+      [host("hot", { cpu: 95 }), host("light", { cpu: 20 }), host("fuller", { cpu: 40 })],
+      [vm("h1", "hot", { cpu: 200, vcpus: 4 }), vm("h2", "hot", { cpu: 560, vcpus: 4 }), vm("l1", "light", { cpu: 160 }), vm("f1", "fuller", { cpu: 320 })],
+    );
+    const hotspotOnly = (o: Parameters<typeof policy>[0]) =>
+      plan(t, policy({ ...roomy, predict_window: 0, ...o }), NOW).moves.filter((m) => m.strategy === "hotspot");
+    expect(hotspotOnly({ strategies: ["hotspot", "consolidate"], pinned_vms: ["l1", "f1"] }).map((m) => m.destination)).toEqual(["fuller"]);
+    // Without consolidation, relief still spreads to the least loaded host.
+    expect(hotspotOnly({}).map((m) => m.destination)).toEqual(["light"]);
+  });
+  it("wakes one empty host for VMs that fit no running host, not one per VM", () => {
+    const t = snapshot(
+      [host("hot1", { cpu: 95 }), host("hot2", { cpu: 95 }), host("busy", { cpu: 65 }), host("off1", { cpu: 0, mem: 0 }), host("off2", { cpu: 0, mem: 0 })],
+      [
+        vm("a1", "hot1", { cpu: 200, vcpus: 4 }),
+        vm("a2", "hot1", { cpu: 560, vcpus: 4 }),
+        vm("b1", "hot2", { cpu: 200, vcpus: 4 }),
+        vm("b2", "hot2", { cpu: 560, vcpus: 4 }),
+        vm("c1", "busy", { cpu: 520, vcpus: 8 }),
+      ],
+    );
+    const moves = (o: Parameters<typeof policy>[0]) =>
+      plan(t, policy({ ...roomy, predict_window: 0, ...o }), NOW).moves.filter((m) => m.strategy === "hotspot");
+    expect(moves({ strategies: ["hotspot", "consolidate"] }).map((m) => `${m.vm}>${m.destination}`)).toEqual(["a1>off1", "b1>off1"]);
+    // Without consolidation, relief spreads: each VM to the least loaded host.
+    expect(moves({}).map((m) => `${m.vm}>${m.destination}`)).toEqual(["a1>off1", "b1>off2"]);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { plan } from "../../../../orchestrator/core/planner.js";
-import { host, NOW, policy, snapshot, vm } from "../builders.js";
+import { host, NOW, past, policy, snapshot, vm } from "../builders.js";
 
 const roomy = { max_moves_per_cycle: 50, max_concurrent_total: 50, max_concurrent_per_source: 50, max_concurrent_per_destination: 50 };
 const run = (s: ReturnType<typeof snapshot>, o: Parameters<typeof policy>[0] = {}) => plan(s, policy({ ...roomy, ...o }), NOW, { mode: "consolidate" });
@@ -76,8 +76,26 @@ describe("consolidate", () => {
     });
   });
 
+  it("empties a host whose VM is cooling down: the cooldown holds back moves chosen by load, not emptyings", () => {
+    // a1 arrived on a from c 2 minutes ago (cooldown 600 s); a is still emptied onto b, not back to c.
+    const s = snapshot([host("a", { cpu: 10 }), host("b", { cpu: 40 }), host("c", { cpu: 20 })], [vm("a1", "a", { cpu: 80 }), vm("b1", "b"), vm("c1", "c")], {
+      history: [past("a1", "c", "a", 120)],
+    });
+    const p = run(s, { spare_hosts: 0, pinned_vms: ["b1", "c1"] });
+    expect(p.moves.map((m) => `${m.vm}:${m.source}>${m.destination}`)).toEqual(["a1:a>b"]);
+    expect(p.decisions.map((d) => d.code)).not.toContain("VM_COOLDOWN");
+    // Hot-spot relief still honours it (hotspot.test.ts), and a move back is still refused: with
+    // b too full, only c has room, and a1 came from c.
+    const back = run(s, { spare_hosts: 0, pinned_vms: ["b1", "c1"], consolidate_load: 45 });
+    expect(back.moves).toEqual([]);
+    expect(back.decisions.find((d) => d.subject === "a")).toMatchObject({
+      code: "HOST_NOT_EMPTIABLE",
+      numbers: { blockedBy: "NO_DESTINATION", DEST_PINGPONG: 1 },
+    });
+  });
+
   it("plans the whole emptying of a host with more VMs than max_concurrent_per_source: the dispatcher queues them", () => {
-    // The default caps: 2 migrations at once per source and per destination, 4 moves per cycle.
+    // The default caps: 2 migrations at once per source and per destination, 16 moves per cycle.
     const s = snapshot(
       [host("a", { cpu: 20 }), host("b", { cpu: 40 }), host("c", { cpu: 45 })],
       [vm("a1", "a", { cpu: 50 }), vm("a2", "a", { cpu: 50 }), vm("a3", "a", { cpu: 50 }), vm("b1", "b", { mem: 8192 }), vm("c1", "c", { mem: 8192 })],
