@@ -43,34 +43,33 @@ const log = (s: string) => process.stderr.write(s + "\n");
 // Move caps in production units (per 10 s cycle); simPolicy's overrides are in simulator units.
 const PER_STEP = simPolicy(300).max_moves_per_cycle / defaultPolicy().max_moves_per_cycle;
 const caps = (moves: number, total: number): PolicyInput => ({ max_moves_per_cycle: moves * PER_STEP, max_concurrent_total: total * PER_STEP });
-const DEFAULTS = "defaults (consolidate_load 70, caps 4/8, adaptive CPU headroom)";
+const DEFAULTS = "defaults (consolidate_load 70, caps 16/32, adaptive CPU headroom)";
+const DEF_SERIES = "caps 16/32 (defaults)";
 
 /**
  * The trade-off: Ballast's packing density and migration throughput, the knobs that move energy
  * against SLAV and migrations. The series groups points by move caps (moves per cycle / concurrent).
  */
 const SWEEP: readonly { label: string; series: string; policy: PolicyInput }[] = [
-  { label: "consolidate_load 60, caps 2/4 (defaults before issue 5)", series: "caps 2/4", policy: { consolidate_load: 60, ...caps(2, 4) } },
-  { label: "consolidate_load 60", series: "caps 4/8 (defaults)", policy: { consolidate_load: 60 } },
-  { label: "headroom_min_share 1 (fixed CPU levels, as before)", series: "caps 4/8 (defaults)", policy: { headroom_min_share: 1 } },
-  { label: DEFAULTS, series: "caps 4/8 (defaults)", policy: {} },
+  { label: "caps 4/8 (the defaults before issue 16)", series: "caps 4/8", policy: caps(4, 8) },
+  { label: "consolidate_load 60, caps 4/8", series: "caps 4/8", policy: { consolidate_load: 60, ...caps(4, 8) } },
   { label: "caps 8/16", series: "caps 8/16", policy: caps(8, 16) },
+  { label: "consolidate_load 60", series: DEF_SERIES, policy: { consolidate_load: 60 } },
+  { label: "headroom_min_share 1 (fixed CPU levels)", series: DEF_SERIES, policy: { headroom_min_share: 1 } },
+  { label: DEFAULTS, series: DEF_SERIES, policy: {} },
+  { label: "consolidate_load 72, max_load_candidate 72", series: DEF_SERIES, policy: { consolidate_load: 72, max_load_candidate: 72 } },
+  { label: "caps 32/64", series: "caps 32/64", policy: caps(32, 64) },
   {
-    label: "consolidate_load 80, max_load_candidate 80, load_target 75, caps 8/16",
-    series: "caps 8/16",
-    policy: { consolidate_load: 80, max_load_candidate: 80, load_target: 75, ...caps(8, 16) },
-  },
-  {
-    label: "load_threshold 90, load_target 80, consolidate_load 80, max_load_candidate 80, caps 8/16",
-    series: "caps 8/16",
-    policy: { load_threshold: 90, load_target: 80, consolidate_load: 80, max_load_candidate: 80, ...caps(8, 16) },
+    label: "consolidate_load 72, max_load_candidate 72, caps 32/64",
+    series: "caps 32/64",
+    policy: { consolidate_load: 72, max_load_candidate: 72, ...caps(32, 64) },
   },
 ];
 /** Memory-only knobs, swept on GCD alone (PlanetLab's VMs reserve no memory). */
 const GCD_ONLY: readonly { label: string; series: string; policy: PolicyInput }[] = [
   {
     label: "mem_reserve_mib 1024 (the production reserve: a quarter of the 4 GB model host)",
-    series: "caps 4/8 (defaults)",
+    series: DEF_SERIES,
     policy: { mem_reserve_mib: 1024 },
   },
 ];

@@ -2,7 +2,7 @@ import type { Policy } from "../../shared/config/policy.js";
 import { f1, r2 } from "./format.js";
 import type { CpuAdaptation, Decision } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
-import { hostSamples, isFresh } from "./windows.js";
+import { busyFreshHosts, hostSamples, quantile } from "./windows.js";
 
 // Adaptive CPU headroom (the idea behind Beloglazov & Buyya's MAD and IQR thresholds, applied to
 // the whole cluster): the configured CPU levels leave 100 − load_threshold points of headroom for
@@ -38,16 +38,9 @@ export interface CpuSwing {
 
 /** The cluster's CPU swing, or null when fewer than SWING_MIN_HOSTS busy fresh hosts have enough samples. */
 export function cpuSwing(snapshot: ClusterSnapshot, policy: Pick<Policy, "stale_after">, now: number): CpuSwing | null {
-  const busy = new Set<string>();
-  for (const v of snapshot.vms) busy.add(v.host);
   const per: number[] = [];
   const byHost = new Map<string, number>();
-  const seen = new Set<string>();
-  for (const h of snapshot.hosts) {
-    // A host listed twice counts once, as its first entry (as in the working copy).
-    if (seen.has(h.id)) continue;
-    seen.add(h.id);
-    if (!busy.has(h.id) || !isFresh(h.lastSeen, now, policy)) continue;
+  for (const h of busyFreshHosts(snapshot, policy, now)) {
     // Oldest first whatever the input order, so a shuffled snapshot gives the same swing.
     const s = hostSamples(h);
     const from = Math.max(0, s.length - SWING_SAMPLES);
@@ -59,8 +52,7 @@ export function cpuSwing(snapshot: ClusterSnapshot, policy: Pick<Policy, "stale_
     byHost.set(h.id, swing);
   }
   if (per.length < SWING_MIN_HOSTS) return null;
-  per.sort((a, b) => a - b);
-  return { swing: per[Math.min(per.length - 1, Math.floor(per.length * 0.9))]!, hosts: per.length, byHost };
+  return { swing: quantile(per, 0.9), hosts: per.length, byHost };
 }
 
 export interface EffectivePolicy {

@@ -2,7 +2,7 @@ import type { Policy } from "../../shared/config/policy.js";
 import type { Decision, MemAdaptation } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { f1, r2 } from "./format.js";
-import { hostSamples, isFresh } from "./windows.js";
+import { busyFreshHosts, hostSamples, quantile } from "./windows.js";
 
 // Adaptive memory headroom. Memory over capacity is not a slowdown but swapping or the OOM killer
 // taking a guest, so the memory level a destination may be filled to (max_mem_candidate) never
@@ -37,8 +37,6 @@ export interface MemoryRise {
 
 /** The cluster's memory rise, or null when fewer than RISE_MIN_HOSTS busy fresh hosts have two samples. */
 export function memoryRise(snapshot: ClusterSnapshot, policy: Pick<Policy, "stale_after">, now: number): MemoryRise | null {
-  const busy = new Set<string>();
-  for (const v of snapshot.vms) busy.add(v.host);
   // Times at which each host's memory took a known step: migrations that ended or began there.
   const steps = new Map<string, number[]>();
   const mark = (host: string, ts: number): void => {
@@ -55,11 +53,7 @@ export function memoryRise(snapshot: ClusterSnapshot, policy: Pick<Policy, "stal
     mark(f.destination, f.startedAt);
   }
   const per: number[] = [];
-  const seen = new Set<string>();
-  for (const h of snapshot.hosts) {
-    if (seen.has(h.id)) continue;
-    seen.add(h.id);
-    if (!busy.has(h.id) || !isFresh(h.lastSeen, now, policy)) continue;
+  for (const h of busyFreshHosts(snapshot, policy, now)) {
     const s = hostSamples(h);
     const from = Math.max(0, s.length - RISE_SAMPLES);
     if (s.length - from < 2) continue;
@@ -74,8 +68,7 @@ export function memoryRise(snapshot: ClusterSnapshot, policy: Pick<Policy, "stal
     per.push(rise);
   }
   if (per.length < RISE_MIN_HOSTS) return null;
-  per.sort((a, b) => a - b);
-  return { rise: per[Math.min(per.length - 1, Math.floor(per.length * RISE_QUANTILE))]!, hosts: per.length };
+  return { rise: quantile(per, RISE_QUANTILE), hosts: per.length };
 }
 
 export interface MemoryLevels {

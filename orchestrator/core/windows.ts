@@ -1,5 +1,5 @@
 import type { Policy } from "../../shared/config/policy.js";
-import type { HostSample, SnapshotHost } from "../../shared/schemas/snapshot.js";
+import type { ClusterSnapshot, HostSample, SnapshotHost } from "../../shared/schemas/snapshot.js";
 
 // Time-window classification of one host against the trigger thresholds (descheduler's
 // classifier): pure maths on the host's samples, no cluster access.
@@ -42,6 +42,29 @@ export interface WindowVerdict {
 
 export function isFresh(lastSeen: number, now: number, policy: Pick<Policy, "stale_after">): boolean {
   return now - lastSeen <= policy.stale_after * 1000;
+}
+
+/**
+ * The hosts a cluster-wide measure of load changes is read from: fresh, holding a VM, each id once
+ * (a host listed twice counts as its first entry, as in the working copy).
+ */
+export function busyFreshHosts(snapshot: ClusterSnapshot, policy: Pick<Policy, "stale_after">, now: number): SnapshotHost[] {
+  const busy = new Set<string>();
+  for (const v of snapshot.vms) busy.add(v.host);
+  const seen = new Set<string>();
+  const out: SnapshotHost[] = [];
+  for (const h of snapshot.hosts) {
+    if (seen.has(h.id)) continue;
+    seen.add(h.id);
+    if (busy.has(h.id) && isFresh(h.lastSeen, now, policy)) out.push(h);
+  }
+  return out;
+}
+
+/** The q-quantile (0..1) of `values` (sorted in place): the element at floor(n × q), the largest at most. */
+export function quantile(values: number[], q: number): number {
+  values.sort((a, b) => a - b);
+  return values[Math.min(values.length - 1, Math.floor(values.length * q))]!;
 }
 
 /** Samples of a host, oldest first; a host without samples is judged on its newest reading. */
