@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Ballast needs on Debian 12 (as root), then builds it.
-#   deploy/setup.sh          runtime: nats-server, node modules, build
+#   deploy/setup.sh          runtime: nats-server, ipmitool (IPMI power driver), node modules, build
 #   deploy/setup.sh --test   also what the test suite uses: the libvirt lab (libvirtd, QEMU, qemu-img,
-#                            a guest kernel and busybox), openssh-server, chromium
+#                            a guest kernel and busybox), openssh-server, chromium, the IPMI BMC
+#                            simulator (openipmi) and openssl (test certificates)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,15 +11,15 @@ want_test=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
 
-pkgs=(nats-server ca-certificates)
+pkgs=(nats-server ca-certificates ipmitool)
 if [ "$want_test" = 1 ]; then
   pkgs+=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils xz-utils busybox-static
-         iproute2 cpio procps openssh-server openssh-client chromium systemd)
+         iproute2 cpio procps openssh-server openssh-client chromium systemd openipmi openssl)
 fi
 
 missing=()

@@ -48,6 +48,7 @@ function execute(
     frozen: [...ctx.pingpong].sort(),
     adaptation: adaptation ?? null,
     memAdaptation: mem.adaptation,
+    power: [],
   };
   return { plan, outcome };
 }

@@ -234,6 +234,66 @@ export const Policy = z
       .record(VmName, LocalDisks)
       .default({})
       .describe("Per-VM override of `local_disks`, e.g. `{ db-1: skip }` for a VM whose disks are too large to copy."),
+    power_management: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Switch hosts off when consolidation has left them empty, and back on before they are needed (hot spots no powered host can relieve, demand predicted over `boot_time`, a lost reserve, an evacuation without room). Needs a power driver per host (`power_inventory` in orchestrator.yaml); `automation` decides whether power actions run or wait for approval.",
+      ),
+    power_off_after: seconds.default(1800).meta({
+      unit: "s",
+      description: "Power management: a host is switched off once it has held no VM (running or defined) for this long.",
+    }),
+    standby_capacity: z
+      .union([
+        z.literal("largest_host").describe("Spare CPU and memory, on the powered hosts, of the largest powered host: the cluster absorbs its failure."),
+        z
+          .object({ hosts: z.number().int().min(0).max(10_000).describe("Keep this many empty hosts powered (the largest).") })
+          .strict()
+          .describe("A number of empty hosts kept powered."),
+        z
+          .object({
+            cpu_percent: pct.describe("Spare CPU to keep, percent of the powered hosts' total CPU capacity."),
+            mem_percent: pct.describe("Spare memory to keep, percent of the powered hosts' total memory."),
+          })
+          .strict()
+          .describe("Spare shares of the powered hosts' CPU and memory."),
+      ])
+      .default("largest_host")
+      .describe(
+        "Power management: the reserve the powered hosts keep. A host is switched off only if the reserve holds without it, and a host is switched on when the reserve is lost. `largest_host` (the default): spare CPU and memory of the largest powered host; `{ hosts: N }`: N empty hosts; `{ cpu_percent, mem_percent }`: spare shares of the powered capacity.",
+      ),
+    max_power_ops: z.number().int().min(1).max(1000).default(1).describe("Power management: hosts being switched on or off at once, in the whole cluster."),
+    boot_time: seconds.default(300).meta({
+      unit: "s",
+      description:
+        "Power management: how long a host takes from power-on until its agent reports. Demand is predicted this far ahead, so a host is switched on before it is needed.",
+    }),
+    power_on_deadline: seconds.min(1).default(900).meta({
+      unit: "s",
+      description:
+        "Power management: a host switched on whose agent has not reported after this long is reported failed (`POWER_BOOT_OVERDUE`), and another host is tried.",
+    }),
+    min_off_time: seconds.default(1800).meta({
+      unit: "s",
+      description:
+        "Power management: a host switched off stays off at least this long before it is switched on for predicted demand (hot spots, a lost reserve and evacuations do not wait).",
+    }),
+    min_on_time: seconds.default(3600).meta({
+      unit: "s",
+      description: "Power management: a host switched on (or seen on) stays on at least this long before it is switched off again.",
+    }),
+    max_power_cycles_per_day: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(3)
+      .describe("Power management: power-ons of one host within any 24 hours; a host that reached it stays on. 0: no limit."),
+    power_off_maintenance: z
+      .boolean()
+      .default(false)
+      .describe("Power management: hosts in maintenance may be switched off too once empty (by default they are left as they are, for the operator)."),
     local_disk_source: z
       .enum(["keep", "remove"])
       .default("keep")

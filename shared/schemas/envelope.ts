@@ -31,6 +31,7 @@ export const ERROR_CODE_HELP = {
     "The plan was cancelled when approved: the cluster drifted since it was made (a VM it moves is no longer where the plan found it), or an evacuation plan no longer drains its host (details.missing: VMs it has no move for).",
   TIMEOUT: "No answer within the request timeout (raised by the requesting side).",
   HYPERVISOR_ERROR: "libvirt (virsh) failed; the message carries libvirt's own words.",
+  POWER_ERROR: "A host's power interface (IPMI, Redfish, Wake-on-LAN/SSH, command) failed or refused; the message says which host, which call and why.",
   INTERNAL: "A bug or an unexpected failure; the message says where.",
   NO_RESPONDERS:
     "Nobody serves the request's subject (NATS answered at once): the service is not running or not connected to this NATS server (raised by the requesting side).",

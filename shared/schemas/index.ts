@@ -7,3 +7,4 @@ export * from "./orchestrator-api.js";
 export * from "./decision-codes.js";
 export * from "./plan.js";
 export * from "./snapshot.js";
+export * from "./power.js";

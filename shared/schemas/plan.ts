@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { DecisionCode, MoveCode } from "./decision-codes.js";
 import { HostId, VmName } from "./ids.js";
+import { Numbers } from "./numbers.js";
+import { PowerAction } from "./power.js";
 
 // What the planner returns: moves with reasons, and every non-decision with a code and numbers.
 
@@ -10,9 +12,7 @@ export type PlanMode = z.infer<typeof PlanMode>;
 export const StrategyName = z.enum(["hotspot", "balance", "consolidate", "evacuate", "manual"]);
 export type StrategyName = z.infer<typeof StrategyName>;
 
-/** Numbers behind a decision, by name (percent, MiB, seconds ...). */
-export const Numbers = z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()]));
-export type Numbers = z.infer<typeof Numbers>;
+export { Numbers } from "./numbers.js";
 
 export const PlannedMove = z
   .object({
@@ -130,6 +130,10 @@ export const Plan = z
     memAdaptation: MemAdaptation.nullable()
       .default(null)
       .describe("The lowered destination memory level this plan used; null when it used the configured one."),
+    power: z
+      .array(PowerAction)
+      .default([])
+      .describe("Hosts to switch on or off (power management, `power_management`), in order; empty when power management is off or nothing is due."),
   })
   .describe("What the planner proposes: moves with their reasons, and every non-decision with a code and numbers.");
 export type Plan = z.infer<typeof Plan>;

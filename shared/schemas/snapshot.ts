@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { HostFacts, VmFacts } from "./facts.js";
 import { HostId, VmName } from "./ids.js";
+import { HostPower } from "./power.js";
 import { StrategyName } from "./plan.js";
 import { VmState } from "./vm.js";
 
@@ -60,6 +61,9 @@ export const SnapshotHost = z
     tags: z.array(z.string()).default([]).describe("Free-form labels; the orchestrator sets none, and the planner only hashes them into the plan id."),
     facts: HostFacts.optional().describe(
       "What the host's libvirt can run (CPU, machine types, versions, networks, shared storage, huge pages), from its agent's facts. Absent: not known; a VM whose facts are known is then not sent here (DEST_FACTS_UNKNOWN).",
+    ),
+    power: HostPower.optional().describe(
+      "The host's power state, where Ballast manages its power. A host that is off or booting keeps its last reported capacity here; it is neither stale nor a destination. Absent: the host is on and its power is not managed.",
     ),
   })
   .strict()

@@ -147,7 +147,7 @@ describe("the planner with adaptive headroom", () => {
       consolidate_load: 85,
     });
     // New fields go after the ones a plan already had (the golden digests hash those, in order).
-    expect(Object.keys(p).slice(-2)).toEqual(["adaptation", "memAdaptation"]);
+    expect(Object.keys(p).slice(-3)).toEqual(["adaptation", "memAdaptation", "power"]);
     expect(Plan.parse(JSON.parse(JSON.stringify(p)))).toEqual(p);
   });
 

@@ -35,6 +35,7 @@ const plan = (id: string): Plan => ({
   frozen: [],
   adaptation: null,
   memAdaptation: null,
+  power: [],
 });
 
 const ids = (ps: PendingPlan[]): string[] => ps.map((p) => p.plan.id);

@@ -33,6 +33,7 @@ const plan = (id: string, moves: PlannedMove[] = [move("v1")], createdAt = 1000)
   frozen: [],
   adaptation: null,
   memAdaptation: null,
+  power: [],
 });
 
 const operator = { by: "_INBOX_operator-alice", mayApprove: true };

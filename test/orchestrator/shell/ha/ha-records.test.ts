@@ -68,6 +68,7 @@ const plan: Plan = {
   frozen: ["db-1"],
   adaptation: null,
   memAdaptation: null,
+  power: [],
 };
 
 const lease = { instance: "orch-a", epoch: 3, renewedAt: 1000, expiresAt: 4000 };

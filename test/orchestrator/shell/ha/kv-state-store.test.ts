@@ -41,6 +41,7 @@ const plan = (id: string): Plan => ({
   frozen: [],
   adaptation: null,
   memAdaptation: null,
+  power: [],
 });
 
 describe("KvStateStore against a real JetStream KV bucket", () => {
