@@ -8,6 +8,8 @@
 //   lab.ticks("g1")                          // [1, 2, 3, ...] from the guest's console log
 //   await lab.setBurn("g1", false);
 //   await lab.stopLibvirtd("hv-c"); await lab.startLibvirtd("hv-c");
+//   await lab.bmcUp(); const b = await lab.bmc("hv-b");   // an IPMI BMC per hv (ipmi_sim)
+//   ipmitool -I lanplus -C 3 -H b.address -p b.port -U b.user -f b.passwordFile chassis power off
 //   await lab.down();                        // or labDown() in afterAll, also after a failed labUp
 //
 // Everything goes through lab.sh or virsh with argument arrays and hard time-outs (SIGKILL:
@@ -57,6 +59,26 @@ export interface LabOptions {
   name?: string;
   /** Time-out for `lab.sh up`, ms. */
   timeoutMs?: number;
+}
+
+/** How to reach one hv's BMC (ipmi_sim, IPMI over LAN on loopback): `lab.sh bmc <hv>`. */
+export interface BmcInfo {
+  id: HvId;
+  address: string;
+  port: number;
+  user: string;
+  /** 0600 file holding the password (for `ipmitool -f`). */
+  passwordFile: string;
+  alive: boolean;
+  pid: number | null;
+}
+
+/** Arguments for `ipmitool` against a BMC, password from its file (never on the command line). */
+export function ipmitoolArgs(b: BmcInfo, command: string[], opts: { timeoutSec?: number; retries?: number } = {}): string[] {
+  const args = ["-I", "lanplus", "-C", "3", "-H", b.address, "-p", String(b.port), "-U", b.user, "-f", b.passwordFile];
+  if (opts.timeoutSec !== undefined) args.push("-N", String(opts.timeoutSec));
+  if (opts.retries !== undefined) args.push("-R", String(opts.retries));
+  return [...args, ...command];
 }
 
 /** What a lab guest carries besides its kernel (lab.sh start-guest options). */
@@ -122,7 +144,18 @@ export interface Lab {
   /** Cut / restore the hv's link to the lab bridge (libvirtd keeps running). */
   netDown(hv: string): Promise<void>;
   netUp(hv: string): Promise<void>;
+  /** Starts an ipmi_sim BMC for each hv given (default all); idempotent. `down` stops them. */
+  bmcUp(hvs?: string[]): Promise<void>;
+  /** Stops only that hv's BMC (a BMC that does not answer); bmcUp([hv]) restarts it on the same port. */
+  bmcStop(hv: string): Promise<void>;
+  bmc(hv: string): Promise<BmcInfo>;
+  /** The lab's state directory: agent-<hv>.stop|start hooks and bmc-<hv>.noboot flags go here. */
+  stateDir: string;
+  /** PID of the hv's libvirtd, or null when it is not running. */
+  libvirtdPid(hv: string): Promise<number | null>;
   status(): Promise<string>;
+  /** `lab.sh status --json`: per hv its netns, libvirtd, domains and BMC. */
+  statusJson(): Promise<{ hosts: { id: HvId; libvirtd: boolean; pid: number | null; bmc: { port: number; alive: boolean; pid: number | null } | null }[] }>;
   down(): Promise<void>;
 }
 
@@ -177,6 +210,14 @@ export function labAvailable(opts: LabOptions = {}): { ok: boolean; why?: string
   const { cache } = labEnv(opts);
   for (const f of ["vmlinuz", "initrd.gz"]) {
     if (!existsSync(join(cache, f))) return { ok: false, why: `guest artefact ${join(cache, f)} missing (run deploy/lab/prepare-guest.sh)` };
+  }
+  return { ok: true };
+}
+
+/** Can the lab's BMCs run and be driven here (on top of labAvailable)? */
+export function bmcAvailable(): { ok: boolean; why?: string } {
+  for (const c of ["ipmi_sim", "ipmitool", "ss"]) {
+    if (!which(c)) return { ok: false, why: `${c} not found (deploy/setup.sh --test installs openipmi and ipmitool)` };
   }
   return { ok: true };
 }
@@ -367,8 +408,41 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
     async netUp(hv) {
       await sh(["net-up", hv]);
     },
+    async bmcUp(hvs = []) {
+      for (const hv of hvs) host(hv);
+      await sh(["bmc-up", ...hvs]);
+    },
+    async bmcStop(hv) {
+      host(hv);
+      await sh(["bmc-stop", hv]);
+    },
+    async bmc(hv) {
+      host(hv);
+      const j = JSON.parse((await sh(["bmc", hv])).stdout) as {
+        id: HvId;
+        address: string;
+        port: number;
+        user: string;
+        password_file: string;
+        alive: boolean;
+        pid: number | null;
+      };
+      return { id: j.id, address: j.address, port: j.port, user: j.user, passwordFile: j.password_file, alive: j.alive, pid: j.pid };
+    },
+    stateDir: join(dir, "state"),
+    async libvirtdPid(hv) {
+      host(hv);
+      try {
+        return Number((await sh(["hv-pid", hv], 10_000)).stdout.trim());
+      } catch {
+        return null;
+      }
+    },
     async status() {
       return (await sh(["status"])).stdout;
+    },
+    async statusJson() {
+      return JSON.parse((await sh(["status", "--json"])).stdout) as Awaited<ReturnType<Lab["statusJson"]>>;
     },
     async down() {
       await labDown(opts);

@@ -37,7 +37,18 @@
 #   deploy/lab/lab.sh kill-hv hv-c              # "power loss": SIGKILL libvirtd and its QEMUs
 #   deploy/lab/lab.sh start-hv hv-c             # (re)start that libvirtd; it reattaches to QEMUs
 #   deploy/lab/lab.sh net-down hv-c | net-up hv-c       # cut / restore hv-c's link to the bridge
-#   deploy/lab/lab.sh down                      # destroy domains, stop daemons, delete netns
+#   deploy/lab/lab.sh down                      # stop BMCs, destroy domains, stop daemons, delete netns
+#
+# BMCs (IPMI over LAN, one ipmi_sim per hv on 127.0.0.1; needs openipmi, and ipmitool to drive them):
+#   deploy/lab/lab.sh bmc-up [hv-a hv-b ...]    # start the BMCs (default: all three); idempotent, ~0.1 s each
+#   deploy/lab/lab.sh bmc hv-b                  # its connection info (JSON): address, port, user, password_file
+#   deploy/lab/lab.sh bmc-stop hv-b             # a dead BMC: stop only that ipmi_sim (bmc-up hv-b restarts it)
+#   deploy/lab/lab.sh bmc-down                  # stop every BMC (down does it too)
+#   ipmitool -I lanplus -C 3 -H 127.0.0.1 -p PORT -U admin -f PASSWORD_FILE chassis power status|on|off
+#       off = power loss: hook $BALLAST_LAB_DIR/state/agent-<hv>.stop (if executable), then kill-hv
+#       on  = boot: start-hv, then hook state/agent-<hv>.start; with the flag file state/bmc-<hv>.noboot
+#             the request is accepted but the hypervisor does not come back
+#       status = is that hv's libvirtd alive (on while a boot, off while a power-off is under way)
 #
 # Watching a migration by hand:
 #   eval "$(deploy/lab/lab.sh env)"             # exports LAB_URI_HV_A, LAB_URI_HV_B, ...
@@ -47,7 +58,8 @@
 #        --migrateuri tcp://10.77.0.2 g1 qemu+tcp://10.77.0.2/system
 #   virsh -c "$LAB_URI_HV_B" list               # g1 now runs on hv-b; ticks went on
 #
-# Files: $BALLAST_LAB_DIR/cache (kernel, initrd; kept), state/ (PIDs, lab.json, lab.env), shared/ (shared disks),
+# Files: $BALLAST_LAB_DIR/cache (kernel, initrd; kept), state/ (PIDs, lab.json, lab.env, bmc/<hv>/: the BMC's
+# config, 0600 password file, events.log), shared/ (shared disks),
 # host_mapping.csv, lab.json, hv/<hv>/ (daemon dirs, log/ kept after down), consoles/<guest>.log
 # (shared by all hvs at the same path, opened in append mode, so a migrated guest's ticks continue
 # in the same file), guests/<guest>.xml.
@@ -202,7 +214,8 @@ preflight() {
 
 write_mapping() {
   local hv first=1
-  : >"$LAB/host_mapping.csv.new"
+  # Atomic (temp + rename): BMC power workers run start-hv, hence this, concurrently.
+  : >"$LAB/host_mapping.csv.$$"
   {
     echo "{"
     echo "  \"dir\": \"$LAB\", \"prefix\": \"$PREFIX\", \"hub\": \"$HUB\", \"bridge_ip\": \"10.77.0.254\","
@@ -211,17 +224,20 @@ write_mapping() {
     for hv in "${HVS[@]}"; do
       [ $first = 1 ] || echo ","
       first=0
-      printf '    {"id": "%s", "ip": "%s", "uri": "%s", "socket": "%s", "tcp_uri": "qemu+tcp://%s/system", "netns": "%s", "pid": %s}' \
-        "$hv" "$(hv_ip "$hv")" "$(hv_uri "$hv")" "$(hv_sock "$hv")" "$(hv_ip "$hv")" "$(hv_ns "$hv")" "$(cat "$STATE/$hv.pid" 2>/dev/null || echo null)"
+      printf '    {"id": "%s", "ip": "%s", "uri": "%s", "socket": "%s", "tcp_uri": "qemu+tcp://%s/system", "netns": "%s", "pid": %s, "bmc": %s}' \
+        "$hv" "$(hv_ip "$hv")" "$(hv_uri "$hv")" "$(hv_sock "$hv")" "$(hv_ip "$hv")" "$(hv_ns "$hv")" "$(cat "$STATE/$hv.pid" 2>/dev/null || echo null)" "$(bmc_json "$hv")"
     done
     echo
     echo "  ]"
     echo "}"
-  } >"$STATE/lab.json"
-  cp "$STATE/lab.json" "$LAB/lab.json"
-  for hv in "${HVS[@]}"; do echo "$hv,$(hv_ip "$hv")" >>"$LAB/host_mapping.csv.new"; done
-  mv "$LAB/host_mapping.csv.new" "$LAB/host_mapping.csv"
-  cmd_env >"$STATE/lab.env"
+  } >"$STATE/lab.json.$$"
+  cp "$STATE/lab.json.$$" "$LAB/lab.json.$$"
+  mv "$STATE/lab.json.$$" "$STATE/lab.json"
+  mv "$LAB/lab.json.$$" "$LAB/lab.json"
+  for hv in "${HVS[@]}"; do echo "$hv,$(hv_ip "$hv")" >>"$LAB/host_mapping.csv.$$"; done
+  mv "$LAB/host_mapping.csv.$$" "$LAB/host_mapping.csv"
+  cmd_env >"$STATE/lab.env.$$"
+  mv "$STATE/lab.env.$$" "$STATE/lab.env"
 }
 
 cmd_env() {
@@ -327,6 +343,8 @@ cmd_down() {
   [ "$(id -u)" = 0 ] || die "must run as root"
   local t0 hv ns p
   t0="$(now_ms)"
+  # 0. BMCs and their power workers first, so that no power-on restarts a daemon behind our back.
+  bmc_down_all
   # 1. destroy domains first (in parallel): a dying libvirtd leaves QEMU running.
   local pids=()
   for hv in "${HVS[@]}"; do destroy_all_domains "$hv" & pids+=($!); done
@@ -372,11 +390,14 @@ cmd_status() {
         "$(ns_exists "$(hv_ns "$hv")" && echo true || echo false)" "$alive" "${pid:-null}"
       local f2=1 kv
       for kv in $doms; do [ $f2 = 1 ] || printf ', '; f2=0; printf '"%s": "%s"' "${kv%%=*}" "${kv#*=}" | tr '_' ' '; done
-      printf '}}'
+      printf '}, "bmc": %s}' "$(bmc_json "$hv")"
     else
       printf '%-5s %-10s netns=%s libvirtd=%s' "$hv" "$(hv_ip "$hv")" \
         "$(ns_exists "$(hv_ns "$hv")" && echo up || echo absent)" "$([ $alive = true ] && echo "alive(pid $pid)" || echo down)"
       [ -n "$doms" ] && printf ' domains: %s' "$(echo $doms | tr '_' ' ')"
+      if [ -f "$STATE/bmc/$hv/port" ]; then
+        printf ' bmc=127.0.0.1:%s(%s)' "$(cat "$STATE/bmc/$hv/port")" "$(bmc_pid "$hv" >/dev/null && echo alive || echo stopped)"
+      fi
       echo
     fi
   done
@@ -637,6 +658,171 @@ cmd_net() {
   log "$hv: link $state"
 }
 
+# ---- BMCs: one ipmi_sim (OpenIPMI's LAN BMC simulator) per hv, on 127.0.0.1 ----------------------
+# The orchestrator runs in the root namespace, so the BMCs listen on loopback there, each on its own
+# UDP port. Its chassis_control program (bmc-chassis.sh) turns "power off" into a power loss of
+# that hv and "power on" into a boot. Files: $STATE/bmc/<hv>/{lan.conf,emu.cmd,chassis,password,
+# port,pid,sim/,ipmi_sim.log,events.log}.
+BMC_USER=admin
+
+bmc_dir() { echo "$STATE/bmc/$1"; }
+
+# PID of the hv's ipmi_sim if alive and really ours (comm and its config path checked).
+bmc_pid() {
+  local d pid
+  d="$(bmc_dir "$1")"
+  [ -f "$d/pid" ] || return 1
+  pid="$(cat "$d/pid")"
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ipmi_sim ] || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "-c $d/lan.conf " || return 1
+  echo "$pid"
+}
+
+bmc_json() {
+  local hv="$1" d pid alive=false
+  d="$(bmc_dir "$hv")"
+  [ -f "$d/port" ] || { echo null; return 0; }
+  pid="$(bmc_pid "$hv")" && alive=true
+  printf '{"address": "127.0.0.1", "port": %s, "user": "%s", "password_file": "%s", "alive": %s, "pid": %s}' \
+    "$(cat "$d/port")" "$BMC_USER" "$d/password" "$alive" "${pid:-null}"
+}
+
+udp_port_used() { [ -n "$(ss -Hlun "sport = :$1" 2>/dev/null)" ]; }
+
+bmc_write_config() {
+  local hv="$1" port="$2" d
+  d="$(bmc_dir "$hv")"
+  (
+    umask 077
+    cat >"$d/lan.conf" <<EOF
+# Ballast lab BMC for $hv (generated by deploy/lab/lab.sh; holds the password: 0600)
+name "$PREFIX-$hv"
+set_working_mc 0x20
+  startlan 1
+    addr 127.0.0.1 $port
+    priv_limit admin
+    allowed_auths_callback md5
+    allowed_auths_user md5
+    allowed_auths_operator md5
+    allowed_auths_admin md5
+    guid $(hv_uuid "$hv" | tr -d '-')
+  endlan
+  chassis_control "$d/chassis"
+  user 2 true "$BMC_USER" "$(cat "$d/password")" admin 10 md5
+EOF
+  )
+}
+
+bmc_start() {
+  local hv="$1" d pid port tries i
+  d="$(bmc_dir "$hv")"
+  if pid="$(bmc_pid "$hv")"; then log "$hv: BMC already running (pid $pid, port $(cat "$d/port"))"; return 0; fi
+  mkdir -p "$d/sim"
+  chmod 700 "$STATE/bmc" "$d"
+  if [ ! -s "$d/password" ]; then
+    # IPMI passwords are at most 16 bytes (longer ones: every session is refused).
+    ( umask 077; head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/password" )
+  fi
+  chmod 600 "$d/password"
+  printf 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nsel_enable 0x20 1000 0x0a\nmc_enable 0x20\n' >"$d/emu.cmd"
+  # ipmi_sim runs chassis_control with no arguments of ours: a wrapper carries the lab's identity.
+  cat >"$d/chassis" <<EOF
+#!/bin/sh
+BALLAST_LAB_DIR='$LAB' BALLAST_LAB_PREFIX='$PREFIX' BALLAST_LAB_CACHE='$CACHE' exec bash '$here/bmc-chassis.sh' '$hv' "\$@"
+EOF
+  chmod 700 "$d/chassis"
+  # The same port across bmc-stop/bmc-up; the first one derived from the lab's prefix so labs side
+  # by side rarely collide, and checked: ipmi_sim stays alive even when it cannot bind its port.
+  if [ -s "$d/port" ]; then
+    port="$(cat "$d/port")"
+  else
+    local idx=0 h
+    for h in "${HVS[@]}"; do [ "$h" = "$hv" ] && break; idx=$((idx + 1)); done
+    port=$(( 20000 + ($(printf '%s' "$PREFIX" | cksum | cut -d' ' -f1) % 3000) * 4 + idx ))
+  fi
+  for tries in $(seq 1 20); do
+    if udp_port_used "$port"; then port=$((port + 3)); continue; fi
+    bmc_write_config "$hv" "$port"
+    setsid ipmi_sim -c "$d/lan.conf" -f "$d/emu.cmd" -s "$d/sim" -n </dev/null >>"$d/ipmi_sim.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$d/pid"
+    for i in $(seq 1 40); do
+      if ss -Hlunp "sport = :$port" 2>/dev/null | grep -q "pid=$pid,"; then
+        echo "$port" >"$d/port"
+        log "$hv: BMC on 127.0.0.1:$port (pid $pid)"
+        return 0
+      fi
+      [ -d "/proc/$pid" ] || break
+      sleep 0.05
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    log "$hv: BMC could not listen on port $port, trying another"
+    port=$((port + 3))
+  done
+  die "$hv: BMC did not start (see $d/ipmi_sim.log)"
+}
+
+bmc_stop() {
+  local hv="$1" pid i
+  pid="$(bmc_pid "$hv")" || { rm -f "$(bmc_dir "$hv")/pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 20); do [ -d "/proc/$pid" ] || break; sleep 0.05; done
+  if [ -d "/proc/$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+  rm -f "$(bmc_dir "$hv")/pid"
+}
+
+# The power workers bmc-chassis.sh started (each leads its own process group).
+bmc_stop_workers() {
+  local hv="$1" kind f pid
+  for kind in on off; do
+    f="$(bmc_dir "$hv")/$kind.pid"
+    [ -f "$f" ] || continue
+    pid="$(cat "$f")"
+    if [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "bmc-chassis.sh $hv worker $kind"; then
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  done
+}
+
+bmc_down_all() {
+  local hv
+  [ -d "$STATE/bmc" ] || return 0
+  for hv in "${HVS[@]}"; do
+    bmc_stop "$hv"
+    bmc_stop_workers "$hv"
+  done
+  rm -rf "$STATE/bmc"
+}
+
+write_mapping_if_up() { if [ -f "$STATE/up" ]; then write_mapping; fi; }
+
+cmd_bmc_up() {
+  local hv c hvs=("$@")
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  for c in ipmi_sim ss setsid; do command -v "$c" >/dev/null || die "$c not found (deploy/setup.sh --test installs openipmi)"; done
+  [ -f "$STATE/up" ] || die "lab is not up"
+  [ ${#hvs[@]} -gt 0 ] || hvs=("${HVS[@]}")
+  for hv in "${hvs[@]}"; do hv_ip "$hv" >/dev/null; bmc_start "$hv"; done
+  write_mapping
+}
+
+cmd_bmc_stop() {
+  local hv="${1:?hv}"
+  hv_ip "$hv" >/dev/null
+  bmc_stop "$hv"
+  write_mapping_if_up
+  log "$hv: BMC stopped"
+}
+
+cmd_bmc() {
+  local hv="${1:?hv}"
+  hv_ip "$hv" >/dev/null
+  [ -f "$(bmc_dir "$hv")/port" ] || die "$hv: no BMC (lab.sh bmc-up $hv)"
+  printf '{"id": "%s", %s\n' "$hv" "$(bmc_json "$hv" | sed 's/^{//')"
+}
+
 main() {
   local cmd="${1:-}"
   [ $# -gt 0 ] && shift
@@ -664,6 +850,11 @@ main() {
     start-hv) cmd_start_hv "$@" ;;
     net-down) cmd_net "${1:-}" down ;;
     net-up) cmd_net "${1:-}" up ;;
+    hv-pid) hv_pid "${1:?hv}" ;;
+    bmc-up) cmd_bmc_up "$@" ;;
+    bmc-down) bmc_down_all; write_mapping_if_up ;;
+    bmc-stop) cmd_bmc_stop "$@" ;;
+    bmc) cmd_bmc "$@" ;;
     -h|--help|help|"") sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (lab.sh help)" ;;
   esac
