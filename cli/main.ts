@@ -5,6 +5,7 @@ import { withClient, callOrchestrator, type ClientOptions } from "./client.js";
 import { table } from "./table.js";
 import { renderDecisions, renderEvacuate, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
 import { renderCpuBaseline, renderFacts } from "./render-facts.js";
+import { renderPowerCommand, renderPowerStatus } from "./render-power.js";
 import { offlinePlan } from "./offline-plan.js";
 import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { Plan } from "../shared/schemas/plan.js";
@@ -217,6 +218,19 @@ export async function main(
       .command("cpu-baseline [hosts...]")
       .description("per group of hosts, the guest CPU every host in it can run (libvirt's hypervisor-cpu-baseline), to define guests that move anywhere"),
   ).action(call("cpuBaseline", (_o, hosts) => (hosts.length > 0 ? { hosts } : {}), renderCpuBaseline));
+  const power = program.command("power").description("power management: switchable hosts' power state, switch a host on or off");
+  client(power.command("status [host]").description("each switchable host's power state, its driver's last answer, and the newest driver calls")).action(
+    call("powerStatus", (_o, [host]) => (host ? { host } : {}), renderPowerStatus),
+  );
+  client(power.command("on <host>").description("switch a host on (automation manual/partial: proposed for approve)")).action(
+    call("powerOn", (_o, [host]) => ({ host: host ?? "" }), renderPowerCommand),
+  );
+  client(
+    power
+      .command("off <host>")
+      .description("switch an empty host off with a clean shutdown (automation manual/partial: proposed for approve)")
+      .option("--force", "cut the power instead of a clean shutdown"),
+  ).action(call("powerOff", (o, [host]) => ({ host: host ?? "", force: Boolean(o.force) }), renderPowerCommand));
   client(program.command("version").description("orchestrator version")).action(
     call(
       "version",

@@ -11,7 +11,7 @@ export function renderStatus(d: StatusReply): string {
   const now = d.now;
   const hosts = d.hosts.map((h) => [
     h.host,
-    h.fresh ? (h.maintenance ? "maintenance" : "ok") : h.agentAlive ? "NO-METRICS" : "SILENT",
+    hostState(h),
     pct(h.cpuPercent),
     pct(h.memPercent),
     `${h.runningVms}/${h.vms}`,
@@ -23,6 +23,8 @@ export function renderStatus(d: StatusReply): string {
     `automation: ${d.automation}   ${d.paused ? `PAUSED (${d.pausedReason})` : "running"}   cycle: ${d.cycle}   leader: ${d.leader}`,
     table(["HOST", "STATE", "CPU", "MEM", "VMS", "CPUS", "ADDRESS", "SEEN"], hosts),
   ];
+  const failedPower = d.hosts.filter((h) => h.power?.failed);
+  if (failedPower.length > 0) out.push("", ...failedPower.map((h) => `power of ${h.host} FAILED: ${h.power!.failed} (ballast power status ${h.host})`));
   const migs = [...d.migrations.ongoing, ...d.migrations.queued];
   if (migs.length > 0)
     out.push(
@@ -48,6 +50,18 @@ export function renderStatus(d: StatusReply): string {
   const stuck = d.hosts.filter((h) => (h.notMigratable ?? 0) > 0);
   if (stuck.length > 0) out.push(`VMs that cannot live-migrate: ${stuck.map((h) => `${h.host} ${h.notMigratable}`).join(", ")} (ballast facts <host>)`);
   return out.join("\n");
+}
+
+/**
+ * A host's state in one word. Off, booting or shutting down (power management) is what its silent
+ * agent means then, not a failure.
+ */
+function hostState(h: StatusReply["hosts"][number]): string {
+  const p = h.power?.state;
+  if (p === "off") return "OFF";
+  if (p === "booting") return "BOOTING";
+  if (p === "shutting_down") return "SHUTTING-DOWN";
+  return h.fresh ? (h.maintenance ? "maintenance" : "ok") : h.agentAlive ? "NO-METRICS" : "SILENT";
 }
 
 export function renderPlan(p: Plan): string {

@@ -21,6 +21,9 @@ import { LeaderForwarder } from "./shell/ha/leader-forwarder.js";
 import { DecisionStream } from "./shell/ha/decision-stream.js";
 import { drainThenClose, within } from "../shared/nats/close-connection.js";
 import { exitIfStillAlive } from "../shared/daemon-exit.js";
+import type { PowerDriver } from "./shell/power/power-driver.js";
+import { createPowerDriver } from "./shell/power/create-power-driver.js";
+import { loadPowerInventory } from "./shell/power/power-inventory-file.js";
 
 /** How long stop() may wait on the NATS server in all; then the connection is closed anyway. */
 const STOP_BUDGET_MS = 3000;
@@ -57,6 +60,8 @@ export async function startOrchestrator(opts: {
   /** A fixed mapping instead of config.host_mapping (demo, tests). */
   mapping?: HostMapping;
   instance?: string;
+  /** Power drivers instead of those of config.power.inventory (tests). */
+  powerDrivers?: ReadonlyMap<string, PowerDriver>;
 }): Promise<RunningOrchestrator> {
   const { config, log } = opts;
   const clock = opts.clock ?? systemClock;
@@ -70,6 +75,16 @@ export async function startOrchestrator(opts: {
     mappingFile.watch();
   }
   const fixed = opts.mapping ?? new Map<string, string>();
+  let powerDrivers = opts.powerDrivers;
+  if (powerDrivers === undefined && config.power.inventory !== null) {
+    try {
+      const inventory = await loadPowerInventory(config.power.inventory);
+      powerDrivers = new Map(Object.entries(inventory.hosts).map(([host, entry]) => [host, createPowerDriver(host, entry)]));
+    } catch (e) {
+      mappingFile?.close();
+      throw new ConfigError(`power.inventory ${config.power.inventory}: ${describeError(e)}`, "power.inventory", { cause: e });
+    }
+  }
   const nc = await connectNats(config.nats, `ballast-orchestrator ${instance}`);
   let ha: HaParts | undefined;
   if (config.ha.enabled) {
@@ -132,6 +147,7 @@ export async function startOrchestrator(opts: {
     mapping: () => mappingFile?.mapping ?? fixed,
     ...(mappingFile ? { mappingState: () => mappingFile.state() } : {}),
     instance,
+    ...(powerDrivers ? { powerDrivers } : {}),
     ...(ha ? { leadership: { leading: () => ha.lease.isLeader(), epoch: () => ha.lease.epoch(), leader: () => ha.lease.leader() }, sink: ha.store } : {}),
   });
   if (ha) {
@@ -191,6 +207,13 @@ export async function startOrchestrator(opts: {
       });
   };
   const timer = setInterval(runCycle, config.policy.interval * 1000);
+  // Power: switches are followed every few seconds, each host's state read every status_interval
+  // (the first tick reads them all, so no host stays unknown). Standbys do nothing (tick checks).
+  const powerTick = (): void => {
+    if (!stopped) void orchestrator.powerTick().catch((e: unknown) => log.error({ err: describeError(e) }, "power tick failed"));
+  };
+  const powerTimer = powerDrivers ? setInterval(powerTick, Math.min(5, config.power.status_interval) * 1000) : undefined;
+  if (powerDrivers) setImmediate(powerTick);
   // A host just became a hot spot: plan now (once the message handler has returned), not at the next tick.
   orchestrator.events.onOverload(() =>
     setImmediate(() => {
@@ -214,6 +237,7 @@ export async function startOrchestrator(opts: {
       const bounded = async (p: Promise<unknown> | undefined): Promise<void> => void (p && (await within(p, until - Date.now())));
       stopped = true;
       clearInterval(timer);
+      if (powerTimer) clearInterval(powerTimer);
       await bounded(http?.close());
       mappingFile?.close();
       for (const s of subs) s.unsubscribe();
@@ -231,6 +255,7 @@ export async function startOrchestrator(opts: {
     async crash() {
       stopped = true;
       clearInterval(timer);
+      if (powerTimer) clearInterval(powerTimer);
       await ha?.lease.stop(false);
       ha?.store.close();
       ha?.decisions.stop();

@@ -63,6 +63,9 @@ export const orchestratorSubjects = {
   version: `${SUBJECT_PREFIX}.orch.version`,
   cpuBaseline: `${SUBJECT_PREFIX}.orch.cpu-baseline`,
   facts: `${SUBJECT_PREFIX}.orch.facts`,
+  powerStatus: `${SUBJECT_PREFIX}.orch.power.status`,
+  powerOn: `${SUBJECT_PREFIX}.orch.power.on`,
+  powerOff: `${SUBJECT_PREFIX}.orch.power.off`,
   /** Orchestrator publishes OrchestratorEvents (decisions, dispatches, outcomes). */
   events: `${SUBJECT_PREFIX}.orch.events`,
 } as const;

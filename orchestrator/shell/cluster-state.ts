@@ -4,6 +4,7 @@ import type { VmInfo } from "../../shared/schemas/vm.js";
 import type { Policy } from "../../shared/config/policy.js";
 import type { ClusterSnapshot, HostSample, IncompatiblePair, SnapshotHost, SnapshotVm, InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
 import type { HostStatus } from "../../shared/schemas/orchestrator-api.js";
+import type { HostPower } from "../../shared/schemas/power.js";
 import { isFresh, longEnough, overStreak, r2 } from "../core/index.js";
 import type { HostMapping } from "./host-mapping.js";
 import type { FactsView } from "./facts-store.js";
@@ -136,6 +137,11 @@ export class ClusterState {
     return [...this.hosts.keys()].sort();
   }
 
+  /** When the host's newest metrics arrived (orchestrator clock). */
+  metricsAt(host: string): number | undefined {
+    return this.hosts.get(host)?.metricsAt;
+  }
+
   lastSeen(host: string): number | undefined {
     const e = this.hosts.get(host);
     return e ? Math.max(e.metricsAt, e.heartbeatAt) : undefined;
@@ -176,7 +182,7 @@ export class ClusterState {
     return e !== undefined && isFresh(e.metricsAt, now, policy);
   }
 
-  statuses(now: number, policy: Policy, mapping: HostMapping, maintenance: ReadonlySet<string>): HostStatus[] {
+  statuses(now: number, policy: Policy, mapping: HostMapping, maintenance: ReadonlySet<string>): Omit<HostStatus, "power">[] {
     return this.hostIds().map((id) => {
       const e = this.hosts.get(id)!;
       const m = e.metrics;
@@ -219,31 +225,43 @@ export class ClusterState {
     facts?: FactsView;
     /** (VM, destination) pairs libvirt refused, while neither's facts changed. */
     incompatible?: IncompatiblePair[];
+    /** Power management: the hosts with a power record and what the planner is told of each. */
+    power?: PowerView;
   }): ClusterSnapshot {
     const facts = args.facts;
     const hosts: SnapshotHost[] = [];
     const placed = new Map<string, SnapshotVm>();
     /** Hosts listing each VM in a live state, for the VMs that more than one host lists at all (rare). */
     const live = new Map<string, string[]>();
-    for (const id of this.hostIds()) {
-      const e = this.hosts.get(id)!;
-      const m = e.metrics;
+    const power = args.power;
+    // A switched-off host no agent reported since this instance started (a new leader) is still
+    // a host: it stays in the snapshot with the capacity its power record kept.
+    const ids = power ? [...new Set([...this.hostIds(), ...power.hosts().filter((h) => power.capacity(h) !== undefined)])].sort() : this.hostIds();
+    for (const id of ids) {
+      const e = this.hosts.get(id);
+      const p = power?.of(id);
       const address = args.mapping.get(id);
+      const dark = p !== undefined && (p.state === "off" || p.state === "booting" || p.state === "shutting_down");
+      const cap = e ? { cpus: e.metrics.cpus, memTotalMiB: e.metrics.memTotalMiB } : power!.capacity(id)!;
       hosts.push({
         id,
-        cpus: m.cpus,
-        memTotalMiB: m.memTotalMiB,
-        memAvailableMiB: m.memAvailableMiB,
-        cpuPercent: r2(m.cpuPercent),
+        cpus: cap.cpus,
+        memTotalMiB: cap.memTotalMiB,
+        // Off or booting: its last known capacity, all of it free, no load (its agent is silent).
+        memAvailableMiB: dark || !e ? cap.memTotalMiB : e.metrics.memAvailableMiB,
+        cpuPercent: dark || !e ? 0 : r2(e.metrics.cpuPercent),
         // The planner judges freshness on metrics only (see isFresh).
-        lastSeen: e.metricsAt,
-        samples: e.samples.slice(),
+        lastSeen: e?.metricsAt ?? 0,
+        samples: dark || !e ? [] : e.samples.slice(),
         ...(address !== undefined ? { address } : {}),
         maintenance: args.maintenance.has(id),
         ...collectErrorOf(this.collectFailure(id)),
         tags: [],
         ...factsOf(facts?.hostFacts(id)),
+        ...(p !== undefined ? { power: p } : {}),
       });
+      if (!e) continue;
+      const m = e.metrics;
       for (const v of m.vms) {
         const candidate: SnapshotVm = {
           name: v.name,
@@ -291,6 +309,15 @@ export class ClusterState {
       incompatible: args.incompatible ?? [],
     };
   }
+}
+
+/** What the snapshot needs of the power manager. */
+export interface PowerView {
+  /** Hosts with a power record. */
+  hosts(): string[];
+  of(host: string): HostPower | undefined;
+  /** The last capacity the host reported (kept in its power record), if any. */
+  capacity(host: string): { cpus: number; memTotalMiB: number } | undefined;
 }
 
 // A running copy wins over a paused one (the incoming side of a live migration is paused).

@@ -51,6 +51,17 @@ export class DecisionLog {
   }
 
   /**
+   * One line that belongs to no plan's decisions (a power operation's outcome), numbered with the
+   * newest cycle; listeners get it as a record of its own (HA replicates it like the others).
+   */
+  note(line: Omit<LoggedDecision, "cycle" | "ts">, ts: number): void {
+    const cycle = Math.max(1, this.cycles);
+    const e: LoggedDecision = { cycle, ts, ...line };
+    this.entries.push(e);
+    for (const fn of this.listeners) fn({ cycle, entries: [e] });
+  }
+
+  /**
    * Adds decisions another instance recorded (HA). The cycle counter follows theirs, so a new
    * leader numbers its cycles after the old leader's and `explain`'s "last N cycles" spans both.
    */

@@ -16,6 +16,8 @@ import type {
   OrchMigrateRequest,
   PauseReply,
   PlanQuery,
+  PowerCommandReply,
+  PowerStatusReply,
   ReleaseReply,
   ReleaseRequest,
   RequestContext,
@@ -42,6 +44,9 @@ import { IN_PROCESS } from "./requester.js";
 import type { FactsStore } from "./facts-store.js";
 import type { IncompatiblePairs } from "./incompatible-pairs.js";
 import { localWritableDisks } from "../../shared/schemas/facts.js";
+import type { PowerCommands } from "./power/power-commands.js";
+import type { PowerOutcome } from "./power/power-record.js";
+import type { PowerAction } from "../../shared/schemas/power.js";
 
 // What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
 // requests are validated before they get here). Changes need the lead: a standby refuses them
@@ -85,6 +90,9 @@ export interface OperatorApiDeps {
   facts: FactsStore;
   pairs: IncompatiblePairs;
   cpuBaseline: (q: CpuBaselineQuery) => Promise<CpuBaselineReply>;
+  /** The power commands, and how approved power actions are carried out (power/). */
+  power: PowerCommands;
+  executePower?: (actions: readonly PowerAction[], by: string) => Promise<PowerOutcome[]>;
 }
 
 export class OperatorApi implements OrchestratorHandlers {
@@ -107,12 +115,23 @@ export class OperatorApi implements OrchestratorHandlers {
       cycle: this.d.decisions.cycle,
       hosts: this.d.state.statuses(now, policy, this.d.mapping(), controls.maintenance).map((h) => {
         const f = this.d.facts.get(h.host);
-        return { ...h, facts: f !== undefined, ...(f ? { notMigratable: f.facts.vms.filter((v) => !v.migratable).length } : {}) };
+        const power = this.d.power.describe(h.host, now);
+        return {
+          ...h,
+          facts: f !== undefined,
+          ...(f ? { notMigratable: f.facts.vms.filter((v) => !v.migratable).length } : {}),
+          ...(power ? { power } : {}),
+        };
       }),
       migrations: { queued: tracker.queued().map(brief), ongoing: tracker.ongoing().map(brief) },
       frozenVms: [...controls.frozen].sort(),
       hostMapping: this.d.mappingState(),
-      pendingPlans: controls.held().map((p) => ({ id: p.plan.id, moves: p.plan.moves.length, expiresAt: p.expiresAt })),
+      pendingPlans: controls.held().map((p) => ({
+        id: p.plan.id,
+        moves: p.plan.moves.length,
+        ...(p.plan.power.length > 0 ? { power: p.plan.power.length } : {}),
+        expiresAt: p.expiresAt,
+      })),
     };
   }
 
@@ -170,7 +189,9 @@ export class OperatorApi implements OrchestratorHandlers {
     // The moves carry the id the operator approved (an identical newer plan may have replaced it).
     const queued = this.d.queue.enqueue(p.plan.moves, r.planId, now);
     await this.d.dispatcher.pump();
-    return { planId: r.planId, queued, ...(p.plan.id !== r.planId ? { appliedAs: p.plan.id } : {}) };
+    // Power actions are judged again as they run (a VM that appeared refuses a power-off).
+    const power = p.plan.power.length > 0 && this.d.executePower ? await this.d.executePower(p.plan.power, `approve ${r.planId}`) : undefined;
+    return { planId: r.planId, queued, ...(p.plan.id !== r.planId ? { appliedAs: p.plan.id } : {}), ...(power ? { power } : {}) };
   }
 
   /**
@@ -412,6 +433,18 @@ export class OperatorApi implements OrchestratorHandlers {
     return this.d.cpuBaseline(q);
   }
 
+  powerStatus(q: { host?: string | undefined }): PowerStatusReply {
+    return this.d.power.status(q);
+  }
+
+  powerOn(req: { host: string }): Promise<PowerCommandReply> {
+    return this.d.power.on(req);
+  }
+
+  powerOff(req: { host: string; force: boolean }): Promise<PowerCommandReply> {
+    return this.d.power.off(req);
+  }
+
   snapshot(): ClusterSnapshot {
     // Parsed on the way out: what `plan --snapshot` will read back is checked here already.
     return ClusterSnapshot.parse(this.d.cycle.snapshot());
@@ -428,7 +461,8 @@ export class OperatorApi implements OrchestratorHandlers {
     if (reason !== undefined) throw new BallastError("PAUSED", `orchestrator is paused (${reason}); resume first`);
   }
 
-  private assertLeader(): void {
+  /** NOT_LEADER unless this instance leads (also for the power commands). */
+  assertLeader(): void {
     if (this.d.leadership.leading()) return;
     const leader = this.d.leadership.leader();
     throw new BallastError(

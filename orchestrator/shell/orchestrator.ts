@@ -31,6 +31,9 @@ import { FactsStore } from "./facts-store.js";
 import { classifyMigrationError } from "./incompatibility.js";
 import { IncompatiblePairs } from "./incompatible-pairs.js";
 import { SourceDiskHandler } from "./source-disks.js";
+import type { PowerDriver } from "./power/power-driver.js";
+import { PowerManager } from "./power/power-manager.js";
+import { PowerCommands } from "./power/power-commands.js";
 
 // The orchestrator's shell, put together: the cluster state fed by the agents, the pure planner
 // run each cycle, the decision log, the migration tracker with its reconciler and dispatcher, the
@@ -52,6 +55,8 @@ export interface OrchestratorDeps {
   leadership?: Omit<Leadership, "enabled">;
   /** HA: receives every change of the state a new leader must continue from. */
   sink?: StateSink;
+  /** Power management: each switchable host's driver (from the power inventory); absent: no inventory. */
+  powerDrivers?: ReadonlyMap<string, PowerDriver>;
 }
 
 /** What the dashboard, the metrics and the tests read; nothing here changes anything. */
@@ -73,6 +78,8 @@ export interface OrchestratorView {
   readonly migrations: Pick<MigrationTracker, "queued" | "ongoing" | "get" | "history" | "busy">;
   readonly decisions: Pick<DecisionLog, "cycle" | "query">;
   readonly cluster: Pick<ClusterState, "metrics" | "locate" | "isFresh" | "knows" | "hostIds">;
+  /** Power management; absent without a power inventory. */
+  readonly power?: Pick<PowerManager, "hosts" | "power" | "inTransition" | "log" | "onCall">;
   /** Facts: hosts with and without them (of those reporting metrics), refreshes, refusals, incompatible pairs. */
   facts(): FactsCounters & { hostsWithFacts: number; hostsWithoutFacts: number; incompatiblePairs: number };
 }
@@ -102,6 +109,7 @@ export class Orchestrator {
   private readonly planning: PlanningCycle;
   private readonly pairs: IncompatiblePairs;
   private readonly sourceDisks: SourceDiskHandler;
+  private readonly power: PowerManager | undefined;
 
   constructor(private readonly deps: OrchestratorDeps) {
     const { config, clock, log, mapping } = deps;
@@ -154,7 +162,53 @@ export class Orchestrator {
     const pump = (): void => void dispatcher.pump().catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, "dispatch failed"));
     const reconciler = new MigrationReconciler({ tracker, inventories: state, migrationTimeoutS: config.migration_timeout, log, onFinished: pump });
     const queue = new MoveQueue(tracker, state);
-    const planning = new PlanningCycle({ policy, state, tracker, controls, decisions, queue, reconciler, dispatcher, events, clock, mapping, facts, pairs });
+    const power = deps.powerDrivers
+      ? new PowerManager({
+          drivers: deps.powerDrivers,
+          clock,
+          policy: () => policy,
+          statusIntervalMs: config.power.status_interval * 1000,
+          shutdownTimeoutMs: config.power.shutdown_timeout * 1000,
+          cluster: { metrics: (h) => state.metrics(h), metricsAt: (h) => state.metricsAt(h) },
+          incoming: (h) => [...tracker.queued(), ...tracker.ongoing()].filter((r) => r.destination === h).map((r) => r.vm),
+          leading: () => leadership.leading(),
+          log,
+          ...(deps.sink?.power ? { onRecord: (r) => deps.sink!.power!(r) } : {}),
+          onNote: (n) =>
+            decisions.note(
+              { planId: "power", mode: "manual", kind: "host", subject: n.host, host: n.host, code: n.code, message: n.message, numbers: n.numbers },
+              clock.now(),
+            ),
+        })
+      : undefined;
+    const powerPort = power
+      ? {
+          hosts: () => power.hosts(),
+          of: (h: string) => power.power(h),
+          capacity: (h: string) => {
+            const r = power.record(h);
+            return r && r.cpus !== null && r.memTotalMiB !== null ? { cpus: r.cpus, memTotalMiB: r.memTotalMiB } : undefined;
+          },
+          observe: (now: number) => power.observe(now),
+          execute: (a: Parameters<PowerManager["execute"]>[0], by: string) => power.execute(a, by),
+        }
+      : undefined;
+    const planning = new PlanningCycle({
+      policy,
+      state,
+      tracker,
+      controls,
+      decisions,
+      queue,
+      reconciler,
+      dispatcher,
+      events,
+      clock,
+      mapping,
+      facts,
+      pairs,
+      ...(powerPort ? { power: powerPort } : {}),
+    });
     const sourceDisks = new SourceDiskHandler({
       tracker,
       inventories: state,
@@ -183,7 +237,17 @@ export class Orchestrator {
     this.pairs = pairs;
     this.sourceDisks = sourceDisks;
     this.events = events;
-    this.api = new OperatorApi({
+    this.power = power;
+    let api: OperatorApi | undefined = undefined;
+    const powerCommands = new PowerCommands({
+      manager: power,
+      policy: () => policy,
+      clock,
+      knows: (h) => state.knows(h),
+      propose: (plan, expiresAt) => controls.propose(plan, expiresAt),
+      assertLeader: () => api!.assertLeader(),
+    });
+    api = this.api = new OperatorApi({
       instance: deps.instance ?? "orchestrator",
       leadership,
       state,
@@ -206,6 +270,8 @@ export class Orchestrator {
           ask: (h, cpus) => ask(agentSubjects(h).cpuBaseline, { cpus }, CpuBaselineResult),
           log,
         }),
+      power: powerCommands,
+      ...(power ? { executePower: (a: Parameters<PowerManager["execute"]>[0], by: string) => power.execute(a, by) } : {}),
     });
     this.intake = new AgentIntake({
       state,
@@ -235,6 +301,7 @@ export class Orchestrator {
       migrations: tracker,
       decisions,
       cluster: state,
+      ...(power ? { power } : {}),
       facts: () => {
         const known = state.hostIds();
         const withFacts = known.filter((h) => facts.has(h)).length;
@@ -253,6 +320,11 @@ export class Orchestrator {
     return this.planning.run();
   }
 
+  /** Power management's periodic work (main.ts's timer): read the hosts' power states, follow switches. */
+  powerTick(): Promise<void> {
+    return this.power?.tick() ?? Promise.resolve();
+  }
+
   /** Starts what can start now (a new leader, after adopting the shared state). */
   pump(): Promise<void> {
     return this.dispatcher.pump();
@@ -266,6 +338,7 @@ export class Orchestrator {
     this.reconciler.adopt(st.migrations, this.deps.clock.now());
     this.controls.restore(st);
     this.pairs.restore(st.incompatible ?? []);
+    this.power?.restore(st.power ?? []);
     // Source disks a previous leader was still waiting to remove (or keep).
     for (const r of st.migrations) if (r.state === "SUCCEEDED" && r.sourceDisks) this.sourceDisks.onFinished(r);
   }
@@ -277,6 +350,7 @@ export class Orchestrator {
       migrations: [...t.queued(), ...t.ongoing(), ...t.history({ limit: Number.MAX_SAFE_INTEGER })],
       ...this.controls.persisted(),
       incompatible: this.pairs.all(),
+      ...(this.power ? { power: this.power.persisted() } : {}),
     };
   }
 }

@@ -38,13 +38,15 @@ export type PlanFate =
 
 export const kindOf = (p: PendingPlan): PlanKind => (p.dryRun === undefined ? "cycle" : p.dryRun.mayApprove ? "approver" : "other");
 
-/** What makes two plans of one kind the same: mode, the evacuation asked for, and the moves. */
+/** What makes two plans of one kind the same: mode, the evacuation asked for, the moves and the power actions. */
 function contentKey(kind: PlanKind, p: PendingPlan): string | undefined {
-  // A plan without moves changes nothing: never merged.
-  if (p.plan.moves.length === 0) return undefined;
+  // A plan without moves or power actions changes nothing: never merged.
+  const power = (p.plan.power ?? []).map((a) => `${a.action} ${a.host} ${a.numbers["force"] === true ? "hard" : ""}`);
+  if (p.plan.moves.length === 0 && power.length === 0) return undefined;
   const moves = p.plan.moves.map((m) => `${m.vm} ${m.source} ${m.destination}`).sort();
   const ev = p.evacuation ? `${p.evacuation.host} ${p.evacuation.placement} ${p.evacuation.useEmptyHosts}` : "";
-  return JSON.stringify([kind, p.plan.mode, ev, moves]);
+  // Plans of before power management keep the key they had.
+  return JSON.stringify(power.length > 0 ? [kind, p.plan.mode, ev, moves, power] : [kind, p.plan.mode, ev, moves]);
 }
 
 export class PendingPlans {

@@ -1,6 +1,7 @@
 import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 import type { Plan } from "../../shared/schemas/plan.js";
 import type { StoredPair } from "./incompatible-pairs.js";
+import type { StoredPower } from "./power/power-record.js";
 
 // What a new HA leader continues from, and the sink the leader writes every change of it to (the
 // JetStream KV bucket, ha/kv-state-store.ts). Without HA there is no sink and nothing is kept.
@@ -26,6 +27,8 @@ export interface PersistedState {
   pausedReason: string | undefined;
   /** (VM, destination) pairs libvirt refused, with the facts digests they hold under (absent: none kept, or an older writer). */
   incompatible?: StoredPair[];
+  /** Power records of the switchable hosts: which are off or booting, their deadlines and cycles (absent: none kept). */
+  power?: StoredPower[];
 }
 
 /** Receives state changes (HA: written to the JetStream KV bucket by the leader). */
@@ -39,4 +42,6 @@ export interface StateSink {
   paused(reason: string | undefined): void;
   /** Every incompatible pair after a change (optional: sinks of tests may ignore them). */
   incompatible?(pairs: readonly StoredPair[]): void;
+  /** A host's power record after a change (optional: sinks of tests may ignore them). */
+  power?(r: StoredPower): void;
 }

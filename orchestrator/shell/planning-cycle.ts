@@ -13,6 +13,8 @@ import type { MoveQueue } from "./move-queue.js";
 import type { OperatorControls } from "./operator-controls.js";
 import type { FactsView } from "./facts-store.js";
 import type { IncompatiblePairs } from "./incompatible-pairs.js";
+import type { PowerView } from "./cluster-state.js";
+import type { PowerAction } from "../../shared/schemas/power.js";
 
 // The cycle itself: settle stragglers, take a snapshot, run the pure planner, record every
 // decision, and act on the plan per the automation level (queue its moves, or keep it for
@@ -33,6 +35,16 @@ export interface CycleDeps {
   /** The agents' facts and the pairs libvirt refused; absent: snapshots carry none. */
   facts?: FactsView;
   pairs?: Pick<IncompatiblePairs, "forSnapshot">;
+  /** Power management (power-manager.ts); absent: no power inventory. */
+  power?: PowerPort;
+}
+
+/** What a cycle needs of the power manager. */
+export interface PowerPort extends PowerView {
+  /** Brings the power records up to date with the agents' reports (before every snapshot). */
+  observe(now: number): void;
+  /** Carries out power actions (the leader's, under automation full or when approved). */
+  execute(actions: readonly PowerAction[], by: string): Promise<unknown>;
 }
 
 /** The CPU levels a cycle judged with, when it adapted them to the measured swing. */
@@ -75,7 +87,8 @@ export class PlanningCycle {
   }
 
   snapshot(now = this.d.clock.now()): ClusterSnapshot {
-    const { state, tracker, controls, policy } = this.d;
+    const { state, tracker, controls, policy, power } = this.d;
+    power?.observe(now);
     return state.snapshot({
       now,
       mapping: this.d.mapping(),
@@ -83,6 +96,7 @@ export class PlanningCycle {
       inFlight: tracker.inFlight(),
       history: tracker.pastMoves(now - Math.max(policy.pingpong_window, policy.vm_cooldown_max) * 1000),
       frozenVms: [...controls.frozen],
+      ...(power ? { power } : {}),
       ...(this.d.facts ? { facts: this.d.facts } : {}),
       ...(this.d.pairs ? { incompatible: this.d.pairs.forSnapshot() } : {}),
     });
@@ -107,12 +121,15 @@ export class PlanningCycle {
     decisions.record(p, now);
     controls.freeze(p.frozen);
     let queued = 0;
-    if (p.moves.length > 0) {
-      if (policy.automation === "full" && controls.pausedReason === undefined) queued = this.d.queue.enqueue(p.moves, p.id, now);
+    // Power actions go the way of the moves: done under automation full, else kept for approve with them.
+    const acting = policy.automation === "full" && controls.pausedReason === undefined;
+    if (p.moves.length > 0 || p.power.length > 0) {
+      if (acting) queued = this.d.queue.enqueue(p.moves, p.id, now);
       else controls.propose(p, now + policy.plan_ttl * 1000);
     }
     this.d.events.publish({ type: "cycle", planId: p.id, moves: p.moves.length, decisions: p.decisions.length, queued });
     await this.d.dispatcher.pump();
+    if (acting && p.power.length > 0 && this.d.power) await this.d.power.execute(p.power, `cycle ${p.id}`);
     return { plan: p, queued };
   }
 }

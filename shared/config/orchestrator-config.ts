@@ -112,6 +112,31 @@ export const OrchestratorHa = z
   );
 export type OrchestratorHa = z.infer<typeof OrchestratorHa>;
 
+/** Power management: where the power inventory is, and how often each host's power state is read. */
+export const OrchestratorPower = z
+  .object({
+    inventory: z
+      .string()
+      .min(1)
+      .max(4096)
+      .nullable()
+      .default(null)
+      .describe(
+        "Path of the power inventory (YAML): each switchable host's power interface (IPMI, Redfish, Wake-on-LAN + SSH, a command). null: no host can be switched, and `policy.power_management: true` is a configuration error.",
+      ),
+    status_interval: z.number().min(1).max(86_400).default(60).meta({
+      unit: "s",
+      description: "How often the power state of every host of the inventory is read (also once at start, so no host stays `unknown`).",
+    }),
+    shutdown_timeout: z.number().min(1).max(86_400).default(600).meta({
+      unit: "s",
+      description: "A host switched off whose power interface does not read `off` after this long is reported failed.",
+    }),
+  })
+  .strict()
+  .describe("Power management: the power inventory and how the orchestrator reads and switches hosts (policy keys `power_*` decide when).");
+export type OrchestratorPower = z.infer<typeof OrchestratorPower>;
+
 export const OrchestratorConfig = z
   .object({
     nats: NatsConfig.default(NatsConfig.parse({})).describe("How the orchestrator reaches NATS."),
@@ -138,7 +163,17 @@ export const OrchestratorConfig = z
     log_level: LogLevel.default("info").describe("Least severe log level written (JSON lines on stderr; under systemd, the journal)."),
     http: OrchestratorHttp.default(() => OrchestratorHttp.parse({})),
     ha: OrchestratorHa.default(() => OrchestratorHa.parse({})),
+    power: OrchestratorPower.default(() => OrchestratorPower.parse({})),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    if (c.policy.power_management && c.power.inventory === null)
+      ctx.addIssue({
+        code: "custom",
+        path: ["power", "inventory"],
+        message:
+          "policy.power_management is true but power.inventory names no power inventory: name the inventory file (each host's power interface), or set power_management to false",
+      });
+  })
   .describe("Configuration of the orchestrator (one per cluster, or several with `ha`).");
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfig>;

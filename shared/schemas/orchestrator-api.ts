@@ -10,6 +10,7 @@ import { Decision, Plan, PlannedMove } from "./plan.js";
 import { ClusterSnapshot, IncompatiblePair } from "./snapshot.js";
 import { AgentFacts, UnmigratableReason } from "./facts.js";
 import { VmState } from "./vm.js";
+import { PowerState } from "./power.js";
 
 // The orchestrator's operator API (ballast.orch.*): every endpoint's request and reply, in one map
 // (OrchestratorApi below). The orchestrator registers its handlers from it, the CLI and the tests
@@ -118,10 +119,97 @@ export const CpuBaselineQuery = z
   .strict();
 export type CpuBaselineQuery = z.infer<typeof CpuBaselineQuery>;
 
+export const PowerStatusRequest = z
+  .object({ host: HostId.optional().describe("Only this host (it must have a power driver). Absent: every host of the power inventory.") })
+  .strict();
+export type PowerStatusRequest = z.infer<typeof PowerStatusRequest>;
+
+export const PowerOnRequest = z.object({ host: HostId.describe("The host to switch on; it must have a power driver.") }).strict();
+export type PowerOnRequest = z.infer<typeof PowerOnRequest>;
+
+export const PowerOffRequest = z
+  .object({
+    host: HostId.describe("The host to switch off; it must have a power driver and hold no VM (running or defined), and no VM may be on its way there."),
+    force: z
+      .boolean()
+      .default(false)
+      .describe("Cut the power (IPMI `power off`, Redfish `ForceOff`) instead of a clean shutdown; the host must still hold no VM."),
+  })
+  .strict();
+export type PowerOffRequest = z.infer<typeof PowerOffRequest>;
+
 export const FactsQuery = z.object({ host: HostId.describe("The host whose facts to show; an agent must have reported it.") }).strict();
 export type FactsQuery = z.infer<typeof FactsQuery>;
 
 // ---- replies --------------------------------------------------------------------------------
+
+export const PowerCallBrief = z
+  .object({
+    at: z.number().describe("When the answer (or failure) came, ms since the epoch (orchestrator clock)."),
+    host: HostId.describe("The host."),
+    operation: z.enum(["status", "on", "off"]).describe("The driver call."),
+    ok: z.boolean().describe("Whether the interface answered (false: the call failed; detail says why)."),
+    detail: z.string().describe("The interface's answer in its own words, or the failure."),
+    by: z.string().describe('Who asked: "status poll", "operator", "cycle <plan id>", "approve <plan id>".'),
+  })
+  .describe("One call of a host's power driver and its answer.");
+export type PowerCallBrief = z.infer<typeof PowerCallBrief>;
+
+export const HostPowerStatus = z
+  .object({
+    host: HostId.describe("The host."),
+    state: PowerState.describe(
+      "on, booting (switched on, its agent has not reported since), shutting_down, off, or unknown (not read yet, or the last read failed).",
+    ),
+    since: z.number().describe("When the host entered this state, ms since the epoch (orchestrator clock)."),
+    driver: z.enum(["ipmi", "redfish", "wol-ssh", "command"]).describe("The host's power driver."),
+    emptySince: z.number().nullable().describe("Since when the host has held no VM, ms since the epoch; null: it holds one, or it is not known."),
+    cyclesToday: z.number().int().describe("Power-ons Ballast made of this host within the last 24 hours (policy max_power_cycles_per_day)."),
+    bootDeadline: z.number().nullable().describe("booting: when its agent must have reported, ms since the epoch; null otherwise."),
+    failed: z
+      .string()
+      .nullable()
+      .describe("Why the last power operation failed (a driver error, a boot past power_on_deadline); null when it did not. `ballast power on` clears it."),
+    lastAnswer: PowerCallBrief.nullable().describe("The newest driver call of this host and its answer; null before the first."),
+  })
+  .describe("A switchable host's power state as the orchestrator's power manager knows it.");
+export type HostPowerStatus = z.infer<typeof HostPowerStatus>;
+
+export const PowerOutcome = z
+  .object({
+    host: HostId.describe("The host."),
+    action: z.enum(["on", "off"]).describe("The power action."),
+    result: z
+      .enum(["done", "refused", "failed", "skipped"])
+      .describe(
+        "done: the driver accepted it; refused: the host holds a VM or one is on its way (power-off), or has no driver; failed: the driver failed; skipped: not due now (already in that state, max_power_ops hosts being switched, a failed host the automation may not switch on).",
+      ),
+    detail: z.string().describe("What happened, with the interface's answer."),
+  })
+  .describe("What became of one power action.");
+export type PowerOutcome = z.infer<typeof PowerOutcome>;
+
+export const PowerStatusReply = z.object({
+  managed: z.boolean().describe("Whether a power inventory is configured (power.inventory); false: no host can be switched."),
+  powerManagement: z.boolean().describe("The policy's power_management: whether cycles plan power actions."),
+  hosts: z.array(HostPowerStatus).describe("Each host of the power inventory (or the one asked for), sorted by id."),
+  switching: z.array(HostId).describe("Hosts being switched now (booting, shutting down, or with a driver call under way): they count against max_power_ops."),
+  log: z.array(PowerCallBrief).describe("The newest driver calls (of the host asked for), newest first, at most 50."),
+});
+export type PowerStatusReply = z.infer<typeof PowerStatusReply>;
+
+export const PowerCommandReply = z.object({
+  host: HostId.describe("The host asked for."),
+  action: z.enum(["on", "off"]).describe("The action asked for."),
+  executed: z
+    .boolean()
+    .describe("true: the action was carried out now (automation full); false: automation is manual or partial, so it waits in a pending plan for approve."),
+  outcome: PowerOutcome.nullable().describe("What became of it when executed; null when it waits for approve."),
+  planId: z.string().nullable().describe("The pending plan holding the action (approve it with this id); null when executed."),
+  expiresAt: z.number().nullable().describe("When that plan expires, ms since the epoch; null when executed."),
+  power: HostPowerStatus.describe("The host's power state after the request."),
+});
+export type PowerCommandReply = z.infer<typeof PowerCommandReply>;
 
 export const HostStatus = z
   .object({
@@ -153,6 +241,9 @@ export const HostStatus = z
         "Whether the orchestrator holds the host's facts (CPU, machine types, networks, storage): without them, VMs whose facts are known are not sent there (DEST_FACTS_UNKNOWN). Absent from older orchestrators.",
       ),
     notMigratable: z.number().int().optional().describe("VMs of the host whose facts say they cannot live-migrate at all (`ballast facts <host>` says why)."),
+    power: HostPowerStatus.optional().describe(
+      "The host's power state, where Ballast manages its power (`ballast power status`). A host that is off, booting or shutting down is not failed: its silent agent is expected. Absent: its power is not managed.",
+    ),
   })
   .describe("One host in status: what its agent last reported and what the orchestrator makes of it.");
 export type HostStatus = z.infer<typeof HostStatus>;
@@ -213,6 +304,7 @@ export const StatusReply = z.object({
       z.object({
         id: z.string().describe("The plan's id: approve it with this."),
         moves: z.number().int().describe("Moves in the plan."),
+        power: z.number().int().optional().describe("Power actions in the plan (hosts to switch on or off)."),
         expiresAt: z.number().describe("When it expires, ms since the epoch (orchestrator clock)."),
       }),
     )
@@ -289,6 +381,7 @@ export const ApproveReply = z.object({
     .string()
     .optional()
     .describe("The identical newer plan that had replaced the one approved, whose moves were applied; absent when the plan approved was itself the newest."),
+  power: z.array(PowerOutcome).optional().describe("What became of the plan's power actions, in order; absent when it has none."),
 });
 export type ApproveReply = z.infer<typeof ApproveReply>;
 
@@ -545,6 +638,36 @@ export const OrchestratorApi = {
     request: FactsQuery,
     reply: FactsReply,
     examples: [[{ host: "hv-a" }, ""]],
+  }),
+  powerStatus: endpoint({
+    summary:
+      "Power management: each switchable host's power state (on, booting, shutting_down, off, unknown), since when, its driver, cycles in 24 hours, boot deadline, failure, and the newest driver calls with their answers.",
+    access: "read",
+    request: PowerStatusRequest,
+    reply: PowerStatusReply,
+    examples: [
+      [{}, "every host of the power inventory"],
+      [{ host: "hv-d" }, ""],
+    ],
+  }),
+  powerOn: endpoint({
+    summary:
+      "Switch a host on through its power driver (it is booting until its agent reports). Under automation manual or partial the action is proposed as a pending plan for approve instead. Clears a failed host. UNKNOWN_HOST for a host neither in the power inventory nor reported; POWER_ERROR for a host without a driver, or a driver that fails.",
+    access: "operate",
+    request: PowerOnRequest,
+    reply: PowerCommandReply,
+    examples: [[{ host: "hv-d" }, ""]],
+  }),
+  powerOff: endpoint({
+    summary:
+      "Switch a host off through its power driver: a clean shutdown (force: cut the power). Refused with POWER_ERROR, changing nothing, while the host's newest inventory lists a VM (running or defined) or a VM is migrating to it. Under automation manual or partial the action is proposed as a pending plan for approve instead (judged again when approved).",
+    access: "operate",
+    request: PowerOffRequest,
+    reply: PowerCommandReply,
+    examples: [
+      [{ host: "hv-d" }, ""],
+      [{ host: "hv-d", force: true }, "cut the power instead of a clean shutdown"],
+    ],
   }),
 } as const satisfies Record<OrchestratorEndpoint, EndpointSpec<z.ZodType, z.ZodType>>;
 

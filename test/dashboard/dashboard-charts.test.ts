@@ -256,6 +256,8 @@ describe.skipIf(!haveChromium)("dashboard charts at 200 hosts", () => {
         memTotalMiB: 262_144,
         lastSeen: 0,
         collectOk: true,
+        power: null,
+        powerFailed: null,
         vms: [1, 2, 3].map((j) => ({ name: `${host}-vm${j}`, state: "running", cpuPercent: 50, memMiB: 8192, migrating: false })),
       }));
     const now = 1_700_000_000_000;

@@ -14,6 +14,7 @@ import { startOrchestrator, type RunningOrchestrator } from "../../orchestrator/
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Reply } from "../../shared/schemas/envelope.js";
+import type { PowerDriver } from "../../orchestrator/shell/power/power-driver.js";
 
 // A whole cluster for integration tests: a real nats-server, real agents on the sim driver,
 // the real orchestrator, and an operator connection that talks to it over NATS.
@@ -41,6 +42,8 @@ export interface SimClusterOptions {
   /** Extra orchestrator config keys (e.g. an http section). */
   orchestrator?: Record<string, unknown>;
   instance?: string;
+  /** Power drivers of the orchestrator (power management), by host. */
+  powerDrivers?: ReadonlyMap<string, PowerDriver>;
 }
 
 export async function startSimCluster(o: SimClusterOptions): Promise<SimCluster> {
@@ -63,7 +66,13 @@ export async function startSimCluster(o: SimClusterOptions): Promise<SimCluster>
       agents.set(host, await startAgent({ config, logger: silentLogger(), fabric, stopGraceMs: 500 }));
     }
     const config = OrchestratorConfig.parse({ nats: { servers: [server.url], request_timeout: 2 }, policy: o.policy, log_level: "silent", ...o.orchestrator });
-    orch = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(Object.keys(o.hosts).map((h) => [h, h])), instance: o.instance ?? "test" });
+    orch = await startOrchestrator({
+      config,
+      log: silentLogger(),
+      mapping: new Map(Object.keys(o.hosts).map((h) => [h, h])),
+      instance: o.instance ?? "test",
+      ...(o.powerDrivers ? { powerDrivers: o.powerDrivers } : {}),
+    });
     nc = await connectNats(NatsConfig.parse({ servers: [server.url] }), "test-operator");
   } catch (e) {
     await orch?.stop();

@@ -96,6 +96,9 @@ const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<strin
   version: { mutating: false, base: {} },
   cpuBaseline: { mutating: false, base: { hosts: ["a", "b"] } },
   facts: { mutating: false, base: { host: "a" } },
+  powerStatus: { mutating: false, base: {} },
+  powerOn: { mutating: true, base: { host: "a" } },
+  powerOff: { mutating: true, base: { host: "a", force: false } },
 };
 
 const metricsBase = (host: string) => ({

@@ -5,6 +5,7 @@ import { HostId, VmName } from "../../../shared/schemas/ids.js";
 import { Plan } from "../../../shared/schemas/plan.js";
 import { BALLAST_VERSION } from "../../../shared/version.js";
 import { MAX_INCOMPATIBLE_PAIRS, StoredPair } from "../incompatible-pairs.js";
+import { StoredPower } from "../power/power-record.js";
 
 // What HA orchestrators keep in their JetStream KV bucket, one schema per kind of record. Every
 // value carries the format it was written in (`v`) and the Ballast version that wrote it
@@ -45,6 +46,12 @@ export const PausedEntry = z.object({ ...Stamp, reason: z.string().nullable() })
  * without it has no pairs.
  */
 export const IncompatibleEntry = z.object({ ...Stamp, pairs: z.array(StoredPair).max(MAX_INCOMPATIBLE_PAIRS) });
+/**
+ * `power.<host>`: a switchable host's power record (state, deadlines, power-ons of the last 24
+ * hours, last capacity). Came with power management within format 1: an older leader ignores the
+ * keys (and logs them).
+ */
+export const PowerEntry = z.object({ ...Stamp, record: StoredPower });
 /** `leader`: the lease (see leader-lease.ts). */
 export const LeaseEntry = z.object({
   ...Stamp,

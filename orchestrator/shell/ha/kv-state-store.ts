@@ -5,7 +5,18 @@ import { describeError } from "../../../shared/errors.js";
 import { FINAL_STATES, type MigrationRecord } from "../../../shared/schemas/migration-record.js";
 import type { PendingPlan, PersistedState, StateSink } from "../persisted-state.js";
 import type { StoredPair } from "../incompatible-pairs.js";
-import { decodeRecord, encodeRecord, FrozenEntry, IncompatibleEntry, MaintenanceEntry, MigrationEntry, PausedEntry, PendingPlanEntry } from "./ha-records.js";
+import {
+  decodeRecord,
+  encodeRecord,
+  FrozenEntry,
+  IncompatibleEntry,
+  MaintenanceEntry,
+  MigrationEntry,
+  PausedEntry,
+  PendingPlanEntry,
+  PowerEntry,
+} from "./ha-records.js";
+import type { StoredPower } from "../power/power-record.js";
 
 // The shared state of the HA orchestrators in the lease's JetStream KV bucket. The leader writes
 // every change (coalesced per key, written in the background); a new leader loads it all and
@@ -17,6 +28,7 @@ import { decodeRecord, encodeRecord, FrozenEntry, IncompatibleEntry, Maintenance
 //   state.frozen         { vms }
 //   state.paused         { reason } (null: not paused)
 //   state.incompatible   { pairs }: (VM, destination) pairs libvirt refused, with their facts digests
+//   power.<host>         { record }: a switchable host's power record (off, booting, cycles, ...)
 // The lease key (`leader`) lives in the same bucket.
 
 export const LEASE_KEY = "leader";
@@ -75,6 +87,10 @@ export class KvStateStore implements StateSink {
 
   incompatible(pairs: readonly StoredPair[]): void {
     this.mark("state.incompatible", encodeRecord({ pairs }));
+  }
+
+  power(r: StoredPower): void {
+    this.mark(`power.${keyToken(r.host)}`, encodeRecord({ record: r }));
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -157,6 +173,7 @@ export class KvStateStore implements StateSink {
       else if (k === "state.frozen") st.frozen = decodeRecord(FrozenEntry, k, v).vms;
       else if (k === "state.paused") st.pausedReason = decodeRecord(PausedEntry, k, v).reason ?? undefined;
       else if (k === "state.incompatible") st.incompatible = decodeRecord(IncompatibleEntry, k, v).pairs;
+      else if (k.startsWith("power.")) (st.power ??= []).push(decodeRecord(PowerEntry, k, v).record);
       else this.o.log.warn({ key: k }, "unknown key in the HA bucket ignored");
     }
     this.finished.clear();

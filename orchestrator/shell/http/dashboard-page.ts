@@ -27,7 +27,7 @@ h3 { font-size: .98rem; margin: 0; }
 .host { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .7rem; }
 .host header { all: unset; display: flex; justify-content: space-between; align-items: baseline; gap: .5rem; }
 .badge { font-size: .75rem; padding: 0 .4rem; border-radius: 9px; border: 1px solid currentColor; }
-.badge.stale, .badge.bad { color: var(--bad); } .badge.maint { color: var(--warn); } .badge.ok { color: var(--ok); }
+.badge.stale, .badge.bad { color: var(--bad); } .badge.power { color: var(--muted); } .badge.maint { color: var(--warn); } .badge.ok { color: var(--ok); }
 .meter { display: grid; grid-template-columns: 3.6rem 1fr 3.2rem; align-items: center; gap: .4rem; margin: .35rem 0; font-size: .85rem; }
 .track { height: .75rem; background: var(--track); border-radius: 4px; overflow: hidden; position: relative; }
 .fill { height: 100%; background: var(--ok); transition: width .4s; }
@@ -339,7 +339,10 @@ const SCRIPT = String.raw`
         h("h3", { id: "n-" + x.host, text: x.host }),
         h("span", null,
           x.maintenance ? h("span", { class: "badge maint", text: "maintenance" }) : null, " ",
+          // Off, booting or shutting down (power management): a silent agent is expected, not stale.
+          x.power === "off" || x.power === "booting" || x.power === "shutting_down" ? h("span", { class: "badge power", text: x.power === "shutting_down" ? "shutting down" : x.power }) :
           x.fresh ? null : h("span", { class: "badge stale", text: "stale" }), " ",
+          x.powerFailed ? h("span", { class: "badge bad", title: x.powerFailed, text: "power failed" }) : null, " ",
           x.collectOk ? null : h("span", { class: "badge bad", text: "collect failing" }))),
       h("div", { class: "muted", text: x.cpus + " CPUs, " + Math.round(x.memTotalMiB / 1024) + " GiB, " + running + " of " + x.vms.length + " VMs running" }),
       bar("CPU", x.host, x.cpuPercent, d.thresholds.cpu),

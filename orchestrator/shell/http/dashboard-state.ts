@@ -28,6 +28,10 @@ export interface DashboardHost {
   memTotalMiB: number;
   lastSeen: number;
   collectOk: boolean;
+  /** Power management: on, booting, shutting_down, off, unknown; null when its power is not managed. */
+  power: string | null;
+  /** Why its last power operation failed; null when it did not. */
+  powerFailed: string | null;
   vms: DashboardVm[];
 }
 
@@ -112,6 +116,8 @@ export function dashboardState(orch: DashboardSource, actionsAllowed: boolean): 
       memTotalMiB: h.memTotalMiB,
       lastSeen: h.lastSeen,
       collectOk: h.collectOk,
+      power: h.power?.state ?? null,
+      powerFailed: h.power?.failed ?? null,
       vms: view
         .hostVms(h.host)
         .map((v) => ({ name: v.name, state: v.state, cpuPercent: v.cpuPercent, memMiB: v.memMiB, migrating: v.migrating }))

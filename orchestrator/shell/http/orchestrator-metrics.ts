@@ -5,6 +5,7 @@ import type { MigrationRecord } from "../../../shared/schemas/migration-record.j
 import type { HostStatus, StatusReply } from "../../../shared/schemas/orchestrator-api.js";
 import type { OrchestratorEvent } from "../../../shared/schemas/orchestrator-events.js";
 import { BALLAST_VERSION } from "../../../shared/version.js";
+import { PowerState } from "../../../shared/schemas/power.js";
 import type { EventHub } from "../event-hub.js";
 import type { OrchestratorView } from "../orchestrator.js";
 
@@ -24,7 +25,7 @@ export interface OrchestratorMetrics {
 /** What the metrics read of the orchestrator: its status per scrape, and its hooks. */
 export interface MetricsSource {
   api: { status(): StatusReply };
-  view: Pick<OrchestratorView, "cpuTrigger" | "rejectedOutcomes"> & Partial<Pick<OrchestratorView, "facts">>;
+  view: Pick<OrchestratorView, "cpuTrigger" | "rejectedOutcomes"> & Partial<Pick<OrchestratorView, "facts" | "power">>;
   events: Pick<EventHub, "onEvent" | "onPlan">;
 }
 
@@ -58,6 +59,16 @@ export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMe
   perHost("ballast_host_metrics_age_seconds", "Seconds since the host's last metrics arrived", (h, now) => Math.max(0, (now - h.lastMetrics) / 1000));
   perHost("ballast_host_vms", "VMs the host reports (any state)", (h) => h.vms);
   perHost("ballast_host_running_vms", "Running VMs on the host", (h) => h.runningVms);
+  new Gauge({
+    name: "ballast_host_power_state",
+    help: "Power management: 1 for the power state each switchable host is in (state=on|booting|shutting_down|off|unknown), 0 for the others; off and booting hosts are not failed",
+    labelNames: ["host", "state"],
+    registers,
+    collect() {
+      this.reset();
+      for (const h of view().hosts) if (h.power) for (const s of PowerState.options) this.set({ host: h.host, state: s }, h.power.state === s ? 1 : 0);
+    },
+  });
   perHost("ballast_host_maintenance", "1 when the host is in maintenance (being drained or drained)", (h) => (h.maintenance ? 1 : 0));
 
   const scalar = (name: string, help: string, value: (v: StatusReply) => number) =>
@@ -238,6 +249,17 @@ export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMe
     if (ev.type === "cycle") cycles.inc();
     else migrationChanged(ev.record);
   });
+  if (orch.view.power) {
+    const ops = new Counter({
+      name: "ballast_power_operations_total",
+      help: "Calls of the hosts' power drivers, by host, operation (status, on, off) and result (ok, failed)",
+      labelNames: ["host", "operation", "result"],
+      registers,
+    });
+    for (const host of orch.view.power.hosts())
+      for (const operation of ["on", "off"]) for (const result of ["ok", "failed"]) ops.inc({ host, operation, result }, 0);
+    orch.view.power.onCall((c) => ops.inc({ host: c.host, operation: c.operation, result: c.ok ? "ok" : "failed" }));
+  }
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   return { registry, text: () => registry.metrics() };

@@ -6,6 +6,7 @@ import { ReplyHeader } from "../../../shared/nats/reply-headers.js";
 import { OrchestratorApi, ORCHESTRATOR_ENDPOINTS, type OrchestratorEndpoint, type RequestInput } from "../../../shared/schemas/orchestrator-api.js";
 import { OrchestratorEventMessage } from "../../../shared/schemas/orchestrator-events.js";
 import { orchestratorSubjects } from "../../../shared/subjects.js";
+import { FakePower } from "../../integration/fake-power.js";
 import { startSimCluster, waitUntil, type SimCluster } from "../../integration/sim-cluster.js";
 import { startNatsServer, type NatsServerHandle } from "../../support/nats-server.js";
 
@@ -27,7 +28,8 @@ describe("operator API contract", () => {
     const host = (vms: ReturnType<typeof vm>[]) => ({ cpus: 8, mem_mib: 32768, migration_mibs: 20000, start_delay_s: 0.05, vms });
     c = await startSimCluster({
       interval: INTERVAL,
-      hosts: { a: host([vm("a-1", 30), vm("a-2", 20)]), b: host([vm("b-1", 10)]), c: host([]) },
+      hosts: { a: host([vm("a-1", 30), vm("a-2", 20)]), b: host([vm("b-1", 10)]), c: host([]), d: host([]) },
+      powerDrivers: new Map([["d", new FakePower("d")]]),
       policy: {
         interval: INTERVAL,
         stale_after: 5,
@@ -42,7 +44,7 @@ describe("operator API contract", () => {
     await waitUntil(
       async () => {
         const s = await c.api("status", {});
-        return s.ok && s.data.hosts.filter((h) => h.fresh).length === 3;
+        return s.ok && s.data.hosts.filter((h) => h.fresh).length === 4;
       },
       15_000,
       "all hosts to report",
@@ -78,6 +80,10 @@ describe("operator API contract", () => {
     snapshot: () => ({}),
     cpuBaseline: () => ({}),
     facts: () => ({ host: "a" }),
+    powerStatus: () => ({}),
+    // Automation partial: both are proposed as pending plans (d is empty; consolidation packs onto loaded hosts, never onto it).
+    powerOn: () => ({ host: "d" }),
+    powerOff: () => ({ host: "d" }),
   };
   let pendingId = "";
 

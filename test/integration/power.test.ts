@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { silentLogger } from "../../shared/logger.js";
+import { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
+import { orchestratorSubjects } from "../../shared/subjects.js";
+import type { OrchestratorEndpoint, ReplyOf, RequestInput } from "../../shared/schemas/orchestrator-api.js";
+import { startOrchestrator, type RunningOrchestrator } from "../../orchestrator/main.js";
+import { createOrchestratorMetrics } from "../../orchestrator/shell/http/orchestrator-metrics.js";
+import { callOrchestrator } from "../../cli/client.js";
+import { renderStatus } from "../../cli/render.js";
+import { loose, type LooseReply } from "../support/loose-reply.js";
+import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { FakeAgent, hostFacts, vmFacts } from "./fake-agents.js";
+import { FakePower } from "./fake-power.js";
+import { waitUntil } from "./sim-cluster.js";
+
+// Power management end to end on a real nats-server: agents faked over NATS, power drivers in the
+// test whose switches stop and start those agents. Automation manual: a power action is a pending
+// plan until approved, so a plan's power-off is what reaches the driver.
+
+const BEAT_MS = 100;
+
+describe("power management over NATS", () => {
+  let server: NatsServerHandle;
+  let orch: RunningOrchestrator;
+  let nc: NatsConnection;
+  const fleet = new Map<string, FakeAgent>();
+  const drivers = new Map<string, FakePower>();
+
+  const api = async <E extends OrchestratorEndpoint>(e: E, body: RequestInput<E>): Promise<LooseReply<ReplyOf<E>>> =>
+    loose(await callOrchestrator(nc, { request_timeout: 5 }, e, body));
+  const powerOf = async (host: string) => (await api("powerStatus", { host })).data.hosts[0]!;
+  const startAgent = async (host: string) => {
+    const a = await FakeAgent.start(server.url, host, hostFacts(), fleet);
+    a.changed();
+    a.beat(BEAT_MS);
+    return a;
+  };
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    const a = await FakeAgent.start(server.url, "a", hostFacts(), fleet);
+    a.vms.set("web-1", { name: "web-1", memMiB: 1024, facts: vmFacts("web-1"), listed: true });
+    await FakeAgent.start(server.url, "b", hostFacts(), fleet);
+    await FakeAgent.start(server.url, "c", hostFacts(), fleet);
+    for (const h of ["a", "b"]) drivers.set(h, new FakePower(h));
+    // b's switches stop its agent (a power loss) and start it again.
+    drivers.get("b")!.onOff = () => fleet.get("b")!.stop();
+    drivers.get("b")!.onOn = async () => void (await startAgent("b"));
+    const config = OrchestratorConfig.parse({
+      nats: { servers: [server.url], request_timeout: 1 },
+      log_level: "silent",
+      power: { inventory: null, status_interval: 1 },
+      policy: { interval: 0.5, automation: "manual", stale_after: 2, strategies: ["hotspot"] },
+    });
+    orch = await startOrchestrator({
+      config,
+      log: silentLogger(),
+      mapping: new Map(["a", "b", "c"].map((h) => [h, h])),
+      instance: "power-test",
+      powerDrivers: drivers,
+    });
+    nc = await connect({ servers: server.url, name: "operator" });
+    for (const f of fleet.values()) {
+      f.changed();
+      f.beat(BEAT_MS);
+    }
+    await waitUntil(async () => (await api("status", {})).data.hosts.filter((h) => h.fresh).length === 3, 15_000, "every host to report");
+    await waitUntil(async () => (await api("powerStatus", {})).data.hosts.every((h) => h.state === "on"), 10_000, "every power state read");
+  }, 30_000);
+
+  afterAll(async () => {
+    await nc?.close();
+    await orch?.stop();
+    for (const f of fleet.values()) await f.stop();
+    await server?.stop();
+  });
+
+  it("refuses bad power requests clearly and changes nothing", async () => {
+    const before = (await api("status", {})).data.pendingPlans.length;
+    const withVms = await api("powerOff", { host: "a" });
+    expect(withVms).toMatchObject({ ok: false, error: { code: "POWER_ERROR", details: { refused: "holds_vms", vms: ["web-1"] } } });
+    expect(withVms.error!.message).toBe(
+      "a: power-off refused: VM web-1 appeared (the host's newest inventory lists it); nothing was changed (move or remove the VMs first)",
+    );
+    expect(await api("powerOn", { host: "zz" })).toMatchObject({ ok: false, error: { code: "UNKNOWN_HOST" } });
+    const noDriver = await api("powerOff", { host: "c" });
+    expect(noDriver).toMatchObject({ ok: false, error: { code: "POWER_ERROR", details: { refused: "no_driver" } } });
+    expect(noDriver.error!.message).toContain("has no power driver");
+    expect(await api("powerStatus", { host: "c" })).toMatchObject({ ok: false, error: { code: "POWER_ERROR" } });
+    const bad = await nc.request(orchestratorSubjects.powerOff, "{host: b", { timeout: 5000 });
+    expect(JSON.parse(new TextDecoder().decode(bad.data))).toMatchObject({ ok: false, error: { code: "BAD_JSON" } });
+    const extra = await nc.request(orchestratorSubjects.powerOn, JSON.stringify({ host: "b", now: true }), { timeout: 5000 });
+    expect(JSON.parse(new TextDecoder().decode(extra.data))).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    expect((await api("status", {})).data.pendingPlans.length).toBe(before);
+    expect(drivers.get("a")!.calls.every((c) => c === "status")).toBe(true);
+    expect(drivers.get("b")!.calls.every((c) => c === "status")).toBe(true);
+  });
+
+  it("a plan's power-off reaches the driver, and the host stays in status as off, not failed", async () => {
+    const proposed = await api("powerOff", { host: "b" });
+    expect(proposed.ok, JSON.stringify(proposed)).toBe(true);
+    expect(proposed.data).toMatchObject({ host: "b", action: "off", executed: false, outcome: null });
+    const planId = proposed.data.planId!;
+    expect((await api("status", {})).data.pendingPlans).toContainEqual(expect.objectContaining({ id: planId, moves: 0, power: 1 }));
+    expect(drivers.get("b")!.calls).not.toContain("off soft");
+    const approved = await api("approve", { planId });
+    expect(approved.ok, JSON.stringify(approved)).toBe(true);
+    expect(approved.data.power).toEqual([expect.objectContaining({ host: "b", action: "off", result: "done" })]);
+    expect(drivers.get("b")!.calls).toContain("off soft");
+    await waitUntil(async () => (await powerOf("b")).state === "off", 10_000, "b to read off");
+    // Its agent is silent now: past stale_after it is not fresh, yet it is off, not failed.
+    await waitUntil(async () => (await api("status", {})).data.hosts.find((h) => h.host === "b")?.fresh === false, 10_000, "b's metrics to age");
+    const st = (await api("status", {})).data;
+    const b = st.hosts.find((h) => h.host === "b")!;
+    expect(b.power).toMatchObject({ state: "off", failed: null, driver: "command" });
+    expect(renderStatus(st)).toMatch(/^b\s+OFF\s/m);
+    // The planner sees it with its capacity, all free, no load.
+    const snap = (await api("snapshot", {})).data;
+    expect(snap.hosts.find((h) => h.id === "b")).toMatchObject({
+      cpus: 8,
+      memTotalMiB: 32768,
+      memAvailableMiB: 32768,
+      cpuPercent: 0,
+      samples: [],
+      power: { state: "off" },
+    });
+    // Every call is in the decision log, and in the metrics.
+    const log = (await api("decisions", { host: "b", limit: 20 })).data;
+    expect(log.some((d) => d.code === "POWER_MANUAL" && d.message.includes("power-off of b done"))).toBe(true);
+    const metrics = await createOrchestratorMetrics(orch.orchestrator, { processMetrics: false }).text();
+    expect(metrics).toContain('ballast_host_power_state{host="b",state="off"} 1');
+  });
+
+  it("power on over NATS (approved) boots the host, and it is on once its agent reports", async () => {
+    const proposed = await api("powerOn", { host: "b" });
+    expect(proposed.data).toMatchObject({ executed: false });
+    const approved = await api("approve", { planId: proposed.data.planId! });
+    expect(approved.data.power).toEqual([expect.objectContaining({ host: "b", action: "on", result: "done" })]);
+    const p = (await api("powerStatus", { host: "b" })).data;
+    expect(["booting", "on"]).toContain(p.hosts[0]!.state);
+    expect(p.hosts[0]!.cyclesToday).toBe(1);
+    expect(p.log.some((c) => c.operation === "on" && c.ok && c.by.startsWith("approve "))).toBe(true);
+    await waitUntil(async () => (await powerOf("b")).state === "on", 10_000, "b to be on");
+    await waitUntil(async () => (await api("status", {})).data.hosts.find((h) => h.host === "b")?.fresh === true, 10_000, "b fresh");
+    expect(await powerOf("b")).toMatchObject({ state: "on", bootDeadline: null, failed: null });
+  });
+});

@@ -1,0 +1,232 @@
+import { describe, expect, it } from "vitest";
+import { Policy } from "../../../../shared/config/policy.js";
+import { silentLogger } from "../../../../shared/logger.js";
+import { PowerManager, type PowerNote } from "../../../../orchestrator/shell/power/power-manager.js";
+import type { StoredPower } from "../../../../orchestrator/shell/power/power-record.js";
+import type { PowerAction } from "../../../../shared/schemas/power.js";
+import { FakePower } from "../../../integration/fake-power.js";
+
+// The power manager with in-test drivers, a manual clock and a hand-fed cluster view.
+
+const T0 = 1_700_000_000_000;
+
+function setup(o: { hosts?: string[]; policy?: Record<string, unknown> } = {}) {
+  let now = T0;
+  const clock = { now: () => now };
+  const drivers = new Map((o.hosts ?? ["hv-a", "hv-b"]).map((h) => [h, new FakePower(h)]));
+  const metrics = new Map<string, { vms: { name: string }[]; cpus: number; memTotalMiB: number }>();
+  const metricsAt = new Map<string, number>();
+  const incoming = new Map<string, string[]>();
+  const notes: PowerNote[] = [];
+  const stored: StoredPower[] = [];
+  const policy = Policy.parse({ power_on_deadline: 900, max_power_ops: 1, ...o.policy });
+  const m = new PowerManager({
+    drivers,
+    clock,
+    policy: () => policy,
+    statusIntervalMs: 60_000,
+    shutdownTimeoutMs: 600_000,
+    cluster: { metrics: (h) => metrics.get(h), metricsAt: (h) => metricsAt.get(h) },
+    incoming: (h) => incoming.get(h) ?? [],
+    leading: () => true,
+    log: silentLogger(),
+    onRecord: (r) => stored.push({ ...r }),
+    onNote: (n) => notes.push(n),
+  });
+  /** An agent report of the host at the current time. */
+  const report = (host: string, vms: string[] = []) => {
+    metrics.set(host, { vms: vms.map((name) => ({ name })), cpus: 16, memTotalMiB: 65_536 });
+    metricsAt.set(host, now);
+  };
+  const advance = (ms: number) => (now += ms);
+  return { m, drivers, report, advance, incoming, notes, stored, now: () => now };
+}
+
+const action = (host: string, a: "on" | "off", code: PowerAction["code"] = a === "on" ? "POWER_ON_DEMAND" : "POWER_OFF_IDLE"): PowerAction => ({
+  seq: 0,
+  host,
+  action: a,
+  code,
+  reason: "test",
+  numbers: {},
+  forVms: [],
+});
+
+describe("PowerManager", () => {
+  it("reads every host's state on the first tick, so none stays unknown", async () => {
+    const { m, drivers } = setup();
+    drivers.get("hv-b")!.reading = "off";
+    expect(m.power("hv-a")!.state).toBe("unknown");
+    await m.tick();
+    expect(m.power("hv-a")!.state).toBe("on");
+    expect(m.power("hv-b")!.state).toBe("off");
+    expect(m.log({ limit: 10 }).map((c) => `${c.host} ${c.operation} ${c.ok}`)).toEqual(expect.arrayContaining(["hv-a status true", "hv-b status true"]));
+    // Not read again before status_interval.
+    await m.tick();
+    expect(drivers.get("hv-a")!.calls).toEqual(["status"]);
+  });
+
+  it("switches an empty host off: shutting_down until the interface reads off, then off", async () => {
+    const { m, drivers, report, advance, notes } = setup();
+    report("hv-a");
+    await m.tick();
+    drivers.get("hv-a")!.offAfterReads = 2;
+    const [o] = await m.execute([action("hv-a", "off")], "cycle p1");
+    expect(o).toMatchObject({ host: "hv-a", action: "off", result: "done" });
+    expect(drivers.get("hv-a")!.calls).toEqual(["status", "off soft"]);
+    expect(m.power("hv-a")!.state).toBe("shutting_down");
+    advance(5000);
+    await m.tick();
+    expect(m.power("hv-a")!.state).toBe("shutting_down");
+    advance(5000);
+    await m.tick();
+    advance(5000);
+    await m.tick();
+    expect(m.power("hv-a")!.state).toBe("off");
+    expect(notes.map((n) => n.code)).toEqual(["POWER_OFF_IDLE", "POWER_OFF_IDLE"]);
+    expect(notes.at(-1)!.message).toContain("hv-a is off");
+  });
+
+  it("refuses a power-off when a VM appeared or one is on its way, and calls no driver", async () => {
+    const { m, drivers, report, incoming, notes } = setup();
+    report("hv-a", ["web-9"]);
+    const [o] = await m.execute([action("hv-a", "off")], "cycle p1");
+    expect(o).toMatchObject({ result: "refused", detail: "power-off refused: VM web-9 appeared (the host's newest inventory lists it)" });
+    expect(notes.at(-1)).toMatchObject({ host: "hv-a", code: "POWER_HOLDS_VMS" });
+    report("hv-b");
+    incoming.set("hv-b", ["db-1"]);
+    const [o2] = await m.execute([action("hv-b", "off")], "cycle p1");
+    expect(o2).toMatchObject({ result: "refused", detail: "power-off refused: VM db-1 is migrating to it" });
+    expect(drivers.get("hv-a")!.calls).toEqual([]);
+    expect(drivers.get("hv-b")!.calls).toEqual([]);
+  });
+
+  it("a host switched on is booting until its agent reports, then on; cycles are counted", async () => {
+    const { m, drivers, report, advance, notes } = setup();
+    drivers.get("hv-a")!.reading = "off";
+    await m.tick();
+    const [o] = await m.execute([action("hv-a", "on")], "cycle p2");
+    expect(o!.result).toBe("done");
+    const p = m.power("hv-a")!;
+    expect(p).toMatchObject({ state: "booting", cyclesToday: 1 });
+    expect(p.bootDeadline).toBe(T0 + 900_000);
+    advance(60_000);
+    m.observe();
+    expect(m.power("hv-a")!.state).toBe("booting");
+    report("hv-a");
+    advance(1);
+    m.observe();
+    expect(m.power("hv-a")).toMatchObject({ state: "on", bootDeadline: null, failed: null, cyclesToday: 1 });
+    expect(notes.at(-1)).toMatchObject({ code: "POWER_ON_DEMAND" });
+    // A day later the power-on no longer counts.
+    advance(24 * 3600 * 1000);
+    m.observe();
+    expect(m.power("hv-a")!.cyclesToday).toBe(0);
+  });
+
+  it("a boot past power_on_deadline is failed (POWER_BOOT_OVERDUE), and the automation does not switch it on again", async () => {
+    const { m, drivers, advance, notes } = setup();
+    drivers.get("hv-a")!.reading = "off";
+    await m.tick();
+    await m.execute([action("hv-a", "on")], "cycle p2");
+    advance(900_001);
+    m.observe();
+    const p = m.power("hv-a")!;
+    expect(p.failed).toBe("did not report within 900 s of the power-on");
+    expect(p.state).toBe("unknown");
+    expect(notes.at(-1)).toMatchObject({ host: "hv-a", code: "POWER_BOOT_OVERDUE" });
+    drivers.get("hv-a")!.reading = "off";
+    await m.tick();
+    expect(m.power("hv-a")!.state).toBe("off");
+    const [again] = await m.execute([action("hv-a", "on")], "cycle p3");
+    expect(again).toMatchObject({ result: "skipped" });
+    expect(again!.detail).toContain("an operator must switch it on");
+    // An operator's power-on clears the failure.
+    const op = await m.switchOn("hv-a", "operator");
+    expect(op.result).toBe("done");
+    expect(m.power("hv-a")!.failed).toBeNull();
+  });
+
+  it("a driver that fails leaves the state, records the failure and the answer", async () => {
+    const { m, drivers } = setup();
+    drivers.get("hv-a")!.reading = "off";
+    await m.tick();
+    drivers.get("hv-a")!.fail.on.push("BMC 127.0.0.1:6230 timed out after 20 s");
+    const [o] = await m.execute([action("hv-a", "on")], "cycle p4");
+    expect(o).toMatchObject({ result: "failed" });
+    expect(o!.detail).toContain("timed out");
+    expect(m.power("hv-a")).toMatchObject({ state: "off", cyclesToday: 0 });
+    expect(m.power("hv-a")!.failed).toContain("power on failed");
+    expect(m.lastAnswer("hv-a")).toMatchObject({ operation: "on", ok: false, by: "cycle p4" });
+  });
+
+  it("a status read that fails makes the state unknown", async () => {
+    const { m, drivers, advance } = setup();
+    await m.tick();
+    drivers.get("hv-a")!.fail.status.push("no answer from the BMC");
+    advance(60_000);
+    await m.tick();
+    expect(m.power("hv-a")!.state).toBe("unknown");
+    expect(m.lastAnswer("hv-a")).toMatchObject({ operation: "status", ok: false });
+  });
+
+  it("a power-off that never reads off is failed after the shutdown timeout", async () => {
+    const { m, drivers, report, advance } = setup();
+    report("hv-a");
+    await m.tick();
+    drivers.get("hv-a")!.offAfterReads = 1000;
+    await m.execute([action("hv-a", "off")], "cycle");
+    advance(600_001);
+    await m.tick();
+    expect(m.power("hv-a")!.failed).toBe("did not read off within 600 s of the power-off");
+  });
+
+  it("honours max_power_ops at execution", async () => {
+    const { m, drivers, report, advance } = setup({ hosts: ["hv-a", "hv-b", "hv-c"] });
+    for (const h of ["hv-a", "hv-b", "hv-c"]) drivers.get(h)!.reading = "off";
+    await m.tick();
+    const out = await m.execute([action("hv-a", "on"), action("hv-b", "on")], "cycle");
+    expect(out.map((o) => o.result)).toEqual(["done", "skipped"]);
+    expect(out[1]!.detail).toContain("max_power_ops = 1");
+    expect(drivers.get("hv-b")!.calls).toEqual(["status"]);
+    // Once hv-a has booted, the next may go.
+    advance(30_000);
+    report("hv-a");
+    m.observe();
+    expect(m.power("hv-a")).toMatchObject({ state: "on", failed: null });
+    expect(m.inTransition()).toEqual([]);
+    expect((await m.execute([action("hv-b", "on")], "cycle"))[0]!.result).toBe("done");
+  });
+
+  it("keeps emptySince from the newest inventory and the capacity of off hosts", async () => {
+    const { m, report, advance, incoming } = setup();
+    report("hv-a", ["v1"]);
+    m.observe();
+    expect(m.power("hv-a")!.emptySince).toBeNull();
+    advance(1000);
+    report("hv-a");
+    m.observe();
+    expect(m.power("hv-a")!.emptySince).toBe(T0 + 1000);
+    incoming.set("hv-a", ["v2"]);
+    m.observe();
+    expect(m.power("hv-a")!.emptySince).toBeNull();
+    expect(m.record("hv-a")).toMatchObject({ cpus: 16, memTotalMiB: 65_536 });
+  });
+
+  it("continues from records a previous leader wrote", async () => {
+    const a = setup();
+    a.drivers.get("hv-a")!.reading = "off";
+    await a.m.tick();
+    await a.m.execute([action("hv-a", "on")], "cycle");
+    const b = setup();
+    b.m.restore(a.m.persisted());
+    expect(b.m.power("hv-a")).toMatchObject({ state: "booting", cyclesToday: 1, bootDeadline: T0 + 900_000 });
+    expect(a.stored.some((r) => r.host === "hv-a" && r.state === "booting")).toBe(true);
+  });
+
+  it("refuses a host without a driver", async () => {
+    const { m } = setup();
+    const [o] = await m.execute([action("hv-x", "on")], "cycle");
+    expect(o).toMatchObject({ result: "refused", detail: "hv-x has no power driver (not in the power inventory)" });
+  });
+});
