@@ -22,7 +22,7 @@ import { DecisionStream } from "./shell/ha/decision-stream.js";
 import { drainThenClose, within } from "../shared/nats/close-connection.js";
 import { exitIfStillAlive } from "../shared/daemon-exit.js";
 import type { PowerDriver } from "./shell/power/power-driver.js";
-import { createPowerDriver } from "./shell/power/create-power-driver.js";
+import { createPowerDrivers } from "./shell/power/create-power-driver.js";
 import { loadPowerInventory } from "./shell/power/power-inventory-file.js";
 
 /** How long stop() may wait on the NATS server in all; then the connection is closed anyway. */
@@ -78,8 +78,7 @@ export async function startOrchestrator(opts: {
   let powerDrivers = opts.powerDrivers;
   if (powerDrivers === undefined && config.power.inventory !== null) {
     try {
-      const inventory = await loadPowerInventory(config.power.inventory);
-      powerDrivers = new Map(Object.entries(inventory.hosts).map(([host, entry]) => [host, createPowerDriver(host, entry)]));
+      powerDrivers = createPowerDrivers(loadPowerInventory(config.power.inventory));
     } catch (e) {
       mappingFile?.close();
       throw new ConfigError(`power.inventory ${config.power.inventory}: ${describeError(e)}`, "power.inventory", { cause: e });

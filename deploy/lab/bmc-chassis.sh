@@ -4,6 +4,9 @@
 #   bmc-chassis.sh HV get power      prints power:1 or power:0
 #   bmc-chassis.sh HV set power 0    power loss: the agent-HV.stop hook, then lab.sh kill-hv HV
 #   bmc-chassis.sh HV set power 1    boot: lab.sh start-hv HV, then the agent-HV.start hook
+#   bmc-chassis.sh HV set shutdown 1 soft off (`ipmitool chassis power soft`, an ACPI shutdown on a
+#                                    real server): the lab has no OS to shut down cleanly around
+#                                    libvirtd, so it ends the same way as a power loss
 #
 # ipmi_sim runs this synchronously and answers nothing meanwhile: a call that takes longer than
 # ipmitool's retry interval (1 s) makes ipmitool resend, and the command runs again. So `set`
@@ -101,6 +104,13 @@ case "${1:-} ${2:-}" in
         if [ "$(power_state)" = power:1 ]; then note "already on"; else spawn on; fi
         ;;
       *) echo "bmc-chassis: set power 0|1" >&2; exit 2 ;;
+    esac
+    ;;
+  "set shutdown")
+    mkdir -p "$dir"
+    case "${3:-}" in
+      1) note "set shutdown 1 (soft off)"; worker_pid off >/dev/null || spawn off ;;
+      *) echo "bmc-chassis: set shutdown 1" >&2; exit 2 ;;
     esac
     ;;
   "worker off" | "worker on") worker "$2" ;;

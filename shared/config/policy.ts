@@ -238,7 +238,7 @@ export const Policy = z
       .boolean()
       .default(false)
       .describe(
-        "Switch hosts off when consolidation has left them empty, and back on before they are needed (hot spots no powered host can relieve, demand predicted over `boot_time`, a lost reserve, an evacuation without room). Needs a power driver per host (`power_inventory` in orchestrator.yaml); `automation` decides whether power actions run or wait for approval.",
+        "Switch hosts off when consolidation has left them empty, and back on before they are needed (hot spots no powered host can relieve, demand predicted over `boot_time`, a lost reserve, an evacuation without room). Needs a power driver per host (`power.inventory` in orchestrator.yaml); `automation` decides whether power actions run or wait for approval.",
       ),
     power_off_after: seconds.default(1800).meta({
       unit: "s",
