@@ -5,7 +5,7 @@ import { withClient, callOrchestrator, type ClientOptions } from "./client.js";
 import { table } from "./table.js";
 import { renderDecisions, renderEvacuate, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
 import { renderCpuBaseline, renderFacts } from "./render-facts.js";
-import { renderPowerCommand, renderPowerStatus } from "./render-power.js";
+import { renderExplainHost, renderPowerCommand, renderPowerStatus } from "./render-power.js";
 import { offlinePlan } from "./offline-plan.js";
 import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { Plan } from "../shared/schemas/plan.js";
@@ -196,9 +196,20 @@ export async function main(
   ).action(
     call("decisions", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}), limit: Number(o.limit) }), renderDecisions),
   );
+  const explainVm = call("explain", (o, [vm]) => ({ vm: vm ?? "", cycles: Number(o.cycles) }), renderExplain);
+  const explainHost = call("explainHost", (o) => ({ host: str(o.host) ?? "", cycles: Number(o.cycles) }), renderExplainHost);
   client(
-    program.command("explain <vm>").description("why a VM is where it is, and why it did or did not move").option("--cycles <n>", "cycles to look back", "10"),
-  ).action(call("explain", (o, [vm]) => ({ vm: vm ?? "", cycles: Number(o.cycles) }), renderExplain));
+    program
+      .command("explain [vm]")
+      .description("why a VM is where it is, and why it did or did not move; with --host, why a host is on or off and whether a cycle would switch it")
+      .option("--host <host>", "explain this host's power instead of a VM")
+      .option("--cycles <n>", "cycles to look back", "10"),
+  ).action(async function (this: Command, ...args: unknown[]) {
+    const vm = typeof args[0] === "string" ? args[0] : undefined;
+    const host = this.optsWithGlobals<Opts>().host;
+    if ((vm === undefined) === (host === undefined)) throw new BallastError("BAD_REQUEST", "explain: give a VM or --host HOST (exactly one of the two)");
+    await (host !== undefined ? explainHost : explainVm).apply(this, args);
+  });
   client(program.command("snapshot").description("print the live cluster snapshot (input of `plan --snapshot`)")).action(async function (this: Command) {
     code = await withClient(this.optsWithGlobals<ClientOptions>(), process.env, async (nc, cfg) => {
       const reply = await callOrchestrator(nc, cfg, "snapshot", {});

@@ -59,6 +59,7 @@ export const orchestratorSubjects = {
   history: `${SUBJECT_PREFIX}.orch.history`,
   decisions: `${SUBJECT_PREFIX}.orch.decisions`,
   explain: `${SUBJECT_PREFIX}.orch.explain`,
+  explainHost: `${SUBJECT_PREFIX}.orch.explain-host`,
   snapshot: `${SUBJECT_PREFIX}.orch.snapshot`,
   version: `${SUBJECT_PREFIX}.orch.version`,
   cpuBaseline: `${SUBJECT_PREFIX}.orch.cpu-baseline`,

@@ -97,6 +97,19 @@ export interface GuestOptions {
   cpuModel?: string;
 }
 
+/** lab.sh options of start-guest / define-guest. */
+function guestOptions(o: GuestOptions): string[] {
+  const args: string[] = [];
+  if (o.burn) args.push("--burn");
+  if (o.memMiB) args.push("--mem", String(o.memMiB));
+  if (o.diskMiB) args.push("--disk", String(o.diskMiB));
+  if (o.sharedDiskMiB) args.push("--shared-disk", String(o.sharedDiskMiB));
+  if (o.cdrom) args.push("--cdrom");
+  if (o.network) args.push("--network", o.network);
+  if (o.cpuModel) args.push("--cpu-model", o.cpuModel);
+  return args;
+}
+
 export interface Lab {
   dir: string;
   /** Directory every hv sees alike: the lab's shared storage. */
@@ -110,6 +123,8 @@ export interface Lab {
   virsh(hv: string, args: string[], timeoutMs?: number): Promise<string>;
   /** Defines and starts a 128 MiB, 1-vCPU TCG guest on hv; its console goes to consoleLog(name). */
   startGuest(hv: string, name: string, opts?: GuestOptions): Promise<void>;
+  /** Defines the same guest as startGuest without starting it (shut off). */
+  defineGuest(hv: string, name: string, opts?: GuestOptions): Promise<void>;
   /** A Linux bridge br-<net> in the hv's namespace and a libvirt network <net> (bridge mode) on it. */
   netDefine(hv: string, net: string): Promise<void>;
   /** The guest writes "BALLAST-MARK <word>" to the first sector of its disk (synced). */
@@ -296,15 +311,11 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
     virsh,
     async startGuest(hv, name, o = {}) {
       host(hv);
-      const args = ["start-guest", hv, name];
-      if (o.burn) args.push("--burn");
-      if (o.memMiB) args.push("--mem", String(o.memMiB));
-      if (o.diskMiB) args.push("--disk", String(o.diskMiB));
-      if (o.sharedDiskMiB) args.push("--shared-disk", String(o.sharedDiskMiB));
-      if (o.cdrom) args.push("--cdrom");
-      if (o.network) args.push("--network", o.network);
-      if (o.cpuModel) args.push("--cpu-model", o.cpuModel);
-      await sh(args);
+      await sh(["start-guest", hv, name, ...guestOptions(o)]);
+    },
+    async defineGuest(hv, name, o = {}) {
+      host(hv);
+      await sh(["define-guest", hv, name, ...guestOptions(o)]);
     },
     async netDefine(hv, net) {
       host(hv);

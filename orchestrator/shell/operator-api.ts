@@ -9,6 +9,7 @@ import type {
   FactsReply,
   EvacuateReply,
   EvacuateRequest,
+  ExplainHostReply,
   ExplainReply,
   MigrateReply,
   MigrationBrief,
@@ -29,7 +30,7 @@ import type {
 import type { Decision, Plan, PlanRequest } from "../../shared/schemas/plan.js";
 import { ClusterSnapshot } from "../../shared/schemas/snapshot.js";
 import { BALLAST_VERSION } from "../../shared/version.js";
-import { explainVm, preflightEvacuation } from "../core/index.js";
+import { explainHost, explainVm, preflightEvacuation } from "../core/index.js";
 import type { Clock } from "./clock.js";
 import type { ClusterState } from "./cluster-state.js";
 import type { DecisionLog } from "./decision-log.js";
@@ -386,6 +387,31 @@ export class OperatorApi implements OrchestratorHandlers {
       facts: this.vmFactsBrief(vm, located),
       incompatible: this.d.pairs.forSnapshot().filter((p) => p.vm === vm),
       ...this.whereItCouldGo(vm),
+    };
+  }
+
+  /**
+   * Why a host is on or off and what a cycle planned now would do to it (the core's explainHost,
+   * on the same snapshot and policy a cycle uses), with its power lines of the last cycles.
+   */
+  explainHost(req: { host: string; cycles: number }): ExplainHostReply {
+    const { clock, cycle, decisions } = this.d;
+    const now = clock.now();
+    const x = explainHost(cycle.snapshot(now), cycle.policy, now, req.host);
+    if (!x.known) throw new BallastError("UNKNOWN_HOST", `host ${req.host} is not known (no agent has reported it)`);
+    const sinceCycle = Math.max(1, decisions.cycle - req.cycles + 1);
+    const lines = decisions.query({ host: req.host, limit: 10_000, sinceCycle }).filter((d) => d.code.startsWith("POWER_"));
+    return {
+      host: x.host,
+      managed: x.managed,
+      state: x.state,
+      power: x.power,
+      powerStatus: this.d.power.describe(req.host, now) ?? null,
+      action: x.action,
+      verdict: x.verdict,
+      decisions: x.decisions,
+      summary: x.summary,
+      lastCycles: { from: sinceCycle, to: decisions.cycle, decisions: lines.slice(0, 200) },
     };
   }
 

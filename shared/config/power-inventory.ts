@@ -51,7 +51,9 @@ export const RedfishPower = z
       .min(1)
       .max(4096)
       .optional()
-      .describe("PEM file of the CA (or the BMC's own certificate) to trust; absent: Node.js's bundled CA list (plus NODE_EXTRA_CA_CERTS). Certificates are always checked."),
+      .describe(
+        "PEM file of the CA (or the BMC's own certificate) to trust; absent: Node.js's bundled CA list (plus NODE_EXTRA_CA_CERTS). Certificates are always checked.",
+      ),
     timeout,
   })
   .strict()

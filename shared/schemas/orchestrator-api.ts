@@ -10,7 +10,7 @@ import { Decision, Plan, PlannedMove } from "./plan.js";
 import { ClusterSnapshot, IncompatiblePair } from "./snapshot.js";
 import { AgentFacts, UnmigratableReason } from "./facts.js";
 import { VmState } from "./vm.js";
-import { PowerState } from "./power.js";
+import { HostPower, PowerAction, PowerState } from "./power.js";
 
 // The orchestrator's operator API (ballast.orch.*): every endpoint's request and reply, in one map
 // (OrchestratorApi below). The orchestrator registers its handlers from it, the CLI and the tests
@@ -111,6 +111,14 @@ export const ExplainRequest = z
   })
   .strict();
 export type ExplainRequest = z.infer<typeof ExplainRequest>;
+
+export const ExplainHostRequest = z
+  .object({
+    host: HostId.describe("The host to explain; an agent must have reported it (a host switched off stays known)."),
+    cycles: z.number().int().min(1).max(1000).default(10).describe("How many recorded plans (cycles) to look back for its power decisions."),
+  })
+  .strict();
+export type ExplainHostRequest = z.infer<typeof ExplainHostRequest>;
 
 export const CpuBaselineQuery = z
   .object({
@@ -500,6 +508,36 @@ export const ExplainReply = z.object({
 });
 export type ExplainReply = z.infer<typeof ExplainReply>;
 
+export const ExplainHostReply = z.object({
+  host: HostId.describe("The host asked about."),
+  managed: z.boolean().describe("The policy's power_management: whether cycles plan power actions."),
+  state: PowerState.describe('Its power state ("on" when Ballast does not manage its power).'),
+  power: HostPower.nullable().describe(
+    "Its power fields as the planner sees them (since when, empty since when, cycles today, boot deadline, failure); null when Ballast does not manage its power.",
+  ),
+  powerStatus: HostPowerStatus.nullable().describe(
+    "Its power driver's view (`ballast power status HOST`): driver, the newest call and its answer; null when it has no power driver.",
+  ),
+  action: PowerAction.nullable().describe("What a cycle planned now would do to it (switch it on or off, with the code and reason); null: nothing."),
+  verdict: Decision.nullable().describe(
+    "Why it is or is not switched: the action's decision, or the reason it is not (POWER_HOLDS_VMS, POWER_OFF_WAIT, POWER_KEEP_RESERVE, POWER_MIN_ON, ...); null when power management is off or the plan says nothing of it.",
+  ),
+  decisions: z
+    .array(Decision)
+    .describe("Every decision a cycle planned now makes about the host, and that plan's cluster-wide power verdicts (such as POWER_UNSETTLED)."),
+  summary: z.string().describe("One sentence: its power state and what a cycle would do, or why not."),
+  lastCycles: z
+    .object({
+      from: z.number().int().describe("First cycle looked at."),
+      to: z.number().int().describe("Last cycle looked at: the newest."),
+      decisions: z
+        .array(LoggedDecision)
+        .describe("The host's power lines in those cycles (POWER_* codes: planned actions, refusals, driver outcomes), newest first (at most 200)."),
+    })
+    .describe("Its recent power decisions, from the decision log."),
+});
+export type ExplainHostReply = z.infer<typeof ExplainHostReply>;
+
 // ---- the map --------------------------------------------------------------------------------
 
 /** `read`: changes nothing (a read-only identity may call it); `operate`: may change the cluster. */
@@ -605,6 +643,17 @@ export const OrchestratorApi = {
     request: ExplainRequest,
     reply: ExplainReply,
     examples: [[{ vm: "web-1" }, ""]],
+  }),
+  explainHost: endpoint({
+    summary:
+      "Why a host is on or off, and whether a cycle planned now would switch it (with the code and numbers), as a cycle judges it; its recent power decisions. UNKNOWN_HOST for a host no agent has reported.",
+    access: "read",
+    request: ExplainHostRequest,
+    reply: ExplainHostReply,
+    examples: [
+      [{ host: "hv-d" }, ""],
+      [{ host: "hv-d", cycles: 50 }, "power decisions of the last 50 cycles"],
+    ],
   }),
   snapshot: endpoint({
     summary: "The live cluster snapshot: the planner's input, for `ballast plan --snapshot` offline.",

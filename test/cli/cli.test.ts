@@ -136,6 +136,23 @@ describe("ballast CLI", () => {
     }
   });
 
+  it("explain takes a VM or --host HOST, exactly one, and asks the matching endpoint", async () => {
+    for (const args of [["explain"], ["explain", "web-1", "--host", "b"]]) {
+      const r = await run([...args, "-s", "nats://127.0.0.1:1", "--timeout", "1"]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain("explain: give a VM or --host HOST (exactly one of the two)");
+    }
+    const server = await startNatsServer();
+    try {
+      const host = await run(["explain", "--host", "b", "-s", server.url, "--timeout", "5"]);
+      expect(host.err).toMatch(/nobody serves ballast\.orch\.explain-host /);
+      const vm = await run(["explain", "web-1", "-s", server.url, "--timeout", "5"]);
+      expect(vm.err).toMatch(/nobody serves ballast\.orch\.explain /);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("a client command without a server fails clearly", async () => {
     const r = await run(["status", "-s", "nats://127.0.0.1:1", "--timeout", "1"]);
     expect(r.code).not.toBe(0);

@@ -81,6 +81,10 @@ export async function startLabCluster(
     agent: Partial<AgentConfigInput>;
     /** More environment for every agent process (STATE_DIRECTORY, as systemd sets it). */
     agentEnv?: (host: string) => NodeJS.ProcessEnv;
+    /** More orchestrator.yaml keys (power, ...). */
+    orchestrator?: Record<string, unknown>;
+    /** Called with each agent process the cluster starts (also restarts). */
+    onAgentStart?: (p: AgentProc) => void;
   },
 ): Promise<LabCluster> {
   const dir = join(lab.dir, "e2e");
@@ -120,6 +124,7 @@ export async function startLabCluster(
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     const p: AgentProc = { host, child, pid: child.pid, log, exited };
     agents.set(host, p);
+    o.onAgentStart?.(p);
     return p;
   };
 
@@ -154,6 +159,7 @@ export async function startLabCluster(
       policy: o.policy,
       migration_timeout: 120,
       log_level: "info",
+      ...o.orchestrator,
     });
     orchLog = openSync(join(dir, "orchestrator.log"), "a");
     const log = pino({ level: "info" }, pino.destination({ dest: orchLog, sync: true }));

@@ -24,6 +24,9 @@ export interface FakeVm {
   facts: Omit<VmFacts, "name">;
   /** Listed running; false: defined but not listed (a migration's end not yet reported). */
   listed: boolean;
+  /** Its CPU use, percent of one core (default 1), and its vCPUs (default 1). */
+  cpuPercent?: number;
+  vcpus?: number;
 }
 
 /** What a handler answers: data, or an error envelope; undefined: no answer at all (the requester times out). */
@@ -47,6 +50,8 @@ export class FakeAgent {
   getFactsDelayMs = 0;
   private inFlightGetFacts = 0;
   maxConcurrentGetFacts = 0;
+  /** The host's CPU load its metrics report, percent of its capacity (a test raises it to make a hot spot). */
+  cpuPercent = 5;
   private seq = 0;
   private factsTs = Date.now();
   private timer: NodeJS.Timeout | undefined;
@@ -98,15 +103,23 @@ export class FakeAgent {
         ts: Date.now(),
         seq: this.seq,
         cpus: 8,
-        hostCpuPercent: 5,
+        hostCpuPercent: this.cpuPercent,
         load1: 0,
         load5: 0,
         load15: 0,
         memTotalMiB: 32768,
         memAvailableMiB: 32768 - vms.reduce((s, v) => s + v.memMiB, 0) - 1024,
         loadSource: "host",
-        cpuPercent: 5,
-        vms: vms.map((v) => ({ name: v.name, state: "running", vcpus: 1, memMiB: v.memMiB, maxMemMiB: v.memMiB, cpuPercent: 1, migrating: false })),
+        cpuPercent: this.cpuPercent,
+        vms: vms.map((v) => ({
+          name: v.name,
+          state: "running",
+          vcpus: v.vcpus ?? 1,
+          memMiB: v.memMiB,
+          maxMemMiB: v.memMiB,
+          cpuPercent: v.cpuPercent ?? 1,
+          migrating: false,
+        })),
       };
       const h: Heartbeat = {
         v: 1,

@@ -92,6 +92,7 @@ const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<strin
   history: { mutating: false, base: { vm: "a-1", host: "a", limit: 20 } },
   decisions: { mutating: false, base: { vm: "a-1", host: "a", limit: 50 } },
   explain: { mutating: false, base: { vm: "a-1", cycles: 10 } },
+  explainHost: { mutating: false, base: { host: "a", cycles: 10 } },
   snapshot: { mutating: false, base: {} },
   version: { mutating: false, base: {} },
   cpuBaseline: { mutating: false, base: { hosts: ["a", "b"] } },

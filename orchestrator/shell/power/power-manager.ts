@@ -131,7 +131,9 @@ export class PowerManager {
       r.onTimes = r.onTimes.filter((t) => t > now - DAY_MS);
       const reported = at !== undefined && at > r.since;
       if (r.state === "booting" && reported) {
-        set({ state: "on", since: now, bootDeadline: null });
+        // An empty host counts its power_off_after from the boot, not from before it was switched off:
+        // otherwise a host woken for a need is switched off again the next cycle.
+        set({ state: "on", since: now, bootDeadline: null, emptySince: r.emptySince === null ? null : now });
         this.note(
           r.host,
           this.why.get(r.host) ?? "POWER_MANUAL",
@@ -152,7 +154,7 @@ export class PowerManager {
         this.note(r.host, "POWER_HOST_FAILED", `power: ${r.host} ${why}: reported failed`, { timeoutS: this.d.shutdownTimeoutMs / 1000 });
       } else if ((r.state === "off" || r.state === "unknown") && reported && this.lastCall.get(r.host)?.operation !== "off") {
         // An agent reporting after the host was read off: someone switched it on.
-        set({ state: "on", since: now });
+        set({ state: "on", since: now, emptySince: r.emptySince === null ? null : now });
       }
       if (m) {
         const holds = m.vms.length > 0 || this.d.incoming(r.host).length > 0;

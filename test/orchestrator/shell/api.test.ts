@@ -77,6 +77,7 @@ describe("operator API contract", () => {
     history: () => ({ limit: 10 }),
     decisions: () => ({ limit: 20 }),
     explain: () => ({ vm: "a-1" }),
+    explainHost: () => ({ host: "d" }),
     snapshot: () => ({}),
     cpuBaseline: () => ({}),
     facts: () => ({ host: "a" }),

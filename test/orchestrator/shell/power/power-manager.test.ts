@@ -117,6 +117,9 @@ describe("PowerManager", () => {
     advance(1);
     m.observe();
     expect(m.power("hv-a")).toMatchObject({ state: "on", bootDeadline: null, failed: null, cyclesToday: 1 });
+    // Empty, it counts power_off_after from the boot, not from before it was switched off.
+    expect(m.power("hv-a")!.emptySince).toBe(m.power("hv-a")!.since);
+    expect(m.power("hv-a")!.since).toBeGreaterThan(T0 + 60_000);
     expect(notes.at(-1)).toMatchObject({ code: "POWER_ON_DEMAND" });
     // A day later the power-on no longer counts.
     advance(24 * 3600 * 1000);
