@@ -153,8 +153,9 @@ export class PowerManager {
         this.d.log.warn({ host: r.host }, `power: ${why}`);
         this.note(r.host, "POWER_HOST_FAILED", `power: ${r.host} ${why}: reported failed`, { timeoutS: this.d.shutdownTimeoutMs / 1000 });
       } else if ((r.state === "off" || r.state === "unknown") && reported && this.lastCall.get(r.host)?.operation !== "off") {
-        // An agent reporting after the host was read off: someone switched it on.
-        set({ state: "on", since: now, emptySince: r.emptySince === null ? null : now });
+        // An agent reporting after the host was read off: someone switched it on (a host that was
+        // only unknown may have run all along: its empty time goes on).
+        set({ state: "on", since: now, ...(r.state === "off" && r.emptySince !== null ? { emptySince: now } : {}) });
       }
       if (m) {
         const holds = m.vms.length > 0 || this.d.incoming(r.host).length > 0;
@@ -215,8 +216,11 @@ export class PowerManager {
       const now = this.d.clock.now();
       this.lastRead.set(host, now);
       this.remember({ at: now, host, operation: "status", ok: false, detail: describeError(e), by });
-      // The state is not known any more, unless a switch is under way (its deadline decides).
-      if (r.state === "on" || r.state === "off") {
+      // An off host whose BMC does not answer is not known to be off any more. An on host stays on:
+      // its agent is the better witness (and a silent agent makes it stale like any host), and a
+      // host flapping between on and unknown with its BMC would never be judged for power-off,
+      // where the failure belongs (POWER_HOST_FAILED). A switch under way has its own deadline.
+      if (r.state === "off") {
         Object.assign(r, { state: "unknown", since: now });
         this.d.onRecord?.(r);
       }

@@ -163,14 +163,19 @@ describe("PowerManager", () => {
     expect(m.lastAnswer("hv-a")).toMatchObject({ operation: "on", ok: false, by: "cycle p4" });
   });
 
-  it("a status read that fails makes the state unknown", async () => {
-    const { m, drivers, advance } = setup();
+  it("a status read that fails makes an off host unknown; an on host stays on, with the failure recorded", async () => {
+    const { m, drivers, advance } = setup({ hosts: ["hv-a", "hv-b"] });
+    drivers.get("hv-b")!.reading = "off";
     await m.tick();
+    expect(m.power("hv-a")!.state).toBe("on");
+    expect(m.power("hv-b")!.state).toBe("off");
     drivers.get("hv-a")!.fail.status.push("no answer from the BMC");
+    drivers.get("hv-b")!.fail.status.push("no answer from the BMC");
     advance(60_000);
     await m.tick();
-    expect(m.power("hv-a")!.state).toBe("unknown");
-    expect(m.lastAnswer("hv-a")).toMatchObject({ operation: "status", ok: false });
+    expect(m.power("hv-b")!.state).toBe("unknown");
+    expect(m.power("hv-a")!.state).toBe("on");
+    expect(m.lastAnswer("hv-a")).toMatchObject({ operation: "status", ok: false, detail: expect.stringContaining("no answer from the BMC") });
   });
 
   it("a power-off that never reads off is failed after the shutdown timeout", async () => {
