@@ -6,7 +6,9 @@ import { migrationTimeS } from "../model/datacentre.js";
 import { cloudSimPolicy } from "./cloudsim/policy.js";
 import type { CloudSimVariant } from "./cloudsim/pabfd.js";
 import { PlannerPolicy, type AdapterContext, type SnapshotPlanner } from "./ballast-adapter.js";
-import type { ConsolidationPolicy, MigrationRequest, SimView } from "./policy.js";
+import type { ConsolidationPolicy, PowerRequest, MigrationRequest, SimView, StepPlan } from "./policy.js";
+import type { HostPower } from "../../shared/schemas/power.js";
+import type { BootModelOptions } from "../model/host-power.js";
 import { WindowMax } from "../../shared/window-max.js";
 
 // Ballast's own policy in the simulator: every step, the simulator's view becomes a
@@ -38,6 +40,13 @@ import { WindowMax } from "../../shared/window-max.js";
 //
 // Heterogeneous hosts: every host reports `cpuSpeed` = its core MIPS / the slowest core MIPS, so
 // a VM measured at x % of one G5 core needs x × 2660/1860 % of a G4 core.
+//
+// Power (the boot model, `bootModel.model = "boot"`): the planner is handed `power_management:
+// true` and the run's `boot_time` (a policy file may still set either), every host carries
+// SnapshotHost.power from the engine's power state (what the orchestrator's power manager would
+// report: every host switchable, no boot deadline, no failure), and the plan's power actions are
+// the engine's (the policy `switchesHosts`: the engine switches nothing by itself). In the
+// instant model none of this is set, so the planner sees exactly what it saw before.
 
 export type MemoryModel = "ignore" | "model";
 
@@ -55,6 +64,8 @@ export interface BallastSimOptions {
   epochMs?: number;
   /** Called with every plan (for inspection in tests and tools). */
   onPlan?: (plan: Plan, view: SimView) => void;
+  /** The run's power model; "boot" turns power management on (see above). Default instant. */
+  bootModel?: BootModelOptions;
 }
 
 /** Memory reported for every host when memory is not modelled (never binds). */
@@ -98,6 +109,8 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
     policy: Policy,
     memory: MemoryModel,
     private readonly onPlan?: (plan: Plan, view: SimView) => void,
+    /** Fill SnapshotHost.power (the boot model). */
+    private readonly reportPower = false,
   ) {
     this.policy = policy;
     this.memory = memory;
@@ -130,6 +143,7 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
         address: `10.0.${h.id >> 8}.${h.id & 255}`,
         maintenance: false,
         tags: [],
+        ...(this.reportPower ? { power: hostPower(h.power, ctx) } : {}),
       };
     });
     const vms: SnapshotVm[] = [];
@@ -221,6 +235,12 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
     return p;
   }
 
+  toPowerActions(plan: Plan, view: SimView, ctx: AdapterContext): PowerRequest[] {
+    void view;
+    void ctx;
+    return [...plan.power].sort((a, b) => a.seq - b.seq).map((p) => ({ host: Number(p.host.slice("sim-host-".length)), action: p.action }));
+  }
+
   toMigrations(plan: Plan, view: SimView, ctx: AdapterContext): MigrationRequest[] {
     this.onPlan?.(plan, view);
     void ctx;
@@ -236,13 +256,19 @@ export class BallastPolicy implements ConsolidationPolicy {
   readonly planner: BallastPlanner;
   private readonly inner: PlannerPolicy<ClusterSnapshot, Plan>;
 
+  readonly switchesHosts: boolean;
+
   constructor(stepS = 300, opts: BallastSimOptions = {}) {
-    this.planner = new BallastPlanner(simPolicy(stepS, opts.policy ?? {}), opts.memory ?? "ignore", opts.onPlan);
+    const boot = opts.bootModel?.model === "boot" ? opts.bootModel : undefined;
+    const keys: PolicyInput = boot ? { power_management: true, boot_time: boot.bootTimeS, ...opts.policy } : (opts.policy ?? {});
+    this.planner = new BallastPlanner(simPolicy(stepS, keys), opts.memory ?? "ignore", opts.onPlan, boot !== undefined);
+    this.switchesHosts = boot !== undefined;
     this.name = opts.name ?? "Ballast";
     const start = opts.initialPlacement ?? "prefix";
     const place = start === "round-robin" ? undefined : (v: SimView): number[] => cloudSimPolicy("lr-mmt-1.2", start).initialPlacement(v);
     this.inner = new PlannerPolicy(this.planner, {
       name: this.name,
+      switchesHosts: this.switchesHosts,
       ...(opts.epochMs !== undefined ? { epochMs: opts.epochMs } : {}),
       ...(place ? { initialPlacement: place } : {}),
     });
@@ -252,9 +278,22 @@ export class BallastPolicy implements ConsolidationPolicy {
     return this.inner.initialPlacement(view);
   }
 
-  decide(view: SimView): MigrationRequest[] {
+  decide(view: SimView): StepPlan {
     return this.inner.decide(view);
   }
+}
+
+/** A host's power state as the orchestrator's power manager would put it in the snapshot. */
+function hostPower(p: SimView["hosts"][number]["power"], ctx: AdapterContext): HostPower {
+  return {
+    state: p.state,
+    since: ctx.toMs(p.since),
+    switchable: true,
+    emptySince: p.emptySince === null ? null : ctx.toMs(p.emptySince),
+    cyclesToday: p.powerOnsLastDay,
+    bootDeadline: null,
+    failed: null,
+  };
 }
 
 export function ballastPolicy(stepS = 300, opts: BallastSimOptions = {}): BallastPolicy {
