@@ -1,5 +1,6 @@
 import type { Policy } from "../../shared/config/policy.js";
 import type { Decision } from "../../shared/schemas/plan.js";
+import type { PowerState } from "../../shared/schemas/power.js";
 import type { ClusterSnapshot, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
 import { Compatibility, localDisksFor, type VmCompat } from "./compatibility.js";
 import { sortedInputs } from "./digest.js";
@@ -33,6 +34,12 @@ export const COST_MIB_PER_BUSY_CORE = 64;
  * usually tens of times larger than the guest's memory, so such a VM is moved last anyway.
  */
 export const COST_DISK_WEIGHT = 1;
+
+/**
+ * Power states of a host that is not serving (power management): switched off, being switched off,
+ * or switched on and not yet reported by its agent. Such a host is neither stale nor a destination.
+ */
+export const DORMANT_STATES: ReadonlySet<PowerState> = new Set<PowerState>(["off", "booting", "shutting_down"]);
 
 /** States a VM can be live-migrated in (and that hold memory and CPU on their host). */
 export const LIVE_STATES: ReadonlySet<string> = new Set(["running", "paused"]);
@@ -70,8 +77,17 @@ export interface HostModel {
   committedMiB: number;
   /** Live VMs on the host (incl. incoming in-flight). */
   vmCount: number;
+  /** Its agent reported within stale_after, and it is powered (not dormant). */
   readonly fresh: boolean;
   readonly lastSeen: number;
+  /** Its power state (SnapshotHost.power; "on" when Ballast does not manage its power). */
+  readonly power: PowerState;
+  /**
+   * Off, shutting down or booting (DORMANT_STATES): its lastSeen is old on purpose, so it is not
+   * stale; it is not fresh either, so it is never relieved, never a destination, not in the
+   * imbalance and never a spare.
+   */
+  readonly dormant: boolean;
   /** Closed to new VMs; evacuation sets it on its host in the working copy. */
   maintenance: boolean;
   readonly excluded: boolean;
@@ -237,7 +253,9 @@ export class ClusterModel {
         });
         continue;
       }
-      const fresh = isFresh(h.lastSeen, now, policy);
+      const power = h.power?.state ?? "on";
+      const dormant = DORMANT_STATES.has(power);
+      const fresh = !dormant && isFresh(h.lastSeen, now, policy);
       const excluded = excludedHosts.has(h.id);
       const maintenance = h.maintenance ?? false;
       const speed = h.cpuSpeed ?? 1;
@@ -268,6 +286,8 @@ export class ClusterModel {
         vmCount: 0,
         fresh,
         lastSeen: h.lastSeen,
+        power,
+        dormant,
         maintenance,
         excluded,
         collectError: h.collectError,

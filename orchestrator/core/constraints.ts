@@ -19,7 +19,8 @@ import { cooldownOf } from "./vm-history.js";
 //                   checkCaps' codes
 // checkCaps:        MOVES_PER_CYCLE (checkMoveCap) TOTAL_CONCURRENCY SOURCE_CONCURRENCY
 // checkSource:      SOURCE_SENDING SOURCE_SETTLING
-// checkDestination: DEST_IS_SOURCE DEST_EXCLUDED DEST_SILENT DEST_UNHEALTHY DEST_MAINTENANCE
+// checkDestination: DEST_IS_SOURCE DEST_EXCLUDED DEST_POWERED_OFF DEST_BOOTING DEST_SILENT
+//                   DEST_UNHEALTHY DEST_MAINTENANCE
 //                   DEST_CLOSING DEST_NO_ADDRESS DEST_EMPTY DEST_SETTLING DEST_PINGPONG
 //                   DEST_CONCURRENCY DEST_TOO_MANY_VMS, then the facts (compatibility.ts):
 //                   DEST_FACTS_UNKNOWN DEST_DOMAIN_TYPE DEST_CPU_INCOMPATIBLE DEST_MACHINE_MISSING
@@ -214,6 +215,8 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
   const id = h.id;
   if (vm.host === id) return no("DEST_IS_SOURCE", () => reject("DEST_IS_SOURCE", `${vm.name} already runs on ${id}`));
   if (h.excluded) return no("DEST_EXCLUDED", () => reject("DEST_EXCLUDED", `host ${id} is in excluded_hosts`));
+  // Before DEST_SILENT: a host switched off or booting is silent on purpose, and says so.
+  if (h.dormant) return no(h.power === "booting" ? "DEST_BOOTING" : "DEST_POWERED_OFF", () => dormantRejection(ctx, h));
   if (!h.fresh)
     return no("DEST_SILENT", () =>
       reject("DEST_SILENT", `host ${id} silent for ${f1((now - h.lastSeen) / 1000)} s > stale_after ${policy.stale_after} s`, {
@@ -371,6 +374,14 @@ export function checkDestination(ctx: PlanContext, vm: VmModel, h: HostModel, o:
     );
   }
   return { ok: true, brokenShould, cpuAfter, memAfter: model.memLoad(h, vm.memMiB), keyAfter: model.weighted(h, vm.loadCores, vm.memMiB) };
+}
+
+/** Why a host that is off, shutting down or booting takes no VM. */
+function dormantRejection(ctx: PlanContext, h: HostModel): Rejection {
+  const since = h.source.power?.since ?? null;
+  const numbers = { powerState: h.power, ...(since !== null ? { sinceSeconds: r2((ctx.now - since) / 1000) } : {}) };
+  if (h.power === "booting") return reject("DEST_BOOTING", `host ${h.id} is being switched on and its agent has not reported yet: moves to it wait`, numbers);
+  return reject("DEST_POWERED_OFF", `host ${h.id} is ${h.power === "off" ? "switched off" : "shutting down"} (power management)`, numbers);
 }
 
 /** Whether the rule's filters make it relevant to moving `vm` (from where it is now) onto `dest`. */

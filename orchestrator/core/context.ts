@@ -64,9 +64,10 @@ export function createContext(
   const log = new DecisionLog();
   for (const n of model.notes) log.add(n);
   // Named once per plan, whatever the strategies: a silent host is out of every decision (neither
-  // relieved nor a destination, its VMs not moved), which "no hot spot" alone would hide.
+  // relieved nor a destination, its VMs not moved), which "no hot spot" alone would hide. A host
+  // switched off or booting (power management) is silent on purpose: it is not stale.
   for (const h of model.hosts) {
-    if (h.fresh) continue;
+    if (h.fresh || h.dormant) continue;
     const silent = r2((now - h.lastSeen) / 1000);
     log.host(h.id, {
       code: "HOST_STALE",

@@ -7,6 +7,10 @@ export { plan, preflightEvacuation } from "./planner.js";
 export type { EvacuationPreflight } from "./planner.js";
 export { explainVm } from "./explain-vm.js";
 export type { VmExplanation } from "./explain-vm.js";
+export { explainHost } from "./explain-host.js";
+export type { HostExplanation } from "./explain-host.js";
+export { powerRequest } from "./power-request.js";
+export type { PowerRequestVerdict } from "./power-request.js";
 export { createContext, DEFAULT_EVALUATION_BUDGET } from "./context.js";
 export type { PlanContext, PlanOptions } from "./context.js";
 
@@ -16,6 +20,7 @@ export { Plan, PlanMode, PlanRequest, PlannedMove, Decision, Indicators, Strateg
 export type { PlanRequestInput } from "../../shared/schemas/plan.js";
 export { DecisionCode, MoveCode, DECISION_CODE_HELP } from "../../shared/schemas/decision-codes.js";
 export { ClusterSnapshot, SnapshotHost, SnapshotVm, HostSample, InFlightMigration, PastMove } from "../../shared/schemas/snapshot.js";
+export { HostPower, PowerAction, PowerCode, PowerState } from "../../shared/schemas/power.js";
 export type { ClusterSnapshotInput } from "../../shared/schemas/snapshot.js";
 
 // Time windows and freshness (the shell judges hosts between plans with the same tests).
@@ -32,7 +37,7 @@ export { cooldownOf, detectPingPong } from "./vm-history.js";
 export type { Cooldown, PingPong } from "./vm-history.js";
 
 // The working copy, placement, headroom and indicators.
-export { ClusterModel, vmCost, weightsOf, LIVE_STATES, COST_DIRTY_SECONDS, COST_MIB_PER_BUSY_CORE, COST_DISK_WEIGHT } from "./cluster-model.js";
+export { ClusterModel, vmCost, weightsOf, DORMANT_STATES, LIVE_STATES, COST_DIRTY_SECONDS, COST_MIB_PER_BUSY_CORE, COST_DISK_WEIGHT } from "./cluster-model.js";
 export type { HostModel, VmModel, MoveToken, Weights, CapacityGroup } from "./cluster-model.js";
 export { findDestination } from "./placement.js";
 export type { Placement, Order } from "./placement.js";
@@ -41,6 +46,11 @@ export type { CpuSwing, EffectivePolicy } from "./headroom.js";
 export { imbalance, imbalanceOf, loadSums, countOverloaded } from "./indicators.js";
 export type { LoadSums } from "./indicators.js";
 export { predictCpu } from "./prediction.js";
+// Power management: the reserve the powered hosts keep, and the power pass of a plan.
+export { reserveVerdict, demandVerdict, usableRoom, poweredMember, comingMember } from "./standby.js";
+export type { Member, Room, ReserveVerdict, RoomContext } from "./standby.js";
+export { planPower, powerArgs, powerInfo } from "./strategies/power.js";
+export type { PowerArgs, PowerInfo, PowerInput, PowerResult } from "./strategies/power.js";
 
 // Decisions, and the numbers in them.
 export { DecisionLog, RejectionTally, KEPT_HOST_REJECTIONS, MAX_DECISIONS } from "./explain.js";

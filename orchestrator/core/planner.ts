@@ -6,6 +6,7 @@ import { snapshotDigest, planId } from "./digest.js";
 import { effectivePolicy } from "./headroom.js";
 import { adaptMemoryLevels } from "./memory-headroom.js";
 import { indicators, measureBefore } from "./indicators.js";
+import { planPower, type PowerResult } from "./strategies/power.js";
 import { runStrategies, strategiesFor, type StrategiesOutcome } from "./strategies/registry.js";
 
 // The planner: ClusterSnapshot in, Plan out. Pure and deterministic: no I/O, no clock, no
@@ -18,7 +19,7 @@ function execute(
   now: number,
   request: PlanRequest,
   opts: PlanOptions,
-): { plan: Plan; outcome: StrategiesOutcome } {
+): { plan: Plan; outcome: StrategiesOutcome; power: PowerResult | null } {
   // Every strategy, limit and indicator of this plan uses the CPU levels adapted to the measured swing.
   const cpu = effectivePolicy(snapshot, configured, now);
   // ... and the memory levels lowered to the headroom the measured memory growth needs.
@@ -30,6 +31,16 @@ function execute(
   if (mem.note) ctx.log.add(mem.note);
   const before = measureBefore(ctx.model, policy.load_threshold, policy.mem_threshold);
   const outcome = runStrategies(ctx, strategiesFor(request, policy), request);
+  // Power management runs last, on the copy as every move of the plan leaves it: a cycle may switch
+  // hosts off and on, an evacuation may switch hosts on for VMs that fit nowhere powered.
+  const power =
+    policy.power_management && (request.mode === "cycle" || request.mode === "evacuate")
+      ? planPower(ctx, {
+          snapshot,
+          mode: request.mode,
+          evacuationVms: outcome.blockers.filter((d) => d.kind === "vm" && d.code === "NO_DESTINATION").map((d) => d.subject),
+        })
+      : null;
   if (ctx.budgetExhausted)
     ctx.log.cluster({
       code: "SEARCH_BUDGET",
@@ -48,9 +59,21 @@ function execute(
     frozen: [...ctx.pingpong].sort(),
     adaptation: adaptation ?? null,
     memAdaptation: mem.adaptation,
-    power: [],
+    power: power?.actions ?? [],
   };
-  return { plan, outcome };
+  return { plan, outcome, power };
+}
+
+/** A plan with the power verdict of every host (explainHost); power is null when power management is off. */
+export function planWithPower(
+  snapshot: ClusterSnapshot,
+  policy: Policy,
+  now: number,
+  request: PlanRequest = { mode: "cycle" },
+  opts: PlanOptions = {},
+): { plan: Plan; power: PowerResult | null } {
+  const { plan: p, power } = execute(snapshot, policy, now, request, opts);
+  return { plan: p, power };
 }
 
 /** Plan one cycle (or one operator request) on a snapshot. Pure: same inputs, same plan, byte for byte. */

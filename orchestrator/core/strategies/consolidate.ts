@@ -155,7 +155,8 @@ export const consolidate: Strategy<ConsolidateArgs> = {
     return {};
   },
   // Empty hosts are power-off candidates whether or not this cycle could pack anything, and only
-  // the finished plan says which hosts are empty.
+  // the finished plan says which hosts are empty. Only powered hosts count (a host switched off or
+  // booting is not fresh): spare_hosts keeps powered empty hosts.
   finish(ctx, a): StrategyResult {
     const { model } = ctx;
     const empty = model.hosts.filter((h) => h.fresh && !h.excluded && !h.maintenance && model.isEmpty(h) && h.inFlightOut === 0);

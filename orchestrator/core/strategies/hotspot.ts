@@ -76,8 +76,14 @@ export const hotspot: Strategy<HotspotArgs> = {
       interval: ctx.policy.interval,
     };
     let stale = 0;
+    let dormant = 0;
     for (const h of model.hosts) {
       if (h.excluded) continue;
+      // Switched off or booting (power management): nothing to relieve, and not silent either.
+      if (h.dormant) {
+        dormant += 1;
+        continue;
+      }
       // A host burstier than the cluster triggers and sheds at its own, lower CPU levels (headroom.ts).
       const scale = ctx.headroomScale.get(h.id);
       const ha = scale === undefined ? a : { ...a, loadThreshold: widened(a.loadThreshold, scale), loadTarget: widened(a.loadTarget, scale) };
@@ -110,8 +116,9 @@ export const hotspot: Strategy<HotspotArgs> = {
           // Silent hosts are not judged (each has its HOST_STALE): say so rather than call them cool.
           message:
             `no host over its thresholds for max_over ${a.maxOverSeconds} s` +
-            (stale > 0 ? ` (${stale} of ${model.hosts.length} hosts silent, not judged: HOST_STALE)` : ""),
-          numbers: { hosts: model.hosts.length, ...(stale > 0 ? { staleHosts: stale } : {}) },
+            (stale > 0 ? ` (${stale} of ${model.hosts.length} hosts silent, not judged: HOST_STALE)` : "") +
+            (dormant > 0 ? ` (${dormant} of ${model.hosts.length} hosts switched off or booting)` : ""),
+          numbers: { hosts: model.hosts.length, ...(stale > 0 ? { staleHosts: stale } : {}), ...(dormant > 0 ? { dormantHosts: dormant } : {}) },
         },
         "hotspot",
       );

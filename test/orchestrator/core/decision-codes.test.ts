@@ -1,11 +1,14 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { explainHost } from "../../../orchestrator/core/explain-host.js";
 import { explainVm } from "../../../orchestrator/core/explain-vm.js";
+import { powerRequest } from "../../../orchestrator/core/power-request.js";
 import { plan, preflightEvacuation } from "../../../orchestrator/core/planner.js";
 import { DECISION_CODE_HELP, DecisionCode, MoveCode } from "../../../shared/schemas/decision-codes.js";
 import { Plan, type PlanRequest } from "../../../shared/schemas/plan.js";
 import { policy } from "./builders.js";
 import { goldenCases } from "./golden-clusters.js";
+import { powerCases } from "./power-clusters.js";
 
 // DecisionCode is the closed list of what the core can say. Types keep the core from emitting a
 // code outside it; these tests keep the list from holding a code the core never emits, and check
@@ -69,7 +72,27 @@ describe("DecisionCode", () => {
         for (const d of [...x.hosts, ...(x.vmDecision ? [x.vmDecision] : [])]) note(d.code);
       }
     }
+    // Power management: cycle and evacuation plans, every host's explanation, operator requests.
+    for (const c of powerCases(60, 20261207)) {
+      const pol = policy(c.policy);
+      const s = c.snapshot;
+      for (const req of [{ mode: "cycle" }, { mode: "evacuate", host: c.evacuate, placement: "stripe", useEmptyHosts: false }] as PlanRequest[]) {
+        const p = Plan.parse(plan(s, pol, s.takenAt, req));
+        for (const d of p.decisions) note(d.code);
+        for (const a of p.power) note(a.code);
+      }
+      for (const h of s.hosts) {
+        const x = explainHost(s, pol, s.takenAt, h.id);
+        if (x.verdict) note(x.verdict.code);
+        for (const action of ["on", "off"] as const) {
+          const r = powerRequest(s, pol, s.takenAt, h.id, action);
+          note(r.action?.code ?? r.refusal!.code);
+        }
+      }
+    }
     expect([...seen].filter((c) => !DecisionCode.safeParse(c).success)).toEqual([]);
+    // Every power code is produced by some power cluster.
+    expect(DecisionCode.options.filter((c) => c.startsWith("POWER_") && !seen.has(c))).toEqual([]);
     // The clusters exercise most of the list (a sanity check that the loop above saw plans at all).
     expect(seen.size).toBeGreaterThan(DecisionCode.options.length / 2);
   });

@@ -1,23 +1,27 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { explainHost } from "../../../orchestrator/core/explain-host.js";
 import { explainVm } from "../../../orchestrator/core/explain-vm.js";
 import { plan, preflightEvacuation } from "../../../orchestrator/core/planner.js";
 import type { Plan, PlanRequest } from "../../../shared/schemas/plan.js";
 import { syntheticCluster } from "../../../bench/synthetic-cluster.js";
 import { policy } from "./builders.js";
 import { goldenCases } from "./golden-clusters.js";
+import { powerCases } from "./power-clusters.js";
 
 // Pins the planner's output, byte for byte, on 250 seeded clusters in every mode (and on two
 // synthetic 200-host clusters): a change to the core that is meant to keep behaviour (a
 // refactoring) must leave every digest as it is. Only the fields a plan had when the digests were
 // taken are hashed, so a new field does not count as a change; everything in them does, key order
 // included. A deliberate change of behaviour regenerates the file: BALLAST_UPDATE_GOLDEN=1.
+// The power clusters (power management on) pin the power actions too, and each host's explanation.
 
 const FIXTURE = new URL("../../fixtures/plans/golden.json", import.meta.url);
 const PLAN_FIELDS = ["id", "createdAt", "mode", "snapshotDigest", "moves", "decisions", "indicators", "emptyHosts", "frozen"] as const;
 
 const pinned = (p: Plan): unknown => Object.fromEntries(PLAN_FIELDS.map((k) => [k, p[k]]));
+const pinnedWithPower = (p: Plan): unknown => ({ ...(pinned(p) as object), power: p.power });
 const digest = (v: unknown): string => createHash("sha256").update(JSON.stringify(v)).digest("hex").slice(0, 24);
 
 function compute(): Record<string, string> {
@@ -46,6 +50,14 @@ function compute(): Record<string, string> {
     const pre = preflightEvacuation(s, pol, now, ids[0]!, "stripe", false);
     out[`${c.name}/preflight`] = digest({ canDrain: pre.canDrain, reasons: pre.reasons, plan: pinned(pre.plan) });
     if (running) out[`${c.name}/explain`] = digest(explainVm(s, pol, now, running.name));
+  }
+  for (const c of powerCases(60, 20261207)) {
+    const pol = policy(c.policy);
+    const s = c.snapshot;
+    const now = s.takenAt;
+    out[`${c.name}/cycle`] = digest(pinnedWithPower(plan(s, pol, now)));
+    out[`${c.name}/evacuate`] = digest(pinnedWithPower(plan(s, pol, now, { mode: "evacuate", host: c.evacuate, placement: "stripe", useEmptyHosts: false })));
+    out[`${c.name}/explain-hosts`] = digest(s.hosts.map((h) => explainHost(s, pol, now, h.id)));
   }
   for (const [name, swing] of [
     ["bursty", 12],

@@ -1,0 +1,192 @@
+import type { Policy } from "../../shared/config/policy.js";
+import type { Numbers } from "../../shared/schemas/plan.js";
+import type { ClusterModel, HostModel } from "./cluster-model.js";
+import { f1, r2 } from "./format.js";
+import { widened } from "./headroom.js";
+
+// The reserve the powered hosts keep (standby_capacity), measured the way the planner measures a
+// destination: a host's room is what checkDestination would still let it take, CPU below
+// max_load_candidate (widened for a bursty host, as there) and memory within max_mem_candidate,
+// physical memory less mem_reserve_mib with growth back to peaks, and mem_overcommit's cap on
+// committed memory. Pure arithmetic on the working copy; power.ts decides what to do with it.
+//
+// largest_host: the powered hosts' spare CPU and spare memory must each reach the room of the
+// largest powered host when empty. Then any one host's failure is absorbed in aggregate: a host X
+// holds used_X = usable_X − spare_X, and the others keep Σspare − spare_X ≥ usable_max − spare_X ≥
+// used_X. (Aggregate room: one VM may still not fit anywhere whole; the hot-spot path handles that.)
+
+const EPS = 1e-9;
+
+export interface Room {
+  cores: number;
+  mib: number;
+}
+
+/** One host as the reserve counts it. */
+export interface Member {
+  readonly id: string;
+  /** CPU capacity, reference cores (cpu_percent counts shares of it). */
+  readonly capacityCores: number;
+  readonly memTotalMiB: number;
+  /** Room the host offers when empty. */
+  readonly usable: Room;
+  /** Room left on it as the plan leaves it (coming hosts: usable less what waits for them). */
+  readonly spare: Room;
+  /** CPU in use, reference cores (coming hosts: the VMs that wait for them). */
+  readonly usedCores: number;
+  /** Holds no VM and expects none (a `{ hosts: N }` reserve counts these). */
+  readonly empty: boolean;
+}
+
+/** What the room measures need from a plan's context (PlanContext has them). */
+export interface RoomContext {
+  readonly model: ClusterModel;
+  readonly policy: Policy;
+  readonly headroomScale: ReadonlyMap<string, number>;
+}
+
+/** The room `h` offers when empty, by the destination limits. */
+export function usableRoom(ctx: RoomContext, h: HostModel): Room {
+  const p = ctx.policy;
+  const cores = (widened(p.max_load_candidate, ctx.headroomScale.get(h.id)) / 100) * h.capacityCores;
+  const total = h.memTotalMiB;
+  const mib = Math.min((p.max_mem_candidate / 100) * total, total - p.mem_reserve_mib, p.mem_overcommit * total - p.mem_reserve_mib);
+  return { cores: Math.max(0, cores), mib: Math.max(0, mib) };
+}
+
+/** A powered host as the plan leaves it. */
+export function poweredMember(ctx: RoomContext, h: HostModel): Member {
+  const p = ctx.policy;
+  const usable = usableRoom(ctx, h);
+  const total = h.memTotalMiB;
+  const mib = Math.min(
+    (p.max_mem_candidate / 100) * total - h.memUsedMiB,
+    total - p.mem_reserve_mib - h.memUsedMiB - h.memGrowthMiB,
+    p.mem_overcommit * total - p.mem_reserve_mib - h.committedMiB,
+  );
+  return {
+    id: h.id,
+    capacityCores: h.capacityCores,
+    memTotalMiB: total,
+    usable,
+    spare: { cores: Math.max(0, usable.cores - h.usedCores), mib: Math.max(0, mib) },
+    usedCores: h.usedCores,
+    empty: ctx.model.isEmpty(h),
+  };
+}
+
+/** A host that is booting or switched on by this plan: empty but for `taken`, on its last known capacity. */
+export function comingMember(ctx: RoomContext, h: HostModel, taken: Room = { cores: 0, mib: 0 }): Member {
+  const usable = usableRoom(ctx, h);
+  return {
+    id: h.id,
+    capacityCores: h.capacityCores,
+    memTotalMiB: h.memTotalMiB,
+    usable,
+    spare: { cores: Math.max(0, usable.cores - taken.cores), mib: Math.max(0, usable.mib - taken.mib) },
+    usedCores: taken.cores,
+    empty: taken.cores <= 0 && taken.mib <= 0,
+  };
+}
+
+export interface ReserveVerdict {
+  holds: boolean;
+  /** One clause with the numbers, for messages. */
+  text: string;
+  numbers: Numbers;
+}
+
+/** Larger usable room first (CPU, then memory), ties by id: the order "the largest host" is read in. */
+const bySizeDesc = (a: Member, b: Member): number => b.usable.cores - a.usable.cores || b.usable.mib - a.usable.mib || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Whether `members` keep policy.standby_capacity now. */
+export function reserveVerdict(policy: Policy, members: readonly Member[]): ReserveVerdict {
+  const sc = policy.standby_capacity;
+  const n = members.length;
+  if (typeof sc === "object" && "hosts" in sc) {
+    const empty = members.filter((m) => m.empty).length;
+    return {
+      holds: empty >= sc.hosts,
+      text: `${empty} empty of ${n} powered hosts, standby_capacity ${sc.hosts} empty host(s)`,
+      numbers: { standby: "hosts", emptyHosts: empty, needHosts: sc.hosts, poweredHosts: n },
+    };
+  }
+  const spare = sum(members, (m) => m.spare);
+  const need = needRoom(policy, members);
+  const holds = spare.cores + EPS >= need.room.cores && spare.mib + EPS >= need.room.mib;
+  return {
+    holds,
+    text: `spare ${f1(spare.cores)} cores / ${f1(spare.mib)} MiB on ${n} powered host(s) ${holds ? "≥" : "<"} ${f1(need.room.cores)} cores / ${f1(need.room.mib)} MiB (${need.what})`,
+    numbers: {
+      standby: typeof sc === "string" ? sc : "percent",
+      spareCores: r2(spare.cores),
+      spareMiB: r2(spare.mib),
+      needCores: r2(need.room.cores),
+      needMiB: r2(need.room.mib),
+      poweredHosts: n,
+      ...(need.largest !== null ? { largestHost: need.largest } : {}),
+    },
+  };
+}
+
+/**
+ * Whether the CPU predicted `riseCores` ahead stays within the powered capacity less the reserve:
+ * Σ used + rise ≤ Σ usable − reserve, the reserve in cores being the largest host's usable CPU
+ * (largest_host), the N largest hosts' (hosts: N), or cpu_percent of the capacity.
+ */
+export function demandVerdict(policy: Policy, members: readonly Member[], riseCores: number, aheadSeconds: number): ReserveVerdict {
+  const used = members.reduce((a, m) => a + m.usedCores, 0);
+  const usable = members.reduce((a, m) => a + m.usable.cores, 0);
+  const sc = policy.standby_capacity;
+  const reserve =
+    typeof sc === "object" && "hosts" in sc
+      ? [...members]
+          .sort(bySizeDesc)
+          .slice(0, sc.hosts)
+          .reduce((a, m) => a + m.usable.cores, 0)
+      : needRoom(policy, members).room.cores;
+  const demand = used + riseCores;
+  const limit = usable - reserve;
+  const holds = demand <= limit + EPS;
+  return {
+    holds,
+    text: `CPU ${f1(used)} cores + a predicted rise of ${f1(riseCores)} in ${aheadSeconds} s = ${f1(demand)} ${holds ? "≤" : ">"} ${f1(usable)} usable − ${f1(reserve)} reserve = ${f1(limit)} cores`,
+    numbers: {
+      usedCores: r2(used),
+      riseCores: r2(riseCores),
+      demandCores: r2(demand),
+      usableCores: r2(usable),
+      reserveCores: r2(reserve),
+      limitCores: r2(limit),
+      boot_time: aheadSeconds,
+    },
+  };
+}
+
+function needRoom(policy: Policy, members: readonly Member[]): { room: Room; what: string; largest: string | null } {
+  const sc = policy.standby_capacity;
+  if (typeof sc === "object" && "cpu_percent" in sc) {
+    const cap = members.reduce((a, m) => a + m.capacityCores, 0);
+    const mem = members.reduce((a, m) => a + m.memTotalMiB, 0);
+    return {
+      room: { cores: (sc.cpu_percent / 100) * cap, mib: (sc.mem_percent / 100) * mem },
+      what: `standby_capacity ${sc.cpu_percent} % CPU / ${sc.mem_percent} % memory`,
+      largest: null,
+    };
+  }
+  let largest: Member | null = null;
+  for (const m of members) if (largest === null || bySizeDesc(m, largest) < 0) largest = m;
+  return largest === null
+    ? { room: { cores: 0, mib: 0 }, what: "no powered host", largest: null }
+    : { room: largest.usable, what: `the room of the largest powered host, ${largest.id}`, largest: largest.id };
+}
+
+function sum(members: readonly Member[], f: (m: Member) => Room): Room {
+  const r = { cores: 0, mib: 0 };
+  for (const m of members) {
+    const x = f(m);
+    r.cores += x.cores;
+    r.mib += x.mib;
+  }
+  return r;
+}
