@@ -17,6 +17,7 @@ import {
   HostPowerModel,
   HostPowerError,
   INSTANT,
+  RUN_START_SINCE_S,
   stateEnergyJ,
   validateBootModel,
   type BootModel,
@@ -207,7 +208,7 @@ class HostState implements SimHostView {
   memOverS = 0;
   shutdowns = 0;
   // power
-  readonly pm = new HostPowerModel("on", 0);
+  readonly pm = new HostPowerModel("on", RUN_START_SINCE_S);
   /** Instant model: when the committed on/off state last changed. */
   instantSince = 0;
   emptySince: number | null = null;

@@ -26,6 +26,15 @@ export const DEFAULT_BOOT_TIME_S = 300;
  */
 export const DEFAULT_SHUTDOWN_TIME_S = 30;
 
+/**
+ * When the state every host holds at t = 0 began, simulated seconds: a day before the run. A trace
+ * starts in the middle of a data centre's life, so its hosts have been on (or off) for long, and a
+ * policy's hysteresis (Ballast's min_on_time, min_off_time) must not treat the run's start as a
+ * switching. (With `since` = 0 every host looked switched on at t = 0, and min_on_time kept every
+ * host that consolidation emptied in the first hour on for that hour.)
+ */
+export const RUN_START_SINCE_S = -86_400;
+
 export const INSTANT: BootModelOptions = { model: "instant", bootTimeS: 0, shutdownTimeS: 0 };
 
 export class HostPowerError extends Error {

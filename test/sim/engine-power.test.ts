@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { simulate, type EngineOptions } from "../../sim/engine.js";
+import { RUN_START_SINCE_S } from "../../sim/model/host-power.js";
 import type { ConsolidationPolicy, MigrationRequest, PowerRequest, SimView } from "../../sim/policies/policy.js";
 import { constTrace, TINY_SPEC } from "./builders.js";
 
@@ -41,7 +42,9 @@ describe("boot model, hosts switched by the policy", () => {
     // Host 1: booting 300..420 at 100 W, then on and empty at 100 W until 900.
     expect(m.energyKWh).toBeCloseTo((130 * 600 + 100 * 120 + 100 * 480) / J, 12);
     expect(m.power!.switchingEnergyKWh).toBeCloseTo((100 * 120) / J, 12);
-    expect(p.seen[0]!.hosts[1]!.power).toMatchObject({ state: "off", since: 0, emptySince: 0, powerOnsLastDay: 0 });
+    // The states hosts hold at t = 0 began before the run (a day before), not at t = 0.
+    expect(p.seen[0]!.hosts[1]!.power).toMatchObject({ state: "off", since: RUN_START_SINCE_S, emptySince: 0, powerOnsLastDay: 0 });
+    expect(p.seen[0]!.hosts[0]!.power).toMatchObject({ state: "on", since: -86_400 });
     expect(p.seen[1]!.hosts[1]!.power).toMatchObject({ state: "on", since: 420, until: null, powerOnsLastDay: 1 });
     expect(p.seen[0]!.power).toEqual({ model: "boot", bootTimeS: 120, shutdownTimeS: 30 });
     expect(m.power).toMatchObject({ model: "boot", powerOns: 1, powerOffs: 0, hostsCycled: 1, cyclesPerHostDayMax: 1, refusedPowerActions: 0 });

@@ -9,8 +9,8 @@ import { HOST_G5, CLOUDSIM_VM_TYPES, type DataCentreSpec } from "../../../sim/mo
 import { buildView, constTrace } from "../builders.js";
 
 // The Ballast path of the boot model: power management handed to the planner, the engine's power
-// state in SnapshotHost.power, Plan.power carried out as the engine's power actions. (The
-// planner's power strategy is not part of this tree yet: its plans hold no power actions.)
+// state in SnapshotHost.power, Plan.power carried out as the engine's power actions. (What the
+// power strategy decides on a run is in ballast-power-keys.test.ts.)
 
 const BOOT = { model: "boot", bootTimeS: 240, shutdownTimeS: 30 } as const;
 
@@ -64,7 +64,7 @@ describe("Ballast in the boot model", () => {
     const traces = [constTrace("a", 0.3, 12), constTrace("b", 0.3, 12)];
     const m = simulate(traces, policy, { spec, bootModel: "boot", bootTimeS: 240, shutdownTimeS: 30 });
     expect(plans.length).toBe(m.steps);
-    // Host 2 got no VM: it starts off, and with no power action in the plans it stays off.
+    // Host 2 got no VM: it starts off; two hosts at 30 % keep the reserve, so nothing is switched.
     expect(m.power).toMatchObject({ model: "boot", bootTimeS: 240, powerOns: 0, refusedPowerActions: 0 });
     expect(plans.every((p) => p.power.length === 0)).toBe(true);
   });
