@@ -352,6 +352,13 @@ export async function main(
       .option("--host-types <list>", "host types, host i gets type i mod n (g4, g5)", list)
       .option("--vm-types <list>", "VM types as MIPS:RAM_MB, comma-separated", list)
       .option("--policy-file <file>", "Ballast policy keys (YAML/JSON) on top of the simulator's mapping of the defaults")
+      .addOption(
+        new Option("--boot-model <model>", "instant: CloudSim's free switching (an idle host is off at 0 W); boot: hosts take --boot-time to come on")
+          .choices(["instant", "boot"])
+          .default("instant"),
+      )
+      .option("--boot-time <seconds>", "boot model: power-on until the host can receive VMs", "300")
+      .option("--shutdown-time <seconds>", "boot model: power-off until the host draws nothing", "30")
       .option("--json", "print the metrics as JSON");
   interface SimInputOpts {
     dir: string[];
@@ -366,6 +373,9 @@ export async function main(
     hostTypes?: string[];
     vmTypes?: string[];
     policyFile?: string;
+    bootModel: "instant" | "boot";
+    bootTime: string;
+    shutdownTime: string;
     json?: boolean;
   }
   const simRunOptions = async (o: SimInputOpts) => {
@@ -377,6 +387,10 @@ export async function main(
     const hosts = Number(o.hosts);
     if (!(step > 0) || !(sampleInterval > 0) || !Number.isInteger(hosts) || hosts < 1)
       throw new BallastError("BAD_REQUEST", "--step and --sample-interval must be > 0 and --hosts a positive integer");
+    const bootTimeS = Number(o.bootTime);
+    const shutdownTimeS = Number(o.shutdownTime);
+    if (!(bootTimeS >= 0) || !(shutdownTimeS >= 0) || !Number.isFinite(bootTimeS) || !Number.isFinite(shutdownTimeS))
+      throw new BallastError("BAD_REQUEST", "--boot-time and --shutdown-time must be numbers of seconds >= 0");
     return {
       dir: o.dir[0]!,
       moreDirs: o.dir.slice(1),
@@ -391,6 +405,8 @@ export async function main(
       ...(o.hostTypes ? { hostTypes: o.hostTypes } : {}),
       ...(o.vmTypes ? { vmTypes: o.vmTypes } : {}),
       ...(o.policyFile ? { ballastPolicy: readConfigFile(o.policyFile) } : {}),
+      bootModel: o.bootModel,
+      ...(o.bootModel === "boot" ? { bootTimeS, shutdownTimeS } : {}),
     };
   };
   // Bad input to the simulator (trace lengths, unplaced VMs, step vs samples) is the caller's to fix.

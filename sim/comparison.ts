@@ -1,6 +1,7 @@
 import { basename, join } from "node:path";
 import type { PolicyInput } from "../shared/config/policy.js";
-import { simulate, type RunMetrics } from "./engine.js";
+import { simulate, type PowerMetrics, type RunMetrics } from "./engine.js";
+import { DEFAULT_BOOT_TIME_S, DEFAULT_SHUTDOWN_TIME_S, type BootModel, type BootModelOptions } from "./model/host-power.js";
 import { CLOUDSIM_DATACENTRE, HOST_G4, HOST_G5, type DataCentreSpec, type HostType, type VmType } from "./model/datacentre.js";
 import { ballastPolicy, type MemoryModel } from "./policies/ballast.js";
 import { CLOUDSIM_BASELINES, CloudSimPolicy } from "./policies/cloudsim/policy.js";
@@ -58,6 +59,18 @@ export interface SimRunOptions {
   limit?: number;
   /** Stop after N steps. */
   maxSteps?: number;
+  /** Power model: instant (CloudSim's, the default) or boot (model/host-power.ts). */
+  bootModel?: BootModel;
+  /** Boot model: power-on to able to receive VMs, seconds. Default 300. */
+  bootTimeS?: number;
+  /** Boot model: power-off to drawing nothing, seconds. Default 30. */
+  shutdownTimeS?: number;
+}
+
+/** The run's power model with its defaults filled in. */
+export function bootModelOf(o: Pick<SimRunOptions, "bootModel" | "bootTimeS" | "shutdownTimeS">): BootModelOptions {
+  if ((o.bootModel ?? "instant") === "instant") return { model: "instant", bootTimeS: 0, shutdownTimeS: 0 };
+  return { model: "boot", bootTimeS: o.bootTimeS ?? DEFAULT_BOOT_TIME_S, shutdownTimeS: o.shutdownTimeS ?? DEFAULT_SHUTDOWN_TIME_S };
 }
 
 export function parseVmTypes(list: readonly string[]): VmType[] {
@@ -83,12 +96,20 @@ export function specOf(o: Pick<SimRunOptions, "hosts" | "hostTypes" | "vmTypes" 
 }
 
 /** Builds the named policy. */
-export function policyByName(name: string, o: Partial<Pick<SimRunOptions, "variant" | "step" | "ballastPolicy" | "memory" | "format">>): ConsolidationPolicy {
+export function policyByName(
+  name: string,
+  o: Partial<Pick<SimRunOptions, "variant" | "step" | "ballastPolicy" | "memory" | "format" | "bootModel" | "bootTimeS" | "shutdownTimeS">>,
+): ConsolidationPolicy {
   const variant = o.variant ?? "prefix";
   const step = o.step ?? 300;
   const n = name.toLowerCase();
   if (n === "ballast")
-    return ballastPolicy(step, { policy: o.ballastPolicy ?? {}, memory: o.memory ?? (o.format === "cpu-mem" ? "model" : "ignore"), initialPlacement: variant });
+    return ballastPolicy(step, {
+      policy: o.ballastPolicy ?? {},
+      memory: o.memory ?? (o.format === "cpu-mem" ? "model" : "ignore"),
+      initialPlacement: variant,
+      bootModel: bootModelOf(o),
+    });
   const [base, extra] = n.split("+");
   const b = CLOUDSIM_BASELINES[base ?? ""];
   if (!b) throw new Error(`unknown policy ${name}; known: ballast, ${Object.keys(CLOUDSIM_BASELINES).join(", ")} (+mem for two resources)`);
@@ -125,8 +146,13 @@ export function runSim(o: SimRunOptions, traces?: readonly VmTrace[]): RunRecord
     allowUnplaced: o.allowUnplaced ?? false,
     spec: specOf(o),
     ...(o.maxSteps !== undefined ? { maxSteps: o.maxSteps } : {}),
+    ...powerOptions(bootModelOf(o)),
   });
   return { workload: workloadOf(o), policy: policy.name, metrics };
+}
+
+function powerOptions(b: BootModelOptions): { bootModel: BootModel; bootTimeS?: number; shutdownTimeS?: number } {
+  return b.model === "instant" ? { bootModel: "instant" } : { bootModel: "boot", bootTimeS: b.bootTimeS, shutdownTimeS: b.shutdownTimeS };
 }
 
 export function median(xs: readonly number[]): number {
@@ -292,6 +318,19 @@ export function vmLine(m: Pick<RunMetrics, "vms" | "vmsUnplaced" | "vmsRemoved" 
   return `${head}; ${rule}`;
 }
 
+/** The power model of a run and its switchings, on one line. */
+export function powerLine(p: PowerMetrics): string {
+  const model =
+    p.model === "instant"
+      ? "instant switching (CloudSim's: an idle host is off at 0 W; its implicit switchings counted)"
+      : `boot model (${p.bootTimeS} s boot, ${p.shutdownTimeS} s shutdown, ${p.switchingEnergyKWh.toFixed(2)} kWh of it drawn switching)`;
+  const extra =
+    p.model === "boot"
+      ? `; ${p.waitedMigrations} migrations waited for a boot, ${p.refusedMigrations} refused (host not on), ${p.refusedPowerActions} power actions refused`
+      : "";
+  return `power: ${model}; ${p.powerOns} power-ons, ${p.powerOffs} power-offs; power cycles per host and day: median ${p.cyclesPerHostDayMedian.toFixed(2)} (over the ${p.hostsCycled} hosts cycled: ${p.cyclesPerCycledHostDayMedian.toFixed(2)}), max ${p.cyclesPerHostDayMax}${extra}`;
+}
+
 /** One run as human-readable lines (the non---json output of `bin/ballast sim`). */
 export function formatRun(r: RunRecord): string {
   const m = r.metrics;
@@ -304,6 +343,7 @@ export function formatRun(r: RunRecord): string {
       `  memory over capacity ${pctOpt(m.memOverCapacityShare, 3)} of host time (${hoursOpt(m.memOverCapacityHostS, 1)}), std-dev of host load CPU ${pct(m.meanHostCpuStdDev, 1)} / memory ${pctOpt(m.meanHostMemStdDev, 1)}`,
     );
   else lines.push(`  memory not simulated (CPU-only trace): no memory metrics`);
+  if (m.power) lines.push(`  ${powerLine(m.power)}`);
   lines.push(`  ${m.hosts} hosts, ${vmLine(m)}`);
   lines.push(
     `  ${m.steps} steps of ${m.stepS} s over ${(m.durationS / 3600).toFixed(1)} h (samples every ${m.sampleIntervalS} s), ${(m.cpuMs / 1000).toFixed(1)} s CPU`,

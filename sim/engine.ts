@@ -10,9 +10,32 @@ import {
   type VmType,
 } from "./model/datacentre.js";
 import { intervalEnergyJ } from "./model/power.js";
+import {
+  cycleStats,
+  DEFAULT_BOOT_TIME_S,
+  DEFAULT_SHUTDOWN_TIME_S,
+  HostPowerModel,
+  HostPowerError,
+  INSTANT,
+  RUN_START_SINCE_S,
+  stateEnergyJ,
+  validateBootModel,
+  type BootModel,
+  type BootModelOptions,
+} from "./model/host-power.js";
 import { allocate, CLOUDSIM_SHARES, type MigrationShares, type SchedEntry } from "./model/scheduler.js";
 import { utilisationAt, withTrailingSample } from "./model/workload.js";
-import type { ConsolidationPolicy, InFlightView, MigrationRequest, SimHostView, SimView, SimVmView } from "./policies/policy.js";
+import type {
+  ConsolidationPolicy,
+  HostPowerView,
+  InFlightView,
+  MigrationRequest,
+  PowerRequest,
+  SimHostView,
+  SimView,
+  SimVmView,
+  StepPlan,
+} from "./policies/policy.js";
 import type { VmTrace } from "./traces/parse.js";
 
 // Trace-driven data-centre simulation with CloudSim 3.0.3's timing and accounting.
@@ -34,6 +57,18 @@ import type { VmTrace } from "./traces/parse.js";
 // Metrics follow CloudSim's Helper: SLATAH pooled over hosts (time with allocated < requested
 // over active time), PDM pooled over VMs (under-allocation while migrating over total requested),
 // SLAV = SLATAH × PDM, ESV = energy × SLAV, plus migrations and host shutdowns.
+//
+// Power (model/host-power.ts). `instant` (the default) is CloudSim's: a host without CPU in use
+// is off at 0 W and switching is free; the engine only counts the implicit power-ons. `boot`:
+// hosts with no VM after the initial placement start off; a host switched on boots for
+// bootTimeS, one switched off shuts down for shutdownTimeS, both at idle power, and an on host
+// draws idle power even when empty. Who switches: a policy with `switchesHosts` through its
+// power actions (a migration to a host that is not on is then refused and counted); otherwise
+// the engine, CloudSim-like: a host that empties is switched off once the step's (or the
+// migration end's) work is done, and a migration to a host that is not on switches it on and
+// waits: the VM keeps running whole on its source, reserved on the destination, and the copy
+// starts when the destination is on. Transitions are events, so the energy of each interval is
+// that of the state the host held through it.
 
 export interface EngineOptions {
   /** Scheduling (decision) interval, seconds. Default 300. */
@@ -57,6 +92,39 @@ export interface EngineOptions {
   allowUnplaced?: boolean;
   shares?: MigrationShares;
   spec?: DataCentreSpec;
+  /** Power model: "instant" (CloudSim's, the default) or "boot". */
+  bootModel?: BootModel;
+  /** Boot model: seconds from power-on until the host can receive VMs. Default 300. */
+  bootTimeS?: number;
+  /** Boot model: seconds from power-off until the host draws nothing. Default 30. */
+  shutdownTimeS?: number;
+}
+
+export interface PowerMetrics {
+  model: BootModel;
+  /** 0 in the instant model. */
+  bootTimeS: number;
+  shutdownTimeS: number;
+  /** Power-ons: real switchings (boot), or hosts starting to draw power again (instant, CloudSim's implicit switching). */
+  powerOns: number;
+  /** Power-offs: real switchings (boot), or CloudSim's host shutdowns (instant). */
+  powerOffs: number;
+  /** Hosts switched on at least once. */
+  hostsCycled: number;
+  /** Median over all hosts of power-ons per day (a run shorter than a day counts as one). */
+  cyclesPerHostDayMedian: number;
+  /** The same median over the hosts switched on at least once (0 when none was). */
+  cyclesPerCycledHostDayMedian: number;
+  /** The most power-ons one host made in one calendar day. */
+  cyclesPerHostDayMax: number;
+  /** Energy drawn while booting and shutting down, kWh (part of energyKWh; 0 in the instant model). */
+  switchingEnergyKWh: number;
+  /** Migrations that waited for their destination to boot (boot model, engine switching). */
+  waitedMigrations: number;
+  /** Migrations refused because their destination was not on (boot model, policy switching). */
+  refusedMigrations: number;
+  /** Power actions refused (host not found, off for a host with VMs or not on, on for a host already on or booting). */
+  refusedPowerActions: number;
 }
 
 export interface RunMetrics {
@@ -113,6 +181,8 @@ export interface RunMetrics {
   wallMs: number;
   /** CPU time of this process during the run, ms (wall time is unreliable on a shared machine). */
   cpuMs: number;
+  /** Power model, switchings and power cycles (absent from metrics written before the boot model). */
+  power?: PowerMetrics;
 }
 
 interface Entry {
@@ -137,6 +207,12 @@ class HostState implements SimHostView {
   violS = 0;
   memOverS = 0;
   shutdowns = 0;
+  // power
+  readonly pm = new HostPowerModel("on", RUN_START_SINCE_S);
+  /** Instant model: when the committed on/off state last changed. */
+  instantSince = 0;
+  emptySince: number | null = null;
+  power: HostPowerView = { state: "on", since: 0, until: null, emptySince: null, powerOnsLastDay: 0 };
   constructor(
     readonly id: number,
     readonly type: HostType,
@@ -159,6 +235,8 @@ class VmState implements SimVmView {
   history: number[] = [];
   lastHistoryT = -1;
   removed = false;
+  /** Boot model: the host this VM is reserved on while that host boots (its copy has not started); -1 otherwise. */
+  waitingFor = -1;
   pend: Entry | null = null;
   constructor(
     readonly id: number,
@@ -173,7 +251,7 @@ class VmState implements SimVmView {
 interface QueuedEvent {
   time: number;
   seq: number;
-  kind: "step" | "migration-end";
+  kind: "step" | "migration-end" | "power";
   vm: number;
   target: number;
   startedAt: number;
@@ -195,6 +273,7 @@ export class Simulation {
   readonly removeIdleVms: boolean;
   readonly shares: MigrationShares;
   readonly spec: DataCentreSpec;
+  readonly power: BootModelOptions;
   readonly hosts: HostState[];
   readonly vms: VmState[];
   private readonly maxSteps: number;
@@ -221,6 +300,15 @@ export class Simulation {
   private activeSum = 0;
   private readonly perHour: number[];
   private readonly entriesScratch: SchedEntry[] = [];
+  // power (boot model)
+  private boot = false;
+  private engineSwitches = false;
+  private updated = false;
+  private switchingJ = 0;
+  private waitedMigrations = 0;
+  private refusedMigrations = 0;
+  private refusedPower = 0;
+  private readonly maybeEmpty = new Set<number>();
 
   constructor(traces: readonly VmTrace[], opts: EngineOptions = {}) {
     this.interval = opts.interval ?? 300;
@@ -246,6 +334,19 @@ export class Simulation {
     this.shares = opts.shares ?? CLOUDSIM_SHARES;
     this.spec = opts.spec ?? CLOUDSIM_DATACENTRE;
     this.maxSteps = opts.maxSteps ?? Number.POSITIVE_INFINITY;
+    this.power =
+      (opts.bootModel ?? "instant") === "instant"
+        ? { ...INSTANT }
+        : { model: "boot", bootTimeS: opts.bootTimeS ?? DEFAULT_BOOT_TIME_S, shutdownTimeS: opts.shutdownTimeS ?? DEFAULT_SHUTDOWN_TIME_S };
+    if (opts.bootModel !== undefined && opts.bootModel !== "instant" && opts.bootModel !== "boot")
+      throw new EngineError(`boot model must be instant or boot, not ${String(opts.bootModel)}`);
+    try {
+      validateBootModel(this.power);
+    } catch (e) {
+      if (e instanceof HostPowerError) throw new EngineError(e.message, { cause: e });
+      throw e;
+    }
+    this.boot = this.power.model === "boot";
     validateSpec(this.spec);
     this.hosts = [];
     for (let i = 0; i < this.spec.hostCount; i++) this.hosts.push(new HostState(i, hostTypeOf(this.spec, i)));
@@ -267,6 +368,7 @@ export class Simulation {
   run(policy: ConsolidationPolicy): RunMetrics {
     const wall0 = performance.now();
     const cpu0 = process.cpuUsage();
+    this.engineSwitches = this.boot && policy.switchesHosts !== true;
     this.placeInitially(policy);
     this.push({ time: this.startOffset + this.interval, kind: "step", vm: -1, target: -1, startedAt: 0, source: -1 });
     while (this.queue.length > 0) {
@@ -276,6 +378,8 @@ export class Simulation {
       this.now = ev.time;
       if (ev.kind === "step") {
         this.onStep(policy, ev.time);
+      } else if (ev.kind === "power") {
+        this.onPowerEnd(ev);
       } else {
         this.onMigrationEnd(ev);
       }
@@ -289,7 +393,17 @@ export class Simulation {
     for (const e of this.queue) {
       if (e.kind === "migration-end") inFlight.push({ vm: e.vm, source: e.source, destination: e.target, startedAt: e.startedAt, endsAt: e.time });
     }
-    return { now: this.now, step: this.step, interval: this.interval, hosts: this.hosts, vms: this.vms, inFlight };
+    for (const h of this.hosts) h.power = this.powerView(h);
+    return { now: this.now, step: this.step, interval: this.interval, power: this.power, hosts: this.hosts, vms: this.vms, inFlight };
+  }
+
+  private powerView(h: HostState): HostPowerView {
+    const base = { emptySince: h.emptySince, powerOnsLastDay: h.pm.powerOnsWithinDay(this.now) };
+    if (this.boot) return { state: h.pm.state, since: h.pm.since, until: h.pm.until, ...base };
+    // Instant: the state of the latest update, which may not be committed yet (commitHost).
+    const p = h.pend;
+    if (!p) return { state: "on", since: 0, until: null, ...base };
+    return { state: p.flag ? "on" : "off", since: p.flag !== h.prevActive ? p.t : h.instantSince, until: null, ...base };
   }
 
   // ---------------------------------------------------------------- events
@@ -326,6 +440,12 @@ export class Simulation {
       vm.host = h;
       this.hosts[h]!.vms.push(i);
     }
+    for (const h of this.hosts) {
+      this.noteContents(h, 0);
+      // Boot model: the comparison is about switching during the run, so hosts the placement
+      // left empty start off (as if switched off before t = 0) rather than on and idle.
+      if (this.boot && h.vms.length === 0) h.pm.state = "off";
+    }
     if (this.vmsUnplaced > 0 && !this.allowUnplaced) {
       const names = this.vms.filter((v) => v.removed).map((v) => v.name);
       throw new EngineError(
@@ -338,8 +458,15 @@ export class Simulation {
     this.step++;
     this.fullUpdate(t, true);
     this.stepStats();
-    const requests = policy.decide(this.view());
-    for (const r of requests) this.startMigration(r, t);
+    const decided = policy.decide(this.view());
+    const plan: StepPlan = isStepPlan(decided) ? decided : { migrations: decided, power: [] };
+    // The instant model has no switching to do: a policy's power actions change nothing there.
+    if (this.boot) for (const p of plan.power) this.applyPower(p, t);
+    for (const r of plan.migrations) this.startMigration(r, t);
+    if (this.engineSwitches) {
+      for (const h of this.hosts) this.maybeEmpty.add(h.id);
+      this.switchOffEmptied(t);
+    }
     if (this.step < this.maxSteps) {
       this.push({ time: t + this.interval, kind: "step", vm: -1, target: -1, startedAt: 0, source: -1 });
     }
@@ -348,8 +475,17 @@ export class Simulation {
   private startMigration(r: MigrationRequest, t: number): void {
     const vm = this.vms[r.vm];
     const target = this.hosts[r.host];
-    if (!vm || !target || vm.removed || vm.host < 0 || vm.host === r.host) {
+    // A VM waiting for its destination to boot is already on its way.
+    if (!vm || !target || vm.removed || vm.host < 0 || vm.host === r.host || vm.waitingFor >= 0) {
       this.rejected++;
+      return;
+    }
+    if (this.boot && target.pm.state !== "on") {
+      if (!this.engineSwitches) {
+        this.refusedMigrations++;
+        return;
+      }
+      this.waitForBoot(vm, target, t);
       return;
     }
     vm.inMigration = true;
@@ -359,9 +495,8 @@ export class Simulation {
     }
     this.updateHost(target, t, true);
     this.updateHost(this.hosts[vm.host]!, t, true);
-    this.migrations++;
-    const hour = Math.min(this.perHour.length - 1, Math.floor(t / 3600));
-    this.perHour[hour] = (this.perHour[hour] ?? 0) + 1;
+    this.noteContents(target, t);
+    this.countMigration(t);
     this.push({
       time: t + migrationTimeS(vm.type.ramMb, target.type.bwKbit),
       kind: "migration-end",
@@ -372,13 +507,109 @@ export class Simulation {
     });
   }
 
+  private countMigration(t: number): void {
+    this.migrations++;
+    const hour = Math.min(this.perHour.length - 1, Math.floor(t / 3600));
+    this.perHour[hour] = (this.perHour[hour] ?? 0) + 1;
+  }
+
+  // ---------------------------------------------------------------- power (boot model)
+
+  /**
+   * Engine switching: the destination is switched on (or stays booting) and the VM is reserved
+   * there, shown as migrating so no policy picks it again, while it keeps running whole on its
+   * source; its copy starts when the destination is on (onPowerEnd).
+   */
+  private waitForBoot(vm: VmState, target: HostState, t: number): void {
+    this.switchOn(target, t);
+    vm.inMigration = true;
+    vm.waitingFor = target.id;
+    if (!target.migratingIn.includes(vm.id)) {
+      target.migratingIn.push(vm.id);
+      target.vms.push(vm.id);
+    }
+    this.noteContents(target, t);
+    this.waitedMigrations++;
+    this.countMigration(t);
+  }
+
+  private applyPower(p: PowerRequest, t: number): void {
+    const h = this.hosts[p.host];
+    if (!h) {
+      this.refusedPower++;
+      return;
+    }
+    if (p.action === "on") {
+      if (this.switchOn(h, t) === "refused") this.refusedPower++;
+      return;
+    }
+    // A VM placed or arriving since the policy looked: the host is no longer empty.
+    if (h.vms.length > 0 || h.pm.switchOff(t, this.power.shutdownTimeS) === "refused") {
+      this.refusedPower++;
+      return;
+    }
+    this.push({ time: h.pm.until!, kind: "power", vm: -1, target: h.id, startedAt: t, source: -1 });
+  }
+
+  private switchOn(h: HostState, t: number): "started" | "queued" | "refused" {
+    const r = h.pm.switchOn(t, this.power.bootTimeS);
+    if (r === "started") this.push({ time: h.pm.until!, kind: "power", vm: -1, target: h.id, startedAt: t, source: -1 });
+    return r;
+  }
+
+  /** A boot or shutdown ends: the energy up to now is that of the old state, then the host changes. */
+  private onPowerEnd(ev: QueuedEvent): void {
+    const t = ev.time;
+    if (t > this.lastProcessT) this.fullUpdate(t, false);
+    const h = this.hosts[ev.target]!;
+    const state = h.pm.complete(t, this.power.bootTimeS);
+    if (state === "booting") this.push({ time: h.pm.until!, kind: "power", vm: -1, target: h.id, startedAt: t, source: -1 });
+    if (state === "on") {
+      const sources = new Set<number>();
+      for (const v of [...h.vms]) {
+        const vm = this.vms[v]!;
+        if (vm.waitingFor !== h.id) continue;
+        vm.waitingFor = -1;
+        sources.add(vm.host);
+        this.push({ time: t + migrationTimeS(vm.type.ramMb, h.type.bwKbit), kind: "migration-end", vm: vm.id, target: h.id, startedAt: t, source: vm.host });
+      }
+      if (sources.size > 0) {
+        this.updateHost(h, t, false);
+        for (const s of sources) this.updateHost(this.hosts[s]!, t, false);
+      }
+      // Booted for nothing (its VMs went elsewhere): an engine-switched host goes off again.
+      this.maybeEmpty.add(h.id);
+    }
+    if (this.engineSwitches) this.switchOffEmptied(t);
+  }
+
+  /** Engine switching: hosts that are on and hold no VM (none placed, none arriving) are switched off. */
+  private switchOffEmptied(t: number): void {
+    for (const id of this.maybeEmpty) {
+      const h = this.hosts[id]!;
+      if (h.vms.length === 0 && h.pm.switchOff(t, this.power.shutdownTimeS) === "started")
+        this.push({ time: h.pm.until!, kind: "power", vm: -1, target: h.id, startedAt: t, source: -1 });
+    }
+    this.maybeEmpty.clear();
+  }
+
+  private noteContents(h: HostState, t: number): void {
+    if (h.vms.length > 0) h.emptySince = null;
+    else h.emptySince ??= t;
+  }
+
   private onMigrationEnd(ev: QueuedEvent): void {
     const t = ev.time;
     if (t > this.lastProcessT) this.fullUpdate(t, false);
     const vm = this.vms[ev.vm]!;
     const target = this.hosts[ev.target]!;
     if (!vm.removed) {
-      if (vm.host >= 0) removeFrom(this.hosts[vm.host]!.vms, vm.id);
+      if (vm.host >= 0) {
+        const source = this.hosts[vm.host]!;
+        removeFrom(source.vms, vm.id);
+        this.noteContents(source, t);
+        this.maybeEmpty.add(source.id);
+      }
       removeFrom(target.migratingIn, vm.id);
       removeFrom(target.vms, vm.id);
       vm.inMigration = false;
@@ -387,6 +618,7 @@ export class Simulation {
     }
     const next = this.queue[0];
     if (!next || next.kind !== "migration-end" || next.time !== t) this.fullUpdate(t, false);
+    if (this.engineSwitches) this.switchOffEmptied(t);
   }
 
   // ---------------------------------------------------------------- data centre update
@@ -398,9 +630,20 @@ export class Simulation {
       prev[h.id] = h.utilFraction();
       this.updateHost(h, t, isStep);
     }
-    if (dt > 0) {
+    if (dt > 0 && !this.boot) {
       for (const h of this.hosts) this.energyJ += intervalEnergyJ(h.type.power, prev[h.id]!, h.utilFraction(), dt);
     }
+    // Boot model: the state each host held since the last update. Before the first update no
+    // utilisation was measured and nothing is counted, as in the instant model (CloudSim's), so
+    // the two models differ by switching only.
+    if (dt > 0 && this.boot && this.updated) {
+      for (const h of this.hosts) {
+        const j = stateEnergyJ(h.pm.state, h.type.power, prev[h.id]!, h.utilFraction(), dt);
+        this.energyJ += j;
+        if (h.pm.state === "booting" || h.pm.state === "shutting_down") this.switchingJ += j;
+      }
+    }
+    this.updated = true;
     if (this.removeIdleVms) {
       for (const h of this.hosts) {
         if (h.vms.length === 0) continue;
@@ -415,7 +658,12 @@ export class Simulation {
   }
 
   private removeVm(vm: VmState): void {
-    if (vm.host >= 0) removeFrom(this.hosts[vm.host]!.vms, vm.id);
+    if (vm.host >= 0) {
+      const h = this.hosts[vm.host]!;
+      removeFrom(h.vms, vm.id);
+      this.noteContents(h, this.now);
+      this.maybeEmpty.add(h.id);
+    }
     vm.host = -1;
     vm.removed = true;
     this.vmsRemoved++;
@@ -434,27 +682,31 @@ export class Simulation {
   }
 
   private updateHost(h: HostState, t: number, isStep: boolean): void {
-    const n = h.vms.length;
     const entries = this.entriesScratch;
     entries.length = 0;
     let mem = 0;
+    // A VM reserved on a host that is still booting is not there yet (boot model): it is left
+    // out of the host's update and runs whole on its source.
+    const ids = this.boot ? h.vms.filter((v) => this.vms[v]!.waitingFor !== h.id) : h.vms;
+    const n = ids.length;
     for (let i = 0; i < n; i++) {
-      const vm = this.vms[h.vms[i]!]!;
+      const vm = this.vms[ids[i]!]!;
       this.updateVm(vm, t, isStep);
       const migIn = h.migratingIn.length > 0 && h.migratingIn.includes(vm.id);
-      entries.push({ request: vm.requestedMips, migratingIn: migIn, migratingOut: vm.inMigration && !migIn });
+      entries.push({ request: vm.requestedMips, migratingIn: migIn, migratingOut: vm.inMigration && !migIn && vm.waitingFor < 0 });
       mem += vm.memDemandMb;
     }
     const a = allocate(entries, h.type.mipsPerCore, h.totalMips, this.shares);
     let util = 0;
     let req = 0;
     for (let i = 0; i < n; i++) {
-      const vm = this.vms[h.vms[i]!]!;
+      const vm = this.vms[ids[i]!]!;
       const e = entries[i]!;
       let alloc = a.alloc[i]!;
       if (!e.migratingIn) {
-        this.recordVm(vm, t, alloc, vm.requestedMips, vm.inMigration);
-        if (vm.inMigration) alloc /= this.shares.sourceShare;
+        // e.migratingOut: in migration and copying (not waiting for a boot).
+        this.recordVm(vm, t, alloc, vm.requestedMips, e.migratingOut);
+        if (e.migratingOut) alloc /= this.shares.sourceShare;
       }
       util += alloc;
       req += vm.requestedMips;
@@ -523,6 +775,9 @@ export class Simulation {
       if (p.memOver) h.memOverS += dt;
     }
     if (h.prevActive && !p.flag) h.shutdowns++;
+    // Instant model: CloudSim's implicit switching, a host that starts drawing power again.
+    if (!this.boot && !h.prevActive && p.flag) h.pm.countPowerOn(p.t);
+    if (h.prevActive !== p.flag) h.instantSince = p.t;
     h.prevActive = p.flag;
   }
 
@@ -572,6 +827,25 @@ export class Simulation {
     const energyKWh = this.energyJ / (3600 * 1000);
     const slav = slatah * pdm;
     const steps = Math.max(1, this.step);
+    const cycles = cycleStats(
+      this.hosts.map((h) => h.pm),
+      this.duration,
+    );
+    const power: PowerMetrics = {
+      model: this.power.model,
+      bootTimeS: this.power.bootTimeS,
+      shutdownTimeS: this.power.shutdownTimeS,
+      powerOns: cycles.powerOns,
+      powerOffs: this.boot ? this.hosts.reduce((s, h) => s + h.pm.powerOffs, 0) : shutdowns,
+      hostsCycled: cycles.hostsCycled,
+      cyclesPerHostDayMedian: cycles.perHostDayMedian,
+      cyclesPerCycledHostDayMedian: cycles.perCycledHostDayMedian,
+      cyclesPerHostDayMax: cycles.perHostDayMax,
+      switchingEnergyKWh: this.switchingJ / (3600 * 1000),
+      waitedMigrations: this.waitedMigrations,
+      refusedMigrations: this.refusedMigrations,
+      refusedPowerActions: this.refusedPower,
+    };
     return {
       policy,
       hosts: this.hosts.length,
@@ -603,6 +877,7 @@ export class Simulation {
       migrationsPerHour: [...this.perHour],
       wallMs,
       cpuMs,
+      power,
     };
   }
 }
@@ -611,6 +886,10 @@ export class Simulation {
 function wholeRatio(a: number, b: number): boolean {
   const r = a >= b ? a / b : b / a;
   return Math.abs(r - Math.round(r)) < 1e-9;
+}
+
+function isStepPlan(d: readonly MigrationRequest[] | StepPlan): d is StepPlan {
+  return !Array.isArray(d);
 }
 
 function removeFrom(list: number[], v: number): void {

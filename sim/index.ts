@@ -1,7 +1,29 @@
 // The simulator's public surface, by name.
 export { Simulation, simulate, EngineError } from "./engine.js";
-export type { EngineOptions, RunMetrics } from "./engine.js";
-export type { ConsolidationPolicy, MigrationRequest, SimView, SimHostView, SimVmView, InFlightView } from "./policies/policy.js";
+export type { EngineOptions, RunMetrics, PowerMetrics } from "./engine.js";
+export type {
+  ConsolidationPolicy,
+  MigrationRequest,
+  SimView,
+  SimHostView,
+  SimVmView,
+  InFlightView,
+  HostPowerView,
+  PowerRequest,
+  StepPlan,
+} from "./policies/policy.js";
+export {
+  HostPowerModel,
+  HostPowerError,
+  stateEnergyJ,
+  cycleStats,
+  validateBootModel,
+  DEFAULT_BOOT_TIME_S,
+  DEFAULT_SHUTDOWN_TIME_S,
+  INSTANT,
+} from "./model/host-power.js";
+export type { BootModel, BootModelOptions, SimPowerState, CycleStats, SwitchResult } from "./model/host-power.js";
+export { powerTable } from "./report/power-table.js";
 export { CloudSimPolicy, cloudSimPolicy, CLOUDSIM_BASELINES } from "./policies/cloudsim/policy.js";
 export type { CloudSimPolicyOptions } from "./policies/cloudsim/policy.js";
 export type { CloudSimVariant } from "./policies/cloudsim/pabfd.js";
@@ -22,6 +44,8 @@ export { BallastPolicy, BallastPlanner, ballastPolicy, simPolicy, UNBOUNDED_MEMO
 export type { BallastSimOptions, MemoryModel } from "./policies/ballast.js";
 export {
   runSim,
+  bootModelOf,
+  powerLine,
   loadRunTraces,
   workloadOf,
   vmLine,

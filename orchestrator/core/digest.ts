@@ -110,6 +110,20 @@ const NO_TAGS: readonly string[] = [];
 const sortedTags = (tags: readonly string[] | undefined): readonly string[] =>
   !tags || tags.length === 0 ? NO_TAGS : tags.length === 1 ? tags : [...tags].sort();
 
+/** The keys power management alone reads (shared/config/policy.ts). */
+const POWER_KEYS = [
+  "power_management",
+  "power_off_after",
+  "standby_capacity",
+  "max_power_ops",
+  "boot_time",
+  "power_on_deadline",
+  "min_off_time",
+  "min_on_time",
+  "max_power_cycles_per_day",
+  "power_off_maintenance",
+] as const satisfies readonly (keyof Policy)[];
+
 /**
  * The policy as the plan id hashes it: the local-disk keys only when they differ from their
  * defaults, so plans made before those keys existed, and on clusters without local disks, keep
@@ -118,6 +132,9 @@ const sortedTags = (tags: readonly string[] | undefined): readonly string[] =>
 function policyForId(p: Policy): unknown {
   const { local_disks, local_disks_vms, local_disk_source, ...rest } = p;
   const out: Record<string, unknown> = rest;
+  // The power keys only with power management on: without it nothing reads them, so a change of
+  // their defaults does not change the id of a plan they take no part in.
+  if (!p.power_management) for (const k of POWER_KEYS) delete out[k];
   if (local_disks !== undefined && local_disks !== "copy") out["local_disks"] = local_disks;
   if (local_disks_vms !== undefined && Object.keys(local_disks_vms).length > 0) out["local_disks_vms"] = local_disks_vms;
   if (local_disk_source !== undefined && local_disk_source !== "keep") out["local_disk_source"] = local_disk_source;

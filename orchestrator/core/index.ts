@@ -49,7 +49,7 @@ export { predictCpu } from "./prediction.js";
 // Power management: the reserve the powered hosts keep, and the power pass of a plan.
 export { reserveVerdict, demandVerdict, usableRoom, poweredMember, comingMember } from "./standby.js";
 export type { Member, Room, ReserveVerdict, RoomContext } from "./standby.js";
-export { planPower, powerArgs, powerInfo } from "./strategies/power.js";
+export { planPower, powerArgs, powerInfo, maxPowerOps, HOSTS_PER_POWER_OP } from "./strategies/power.js";
 export type { PowerArgs, PowerInfo, PowerInput, PowerResult } from "./strategies/power.js";
 
 // Decisions, and the numbers in them.

@@ -30,6 +30,11 @@ export interface Member {
   readonly memTotalMiB: number;
   /** Room the host offers when empty. */
   readonly usable: Room;
+  /**
+   * CPU at the host's hot-spot trigger (load_threshold, widened as for a bursty host), reference
+   * cores: the load it may carry before hot-spot relief must move VMs off it.
+   */
+  readonly triggerCores: number;
   /** Room left on it as the plan leaves it (coming hosts: usable less what waits for them). */
   readonly spare: Room;
   /** CPU in use, reference cores (coming hosts: the VMs that wait for them). */
@@ -54,6 +59,11 @@ export function usableRoom(ctx: RoomContext, h: HostModel): Room {
   return { cores: Math.max(0, cores), mib: Math.max(0, mib) };
 }
 
+/** CPU at `h`'s hot-spot trigger, reference cores. */
+export function triggerCores(ctx: RoomContext, h: HostModel): number {
+  return Math.max(0, (widened(ctx.policy.load_threshold, ctx.headroomScale.get(h.id)) / 100) * h.capacityCores);
+}
+
 /** A powered host as the plan leaves it. */
 export function poweredMember(ctx: RoomContext, h: HostModel): Member {
   const p = ctx.policy;
@@ -69,6 +79,7 @@ export function poweredMember(ctx: RoomContext, h: HostModel): Member {
     capacityCores: h.capacityCores,
     memTotalMiB: total,
     usable,
+    triggerCores: triggerCores(ctx, h),
     spare: { cores: Math.max(0, usable.cores - h.usedCores), mib: Math.max(0, mib) },
     usedCores: h.usedCores,
     empty: ctx.model.isEmpty(h),
@@ -83,6 +94,7 @@ export function comingMember(ctx: RoomContext, h: HostModel, taken: Room = { cor
     capacityCores: h.capacityCores,
     memTotalMiB: h.memTotalMiB,
     usable,
+    triggerCores: triggerCores(ctx, h),
     spare: { cores: Math.max(0, usable.cores - taken.cores), mib: Math.max(0, usable.mib - taken.mib) },
     usedCores: taken.cores,
     empty: taken.cores <= 0 && taken.mib <= 0,
@@ -131,12 +143,16 @@ export function reserveVerdict(policy: Policy, members: readonly Member[]): Rese
 
 /**
  * Whether the CPU predicted `riseCores` ahead stays within the powered capacity less the reserve:
- * Σ used + rise ≤ Σ usable − reserve, the reserve in cores being the largest host's usable CPU
- * (largest_host), the N largest hosts' (hosts: N), or cpu_percent of the capacity.
+ * Σ used + rise ≤ Σ trigger − reserve, the reserve in cores being the largest host's usable CPU
+ * (largest_host), the N largest hosts' (hosts: N), or cpu_percent of the capacity. The capacity is
+ * counted at each host's hot-spot trigger (load_threshold), not at max_load_candidate: hosts that
+ * consolidation packed drift between the two without any need (hot-spot relief acts only at the
+ * trigger), so counting the candidate level woke hosts for a cluster in its normal state (on the
+ * PlanetLab replays, a host in most steps, each then idle for min_on_time).
  */
 export function demandVerdict(policy: Policy, members: readonly Member[], riseCores: number, aheadSeconds: number): ReserveVerdict {
   const used = members.reduce((a, m) => a + m.usedCores, 0);
-  const usable = members.reduce((a, m) => a + m.usable.cores, 0);
+  const usable = members.reduce((a, m) => a + m.triggerCores, 0);
   const sc = policy.standby_capacity;
   const reserve =
     typeof sc === "object" && "hosts" in sc
@@ -150,12 +166,12 @@ export function demandVerdict(policy: Policy, members: readonly Member[], riseCo
   const holds = demand <= limit + EPS;
   return {
     holds,
-    text: `CPU ${f1(used)} cores + a predicted rise of ${f1(riseCores)} in ${aheadSeconds} s = ${f1(demand)} ${holds ? "≤" : ">"} ${f1(usable)} usable − ${f1(reserve)} reserve = ${f1(limit)} cores`,
+    text: `CPU ${f1(used)} cores + a predicted rise of ${f1(riseCores)} in ${aheadSeconds} s = ${f1(demand)} ${holds ? "≤" : ">"} ${f1(usable)} at the hot-spot trigger − ${f1(reserve)} reserve = ${f1(limit)} cores`,
     numbers: {
       usedCores: r2(used),
       riseCores: r2(riseCores),
       demandCores: r2(demand),
-      usableCores: r2(usable),
+      triggerCores: r2(usable),
       reserveCores: r2(reserve),
       limitCores: r2(limit),
       boot_time: aheadSeconds,

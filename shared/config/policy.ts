@@ -240,9 +240,10 @@ export const Policy = z
       .describe(
         "Switch hosts off when consolidation has left them empty, and back on before they are needed (hot spots no powered host can relieve, demand predicted over `boot_time`, a lost reserve, an evacuation without room). Needs a power driver per host (`power.inventory` in orchestrator.yaml); `automation` decides whether power actions run or wait for approval.",
       ),
-    power_off_after: seconds.default(1800).meta({
+    power_off_after: seconds.default(300).meta({
       unit: "s",
-      description: "Power management: a host is switched off once it has held no VM (running or defined) for this long.",
+      description:
+        "Power management: a host is switched off once it has held no VM (running or defined) for this long. Five minutes by default: consolidation emptied the host because the others hold its load, the reserve (`standby_capacity`) keeps room for a failure or a surge, and `min_on_time` and `max_power_cycles_per_day` stop cycling; every further minute keeps an idle server at 50–70 % of its peak power.",
     }),
     standby_capacity: z
       .union([
@@ -263,7 +264,15 @@ export const Policy = z
       .describe(
         "Power management: the reserve the powered hosts keep. A host is switched off only if the reserve holds without it, and a host is switched on when the reserve is lost. `largest_host` (the default): spare CPU and memory of the largest powered host; `{ hosts: N }`: N empty hosts; `{ cpu_percent, mem_percent }`: spare shares of the powered capacity.",
       ),
-    max_power_ops: z.number().int().min(1).max(1000).default(1).describe("Power management: hosts being switched on or off at once, in the whole cluster."),
+    max_power_ops: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        "Power management: hosts being switched on or off at once, in the whole cluster. Unset (the default): one in 20 of the hosts Ballast can switch, at least 1 (1 up to 20 hosts, 40 of 800), so a large cluster that consolidation empties at night is not switched off one host at a time for hours, while a small one still switches one at a time.",
+      ),
     boot_time: seconds.default(300).meta({
       unit: "s",
       description:
@@ -279,9 +288,9 @@ export const Policy = z
       description:
         "Power management: a host switched off stays off at least this long before it is switched on for predicted demand (hot spots, a lost reserve and evacuations do not wait).",
     }),
-    min_on_time: seconds.default(3600).meta({
+    min_on_time: seconds.default(1800).meta({
       unit: "s",
-      description: "Power management: a host switched on (or seen on) stays on at least this long before it is switched off again.",
+      description: "Power management: a host switched on (or seen on) stays on at least this long (30 minutes by default) before it is switched off again.",
     }),
     max_power_cycles_per_day: z
       .number()

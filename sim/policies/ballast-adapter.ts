@@ -1,4 +1,4 @@
-import type { ConsolidationPolicy, MigrationRequest, SimView } from "./policy.js";
+import type { ConsolidationPolicy, MigrationRequest, PowerRequest, SimView, StepPlan } from "./policy.js";
 
 // The seam for running Ballast's production planner in the simulator.
 //
@@ -24,9 +24,13 @@ import type { ConsolidationPolicy, MigrationRequest, SimView } from "./policy.js
 //   cpuPercent = its demand); CloudSim-timed migrations last < 30 s, so at 300 s steps this is
 //   normally empty.
 // - history / frozenVms: keep your own record of past moves (PlannerPolicy passes ctx.history).
+// - hosts[i].power (boot model): state, since, emptySince, powerOnsLastDay -> SnapshotHost.power
+//   (times through ctx.toMs); view.power.bootTimeS is the run's boot time.
 //
 // What the engine needs back: MigrationRequest[] = { vm: index, host: index }, in the order they
-// should start; all start at view.now. The engine refuses (and counts) moves of removed VMs and
+// should start; all start at view.now. In the boot model also the power actions (toPowerActions:
+// { host: index, action: on | off }), carried out before the moves; with `switchesHosts` the
+// engine switches nothing by itself and refuses (counts) moves to a host that is not on. The engine refuses (and counts) moves of removed VMs and
 // moves to the VM's own host; it does not enforce CPU or memory capacity (over-commitment shows
 // up as SLATAH and as memOverCapacityHostS), so the planner's own limits are what keep it safe.
 //
@@ -63,6 +67,8 @@ export interface SnapshotPlanner<S, P> {
   plan(snapshot: S, nowMs: number): P;
   /** The plan's moves as migrations, in start order (Ballast: Plan.moves by seq). */
   toMigrations(plan: P, view: SimView, ctx: AdapterContext): MigrationRequest[];
+  /** The plan's power actions, in order (Ballast: Plan.power by seq). Absent: none. */
+  toPowerActions?(plan: P, view: SimView, ctx: AdapterContext): PowerRequest[];
 }
 
 export interface PlannerPolicyOptions {
@@ -74,6 +80,8 @@ export interface PlannerPolicyOptions {
    * from the same start, pass `(v) => cloudSimPolicy("thr-mmt-0.8", "303").initialPlacement(v)`.
    */
   initialPlacement?: (view: SimView) => number[];
+  /** Boot model: the planner switches hosts itself (see ConsolidationPolicy.switchesHosts). Default false. */
+  switchesHosts?: boolean;
 }
 
 export function makeAdapterContext(epochMs: number, history: readonly PastMoveRecord[]): AdapterContext {
@@ -112,6 +120,7 @@ export function makeAdapterContext(epochMs: number, history: readonly PastMoveRe
 /** A ConsolidationPolicy driven by a snapshot-based planner (Ballast's, once wired). */
 export class PlannerPolicy<S, P> implements ConsolidationPolicy {
   readonly name: string;
+  readonly switchesHosts: boolean;
   private readonly history: PastMoveRecord[] = [];
   private readonly ctx: AdapterContext;
   private readonly place: (view: SimView) => number[];
@@ -121,6 +130,7 @@ export class PlannerPolicy<S, P> implements ConsolidationPolicy {
     opts: PlannerPolicyOptions,
   ) {
     this.name = opts.name;
+    this.switchesHosts = opts.switchesHosts ?? false;
     this.ctx = makeAdapterContext(opts.epochMs ?? Date.UTC(2011, 2, 3), this.history);
     this.place = opts.initialPlacement ?? ((v) => v.vms.map((_, i) => i % v.hosts.length));
   }
@@ -129,7 +139,7 @@ export class PlannerPolicy<S, P> implements ConsolidationPolicy {
     return this.place(view);
   }
 
-  decide(view: SimView): MigrationRequest[] {
+  decide(view: SimView): StepPlan {
     const snapshot = this.planner.toSnapshot(view, this.ctx);
     const plan = this.planner.plan(snapshot, this.ctx.toMs(view.now));
     const moves = this.planner.toMigrations(plan, view, this.ctx);
@@ -137,6 +147,6 @@ export class PlannerPolicy<S, P> implements ConsolidationPolicy {
       const vm = view.vms[m.vm];
       if (vm) this.history.push({ vm: m.vm, source: vm.host, destination: m.host, startedAt: view.now });
     }
-    return moves;
+    return { migrations: moves, power: this.planner.toPowerActions?.(plan, view, this.ctx) ?? [] };
   }
 }

@@ -1,12 +1,14 @@
 import { Policy, type PolicyInput } from "../../shared/config/policy.js";
-import { plan as planCycle } from "../../orchestrator/core/index.js";
+import { maxPowerOps, plan as planCycle } from "../../orchestrator/core/index.js";
 import type { Plan } from "../../shared/schemas/plan.js";
 import type { ClusterSnapshot, HostSample, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
 import { migrationTimeS } from "../model/datacentre.js";
 import { cloudSimPolicy } from "./cloudsim/policy.js";
 import type { CloudSimVariant } from "./cloudsim/pabfd.js";
 import { PlannerPolicy, type AdapterContext, type SnapshotPlanner } from "./ballast-adapter.js";
-import type { ConsolidationPolicy, MigrationRequest, SimView } from "./policy.js";
+import type { ConsolidationPolicy, PowerRequest, MigrationRequest, SimView, StepPlan } from "./policy.js";
+import type { HostPower } from "../../shared/schemas/power.js";
+import type { BootModelOptions } from "../model/host-power.js";
 import { WindowMax } from "../../shared/window-max.js";
 
 // Ballast's own policy in the simulator: every step, the simulator's view becomes a
@@ -38,6 +40,16 @@ import { WindowMax } from "../../shared/window-max.js";
 //
 // Heterogeneous hosts: every host reports `cpuSpeed` = its core MIPS / the slowest core MIPS, so
 // a VM measured at x % of one G5 core needs x × 2660/1860 % of a G4 core.
+//
+// Power (the boot model, `bootModel.model = "boot"`): the planner is handed `power_management:
+// true` and the run's `boot_time` (a policy file may still set either), every host carries
+// SnapshotHost.power from the engine's power state (what the orchestrator's power manager would
+// report: every host switchable, no boot deadline, no failure), and the plan's power actions are
+// the engine's (the policy `switchesHosts`: the engine switches nothing by itself). In the
+// instant model none of this is set, so the planner sees exactly what it saw before.
+// Power keys tied to the step: power_off_after, min_on_time and min_off_time are met at the step
+// nearest their end (atStep), and one max_power_ops slot stands for the operations it completes
+// in a step (powerOpsPerSlot); boot_time is the run's boot time.
 
 export type MemoryModel = "ignore" | "model";
 
@@ -55,6 +67,8 @@ export interface BallastSimOptions {
   epochMs?: number;
   /** Called with every plan (for inspection in tests and tools). */
   onPlan?: (plan: Plan, view: SimView) => void;
+  /** The run's power model; "boot" turns power management on (see above). Default instant. */
+  bootModel?: BootModelOptions;
 }
 
 /** Memory reported for every host when memory is not modelled (never binds). */
@@ -77,12 +91,34 @@ export function simPolicy(stepS: number, overrides: PolicyInput = {}): Policy {
     strategies: ["hotspot", "consolidate"],
     mem_reserve_mib: 0,
   };
-  return Policy.parse({ ...base, ...overrides });
+  // The power waits are production durations whoever sets them: mapped to the step after the
+  // overrides (atStep).
+  const merged = Policy.parse({ ...base, ...overrides });
+  return Policy.parse({
+    ...base,
+    ...overrides,
+    power_off_after: atStep(merged.power_off_after, stepS),
+    min_on_time: atStep(merged.min_on_time, stepS),
+    min_off_time: atStep(merged.min_off_time, stepS),
+  });
+}
+
+/**
+ * A power wait of `s` seconds as the simulator can honour it. The planner runs once a step, so a
+ * wait is judged only at steps, and moves (which empty hosts) and boots (which start a host's on
+ * time) begin at a step: with the wait unchanged it is met only at the first step after its end,
+ * up to a whole step late (power_off_after 300 s switched an emptied host off 580 s after its last
+ * VM left, where a 10 s production cycle does it at 300 s). Half a step less makes the step
+ * nearest to the wait's end the one that meets it.
+ */
+export function atStep(s: number, stepS: number): number {
+  return s <= 0 ? 0 : Math.max(0, s - stepS / 2);
 }
 
 /** The SnapshotPlanner that drives the production planner. */
 export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
-  readonly policy: Policy;
+  /** The policy the planner runs (max_power_ops fixed at the first plan in the boot model, see powerOpsPerSlot). */
+  policy: Policy;
   readonly frozen = new Set<string>();
   private readonly memory: MemoryModel;
   private readonly sampleWindow: number;
@@ -98,6 +134,17 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
     policy: Policy,
     memory: MemoryModel,
     private readonly onPlan?: (plan: Plan, view: SimView) => void,
+    /** Fill SnapshotHost.power (the boot model). */
+    private readonly reportPower = false,
+    /**
+     * Power operations one max_power_ops slot completes in a step (the boot model). The cap counts
+     * hosts being switched at once; a production cycle sees a slot free as soon as a shutdown
+     * ends, but the simulator plans once a step and its shutdowns end within it, so one slot
+     * stands for step / (shutdown time + the production interval) operations per step (300 s /
+     * (30 s + 10 s): 7). Boots take a whole step, so this lets more boots start in a step than
+     * production would; the runs show few at once.
+     */
+    private readonly powerOpsPerSlot = 1,
   ) {
     this.policy = policy;
     this.memory = memory;
@@ -130,6 +177,7 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
         address: `10.0.${h.id >> 8}.${h.id & 255}`,
         maintenance: false,
         tags: [],
+        ...(this.reportPower ? { power: hostPower(h.power, ctx) } : {}),
       };
     });
     const vms: SnapshotVm[] = [];
@@ -213,12 +261,22 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
   }
 
   plan(snapshot: ClusterSnapshot, nowMs: number): Plan {
+    if (this.reportPower && this.plans === 0) {
+      const switchable = snapshot.hosts.filter((h) => h.power?.switchable === true).length;
+      this.policy = { ...this.policy, max_power_ops: Math.min(1000, maxPowerOps(this.policy, switchable) * this.powerOpsPerSlot) };
+    }
     const t0 = performance.now();
     const p = planCycle(snapshot, this.policy, nowMs, { mode: "cycle" });
     this.planMs += performance.now() - t0;
     this.plans += 1;
     for (const vm of p.frozen) this.frozen.add(vm);
     return p;
+  }
+
+  toPowerActions(plan: Plan, view: SimView, ctx: AdapterContext): PowerRequest[] {
+    void view;
+    void ctx;
+    return [...plan.power].sort((a, b) => a.seq - b.seq).map((p) => ({ host: Number(p.host.slice("sim-host-".length)), action: p.action }));
   }
 
   toMigrations(plan: Plan, view: SimView, ctx: AdapterContext): MigrationRequest[] {
@@ -236,13 +294,20 @@ export class BallastPolicy implements ConsolidationPolicy {
   readonly planner: BallastPlanner;
   private readonly inner: PlannerPolicy<ClusterSnapshot, Plan>;
 
+  readonly switchesHosts: boolean;
+
   constructor(stepS = 300, opts: BallastSimOptions = {}) {
-    this.planner = new BallastPlanner(simPolicy(stepS, opts.policy ?? {}), opts.memory ?? "ignore", opts.onPlan);
+    const boot = opts.bootModel?.model === "boot" ? opts.bootModel : undefined;
+    const keys: PolicyInput = boot ? { power_management: true, boot_time: boot.bootTimeS, ...opts.policy } : (opts.policy ?? {});
+    const perSlot = boot ? Math.max(1, Math.floor(stepS / (boot.shutdownTimeS + Policy.parse({}).interval))) : 1;
+    this.planner = new BallastPlanner(simPolicy(stepS, keys), opts.memory ?? "ignore", opts.onPlan, boot !== undefined, perSlot);
+    this.switchesHosts = boot !== undefined;
     this.name = opts.name ?? "Ballast";
     const start = opts.initialPlacement ?? "prefix";
     const place = start === "round-robin" ? undefined : (v: SimView): number[] => cloudSimPolicy("lr-mmt-1.2", start).initialPlacement(v);
     this.inner = new PlannerPolicy(this.planner, {
       name: this.name,
+      switchesHosts: this.switchesHosts,
       ...(opts.epochMs !== undefined ? { epochMs: opts.epochMs } : {}),
       ...(place ? { initialPlacement: place } : {}),
     });
@@ -252,9 +317,22 @@ export class BallastPolicy implements ConsolidationPolicy {
     return this.inner.initialPlacement(view);
   }
 
-  decide(view: SimView): MigrationRequest[] {
+  decide(view: SimView): StepPlan {
     return this.inner.decide(view);
   }
+}
+
+/** A host's power state as the orchestrator's power manager would put it in the snapshot. */
+function hostPower(p: SimView["hosts"][number]["power"], ctx: AdapterContext): HostPower {
+  return {
+    state: p.state,
+    since: ctx.toMs(p.since),
+    switchable: true,
+    emptySince: p.emptySince === null ? null : ctx.toMs(p.emptySince),
+    cyclesToday: p.powerOnsLastDay,
+    bootDeadline: null,
+    failed: null,
+  };
 }
 
 export function ballastPolicy(stepS = 300, opts: BallastSimOptions = {}): BallastPolicy {

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { comparisonTable, twoResourceTable } from "../comparison.js";
 import type { MetricsDocument, RunRecord } from "./metrics-json.js";
+import { powerTable } from "./power-table.js";
 import { ratioTable } from "./ratios.js";
 import { energySlavSvg, migrationsPerHourSvg } from "./svg.js";
 
@@ -31,8 +32,12 @@ export function renderReport(metricsPaths: readonly string[], outDir: string, op
   const runs = metricsPaths.flatMap(readRuns);
   const policies = [...new Set(runs.map((r) => r.policy))];
   const twoResource = runs.some((r) => r.metrics.memorySimulated ?? (r.metrics.meanHostMemStdDev ?? 0) > 0);
+  const withPower = runs.some((r) => r.metrics.power !== undefined);
   const table =
-    comparisonTable(runs, policies) + (twoResource ? "\n\n" + twoResourceTable(runs) : "") + (opts.baseline ? "\n\n" + ratioTable(runs, opts.baseline) : "");
+    comparisonTable(runs, policies) +
+    (twoResource ? "\n\n" + twoResourceTable(runs) : "") +
+    (withPower ? "\n\n" + powerTable(runs) : "") +
+    (opts.baseline ? "\n\n" + ratioTable(runs, opts.baseline) : "");
   mkdirSync(outDir, { recursive: true });
   const files = [join(outDir, "report.md"), join(outDir, "energy-vs-slav.svg"), join(outDir, "migrations-per-hour.svg")];
   writeFileSync(files[0]!, table + "\n");

@@ -1,6 +1,7 @@
 import type { DataCentreSpec, HostType, VmType } from "../../sim/model/datacentre.js";
 import { HOST_G4, HOST_G5, CLOUDSIM_VM_TYPES } from "../../sim/model/datacentre.js";
-import type { SimHostView, SimView, SimVmView } from "../../sim/policies/policy.js";
+import type { HostPowerView, SimHostView, SimView, SimVmView } from "../../sim/policies/policy.js";
+import { INSTANT } from "../../sim/model/host-power.js";
 import type { VmTrace } from "../../sim/traces/parse.js";
 
 // Small builders for hand-made data-centre states (descheduler-style: defaults plus a tweak).
@@ -19,6 +20,8 @@ export interface HostSpec {
   /** Measured utilisation fraction; default: sum of its VMs' demand / capacity. */
   util?: number;
   migratingIn?: number[];
+  /** Power state; default on since 0, empty since 0 when it holds no VM. */
+  power?: Partial<HostPowerView>;
 }
 
 export function buildView(hosts: HostSpec[], vms: VmSpec[], now = 300.1): SimView {
@@ -51,9 +54,10 @@ export function buildView(hosts: HostSpec[], vms: VmSpec[], now = 300.1): SimVie
       utilMips: h.util !== undefined ? h.util * total : req,
       requestedMips: req,
       memDemandMb: 0,
+      power: { state: "on", since: 0, until: null, emptySince: mine.length === 0 ? 0 : null, powerOnsLastDay: 0, ...h.power },
     };
   });
-  return { now, step: 1, interval: 300, hosts: hostViews, vms: vmViews, inFlight: [] };
+  return { now, step: 1, interval: 300, power: INSTANT, hosts: hostViews, vms: vmViews, inFlight: [] };
 }
 
 /** A constant-utilisation trace of n samples. */

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -110,6 +110,58 @@ describe("ballast sim", () => {
     const bad = await run(["sim", "report", ...files, "--out", out, "--baseline", "nope"]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/no policy named nope/);
+  });
+
+  it("--boot-model boot: hosts take --boot-time to come on; the output and the report show power cycles and switching energy", async () => {
+    // VMs whose load comes and goes: THR-MMT empties a host and needs it again.
+    const d = folder({
+      a: rows(24, (i) => (i % 6 < 3 ? "90" : "10")),
+      b: rows(24, () => "20"),
+      c: rows(24, (i) => (i % 4 < 2 ? "70" : "15")),
+      d: rows(24, (i) => (i % 8 < 4 ? "80" : "5")),
+    });
+    const small = ["--hosts", "4", "--vm-types", "2000:600"];
+    const instant = await run(["sim", "--dir", d, "--policy", "thr-mmt-0.8", ...small, "--json"]);
+    const boot = await run([
+      "sim",
+      "--dir",
+      d,
+      "--policy",
+      "thr-mmt-0.8",
+      ...small,
+      "--boot-model",
+      "boot",
+      "--boot-time",
+      "120",
+      "--shutdown-time",
+      "20",
+      "--json",
+    ]);
+    expect(boot.err).toBe("");
+    const mi = JSON.parse(instant.out).runs[0].metrics;
+    const mb = JSON.parse(boot.out).runs[0].metrics;
+    expect(mi.power).toMatchObject({ model: "instant", bootTimeS: 0, switchingEnergyKWh: 0 });
+    expect(mb.power).toMatchObject({ model: "boot", bootTimeS: 120, shutdownTimeS: 20 });
+    expect(mb.power).toMatchObject({ powerOns: 1, waitedMigrations: 1 });
+    expect(mi.power.powerOns).toBe(1);
+    expect(mb.power.switchingEnergyKWh).toBeGreaterThan(0);
+    // Idle hosts draw idle power until switched off and while switching: never less than instant.
+    expect(mb.energyKWh).toBeGreaterThan(mi.energyKWh);
+    const text = await run(["sim", "--dir", d, "--policy", "thr-mmt-0.8", ...small, "--boot-model", "boot"]);
+    expect(text.out).toMatch(
+      /power: boot model \(300 s boot, 30 s shutdown, [\d.]+ kWh of it drawn switching\); \d+ power-ons, \d+ power-offs; power cycles per host and day: median [\d.]+ \(over the \d+ hosts cycled: [\d.]+\), max \d+/,
+    );
+    const out = mkdtempSync(join(tmpdir(), "ballast-simpower-"));
+    writeFileSync(join(out, "i.json"), instant.out);
+    writeFileSync(join(out, "b.json"), boot.out);
+    const rep = await run(["sim", "report", join(out, "i.json"), join(out, "b.json"), "--out", out]);
+    expect(rep.out).toMatch(/\| power model \|/);
+    expect(rep.out).toMatch(/\| THR-MMT-0.8 \(pre-fix\) \| boot 120 s \/ shutdown 20 s \| [\d.]+ \| [\d.]+ \| \d+ \|/);
+    const bad = await run(["sim", "--dir", d, "--policy", "thr-mmt-0.8", ...small, "--boot-model", "boot", "--boot-time", "-1"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--boot-time/);
+    rmSync(d, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
   });
 
   it("sweep: every policy under every sizing, one table", async () => {

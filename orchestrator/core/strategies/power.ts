@@ -16,8 +16,11 @@
 //          several small ones, each drawing its own idle power. (The snapshot has no per-host
 //          watts, so "least efficient" cannot be told apart from "smallest".)
 // Stop:    max_power_ops operations at once, counting hosts booting or shutting down; nothing is
-//          switched off while the cluster is unsettled (migrations in flight or planned, a silent
-//          powered agent, a host booting or shutting down) or while this plan switches a host on.
+//          switched off while the cluster is unsettled (migrations in flight, a silent powered
+//          agent, a host booting or shutting down) or while this plan switches a host on. Moves this
+//          plan makes do not unsettle it: the reserve is judged on the working copy as they leave
+//          it, and their sources and destinations hold VMs. (A busy cluster plans moves in most
+//          cycles: on the PlanetLab replays in 277 of 287, so no emptied host was ever switched off.)
 // Every host gets a verdict (explainHost reads them); the plan logs those that matter: actions,
 // hosts that are empty or were about to be, switched-off hosts passed over for a need, and one
 // cluster verdict (POWER_NOT_NEEDED, POWER_NO_HOST_TO_WAKE, POWER_UNSETTLED).
@@ -49,12 +52,20 @@ export interface PowerArgs {
   predictWindowS: number;
 }
 
-export function powerArgs(p: Policy): PowerArgs {
+/** Hosts per power operation at once when max_power_ops is unset: one in 20 switchable hosts. */
+export const HOSTS_PER_POWER_OP = 20;
+
+/** max_power_ops, or its default for `switchable` hosts with a power driver: one in 20, at least 1. */
+export function maxPowerOps(p: Pick<Policy, "max_power_ops">, switchable: number): number {
+  return p.max_power_ops ?? Math.max(1, Math.ceil(switchable / HOSTS_PER_POWER_OP));
+}
+
+export function powerArgs(p: Policy, switchable = 0): PowerArgs {
   return {
     offAfterMs: p.power_off_after * 1000,
     minOnMs: p.min_on_time * 1000,
     minOffMs: p.min_off_time * 1000,
-    maxOps: p.max_power_ops,
+    maxOps: maxPowerOps(p, switchable),
     maxCycles: p.max_power_cycles_per_day,
     offMaintenance: p.power_off_maintenance,
     bootTimeS: p.boot_time,
@@ -131,8 +142,8 @@ class PowerPass {
     private readonly ctx: PlanContext,
     private readonly input: PowerInput,
   ) {
-    this.a = powerArgs(ctx.policy);
     for (const h of ctx.model.hosts) this.info.set(h.id, powerInfo(h));
+    this.a = powerArgs(ctx.policy, [...this.info.values()].filter((p) => p.switchable).length);
     for (const v of input.snapshot.vms) this.listed.set(v.host, (this.listed.get(v.host) ?? 0) + 1);
     for (const v of input.snapshot.vms) for (const o of v.alsoListedOn ?? []) if (o !== v.host) this.listed.set(o, (this.listed.get(o) ?? 0) + 1);
   }
@@ -345,7 +356,13 @@ class PowerPass {
     return true;
   }
 
-  /** The powered hosts' predicted CPU rise over boot_time, reference cores (their own trends). */
+  /**
+   * The powered hosts' predicted CPU rise over boot_time, reference cores: the net of their own
+   * trends. Falling hosts count against rising ones, as the verdict that uses it weighs the
+   * cluster's total demand against its total room; a sum of the rises alone grows with the number
+   * of noisy hosts, not with demand (on the PlanetLab replays it woke a host in most steps, each
+   * then idle for min_on_time).
+   */
   private predictedRise(): number {
     let rise = 0;
     for (const h of this.servingHosts()) {
@@ -356,9 +373,9 @@ class PowerPass {
         this.a.bootTimeS,
       );
       if (pred === null) continue;
-      rise += (Math.max(0, pred - Math.max(0, h.source.cpuPercent)) / 100) * h.capacityCores;
+      rise += ((pred - Math.max(0, h.source.cpuPercent)) / 100) * h.capacityCores;
     }
-    return rise;
+    return Math.max(0, rise);
   }
 
   /** Switched-off hosts that may be switched on for `code`, smallest first; the others get their reason. */
@@ -552,10 +569,6 @@ class PowerPass {
     if (model.inFlightTotal > 0) {
       parts.push(`${model.inFlightTotal} migration(s) in flight`);
       numbers["inFlight"] = model.inFlightTotal;
-    }
-    if (this.ctx.moves.length > 0) {
-      parts.push(`${this.ctx.moves.length} move(s) planned in this plan`);
-      numbers["planned"] = this.ctx.moves.length;
     }
     const silent = model.hosts.filter((h) => !h.dormant && !h.fresh && !h.excluded).map((h) => h.id);
     if (silent.length > 0) {

@@ -5,6 +5,7 @@ import type { DecisionCode } from "../../../shared/schemas/decision-codes.js";
 import type { HostPower, PowerAction } from "../../../shared/schemas/power.js";
 import type { Clock } from "../clock.js";
 import { RingBuffer } from "../ring-buffer.js";
+import { maxPowerOps } from "../../core/index.js";
 import type { OffMode, PowerDriver } from "./power-driver.js";
 import { DAY_MS, freshRecord, type PowerCall, type PowerOutcome, type StoredPower } from "./power-record.js";
 
@@ -270,7 +271,8 @@ export class PowerManager {
       return [{ host, action, result: "skipped", detail: `${host} is ${r.state} already` }, "POWER_NOT_NEEDED"];
     if (action === "off" && (r.state === "off" || r.state === "shutting_down"))
       return [{ host, action, result: "skipped", detail: `${host} is ${r.state === "off" ? "off" : "shutting down"} already` }, "POWER_NOT_NEEDED"];
-    const max = this.d.policy().max_power_ops;
+    // The same cap as the planner's: max_power_ops, or by default one in HOSTS_PER_POWER_OP switchable hosts.
+    const max = maxPowerOps(this.d.policy(), this.records.size);
     const switching = this.inTransition().filter((h) => h !== host);
     if (switching.length >= max)
       return [

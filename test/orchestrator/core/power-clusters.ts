@@ -38,7 +38,7 @@ function scenarios(): PowerCase[] {
   );
   const demand = (offSince: number): ClusterSnapshot =>
     snapshot(
-      [...["a", "b", "c"].map((id) => powered(host(id, { cpu: 35, samples: rising(5, 35) }))), off("g", {}, { since: NOW - offSince })],
+      [...["a", "b", "c"].map((id) => powered(host(id, { cpu: 45, samples: rising(5, 45) }))), off("g", {}, { since: NOW - offSince })],
       [vm("a1", "a"), vm("b1", "b"), vm("c1", "c")],
     );
   const group = snapshot(
