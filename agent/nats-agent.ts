@@ -1,10 +1,11 @@
+import { createHash } from "node:crypto";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Service } from "@nats-io/services";
 import type { AgentConfig } from "../shared/config/agent-config.js";
 import { BallastError, describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { connectNats } from "../shared/nats/connect.js";
-import { MigrationEvent, type AgentStatus, type CheckIncomingResult } from "../shared/schemas/agent-api.js";
+import { MAX_DEFINITION_CHARS, MigrationEvent, type AgentStatus, type CheckIncomingResult, type VmDefinition } from "../shared/schemas/agent-api.js";
 import { AgentFacts } from "../shared/schemas/facts.js";
 import { Heartbeat, type HostMetrics } from "../shared/schemas/host-metrics.js";
 import { HostMetricsFast } from "../shared/schemas/host-metrics-fast.js";
@@ -18,6 +19,7 @@ import { incomingRefusals } from "./migration/incoming-checks.js";
 import type { FactsSource } from "./facts/collect-facts.js";
 import { FileMigrationJournal } from "./migration/migration-journal.js";
 import { registerAgentService } from "./nats/agent-service.js";
+import { stripSecrets } from "./virsh/strip-secrets.js";
 import { drainThenClose, within } from "../shared/nats/close-connection.js";
 import { every } from "./periodic.js";
 import { systemClock, type Clock } from "./ports/clock.js";
@@ -250,6 +252,15 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
           const r = await hypervisor.removeDisks(req.vm, req.paths);
           log.info({ vm: req.vm, requestId: req.requestId, removed: r.removed, kept: r.kept }, "removed the source copies of a moved VM's disks");
           return r;
+        },
+        vmDefinition: async (req): Promise<VmDefinition> => {
+          const { xml, removed } = stripSecrets(await hypervisor.definitionXml(req.vm));
+          if (xml.length > MAX_DEFINITION_CHARS)
+            throw new BallastError("INTERNAL", `the definition of ${req.vm} has ${xml.length} characters, over the ${MAX_DEFINITION_CHARS} limit`);
+          const uuid = /<uuid>\s*([0-9a-fA-F-]{32,36})\s*<\/uuid>/.exec(xml)?.[1];
+          // What was cut is logged by name only, never the value.
+          if (removed.length > 0) log.info({ vm: req.vm, removed }, "secrets removed from a VM definition");
+          return { vm: req.vm, host, ...(uuid ? { uuid } : {}), xml, digest: createHash("sha256").update(xml).digest("hex"), removed };
         },
       },
     });

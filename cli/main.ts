@@ -6,6 +6,7 @@ import { table } from "./table.js";
 import { renderDecisions, renderEvacuate, renderExplain, renderHistory, renderPlan, renderStatus } from "./render.js";
 import { renderCpuBaseline, renderFacts } from "./render-facts.js";
 import { renderExplainHost, renderPowerCommand, renderPowerStatus } from "./render-power.js";
+import { renderRecords } from "./render-records.js";
 import { offlinePlan } from "./offline-plan.js";
 import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { Plan } from "../shared/schemas/plan.js";
@@ -229,6 +230,13 @@ export async function main(
       .command("cpu-baseline [hosts...]")
       .description("per group of hosts, the guest CPU every host in it can run (libvirt's hypervisor-cpu-baseline), to define guests that move anywhere"),
   ).action(call("cpuBaseline", (_o, hosts) => (hosts.length > 0 ? { hosts } : {}), renderCpuBaseline));
+  client(
+    program
+      .command("records")
+      .description("the VM records kept to restart a dead host's VMs elsewhere: host, restart priority, disks, digest; with --vm, the definition")
+      .option("--vm <vm>", "one VM, with its definition (XML, secrets removed)")
+      .option("--host <host>", "the VMs recorded on this host"),
+  ).action(call("records", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}) }), renderRecords));
   const power = program.command("power").description("power management: switchable hosts' power state, switch a host on or off");
   client(power.command("status [host]").description("each switchable host's power state, its driver's last answer, and the newest driver calls")).action(
     call("powerStatus", (_o, [host]) => (host ? { host } : {}), renderPowerStatus),

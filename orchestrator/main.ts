@@ -24,9 +24,12 @@ import { exitIfStillAlive } from "../shared/daemon-exit.js";
 import type { PowerDriver } from "./shell/power/power-driver.js";
 import { createPowerDrivers } from "./shell/power/create-power-driver.js";
 import { loadPowerInventory } from "./shell/power/power-inventory-file.js";
+import { openRecordStore } from "./shell/vm-records.js";
 
 /** How long stop() may wait on the NATS server in all; then the connection is closed anyway. */
 const STOP_BUDGET_MS = 3000;
+/** How often the VM records are swept (missing definitions fetched, long-gone VMs removed). */
+const RECORDS_SWEEP_MS = 30_000;
 
 export interface RunningOrchestrator {
   orchestrator: Orchestrator;
@@ -85,6 +88,8 @@ export async function startOrchestrator(opts: {
     }
   }
   const nc = await connectNats(config.nats, `ballast-orchestrator ${instance}`);
+  // The VM records' bucket: with HA the same replicas as the HA bucket; without JetStream, memory.
+  const recordStore = await openRecordStore(nc, { bucket: config.records.bucket, replicas: config.ha.enabled ? config.ha.replicas : 1, log });
   let ha: HaParts | undefined;
   if (config.ha.enabled) {
     let kv;
@@ -129,6 +134,8 @@ export async function startOrchestrator(opts: {
             "taking over before the replicated decision log was read to its end",
           );
         orchestrator.adopt(await store.load());
+        // A failed read leaves the records this instance had; the next takeover reads them again.
+        await orchestrator.records.load().catch((e: unknown) => log.error({ err: describeError(e) }, "cannot read the VM records"));
       },
       onLeading: () => void orchestrator.pump().catch((e) => log.error({ err: describeError(e) }, "dispatch failed")),
       onLose: (why) => log.warn({ why }, "standing by"),
@@ -147,6 +154,7 @@ export async function startOrchestrator(opts: {
     ...(mappingFile ? { mappingState: () => mappingFile.state() } : {}),
     instance,
     ...(powerDrivers ? { powerDrivers } : {}),
+    recordStore,
     ...(ha ? { leadership: { leading: () => ha.lease.isLeader(), epoch: () => ha.lease.epoch(), leader: () => ha.lease.leader() }, sink: ha.store } : {}),
   });
   if (ha) {
@@ -162,6 +170,8 @@ export async function startOrchestrator(opts: {
       throw new Error(`cannot read the decisions stream ${decisions.name}: ${describeError(e)}`, { cause: e });
     }
   }
+  // Without HA this instance leads from the start: the records it continues from, before any facts arrive.
+  if (!ha) await orchestrator.records.load().catch((e: unknown) => log.error({ err: describeError(e) }, "cannot read the VM records"));
   const subs = subscribeAgents(nc, orchestrator.intake, log);
   const svc = await serveOrchestratorApi(
     nc,
@@ -213,6 +223,10 @@ export async function startOrchestrator(opts: {
   };
   const powerTimer = powerDrivers ? setInterval(powerTick, Math.min(5, config.power.status_interval) * 1000) : undefined;
   if (powerDrivers) setImmediate(powerTick);
+  // VM records: fetch what is missing, remove what is long gone (standbys do nothing: sweep checks).
+  const recordsTimer = setInterval(() => {
+    if (!stopped) orchestrator.recordsTick();
+  }, RECORDS_SWEEP_MS);
   // A host just became a hot spot: plan now (once the message handler has returned), not at the next tick.
   orchestrator.events.onOverload(() =>
     setImmediate(() => {
@@ -237,6 +251,8 @@ export async function startOrchestrator(opts: {
       stopped = true;
       clearInterval(timer);
       if (powerTimer) clearInterval(powerTimer);
+      clearInterval(recordsTimer);
+      await bounded(orchestrator.records.settled());
       await bounded(http?.close());
       mappingFile?.close();
       for (const s of subs) s.unsubscribe();
@@ -255,6 +271,7 @@ export async function startOrchestrator(opts: {
       stopped = true;
       clearInterval(timer);
       if (powerTimer) clearInterval(powerTimer);
+      clearInterval(recordsTimer);
       await ha?.lease.stop(false);
       ha?.store.close();
       ha?.decisions.stop();

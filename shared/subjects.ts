@@ -28,6 +28,8 @@ export const agentSubjects = (host: string) => ({
   cpuBaseline: `${SUBJECT_PREFIX}.agent.${host}.cpu-baseline`,
   /** Request/reply: RemoveDisksRequest -> RemoveDisksResult (the source copies of a moved VM's local disks). */
   removeDisks: `${SUBJECT_PREFIX}.agent.${host}.remove-disks`,
+  /** Request/reply: VmDefinitionRequest -> VmDefinition (a VM's migratable XML without secrets, for the VM records). */
+  vmDefinition: `${SUBJECT_PREFIX}.agent.${host}.vm-definition`,
 });
 
 /** Wildcards the orchestrator subscribes to. */
@@ -67,6 +69,7 @@ export const orchestratorSubjects = {
   powerStatus: `${SUBJECT_PREFIX}.orch.power.status`,
   powerOn: `${SUBJECT_PREFIX}.orch.power.on`,
   powerOff: `${SUBJECT_PREFIX}.orch.power.off`,
+  records: `${SUBJECT_PREFIX}.orch.records`,
   /** Orchestrator publishes OrchestratorEvents (decisions, dispatches, outcomes). */
   events: `${SUBJECT_PREFIX}.orch.events`,
 } as const;

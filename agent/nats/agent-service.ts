@@ -16,6 +16,8 @@ import {
   type Pong,
   type RemoveDisksRequest,
   type RemoveDisksResult,
+  type VmDefinition,
+  type VmDefinitionRequest,
 } from "../../shared/schemas/agent-api.js";
 import type { AgentFacts } from "../../shared/schemas/facts.js";
 import { agentSubjects } from "../../shared/subjects.js";
@@ -31,6 +33,7 @@ export interface AgentHandlers {
   checkIncoming(req: CheckIncomingRequest): Promise<CheckIncomingResult>;
   cpuBaseline(req: CpuBaselineRequest): Promise<CpuBaselineResult>;
   removeDisks(req: RemoveDisksRequest): Promise<RemoveDisksResult>;
+  vmDefinition(req: VmDefinitionRequest): Promise<VmDefinition>;
 }
 
 /**
@@ -60,6 +63,7 @@ export async function registerAgentService(
     checkIncoming: jsonHandler(AgentApi.checkIncoming.request, (req) => handlers.checkIncoming(req), logger, "checkIncoming"),
     cpuBaseline: jsonHandler(AgentApi.cpuBaseline.request, (req) => handlers.cpuBaseline(req), logger, "cpuBaseline"),
     removeDisks: jsonHandler(AgentApi.removeDisks.request, (req) => handlers.removeDisks(req), logger, "removeDisks"),
+    vmDefinition: jsonHandler(AgentApi.vmDefinition.request, (req) => handlers.vmDefinition(req), logger, "vmDefinition"),
   };
   // Error replies count in $SRV.STATS as the orchestrator's do (the library counts only handlers
   // that throw, and Ballast's answer every error with an envelope).

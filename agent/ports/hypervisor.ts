@@ -113,4 +113,9 @@ export interface Hypervisor {
    * the VM is still defined or listed here; otherwise reports each path removed or kept (and why).
    */
   removeDisks(vm: string, paths: readonly string[]): Promise<RemoveDisksResult>;
+  /**
+   * The VM's definition as libvirt writes it for another host (`virsh dumpxml --migratable`,
+   * without --security-info). Throws BallastError UNKNOWN_VM when it is not defined here.
+   */
+  definitionXml(vm: string): Promise<string>;
 }

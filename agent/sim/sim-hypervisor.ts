@@ -19,6 +19,7 @@ import { planMigration, seededRandom } from "./migration-model.js";
 import type { SimFabric } from "./sim-fabric.js";
 import { simHostFacts, simIncomingRefusals, simVmFacts } from "./sim-facts.js";
 import { parseCpuBaseline } from "../virsh/parse-cpu-baseline.js";
+import { simDefinitionXml } from "./sim-definition.js";
 
 // A simulated hypervisor: a product feature (demo, simulator, scale tests), not a test double.
 // All timing comes from the injected Clock, all chance from a seeded PRNG, so a run is
@@ -338,6 +339,12 @@ export class SimHypervisor implements Hypervisor {
       else kept.push({ path: p, reason: "not there" });
     }
     return { vm: vmName, removed, kept };
+  }
+
+  async definitionXml(vmName: string): Promise<string> {
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) throw new BallastError("UNKNOWN_VM", `VM ${vmName} is not defined on ${this.host}`, { details: { vm: vmName } });
+    return simDefinitionXml(vm, simVmFacts(vmName, vm.facts, this.hostFactsNow));
   }
 
   /** This host's facts (the simulated CPU generation, networks, storage). */

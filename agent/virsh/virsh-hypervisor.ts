@@ -251,6 +251,18 @@ export class VirshHypervisor implements Hypervisor {
     return { vm, removed, kept };
   }
 
+  async definitionXml(vm: string): Promise<string> {
+    try {
+      // --migratable: what libvirt would send to another host (no host-specific runtime parts);
+      // never --security-info, so libvirt itself leaves graphics passwords out.
+      return (await this.o.runner.run(["dumpxml", "--migratable", "--domain", vm])).stdout;
+    } catch (e) {
+      if (e instanceof HypervisorError && isNoSuchDomain(e.message))
+        throw new BallastError("UNKNOWN_VM", `VM ${vm} is not defined on this host`, { cause: e, details: { vm } });
+      throw e;
+    }
+  }
+
   private async pollProgress(vm: string, signal: AbortSignal, onProgress?: (p: MigrationProgress) => void): Promise<void> {
     // Sparse on purpose: a domjobinfo call during the copy slowed a 2 s lab migration by ~1 s
     // (it queues behind the migration job in libvirtd); short migrations need no progress.

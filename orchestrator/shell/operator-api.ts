@@ -7,6 +7,8 @@ import type {
   CpuBaselineReply,
   FactsQuery,
   FactsReply,
+  RecordsReply,
+  RecordsRequest,
   EvacuateReply,
   EvacuateRequest,
   ExplainHostReply,
@@ -48,6 +50,7 @@ import { localWritableDisks } from "../../shared/schemas/facts.js";
 import type { PowerCommands } from "./power/power-commands.js";
 import type { PowerOutcome } from "./power/power-record.js";
 import type { PowerAction } from "../../shared/schemas/power.js";
+import type { VmRecords } from "./vm-records.js";
 
 // What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
 // requests are validated before they get here). Changes need the lead: a standby refuses them
@@ -75,6 +78,8 @@ export interface Leadership {
 
 export interface OperatorApiDeps {
   instance: string;
+  /** The VM records (vm-records.ts). */
+  records: Pick<VmRecords, "all" | "store" | "fetching">;
   leadership: Leadership;
   state: ClusterState;
   tracker: MigrationTracker;
@@ -452,6 +457,17 @@ export class OperatorApi implements OrchestratorHandlers {
       facts: held?.facts ?? null,
       receivedAt: held?.receivedAt ?? null,
       incompatible: this.d.pairs.forSnapshot().filter((p) => p.destination === q.host || vms.has(p.vm)),
+    };
+  }
+
+  records(q: RecordsRequest): RecordsReply {
+    const { records } = this.d;
+    const list = records.all().filter((r) => (q.vm === undefined || r.vm === q.vm) && (q.host === undefined || r.host === q.host));
+    // The XML only for one VM: a listing of thousands of VMs stays small.
+    return {
+      store: { kind: records.store.kind, bucket: records.store.bucket },
+      records: list.map(({ definition, ...rest }) => (q.vm !== undefined ? { ...rest, definition } : rest)),
+      fetching: records.fetching,
     };
   }
 

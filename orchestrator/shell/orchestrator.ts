@@ -21,7 +21,7 @@ import type { PendingPlan, PersistedState, StateSink } from "./persisted-state.j
 import { PlanningCycle } from "./planning-cycle.js";
 import { BallastError } from "../../shared/errors.js";
 import { requestJson } from "../../shared/nats/json.js";
-import { CpuBaselineResult, RemoveDisksResult } from "../../shared/schemas/agent-api.js";
+import { CpuBaselineResult, RemoveDisksResult, VmDefinition } from "../../shared/schemas/agent-api.js";
 import { AgentFacts } from "../../shared/schemas/facts.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import type { z } from "zod";
@@ -34,6 +34,7 @@ import { SourceDiskHandler } from "./source-disks.js";
 import type { PowerDriver } from "./power/power-driver.js";
 import { PowerManager } from "./power/power-manager.js";
 import { PowerCommands } from "./power/power-commands.js";
+import { MemoryRecordStore, VmRecords, type RecordStore } from "./vm-records.js";
 
 // The orchestrator's shell, put together: the cluster state fed by the agents, the pure planner
 // run each cycle, the decision log, the migration tracker with its reconciler and dispatcher, the
@@ -57,6 +58,8 @@ export interface OrchestratorDeps {
   sink?: StateSink;
   /** Power management: each switchable host's driver (from the power inventory); absent: no inventory. */
   powerDrivers?: ReadonlyMap<string, PowerDriver>;
+  /** Where the VM records are kept (main.ts opens the KV bucket); absent: in memory. */
+  recordStore?: RecordStore;
 }
 
 /** What the dashboard, the metrics and the tests read; nothing here changes anything. */
@@ -101,6 +104,8 @@ export class Orchestrator {
   readonly events: EventHub;
   readonly view: OrchestratorView;
   readonly replication: DecisionReplication;
+  /** Each managed VM's definition, disks and restart priority (vm-records.ts). */
+  readonly records: VmRecords;
   private readonly leadership: Leadership;
   private readonly controls: OperatorControls;
   private readonly reconciler: MigrationReconciler;
@@ -216,7 +221,35 @@ export class Orchestrator {
       clock,
       log,
     });
+    const records = new VmRecords({
+      store: deps.recordStore ?? new MemoryRecordStore(),
+      facts: {
+        hostIds: () => facts.hostIds(),
+        vms: (h) => facts.get(h)?.facts.vms.map((v) => v.name) ?? [],
+        vmFacts: (h, vm) => facts.vmFacts(h, vm),
+        vmDigest: (h, vm) => facts.vmDigest(h, vm),
+      },
+      cluster: {
+        hostsOf: (vm) =>
+          state
+            .locate(vm)
+            .sort((a, b) => Number(b.info.state === "running") - Number(a.info.state === "running"))
+            .map((l) => l.host),
+        reporting: (h, now) => state.isFresh(h, now, planning.policy),
+      },
+      fetch: (h, vm) => ask(agentSubjects(h).vmDefinition, { vm }, VmDefinition),
+      policy: () => policy,
+      leading: () => leadership.leading(),
+      epoch: () => leadership.epoch(),
+      clock,
+      log,
+      concurrency: config.records.fetch_concurrency,
+      graceMs: config.records.removal_grace * 1000,
+    });
+    facts.onChange((h) => records.onFacts(h));
+    this.records = records;
     tracker.onChange((r) => {
+      if (r.state === "SUCCEEDED") records.onMigrated(r.vm, r.destination);
       deps.sink?.migration(r);
       events.publish({ type: "migration", record: r });
       if (r.state === "SUCCEEDED") sourceDisks.onFinished(r);
@@ -249,6 +282,7 @@ export class Orchestrator {
     });
     api = this.api = new OperatorApi({
       instance: deps.instance ?? "orchestrator",
+      records,
       leadership,
       state,
       tracker,
@@ -323,6 +357,11 @@ export class Orchestrator {
   /** Power management's periodic work (main.ts's timer): read the hosts' power states, follow switches. */
   powerTick(): Promise<void> {
     return this.power?.tick() ?? Promise.resolve();
+  }
+
+  /** The VM records' periodic pass (main.ts's timer): fetch what is missing, remove what is long gone. */
+  recordsTick(): void {
+    this.records.sweep(this.deps.clock.now());
   }
 
   /** Starts what can start now (a new leader, after adopting the shared state). */

@@ -137,6 +137,32 @@ export const OrchestratorPower = z
   .describe("Power management: the power inventory and how the orchestrator reads and switches hosts (policy keys `power_*` decide when).");
 export type OrchestratorPower = z.infer<typeof OrchestratorPower>;
 
+/** The VM records (docs/host-failure.md): each managed VM's definition, disks and restart priority. */
+export const OrchestratorRecords = z
+  .object({
+    bucket: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "bucket must be 1-64 characters of A-Z a-z 0-9 _ -")
+      .default("ballast-vm-records")
+      .describe(
+        "JetStream KV bucket of the VM records. With `ha` every instance must name the same; only the leader writes. Without JetStream on the server they are kept in memory only (logged at start).",
+      ),
+    removal_grace: z
+      .number()
+      .min(0)
+      .max(30 * 86_400)
+      .default(3600)
+      .meta({
+        unit: "s",
+        description:
+          "A VM's record is removed once no host has listed it for this long while its recorded host reports. Never while that host is silent: a dead host's VMs keep their records.",
+      }),
+    fetch_concurrency: z.number().int().min(1).max(64).default(4).describe("Definitions asked of agents at once."),
+  })
+  .strict()
+  .describe("The VM records: what is kept of every VM so it can be restarted elsewhere when its host dies.");
+export type OrchestratorRecords = z.infer<typeof OrchestratorRecords>;
+
 export const OrchestratorConfig = z
   .object({
     nats: NatsConfig.default(NatsConfig.parse({})).describe("How the orchestrator reaches NATS."),
@@ -164,6 +190,7 @@ export const OrchestratorConfig = z
     http: OrchestratorHttp.default(() => OrchestratorHttp.parse({})),
     ha: OrchestratorHa.default(() => OrchestratorHa.parse({})),
     power: OrchestratorPower.default(() => OrchestratorPower.parse({})),
+    records: OrchestratorRecords.default(() => OrchestratorRecords.parse({})),
   })
   .strict()
   .superRefine((c, ctx) => {

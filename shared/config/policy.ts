@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { HostId, VmName } from "../schemas/ids.js";
+import { RestartPriority } from "../schemas/vm-record.js";
 
 // The planner's policy. Keys are snake_case because operators write them in config files and
 // policy files; the same schema serves both (and `ballast schema policy`). Durations in seconds,
@@ -309,9 +310,26 @@ export const Policy = z
       .describe(
         "After a local-disk VM moved and runs on its destination: `keep` leaves its old disk files on the source and reports them (in the migration's history entry); `remove` deletes them there. Never removed unless the migration succeeded and the destination lists the VM running.",
       ),
+    restart_priority: RestartPriority.default("medium").describe(
+      "When a host dies (docs/host-failure.md): the restart priority of a VM that restart_priorities does not name. high first, then medium, then low; never: not restarted elsewhere.",
+    ),
+    restart_priorities: z
+      .object({
+        vms: z.record(VmName, RestartPriority).default({}).describe("Per VM, e.g. `{ db-1: high }`. Wins over rules."),
+        rules: z
+          .record(ruleName, RestartPriority)
+          .default({})
+          .describe("Per placement rule (its `name` in `rules`): every VM of the rule. A VM in several rules gets the highest of them."),
+      })
+      .strict()
+      .default({ vms: {}, rules: {} })
+      .describe("Restart priorities of named VMs and of rule groups; precedence: vms, then rules, then restart_priority."),
   })
   .strict()
   .superRefine((p, ctx) => {
+    for (const name of Object.keys(p.restart_priorities.rules))
+      if (!p.rules.some((r) => r.name === name))
+        ctx.addIssue({ code: "custom", path: ["restart_priorities", "rules", name], message: `no rule named ${JSON.stringify(name)} in rules` });
     if (p.load_target > p.load_threshold)
       ctx.addIssue({ code: "custom", path: ["load_target"], message: "load_target must not exceed load_threshold (hysteresis)" });
     if (p.mem_target > p.mem_threshold)

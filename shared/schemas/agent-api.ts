@@ -234,6 +234,35 @@ export const RemoveDisksResult = z.object({
 });
 export type RemoveDisksResult = z.infer<typeof RemoveDisksResult>;
 
+/** ballast.agent.<host>.vm-definition: a VM's definition, for the orchestrator's VM records. */
+export const VmDefinitionRequest = z.object({ vm: VmName.describe("The VM: it must be defined on this host.") }).strict();
+export type VmDefinitionRequest = z.infer<typeof VmDefinitionRequest>;
+
+/** Largest definition answered, characters: a domain of 64 disks and 64 NICs is ~100 KiB. */
+export const MAX_DEFINITION_CHARS = 512 * 1024;
+
+export const VmDefinition = z.object({
+  vm: VmName.describe("The VM."),
+  host: HostId.describe("This agent's host."),
+  uuid: z
+    .string()
+    .regex(/^[0-9a-fA-F-]{32,36}$/)
+    .optional()
+    .describe("The domain's UUID as its definition says; absent when it has none."),
+  xml: z
+    .string()
+    .max(MAX_DEFINITION_CHARS)
+    .describe(
+      "libvirt's `virsh dumpxml --migratable` of the VM (never --security-info), with secrets removed: graphics passwords and network disks' cookies (docs/host-failure.md). References to libvirt secrets (<auth>'s and <encryption>'s <secret uuid/usage>) are kept.",
+    ),
+  digest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe("sha256 of xml, hex."),
+  removed: z.array(z.string().max(200)).max(256).describe("What was removed from libvirt's XML, one entry each (`graphics[vnc] passwd`); empty: nothing."),
+});
+export type VmDefinition = z.infer<typeof VmDefinition>;
+
 /** Published on agentSubjects(host).events. */
 export const MigrationEvent = z.object({
   v: z.literal(1).describe("Format version of the message."),
@@ -292,5 +321,12 @@ export const AgentApi = {
     request: RemoveDisksRequest,
     reply: RemoveDisksResult,
     examples: [],
+  },
+  vmDefinition: {
+    summary:
+      "A VM's definition (libvirt's migratable XML, secrets removed) and its digest, which the orchestrator keeps so the VM can be restarted elsewhere when this host dies. UNKNOWN_VM when it is not defined here.",
+    request: VmDefinitionRequest,
+    reply: VmDefinition,
+    examples: [[{ vm: "web-1" }, ""]],
   },
 } as const satisfies Record<string, { summary: string; request: z.ZodType; reply: z.ZodType; examples: readonly (readonly [unknown, string])[] }>;

@@ -11,6 +11,7 @@ import { ClusterSnapshot, IncompatiblePair } from "./snapshot.js";
 import { AgentFacts, UnmigratableReason } from "./facts.js";
 import { VmState } from "./vm.js";
 import { HostPower, PowerAction, PowerState } from "./power.js";
+import { VmRecord } from "./vm-record.js";
 
 // The orchestrator's operator API (ballast.orch.*): every endpoint's request and reply, in one map
 // (OrchestratorApi below). The orchestrator registers its handlers from it, the CLI and the tests
@@ -352,6 +353,28 @@ export const CpuBaselineReply = z.object({
   withoutFacts: z.array(HostId).describe("Hosts asked for (or known) whose facts the orchestrator does not hold: not in any group."),
 });
 export type CpuBaselineReply = z.infer<typeof CpuBaselineReply>;
+
+export const RecordsRequest = z
+  .object({
+    vm: VmName.optional().describe("Only this VM's record, with its definition (the XML)."),
+    host: HostId.optional().describe("Only the records of VMs on this host (as the records say)."),
+  })
+  .strict();
+export type RecordsRequest = z.infer<typeof RecordsRequest>;
+
+export const RecordsReply = z.object({
+  store: z
+    .object({
+      kind: z.enum(["kv", "memory"]).describe("kv: a JetStream KV bucket (survives restarts and failover); memory: this process only (no JetStream)."),
+      bucket: z.string().nullable().describe("The bucket's name; null in memory."),
+    })
+    .describe("Where the records are kept."),
+  records: z
+    .array(VmRecord.omit({ definition: true }).extend({ definition: VmRecord.shape.definition.optional() }))
+    .describe("The records asked for, sorted by VM; each with its definition only when one VM was asked for."),
+  fetching: z.number().int().min(0).describe("Definitions being fetched or waiting to be (new VMs, changed facts)."),
+});
+export type RecordsReply = z.infer<typeof RecordsReply>;
 
 export const FactsReply = z.object({
   host: HostId.describe("The host asked about."),
@@ -716,6 +739,18 @@ export const OrchestratorApi = {
     examples: [
       [{ host: "hv-d" }, ""],
       [{ host: "hv-d", force: true }, "cut the power instead of a clean shutdown"],
+    ],
+  }),
+  records: endpoint({
+    summary:
+      "The VM records: each managed VM's host, restart priority, disks (shared or local), digest and when it was written; with vm, its definition (libvirt's migratable XML without secrets). Kept so a dead host's VMs can be restarted elsewhere (docs/host-failure.md).",
+    access: "read",
+    request: RecordsRequest,
+    reply: RecordsReply,
+    examples: [
+      [{}, "every record"],
+      [{ host: "hv-b" }, ""],
+      [{ vm: "web-1" }, "with its XML"],
     ],
   }),
 } as const satisfies Record<OrchestratorEndpoint, EndpointSpec<z.ZodType, z.ZodType>>;

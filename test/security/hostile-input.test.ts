@@ -98,6 +98,7 @@ const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<strin
   cpuBaseline: { mutating: false, base: { hosts: ["a", "b"] } },
   facts: { mutating: false, base: { host: "a" } },
   powerStatus: { mutating: false, base: {} },
+  records: { mutating: false, base: { vm: "a-1", host: "a" } },
   powerOn: { mutating: true, base: { host: "a" } },
   powerOff: { mutating: true, base: { host: "a", force: false } },
 };

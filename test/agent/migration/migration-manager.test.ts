@@ -53,6 +53,7 @@ const unused = {
   checkIncoming: () => Promise.reject(new Error("unused")),
   cpuBaseline: () => Promise.reject(new Error("unused")),
   removeDisks: () => Promise.reject(new Error("unused")),
+  definitionXml: () => Promise.reject(new Error("unused")),
 };
 
 const req = (over: Partial<MigrateRequest> = {}): MigrateRequest => ({ requestId: "r1", vm: "vm1", destination: "b", destinationAddress: "b", ...over });

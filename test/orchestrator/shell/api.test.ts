@@ -82,6 +82,7 @@ describe("operator API contract", () => {
     cpuBaseline: () => ({}),
     facts: () => ({ host: "a" }),
     powerStatus: () => ({}),
+    records: () => ({}),
     // Automation partial: both are proposed as pending plans (d is empty; consolidation packs onto loaded hosts, never onto it).
     powerOn: () => ({ host: "d" }),
     powerOff: () => ({ host: "d" }),
