@@ -127,10 +127,23 @@ const POWER_KEYS = [
 /**
  * The policy as the plan id hashes it: the local-disk keys only when they differ from their
  * defaults, so plans made before those keys existed, and on clusters without local disks, keep
- * their ids.
+ * their ids. The host-failure keys (detection, fencing, restarts and their priorities) are not
+ * hashed: plan() does not read them.
  */
 function policyForId(p: Policy): unknown {
-  const { local_disks, local_disks_vms, local_disk_source, ...rest } = p;
+  const {
+    local_disks,
+    local_disks_vms,
+    local_disk_source,
+    failure_detect_after: _detect,
+    failure_peer_probes: _probes,
+    failure_isolation_share: _share,
+    failure_fence_attempts: _fence,
+    max_concurrent_restarts: _restarts,
+    restart_priority: _priority,
+    restart_priorities: _priorities,
+    ...rest
+  } = p;
   const out: Record<string, unknown> = rest;
   // The power keys only with power management on: without it nothing reads them, so a change of
   // their defaults does not change the id of a plan they take no part in.

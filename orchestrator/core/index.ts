@@ -52,6 +52,15 @@ export type { Member, Room, ReserveVerdict, RoomContext } from "./standby.js";
 export { planPower, powerArgs, powerInfo, maxPowerOps, HOSTS_PER_POWER_OP } from "./strategies/power.js";
 export type { PowerArgs, PowerInfo, PowerInput, PowerResult } from "./strategies/power.js";
 
+// Host failure: is a silent host dead, may its VMs be restarted, where (docs/host-failure.md).
+export { judgeHosts, detectWindow } from "./host-failure.js";
+export { fenceGate } from "./fence-gate.js";
+export type { FenceInput } from "./fence-gate.js";
+export { planRestarts } from "./restart-plan.js";
+export type { RestartInput } from "./restart-plan.js";
+export { domainSize } from "./domain-size.js";
+export type { DomainSize } from "./domain-size.js";
+
 // Decisions, and the numbers in them.
 export { DecisionLog, RejectionTally, KEPT_HOST_REJECTIONS, MAX_DECISIONS } from "./explain.js";
 export type { Rejection } from "./explain.js";

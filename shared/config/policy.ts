@@ -310,6 +310,44 @@ export const Policy = z
       .describe(
         "After a local-disk VM moved and runs on its destination: `keep` leaves its old disk files on the source and reports them (in the migration's history entry); `remove` deletes them there. Never removed unless the migration succeeded and the destination lists the VM running.",
       ),
+    failure_detect_after: seconds.min(1).default(60).meta({
+      unit: "s",
+      description:
+        "Host failure: a host's agent must be silent (no heartbeat, no metrics) this long before the host can be judged failed, and its peers' probes of its libvirt count within this window. A value under `stale_after` counts as `stale_after`.",
+    }),
+    failure_peer_probes: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(2)
+      .describe(
+        "Host failure: how many peer agents' probes of a silent host's libvirt (over the migration network) must have failed within `failure_detect_after` before it is a candidate; any probe that reaches libvirt makes it `agent_down` instead (never restarted). A cluster of two hosts must set 1.",
+      ),
+    failure_isolation_share: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe(
+        "Host failure: when more than this share of the hosts (those switched off or already fenced not counted) are silent at once, the orchestrator is more likely cut off than the hosts dead: recovery pauses and no host is a candidate (`FAILURE_ISOLATED`).",
+      ),
+    failure_fence_attempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe(
+        "Host failure: hard power-offs tried on a failed host before giving up (`FENCE_FAILED`); then nothing is restarted until `ballast recover HOST --confirm-fenced`.",
+      ),
+    max_concurrent_restarts: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(4)
+      .describe("Host failure: VMs of fenced hosts one restart plan starts; the rest wait for the next plan (`RESTART_CAP`)."),
     restart_priority: RestartPriority.default("medium").describe(
       "When a host dies (docs/host-failure.md): the restart priority of a VM that restart_priorities does not name. high first, then medium, then low; never: not restarted elsewhere.",
     ),

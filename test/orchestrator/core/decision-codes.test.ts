@@ -2,11 +2,16 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { explainHost } from "../../../orchestrator/core/explain-host.js";
 import { explainVm } from "../../../orchestrator/core/explain-vm.js";
+import { fenceGate } from "../../../orchestrator/core/fence-gate.js";
+import { judgeHosts } from "../../../orchestrator/core/host-failure.js";
+import { planRestarts } from "../../../orchestrator/core/restart-plan.js";
 import { powerRequest } from "../../../orchestrator/core/power-request.js";
 import { plan, preflightEvacuation } from "../../../orchestrator/core/planner.js";
 import { DECISION_CODE_HELP, DecisionCode, MoveCode } from "../../../shared/schemas/decision-codes.js";
 import { Plan, type PlanRequest } from "../../../shared/schemas/plan.js";
-import { policy } from "./builders.js";
+import { FailureVerdict, FenceVerdict, RestartPlan } from "../../../shared/schemas/recovery.js";
+import { NOW, policy } from "./builders.js";
+import { failureCases } from "./failure-clusters.js";
 import { goldenCases } from "./golden-clusters.js";
 import { powerCases } from "./power-clusters.js";
 
@@ -90,7 +95,19 @@ describe("DecisionCode", () => {
         }
       }
     }
+    // Host failure: every host's verdict, every fence gate, the restart plan of the fenced hosts.
+    for (const c of failureCases()) {
+      const pol = policy(c.policy);
+      const v = FailureVerdict.parse(judgeHosts(c.evidence, pol, NOW));
+      for (const d of v.decisions) note(d.code);
+      for (const f of c.fences) note(FenceVerdict.parse(fenceGate(f, pol)).code);
+      const r = RestartPlan.parse(planRestarts(c.restart, pol, NOW));
+      for (const d of r.decisions) note(d.code);
+      for (const x of [...r.steps, ...r.waiting, ...r.skipped]) note(x.code);
+    }
     expect([...seen].filter((c) => !DecisionCode.safeParse(c).success)).toEqual([]);
+    // Every host-failure code is produced by some failure cluster.
+    expect(DecisionCode.options.filter((c) => /^(FAILURE|FENCE|RESTART)_/.test(c) && !seen.has(c))).toEqual([]);
     // Every power code is produced by some power cluster.
     expect(DecisionCode.options.filter((c) => c.startsWith("POWER_") && !seen.has(c))).toEqual([]);
     // The clusters exercise most of the list (a sanity check that the loop above saw plans at all).

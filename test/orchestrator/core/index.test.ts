@@ -20,6 +20,10 @@ describe("orchestrator/core/index.ts", () => {
     "cooldownOf",
     "strategiesFor",
     "runStrategies",
+    "judgeHosts",
+    "fenceGate",
+    "planRestarts",
+    "domainSize",
   ] as const)("exports %s", (name) => {
     expect(typeof core[name]).toBe("function");
   });
