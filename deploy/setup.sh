@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Ballast needs on Debian 12 (as root), then builds it.
 #   deploy/setup.sh          runtime: nats-server, ipmitool (IPMI power driver), node modules, build
-#   deploy/setup.sh --test   also what the test suite uses: the libvirt lab (libvirtd, QEMU, qemu-img,
+#   deploy/setup.sh --test   also what the test suite uses: the libvirt lab (libvirtd and virtlockd, both
+#                            in libvirt-daemon; QEMU, qemu-img,
 #                            a guest kernel and busybox), openssh-server, chromium, the IPMI BMC
 #                            simulator (openipmi) and openssl (test certificates)
 set -euo pipefail
@@ -11,7 +12,7 @@ want_test=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done

@@ -17,6 +17,7 @@
 // gets its own namespaces (prefix bl-<name>) and directory (.lab/runs/<name>), sharing the cache.
 
 import { execFile, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -59,6 +60,12 @@ export interface LabOptions {
   name?: string;
   /** Time-out for `lab.sh up`, ms. */
   timeoutMs?: number;
+  /**
+   * libvirt's lock manager (`lab.sh up --locks`): a virtlockd per hv, disk leases in
+   * `<sharedDir>/lockspace`. A lab up in the other mode is torn down and brought up again.
+   * Default: BALLAST_LAB_LOCKS=1 in the environment, else off.
+   */
+  locks?: boolean;
 }
 
 /** How to reach one hv's BMC (ipmi_sim, IPMI over LAN on loopback): `lab.sh bmc <hv>`. */
@@ -95,6 +102,14 @@ export interface GuestOptions {
   network?: string;
   /** Guest CPU model (custom mode); default qemu64. */
   cpuModel?: string;
+  /** An existing file under `sharedDir` as the disk (e.g. another guest's disk: a second copy of a VM). */
+  sharedDiskFile?: string;
+  /**
+   * QEMU without its own image locks (a wrapper adds locking=off to libvirt's file nodes): all lab
+   * hvs share one kernel, so QEMU's locks would refuse a second writer before libvirt's lock manager
+   * is asked. With this, only virtlockd's leases guard the guest's disks.
+   */
+  qemuLocksOff?: boolean;
 }
 
 /** lab.sh options of start-guest / define-guest. */
@@ -107,6 +122,8 @@ function guestOptions(o: GuestOptions): string[] {
   if (o.cdrom) args.push("--cdrom");
   if (o.network) args.push("--network", o.network);
   if (o.cpuModel) args.push("--cpu-model", o.cpuModel);
+  if (o.sharedDiskFile) args.push("--shared-disk-file", o.sharedDiskFile);
+  if (o.qemuLocksOff) args.push("--qemu-locks-off");
   return args;
 }
 
@@ -114,6 +131,14 @@ export interface Lab {
   dir: string;
   /** Directory every hv sees alike: the lab's shared storage. */
   sharedDir: string;
+  /** Is libvirt's lock manager on (virtlockd per hv)? */
+  locks: boolean;
+  /** The lockspace every hv's virtlockd keeps its leases in (null without locks). */
+  lockspaceDir: string | null;
+  /** The lease file of a disk in the lockspace: sha256 of the disk's path (libvirt's direct file lockspace). */
+  leaseFile(diskPath: string): string;
+  /** PID of the hv's virtlockd, or null when it is not running (or the lab has no locks). */
+  virtlockdPid(hv: string): Promise<number | null>;
   prefix: string;
   hosts: LabHost[];
   /** Milliseconds `lab.sh up` took. */
@@ -169,8 +194,17 @@ export interface Lab {
   /** PID of the hv's libvirtd, or null when it is not running. */
   libvirtdPid(hv: string): Promise<number | null>;
   status(): Promise<string>;
-  /** `lab.sh status --json`: per hv its netns, libvirtd, domains and BMC. */
-  statusJson(): Promise<{ hosts: { id: HvId; libvirtd: boolean; pid: number | null; bmc: { port: number; alive: boolean; pid: number | null } | null }[] }>;
+  /** `lab.sh status --json`: per hv its netns, libvirtd, virtlockd, domains and BMC. */
+  statusJson(): Promise<{
+    locks: boolean;
+    hosts: {
+      id: HvId;
+      libvirtd: boolean;
+      pid: number | null;
+      virtlockd_pid: number | null;
+      bmc: { port: number; alive: boolean; pid: number | null } | null;
+    }[];
+  }>;
   down(): Promise<void>;
 }
 
@@ -247,6 +281,8 @@ function parseTicks(text: string): Tick[] {
 interface LabJson {
   dir: string;
   prefix: string;
+  locks?: boolean;
+  lockspace?: string | null;
   hosts: { id: HvId; ip: string; uri: string; socket: string; tcp_uri: string; netns: string }[];
 }
 
@@ -254,7 +290,9 @@ interface LabJson {
 export async function labUp(opts: LabOptions = {}): Promise<Lab> {
   const { dir, prefix, env } = labEnv(opts);
   const sh = (args: string[], timeoutMs = 60_000) => run("bash", [LAB_SH, ...args], timeoutMs, env);
-  const up = await sh(["up"], opts.timeoutMs ?? 150_000);
+  const locks = opts.locks ?? process.env.BALLAST_LAB_LOCKS === "1";
+  // The env var must not turn locks on behind an explicit `locks: false`.
+  const up = await run("bash", [LAB_SH, "up", ...(locks ? ["--locks"] : [])], opts.timeoutMs ?? 150_000, { ...env, BALLAST_LAB_LOCKS: "0" });
   const info = JSON.parse(readFileSync(join(dir, "lab.json"), "utf8")) as LabJson;
   const hosts: LabHost[] = info.hosts.map((h) => ({ id: h.id, ip: h.ip, uri: h.uri, socket: h.socket, tcpUri: h.tcp_uri, netns: h.netns }));
   const host = (id: string): LabHost => {
@@ -304,6 +342,20 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
   const lab: Lab = {
     dir,
     sharedDir: join(dir, "shared"),
+    locks: info.locks === true,
+    lockspaceDir: info.lockspace ?? null,
+    leaseFile(diskPath) {
+      if (!info.lockspace) throw new Error("leaseFile: the lab runs without locks (labUp({ locks: true }))");
+      return join(info.lockspace, createHash("sha256").update(diskPath).digest("hex"));
+    },
+    async virtlockdPid(hv) {
+      host(hv);
+      try {
+        return Number((await sh(["lockd-pid", hv], 10_000)).stdout.trim());
+      } catch {
+        return null;
+      }
+    },
     prefix,
     hosts,
     upMs: up.ms,
