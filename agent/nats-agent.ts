@@ -5,7 +5,14 @@ import type { AgentConfig } from "../shared/config/agent-config.js";
 import { BallastError, describeError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 import { connectNats } from "../shared/nats/connect.js";
-import { MAX_DEFINITION_CHARS, MigrationEvent, type AgentStatus, type CheckIncomingResult, type VmDefinition } from "../shared/schemas/agent-api.js";
+import {
+  MAX_DEFINITION_CHARS,
+  MigrationEvent,
+  type AgentStatus,
+  type CheckIncomingResult,
+  type ProbeHostResult,
+  type VmDefinition,
+} from "../shared/schemas/agent-api.js";
 import { AgentFacts } from "../shared/schemas/facts.js";
 import { Heartbeat, type HostMetrics } from "../shared/schemas/host-metrics.js";
 import { HostMetricsFast } from "../shared/schemas/host-metrics-fast.js";
@@ -20,6 +27,7 @@ import type { FactsSource } from "./facts/collect-facts.js";
 import { FileMigrationJournal } from "./migration/migration-journal.js";
 import { registerAgentService } from "./nats/agent-service.js";
 import { stripSecrets } from "./virsh/strip-secrets.js";
+import { RecordedStarts } from "./recovery/recorded-starts.js";
 import { drainThenClose, within } from "../shared/nats/close-connection.js";
 import { every } from "./periodic.js";
 import { systemClock, type Clock } from "./ports/clock.js";
@@ -69,6 +77,12 @@ export interface AgentHandle {
   collectNow(): Promise<HostMetrics>;
   stop(): Promise<void>;
 }
+
+/**
+ * Time limit of a probe of a peer's libvirt, ms: well inside the orchestrator's request timeout
+ * (2 s at least), and far above a libvirtd's answer on a LAN (a few ms), so no answer means down.
+ */
+const PROBE_TIMEOUT_MS = 1500;
 
 /** Starts one agent: connects to NATS, registers the service, publishes metrics and heartbeats. */
 export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
@@ -209,6 +223,8 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     return inFlight;
   };
 
+  const recordedStarts = new RecordedStarts({ host, hypervisor, logger: log, epoch: (e) => migrations.acceptEpoch(e) });
+
   let service: Service | undefined;
   try {
     service = await registerAgentService(nc, {
@@ -253,6 +269,15 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
           log.info({ vm: req.vm, requestId: req.requestId, removed: r.removed, kept: r.kept }, "removed the source copies of a moved VM's disks");
           return r;
         },
+        probeHost: async (req): Promise<ProbeHostResult> => {
+          if (req.host === host) throw new BallastError("BAD_REQUEST", `${host} does not probe itself: ask a peer`);
+          const t0 = performance.now();
+          const r = await hypervisor.probeHost(req.address, PROBE_TIMEOUT_MS);
+          const ms = Math.round(performance.now() - t0);
+          if (!r.ok) log.info({ probed: req.host, address: req.address, detail: r.detail, ms }, "peer's libvirt did not answer the probe");
+          return { host: req.host, from: host, ok: r.ok, timedOut: r.timedOut, detail: r.detail, ms };
+        },
+        startRecordedVm: (req) => recordedStarts.start(req),
         vmDefinition: async (req): Promise<VmDefinition> => {
           const { xml, removed } = stripSecrets(await hypervisor.definitionXml(req.vm));
           if (xml.length > MAX_DEFINITION_CHARS)

@@ -7,6 +7,7 @@ import { renderDecisions, renderEvacuate, renderExplain, renderHistory, renderPl
 import { renderCpuBaseline, renderFacts } from "./render-facts.js";
 import { renderExplainHost, renderPowerCommand, renderPowerStatus } from "./render-power.js";
 import { renderRecords } from "./render-records.js";
+import { renderRecover, renderRecoveryStatus } from "./render-recovery.js";
 import { offlinePlan } from "./offline-plan.js";
 import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { Plan } from "../shared/schemas/plan.js";
@@ -237,6 +238,16 @@ export async function main(
       .option("--vm <vm>", "one VM, with its definition (XML, secrets removed)")
       .option("--host <host>", "the VMs recorded on this host"),
   ).action(call("records", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}) }), renderRecords));
+  const recovery = program.command("recovery").description("host failure: failed, fenced and recovering hosts, their evidence, fencing and restarts");
+  client(recovery.command("status [host]").description("each host's failure state with its evidence, fence attempts, the restarts and the VMs waiting")).action(
+    call("recoveryStatus", (_o, [host]) => (host ? { host } : {}), renderRecoveryStatus),
+  );
+  client(
+    program
+      .command("recover <host>")
+      .description("restart a failed host's VMs elsewhere once you have made sure it is off (no power driver, or fencing failed)")
+      .requiredOption("--confirm-fenced", "you confirm the host is off (power cut, BMC checked by hand): its VMs may start elsewhere"),
+  ).action(call("recover", (_o, [host]) => ({ host: host ?? "", confirmFenced: true as const }), renderRecover));
   const power = program.command("power").description("power management: switchable hosts' power state, switch a host on or off");
   client(power.command("status [host]").description("each switchable host's power state, its driver's last answer, and the newest driver calls")).action(
     call("powerStatus", (_o, [host]) => (host ? { host } : {}), renderPowerStatus),

@@ -57,6 +57,8 @@ export function renderStatus(d: StatusReply): string {
  * agent means then, not a failure.
  */
 function hostState(h: StatusReply["hosts"][number]): string {
+  // A failed host is fenced off by power: its failure says more than its power state.
+  if (h.failure !== undefined && h.failure !== "suspect") return h.failure.toUpperCase().replace("_", "-");
   const p = h.power?.state;
   if (p === "off") return "OFF";
   if (p === "booting") return "BOOTING";

@@ -227,6 +227,14 @@ export async function startOrchestrator(opts: {
   const recordsTimer = setInterval(() => {
     if (!stopped) orchestrator.recordsTick();
   }, RECORDS_SWEEP_MS);
+  // Host failure: judge silent hosts, fence, restart, at most every 5 s (failure_detect_after is a
+  // minute by default). Standbys do nothing (tick checks); a slow pass is joined, never doubled.
+  const recoveryTimer = setInterval(
+    () => {
+      if (!stopped) void orchestrator.recoveryTick().catch((e: unknown) => log.error({ err: describeError(e) }, "recovery pass failed"));
+    },
+    Math.min(5, config.policy.interval) * 1000,
+  );
   // A host just became a hot spot: plan now (once the message handler has returned), not at the next tick.
   orchestrator.events.onOverload(() =>
     setImmediate(() => {
@@ -252,6 +260,7 @@ export async function startOrchestrator(opts: {
       clearInterval(timer);
       if (powerTimer) clearInterval(powerTimer);
       clearInterval(recordsTimer);
+      clearInterval(recoveryTimer);
       await bounded(orchestrator.records.settled());
       await bounded(http?.close());
       mappingFile?.close();
@@ -272,6 +281,7 @@ export async function startOrchestrator(opts: {
       clearInterval(timer);
       if (powerTimer) clearInterval(powerTimer);
       clearInterval(recordsTimer);
+      clearInterval(recoveryTimer);
       await ha?.lease.stop(false);
       ha?.store.close();
       ha?.decisions.stop();

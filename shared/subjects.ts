@@ -30,6 +30,10 @@ export const agentSubjects = (host: string) => ({
   removeDisks: `${SUBJECT_PREFIX}.agent.${host}.remove-disks`,
   /** Request/reply: VmDefinitionRequest -> VmDefinition (a VM's migratable XML without secrets, for the VM records). */
   vmDefinition: `${SUBJECT_PREFIX}.agent.${host}.vm-definition`,
+  /** Request/reply: ProbeHostRequest -> ProbeHostResult (does another host's libvirt answer here? host failure). */
+  probeHost: `${SUBJECT_PREFIX}.agent.${host}.probe-host`,
+  /** Request/reply: StartRecordedVmRequest -> StartRecordedVmResult (define and start a fenced host's VM here). */
+  startRecordedVm: `${SUBJECT_PREFIX}.agent.${host}.start-recorded-vm`,
 });
 
 /** Wildcards the orchestrator subscribes to. */
@@ -70,6 +74,8 @@ export const orchestratorSubjects = {
   powerOn: `${SUBJECT_PREFIX}.orch.power.on`,
   powerOff: `${SUBJECT_PREFIX}.orch.power.off`,
   records: `${SUBJECT_PREFIX}.orch.records`,
+  recoveryStatus: `${SUBJECT_PREFIX}.orch.recovery.status`,
+  recover: `${SUBJECT_PREFIX}.orch.recover`,
   /** Orchestrator publishes OrchestratorEvents (decisions, dispatches, outcomes). */
   events: `${SUBJECT_PREFIX}.orch.events`,
 } as const;

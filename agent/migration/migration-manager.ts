@@ -314,6 +314,16 @@ export class MigrationManager {
    * command that is carried out advances the epoch (noteEpoch), so a refused request, even one
    * with a huge epoch, cannot lock the real leader out.
    */
+  /**
+   * Another command's epoch (start-recorded-vm): refused with STALE_EPOCH when older than the
+   * newest this agent has seen, else noted. One newest epoch per agent, whatever the command.
+   */
+  acceptEpoch(epoch: number): void {
+    const e = this.checkEpoch(epoch);
+    if (e) throw new BallastError(e.error.code, e.error.message);
+    this.noteEpoch(epoch);
+  }
+
   private checkEpoch(epoch: number | undefined) {
     if (epoch === undefined) return undefined;
     if (this.newestEpoch !== undefined && epoch < this.newestEpoch)

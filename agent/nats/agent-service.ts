@@ -14,6 +14,10 @@ import {
   type MigrateAccepted,
   type MigrateRequest,
   type Pong,
+  type ProbeHostRequest,
+  type ProbeHostResult,
+  type StartRecordedVmRequest,
+  type StartRecordedVmResult,
   type RemoveDisksRequest,
   type RemoveDisksResult,
   type VmDefinition,
@@ -34,6 +38,8 @@ export interface AgentHandlers {
   cpuBaseline(req: CpuBaselineRequest): Promise<CpuBaselineResult>;
   removeDisks(req: RemoveDisksRequest): Promise<RemoveDisksResult>;
   vmDefinition(req: VmDefinitionRequest): Promise<VmDefinition>;
+  probeHost(req: ProbeHostRequest): Promise<ProbeHostResult>;
+  startRecordedVm(req: StartRecordedVmRequest): Promise<StartRecordedVmResult>;
 }
 
 /**
@@ -64,6 +70,8 @@ export async function registerAgentService(
     cpuBaseline: jsonHandler(AgentApi.cpuBaseline.request, (req) => handlers.cpuBaseline(req), logger, "cpuBaseline"),
     removeDisks: jsonHandler(AgentApi.removeDisks.request, (req) => handlers.removeDisks(req), logger, "removeDisks"),
     vmDefinition: jsonHandler(AgentApi.vmDefinition.request, (req) => handlers.vmDefinition(req), logger, "vmDefinition"),
+    probeHost: jsonHandler(AgentApi.probeHost.request, (req) => handlers.probeHost(req), logger, "probeHost"),
+    startRecordedVm: jsonHandler(AgentApi.startRecordedVm.request, (req) => handlers.startRecordedVm(req), logger, "startRecordedVm"),
   };
   // Error replies count in $SRV.STATS as the orchestrator's do (the library counts only handlers
   // that throw, and Ballast's answer every error with an envelope).

@@ -118,4 +118,23 @@ export interface Hypervisor {
    * without --security-info). Throws BallastError UNKNOWN_VM when it is not defined here.
    */
   definitionXml(vm: string): Promise<string>;
+  /**
+   * Does another host's libvirt answer this one over the migration network (host failure: a peer's
+   * probe of a silent host)? Never throws: a refusal, an error or no answer in `timeoutMs` is ok false.
+   */
+  probeHost(address: string, timeoutMs: number): Promise<ProbeAnswer>;
+  /**
+   * Defines `vm` from a recorded definition and starts it (a fenced host's VM restarted here).
+   * Resolves started false, with nothing changed, when a domain of that name is already defined
+   * here; throws HypervisorError when libvirt refuses the definition or the start (a start that
+   * fails leaves the domain undefined again, so the orchestrator may try elsewhere).
+   */
+  startRecorded(vm: string, xml: string): Promise<{ started: boolean; detail: string }>;
+}
+
+/** A probe's answer: did the other host's libvirt answer, and what it said. */
+export interface ProbeAnswer {
+  ok: boolean;
+  timedOut: boolean;
+  detail: string;
 }

@@ -55,3 +55,17 @@ function sourceElement(type: string, source: string): string {
   }
   return `<source ${type === "block" ? "dev" : "file"}='${esc(source)}'/>`;
 }
+
+/** What the sim needs of a definition to run it: its name, memory (currentMemory, else memory) and vCPUs. */
+export function simDefinitionSize(xml: string): { name?: string; memMiB?: number; vcpus?: number } {
+  const name = /<name>\s*([^<]+?)\s*<\/name>/.exec(xml)?.[1];
+  const mem = /<currentMemory(?:\s+unit='([A-Za-z]+)')?\s*>\s*(\d+)\s*</.exec(xml) ?? /<memory(?:\s+unit='([A-Za-z]+)')?\s*>\s*(\d+)\s*</.exec(xml);
+  const vcpu = /<vcpu[^>]*>\s*(\d+)\s*</.exec(xml)?.[1];
+  const unit: Record<string, number> = { KiB: 1 / 1024, k: 1 / 1024, MiB: 1, M: 1, GiB: 1024, G: 1024, b: 1 / (1024 * 1024), bytes: 1 / (1024 * 1024) };
+  const memMiB = mem ? Math.round(Number(mem[2]) * (unit[mem[1] ?? "KiB"] ?? 1 / 1024)) : undefined;
+  return {
+    ...(name !== undefined ? { name } : {}),
+    ...(memMiB !== undefined && memMiB > 0 ? { memMiB } : {}),
+    ...(vcpu !== undefined && Number(vcpu) > 0 ? { vcpus: Number(vcpu) } : {}),
+  };
+}

@@ -13,13 +13,14 @@ import {
   type MigrationProgress,
   type MigrationTarget,
   type OutgoingMigrationState,
+  type ProbeAnswer,
 } from "../ports/hypervisor.js";
 import { cpuAt } from "./cpu-pattern.js";
 import { planMigration, seededRandom } from "./migration-model.js";
 import type { SimFabric } from "./sim-fabric.js";
 import { simHostFacts, simIncomingRefusals, simVmFacts } from "./sim-facts.js";
 import { parseCpuBaseline } from "../virsh/parse-cpu-baseline.js";
-import { simDefinitionXml } from "./sim-definition.js";
+import { simDefinitionSize, simDefinitionXml } from "./sim-definition.js";
 
 // A simulated hypervisor: a product feature (demo, simulator, scale tests), not a test double.
 // All timing comes from the injected Clock, all chance from a seeded PRNG, so a run is
@@ -345,6 +346,27 @@ export class SimHypervisor implements Hypervisor {
     const vm = this.vmsByName.get(vmName);
     if (!vm) throw new BallastError("UNKNOWN_VM", `VM ${vmName} is not defined on ${this.host}`, { details: { vm: vmName } });
     return simDefinitionXml(vm, simVmFacts(vmName, vm.facts, this.hostFactsNow));
+  }
+
+  async probeHost(address: string): Promise<ProbeAnswer> {
+    // The fabric is the migration network: a hypervisor stopped (powered off) has left it.
+    const peer = this.fabric?.resolve(address);
+    if (peer && peer.running) return { ok: true, timedOut: false, detail: `qemu+tcp://${address}/system: Running hypervisor: QEMU (sim ${peer.host})` };
+    return {
+      ok: false,
+      timedOut: false,
+      detail: `qemu+tcp://${address}/system: unable to connect to server at '${address}:${LIBVIRT_PORT}': Connection refused`,
+    };
+  }
+
+  async startRecorded(vmName: string, xml: string): Promise<{ started: boolean; detail: string }> {
+    const here = this.vmsByName.get(vmName);
+    if (here) return { started: false, detail: `a domain ${vmName} is already defined here (${here.state}): nothing changed` };
+    const size = simDefinitionSize(xml);
+    if (size.name !== vmName) throw new HypervisorError(`operation failed: the definition names domain '${size.name ?? ""}', not '${vmName}'`);
+    if (size.memMiB === undefined || size.vcpus === undefined) throw new HypervisorError(`XML error: the definition of '${vmName}' gives no memory or vCPUs`);
+    this.addVm({ name: vmName, vcpus: size.vcpus, mem_mib: size.memMiB, state: "running" });
+    return { started: true, detail: `defined and started ${vmName} (sim)` };
   }
 
   /** This host's facts (the simulated CPU generation, networks, storage). */

@@ -1,6 +1,6 @@
 import type { MigrationSettings } from "../../shared/config/agent-config.js";
 import type { CheckIncomingRequest, CpuBaselineResult, MigrationStats, RemoveDisksResult } from "../../shared/schemas/agent-api.js";
-import { BallastError, describeError, HypervisorError } from "../../shared/errors.js";
+import { BallastError, describeError, HypervisorError, TimeoutError } from "../../shared/errors.js";
 import { isLocalWritable } from "../../shared/schemas/facts.js";
 import type { Logger } from "../../shared/logger.js";
 import type { Clock } from "../ports/clock.js";
@@ -13,11 +13,12 @@ import {
   type MigrationProgress,
   type MigrationTarget,
   type OutgoingMigrationState,
+  type ProbeAnswer,
 } from "../ports/hypervisor.js";
 import { cpuCompareWords, cpuElement, parseCpuCompare, withTempFile } from "./cpu-xml.js";
 import { parseCpuBaseline } from "./parse-cpu-baseline.js";
 import { parseNameList } from "./parse-name-list.js";
-import { buildMigrateArgs } from "./migrate-args.js";
+import { buildMigrateArgs, destinationUri } from "./migrate-args.js";
 import { isNoSuchDomain, parseDomstate } from "./parse-domstate.js";
 import { parseDomstats } from "./parse-domstats.js";
 import { jobProgressPercent, migrationStatsFromJobFields, parseDomjobinfo, parseJobCompletedEvent } from "./parse-job-stats.js";
@@ -249,6 +250,41 @@ export class VirshHypervisor implements Hypervisor {
       }
     }
     return { vm, removed, kept };
+  }
+
+  async probeHost(address: string, timeoutMs: number): Promise<ProbeAnswer> {
+    // The URI migrations use (uri_scheme, uri_path): the same network, the same libvirtd, the same
+    // transport (TLS, SSH keys) a migration to that host would use.
+    const uri = destinationUri(address, this.o.migration);
+    try {
+      const r = await this.o.runner.run(["version"], { uri, timeoutMs });
+      const line = r.stdout.split(/\r?\n/).find((l) => /running hypervisor/i.test(l)) ?? r.stdout.trim().split(/\r?\n/)[0] ?? "";
+      return { ok: true, timedOut: false, detail: `${uri}: ${line.trim()}`.slice(0, 2000) };
+    } catch (e) {
+      return { ok: false, timedOut: e instanceof TimeoutError, detail: `${uri}: ${describeError(e)}`.slice(0, 2000) };
+    }
+  }
+
+  async startRecorded(vm: string, xml: string): Promise<{ started: boolean; detail: string }> {
+    const { runner } = this.o;
+    try {
+      const { state, reason } = parseDomstate((await runner.run(["domstate", "--reason", "--domain", vm])).stdout);
+      return { started: false, detail: `a domain ${vm} is already defined here (${state}${reason ? `, ${reason}` : ""}): nothing changed` };
+    } catch (e) {
+      if (!(e instanceof HypervisorError && isNoSuchDomain(e.message))) throw e;
+    }
+    await withTempFile("domain.xml", xml, (path) => runner.run(["define", "--file", path]));
+    try {
+      await runner.run(["start", "--domain", vm]);
+    } catch (e) {
+      // Not started (a lease held elsewhere, a missing network): undefined again, so that nothing
+      // is left here and the restart can be tried on another host.
+      await runner
+        .run(["undefine", "--domain", vm])
+        .catch((u: unknown) => this.o.logger.warn({ vm, err: describeError(u) }, "cannot undefine a VM that did not start"));
+      throw e;
+    }
+    return { started: true, detail: `defined and started ${vm}` };
   }
 
   async definitionXml(vm: string): Promise<string> {

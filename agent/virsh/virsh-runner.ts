@@ -35,6 +35,8 @@ export interface VirshRunOptions {
   timeoutMs?: number;
   /** Kills the process (SIGKILL) when aborted. */
   signal?: AbortSignal;
+  /** Connects to this libvirt instead of the configured one (a peer's, for a probe). */
+  uri?: string;
 }
 
 /** Runs one virsh command; resolves on exit 0, else throws HypervisorError / TimeoutError. */
@@ -60,7 +62,7 @@ export interface OwnedVirshRunner extends VirshRunner {
 }
 
 export function createVirshRunner(o: VirshRunnerOptions): OwnedVirshRunner {
-  const argvOf = (args: readonly string[]) => ["-c", o.uri, ...args];
+  const argvOf = (args: readonly string[], uri = o.uri) => ["-c", uri, ...args];
   const live = new Set<ChildProcess>();
   let closed = false;
   return {
@@ -75,7 +77,7 @@ export function createVirshRunner(o: VirshRunnerOptions): OwnedVirshRunner {
       if (opts.signal?.aborted) return Promise.reject(new HypervisorError(`${what} was cancelled`));
       if (closed) return Promise.reject(new HypervisorError(`${what} not run: the agent is stopping`));
       return new Promise<VirshResult>((resolve, reject) => {
-        const child = spawn(o.binary, argvOf(args), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C", LANG: "C" } });
+        const child = spawn(o.binary, argvOf(args, opts.uri), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C", LANG: "C" } });
         live.add(child);
         child.once("exit", () => live.delete(child));
         child.once("error", () => live.delete(child));

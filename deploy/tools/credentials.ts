@@ -94,7 +94,19 @@ const ALL_ENDPOINTS = ORCHESTRATOR_ENDPOINTS;
  * What the orchestrator asks of agents: each agent serves only its own, and no operator identity
  * may send any of them (remove-disks deletes files: only the orchestrator asks, after a verified move).
  */
-const AGENT_REQUESTS = ["status", "ping", "migrate", "abort", "getFacts", "checkIncoming", "cpuBaseline", "removeDisks", "vmDefinition"] as const;
+const AGENT_REQUESTS = [
+  "status",
+  "ping",
+  "migrate",
+  "abort",
+  "getFacts",
+  "checkIncoming",
+  "cpuBaseline",
+  "removeDisks",
+  "vmDefinition",
+  "probeHost",
+  "startRecordedVm",
+] as const;
 const AGENT_PUBLISHES = ["metrics", "heartbeat", "events", "facts"] as const;
 
 /** Service discovery (`$SRV.PING|INFO|STATS[.name[.id]]`, ADR-32): asking, and serving as any service. */

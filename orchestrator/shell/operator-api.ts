@@ -9,6 +9,10 @@ import type {
   FactsReply,
   RecordsReply,
   RecordsRequest,
+  RecoverReply,
+  RecoverRequest,
+  RecoveryStatusReply,
+  RecoveryStatusRequest,
   EvacuateReply,
   EvacuateRequest,
   ExplainHostReply,
@@ -51,6 +55,7 @@ import type { PowerCommands } from "./power/power-commands.js";
 import type { PowerOutcome } from "./power/power-record.js";
 import type { PowerAction } from "../../shared/schemas/power.js";
 import type { VmRecords } from "./vm-records.js";
+import type { RecoveryManager } from "./recovery/recovery-manager.js";
 
 // What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
 // requests are validated before they get here). Changes need the lead: a standby refuses them
@@ -98,6 +103,8 @@ export interface OperatorApiDeps {
   cpuBaseline: (q: CpuBaselineQuery) => Promise<CpuBaselineReply>;
   /** The power commands, and how approved power actions are carried out (power/). */
   power: PowerCommands;
+  /** Host failure (recovery/recovery-manager.ts). */
+  recovery: Pick<RecoveryManager, "view" | "confirmFenced" | "stateOf">;
   executePower?: (actions: readonly PowerAction[], by: string) => Promise<PowerOutcome[]>;
 }
 
@@ -122,11 +129,13 @@ export class OperatorApi implements OrchestratorHandlers {
       hosts: this.d.state.statuses(now, policy, this.d.mapping(), controls.maintenance).map((h) => {
         const f = this.d.facts.get(h.host);
         const power = this.d.power.describe(h.host, now);
+        const failure = this.d.recovery.stateOf(h.host);
         return {
           ...h,
           facts: f !== undefined,
           ...(f ? { notMigratable: f.facts.vms.filter((v) => !v.migratable).length } : {}),
           ...(power ? { power } : {}),
+          ...(failure !== undefined && failure !== "healthy" ? { failure } : {}),
         };
       }),
       migrations: { queued: tracker.queued().map(brief), ongoing: tracker.ongoing().map(brief) },
@@ -485,6 +494,26 @@ export class OperatorApi implements OrchestratorHandlers {
 
   powerOff(req: { host: string; force: boolean }): Promise<PowerCommandReply> {
     return this.d.power.off(req);
+  }
+
+  recoveryStatus(q: RecoveryStatusRequest): RecoveryStatusReply {
+    const v = this.d.recovery.view();
+    const h = q.host;
+    return {
+      now: v.now,
+      leader: this.d.leadership.leading(),
+      paused: v.paused,
+      silentShare: v.silentShare,
+      hosts: h === undefined ? v.hosts : v.hosts.filter((x) => x.host === h),
+      restarts: h === undefined ? v.restarts : v.restarts.filter((r) => r.restart.host === h || r.restart.destination === h),
+      waiting: h === undefined ? v.waiting : v.waiting.filter((w) => w.host === h),
+      skipped: h === undefined ? v.skipped : v.skipped.filter((w) => w.host === h),
+    };
+  }
+
+  recover(req: RecoverRequest, ctx?: RequestContext): RecoverReply {
+    this.assertLeader();
+    return this.d.recovery.confirmFenced(req.host, (ctx?.requester ?? IN_PROCESS).inbox || "the orchestrator's process");
   }
 
   snapshot(): ClusterSnapshot {

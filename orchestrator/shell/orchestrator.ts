@@ -21,7 +21,7 @@ import type { PendingPlan, PersistedState, StateSink } from "./persisted-state.j
 import { PlanningCycle } from "./planning-cycle.js";
 import { BallastError } from "../../shared/errors.js";
 import { requestJson } from "../../shared/nats/json.js";
-import { CpuBaselineResult, RemoveDisksResult, VmDefinition } from "../../shared/schemas/agent-api.js";
+import { CpuBaselineResult, ProbeHostResult, RemoveDisksResult, StartRecordedVmResult, VmDefinition } from "../../shared/schemas/agent-api.js";
 import { AgentFacts } from "../../shared/schemas/facts.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import type { z } from "zod";
@@ -35,6 +35,10 @@ import type { PowerDriver } from "./power/power-driver.js";
 import { PowerManager } from "./power/power-manager.js";
 import { PowerCommands } from "./power/power-commands.js";
 import { MemoryRecordStore, VmRecords, type RecordStore } from "./vm-records.js";
+import { RecoveryManager } from "./recovery/recovery-manager.js";
+
+/** Time limit of a start-recorded-vm, ms: libvirt defines and boots a domain in seconds, more with a slow lease. */
+const START_TIMEOUT_MS = 60_000;
 
 // The orchestrator's shell, put together: the cluster state fed by the agents, the pure planner
 // run each cycle, the decision log, the migration tracker with its reconciler and dispatcher, the
@@ -106,6 +110,8 @@ export class Orchestrator {
   readonly replication: DecisionReplication;
   /** Each managed VM's definition, disks and restart priority (vm-records.ts). */
   readonly records: VmRecords;
+  /** Host failure: judge, fence, restart (recovery/recovery-manager.ts). */
+  readonly recovery: RecoveryManager;
   private readonly leadership: Leadership;
   private readonly controls: OperatorControls;
   private readonly reconciler: MigrationReconciler;
@@ -248,6 +254,74 @@ export class Orchestrator {
     });
     facts.onChange((h) => records.onFacts(h));
     this.records = records;
+    const recovery = new RecoveryManager({
+      policy: () => planning.policy,
+      clock,
+      log,
+      leading: () => leadership.leading(),
+      epoch: () => leadership.epoch(),
+      hosts: () => {
+        const m = mapping();
+        return [
+          ...new Set([
+            ...state.hostIds(),
+            ...(power?.hosts() ?? []),
+            ...records
+              .all()
+              .map((r) => r.host)
+              .filter((h) => m.has(h)),
+          ]),
+        ];
+      },
+      lastSeen: (h) => state.lastSeen(h),
+      fresh: (h, now) => state.isFresh(h, now, planning.policy),
+      address: (h) => mapping().get(h),
+      probe: (peer, host, address) => ask(agentSubjects(peer).probeHost, { host, address }, ProbeHostResult),
+      ...(power
+        ? {
+            power: {
+              managed: (h: string) => power.managed(h),
+              // Off is silent on purpose only for a host power management could have switched
+              // off (it held no VM): a host that went off while its inventory listed VMs lost
+              // its power, which is exactly a failure.
+              state: (h: string) => {
+                const p = power.power(h);
+                return !p || (p.state === "off" && p.emptySince === null) ? null : p.state;
+              },
+              readBmc: (h: string, by: string) => power.readBmc(h, by),
+              fence: (h: string, by: string) => power.fence(h, by),
+            },
+          }
+        : {}),
+      records: () => records.all(),
+      snapshot: (now) => planning.snapshot(now),
+      start: async (destination, body) => {
+        const r = await requestJson(deps.nc, agentSubjects(destination).startRecordedVm, body, { timeoutMs: START_TIMEOUT_MS, data: StartRecordedVmResult });
+        if (!r.ok) throw new BallastError(r.error.code, r.error.message);
+        return r.data;
+      },
+      ...(deps.sink?.recoveryHost && deps.sink.restart ? { sink: { host: (r) => deps.sink!.recoveryHost!(r), restart: (r) => deps.sink!.restart!(r) } } : {}),
+      note: (d, at) =>
+        decisions.note(
+          {
+            planId: "recovery",
+            mode: "manual",
+            kind: d.kind,
+            subject: d.subject,
+            ...(d.kind === "host" ? { host: d.subject } : {}),
+            ...(d.kind === "vm" ? { vm: d.subject } : {}),
+            code: d.code,
+            message: d.message,
+            numbers: d.numbers,
+          },
+          at,
+        ),
+      alert: (a) => {
+        log.warn({ alert: a.alert, host: a.host, code: a.code, numbers: a.numbers }, a.message);
+        events.publish({ type: "recovery-alert", ...a });
+      },
+    });
+    this.recovery = recovery;
     tracker.onChange((r) => {
       if (r.state === "SUCCEEDED") records.onMigrated(r.vm, r.destination);
       deps.sink?.migration(r);
@@ -305,6 +379,7 @@ export class Orchestrator {
           log,
         }),
       power: powerCommands,
+      recovery,
       ...(power ? { executePower: (a: Parameters<PowerManager["execute"]>[0], by: string) => power.execute(a, by) } : {}),
     });
     this.intake = new AgentIntake({
@@ -364,6 +439,11 @@ export class Orchestrator {
     this.records.sweep(this.deps.clock.now());
   }
 
+  /** Host failure's periodic pass (main.ts's timer): judge silent hosts, fence, restart. */
+  recoveryTick(): Promise<void> {
+    return this.recovery.tick();
+  }
+
   /** Starts what can start now (a new leader, after adopting the shared state). */
   pump(): Promise<void> {
     return this.dispatcher.pump();
@@ -378,6 +458,7 @@ export class Orchestrator {
     this.controls.restore(st);
     this.pairs.restore(st.incompatible ?? []);
     this.power?.restore(st.power ?? []);
+    this.recovery.restore(st.recovery?.hosts ?? [], st.recovery?.restarts ?? []);
     // Source disks a previous leader was still waiting to remove (or keep).
     for (const r of st.migrations) if (r.state === "SUCCEEDED" && r.sourceDisks) this.sourceDisks.onFinished(r);
   }
@@ -390,6 +471,7 @@ export class Orchestrator {
       ...this.controls.persisted(),
       incompatible: this.pairs.all(),
       ...(this.power ? { power: this.power.persisted() } : {}),
+      recovery: this.recovery.persisted(),
     };
   }
 }

@@ -2,6 +2,7 @@ import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 import type { Plan } from "../../shared/schemas/plan.js";
 import type { StoredPair } from "./incompatible-pairs.js";
 import type { StoredPower } from "./power/power-record.js";
+import type { StoredRecoveryHost, StoredRestart } from "./recovery/recovery-record.js";
 
 // What a new HA leader continues from, and the sink the leader writes every change of it to (the
 // JetStream KV bucket, ha/kv-state-store.ts). Without HA there is no sink and nothing is kept.
@@ -29,6 +30,8 @@ export interface PersistedState {
   incompatible?: StoredPair[];
   /** Power records of the switchable hosts: which are off or booting, their deadlines and cycles (absent: none kept). */
   power?: StoredPower[];
+  /** Host failure: each host's incident (state, fence attempts) and every recorded restart (absent: none kept). */
+  recovery?: { hosts: StoredRecoveryHost[]; restarts: StoredRestart[] };
 }
 
 /** Receives state changes (HA: written to the JetStream KV bucket by the leader). */
@@ -44,4 +47,8 @@ export interface StateSink {
   incompatible?(pairs: readonly StoredPair[]): void;
   /** A host's power record after a change (optional: sinks of tests may ignore them). */
   power?(r: StoredPower): void;
+  /** A host's failure record after a change (optional: sinks of tests may ignore them). */
+  recoveryHost?(r: StoredRecoveryHost): void;
+  /** A restart, awaited before its start is sent: the store must know it was recorded. */
+  restart?(r: StoredRestart): Promise<void>;
 }

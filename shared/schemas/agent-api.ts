@@ -263,6 +263,57 @@ export const VmDefinition = z.object({
 });
 export type VmDefinition = z.infer<typeof VmDefinition>;
 
+/** ballast.agent.<host>.probe-host: does another host's libvirt answer this host over the migration network? */
+export const ProbeHostRequest = z
+  .object({
+    host: HostId.describe("The host whose libvirt is probed (a silent host); not this agent's host."),
+    address: MigrationAddress.describe("That host's migration-network address (host_mapping), which virsh connects to."),
+  })
+  .strict();
+export type ProbeHostRequest = z.infer<typeof ProbeHostRequest>;
+
+export const ProbeHostResult = z.object({
+  host: HostId.describe("The host probed."),
+  from: HostId.describe("This agent's host (the peer that probed)."),
+  ok: z.boolean().describe("true: its libvirt answered (`virsh -c <uri_scheme>://ADDRESS<uri_path> version`); false: refused, broke or timed out."),
+  timedOut: z.boolean().describe("No answer within the probe's time limit (ok is false)."),
+  detail: z.string().max(2000).describe("libvirt's answer or its error, one line."),
+  ms: z.number().min(0).describe("How long the probe took, ms."),
+});
+export type ProbeHostResult = z.infer<typeof ProbeHostResult>;
+
+/** ballast.agent.<host>.start-recorded-vm: define a dead host's VM from its record and start it here. */
+export const StartRecordedVmRequest = z
+  .object({
+    requestId: RequestId.describe(
+      "Makes the command idempotent: the same id with the same vm and definition gets the first answer again and never a second start; with another vm or definition it is IDEMPOTENCY_CONFLICT.",
+    ),
+    vm: VmName.describe("The VM: its definition's <name> must be this."),
+    definition: z.string().min(1).max(MAX_DEFINITION_CHARS).describe("The VM's recorded definition (libvirt's migratable XML, secrets removed)."),
+    epoch: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        "Leadership epoch of the sending orchestrator (0 without HA); STALE_EPOCH when older than the newest this agent has seen. Not part of the request's identity: a new leader sending a recorded restart again gets the first answer.",
+      ),
+  })
+  .strict();
+export type StartRecordedVmRequest = z.infer<typeof StartRecordedVmRequest>;
+
+export const StartRecordedVmResult = z.object({
+  requestId: RequestId.describe("The request's id."),
+  vm: VmName.describe("The VM."),
+  host: HostId.describe("This agent's host."),
+  started: z
+    .boolean()
+    .describe(
+      "true: defined and started here; false: refused with nothing changed, because a domain of that name is already defined (or running) here (detail says in which state).",
+    ),
+  detail: z.string().max(2000).describe("What was done, or why not."),
+});
+export type StartRecordedVmResult = z.infer<typeof StartRecordedVmResult>;
+
 /** Published on agentSubjects(host).events. */
 export const MigrationEvent = z.object({
   v: z.literal(1).describe("Format version of the message."),
@@ -328,5 +379,19 @@ export const AgentApi = {
     request: VmDefinitionRequest,
     reply: VmDefinition,
     examples: [[{ vm: "web-1" }, ""]],
+  },
+  probeHost: {
+    summary:
+      "Host failure (docs/host-failure.md): does another host's libvirt answer this host over the migration network? A short `virsh version` against it; ok false when refused or timed out. The orchestrator asks peers of a silent host.",
+    request: ProbeHostRequest,
+    reply: ProbeHostResult,
+    examples: [[{ host: "hv-b", address: "10.10.0.12" }, ""]],
+  },
+  startRecordedVm: {
+    summary:
+      "Host failure: define a fenced host's VM here from its recorded definition and start it. Refused (started false, nothing changed) when a domain of that name is already defined here; idempotent per requestId.",
+    request: StartRecordedVmRequest,
+    reply: StartRecordedVmResult,
+    examples: [],
   },
 } as const satisfies Record<string, { summary: string; request: z.ZodType; reply: z.ZodType; examples: readonly (readonly [unknown, string])[] }>;

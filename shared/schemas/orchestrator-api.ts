@@ -12,6 +12,7 @@ import { AgentFacts, UnmigratableReason } from "./facts.js";
 import { VmState } from "./vm.js";
 import { HostPower, PowerAction, PowerState } from "./power.js";
 import { VmRecord } from "./vm-record.js";
+import { BmcReading, FenceAttempt, HostFailureState, PeerProbe, RecordedRestart, RestartHeld } from "./recovery.js";
 
 // The orchestrator's operator API (ballast.orch.*): every endpoint's request and reply, in one map
 // (OrchestratorApi below). The orchestrator registers its handlers from it, the CLI and the tests
@@ -253,6 +254,9 @@ export const HostStatus = z
     power: HostPowerStatus.optional().describe(
       "The host's power state, where Ballast manages its power (`ballast power status`). A host that is off, booting or shutting down is not failed: its silent agent is expected. Absent: its power is not managed.",
     ),
+    failure: HostFailureState.optional().describe(
+      "Host failure: what the failure judge makes of it when not healthy (agent_down, suspect, failed, fenced, recovering, recovered; `ballast recovery status`). Absent: healthy, or not judged.",
+    ),
   })
   .describe("One host in status: what its agent last reported and what the orchestrator makes of it.");
 export type HostStatus = z.infer<typeof HostStatus>;
@@ -375,6 +379,86 @@ export const RecordsReply = z.object({
   fetching: z.number().int().min(0).describe("Definitions being fetched or waiting to be (new VMs, changed facts)."),
 });
 export type RecordsReply = z.infer<typeof RecordsReply>;
+
+export const RecoveryStatusRequest = z.object({ host: HostId.optional().describe("Only this host (and the restarts from it).") }).strict();
+export type RecoveryStatusRequest = z.infer<typeof RecoveryStatusRequest>;
+
+export const RestartStatus = z
+  .object({
+    restart: RecordedRestart.describe("The restart as recorded, before its start was sent."),
+    requestId: RequestId.describe("Id of its start-recorded-vm command: the same for every send (the destination's agent answers it once)."),
+    outcome: z
+      .enum(["sent", "started", "refused", "failed"])
+      .describe(
+        "sent: no answer yet (sent again, same id); started: defined and started on the destination; refused: a domain of that name was already there, nothing changed; failed: libvirt refused the start (tried again up to 3 times).",
+      ),
+    detail: z.string().max(2000).nullable().describe("The destination's answer or error; null before one."),
+    tries: z.number().int().min(0).describe("Sends so far."),
+  })
+  .strict()
+  .describe("One restart of a fenced host's VM.");
+export type RestartStatus = z.infer<typeof RestartStatus>;
+
+export const RecoveryHost = z
+  .object({
+    host: HostId.describe("The host."),
+    state: HostFailureState.describe("Its state (docs/host-failure.md)."),
+    since: z.number().nullable().describe("Since when, ms since the epoch; null: not judged yet."),
+    failedAt: z.number().nullable().describe("When its failure began, fixed for the incident; null: no incident."),
+    code: DecisionCode.nullable().describe("The judge's newest code (FAILURE_*); null: not judged yet."),
+    reason: z.string().nullable().describe("The judge's newest reason."),
+    evidence: z
+      .object({
+        agentLastSeen: z.number().describe("Its agent's newest heartbeat or metrics (or when this instance started listening), ms since the epoch."),
+        powerDriver: z.boolean().describe("It has a power driver."),
+        bmc: BmcReading.nullable().describe("The newest BMC reading taken while it was silent; null: none."),
+        probes: z.array(PeerProbe).describe("The newest probes of its libvirt by peers (at most 8)."),
+      })
+      .describe("What the judge decided on."),
+    fence: z
+      .object({
+        next: z.enum(["recover", "fence", "alert", "none"]).describe("What the fence gate asked for."),
+        code: DecisionCode.describe("FENCE_*."),
+        reason: z.string().describe("The gate's reason (the alert's text when next is alert)."),
+        fencedAt: z.number().nullable().describe("When the fence was confirmed; null: not fenced."),
+        fencedBy: z.enum(["driver", "operator"]).nullable().describe("Who confirmed it."),
+      })
+      .nullable()
+      .describe("The fence gate's newest verdict; null: the host is not failed."),
+    attempts: z.array(FenceAttempt).describe("Fence attempts and operator confirmations, oldest first."),
+  })
+  .describe("One host as host-failure recovery sees it.");
+export type RecoveryHost = z.infer<typeof RecoveryHost>;
+
+export const RecoveryStatusReply = z.object({
+  now: z.number().describe("The orchestrator's clock, ms since the epoch."),
+  leader: z.boolean().describe("Whether this instance leads (only the leader judges, fences and restarts; a standby shows what it restored)."),
+  paused: z.boolean().describe("Recovery is paused: too many hosts went silent at once (FAILURE_ISOLATED)."),
+  silentShare: z.number().describe("Share of the judged hosts silent at the newest pass (0-1)."),
+  hosts: z.array(RecoveryHost).describe("Every host judged, sorted."),
+  restarts: z.array(RestartStatus).describe("Every recorded restart, oldest first."),
+  waiting: z.array(RestartHeld).describe("VMs of fenced hosts still to be restarted, or waiting for their host (local disks), per the newest restart plan."),
+  skipped: z.array(RestartHeld).describe("VMs of fenced hosts not restarted by this incident (priority never, already recorded, listed elsewhere, ...)."),
+});
+export type RecoveryStatusReply = z.infer<typeof RecoveryStatusReply>;
+
+export const RecoverRequest = z
+  .object({
+    host: HostId.describe("The failed host."),
+    confirmFenced: z
+      .literal(true)
+      .describe("The operator's word that the host is off (made sure by other means: its power cut, its BMC checked by hand). Required."),
+  })
+  .strict();
+export type RecoverRequest = z.infer<typeof RecoverRequest>;
+
+export const RecoverReply = z.object({
+  host: HostId.describe("The host."),
+  state: HostFailureState.describe("Its state when the confirmation was taken."),
+  accepted: z.literal(true).describe("Always true: a refusal is an error reply."),
+  message: z.string().describe("What follows."),
+});
+export type RecoverReply = z.infer<typeof RecoverReply>;
 
 export const FactsReply = z.object({
   host: HostId.describe("The host asked about."),
@@ -752,6 +836,25 @@ export const OrchestratorApi = {
       [{ host: "hv-b" }, ""],
       [{ vm: "web-1" }, "with its XML"],
     ],
+  }),
+  recoveryStatus: endpoint({
+    summary:
+      "Host failure: each host's state (healthy, agent_down, suspect, failed, fenced, recovering, recovered) with the evidence (agent, peers' probes, BMC), the fence gate's verdict and fence attempts, every recorded restart with its outcome, and the VMs waiting (docs/host-failure.md).",
+    access: "read",
+    request: RecoveryStatusRequest,
+    reply: RecoveryStatusReply,
+    examples: [
+      [{}, ""],
+      [{ host: "hv-b" }, ""],
+    ],
+  }),
+  recover: endpoint({
+    summary:
+      "Host failure: the operator's confirmation that a failed host is off (`ballast recover HOST --confirm-fenced`), for a host without a power driver or whose fencing failed; its VMs are then restarted elsewhere. Refused (BAD_REQUEST) for a host that shows signs of life (healthy, agent_down); UNKNOWN_HOST for a host never judged.",
+    access: "operate",
+    request: RecoverRequest,
+    reply: RecoverReply,
+    examples: [[{ host: "hv-b", confirmFenced: true }, ""]],
   }),
 } as const satisfies Record<OrchestratorEndpoint, EndpointSpec<z.ZodType, z.ZodType>>;
 

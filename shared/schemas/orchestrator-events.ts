@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { DecisionCode } from "./decision-codes.js";
 import { MigrationRecord } from "./migration-record.js";
+import { Numbers } from "./numbers.js";
 
 // What the orchestrator publishes on ballast.orch.events (`nats sub ballast.orch.events`), and
 // hands to its own listeners (metrics, dashboard): one message per migration change and per cycle.
@@ -30,7 +32,22 @@ export const CycleCompleted = z.object({
     ),
 });
 
-export const OrchestratorEvent = z.discriminatedUnion("type", [MigrationChanged, CycleCompleted]);
+/** Host failure (docs/host-failure.md): something an operator must know or act on. */
+export const RecoveryAlertEvent = z.object({
+  type: z.literal("recovery-alert").describe("Host failure: an alert of the recovery of failed hosts (also logged as a warning)."),
+  alert: z
+    .enum(["isolated", "fence_impossible", "fence_failed", "agent_down", "host_returned", "start_refused", "start_failed"])
+    .describe(
+      "isolated: most hosts went silent at once, recovery paused; fence_impossible: a failed host has no power driver; fence_failed: its power-offs were not confirmed (both: nothing is restarted until `ballast recover HOST --confirm-fenced`); agent_down: an agent is silent while its libvirt answers (nothing restarted); host_returned: a fenced host reports again; start_refused: a restart found a domain of that name on its destination; start_failed: a restart's start failed and is not tried again.",
+    ),
+  host: z.string().nullable().describe("The host concerned; null for isolated."),
+  code: DecisionCode.nullable().describe("The decision code behind it, when there is one."),
+  message: z.string().describe("What happened and what to do, one paragraph."),
+  numbers: Numbers.describe("The figures behind it, by name."),
+});
+export type RecoveryAlert = Omit<z.infer<typeof RecoveryAlertEvent>, "type">;
+
+export const OrchestratorEvent = z.discriminatedUnion("type", [MigrationChanged, CycleCompleted, RecoveryAlertEvent]);
 export type OrchestratorEvent = z.infer<typeof OrchestratorEvent>;
 
 /** The message on the bus: the event with a format version and the orchestrator's time. */

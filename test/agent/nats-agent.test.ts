@@ -237,6 +237,8 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
       cpuBaseline: () => Promise.reject(new Error("unused")),
       removeDisks: () => Promise.reject(new Error("unused")),
       definitionXml: () => Promise.reject(new Error("unused")),
+      probeHost: () => Promise.reject(new Error("unused")),
+      startRecorded: () => Promise.reject(new Error("unused")),
     };
     const config = AgentConfig.parse({ host: "broken-1", interval: 0.1, heartbeat_interval: 0.1, nats: { servers: [server.url] } });
     const agent = await startAgent({

@@ -37,6 +37,8 @@ describe("permissionsFor", () => {
       "ballast.agent.hv-a.cpu-baseline",
       "ballast.agent.hv-a.remove-disks",
       "ballast.agent.hv-a.vm-definition",
+      "ballast.agent.hv-a.probe-host",
+      "ballast.agent.hv-a.start-recorded-vm",
       // Discovery: the generic verbs and its own service's name, never the orchestrator's (issue 14).
       "$SRV.PING",
       "$SRV.INFO",
@@ -50,12 +52,21 @@ describe("permissionsFor", () => {
 
   it("lets only the orchestrator ask agents for facts, checks, baselines and disk removal", () => {
     const orch = permissionsFor("orchestrator", "main");
-    for (const s of ["get-facts", "check-incoming", "cpu-baseline", "remove-disks", "vm-definition"]) expect(orch.publish).toContain(`ballast.agent.*.${s}`);
+    for (const s of ["get-facts", "check-incoming", "cpu-baseline", "remove-disks", "vm-definition", "probe-host", "start-recorded-vm"])
+      expect(orch.publish).toContain(`ballast.agent.*.${s}`);
     expect(orch.subscribe).toContain("ballast.agent.*.facts");
     for (const role of ["operator", "readonly", "agent"] as const) {
       const pub = permissionsFor(role, "hv-b").publish;
       expect(
-        pub.some((s) => s.includes("remove-disks") || s.includes("check-incoming") || s.includes("get-facts") || s.includes("vm-definition")),
+        pub.some(
+          (s) =>
+            s.includes("remove-disks") ||
+            s.includes("check-incoming") ||
+            s.includes("get-facts") ||
+            s.includes("vm-definition") ||
+            s.includes("probe-host") ||
+            s.includes("start-recorded-vm"),
+        ),
         role,
       ).toBe(false);
     }

@@ -101,6 +101,8 @@ const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<strin
   records: { mutating: false, base: { vm: "a-1", host: "a" } },
   powerOn: { mutating: true, base: { host: "a" } },
   powerOff: { mutating: true, base: { host: "a", force: false } },
+  recoveryStatus: { mutating: false, base: { host: "a" } },
+  recover: { mutating: true, base: { host: "a", confirmFenced: true } },
 };
 
 const metricsBase = (host: string) => ({

@@ -6,6 +6,7 @@ import { Plan } from "../../../shared/schemas/plan.js";
 import { BALLAST_VERSION } from "../../../shared/version.js";
 import { MAX_INCOMPATIBLE_PAIRS, StoredPair } from "../incompatible-pairs.js";
 import { StoredPower } from "../power/power-record.js";
+import { StoredRecoveryHost, StoredRestart } from "../recovery/recovery-record.js";
 
 // What HA orchestrators keep in their JetStream KV bucket, one schema per kind of record. Every
 // value carries the format it was written in (`v`) and the Ballast version that wrote it
@@ -52,6 +53,13 @@ export const IncompatibleEntry = z.object({ ...Stamp, pairs: z.array(StoredPair)
  * keys (and logs them).
  */
 export const PowerEntry = z.object({ ...Stamp, record: StoredPower });
+/**
+ * `recovery.<host>`: a host's failure incident (state, when it failed, fence attempts), and
+ * `restart.<vm>.<at>`: one restart of a fenced host's VM with how its start went. Came with host
+ * failure recovery within format 1: an older leader ignores the keys (and logs them).
+ */
+export const RecoveryHostEntry = z.object({ ...Stamp, record: StoredRecoveryHost });
+export const RestartEntry = z.object({ ...Stamp, record: StoredRestart });
 /** `leader`: the lease (see leader-lease.ts). */
 export const LeaseEntry = z.object({
   ...Stamp,

@@ -15,8 +15,11 @@ import {
   PausedEntry,
   PendingPlanEntry,
   PowerEntry,
+  RecoveryHostEntry,
+  RestartEntry,
 } from "./ha-records.js";
 import type { StoredPower } from "../power/power-record.js";
+import type { StoredRecoveryHost, StoredRestart } from "../recovery/recovery-record.js";
 
 // The shared state of the HA orchestrators in the lease's JetStream KV bucket. The leader writes
 // every change (coalesced per key, written in the background); a new leader loads it all and
@@ -29,6 +32,8 @@ import type { StoredPower } from "../power/power-record.js";
 //   state.paused         { reason } (null: not paused)
 //   state.incompatible   { pairs }: (VM, destination) pairs libvirt refused, with their facts digests
 //   power.<host>         { record }: a switchable host's power record (off, booting, cycles, ...)
+//   recovery.<host>      { record }: a host's failure incident (state, failedAt, fence attempts)
+//   restart.<vm>.<at>    { record }: one restart of a fenced host's VM and how its start went
 // The lease key (`leader`) lives in the same bucket.
 
 export const LEASE_KEY = "leader";
@@ -91,6 +96,18 @@ export class KvStateStore implements StateSink {
 
   power(r: StoredPower): void {
     this.mark(`power.${keyToken(r.host)}`, encodeRecord({ record: r }));
+  }
+
+  recoveryHost(r: StoredRecoveryHost): void {
+    this.mark(`recovery.${keyToken(r.host)}`, encodeRecord({ record: r }));
+  }
+
+  async restart(r: StoredRestart): Promise<void> {
+    if (!this.o.canWrite()) throw new Error("not the leader: the restart cannot be recorded");
+    const key = `restart.${keyToken(r.restart.vm)}.${Math.round(r.restart.at)}`;
+    this.mark(key, encodeRecord({ record: r }));
+    for (let i = 0; i < 3 && this.dirty.has(key); i++) await this.flush();
+    if (this.dirty.has(key)) throw new Error(`could not record the restart of ${r.restart.vm}`);
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -174,6 +191,8 @@ export class KvStateStore implements StateSink {
       else if (k === "state.paused") st.pausedReason = decodeRecord(PausedEntry, k, v).reason ?? undefined;
       else if (k === "state.incompatible") st.incompatible = decodeRecord(IncompatibleEntry, k, v).pairs;
       else if (k.startsWith("power.")) (st.power ??= []).push(decodeRecord(PowerEntry, k, v).record);
+      else if (k.startsWith("recovery.")) (st.recovery ??= { hosts: [], restarts: [] }).hosts.push(decodeRecord(RecoveryHostEntry, k, v).record);
+      else if (k.startsWith("restart.")) (st.recovery ??= { hosts: [], restarts: [] }).restarts.push(decodeRecord(RestartEntry, k, v).record);
       else this.o.log.warn({ key: k }, "unknown key in the HA bucket ignored");
     }
     this.finished.clear();

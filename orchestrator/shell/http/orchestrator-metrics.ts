@@ -5,6 +5,7 @@ import type { MigrationRecord } from "../../../shared/schemas/migration-record.j
 import type { HostStatus, StatusReply } from "../../../shared/schemas/orchestrator-api.js";
 import type { OrchestratorEvent } from "../../../shared/schemas/orchestrator-events.js";
 import { BALLAST_VERSION } from "../../../shared/version.js";
+import { HostFailureState } from "../../../shared/schemas/recovery.js";
 import { PowerState } from "../../../shared/schemas/power.js";
 import type { EventHub } from "../event-hub.js";
 import type { OrchestratorView } from "../orchestrator.js";
@@ -67,6 +68,16 @@ export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMe
     collect() {
       this.reset();
       for (const h of view().hosts) if (h.power) for (const s of PowerState.options) this.set({ host: h.host, state: s }, h.power.state === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "ballast_host_failure_state",
+    help: "Host failure: 1 for the state each host is in (state=healthy|agent_down|suspect|failed|fenced|recovering|recovered), 0 for the others (`ballast recovery status`)",
+    labelNames: ["host", "state"],
+    registers,
+    collect() {
+      this.reset();
+      for (const h of view().hosts) for (const s of HostFailureState.options) this.set({ host: h.host, state: s }, (h.failure ?? "healthy") === s ? 1 : 0);
     },
   });
   perHost("ballast_host_maintenance", "1 when the host is in maintenance (being drained or drained)", (h) => (h.maintenance ? 1 : 0));
@@ -245,9 +256,16 @@ export function createOrchestratorMetrics(orch: MetricsSource, opts: { processMe
     planMoves.observe({ mode: p.mode }, p.moves.length);
     planSeconds.observe({ mode: p.mode }, ms / 1000);
   });
+  const recoveryAlerts = new Counter({
+    name: "ballast_recovery_alerts_total",
+    help: "Host failure alerts, by kind (alert=isolated|fence_impossible|fence_failed|agent_down|host_returned|start_refused|start_failed)",
+    labelNames: ["alert"],
+    registers,
+  });
   orch.events.onEvent((ev: OrchestratorEvent) => {
     if (ev.type === "cycle") cycles.inc();
-    else migrationChanged(ev.record);
+    else if (ev.type === "migration") migrationChanged(ev.record);
+    else recoveryAlerts.inc({ alert: ev.alert });
   });
   if (orch.view.power) {
     const ops = new Counter({

@@ -3,6 +3,7 @@ import type { Policy } from "../../../shared/config/policy.js";
 import { describeError } from "../../../shared/errors.js";
 import type { DecisionCode } from "../../../shared/schemas/decision-codes.js";
 import type { HostPower, PowerAction } from "../../../shared/schemas/power.js";
+import type { BmcReading, FenceAttempt } from "../../../shared/schemas/recovery.js";
 import type { Clock } from "../clock.js";
 import { RingBuffer } from "../ring-buffer.js";
 import { maxPowerOps } from "../../core/index.js";
@@ -225,6 +226,68 @@ export class PowerManager {
         Object.assign(r, { state: "unknown", since: now });
         this.d.onRecord?.(r);
       }
+    } finally {
+      this.busy.delete(host);
+    }
+  }
+
+  /**
+   * Host failure: reads a silent host's power state for the failure judge (on, off, or failed when
+   * the BMC does not answer), recorded like every call. Undefined: the host has no driver.
+   */
+  async readBmc(host: string, by: string): Promise<BmcReading | undefined> {
+    const driver = this.d.drivers.get(host);
+    if (!driver || !this.records.has(host)) return undefined;
+    try {
+      const s = await driver.status();
+      const at = this.d.clock.now();
+      this.remember({ at, host, operation: "status", ok: true, detail: `${s.state}: ${s.detail}`, by });
+      return { reading: s.state, at };
+    } catch (e) {
+      const at = this.d.clock.now();
+      const error = describeError(e).slice(0, 1000);
+      this.remember({ at, host, operation: "status", ok: false, detail: error, by });
+      return { reading: "failed", at, error };
+    }
+  }
+
+  /**
+   * Host failure: fences a failed host, a hard power-off then a read-back, and returns the attempt
+   * for the fence gate. Unlike switchOff it ignores the host's last inventory (a dead host's still
+   * lists its VMs: that is why it is fenced) and max_power_ops (a fence waits for nothing). A host
+   * read back off is marked failed, so that power management never switches it on by itself: its
+   * VMs may run elsewhere now, and only an operator brings it back.
+   */
+  async fence(host: string, by: string): Promise<FenceAttempt | undefined> {
+    const driver = this.d.drivers.get(host);
+    const r = this.records.get(host);
+    if (!driver || !r) return undefined;
+    this.busy.add(host);
+    const at = this.d.clock.now();
+    try {
+      try {
+        const a = await driver.off("hard");
+        this.remember({ at: this.d.clock.now(), host, operation: "off", ok: true, detail: `hard (fence): ${a.detail}`, by });
+      } catch (e) {
+        const error = describeError(e).slice(0, 1000);
+        this.remember({ at: this.d.clock.now(), host, operation: "off", ok: false, detail: `hard (fence): ${error}`, by });
+        return { by: "driver", at, result: "failed", readBackAt: null, error };
+      }
+      let s;
+      try {
+        s = await driver.status();
+      } catch (e) {
+        const readBackAt = this.d.clock.now();
+        const error = `read-back failed: ${describeError(e)}`.slice(0, 1000);
+        this.remember({ at: readBackAt, host, operation: "status", ok: false, detail: error, by });
+        return { by: "driver", at, result: "not_off", readBackAt, error };
+      }
+      const readBackAt = this.d.clock.now();
+      this.remember({ at: readBackAt, host, operation: "status", ok: true, detail: `${s.state}: ${s.detail}`, by });
+      if (s.state !== "off") return { by: "driver", at, result: "not_off", readBackAt, error: `read back ${s.state}: ${s.detail}`.slice(0, 1000) };
+      Object.assign(r, { state: "off", since: readBackAt, offDeadline: null, bootDeadline: null, failed: `fenced after a host failure (${by})` });
+      this.d.onRecord?.(r);
+      return { by: "driver", at, result: "off", readBackAt };
     } finally {
       this.busy.delete(host);
     }

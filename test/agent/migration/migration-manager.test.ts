@@ -54,6 +54,8 @@ const unused = {
   cpuBaseline: () => Promise.reject(new Error("unused")),
   removeDisks: () => Promise.reject(new Error("unused")),
   definitionXml: () => Promise.reject(new Error("unused")),
+  probeHost: () => Promise.reject(new Error("unused")),
+  startRecorded: () => Promise.reject(new Error("unused")),
 };
 
 const req = (over: Partial<MigrateRequest> = {}): MigrateRequest => ({ requestId: "r1", vm: "vm1", destination: "b", destinationAddress: "b", ...over });

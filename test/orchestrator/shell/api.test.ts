@@ -86,6 +86,9 @@ describe("operator API contract", () => {
     // Automation partial: both are proposed as pending plans (d is empty; consolidation packs onto loaded hosts, never onto it).
     powerOn: () => ({ host: "d" }),
     powerOff: () => ({ host: "d" }),
+    recoveryStatus: () => ({}),
+    // d's agent is stopped first (below): a silent host, suspect, which an operator may confirm off.
+    recover: () => ({ host: "d", confirmFenced: true }),
   };
   let pendingId = "";
 
@@ -94,6 +97,17 @@ describe("operator API contract", () => {
       const p = await c.api("plan", { mode: "consolidate" });
       expect(p.ok && p.data.moves.length).toBeGreaterThan(0);
       pendingId = p.data.id;
+    }
+    if (e === "recover") {
+      await c.agents.get("d")!.stop();
+      await waitUntil(
+        async () => {
+          const r = await c.api("recoveryStatus", { host: "d" });
+          return r.ok && r.data.hosts.some((h) => h.state === "suspect");
+        },
+        20_000,
+        "d to be suspect",
+      );
     }
     const { raw, parsed } = await both(e, requests[e]() as RequestInput<typeof e>);
     expect(raw.ok, JSON.stringify(raw).slice(0, 500)).toBe(true);
