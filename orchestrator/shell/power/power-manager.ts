@@ -208,6 +208,15 @@ export class PowerManager {
       const before = r.state;
       if (s.state === "off" && before !== "off" && before !== "booting") {
         Object.assign(r, { state: "off", since: now, offDeadline: null });
+        // An on host that reads off without a power-off from Ballast lost its power (or was switched
+        // off by hand): its VMs may be waiting for recovery, so the automation must not switch it on
+        // again by itself (a reserve power-on would bring the old host back mid-recovery).
+        if (before === "on") {
+          r.failed =
+            "read off without a power-off from Ballast (a power loss, or switched off by hand): not switched on automatically until an operator runs ballast power on";
+          this.d.log.warn({ host }, `power: ${host} ${r.failed}`);
+          this.note(host, "POWER_HOST_FAILED", `power: ${host} ${r.failed}`, { event: "unexpected_off" });
+        }
         if (before === "shutting_down") this.note(host, this.why.get(host) ?? "POWER_MANUAL", `power: ${host} is off (${s.detail})`, { event: "off" });
         this.d.onRecord?.(r);
       } else if (s.state === "on" && (before === "unknown" || before === "off")) {

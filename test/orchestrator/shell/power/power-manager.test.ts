@@ -127,6 +127,21 @@ describe("PowerManager", () => {
     expect(m.power("hv-a")!.cyclesToday).toBe(0);
   });
 
+  it("an on host that reads off without a power-off from Ballast (a power loss) is failed: the automation does not switch it on", async () => {
+    const { m, drivers, advance, notes } = setup();
+    await m.tick();
+    expect(m.power("hv-a")!.state).toBe("on");
+    drivers.get("hv-a")!.reading = "off";
+    advance(60_000);
+    await m.tick();
+    expect(m.power("hv-a")).toMatchObject({ state: "off" });
+    expect(m.power("hv-a")!.failed).toContain("without a power-off from Ballast");
+    expect(notes.at(-1)).toMatchObject({ host: "hv-a", code: "POWER_HOST_FAILED" });
+    const [again] = await m.execute([action("hv-a", "on")], "cycle p3");
+    expect(again).toMatchObject({ result: "skipped" });
+    expect(drivers.get("hv-a")!.calls.filter((c) => c !== "status")).toEqual([]);
+  });
+
   it("a boot past power_on_deadline is failed (POWER_BOOT_OVERDUE), and the automation does not switch it on again", async () => {
     const { m, drivers, advance, notes } = setup();
     drivers.get("hv-a")!.reading = "off";
