@@ -303,6 +303,15 @@ export class RecoveryManager {
       if (was !== j.state) this.save(j.host, e);
       return;
     }
+    // Fencing is there to restart a host's VMs safely: a failed host that holds no recorded VM (one
+    // switched on by power management that never came back, say) is reported, not powered off.
+    if (!operator && !this.d.records().some((r) => r.host === j.host)) {
+      if (was !== j.state) {
+        this.d.log.warn({ host: j.host }, `host ${j.host} is ${j.state} but holds no recorded VM: nothing to restart, so it is not fenced`);
+        this.save(j.host, e);
+      }
+      return;
+    }
     for (;;) {
       const gate = fenceGate(
         {

@@ -25,6 +25,8 @@ interface World {
   stored: StoredRestart[];
   sinkFails: boolean;
   startAnswer: (vm: string) => Promise<boolean>;
+  /** b holds recorded VMs (false: nothing to restart there). */
+  bHoldsVms: boolean;
 }
 
 function world(): World {
@@ -43,6 +45,7 @@ function world(): World {
     stored: [],
     sinkFails: false,
     startAnswer: () => Promise.resolve(true),
+    bHoldsVms: true,
   };
 }
 
@@ -72,11 +75,14 @@ function manager(w: World, o: { epoch?: number } = {}): RecoveryManager {
         return Promise.resolve({ by: "driver", at: w.now, result, readBackAt: w.now, ...(result === "off" ? {} : { error: "read back on" }) });
       },
     },
-    records: () => [
-      record("web-1", "b", { priority: "high" }),
-      record("app-1", "b", { priority: "low" }),
-      record("db-1", "b", { priority: "high", disks: [sharedDisk, localDisk] }),
-    ],
+    records: () =>
+      w.bHoldsVms
+        ? [
+            record("web-1", "b", { priority: "high" }),
+            record("app-1", "b", { priority: "low" }),
+            record("db-1", "b", { priority: "high", disks: [sharedDisk, localDisk] }),
+          ]
+        : [],
     snapshot: (now) =>
       snapshot(
         // The hosts as the orchestrator saw them at `now` (the builders' clock stands at NOW).
@@ -209,6 +215,19 @@ describe("RecoveryManager", () => {
     expect(web[1]).toContain(sent.requestId);
     expect(second.view().restarts.filter((r) => r.restart.vm === "web-1")).toEqual([expect.objectContaining({ outcome: "started", tries: 2 })]);
     expect(w.ops.filter((o) => o === "fence b")).toHaveLength(1); // the fence was restored, not repeated
+  });
+
+  it("does not fence a failed host that holds no recorded VM: there is nothing to restart", async () => {
+    const w = world();
+    w.bHoldsVms = false;
+    const m = manager(w);
+    powerLoss(w, 10);
+    await m.tick();
+    w.now += 1000;
+    await m.tick();
+    expect(m.view().hosts.find((h) => h.host === "b")?.state).toBe("failed");
+    expect(w.ops).not.toContain("fence b");
+    expect(starts(w)).toEqual([]);
   });
 
   it("pauses when most hosts go silent at once: no fence, an alert", async () => {
