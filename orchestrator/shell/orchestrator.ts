@@ -294,6 +294,7 @@ export class Orchestrator {
           }
         : {}),
       records: () => records.all(),
+      recoverable: () => records.recoverable(),
       snapshot: (now) => planning.snapshot(now),
       start: async (destination, body) => {
         const r = await requestJson(deps.nc, agentSubjects(destination).startRecordedVm, body, { timeoutMs: START_TIMEOUT_MS, data: StartRecordedVmResult });

@@ -195,6 +195,16 @@ export class VmRecords {
   }
 
   /**
+   * The records recovery may act on: VMs that the newest inventory of their recorded host lists
+   * (a silent host's last inventory included). A record kept through its removal grace for a VM its
+   * host stopped listing while it reported (destroyed, undefined by an operator) is not one: that VM
+   * must not come back with a host failure.
+   */
+  recoverable(): VmRecord[] {
+    return this.all().filter((r) => this.d.cluster.hostsOf(r.vm).includes(r.host));
+  }
+
+  /**
    * Reads the bucket (start, a new HA leader): what it holds replaces what this instance had. The
    * removal grace starts again from now for every record, so a takeover never removes one early.
    */

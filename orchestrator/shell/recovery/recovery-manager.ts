@@ -62,6 +62,11 @@ export interface RecoveryDeps {
     fence(host: string, by: string): Promise<FenceAttempt | undefined>;
   };
   records(): readonly VmRecord[];
+  /**
+   * The records recovery may act on (VmRecords.recoverable: VMs their recorded host last listed);
+   * absent: all of them.
+   */
+  recoverable?(): readonly VmRecord[];
   snapshot(now: number): ClusterSnapshot;
   /** Sends start-recorded-vm to `destination`'s agent. */
   start(destination: string, body: { requestId: string; vm: string; definition: string; epoch: number }): Promise<StartRecordedVmResult>;
@@ -305,7 +310,7 @@ export class RecoveryManager {
     }
     // Fencing is there to restart a host's VMs safely: a failed host that holds no recorded VM (one
     // switched on by power management that never came back, say) is reported, not powered off.
-    if (!operator && !this.d.records().some((r) => r.host === j.host)) {
+    if (!operator && !this.recoverable().some((r) => r.host === j.host)) {
       if (was !== j.state) {
         this.d.log.warn({ host: j.host }, `host ${j.host} is ${j.state} but holds no recorded VM: nothing to restart, so it is not fenced`);
         this.save(j.host, e);
@@ -369,7 +374,7 @@ export class RecoveryManager {
     if (this.paused) return;
     const now = this.d.clock.now();
     const plan = planRestarts(
-      { snapshot: this.d.snapshot(now), records: this.d.records(), fenced, recorded: [...this.restarts.values()].map((r) => r.restart) },
+      { snapshot: this.d.snapshot(now), records: this.recoverable(), fenced, recorded: [...this.restarts.values()].map((r) => r.restart) },
       configured,
       now,
     );
@@ -472,6 +477,10 @@ export class RecoveryManager {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
+
+  private recoverable(): readonly VmRecord[] {
+    return this.d.recoverable ? this.d.recoverable() : this.d.records();
+  }
 
   private hasDriver(host: string): boolean {
     return this.d.power?.managed(host) ?? false;

@@ -115,6 +115,8 @@ describe("VmRecords", () => {
       h.records.sweep(h.now());
     }
     expect(h.records.all().length).toBe(5);
+    // What the silent host last listed is what recovery may restart.
+    expect(h.records.recoverable().length).toBe(5);
     // h1 reports again without v5.
     h.reporting.add("h1");
     h.hostVms.set("h1", ["v1", "v2", "v3", "v4"]);
@@ -122,6 +124,8 @@ describe("VmRecords", () => {
     h.advance(59_000);
     h.records.sweep(h.now());
     expect(h.records.get("v5")).toBeDefined();
+    // Kept through the grace, but not for recovery: its host reported without it (destroyed by hand).
+    expect(h.records.recoverable().map((r) => r.vm)).toEqual(["v1", "v2", "v3", "v4"]);
     h.advance(1_000);
     h.records.sweep(h.now());
     await h.records.settled();
