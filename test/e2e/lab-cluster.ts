@@ -55,10 +55,28 @@ export interface AgentProc {
   exited: Promise<number | null>;
 }
 
+/** An orchestrator as its own OS process (`bin/ballast orchestrator --config`), for HA scenarios. */
+export interface OrchProc {
+  instance: string;
+  child: ChildProcess;
+  pid: number;
+  log: string;
+  exited: Promise<number | null>;
+}
+
 export interface LabCluster {
   lab: Lab;
   server: NatsServerHandle;
-  orch: RunningOrchestrator;
+  /** The in-process orchestrator; undefined when the cluster runs orchestrator processes (`ha`). */
+  orch: RunningOrchestrator | undefined;
+  /** Orchestrator processes by instance (`ha` only). */
+  orchs: Map<string, OrchProc>;
+  /** Starts (again) an orchestrator process (`ha` only). */
+  startOrchestrator(instance: string): OrchProc;
+  /** SIGKILLs an orchestrator process, as a crash or a power loss of its node would. */
+  killOrchestrator(instance: string): Promise<void>;
+  /** The leader's instance name as `status` says (any instance answers; a standby forwards). */
+  leader(): Promise<string | null>;
   nc: NatsConnection;
   agents: Map<string, AgentProc>;
   /** Every process group of an agent this cluster started (crashed ones included: their virsh children). */
@@ -85,12 +103,23 @@ export async function startLabCluster(
     orchestrator?: Record<string, unknown>;
     /** Called with each agent process the cluster starts (also restarts). */
     onAgentStart?: (p: AgentProc) => void;
+    /**
+     * Run these orchestrator instances as separate processes with HA on (JetStream on the
+     * server, a shared lease), instead of one orchestrator in this process.
+     */
+    ha?: { instances: string[]; leaseTtl: number };
+    /**
+     * Run each agent's virsh inside its hypervisor's network namespace (a wrapper as virsh.binary),
+     * as an agent on a real host would: its probes of peers' libvirt (host failure) then go over
+     * the lab's migration network. The agent process itself stays here, next to nats-server.
+     */
+    virshInNetns?: boolean;
   },
 ): Promise<LabCluster> {
   const dir = join(lab.dir, "e2e");
   mkdirSync(dir, { recursive: true });
   const cmd = await agentCommand(join(REPO_ROOT, ".lab", "e2e-build"));
-  const server = await startNatsServer();
+  const server = await startNatsServer(o.ha ? { jetstream: true } : {});
   const agents = new Map<string, AgentProc>();
   const groups = new Set<number>();
   // Agents must not pick up BALLAST_* of the test environment (BALLAST_LAB_DIR would be a config key).
@@ -99,13 +128,19 @@ export async function startLabCluster(
 
   const startAgent = async (host: string, extra: Partial<AgentConfigInput> = {}): Promise<AgentProc> => {
     const h = lab.host(host);
+    let binary: Partial<NonNullable<AgentConfigInput["virsh"]>> = {};
+    if (o.virshInNetns) {
+      const wrapper = join(dir, `virsh-${host}`);
+      writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec '${h.netns}' virsh "$@"\n`, { mode: 0o755 });
+      binary = { binary: wrapper };
+    }
     const config: AgentConfigInput = {
       host,
       nats: { servers: [server.url] },
       driver: "virsh",
       ...o.agent,
       ...extra,
-      virsh: { uri: h.uri, timeout: 10, ...o.agent.virsh, ...extra.virsh },
+      virsh: { uri: h.uri, timeout: 10, ...binary, ...o.agent.virsh, ...extra.virsh },
       migration: { uri_scheme: "qemu+tcp", use_migrateuri: true, timeout: 60, ...o.agent.migration, ...extra.migration },
     };
     const file = join(dir, `agent-${host}.json`);
@@ -150,23 +185,74 @@ export async function startLabCluster(
     }
   };
 
+  const orchs = new Map<string, OrchProc>();
+  const orchestratorKeys = {
+    nats: { servers: [server.url], request_timeout: 3 },
+    policy: o.policy,
+    migration_timeout: 120,
+    log_level: "info",
+    ...o.orchestrator,
+  };
+  const startOrchProcess = (instance: string): OrchProc => {
+    if (!o.ha) throw new Error("startOrchestrator: this cluster runs its orchestrator in process (no ha option)");
+    const mapping = join(dir, "host_mapping.csv");
+    writeFileSync(mapping, lab.hosts.map((h) => `${h.id},${h.ip}\n`).join(""));
+    const file = join(dir, `orchestrator-${instance}.json`);
+    const config = { ...orchestratorKeys, host_mapping: mapping, ha: { enabled: true, lease_ttl: o.ha.leaseTtl, instance, bucket: "ballast-lab-ha" } };
+    OrchestratorConfig.parse(config); // a wrong key fails here, with zod's words, not in a child's log
+    writeFileSync(file, JSON.stringify(config, null, 2));
+    const log = join(dir, `orchestrator-${instance}.log`);
+    const fd = openSync(log, "a");
+    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "ballast"), "orchestrator", "--config", file], {
+      stdio: ["ignore", fd, fd],
+      env,
+      cwd: REPO_ROOT,
+    });
+    closeSync(fd);
+    if (child.pid === undefined) throw new Error(`orchestrator ${instance} did not start`);
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const p: OrchProc = { instance, child, pid: child.pid, log, exited };
+    orchs.set(instance, p);
+    return p;
+  };
+  const killOrch = async (instance: string): Promise<void> => {
+    const p = orchs.get(instance);
+    if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+    await p.exited;
+  };
+  const stopOrchs = async (): Promise<void> => {
+    for (const p of orchs.values()) {
+      if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+      try {
+        process.kill(p.pid, "SIGTERM");
+      } catch {
+        continue;
+      }
+      const done = await Promise.race([p.exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!done) await killOrch(p.instance);
+    }
+  };
+
   let orch: RunningOrchestrator | undefined;
   let nc: NatsConnection | undefined;
   try {
     for (const h of lab.hosts) await startAgent(h.id);
-    const config = OrchestratorConfig.parse({
-      nats: { servers: [server.url], request_timeout: 3 },
-      policy: o.policy,
-      migration_timeout: 120,
-      log_level: "info",
-      ...o.orchestrator,
-    });
-    orchLog = openSync(join(dir, "orchestrator.log"), "a");
-    const log = pino({ level: "info" }, pino.destination({ dest: orchLog, sync: true }));
-    orch = await startOrchestrator({ config, log, mapping: new Map(lab.hosts.map((h) => [h.id, h.ip])), instance: "e2e" });
+    if (o.ha) for (const i of o.ha.instances) startOrchProcess(i);
+    else {
+      const config = OrchestratorConfig.parse(orchestratorKeys);
+      orchLog = openSync(join(dir, "orchestrator.log"), "a");
+      const log = pino({ level: "info" }, pino.destination({ dest: orchLog, sync: true }));
+      orch = await startOrchestrator({ config, log, mapping: new Map(lab.hosts.map((h) => [h.id, h.ip])), instance: "e2e" });
+    }
     nc = await connectNats(NatsConfig.parse({ servers: [server.url] }), "e2e-operator");
   } catch (e) {
     await orch?.stop().catch(() => undefined);
+    await stopOrchs();
     for (const h of [...agents.keys()]) await stopAgent(h);
     for (const g of groups) killGroup(g);
     await server.stop();
@@ -180,6 +266,14 @@ export async function startLabCluster(
     lab,
     server,
     orch: running,
+    orchs,
+    startOrchestrator: startOrchProcess,
+    killOrchestrator: killOrch,
+    async leader() {
+      const r = await api("status", {}).catch(() => undefined);
+      if (!r?.ok) return null;
+      return r.data.ha ? r.data.ha.leaderInstance : "e2e";
+    },
     nc: conn,
     agents,
     groups,
@@ -205,8 +299,9 @@ export async function startLabCluster(
     async waitFresh(hosts, timeoutMs = 30_000) {
       await waitUntil(
         async () => {
-          const s = await c.status();
-          return hosts.every((h) => s.hosts.some((x) => x.host === h && x.fresh && x.collectOk));
+          // Orchestrator processes answer once they are up (and a new leader once elected).
+          const s = await c.status().catch(() => undefined);
+          return s !== undefined && hosts.every((h) => s.hosts.some((x) => x.host === h && x.fresh && x.collectOk));
         },
         timeoutMs,
         `hosts ${hosts.join(", ")} fresh`,
@@ -214,7 +309,8 @@ export async function startLabCluster(
     },
     async stop() {
       await conn.close().catch(() => undefined);
-      await running.stop().catch(() => undefined);
+      await running?.stop().catch(() => undefined);
+      await stopOrchs();
       for (const h of [...agents.keys()]) await stopAgent(h).catch(() => undefined);
       // Crashed agents leave their virsh children (migrate, event watchers): end their groups.
       for (const g of groups) killGroup(g);

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, unlinkSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +6,7 @@ import type { Decision } from "../../shared/schemas/plan.js";
 import type { HostPowerStatus } from "../../shared/schemas/orchestrator-api.js";
 import { bmcAvailable, labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
 import { readLog, startLabCluster, waitUntil, type LabCluster } from "./lab-cluster.js";
+import { agentPowerHooks, type AgentPowerHooks } from "./lab-power-hooks.js";
 
 // Issue 17, for real: power management through IPMI on the libvirt lab. Each lab hypervisor has a
 // BMC (ipmi_sim, deploy/lab/bmc-chassis.sh) whose power-off is a power loss of that hypervisor
@@ -68,8 +69,7 @@ const POLICY = {
 describe.skipIf(!avail.ok)(`power management through IPMI on the real libvirt lab${avail.ok ? "" : ` (SKIPPED: ${avail.why})`}`, () => {
   let lab: Lab;
   let c: LabCluster;
-  let watcher: NodeJS.Timeout | undefined;
-  const restarting = new Set<string>();
+  let hooks: AgentPowerHooks | undefined;
 
   beforeAll(async () => {
     await labDown({ name: NAME }).catch(() => undefined);
@@ -86,40 +86,20 @@ describe.skipIf(!avail.ok)(`power management through IPMI on the real libvirt la
     await lab.startGuest("hv-a", "p-a1");
     await lab.startGuest("hv-b", "p-b1");
     await lab.startGuest("hv-c", "p-c1");
-    // What a hypervisor's boot does with its agent (systemd starts it) and what a power loss does (it dies):
-    // the BMC runs these hooks; the start hook asks this test to start the agent process again.
-    const pidFile = (hv: string) => join(lab.dir, `agent-${hv}.pid`);
-    const wanted = (hv: string) => join(lab.dir, `agent-${hv}.wanted`);
-    for (const hv of ["hv-a", "hv-b", "hv-c"]) {
-      const stop = join(lab.stateDir, `agent-${hv}.stop`);
-      // bash, not sh: dash's kill takes no "--", and a negative pid (the agent's process group) needs it.
-      writeFileSync(stop, `#!/bin/bash\n[ -s '${pidFile(hv)}' ] && kill -KILL -- "-$(cat '${pidFile(hv)}')"\nexit 0\n`);
-      chmodSync(stop, 0o755);
-      const start = join(lab.stateDir, `agent-${hv}.start`);
-      writeFileSync(start, `#!/bin/sh\ntouch '${wanted(hv)}'\n`);
-      chmodSync(start, 0o755);
-    }
+    const h = agentPowerHooks(lab);
+    hooks = h;
     c = await startLabCluster(lab, {
       policy: POLICY,
       agent: { interval: 1, heartbeat_interval: 1, load_source: "domains", cpus_override: 2, log_level: "info" },
       orchestrator: { power: { inventory, status_interval: 2, shutdown_timeout: 30 } },
-      onAgentStart: (p) => writeFileSync(pidFile(p.host), String(p.pid)),
+      onAgentStart: (p) => h.onAgentStart(p),
     });
-    watcher = setInterval(() => {
-      for (const hv of ["hv-a", "hv-b", "hv-c"]) {
-        if (!existsSync(wanted(hv)) || restarting.has(hv)) continue;
-        unlinkSync(wanted(hv));
-        restarting.add(hv);
-        c.startAgent(hv)
-          .catch((e) => console.warn(`agent ${hv} restart:`, e))
-          .finally(() => restarting.delete(hv));
-      }
-    }, 200);
+    h.attach(c);
     await c.waitFresh(["hv-a", "hv-b", "hv-c"]);
   }, 180_000);
 
   afterAll(async () => {
-    if (watcher) clearInterval(watcher);
+    hooks?.stop();
     await c?.stop().catch((e) => console.warn("power cluster stop:", e));
     await labDown({ name: NAME }).catch((e) => console.warn("power lab down:", e));
   }, 120_000);
