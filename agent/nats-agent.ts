@@ -10,6 +10,7 @@ import {
   MigrationEvent,
   type AgentStatus,
   type CheckIncomingResult,
+  type PauseVmResult,
   type ProbeHostResult,
   type VmDefinition,
 } from "../shared/schemas/agent-api.js";
@@ -28,6 +29,10 @@ import { FileMigrationJournal } from "./migration/migration-journal.js";
 import { registerAgentService } from "./nats/agent-service.js";
 import { stripSecrets } from "./virsh/strip-secrets.js";
 import { RecordedStarts } from "./recovery/recorded-starts.js";
+import { StartGuard, type GuardedStart } from "./recovery/start-guard.js";
+import { requestJson } from "../shared/nats/json.js";
+import { VmClaimReply } from "../shared/schemas/orchestrator-api.js";
+import { orchestratorSubjects } from "../shared/subjects.js";
 import { drainThenClose, within } from "../shared/nats/close-connection.js";
 import { every } from "./periodic.js";
 import { systemClock, type Clock } from "./ports/clock.js";
@@ -75,6 +80,8 @@ export interface AgentHandle {
   metricsUrl?: string;
   /** Collects (or joins the collection in progress), publishes nothing. */
   collectNow(): Promise<HostMetrics>;
+  /** What the start guard did with the domains that had autostart on at start (recovery/start-guard.ts). */
+  guardedStarts: Promise<GuardedStart[]>;
   stop(): Promise<void>;
 }
 
@@ -224,6 +231,17 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   };
 
   const recordedStarts = new RecordedStarts({ host, hypervisor, logger: log, epoch: (e) => migrations.acceptEpoch(e) });
+  const startGuard = new StartGuard({
+    host,
+    hypervisor,
+    mode: config.autostart,
+    logger: log,
+    claim: async (vm) => {
+      const r = await requestJson(nc, orchestratorSubjects.vmClaim, { vm, host }, { timeoutMs: config.nats.request_timeout * 1000, data: VmClaimReply });
+      if (!r.ok) throw new BallastError(r.error.code, r.error.message);
+      return r.data;
+    },
+  });
 
   let service: Service | undefined;
   try {
@@ -278,6 +296,17 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
           return { host: req.host, from: host, ok: r.ok, timedOut: r.timedOut, detail: r.detail, ms };
         },
         startRecordedVm: (req) => recordedStarts.start(req),
+        pauseVm: async (req): Promise<PauseVmResult> => {
+          if (migrations.isMigrating(req.vm)) throw new BallastError("ALREADY_MIGRATING", `VM ${req.vm} is migrating from ${host}; not paused`);
+          // Like start-recorded-vm: a deposed leader's command is refused, a carried-out one advances the epoch.
+          migrations.acceptEpoch(req.epoch);
+          const r = await hypervisor.pause(req.vm);
+          log.warn(
+            { vm: req.vm, recordHost: req.recordHost, paused: r.paused, state: r.state, epoch: req.epoch },
+            r.paused ? "paused a VM that also runs on the host its record names" : "asked to pause a VM that does not run here",
+          );
+          return { vm: req.vm, host, paused: r.paused, state: r.state, detail: r.detail.slice(0, 2000) };
+        },
         vmDefinition: async (req): Promise<VmDefinition> => {
           const { xml, removed } = stripSecrets(await hypervisor.definitionXml(req.vm));
           if (xml.length > MAX_DEFINITION_CHARS)
@@ -339,6 +368,11 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     };
     publish(subjects.heartbeat, Heartbeat, hb);
   });
+  // Autostart: off at start (domains that had it on start only on the orchestrator's word), and
+  // off again on every metrics beat should anyone turn it on (a cheap `virsh list --autostart`).
+  const guardedStarts = startGuard.atStart();
+  const autostartLoop =
+    config.autostart === "disable" ? every(config.interval * 1000, async () => void (await guardedStarts, await startGuard.sweep())) : undefined;
   // Host facts on start and every facts.interval (VM facts follow the metrics' VM list).
   const factsLoop = factsKeeper ? every(config.facts.interval * 1000, () => factsKeeper.refreshAll()) : undefined;
   log.info(
@@ -360,7 +394,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     (stopping ??= (async () => {
       const t0 = performance.now();
       // An in-flight collection may wait on a slow virsh; driver.close() below ends that.
-      await within(Promise.all([metricsLoop.stop(), heartbeatLoop.stop(), factsLoop?.stop()]), 1000);
+      await within(Promise.all([metricsLoop.stop(), heartbeatLoop.stop(), factsLoop?.stop(), autostartLoop?.stop()]), 1000);
       if (metricsServer) await within(metricsServer.close(), 500);
       // Unsubscribes; with the server unreachable this waits for the next reconnect attempt.
       if (service) await within(service.stop(), 1000);
@@ -380,5 +414,5 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     })());
 
   const facts = () => (factsKeeper ? factsKeeper.get() : Promise.reject(new Error(`the ${hypervisor.name} driver of ${host} publishes no facts`)));
-  return { host, hypervisor, migrations, facts, ...(metricsServer ? { metricsUrl: metricsServer.url } : {}), collectNow, stop };
+  return { host, hypervisor, migrations, facts, ...(metricsServer ? { metricsUrl: metricsServer.url } : {}), collectNow, guardedStarts, stop };
 }

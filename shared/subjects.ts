@@ -34,6 +34,8 @@ export const agentSubjects = (host: string) => ({
   probeHost: `${SUBJECT_PREFIX}.agent.${host}.probe-host`,
   /** Request/reply: StartRecordedVmRequest -> StartRecordedVmResult (define and start a fenced host's VM here). */
   startRecordedVm: `${SUBJECT_PREFIX}.agent.${host}.start-recorded-vm`,
+  /** Request/reply: PauseVmRequest -> PauseVmResult (pause a VM also running on the host its record names). */
+  pauseVm: `${SUBJECT_PREFIX}.agent.${host}.pause-vm`,
 });
 
 /** Wildcards the orchestrator subscribes to. */
@@ -76,6 +78,8 @@ export const orchestratorSubjects = {
   records: `${SUBJECT_PREFIX}.orch.records`,
   recoveryStatus: `${SUBJECT_PREFIX}.orch.recovery.status`,
   recover: `${SUBJECT_PREFIX}.orch.recover`,
+  /** An agent asks whether it may start a VM it found defined (a returning host). */
+  vmClaim: `${SUBJECT_PREFIX}.orch.vm-claim`,
   /** Orchestrator publishes OrchestratorEvents (decisions, dispatches, outcomes). */
   events: `${SUBJECT_PREFIX}.orch.events`,
 } as const;

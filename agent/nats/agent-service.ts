@@ -18,6 +18,8 @@ import {
   type ProbeHostResult,
   type StartRecordedVmRequest,
   type StartRecordedVmResult,
+  type PauseVmRequest,
+  type PauseVmResult,
   type RemoveDisksRequest,
   type RemoveDisksResult,
   type VmDefinition,
@@ -40,6 +42,7 @@ export interface AgentHandlers {
   vmDefinition(req: VmDefinitionRequest): Promise<VmDefinition>;
   probeHost(req: ProbeHostRequest): Promise<ProbeHostResult>;
   startRecordedVm(req: StartRecordedVmRequest): Promise<StartRecordedVmResult>;
+  pauseVm(req: PauseVmRequest): Promise<PauseVmResult>;
 }
 
 /**
@@ -72,6 +75,7 @@ export async function registerAgentService(
     vmDefinition: jsonHandler(AgentApi.vmDefinition.request, (req) => handlers.vmDefinition(req), logger, "vmDefinition"),
     probeHost: jsonHandler(AgentApi.probeHost.request, (req) => handlers.probeHost(req), logger, "probeHost"),
     startRecordedVm: jsonHandler(AgentApi.startRecordedVm.request, (req) => handlers.startRecordedVm(req), logger, "startRecordedVm"),
+    pauseVm: jsonHandler(AgentApi.pauseVm.request, (req) => handlers.pauseVm(req), logger, "pauseVm"),
   };
   // Error replies count in $SRV.STATS as the orchestrator's do (the library counts only handlers
   // that throw, and Ballast's answer every error with an envelope).

@@ -130,6 +130,27 @@ export interface Hypervisor {
    * fails leaves the domain undefined again, so the orchestrator may try elsewhere).
    */
   startRecorded(vm: string, xml: string): Promise<{ started: boolean; detail: string }>;
+  /**
+   * The domains defined here whose libvirt autostart flag is on (`virsh list --all --autostart`):
+   * libvirtd starts them at its own start, before any agent runs.
+   */
+  autostartDomains(): Promise<string[]>;
+  /** Turns a domain's autostart flag off (`virsh autostart --disable`). */
+  disableAutostart(vm: string): Promise<void>;
+  /** Starts a domain defined here (`virsh start`); throws HypervisorError when libvirt refuses. */
+  startDefined(vm: string): Promise<void>;
+  /**
+   * Pauses a running domain (`virsh suspend`). Resolves paused false, changing nothing, when it is
+   * not running here; throws BallastError UNKNOWN_VM when it is not defined here.
+   */
+  pause(vm: string): Promise<PauseAnswer>;
+}
+
+/** What a pause did: the domain's state afterwards. */
+export interface PauseAnswer {
+  paused: boolean;
+  state: VmState;
+  detail: string;
 }
 
 /** A probe's answer: did the other host's libvirt answer, and what it said. */

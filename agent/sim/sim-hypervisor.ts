@@ -13,6 +13,7 @@ import {
   type MigrationProgress,
   type MigrationTarget,
   type OutgoingMigrationState,
+  type PauseAnswer,
   type ProbeAnswer,
 } from "../ports/hypervisor.js";
 import { cpuAt } from "./cpu-pattern.js";
@@ -41,6 +42,7 @@ interface VmRecord {
   cpuTimeNs: number;
   cpuReadAtMs: number;
   facts?: SimVmFacts;
+  autostart: boolean;
   migration?: { abort: AbortController; aborted: boolean; postcopy: boolean; switched: boolean };
 }
 
@@ -123,6 +125,7 @@ export class SimHypervisor implements Hypervisor {
       patternStartMs: now,
       cpuTimeNs: 0,
       cpuReadAtMs: now,
+      autostart: vm.autostart,
       ...(vm.facts ? { facts: vm.facts } : {}),
     });
     // Only VMs configured with facts can have disks (scale tests add many VMs without).
@@ -149,6 +152,17 @@ export class SimHypervisor implements Hypervisor {
     if (!vm) throw new ValidationError("UNKNOWN_VM", `sim host ${this.host}: no VM '${name}'`);
     this.accrueCpu(vm);
     vm.state = state;
+  }
+
+  /** Sets libvirt's autostart flag of a VM (tests, demo: an operator's `virsh autostart`). */
+  setAutostart(name: string, on: boolean): void {
+    const vm = this.vmsByName.get(name);
+    if (!vm) throw new ValidationError("UNKNOWN_VM", `sim host ${this.host}: no VM '${name}'`);
+    vm.autostart = on;
+  }
+
+  autostartOf(name: string): boolean | undefined {
+    return this.vmsByName.get(name)?.autostart;
   }
 
   hasVm(name: string): boolean {
@@ -367,6 +381,36 @@ export class SimHypervisor implements Hypervisor {
     if (size.memMiB === undefined || size.vcpus === undefined) throw new HypervisorError(`XML error: the definition of '${vmName}' gives no memory or vCPUs`);
     this.addVm({ name: vmName, vcpus: size.vcpus, mem_mib: size.memMiB, state: "running" });
     return { started: true, detail: `defined and started ${vmName} (sim)` };
+  }
+
+  async autostartDomains(): Promise<string[]> {
+    return [...this.vmsByName.values()]
+      .filter((v) => v.autostart)
+      .map((v) => v.name)
+      .sort();
+  }
+
+  async disableAutostart(vmName: string): Promise<void> {
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) throw new HypervisorError(`failed to get domain '${vmName}'`);
+    vm.autostart = false;
+  }
+
+  async startDefined(vmName: string): Promise<void> {
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) throw new HypervisorError(`failed to get domain '${vmName}'`);
+    if (vm.state === "running" || vm.state === "paused") throw new HypervisorError("Requested operation is not valid: domain is already running");
+    this.accrueCpu(vm);
+    vm.state = "running";
+  }
+
+  async pause(vmName: string): Promise<PauseAnswer> {
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) throw new BallastError("UNKNOWN_VM", `VM ${vmName} is not defined on this host`, { details: { vm: vmName } });
+    if (vm.state !== "running") return { paused: false, state: vm.state, detail: `${vmName} is ${vm.state} here, not running: nothing done` };
+    this.accrueCpu(vm);
+    vm.state = "paused";
+    return { paused: true, state: "paused", detail: `suspended ${vmName} (sim)` };
   }
 
   /** This host's facts (the simulated CPU generation, networks, storage). */

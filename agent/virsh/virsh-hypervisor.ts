@@ -13,6 +13,7 @@ import {
   type MigrationProgress,
   type MigrationTarget,
   type OutgoingMigrationState,
+  type PauseAnswer,
   type ProbeAnswer,
 } from "../ports/hypervisor.js";
 import { cpuCompareWords, cpuElement, parseCpuCompare, withTempFile } from "./cpu-xml.js";
@@ -285,6 +286,35 @@ export class VirshHypervisor implements Hypervisor {
       throw e;
     }
     return { started: true, detail: `defined and started ${vm}` };
+  }
+
+  async autostartDomains(): Promise<string[]> {
+    return parseNameList((await this.o.runner.run(["list", "--all", "--autostart", "--name"])).stdout);
+  }
+
+  async disableAutostart(vm: string): Promise<void> {
+    await this.o.runner.run(["autostart", "--disable", "--domain", vm]);
+  }
+
+  async startDefined(vm: string): Promise<void> {
+    await this.o.runner.run(["start", "--domain", vm]);
+  }
+
+  async pause(vm: string): Promise<PauseAnswer> {
+    const state = async () => {
+      try {
+        return parseDomstate((await this.o.runner.run(["domstate", "--reason", "--domain", vm])).stdout).state;
+      } catch (e) {
+        if (e instanceof HypervisorError && isNoSuchDomain(e.message))
+          throw new BallastError("UNKNOWN_VM", `VM ${vm} is not defined on this host`, { cause: e, details: { vm } });
+        throw e;
+      }
+    };
+    const before = await state();
+    if (before !== "running") return { paused: false, state: before, detail: `${vm} is ${before} here, not running: nothing done` };
+    await this.o.runner.run(["suspend", "--domain", vm]);
+    const after = await state();
+    return { paused: after === "paused", state: after, detail: `virsh suspend ${vm}: now ${after}` };
   }
 
   async definitionXml(vm: string): Promise<string> {

@@ -106,6 +106,7 @@ const AGENT_REQUESTS = [
   "vmDefinition",
   "probeHost",
   "startRecordedVm",
+  "pauseVm",
 ] as const;
 const AGENT_PUBLISHES = ["metrics", "heartbeat", "events", "facts"] as const;
 
@@ -145,7 +146,9 @@ export function permissionsFor(role: Role, name: string): Permissions {
     case "agent": {
       const own = agentSubjects(name);
       return {
-        publish: AGENT_PUBLISHES.map((k) => own[k]),
+        // vm-claim: a booting agent asks before it starts a domain it found defined (the
+        // orchestrator answers only for the asking agent's own host, known by its reply inbox).
+        publish: [...AGENT_PUBLISHES.map((k) => own[k]), orchestratorSubjects.vmClaim],
         // Its own request subjects only, so no agent can serve (impersonate) another host.
         subscribe: [...AGENT_REQUESTS.map((k) => own[k]), ...AGENT_SRV, INBOX],
         allowResponses: true,

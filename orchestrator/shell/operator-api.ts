@@ -11,6 +11,8 @@ import type {
   RecordsRequest,
   RecoverReply,
   RecoverRequest,
+  VmClaimReply,
+  VmClaimRequest,
   RecoveryStatusReply,
   RecoveryStatusRequest,
   EvacuateReply,
@@ -106,6 +108,8 @@ export interface OperatorApiDeps {
   /** Host failure (recovery/recovery-manager.ts). */
   recovery: Pick<RecoveryManager, "view" | "confirmFenced" | "stateOf">;
   executePower?: (actions: readonly PowerAction[], by: string) => Promise<PowerOutcome[]>;
+  /** Answers an agent's vm-claim (recovery/vm-claim.ts); absent: every claim is refused. */
+  vmClaim?: (req: VmClaimRequest) => VmClaimReply;
 }
 
 export class OperatorApi implements OrchestratorHandlers {
@@ -514,6 +518,15 @@ export class OperatorApi implements OrchestratorHandlers {
   recover(req: RecoverRequest, ctx?: RequestContext): RecoverReply {
     this.assertLeader();
     return this.d.recovery.confirmFenced(req.host, (ctx?.requester ?? IN_PROCESS).inbox || "the orchestrator's process");
+  }
+
+  vmClaim(req: VmClaimRequest, ctx?: RequestContext): VmClaimReply {
+    this.assertLeader();
+    // With credentials an agent's inbox names its host (requester.ts): it may ask for its own host only.
+    const agent = /^_INBOX_agent-(.+)$/.exec((ctx?.requester ?? IN_PROCESS).inbox)?.[1];
+    if (agent !== undefined && agent !== req.host) throw new BallastError("BAD_REQUEST", `agent ${agent} cannot claim a VM for host ${req.host}`);
+    if (!this.d.vmClaim) throw new BallastError("INTERNAL", "this orchestrator answers no VM claims");
+    return this.d.vmClaim(req);
   }
 
   snapshot(): ClusterSnapshot {

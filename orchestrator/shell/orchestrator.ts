@@ -21,7 +21,7 @@ import type { PendingPlan, PersistedState, StateSink } from "./persisted-state.j
 import { PlanningCycle } from "./planning-cycle.js";
 import { BallastError } from "../../shared/errors.js";
 import { requestJson } from "../../shared/nats/json.js";
-import { CpuBaselineResult, ProbeHostResult, RemoveDisksResult, StartRecordedVmResult, VmDefinition } from "../../shared/schemas/agent-api.js";
+import { CpuBaselineResult, PauseVmResult, ProbeHostResult, RemoveDisksResult, StartRecordedVmResult, VmDefinition } from "../../shared/schemas/agent-api.js";
 import { AgentFacts } from "../../shared/schemas/facts.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import type { z } from "zod";
@@ -36,6 +36,8 @@ import { PowerManager } from "./power/power-manager.js";
 import { PowerCommands } from "./power/power-commands.js";
 import { MemoryRecordStore, VmRecords, type RecordStore } from "./vm-records.js";
 import { RecoveryManager } from "./recovery/recovery-manager.js";
+import { DuplicateGuard } from "./recovery/duplicate-guard.js";
+import { answerVmClaim } from "./recovery/vm-claim.js";
 
 /** Time limit of a start-recorded-vm, ms: libvirt defines and boots a domain in seconds, more with a slow lease. */
 const START_TIMEOUT_MS = 60_000;
@@ -121,6 +123,8 @@ export class Orchestrator {
   private readonly pairs: IncompatiblePairs;
   private readonly sourceDisks: SourceDiskHandler;
   private readonly power: PowerManager | undefined;
+  /** A VM running on two hosts is paused on the one its record does not name (recovery/duplicate-guard.ts). */
+  private readonly duplicates: DuplicateGuard;
 
   constructor(private readonly deps: OrchestratorDeps) {
     const { config, clock, log, mapping } = deps;
@@ -242,6 +246,11 @@ export class Orchestrator {
             .sort((a, b) => Number(b.info.state === "running") - Number(a.info.state === "running"))
             .map((l) => l.host),
         reporting: (h, now) => state.isFresh(h, now, planning.policy),
+        running: (vm, now) =>
+          state
+            .locate(vm)
+            .filter((l) => l.info.state === "running" && state.isFresh(l.host, now, planning.policy))
+            .map((l) => l.host),
       },
       fetch: (h, vm) => ask(agentSubjects(h).vmDefinition, { vm }, VmDefinition),
       policy: () => policy,
@@ -323,6 +332,26 @@ export class Orchestrator {
       },
     });
     this.recovery = recovery;
+    this.duplicates = new DuplicateGuard({
+      hostIds: () => state.hostIds(),
+      inventory: (h) => state.metrics(h)?.vms,
+      inventoryAt: (h) => state.metricsAt(h),
+      fresh: (h, now) => state.isFresh(h, now, planning.policy),
+      recordHost: (vm) => records.get(vm)?.host,
+      migrating: (vm) => tracker.busy(vm),
+      lastMoveAt: (vm) => tracker.history({ vm, limit: 1 })[0]?.finishedAt,
+      pause: (h, body) => ask(agentSubjects(h).pauseVm, body, PauseVmResult),
+      leading: () => leadership.leading(),
+      epoch: () => leadership.epoch(),
+      note: (d, at) =>
+        decisions.note({ planId: "recovery", mode: "manual", kind: "vm", subject: d.vm, vm: d.vm, code: d.code, message: d.message, numbers: d.numbers }, at),
+      alert: (a) => {
+        log.warn({ alert: a.alert, host: a.host, code: a.code, numbers: a.numbers }, a.message);
+        events.publish({ type: "recovery-alert", ...a });
+      },
+      clock,
+      log,
+    });
     tracker.onChange((r) => {
       if (r.state === "SUCCEEDED") records.onMigrated(r.vm, r.destination);
       deps.sink?.migration(r);
@@ -381,6 +410,13 @@ export class Orchestrator {
         }),
       power: powerCommands,
       recovery,
+      vmClaim: (req) =>
+        answerVmClaim(req, {
+          recordHost: (vm) => records.get(vm)?.host,
+          locate: (vm) => state.locate(vm).map((l) => ({ host: l.host, state: l.info.state })),
+          restarts: () => recovery.view().restarts,
+          stateOf: (h) => recovery.stateOf(h),
+        }),
       ...(power ? { executePower: (a: Parameters<PowerManager["execute"]>[0], by: string) => power.execute(a, by) } : {}),
     });
     this.intake = new AgentIntake({
@@ -395,8 +431,9 @@ export class Orchestrator {
         heartbeat: (h, digest) => refresher.onHeartbeat(h, digest),
         rejected: () => refresher.onRejected(),
         kept: (h) => refresher.onFacts(h),
-        inventory: () => {
+        inventory: (h) => {
           if (sourceDisks.pending > 0) sourceDisks.check();
+          records.onInventory(h);
         },
       },
     });
@@ -442,7 +479,7 @@ export class Orchestrator {
 
   /** Host failure's periodic pass (main.ts's timer): judge silent hosts, fence, restart. */
   recoveryTick(): Promise<void> {
-    return this.recovery.tick();
+    return Promise.all([this.recovery.tick(), this.duplicates.check()]).then(() => undefined);
   }
 
   /** Starts what can start now (a new leader, after adopting the shared state). */

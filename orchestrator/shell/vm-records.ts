@@ -146,6 +146,8 @@ export interface VmRecordsDeps {
     hostsOf(vm: string): string[];
     /** Does the host report (fresh metrics)? */
     reporting(host: string, now: number): boolean;
+    /** Reporting hosts whose newest inventory lists the VM running; absent: only hostsOf counts. */
+    running?(vm: string, now: number): string[];
   };
   /** Asks the VM's agent for its definition. */
   fetch(host: string, vm: string): Promise<VmDefinition>;
@@ -227,9 +229,13 @@ export class VmRecords {
     const now = this.d.clock.now();
     for (const vm of this.d.facts.vms(host)) {
       // Listed by several hosts (a migration's switch-over, a stale inventory): the record follows
-      // the one that runs it.
+      // the one that runs it. Run by several (a returning host's old copy started again): it stays
+      // with the host it names, so the duplicate guard pauses the other copy, never this one.
       const at = this.d.cluster.hostsOf(vm);
-      if (at.length > 0 && at[0] !== host) continue;
+      const running = this.d.cluster.running?.(vm, now) ?? [];
+      const named = this.records.get(vm)?.host;
+      const owner = named !== undefined && running.includes(named) ? named : (running[0] ?? at[0]);
+      if (owner !== undefined && owner !== host) continue;
       const factsDigest = this.d.facts.vmDigest(host, vm);
       if (factsDigest === undefined) continue;
       // Held facts of a silent host are no sign of life (sweep keeps such records anyway).
@@ -239,6 +245,19 @@ export class VmRecords {
       this.wanted.set(vm, { host, factsDigest });
     }
     this.pump();
+  }
+
+  /**
+   * A host's inventory arrived: a VM it lists whose record names another host may have to follow
+   * it here (a restart's destination whose facts came before the inventory that lists the VM running).
+   */
+  onInventory(host: string): void {
+    if (!this.d.leading()) return;
+    const follows = (vm: string) => {
+      const r = this.records.get(vm);
+      return r !== undefined && r.host !== host && !this.wanted.has(vm) && !this.active.has(vm);
+    };
+    if (this.d.facts.vms(host).some(follows)) this.onFacts(host);
   }
 
   /** A migration succeeded: the VM runs on `destination` now. */

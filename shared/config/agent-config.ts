@@ -131,6 +131,7 @@ export const SimVm = z
       .default(0)
       .meta({ unit: "MiB/s", description: "Memory the guest dirties while migrating; slows convergence like a busy guest." }),
     state: VmState.default("running").describe("The domain state. A VM that is not running cannot be migrated (VM_NOT_RUNNING)."),
+    autostart: z.boolean().default(false).describe("libvirt's autostart flag of the domain (the agent turns it off unless `autostart: keep`)."),
     facts: SimVmFacts.optional(),
   })
   .strict()
@@ -353,6 +354,12 @@ export const AgentConfig = z
       .positive()
       .optional()
       .meta({ unit: "MiB", description: "Report this much memory instead of the detected total (labs, simulations)." }),
+    autostart: z
+      .enum(["disable", "keep"])
+      .default("disable")
+      .describe(
+        "`disable`: the agent turns libvirt's autostart flag off for every domain on its host, at start and whenever it finds one on (libvirtd would start them at boot, before any agent runs, so a returning fenced host would start its old copies unguarded); a domain that had it on at the agent's start is started only when the orchestrator's vm-claim says so. `keep`: the agent leaves the flag alone and starts nothing.",
+      ),
     log_level: LogLevel.default("info").describe("Least severe log level written (JSON lines on stderr; under systemd, the journal)."),
     http: AgentHttp.default(() => AgentHttp.parse({})),
     state_dir: z

@@ -314,6 +314,29 @@ export const StartRecordedVmResult = z.object({
 });
 export type StartRecordedVmResult = z.infer<typeof StartRecordedVmResult>;
 
+/** ballast.agent.<host>.pause-vm: pause (virsh suspend) a VM running here that also runs on the host its record names. */
+export const PauseVmRequest = z
+  .object({
+    vm: VmName.describe("The VM to pause here."),
+    recordHost: HostId.describe("The host the VM's record names, where it keeps running (for the agent's log)."),
+    epoch: z
+      .number()
+      .int()
+      .min(0)
+      .describe("Leadership epoch of the sending orchestrator (0 without HA); STALE_EPOCH when older than the newest this agent has seen."),
+  })
+  .strict();
+export type PauseVmRequest = z.infer<typeof PauseVmRequest>;
+
+export const PauseVmResult = z.object({
+  vm: VmName.describe("The VM."),
+  host: HostId.describe("This agent's host."),
+  paused: z.boolean().describe("true: paused now; false: nothing done, because it was not running here (state says how it is)."),
+  state: z.string().max(64).describe("The VM's state here after the request (paused, shutoff, ...)."),
+  detail: z.string().max(2000).describe("What was done, or why not."),
+});
+export type PauseVmResult = z.infer<typeof PauseVmResult>;
+
 /** Published on agentSubjects(host).events. */
 export const MigrationEvent = z.object({
   v: z.literal(1).describe("Format version of the message."),
@@ -393,5 +416,12 @@ export const AgentApi = {
     request: StartRecordedVmRequest,
     reply: StartRecordedVmResult,
     examples: [],
+  },
+  pauseVm: {
+    summary:
+      "Host failure: pause (virsh suspend) a VM that runs here and also on the host its record names (a returning host's old copy). Nothing is destroyed or undefined; refused while the VM migrates. Sent by the leader only.",
+    request: PauseVmRequest,
+    reply: PauseVmResult,
+    examples: [[{ vm: "web-1", recordHost: "hv-a", epoch: 0 }, ""]],
   },
 } as const satisfies Record<string, { summary: string; request: z.ZodType; reply: z.ZodType; examples: readonly (readonly [unknown, string])[] }>;

@@ -132,6 +132,9 @@ const CODES = [
   "RESTART_LOCAL_DISKS",
   "RESTART_SIZE_UNKNOWN",
   "RESTART_CAP",
+  "DUPLICATE_PAUSED",
+  "DUPLICATE_PAUSE_FAILED",
+  "DUPLICATE_NO_RECORD",
   // The plan as a whole
   "SEARCH_BUDGET",
   "DECISIONS_TRUNCATED",
@@ -282,6 +285,12 @@ export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>
   RESTART_LOCAL_DISKS: "Restart: the VM has a local writable disk on the fenced host: it waits for its host to come back.",
   RESTART_SIZE_UNKNOWN: "Restart: neither the snapshot nor the VM's recorded definition gives its memory and vCPUs: it cannot be placed and waits.",
   RESTART_CAP: "Restart: max_concurrent_restarts restarts are already planned: the VM waits for the next plan.",
+  DUPLICATE_PAUSED:
+    "Duplicate: the VM was listed running on two hosts in fresh inventories; the copy on the host its record does not name was paused (virsh suspend). Nothing is destroyed: the operator decides what to do with the paused copy.",
+  DUPLICATE_PAUSE_FAILED:
+    "Duplicate: the VM runs on two hosts, and pausing the copy on the host its record does not name failed; tried again on the next pass.",
+  DUPLICATE_NO_RECORD:
+    "Duplicate: the VM runs on two hosts, and no record (or a record naming neither host) says which copy is the right one: nothing is paused, the operator decides.",
   SEARCH_BUDGET: "The plan's destination-search budget ran out; the plan may miss moves.",
   DECISIONS_TRUNCATED: "The plan hit its cap on decisions; further decisions were dropped.",
   CPU_HEADROOM_ADAPTED: "CPU loads are steady, so this plan's CPU levels keep less headroom than configured (headroom_min_share).",

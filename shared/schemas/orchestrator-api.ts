@@ -460,6 +460,28 @@ export const RecoverReply = z.object({
 });
 export type RecoverReply = z.infer<typeof RecoverReply>;
 
+export const VmClaimRequest = z
+  .object({
+    vm: VmName.describe("A VM the agent found defined and not running (autostart was on, at the agent's start)."),
+    host: HostId.describe("The asking agent's host."),
+  })
+  .strict();
+export type VmClaimRequest = z.infer<typeof VmClaimRequest>;
+
+export const VmClaimReply = z.object({
+  vm: VmName.describe("The VM."),
+  host: HostId.describe("The host that asked."),
+  mayStart: z
+    .boolean()
+    .describe(
+      "true only when the VM's record names this host, no other host's newest inventory lists it running or paused, no restart of it from this host is under way or done, and this host's recovery is not in progress.",
+    ),
+  recordHost: HostId.nullable().describe("The host the VM's record names; null: no record."),
+  elsewhere: z.array(HostId).describe("Other hosts whose newest inventory lists the VM running or paused."),
+  reason: z.string().max(2000).describe("Why, one sentence."),
+});
+export type VmClaimReply = z.infer<typeof VmClaimReply>;
+
 export const FactsReply = z.object({
   host: HostId.describe("The host asked about."),
   facts: AgentFacts.nullable().describe("Its agent's newest facts as the orchestrator holds them; null when none arrived (an older agent, or not yet)."),
@@ -855,6 +877,14 @@ export const OrchestratorApi = {
     request: RecoverRequest,
     reply: RecoverReply,
     examples: [[{ host: "hv-b", confirmFenced: true }, ""]],
+  }),
+  vmClaim: endpoint({
+    summary:
+      "Host failure: an agent asks before it starts a VM it found defined and not running (a returning host's domains that had autostart on). mayStart only when the VM's record names that host and no other host lists it running or paused. Answered by the leader (a standby forwards). Changes nothing.",
+    access: "read",
+    request: VmClaimRequest,
+    reply: VmClaimReply,
+    examples: [[{ vm: "web-1", host: "hv-b" }, ""]],
   }),
 } as const satisfies Record<OrchestratorEndpoint, EndpointSpec<z.ZodType, z.ZodType>>;
 

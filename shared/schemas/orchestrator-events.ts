@@ -36,9 +36,9 @@ export const CycleCompleted = z.object({
 export const RecoveryAlertEvent = z.object({
   type: z.literal("recovery-alert").describe("Host failure: an alert of the recovery of failed hosts (also logged as a warning)."),
   alert: z
-    .enum(["isolated", "fence_impossible", "fence_failed", "agent_down", "host_returned", "start_refused", "start_failed"])
+    .enum(["isolated", "fence_impossible", "fence_failed", "agent_down", "host_returned", "start_refused", "start_failed", "duplicate_running"])
     .describe(
-      "isolated: most hosts went silent at once, recovery paused; fence_impossible: a failed host has no power driver; fence_failed: its power-offs were not confirmed (both: nothing is restarted until `ballast recover HOST --confirm-fenced`); agent_down: an agent is silent while its libvirt answers (nothing restarted); host_returned: a fenced host reports again; start_refused: a restart found a domain of that name on its destination; start_failed: a restart's start failed and is not tried again.",
+      "isolated: most hosts went silent at once, recovery paused; fence_impossible: a failed host has no power driver; fence_failed: its power-offs were not confirmed (both: nothing is restarted until `ballast recover HOST --confirm-fenced`); agent_down: an agent is silent while its libvirt answers (nothing restarted); host_returned: a fenced host reports again; start_refused: a restart found a domain of that name on its destination; start_failed: a restart's start failed and is not tried again; duplicate_running: a VM runs on two hosts (paused on the one its record does not name, when there is a record naming one of them).",
     ),
   host: z.string().nullable().describe("The host concerned; null for isolated."),
   code: DecisionCode.nullable().describe("The decision code behind it, when there is one."),

@@ -239,6 +239,10 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
       definitionXml: () => Promise.reject(new Error("unused")),
       probeHost: () => Promise.reject(new Error("unused")),
       startRecorded: () => Promise.reject(new Error("unused")),
+      autostartDomains: () => Promise.reject(new Error("unused")),
+      disableAutostart: () => Promise.reject(new Error("unused")),
+      startDefined: () => Promise.reject(new Error("unused")),
+      pause: () => Promise.reject(new Error("unused")),
     };
     const config = AgentConfig.parse({ host: "broken-1", interval: 0.1, heartbeat_interval: 0.1, nats: { servers: [server.url] } });
     const agent = await startAgent({

@@ -26,7 +26,14 @@ afterEach(() => {
 describe("permissionsFor", () => {
   it("binds an agent to its own subjects", () => {
     const p = permissionsFor("agent", "hv-a");
-    expect(p.publish).toEqual(["ballast.agent.hv-a.metrics", "ballast.agent.hv-a.heartbeat", "ballast.agent.hv-a.events", "ballast.agent.hv-a.facts"]);
+    expect(p.publish).toEqual([
+      "ballast.agent.hv-a.metrics",
+      "ballast.agent.hv-a.heartbeat",
+      "ballast.agent.hv-a.events",
+      "ballast.agent.hv-a.facts",
+      // A booting agent asks before it starts a domain it found defined (issue 18).
+      "ballast.orch.vm-claim",
+    ]);
     expect(p.subscribe).toEqual([
       "ballast.agent.hv-a.status",
       "ballast.agent.hv-a.ping",
@@ -39,6 +46,7 @@ describe("permissionsFor", () => {
       "ballast.agent.hv-a.vm-definition",
       "ballast.agent.hv-a.probe-host",
       "ballast.agent.hv-a.start-recorded-vm",
+      "ballast.agent.hv-a.pause-vm",
       // Discovery: the generic verbs and its own service's name, never the orchestrator's (issue 14).
       "$SRV.PING",
       "$SRV.INFO",
@@ -117,7 +125,8 @@ describe("permissionsFor", () => {
         role,
       ).toBe(false);
     }
-    expect(permissionsFor("agent", "hv-a").publish.some((s) => s.startsWith("ballast.orch."))).toBe(false);
+    // Of the orchestrator's subjects an agent may ask only vm-claim, and publish no event.
+    expect(permissionsFor("agent", "hv-a").publish.filter((s) => s.startsWith("ballast.orch."))).toEqual(["ballast.orch.vm-claim"]);
   });
 
   it("lets a full operator call every endpoint but not forge orchestrator events or command agents", () => {

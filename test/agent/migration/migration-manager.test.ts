@@ -56,6 +56,10 @@ const unused = {
   definitionXml: () => Promise.reject(new Error("unused")),
   probeHost: () => Promise.reject(new Error("unused")),
   startRecorded: () => Promise.reject(new Error("unused")),
+  autostartDomains: () => Promise.reject(new Error("unused")),
+  disableAutostart: () => Promise.reject(new Error("unused")),
+  startDefined: () => Promise.reject(new Error("unused")),
+  pause: () => Promise.reject(new Error("unused")),
 };
 
 const req = (over: Partial<MigrateRequest> = {}): MigrateRequest => ({ requestId: "r1", vm: "vm1", destination: "b", destinationAddress: "b", ...over });
