@@ -76,6 +76,7 @@ export const orchestratorSubjects = {
   records: `${SUBJECT_PREFIX}.orch.records`,
   recoveryStatus: `${SUBJECT_PREFIX}.orch.recovery.status`,
   recover: `${SUBJECT_PREFIX}.orch.recover`,
+  recoveryHistory: `${SUBJECT_PREFIX}.orch.recovery.history`,
   /** Orchestrator publishes OrchestratorEvents (decisions, dispatches, outcomes). */
   events: `${SUBJECT_PREFIX}.orch.events`,
 } as const;

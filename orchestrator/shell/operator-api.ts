@@ -13,6 +13,8 @@ import type {
   RecoverRequest,
   RecoveryStatusReply,
   RecoveryStatusRequest,
+  RecoveryHistoryRequest,
+  RecoveryHistoryReply,
   EvacuateReply,
   EvacuateRequest,
   ExplainHostReply,
@@ -56,6 +58,7 @@ import type { PowerOutcome } from "./power/power-record.js";
 import type { PowerAction } from "../../shared/schemas/power.js";
 import type { VmRecords } from "./vm-records.js";
 import type { RecoveryManager } from "./recovery/recovery-manager.js";
+import type { RecoveryHistory } from "./recovery/recovery-history.js";
 
 // What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
 // requests are validated before they get here). Changes need the lead: a standby refuses them
@@ -105,6 +108,8 @@ export interface OperatorApiDeps {
   power: PowerCommands;
   /** Host failure (recovery/recovery-manager.ts). */
   recovery: Pick<RecoveryManager, "view" | "confirmFenced" | "stateOf">;
+  /** Host failure history (recovery/recovery-history.ts). */
+  recoveryHistory: Pick<RecoveryHistory, "entries">;
   executePower?: (actions: readonly PowerAction[], by: string) => Promise<PowerOutcome[]>;
 }
 
@@ -514,6 +519,10 @@ export class OperatorApi implements OrchestratorHandlers {
   recover(req: RecoverRequest, ctx?: RequestContext): RecoverReply {
     this.assertLeader();
     return this.d.recovery.confirmFenced(req.host, (ctx?.requester ?? IN_PROCESS).inbox || "the orchestrator's process");
+  }
+
+  recoveryHistory(q: RecoveryHistoryRequest): RecoveryHistoryReply {
+    return this.d.recoveryHistory.entries(q);
   }
 
   snapshot(): ClusterSnapshot {

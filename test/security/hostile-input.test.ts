@@ -103,6 +103,7 @@ const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<strin
   powerOff: { mutating: true, base: { host: "a", force: false } },
   recoveryStatus: { mutating: false, base: { host: "a" } },
   recover: { mutating: true, base: { host: "a", confirmFenced: true } },
+  recoveryHistory: { mutating: false, base: { vm: "a-1", host: "a", kind: "restart", limit: 20 } },
 };
 
 const metricsBase = (host: string) => ({

@@ -89,6 +89,7 @@ describe("operator API contract", () => {
     recoveryStatus: () => ({}),
     // d's agent is stopped first (below): a silent host, suspect, which an operator may confirm off.
     recover: () => ({ host: "d", confirmFenced: true }),
+    recoveryHistory: () => ({ kind: "all", limit: 20 }),
   };
   let pendingId = "";
 
