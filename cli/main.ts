@@ -8,6 +8,7 @@ import { renderCpuBaseline, renderFacts } from "./render-facts.js";
 import { renderExplainHost, renderPowerCommand, renderPowerStatus } from "./render-power.js";
 import { renderRecords } from "./render-records.js";
 import { renderRecover, renderRecoveryStatus } from "./render-recovery.js";
+import { HISTORY_KINDS, mergeHistory, renderTimeline, type HistoryKind } from "./render-history.js";
 import { offlinePlan } from "./offline-plan.js";
 import { ClusterSnapshot } from "../shared/schemas/snapshot.js";
 import { Plan } from "../shared/schemas/plan.js";
@@ -186,8 +187,46 @@ export async function main(
     ),
   );
   client(
-    program.command("history").description("finished migrations, newest first").option("--vm <vm>").option("--host <host>").option("--limit <n>", "rows", "50"),
-  ).action(call("history", (o) => ({ ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}), limit: Number(o.limit) }), renderHistory));
+    program
+      .command("history")
+      .description("finished migrations, host failures, fences, restarts and recovery alerts, newest first")
+      .option("--vm <vm>")
+      .option("--host <host>")
+      .addOption(new Option("--kind <kind>", "only migrations, or only one kind of recovery entry").choices(HISTORY_KINDS).default("all"))
+      .option("--limit <n>", "rows", "50"),
+  ).action(async function (this: Command) {
+    const o = this.optsWithGlobals<Opts>();
+    const kind = (str(o.kind) ?? "all") as HistoryKind;
+    const filter = { ...(o.vm ? { vm: str(o.vm) } : {}), ...(o.host ? { host: str(o.host) } : {}), limit: Number(o.limit) };
+    code = await withClient(o, process.env, async (nc, cfg) => {
+      // Two endpoints (history keeps answering MigrationRecord[] as it always did), merged here.
+      const migrations = kind === "migration" || kind === "all" ? await callOrchestrator(nc, cfg, "history", filter) : undefined;
+      if (migrations && !migrations.ok) {
+        io.err(`error ${migrations.error.code}: ${migrations.error.message}`);
+        return 1;
+      }
+      if (kind === "migration") {
+        io.out(o.json ? JSON.stringify(migrations, null, 2) : renderHistory(migrations!.data));
+        return 0;
+      }
+      let recovery;
+      try {
+        recovery = await callOrchestrator(nc, cfg, "recoveryHistory", { ...filter, kind });
+      } catch (x) {
+        // An orchestrator older than the recovery history, or credentials made before it (the
+        // request is then refused by the NATS server): the migrations still show.
+        if (!(migrations && x instanceof BallastError && (x.code === "NO_RESPONDERS" || x.code === "TIMEOUT"))) throw x;
+        io.err(`note: no recovery history (${x.message}): an orchestrator older than it, or credentials made before it (ballast credentials); migrations only`);
+      }
+      if (recovery && !recovery.ok) {
+        io.err(`error ${recovery.error.code}: ${recovery.error.message}`);
+        return 1;
+      }
+      const items = mergeHistory(migrations?.data ?? [], recovery?.data ?? [], filter.limit);
+      io.out(o.json ? JSON.stringify({ ok: true, data: items }, null, 2) : renderTimeline(items));
+      return 0;
+    });
+  });
   client(
     program
       .command("decisions")

@@ -80,6 +80,7 @@ export const orchestratorSubjects = {
   recover: `${SUBJECT_PREFIX}.orch.recover`,
   /** An agent asks whether it may start a VM it found defined (a returning host). */
   vmClaim: `${SUBJECT_PREFIX}.orch.vm-claim`,
+  recoveryHistory: `${SUBJECT_PREFIX}.orch.recovery.history`,
   /** Orchestrator publishes OrchestratorEvents (decisions, dispatches, outcomes). */
   events: `${SUBJECT_PREFIX}.orch.events`,
 } as const;

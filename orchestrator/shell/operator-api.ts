@@ -15,6 +15,8 @@ import type {
   VmClaimRequest,
   RecoveryStatusReply,
   RecoveryStatusRequest,
+  RecoveryHistoryRequest,
+  RecoveryHistoryReply,
   EvacuateReply,
   EvacuateRequest,
   ExplainHostReply,
@@ -58,6 +60,7 @@ import type { PowerOutcome } from "./power/power-record.js";
 import type { PowerAction } from "../../shared/schemas/power.js";
 import type { VmRecords } from "./vm-records.js";
 import type { RecoveryManager } from "./recovery/recovery-manager.js";
+import type { RecoveryHistory } from "./recovery/recovery-history.js";
 
 // What the orchestrator answers on each ballast.orch.* endpoint (api.ts serves them over NATS; the
 // requests are validated before they get here). Changes need the lead: a standby refuses them
@@ -107,6 +110,8 @@ export interface OperatorApiDeps {
   power: PowerCommands;
   /** Host failure (recovery/recovery-manager.ts). */
   recovery: Pick<RecoveryManager, "view" | "confirmFenced" | "stateOf">;
+  /** Host failure history (recovery/recovery-history.ts). */
+  recoveryHistory: Pick<RecoveryHistory, "entries">;
   executePower?: (actions: readonly PowerAction[], by: string) => Promise<PowerOutcome[]>;
   /** Answers an agent's vm-claim (recovery/vm-claim.ts); absent: every claim is refused. */
   vmClaim?: (req: VmClaimRequest) => VmClaimReply;
@@ -527,6 +532,10 @@ export class OperatorApi implements OrchestratorHandlers {
     if (agent !== undefined && agent !== req.host) throw new BallastError("BAD_REQUEST", `agent ${agent} cannot claim a VM for host ${req.host}`);
     if (!this.d.vmClaim) throw new BallastError("INTERNAL", "this orchestrator answers no VM claims");
     return this.d.vmClaim(req);
+  }
+
+  recoveryHistory(q: RecoveryHistoryRequest): RecoveryHistoryReply {
+    return this.d.recoveryHistory.entries(q);
   }
 
   snapshot(): ClusterSnapshot {

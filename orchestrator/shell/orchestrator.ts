@@ -38,6 +38,7 @@ import { MemoryRecordStore, VmRecords, type RecordStore } from "./vm-records.js"
 import { RecoveryManager } from "./recovery/recovery-manager.js";
 import { DuplicateGuard } from "./recovery/duplicate-guard.js";
 import { answerVmClaim } from "./recovery/vm-claim.js";
+import { RecoveryHistory } from "./recovery/recovery-history.js";
 
 /** Time limit of a start-recorded-vm, ms: libvirt defines and boots a domain in seconds, more with a slow lease. */
 const START_TIMEOUT_MS = 60_000;
@@ -114,6 +115,8 @@ export class Orchestrator {
   readonly records: VmRecords;
   /** Host failure: judge, fence, restart (recovery/recovery-manager.ts). */
   readonly recovery: RecoveryManager;
+  /** Host failures, fences, restarts and alerts for `history` and the dashboard (recovery/recovery-history.ts). */
+  readonly recoveryHistory: RecoveryHistory;
   private readonly leadership: Leadership;
   private readonly controls: OperatorControls;
   private readonly reconciler: MigrationReconciler;
@@ -263,6 +266,8 @@ export class Orchestrator {
     });
     facts.onChange((h) => records.onFacts(h));
     this.records = records;
+    const recoveryHistory: RecoveryHistory = new RecoveryHistory(config.history_size, { persisted: () => recovery.persisted() }, clock);
+    this.recoveryHistory = recoveryHistory;
     const recovery = new RecoveryManager({
       policy: () => planning.policy,
       clock,
@@ -310,7 +315,9 @@ export class Orchestrator {
         if (!r.ok) throw new BallastError(r.error.code, r.error.message);
         return r.data;
       },
-      ...(deps.sink?.recoveryHost && deps.sink.restart ? { sink: { host: (r) => deps.sink!.recoveryHost!(r), restart: (r) => deps.sink!.restart!(r) } } : {}),
+      sink: recoveryHistory.sink(
+        deps.sink?.recoveryHost && deps.sink.restart ? { host: (r) => deps.sink!.recoveryHost!(r), restart: (r) => deps.sink!.restart!(r) } : undefined,
+      ),
       note: (d, at) =>
         decisions.note(
           {
@@ -329,6 +336,7 @@ export class Orchestrator {
       alert: (a) => {
         log.warn({ alert: a.alert, host: a.host, code: a.code, numbers: a.numbers }, a.message);
         events.publish({ type: "recovery-alert", ...a });
+        recoveryHistory.alert(a);
       },
     });
     this.recovery = recovery;
@@ -417,6 +425,7 @@ export class Orchestrator {
           restarts: () => recovery.view().restarts,
           stateOf: (h) => recovery.stateOf(h),
         }),
+      recoveryHistory,
       ...(power ? { executePower: (a: Parameters<PowerManager["execute"]>[0], by: string) => power.execute(a, by) } : {}),
     });
     this.intake = new AgentIntake({
@@ -497,6 +506,7 @@ export class Orchestrator {
     this.pairs.restore(st.incompatible ?? []);
     this.power?.restore(st.power ?? []);
     this.recovery.restore(st.recovery?.hosts ?? [], st.recovery?.restarts ?? []);
+    this.recoveryHistory.restored(st.recovery?.hosts ?? []);
     // Source disks a previous leader was still waiting to remove (or keep).
     for (const r of st.migrations) if (r.state === "SUCCEEDED" && r.sourceDisks) this.sourceDisks.onFinished(r);
   }

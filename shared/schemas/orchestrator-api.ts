@@ -12,6 +12,7 @@ import { AgentFacts, UnmigratableReason } from "./facts.js";
 import { VmState } from "./vm.js";
 import { HostPower, PowerAction, PowerState } from "./power.js";
 import { VmRecord } from "./vm-record.js";
+import { RecoveryAlertEvent } from "./orchestrator-events.js";
 import { BmcReading, FenceAttempt, HostFailureState, PeerProbe, RecordedRestart, RestartHeld } from "./recovery.js";
 
 // The orchestrator's operator API (ballast.orch.*): every endpoint's request and reply, in one map
@@ -481,6 +482,76 @@ export const VmClaimReply = z.object({
   reason: z.string().max(2000).describe("Why, one sentence."),
 });
 export type VmClaimReply = z.infer<typeof VmClaimReply>;
+export const RecoveryHistoryRequest = z
+  .object({
+    vm: VmName.optional().describe("Only entries of this VM: its restarts, and alerts that name it."),
+    host: HostId.optional().describe("Only entries of this host: its failures, fences and alerts, and restarts from or to it."),
+    kind: z
+      .enum(["failure", "fence", "restart", "alert", "all"])
+      .default("all")
+      .describe(
+        "Only entries of this kind: failure (state changes of an incident), fence (power-offs and operators' confirmations), restart, alert; all: every kind.",
+      ),
+    limit: z.number().int().min(1).max(10_000).default(50).describe("At most this many entries (the orchestrator keeps history_size)."),
+  })
+  .strict();
+export type RecoveryHistoryRequest = z.infer<typeof RecoveryHistoryRequest>;
+
+/**
+ * failed: the judge found it failed (at: when the failure began); fenced, recovering, recovered: as
+ * in recoveryStatus; returned: a fenced host reports again; cleared: a failed host reports again
+ * before it was fenced.
+ */
+export const IncidentChange = z.enum(["failed", "fenced", "recovering", "recovered", "returned", "cleared"]);
+export type IncidentChange = z.infer<typeof IncidentChange>;
+
+export const RecoveryHistoryEntry = z
+  .discriminatedUnion("kind", [
+    z
+      .object({
+        kind: z.literal("failure").describe("A state change of a host failure incident."),
+        at: z.number().describe("When the host entered this state, ms since the epoch."),
+        host: HostId.describe("The host."),
+        state: IncidentChange.describe("The state it entered."),
+        failedAt: z.number().nullable().describe("When the incident's failure began; null once it is over (returned, cleared)."),
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal("fence").describe("A fence attempt, or an operator's confirmation that the host is off."),
+        at: z.number().describe("When the power-off was made or the operator confirmed, ms since the epoch."),
+        host: HostId.describe("The host fenced."),
+        attempt: FenceAttempt.describe("The attempt with its result and read-back."),
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal("restart").describe("A restart of a fenced host's VM."),
+        at: z.number().describe("When the restart was recorded, ms since the epoch (before its start was sent)."),
+        host: HostId.describe("The fenced host it was restarted from."),
+        vm: VmName.describe("The VM."),
+        restart: RestartStatus.describe("The restart with its outcome now."),
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal("alert").describe("A recovery alert (also published as a recovery-alert event)."),
+        at: z.number().describe("When it was raised, ms since the epoch."),
+        host: HostId.nullable().describe("The host concerned; null for isolated."),
+        vm: VmName.nullable().describe("The VM it names (start_refused, start_failed); null otherwise."),
+        alert: RecoveryAlertEvent.shape.alert.describe("The recovery-alert event's alert (see events)."),
+        code: DecisionCode.nullable().describe("The decision code behind it, when there is one."),
+        message: z.string().describe("What happened and what to do."),
+      })
+      .strict(),
+  ])
+  .describe("One entry of the recovery history.");
+export type RecoveryHistoryEntry = z.infer<typeof RecoveryHistoryEntry>;
+
+export const RecoveryHistoryReply = z
+  .array(RecoveryHistoryEntry)
+  .describe("Host failures, fences, restarts and alerts, newest first (migrations: the history endpoint; `ballast history` shows both).");
+export type RecoveryHistoryReply = z.infer<typeof RecoveryHistoryReply>;
 
 export const FactsReply = z.object({
   host: HostId.describe("The host asked about."),
@@ -885,6 +956,17 @@ export const OrchestratorApi = {
     request: VmClaimRequest,
     reply: VmClaimReply,
     examples: [[{ vm: "web-1", host: "hv-b" }, ""]],
+  }),
+  recoveryHistory: endpoint({
+    summary:
+      "Host failure history, newest first: each incident's state changes (failed, fenced, recovering, recovered, returned, cleared), every fence attempt with its result and read-back, every restart with its outcome, and the alerts. Kept up to history_size entries; migrations are in history (`ballast history` interleaves both).",
+    access: "read",
+    request: RecoveryHistoryRequest,
+    reply: RecoveryHistoryReply,
+    examples: [
+      [{}, ""],
+      [{ host: "hv-b", kind: "restart", limit: 20 }, ""],
+    ],
   }),
 } as const satisfies Record<OrchestratorEndpoint, EndpointSpec<z.ZodType, z.ZodType>>;
 

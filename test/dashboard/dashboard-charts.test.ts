@@ -258,6 +258,7 @@ describe.skipIf(!haveChromium)("dashboard charts at 200 hosts", () => {
         collectOk: true,
         power: null,
         powerFailed: null,
+        failure: null,
         vms: [1, 2, 3].map((j) => ({ name: `${host}-vm${j}`, state: "running", cpuPercent: 50, memMiB: 8192, migrating: false })),
       }));
     const now = 1_700_000_000_000;
@@ -298,6 +299,8 @@ describe.skipIf(!haveChromium)("dashboard charts at 200 hosts", () => {
           hosts: hosts(),
           migrations: { queued: [], ongoing: [] },
           history: [],
+          recoveryHistory: [],
+          recovery: { paused: false, silentShare: 0, incidents: [], restarts: [], restartsTotal: 0, waiting: [], waitingTotal: 0, alerts: [] },
           lastPlan: null,
           pendingPlans: [],
           violations: [],

@@ -104,6 +104,7 @@ const ORCH: Record<OrchestratorEndpoint, { mutating: boolean; base: Record<strin
   recoveryStatus: { mutating: false, base: { host: "a" } },
   recover: { mutating: true, base: { host: "a", confirmFenced: true } },
   vmClaim: { mutating: false, base: { vm: "a-1", host: "a" } },
+  recoveryHistory: { mutating: false, base: { vm: "a-1", host: "a", kind: "restart", limit: 20 } },
 };
 
 const metricsBase = (host: string) => ({

@@ -6,7 +6,14 @@ import { ERROR_CODE_HELP, ErrorCode } from "../../shared/schemas/envelope.js";
 import { Heartbeat, HostMetrics } from "../../shared/schemas/host-metrics.js";
 import { HostId, MigrationAddress, RequestId, VmName } from "../../shared/schemas/ids.js";
 import { MigrationRecord } from "../../shared/schemas/migration-record.js";
-import { HostStatus, LEGACY_FIELDS, MigrationBrief, ORCHESTRATOR_ENDPOINTS, OrchestratorApi } from "../../shared/schemas/orchestrator-api.js";
+import {
+  HostStatus,
+  LEGACY_FIELDS,
+  MigrationBrief,
+  ORCHESTRATOR_ENDPOINTS,
+  OrchestratorApi,
+  RecoveryHistoryEntry,
+} from "../../shared/schemas/orchestrator-api.js";
 import { OrchestratorEventMessage } from "../../shared/schemas/orchestrator-events.js";
 import { Decision, Indicators, Plan, PlannedMove } from "../../shared/schemas/plan.js";
 import { ClusterSnapshot, HostSample, InFlightMigration, PastMove, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
@@ -47,6 +54,7 @@ export const NAMED: readonly (readonly [string, z.ZodType])[] = [
   ["MigrationStats", MigrationStats],
   ["MigrationBrief", MigrationBrief],
   ["LoggedDecision", LoggedDecision],
+  ["RecoveryHistoryEntry", RecoveryHistoryEntry],
   ["HostStatus", HostStatus],
   ["ClusterSnapshot", ClusterSnapshot],
   ["SnapshotHost", SnapshotHost],
@@ -310,7 +318,10 @@ function typesSection(): string {
     const self = n.$defs?.[name] ?? n;
     out.push("", `### ${name}`, "");
     if (self.description) out.push(self.description, "");
+    const variants = self.anyOf ?? self.oneOf;
     if (self.properties) out.push(fieldsTable(self, "presence"));
+    else if (variants && variants.every((v) => v.properties))
+      out.push(variants.map((v, i) => `One of these (${i + 1} of ${variants.length}):\n\n${fieldsTable(v, "presence")}`).join("\n\n"));
     else {
       const limits = limitsOf(self);
       out.push(`${typeOf(self)}${limits ? `, ${limits}` : ""}.`);

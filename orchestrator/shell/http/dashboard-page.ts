@@ -91,6 +91,16 @@ svg.chart path, svg.chart line { vector-effect: non-scaling-stroke; }
 .swatch.started { background: var(--accent); } .swatch.succeeded { background: var(--ok); } .swatch.failed { background: var(--bad); }
 .swatch.line { height: .2rem; vertical-align: .2rem; background: var(--accent); } .swatch.dashed { height: 0; border-top: 2px dashed var(--bad); vertical-align: .25rem; border-radius: 0; }
 .swatch.tick { height: .25rem; vertical-align: .2rem; background: var(--accent); }
+.badge.failure.failed, .badge.failure.fenced { color: var(--bad); font-weight: 600; } .badge.failure.recovering, .badge.failure.agent_down, .badge.failure.suspect { color: var(--warn); }
+.badge.failure.recovered { color: var(--accent); }
+.host.failed, .host.fenced { border-color: var(--bad); border-width: 2px; } .host.recovering, .host.agent_down { border-color: var(--warn); border-width: 2px; }
+.recovery h3 { margin: .8rem 0 .3rem; }
+.recovery ul.attempts { margin: .2rem 0 0; padding-left: 1.1rem; font-size: .85rem; }
+.outcome.started { color: var(--ok); } .outcome.failed, .outcome.refused { color: var(--bad); } .outcome.sent { color: var(--warn); }
+.timeline li.recovery::before { border-radius: 2px; background: var(--warn); } .timeline li.recovery.failure-failed::before, .timeline li.recovery.alert::before, .timeline li.recovery.fence-failed::before, .timeline li.recovery.fence-not_off::before,
+.timeline li.recovery.restart-failed::before, .timeline li.recovery.restart-refused::before { background: var(--bad); }
+.timeline li.recovery.failure-recovered::before, .timeline li.recovery.restart-started::before { background: var(--ok); }
+.kind { font-size: .75rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); margin-right: .4rem; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;
 
@@ -334,11 +344,13 @@ const SCRIPT = String.raw`
 
   function hostCard(x, d) {
     var running = x.vms.filter(function (v) { return v.state === "running"; }).length;
-    return h("article", { class: "host", "data-host": x.host, "aria-labelledby": "n-" + x.host },
+    return h("article", { class: "host" + (x.failure ? " " + x.failure : ""), "data-host": x.host, "aria-labelledby": "n-" + x.host },
       h("header", null,
         h("h3", { id: "n-" + x.host, text: x.host }),
         h("span", null,
           x.maintenance ? h("span", { class: "badge maint", text: "maintenance" }) : null, " ",
+          // Host failure first: failed, fenced, recovering, recovered, agent down say more than stale.
+          x.failure ? h("span", { class: "badge failure " + x.failure, "data-failure": x.failure, title: FAILURE_TIPS[x.failure] || null, text: x.failure === "agent_down" ? "agent down" : x.failure }) :
           // Off, booting or shutting down (power management): a silent agent is expected, not stale.
           x.power === "off" || x.power === "booting" || x.power === "shutting_down" ? h("span", { class: "badge power", text: x.power === "shutting_down" ? "shutting down" : x.power }) :
           x.fresh ? null : h("span", { class: "badge stale", text: "stale" }), " ",
@@ -430,17 +442,90 @@ const SCRIPT = String.raw`
       decisionsList(p));
   }
 
-  function drawHistory(hist) {
-    if (hist.length === 0) return h("p", { class: "muted", id: "no-history", text: "No migration has finished yet." });
-    return h("ol", { class: "timeline", reversed: true }, hist.map(function (r) {
-      var st = r.state.toLowerCase();
-      var extra = r.state === "SUCCEEDED" ? (r.durationMs !== null ? " in " + secs(r.durationMs) : "") + (r.downtimeMs !== null ? ", downtime " + r.downtimeMs + " ms" : "") : (r.error ? ": " + r.error : "");
-      return h("li", { class: "history " + st, "data-request-id": r.requestId, "data-vm": r.vm },
-        h("time", { datetime: new Date(r.finishedAt || r.queuedAt).toISOString(), text: time(r.finishedAt || r.queuedAt) }),
-        h("strong", { text: r.vm }), " " + r.source + " \u2192 " + r.destination + " ",
-        h("span", { class: "state " + st, text: st }), extra,
-        h("div", { class: "muted", text: r.strategy + ": " + r.reason }));
-    }));
+  var FAILURE_TIPS = {
+    agent_down: "its agent is silent but its libvirt answers a peer: nothing is restarted",
+    suspect: "silent, not (yet) judged failed",
+    failed: "judged failed: to be fenced before its VMs are restarted elsewhere",
+    fenced: "known to be off: its VMs may be restarted elsewhere",
+    recovering: "its VMs are being restarted elsewhere",
+    recovered: "every VM that could be restarted was"
+  };
+  var CHANGE_TEXT = {
+    failed: "failed: agent silent, peers cannot reach its libvirt, BMC not on",
+    fenced: "fenced: known to be off",
+    recovering: "recovering: its VMs are being restarted elsewhere",
+    recovered: "recovered: every VM that could be restarted was",
+    returned: "returned: reports again after it was fenced",
+    cleared: "cleared: reports again before it was fenced"
+  };
+  function attemptText(a) {
+    return (a.by === "operator" ? "confirmed off by " + (a.operator || "an operator") : "hard power-off: " + a.result + (a.readBackAt ? " (read back " + time(a.readBackAt) + ")" : "")) + (a.error ? ": " + a.error : "");
+  }
+  function drawRecovery(r) {
+    if (r.incidents.length === 0 && r.restarts.length === 0 && r.waiting.length === 0 && r.alerts.length === 0 && !r.paused)
+      return h("p", { class: "muted", id: "no-recovery", text: "No host failure." });
+    var box = h("div", { class: "recovery" });
+    if (r.paused) add(box, h("p", { class: "rules", id: "recovery-paused", role: "alert", text: "Recovery is paused: " + Math.round(r.silentShare * 100) + " % of the hosts went silent at once (the orchestrator may be cut off)." }));
+    add(box, [h("h3", { text: "Open incidents" }), r.incidents.length === 0 ? h("p", { class: "muted", text: "None." }) :
+      h("table", null,
+        h("thead", null, h("tr", null, ["Host", "State", "Since", "Failed at", "Fence", "Why"].map(function (t) { return h("th", { scope: "col", text: t }); }))),
+        h("tbody", null, r.incidents.map(function (x) {
+          return h("tr", { class: "incident", "data-host": x.host, "data-state": x.state },
+            h("td", { class: "nw", text: x.host }),
+            h("td", { class: "nw" }, h("span", { class: "badge failure " + x.state, text: x.state === "agent_down" ? "agent down" : x.state })),
+            h("td", { class: "nw", text: time(x.since) }),
+            h("td", { class: "nw", text: time(x.failedAt) }),
+            h("td", { class: "fence" }, x.fence ? x.fence.code + (x.fence.fencedBy ? " by " + x.fence.fencedBy : "") : "-",
+              x.attempts.length ? h("ul", { class: "attempts" }, x.attempts.map(function (a) { return h("li", { class: "attempt", "data-by": a.by, "data-result": a.result }, h("time", { text: time(a.at) }), " ", attemptText(a)); })) : null),
+            h("td", { text: (x.fence && x.fence.next === "alert" ? x.fence.reason : x.reason) || "" }));
+        })))]);
+    if (r.restarts.length) add(box, [h("h3", { text: "Restarts" + (r.restartsTotal > r.restarts.length ? " (newest " + r.restarts.length + " of " + r.restartsTotal + ")" : "") }),
+      h("table", null,
+        h("thead", null, h("tr", null, ["VM", "From", "To", "Recorded", "Epoch", "Outcome", "Detail"].map(function (t) { return h("th", { scope: "col", text: t }); }))),
+        h("tbody", null, r.restarts.map(function (x) {
+          return h("tr", { class: "restart", "data-vm": x.vm, "data-outcome": x.outcome },
+            h("td", { class: "nw", text: x.vm }), h("td", { class: "nw", text: x.from }), h("td", { class: "nw", text: x.destination }),
+            h("td", { class: "nw", text: time(x.at) }), h("td", { text: x.epoch }),
+            h("td", { class: "nw outcome " + x.outcome, text: x.outcome + (x.tries > 1 ? " (" + x.tries + " tries)" : "") }),
+            h("td", { text: x.detail || "" }));
+        })))]);
+    if (r.waiting.length) add(box, [h("h3", { text: "VMs waiting" + (r.waitingTotal > r.waiting.length ? " (" + r.waiting.length + " of " + r.waitingTotal + ")" : "") }),
+      h("ul", null, r.waiting.map(function (w) {
+        return h("li", { class: "waiting", "data-vm": w.vm, "data-code": w.code }, h("strong", { text: w.vm }), " (" + (w.priority || "no record") + ") from " + w.host + ": " + w.code + ": " + w.reason);
+      }))]);
+    if (r.alerts.length) add(box, [h("h3", { text: "Alerts" }),
+      h("ul", null, r.alerts.map(function (a) {
+        return h("li", { class: "alert rules", "data-alert": a.alert, "data-host": a.host || "" }, h("time", { text: time(a.at) }), " ", h("strong", { text: a.alert }), " " + (a.host || "") + ": " + a.message);
+      }))]);
+    return box;
+  }
+  function recoveryItem(e) {
+    var cls = "history recovery " + e.kind + (e.kind === "failure" ? " failure-" + e.state : e.kind === "restart" ? " restart-" + e.restart.outcome : e.kind === "fence" ? " fence-" + e.attempt.result : "");
+    var body;
+    if (e.kind === "failure") body = [h("strong", { text: e.host }), " " + CHANGE_TEXT[e.state]];
+    else if (e.kind === "fence") body = [h("strong", { text: e.host }), " " + attemptText(e.attempt)];
+    else if (e.kind === "restart") body = [h("strong", { text: e.vm }), " restarted " + e.host + " \u2192 " + e.restart.restart.destination + ": ", h("span", { class: "outcome " + e.restart.outcome, text: e.restart.outcome }), e.restart.detail ? " (" + e.restart.detail + ")" : ""];
+    else body = [h("strong", { text: e.alert }), " " + (e.host ? e.host + ": " : "") + e.message];
+    return h("li", { class: cls, "data-kind": e.kind, "data-host": e.host || "", "data-vm": e.vm || null, "data-state": e.kind === "failure" ? e.state : null },
+      h("time", { datetime: new Date(e.at).toISOString(), text: time(e.at) }), h("span", { class: "kind", text: e.kind }), body);
+  }
+  function drawHistory(d) {
+    var hist = d.history, rec = d.recoveryHistory || [];
+    if (hist.length === 0 && rec.length === 0) return h("p", { class: "muted", id: "no-history", text: "No migration has finished and no host has failed yet." });
+    // Both lists come newest first; merged by time (a migration by when it ended).
+    var items = hist.map(function (r) { return { at: r.finishedAt || r.queuedAt, m: r }; }).concat(rec.map(function (e) { return { at: e.at, e: e }; }));
+    items.sort(function (a, b) { return b.at - a.at; });
+    items = items.slice(0, Math.max(hist.length, rec.length));
+    return h("ol", { class: "timeline", reversed: true }, items.map(function (it) { return it.e ? recoveryItem(it.e) : migrationItem(it.m); }));
+  }
+  function migrationItem(r) {
+    var st = r.state.toLowerCase();
+    var extra = r.state === "SUCCEEDED" ? (r.durationMs !== null ? " in " + secs(r.durationMs) : "") + (r.downtimeMs !== null ? ", downtime " + r.downtimeMs + " ms" : "") : (r.error ? ": " + r.error : "");
+    return h("li", { class: "history " + st, "data-request-id": r.requestId, "data-vm": r.vm },
+      h("time", { datetime: new Date(r.finishedAt || r.queuedAt).toISOString(), text: time(r.finishedAt || r.queuedAt) }),
+      h("strong", { text: r.vm }), " " + r.source + " \u2192 " + r.destination + " ",
+      h("span", { class: "state " + st, text: st }), extra,
+      h("div", { class: "muted", text: r.strategy + ": " + r.reason }));
   }
 
   function render(d) {
@@ -460,7 +545,8 @@ const SCRIPT = String.raw`
     fill("pending", "pending", [d.pendingPlans, d.actionsAllowed, d.paused, d.automation], function () { return drawPending(d); });
     fill("violations", "violations", d.violations, drawViolations);
     fill("lastplan", "lastplan", [d.lastPlan, d.cycle], function () { return drawLastPlan(d); });
-    fill("history", "history", d.history, drawHistory);
+    fill("recovery", "recovery", d.recovery, drawRecovery);
+    fill("history", "history", [d.history, d.recoveryHistory], function () { return drawHistory(d); });
   }
 
   function notice(text, error) {
@@ -532,6 +618,7 @@ ${o.csrfToken ? `<meta name="ballast-csrf" content="${escapeAttr(o.csrfToken)}">
   <div id="alerts"></div>
   <section aria-labelledby="h-trends"><h2 id="h-trends">Cluster over time</h2><div id="trends"><p class="muted">Loading…</p></div></section>
   <section aria-labelledby="h-hosts"><h2 id="h-hosts">Hosts</h2><div id="hosts"><p class="muted">Loading…</p></div></section>
+  <section aria-labelledby="h-recovery"><h2 id="h-recovery">Host failures</h2><div id="recovery" aria-live="polite"></div></section>
   <section aria-labelledby="h-migrations"><h2 id="h-migrations">Migrations in flight</h2><div id="migrations" aria-live="polite"></div></section>
   <section aria-labelledby="h-pending"><h2 id="h-pending">Pending plans</h2><p id="notice" role="status" aria-live="polite"></p><div id="pending"></div></section>
   <div class="cols">

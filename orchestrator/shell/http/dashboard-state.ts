@@ -1,6 +1,7 @@
 import type { Plan, PlannedMove } from "../../../shared/schemas/plan.js";
 import type { MigrationRecord } from "../../../shared/schemas/migration-record.js";
-import type { StatusReply } from "../../../shared/schemas/orchestrator-api.js";
+import type { RecoveryHistoryEntry, RecoveryHistoryRequest, RecoveryStatusReply, StatusReply } from "../../../shared/schemas/orchestrator-api.js";
+import type { FenceAttempt, RestartHeld } from "../../../shared/schemas/recovery.js";
 import { BALLAST_VERSION } from "../../../shared/version.js";
 import type { OrchestratorView } from "../orchestrator.js";
 
@@ -8,7 +9,19 @@ import type { OrchestratorView } from "../orchestrator.js";
 // whatever the cluster's history (the full logs stay behind the NATS API).
 
 /** Bounds of one state document. */
-export const STATE_LIMITS = { history: 50, pendingPlans: 10, decisionsPerPlan: 200, mappingWarnings: 20, textChars: 1000 } as const;
+export const STATE_LIMITS = {
+  history: 50,
+  pendingPlans: 10,
+  decisionsPerPlan: 200,
+  mappingWarnings: 20,
+  textChars: 1000,
+  /** Recovery panel: open incidents, fence attempts per incident, restarts, waiting VMs, alerts. */
+  incidents: 50,
+  attempts: 10,
+  restarts: 50,
+  waiting: 100,
+  alerts: 20,
+} as const;
 
 export interface DashboardVm {
   name: string;
@@ -32,6 +45,8 @@ export interface DashboardHost {
   power: string | null;
   /** Why its last power operation failed; null when it did not. */
   powerFailed: string | null;
+  /** Host failure (agent_down, suspect, failed, fenced, recovering, recovered); null: healthy or not judged. */
+  failure: string | null;
   vms: DashboardVm[];
 }
 
@@ -73,6 +88,47 @@ export interface RuleViolation {
   rules: string[];
 }
 
+/** A host in a failure incident (or agent_down), as the recovery panel lists it. */
+export interface DashboardIncident {
+  host: string;
+  state: string;
+  since: number | null;
+  failedAt: number | null;
+  code: string | null;
+  reason: string | null;
+  fence: { code: string; next: string; reason: string; fencedAt: number | null; fencedBy: string | null } | null;
+  /** The newest fence attempts (at most STATE_LIMITS.attempts), oldest first. */
+  attempts: FenceAttempt[];
+}
+
+export interface DashboardRestart {
+  requestId: string;
+  vm: string;
+  from: string;
+  destination: string;
+  at: number;
+  epoch: number;
+  outcome: string;
+  detail: string | null;
+  tries: number;
+}
+
+/** Host failure recovery, as `ballast recovery status` shows it, bounded. */
+export interface DashboardRecovery {
+  paused: boolean;
+  silentShare: number;
+  /** Hosts not healthy (open incidents, agent_down, suspect), sorted. */
+  incidents: DashboardIncident[];
+  /** The newest restarts, newest first. */
+  restarts: DashboardRestart[];
+  restartsTotal: number;
+  /** VMs of fenced hosts still to be restarted or waiting for their host (local disks) or for room. */
+  waiting: RestartHeld[];
+  waitingTotal: number;
+  /** The newest recovery alerts, newest first. */
+  alerts: Extract<RecoveryHistoryEntry, { kind: "alert" }>[];
+}
+
 export interface DashboardState {
   now: number;
   version: string;
@@ -88,6 +144,9 @@ export interface DashboardState {
   hosts: DashboardHost[];
   migrations: { queued: DashboardMigration[]; ongoing: DashboardMigration[] };
   history: DashboardMigration[];
+  /** Host failures, fences, restarts and alerts, newest first (the page interleaves them with `history`). */
+  recoveryHistory: RecoveryHistoryEntry[];
+  recovery: DashboardRecovery;
   lastPlan: DashboardPlan | null;
   pendingPlans: DashboardPlan[];
   violations: RuleViolation[];
@@ -98,7 +157,11 @@ export interface DashboardState {
 
 /** What the dashboard reads of the orchestrator. */
 export interface DashboardSource {
-  api: { status(): StatusReply };
+  api: {
+    status(): StatusReply;
+    recoveryStatus(q: { host?: string }): RecoveryStatusReply;
+    recoveryHistory(q: RecoveryHistoryRequest): RecoveryHistoryEntry[];
+  };
   view: OrchestratorView;
 }
 
@@ -118,6 +181,7 @@ export function dashboardState(orch: DashboardSource, actionsAllowed: boolean): 
       collectOk: h.collectOk,
       power: h.power?.state ?? null,
       powerFailed: h.power?.failed ?? null,
+      failure: h.failure ?? null,
       vms: view
         .hostVms(h.host)
         .map((v) => ({ name: v.name, state: v.state, cpuPercent: v.cpuPercent, memMiB: v.memMiB, migrating: v.migrating }))
@@ -152,6 +216,8 @@ export function dashboardState(orch: DashboardSource, actionsAllowed: boolean): 
     hosts,
     migrations: { queued: view.migrations.queued().map(migrationView), ongoing: view.migrations.ongoing().map(migrationView) },
     history: view.migrations.history({ limit: STATE_LIMITS.history }).map(migrationView),
+    recoveryHistory: orch.api.recoveryHistory({ kind: "all", limit: STATE_LIMITS.history }).map(clip),
+    recovery: recoveryView(orch.api.recoveryStatus({}), orch.api.recoveryHistory({ kind: "alert", limit: STATE_LIMITS.alerts }).map(clip)),
     lastPlan,
     pendingPlans: pending,
     violations,
@@ -197,4 +263,48 @@ function migrationView(r: MigrationRecord): DashboardMigration {
     downtimeMs: r.stats?.downtimeMs ?? null,
     error: r.error ?? null,
   };
+}
+
+function recoveryView(r: RecoveryStatusReply, alerts: RecoveryHistoryEntry[]): DashboardRecovery {
+  const t = (x: string) => x.slice(0, STATE_LIMITS.textChars);
+  const restarts = [...r.restarts].reverse();
+  return {
+    paused: r.paused,
+    silentShare: r.silentShare,
+    incidents: r.hosts
+      .filter((h) => h.state !== "healthy")
+      .slice(0, STATE_LIMITS.incidents)
+      .map((h) => ({
+        host: h.host,
+        state: h.state,
+        since: h.since,
+        failedAt: h.failedAt,
+        code: h.code,
+        reason: h.reason === null ? null : t(h.reason),
+        fence: h.fence ? { ...h.fence, reason: t(h.fence.reason) } : null,
+        attempts: h.attempts.slice(-STATE_LIMITS.attempts),
+      })),
+    restarts: restarts.slice(0, STATE_LIMITS.restarts).map((x) => ({
+      requestId: x.requestId,
+      vm: x.restart.vm,
+      from: x.restart.host,
+      destination: x.restart.destination,
+      at: x.restart.at,
+      epoch: x.restart.epoch,
+      outcome: x.outcome,
+      detail: x.detail === null ? null : t(x.detail),
+      tries: x.tries,
+    })),
+    restartsTotal: r.restarts.length,
+    waiting: r.waiting.slice(0, STATE_LIMITS.waiting).map((w) => ({ ...w, reason: t(w.reason) })),
+    waitingTotal: r.waiting.length,
+    alerts: alerts.filter((a): a is DashboardRecovery["alerts"][number] => a.kind === "alert"),
+  };
+}
+
+/** Long texts (libvirt's errors, alert messages) cut to STATE_LIMITS.textChars. */
+function clip(e: RecoveryHistoryEntry): RecoveryHistoryEntry {
+  if (e.kind === "alert") return { ...e, message: e.message.slice(0, STATE_LIMITS.textChars) };
+  if (e.kind === "restart" && e.restart.detail !== null) return { ...e, restart: { ...e.restart, detail: e.restart.detail.slice(0, STATE_LIMITS.textChars) } };
+  return e;
 }

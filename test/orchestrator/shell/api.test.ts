@@ -90,6 +90,7 @@ describe("operator API contract", () => {
     // d's agent is stopped first (below): a silent host, suspect, which an operator may confirm off.
     recover: () => ({ host: "d", confirmFenced: true }),
     vmClaim: () => ({ vm: "a-1", host: "a" }),
+    recoveryHistory: () => ({ kind: "all", limit: 20 }),
   };
   let pendingId = "";
 

@@ -7,6 +7,7 @@ import type { PolicyInput } from "../../../../shared/config/policy.js";
 import { silentLogger } from "../../../../shared/logger.js";
 import { startOrchestrator, type RunningOrchestrator } from "../../../../orchestrator/main.js";
 import type { HistoryOptions } from "../../../../orchestrator/shell/http/dashboard-history.js";
+import type { PowerDriver } from "../../../../orchestrator/shell/power/power-driver.js";
 import { serveOrchestratorHttp } from "../../../../orchestrator/shell/http/serve.js";
 import { startSimCluster, type SimCluster } from "../../../integration/sim-cluster.js";
 import { startNatsServer, type NatsServerHandle } from "../../../support/nats-server.js";
@@ -30,6 +31,8 @@ export async function startHttpCluster(o: {
    * served here, as main.ts serves it but with these history options.
    */
   history?: Partial<HistoryOptions>;
+  /** Power drivers of the orchestrator, by host (host failure: fencing). */
+  powerDrivers?: ReadonlyMap<string, PowerDriver>;
 }): Promise<HttpCluster> {
   const { history, ...rest } = o;
   if (history) {
