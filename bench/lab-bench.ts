@@ -1,11 +1,14 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { stringify } from "yaml";
 import { labAgentConfig } from "../cli/demo-lab.js";
 import { AgentConfig } from "../shared/config/agent-config.js";
 import { OrchestratorConfig } from "../shared/config/orchestrator-config.js";
 import type { PolicyInput } from "../shared/config/policy.js";
 import { silentLogger } from "../shared/logger.js";
 import { startNatsServer } from "../shared/nats/nats-server-process.js";
-import { startAgent } from "../agent/nats-agent.js";
+import { startAgent, type AgentHandle } from "../agent/nats-agent.js";
 import { startOrchestrator, type RunningOrchestrator } from "../orchestrator/main.js";
 import { labAvailable, labDown, labUp, type Lab } from "../deploy/lab/lab-control.js";
 import { figure, type Figure } from "./figures.js";
@@ -18,6 +21,8 @@ import { Cleanup, waitFor } from "./support.js";
 export interface LabBench {
   lab: Lab;
   orch: RunningOrchestrator;
+  /** The agents this bench started, by hypervisor (a bench may stop one: a power loss). */
+  agents: Map<string, AgentHandle>;
   /** The operator's connection. */
   nc: NatsConnection;
   /** Until the orchestrator sees `vm` running on `hv` alone, with fresh metrics of `hv`. */
@@ -34,9 +39,18 @@ export interface LabBenchOptions {
   /** Policy on top of the bench defaults: operator moves only, no ping-pong freeze. */
   policy?: PolicyInput;
   /** Changes to each agent's configuration (labAgentConfig). */
-  agent?: (c: AgentConfig) => AgentConfig;
+  agent?: (c: AgentConfig, lab: Lab) => AgentConfig;
   /** Runs after the lab is up and before the agents start (start guests here). */
   prepare?: (lab: Lab) => Promise<void>;
+  /** libvirt's lock manager on the lab (lab.sh up --locks). */
+  locks?: boolean;
+  /** A BMC per hypervisor (ipmi_sim), and the orchestrator's power inventory naming them. */
+  bmc?: boolean;
+  /**
+   * Each agent's virsh inside its hypervisor's network namespace, as on a real host: its probes of
+   * peers' libvirt (host failure) then cross the lab's migration network.
+   */
+  virshInNetns?: boolean;
 }
 
 const INTERVAL_S = 1;
@@ -53,12 +67,30 @@ export async function withLabBench(log: (s: string) => void, o: LabBenchOptions,
   try {
     const server = await startNatsServer();
     cleanup.add("nats-server", () => server.stop());
-    const lab = await labUp({ name: o.name });
+    const lab = await labUp({ name: o.name, locks: o.locks ?? false });
     log(`  lab up in ${lab.upMs} ms`);
+    let inventory: string | null = null;
+    if (o.bmc) {
+      await lab.bmcUp();
+      const hosts: Record<string, unknown> = {};
+      for (const h of lab.hosts) {
+        const b = await lab.bmc(h.id);
+        hosts[h.id] = { driver: "ipmi", address: b.address, port: b.port, username: b.user, password_file: b.passwordFile, timeout: 3 };
+      }
+      inventory = join(lab.dir, "power-inventory.yaml");
+      writeFileSync(inventory, stringify({ hosts }), { mode: 0o600 });
+    }
     await o.prepare?.(lab);
+    const agents = new Map<string, AgentHandle>();
     for (const h of lab.hosts.filter((x) => o.hosts.includes(x.id))) {
-      const base = labAgentConfig(h, server.url, INTERVAL_S);
-      const agent = await startAgent({ config: o.agent ? o.agent(base) : base, logger: silentLogger(), stopGraceMs: 2000 });
+      let base = labAgentConfig(h, server.url, INTERVAL_S);
+      if (o.virshInNetns) {
+        const wrapper = join(lab.dir, `virsh-${h.id}`);
+        writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec '${h.netns}' virsh "$@"\n`, { mode: 0o755 });
+        base = AgentConfig.parse({ ...base, virsh: { ...base.virsh, binary: wrapper } });
+      }
+      const agent = await startAgent({ config: o.agent ? o.agent(base, lab) : base, logger: silentLogger(), stopGraceMs: 2000 });
+      agents.set(h.id, agent);
       cleanup.add(`agent ${h.id}`, () => agent.stop());
     }
     // Only operator moves: no strategy fires on idle guests with a threshold of 100 %. Guests go
@@ -75,6 +107,7 @@ export async function withLabBench(log: (s: string) => void, o: LabBenchOptions,
         pingpong_window: 0,
         ...o.policy,
       },
+      ...(inventory ? { power: { inventory, status_interval: 2 } } : {}),
       log_level: "silent",
     });
     const orch = await startOrchestrator({ config, log: silentLogger(), mapping: new Map(lab.hosts.map((h) => [h.id, h.ip])), instance: `bench-${o.name}` });
@@ -91,7 +124,7 @@ export async function withLabBench(log: (s: string) => void, o: LabBenchOptions,
         timeoutMs,
         `orchestrator sees ${vm} on ${hv}`,
       );
-    return await run({ lab, orch, nc, seenOn });
+    return await run({ lab, orch, agents, nc, seenOn });
   } finally {
     await cleanup.run(log, 120_000);
   }

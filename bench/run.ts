@@ -10,10 +10,11 @@ import { agentCost } from "./agent-cost.js";
 import { labMigration } from "./lab-migration.js";
 import { labDrain } from "./lab-drain.js";
 import { labLocalDisk } from "./lab-local-disk.js";
+import { labRecovery } from "./lab-recovery.js";
 
 // `npm run bench`: every benchmark, one line per figure, plus bench-results/latest.json.
 // Select some with `npm run bench -- planner ingest` (planner, consolidate, ingest, reaction,
-// agent, lab; lab is lab, lab-drain and lab-disk).
+// agent, lab; lab is lab, lab-drain, lab-disk and lab-recovery).
 
 type Bench = { name: string; run: (log: (s: string) => void) => Promise<Figure[]> };
 
@@ -26,10 +27,11 @@ const BENCHES: Bench[] = [
   { name: "lab", run: labMigration },
   { name: "lab-drain", run: labDrain },
   { name: "lab-disk", run: labLocalDisk },
+  { name: "lab-recovery", run: labRecovery },
 ];
 
 export async function runBenchmarks(only: string[]): Promise<number> {
-  // "lab" selects every lab benchmark (lab, lab-drain, lab-disk); "lab-drain" only that one.
+  // "lab" selects every lab benchmark (lab, lab-drain, lab-disk, lab-recovery); "lab-drain" only that one.
   const selected = only.length ? BENCHES.filter((b) => only.some((o) => b.name === o || b.name.startsWith(`${o}-`))) : BENCHES;
   const all: Figure[] = [];
   const t0 = performance.now();

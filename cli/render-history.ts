@@ -1,6 +1,7 @@
 import type { MigrationRecord } from "../shared/schemas/migration-record.js";
 import type { RecoveryHistoryEntry } from "../shared/schemas/orchestrator-api.js";
 import { table, time } from "./table.js";
+import { migrationNotes } from "./render.js";
 
 // `ballast history`: finished migrations (the history endpoint) and host failures, fences,
 // restarts and alerts (recoveryHistory) in one list, newest first.
@@ -49,7 +50,7 @@ function what(e: HistoryItem): string {
       const r = e.record;
       const d = r.stats?.durationMs !== undefined ? ` in ${(r.stats.durationMs / 1000).toFixed(1)}s` : "";
       const dt = r.stats?.downtimeMs !== undefined ? `, downtime ${r.stats.downtimeMs}ms` : "";
-      return `${r.state}${d}${dt}: ${r.error ?? r.reason}`;
+      return [`${r.state}${d}${dt}: ${r.error ?? r.reason}`, ...migrationNotes(r)].join("; ");
     }
     case "failure":
       return {

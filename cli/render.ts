@@ -113,7 +113,7 @@ export function renderHistory(rows: readonly MigrationRecord[]): string {
 }
 
 /** What a record says of the migration's disks, check and time limit, in short words. */
-function migrationNotes(r: MigrationRecord): string[] {
+export function migrationNotes(r: MigrationRecord): string[] {
   const out: string[] = [];
   if (r.checked && r.checked.result !== "ok" && r.state !== "SKIPPED") out.push(`destination check: ${r.checked.result}`);
   if (r.copyDisks?.length) out.push(`copied ${r.copyDisks.join(",")}${r.diskBytes !== undefined ? ` (${(r.diskBytes / 2 ** 20).toFixed(0)}MiB)` : ""}`);
