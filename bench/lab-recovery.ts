@@ -65,7 +65,7 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
         for (const g of [...HIGH, ...LOW]) await lab.waitForTicks(g, 1, { after: 0, timeoutMs: 120_000 });
       },
     },
-    async ({ lab, agents, nc }) => {
+    async ({ lab, agents, nc, seenOn }) => {
       await waitFor(
         async () => {
           const r = await records(nc);
@@ -77,6 +77,8 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
       );
       const boots = new Map([...HIGH, ...LOW].map((g) => [g, lab.boots(g)]));
 
+      // The orchestrator must see them running on hv-b (its newest inventory), or it has nothing to recover.
+      for (const g of [...HIGH, ...LOW]) await seenOn(g, "hv-b", 120_000);
       // Ballast: the power loss of hv-b.
       await agents.get("hv-b")!.stop();
       const t0 = performance.now();
@@ -91,7 +93,10 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
         180_000,
         "every high-priority guest to boot again elsewhere",
         50,
-      );
+      ).catch(async (e: unknown) => {
+        const st = await recovery(nc).catch((x: unknown) => String(x));
+        throw new Error(`${String(e)}; recovery status: ${JSON.stringify(st).slice(0, 4000)}`, { cause: e });
+      });
       const total = Math.max(...upAt.values());
       const st = await recovery(nc);
       const hvb = st.hosts.find((h) => h.host === "hv-b");
