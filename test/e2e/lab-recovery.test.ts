@@ -108,6 +108,14 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
       },
     });
     await c.waitFresh(["hv-a", "hv-b", "hv-c"], 90_000);
+    // An operator marked one of hv-b's guests autostart: the agent turns it off (libvirtd would
+    // start it at its own start, before any agent runs, on the day hv-b comes back).
+    await lab.virsh("hv-b", ["autostart", "r-med"]);
+    await waitUntil(
+      async () => /Autostart:\s+disable/.test(await lab.virsh("hv-b", ["dominfo", "r-med"])),
+      30_000,
+      "hv-b's agent to disable r-med's autostart",
+    );
     // Every guest must be recorded (definition and disks) before a host may die.
     await waitUntil(
       async () => {
@@ -211,6 +219,7 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
     await waitUntil(() => Date.now() - t > 3 * POLICY.interval * 1000, 30_000, "three recovery passes");
     for (const vm of ["r-hi", "r-med", "r-lo"]) {
       expect(await lab.virsh("hv-b", ["domstate", vm]), vm).toMatch(/shut off/);
+      expect(await lab.virsh("hv-b", ["dominfo", vm]), vm).toMatch(/Autostart:\s+disable/);
       expect(await lab.whereIsAsync(vm), vm).toHaveLength(1);
     }
     // An operator (or a script) starts an old copy by hand: libvirt's lock manager refuses it,
