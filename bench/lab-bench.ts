@@ -1,7 +1,4 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { stringify } from "yaml";
 import { labAgentConfig } from "../cli/demo-lab.js";
 import { AgentConfig } from "../shared/config/agent-config.js";
 import { OrchestratorConfig } from "../shared/config/orchestrator-config.js";
@@ -10,7 +7,7 @@ import { silentLogger } from "../shared/logger.js";
 import { startNatsServer } from "../shared/nats/nats-server-process.js";
 import { startAgent, type AgentHandle } from "../agent/nats-agent.js";
 import { startOrchestrator, type RunningOrchestrator } from "../orchestrator/main.js";
-import { labAvailable, labDown, labUp, type Lab } from "../deploy/lab/lab-control.js";
+import { labAvailable, labDown, labUp, netnsVirshWrapper, writeLabPowerInventory, type Lab } from "../deploy/lab/lab-control.js";
 import { figure, type Figure } from "./figures.js";
 import { Cleanup, waitFor } from "./support.js";
 
@@ -72,22 +69,14 @@ export async function withLabBench(log: (s: string) => void, o: LabBenchOptions,
     let inventory: string | null = null;
     if (o.bmc) {
       await lab.bmcUp();
-      const hosts: Record<string, unknown> = {};
-      for (const h of lab.hosts) {
-        const b = await lab.bmc(h.id);
-        hosts[h.id] = { driver: "ipmi", address: b.address, port: b.port, username: b.user, password_file: b.passwordFile, timeout: 3 };
-      }
-      inventory = join(lab.dir, "power-inventory.yaml");
-      writeFileSync(inventory, stringify({ hosts }), { mode: 0o600 });
+      inventory = await writeLabPowerInventory(lab, { timeoutSec: 3 });
     }
     await o.prepare?.(lab);
     const agents = new Map<string, AgentHandle>();
     for (const h of lab.hosts.filter((x) => o.hosts.includes(x.id))) {
       let base = labAgentConfig(h, server.url, INTERVAL_S);
       if (o.virshInNetns) {
-        const wrapper = join(lab.dir, `virsh-${h.id}`);
-        writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec '${h.netns}' virsh "$@"\n`, { mode: 0o755 });
-        base = AgentConfig.parse({ ...base, virsh: { ...base.virsh, binary: wrapper } });
+        base = AgentConfig.parse({ ...base, virsh: { ...base.virsh, binary: netnsVirshWrapper(lab, h.id) } });
       }
       const agent = await startAgent({ config: o.agent ? o.agent(base, lab) : base, logger: silentLogger(), stopGraceMs: 2000 });
       agents.set(h.id, agent);

@@ -18,10 +18,11 @@
 
 import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
 
 /** The checkout this module runs from (source or dist/): the nearest folder with deploy/lab/lab.sh. */
 function findRepoRoot(start: string): string {
@@ -264,6 +265,32 @@ export function labAvailable(opts: LabOptions = {}): { ok: boolean; why?: string
 }
 
 /** Can the lab's BMCs run and be driven here (on top of labAvailable)? */
+/**
+ * A `virsh` that runs inside a hypervisor's network namespace (an agent's `virsh.binary`), as an
+ * agent on a real host would run it: its probes of peers' libvirt (host failure) then cross the
+ * lab's migration network, while the agent process itself stays next to nats-server. Returns its path.
+ */
+export function netnsVirshWrapper(lab: Lab, hv: string): string {
+  const file = join(lab.dir, `virsh-${hv}`);
+  writeFileSync(file, `#!/bin/sh\nexec ip netns exec '${lab.host(hv).netns}' virsh "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+/**
+ * Writes the orchestrator's power inventory for the lab's BMCs (`lab.bmcUp()` first): one ipmi
+ * entry per hypervisor, the password in its 0600 file. Returns the inventory's path.
+ */
+export async function writeLabPowerInventory(lab: Lab, o: { timeoutSec: number }): Promise<string> {
+  const hosts: Record<string, unknown> = {};
+  for (const h of lab.hosts) {
+    const b = await lab.bmc(h.id);
+    hosts[h.id] = { driver: "ipmi", address: b.address, port: b.port, username: b.user, password_file: b.passwordFile, timeout: o.timeoutSec };
+  }
+  const file = join(lab.dir, "power-inventory.yaml");
+  writeFileSync(file, stringify({ hosts }), { mode: 0o600 });
+  return file;
+}
+
 export function bmcAvailable(): { ok: boolean; why?: string } {
   for (const c of ["ipmi_sim", "ipmitool", "ss"]) {
     if (!which(c)) return { ok: false, why: `${c} not found (deploy/setup.sh --test installs openipmi and ipmitool)` };

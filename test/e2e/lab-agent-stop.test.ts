@@ -7,7 +7,7 @@ import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import { labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
 import { linesWithDuplicateKeys } from "../agent/support/json-keys.js";
-import { readLog, sleep, startLabCluster, tickContinuity, waitUntil, type LabCluster } from "./lab-cluster.js";
+import { LAB_AGENT, readLog, sleep, startLabCluster, tickContinuity, waitUntil, type LabCluster } from "./lab-cluster.js";
 
 // Issue 14, item 12, on the real lab: the source agent is stopped the way systemd stops its unit
 // while a live migration runs, then started again, as `systemctl restart ballast-agent` does.
@@ -58,7 +58,7 @@ describe.skipIf(!avail.ok)(`stopping the source agent during a live migration on
     mkdirSync(stateDir, { recursive: true });
     c = await startLabCluster(lab, {
       policy: POLICY,
-      agent: { interval: 1, heartbeat_interval: 1, load_source: "domains", cpus_override: 2, log_level: "info", migration: { extra_args: ["--bandwidth=8"] } },
+      agent: { ...LAB_AGENT, migration: { extra_args: ["--bandwidth=8"] } },
       agentEnv: () => ({ STATE_DIRECTORY: stateDir }),
     });
     await c.waitFresh(["hv-a", "hv-b", "hv-c"]);

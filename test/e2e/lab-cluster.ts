@@ -20,7 +20,7 @@ import { callOrchestrator } from "../../cli/client.js";
 import { loose, type LooseReply } from "../support/loose-reply.js";
 import { startOrchestrator, type RunningOrchestrator } from "../../orchestrator/main.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
-import { REPO_ROOT, type Lab } from "../support/lab.js";
+import { netnsVirshWrapper, REPO_ROOT, type Lab } from "../support/lab.js";
 import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,6 +39,15 @@ export async function waitUntil<T>(
     await sleep(everyMs);
   }
 }
+
+/** The agent settings the lab scenarios share: one-second cycles, load from the domains, 2 nominal cores. */
+export const LAB_AGENT = {
+  interval: 1,
+  heartbeat_interval: 1,
+  load_source: "domains",
+  cpus_override: 2,
+  log_level: "info",
+} as const satisfies Partial<AgentConfigInput>;
 
 /** The agent as a real daemon: the built CLI (`npm test` builds first). Returns node's arguments. */
 async function agentCommand(_outDir: string): Promise<string[]> {
@@ -130,9 +139,7 @@ export async function startLabCluster(
     const h = lab.host(host);
     let binary: Partial<NonNullable<AgentConfigInput["virsh"]>> = {};
     if (o.virshInNetns) {
-      const wrapper = join(dir, `virsh-${host}`);
-      writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec '${h.netns}' virsh "$@"\n`, { mode: 0o755 });
-      binary = { binary: wrapper };
+      binary = { binary: netnsVirshWrapper(lab, host) };
     }
     const config: AgentConfigInput = {
       host,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
-import { startLabCluster, tickContinuity, waitUntil, type LabCluster } from "./lab-cluster.js";
+import { LAB_AGENT, startLabCluster, tickContinuity, waitUntil, type LabCluster } from "./lab-cluster.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import type { AgentFacts } from "../../shared/schemas/facts.js";
 import type { CheckIncomingResult } from "../../shared/schemas/agent-api.js";
@@ -47,14 +47,7 @@ describe.skipIf(!avail.ok)(`only moves libvirt accepts, on the real lab${avail.o
     lab = await labUp({ name: NAME });
     c = await startLabCluster(lab, {
       policy: POLICY,
-      agent: {
-        interval: 1,
-        heartbeat_interval: 1,
-        load_source: "domains",
-        cpus_override: 2,
-        log_level: "info",
-        facts: { interval: 5, shared_paths: [lab.sharedDir] },
-      },
+      agent: { ...LAB_AGENT, facts: { interval: 5, shared_paths: [lab.sharedDir] } },
     });
     await c.waitFresh(["hv-a", "hv-b", "hv-c"]);
   }, 180_000);

@@ -1,11 +1,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Decision } from "../../shared/schemas/plan.js";
 import type { HostPowerStatus } from "../../shared/schemas/orchestrator-api.js";
-import { bmcAvailable, labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
-import { readLog, startLabCluster, waitUntil, type LabCluster } from "./lab-cluster.js";
+import { bmcAvailable, labAvailable, labDown, labUp, writeLabPowerInventory, type Lab } from "../support/lab.js";
+import { LAB_AGENT, readLog, startLabCluster, waitUntil, type LabCluster } from "./lab-cluster.js";
 import { agentPowerHooks, type AgentPowerHooks } from "./lab-power-hooks.js";
 
 // Issue 17, for real: power management through IPMI on the libvirt lab. Each lab hypervisor has a
@@ -75,13 +74,7 @@ describe.skipIf(!avail.ok)(`power management through IPMI on the real libvirt la
     await labDown({ name: NAME }).catch(() => undefined);
     lab = await labUp({ name: NAME });
     await lab.bmcUp();
-    const hosts: Record<string, unknown> = {};
-    for (const hv of ["hv-a", "hv-b", "hv-c"]) {
-      const b = await lab.bmc(hv);
-      hosts[hv] = { driver: "ipmi", address: b.address, port: b.port, username: b.user, password_file: b.passwordFile, timeout: 6 };
-    }
-    const inventory = join(lab.dir, "power-inventory.yaml");
-    writeFileSync(inventory, stringify({ hosts }), { mode: 0o600 });
+    const inventory = await writeLabPowerInventory(lab, { timeoutSec: 6 });
     // The guests are there before the orchestrator starts, so no cycle ever sees an empty cluster.
     await lab.startGuest("hv-a", "p-a1");
     await lab.startGuest("hv-b", "p-b1");
@@ -90,7 +83,7 @@ describe.skipIf(!avail.ok)(`power management through IPMI on the real libvirt la
     hooks = h;
     c = await startLabCluster(lab, {
       policy: POLICY,
-      agent: { interval: 1, heartbeat_interval: 1, load_source: "domains", cpus_override: 2, log_level: "info" },
+      agent: { ...LAB_AGENT },
       orchestrator: { power: { inventory, status_interval: 2, shutdown_timeout: 30 } },
       onAgentStart: (p) => h.onAgentStart(p),
     });

@@ -1,15 +1,12 @@
 import { execFile } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { promisify } from "node:util";
-import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Msg } from "@nats-io/transport-node";
 import type { RecoveryHost, RecoveryStatusReply, RestartStatus } from "../../shared/schemas/orchestrator-api.js";
 import type { Decision } from "../../shared/schemas/plan.js";
 import { orchestratorSubjects } from "../../shared/subjects.js";
-import { bmcAvailable, ipmitoolArgs, labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
-import { readLog, sleep, startLabCluster, waitUntil, type LabCluster } from "./lab-cluster.js";
+import { bmcAvailable, ipmitoolArgs, labAvailable, labDown, labUp, writeLabPowerInventory, type Lab } from "../support/lab.js";
+import { LAB_AGENT, readLog, sleep, startLabCluster, waitUntil, type LabCluster } from "./lab-cluster.js";
 import { agentPowerHooks, type AgentPowerHooks } from "./lab-power-hooks.js";
 
 // Issue 18, for real: a hypervisor of the libvirt lab dies and its VMs come back elsewhere, once.
@@ -71,13 +68,7 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
     await labDown({ name: NAME }).catch(() => undefined);
     lab = await labUp({ name: NAME, locks: true });
     await lab.bmcUp();
-    const hosts: Record<string, unknown> = {};
-    for (const hv of ["hv-a", "hv-b", "hv-c"]) {
-      const b = await lab.bmc(hv);
-      hosts[hv] = { driver: "ipmi", address: b.address, port: b.port, username: b.user, password_file: b.passwordFile, timeout: 3 };
-    }
-    const inventory = join(lab.dir, "power-inventory.yaml");
-    writeFileSync(inventory, stringify({ hosts }), { mode: 0o600 });
+    const inventory = await writeLabPowerInventory(lab, { timeoutSec: 3 });
     await lab.startGuest("hv-a", "r-a1", SHARED);
     for (const vm of ["r-hi", "r-med", "r-lo"]) await lab.startGuest("hv-b", vm, SHARED);
     await lab.startGuest("hv-b", "r-loc", { diskMiB: 16 });
@@ -86,14 +77,7 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
     hooks = h;
     c = await startLabCluster(lab, {
       policy: POLICY,
-      agent: {
-        interval: 1,
-        heartbeat_interval: 1,
-        load_source: "domains",
-        cpus_override: 2,
-        log_level: "info",
-        facts: { shared_paths: [lab.sharedDir], interval: 2 },
-      },
+      agent: { ...LAB_AGENT, facts: { shared_paths: [lab.sharedDir], interval: 2 } },
       orchestrator: { power: { inventory, status_interval: 2 } },
       onAgentStart: (p) => h.onAgentStart(p),
       ha: { instances: ["o1", "o2"], leaseTtl: 3 },
