@@ -369,10 +369,14 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     publish(subjects.heartbeat, Heartbeat, hb);
   });
   // Autostart: off at start (domains that had it on start only on the orchestrator's word), and
-  // off again on every metrics beat should anyone turn it on (a cheap `virsh list --autostart`).
+  // off again should anyone turn it on. Checked with the host facts (facts.interval), not every
+  // metrics beat: the flag only matters the next time libvirtd starts, and a virsh process per
+  // beat would double the agent's spawns.
   const guardedStarts = startGuard.atStart();
   const autostartLoop =
-    config.autostart === "disable" ? every(config.interval * 1000, async () => void (await guardedStarts, await startGuard.sweep())) : undefined;
+    config.autostart === "disable"
+      ? every(Math.min(config.facts.interval, 60) * 1000, async () => void (await guardedStarts, await startGuard.sweep()))
+      : undefined;
   // Host facts on start and every facts.interval (VM facts follow the metrics' VM list).
   const factsLoop = factsKeeper ? every(config.facts.interval * 1000, () => factsKeeper.refreshAll()) : undefined;
   log.info(
