@@ -57,6 +57,8 @@ export { judgeHosts, detectWindow } from "./host-failure.js";
 export { fenceGate } from "./fence-gate.js";
 export type { FenceInput } from "./fence-gate.js";
 export { planRestarts } from "./restart-plan.js";
+export { judgeDuplicates } from "./duplicates.js";
+export type { DuplicateInput, DuplicateListing, DuplicateVerdict } from "./duplicates.js";
 export type { RestartInput } from "./restart-plan.js";
 export { domainSize } from "./domain-size.js";
 export type { DomainSize } from "./domain-size.js";

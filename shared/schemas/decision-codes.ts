@@ -133,7 +133,6 @@ const CODES = [
   "RESTART_SIZE_UNKNOWN",
   "RESTART_CAP",
   "DUPLICATE_PAUSED",
-  "DUPLICATE_PAUSE_FAILED",
   "DUPLICATE_NO_RECORD",
   // The plan as a whole
   "SEARCH_BUDGET",
@@ -286,9 +285,7 @@ export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>
   RESTART_SIZE_UNKNOWN: "Restart: neither the snapshot nor the VM's recorded definition gives its memory and vCPUs: it cannot be placed and waits.",
   RESTART_CAP: "Restart: max_concurrent_restarts restarts are already planned: the VM waits for the next plan.",
   DUPLICATE_PAUSED:
-    "Duplicate: the VM was listed running on two hosts in fresh inventories; the copy on the host its record does not name was paused (virsh suspend). Nothing is destroyed: the operator decides what to do with the paused copy.",
-  DUPLICATE_PAUSE_FAILED:
-    "Duplicate: the VM runs on two hosts, and pausing the copy on the host its record does not name failed; tried again on the next pass.",
+    "Duplicate: the VM was listed running on two hosts in fresh inventories; the copy on each host its record does not name is paused (virsh suspend; a pause that fails is tried again on the next pass). Nothing is destroyed: the operator decides what to do with the paused copy.",
   DUPLICATE_NO_RECORD:
     "Duplicate: the VM runs on two hosts, and no record (or a record naming neither host) says which copy is the right one: nothing is paused, the operator decides.",
   SEARCH_BUDGET: "The plan's destination-search budget ran out; the plan may miss moves.",

@@ -6,16 +6,16 @@ import type { Numbers } from "../../../shared/schemas/numbers.js";
 import type { RecoveryAlert } from "../../../shared/schemas/orchestrator-events.js";
 import type { VmState } from "../../../shared/schemas/vm.js";
 import type { Clock } from "../clock.js";
+import { judgeDuplicates, type DuplicateVerdict } from "../../core/index.js";
 
 // A VM running on two hosts (a returning host's old copy started by hand or by its autostart before
 // the agent could stop it): the copy on every host the VM's record does not name is paused, never
 // destroyed or undefined, and an alert says so. What the operator then does with the paused copy
 // (virsh destroy, undefine, or keep it) is theirs to decide.
 //
-// A live migration lists a VM on two hosts too, for a moment: the source pauses it before the
-// destination resumes it, so the two are never both `running` in one instant; but one host's
-// inventory may be older than the switch-over. Hence: only fresh inventories, none older than the
-// VM's last migration's end, no migration of it queued or running, and both listing it `running`.
+// Which VMs and which copies is the core's decision (orchestrator/core/duplicates.ts, with its
+// care for live migrations' switch-over); this file gathers its inputs, sends the pauses, and
+// notes and alerts once per incident.
 
 export interface DuplicateGuardDeps {
   /** Hosts with an inventory. */
@@ -59,59 +59,47 @@ export class DuplicateGuard {
     return this.running;
   }
 
-  /** VMs listed running by more than one fresh host, with those hosts sorted. */
-  duplicates(now: number): Map<string, string[]> {
-    const at = new Map<string, string[]>();
-    for (const h of this.d.hostIds()) {
-      if (!this.d.fresh(h, now)) continue;
-      for (const v of this.d.inventory(h) ?? []) {
-        if (v.state !== "running") continue;
-        const hosts = at.get(v.name);
-        if (hosts) hosts.push(h);
-        else at.set(v.name, [h]);
-      }
+  /** What the core makes of the newest inventories (judgeDuplicates). */
+  verdicts(now: number): DuplicateVerdict[] {
+    const hosts = this.d.hostIds();
+    const names = new Set<string>();
+    const listings = hosts.map((host) => {
+      const vms = this.d.inventory(host) ?? [];
+      for (const v of vms) if (v.state === "running") names.add(v.name);
+      return { host, fresh: this.d.fresh(host, now), at: this.d.inventoryAt(host) ?? 0, vms };
+    });
+    const recordHost = new Map<string, string>();
+    const migrating = new Set<string>();
+    const lastMoveAt = new Map<string, number>();
+    for (const vm of names) {
+      const r = this.d.recordHost(vm);
+      if (r !== undefined) recordHost.set(vm, r);
+      if (this.d.migrating(vm)) migrating.add(vm);
+      const m = this.d.lastMoveAt(vm);
+      if (m !== undefined) lastMoveAt.set(vm, m);
     }
-    for (const [vm, hosts] of at) {
-      if (hosts.length < 2) at.delete(vm);
-      else hosts.sort();
-    }
-    return at;
+    return judgeDuplicates({ listings, recordHost, migrating, lastMoveAt });
   }
 
   private async run(): Promise<void> {
     if (!this.d.leading()) return;
     const now = this.d.clock.now();
-    const found = this.duplicates(now);
-    for (const vm of [...this.reported.keys()]) if (!found.has(vm)) this.reported.delete(vm);
+    const found = this.verdicts(now);
+    const current = new Set(found.map((v) => v.vm));
+    for (const vm of [...this.reported.keys()]) if (!current.has(vm)) this.reported.delete(vm);
     const work: Promise<void>[] = [];
-    for (const [vm, hosts] of found) {
-      if (this.d.migrating(vm)) {
-        this.d.log.debug({ vm, hosts }, "VM listed running on two hosts while it migrates: left alone");
-        continue;
-      }
-      // An inventory from before the VM's last switch-over still shows it where it was.
-      const moved = this.d.lastMoveAt(vm);
-      if (moved !== undefined && hosts.some((h) => (this.d.inventoryAt(h) ?? 0) <= moved)) continue;
-      const key = hosts.join(",");
-      const first = this.reported.get(vm) !== key;
-      this.reported.set(vm, key);
-      const recordHost = this.d.recordHost(vm);
-      if (recordHost === undefined || !hosts.includes(recordHost)) {
+    for (const v of found) {
+      const key = v.hosts.join(",");
+      const first = this.reported.get(v.vm) !== key;
+      this.reported.set(v.vm, key);
+      if (v.code === "DUPLICATE_NO_RECORD") {
         if (first) {
-          const why = recordHost === undefined ? "no record of it" : `its record names ${recordHost}, which does not run it`;
-          const message = `VM ${vm} runs on ${hosts.join(" and ")}, and ${why}: nothing is paused. Decide which copy is the right one and pause or shut down the other (virsh suspend / virsh shutdown on its host).`;
-          this.d.note({ vm, code: "DUPLICATE_NO_RECORD", message, numbers: { hosts: key, recordHost: recordHost ?? null } }, now);
-          this.d.alert({
-            alert: "duplicate_running",
-            host: null,
-            code: "DUPLICATE_NO_RECORD",
-            message,
-            numbers: { vm, hosts: key, recordHost: recordHost ?? null },
-          });
+          this.d.note({ vm: v.vm, code: v.code, message: v.message, numbers: v.numbers }, now);
+          this.d.alert({ alert: "duplicate_running", host: null, code: v.code, message: v.message, numbers: { vm: v.vm, ...v.numbers } });
         }
         continue;
       }
-      for (const h of hosts) if (h !== recordHost) work.push(this.pauseOne(vm, h, recordHost, first));
+      for (const h of v.pauseOn) work.push(this.pauseOne(v.vm, h, v.recordHost!, first));
     }
     await Promise.all(work);
   }
@@ -135,8 +123,8 @@ export class DuplicateGuard {
       const at = this.d.clock.now();
       const message = `VM ${vm} runs on ${host} and on ${recordHost}, the host its record names; pausing it on ${host} failed (tried again on the next pass): ${describeError(e)}`;
       this.d.log.warn({ vm, host, recordHost, err: describeError(e) }, "cannot pause a VM running on two hosts");
-      if (first) this.d.note({ vm, code: "DUPLICATE_PAUSE_FAILED", message, numbers }, at);
-      if (first) this.d.alert({ alert: "duplicate_running", host, code: "DUPLICATE_PAUSE_FAILED", message, numbers });
+      if (first) this.d.note({ vm, code: "DUPLICATE_PAUSED", message, numbers: { ...numbers, paused: false } }, at);
+      if (first) this.d.alert({ alert: "duplicate_running", host, code: "DUPLICATE_PAUSED", message, numbers: { ...numbers, paused: false } });
     } finally {
       this.sending.delete(key);
     }

@@ -133,12 +133,13 @@ describe("DuplicateGuard", () => {
     await h.guard.check();
     await h.guard.check();
     expect(h.sent).toHaveLength(2);
-    expect(h.alerts.map((a) => a.code)).toEqual(["DUPLICATE_PAUSE_FAILED"]);
-    expect(h.notes.map((n) => n.code)).toEqual(["DUPLICATE_PAUSE_FAILED"]);
+    expect(h.alerts.map((a) => [a.code, a.numbers.paused])).toEqual([["DUPLICATE_PAUSED", false]]);
+    expect(h.alerts[0]!.message).toMatch(/pausing it on b failed/);
+    expect(h.notes.map((n) => n.code)).toEqual(["DUPLICATE_PAUSED"]);
     h.setFail(false);
     await h.guard.check();
     expect(h.sent).toHaveLength(3);
-    expect(h.notes.map((n) => n.code)).toEqual(["DUPLICATE_PAUSE_FAILED", "DUPLICATE_PAUSED"]);
+    expect(h.notes.map((n) => n.code)).toEqual(["DUPLICATE_PAUSED", "DUPLICATE_PAUSED"]);
   });
 
   it("a standby does nothing", async () => {
