@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 
 // Debian's /usr/bin/chromium driven by playwright-core, headless, in a throw-away profile; no
 // browser is ever downloaded. Without it the browser tests are skipped, loudly.
@@ -58,6 +59,25 @@ export async function launchChromium(viewport = { width: 1280, height: 900 }): P
       await ctx.close().catch(() => undefined);
       rmSync(profile, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A Chromium for the enclosing suite: launched before its tests, closed after them. The returned
+ * function gives a test the browser (its page and the page errors so far).
+ */
+export function chromiumPerSuite(timeoutMs = 60_000): () => Browser {
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  }, timeoutMs);
+  afterAll(async () => {
+    await browser?.close();
+    browser = undefined;
+  });
+  return () => {
+    if (!browser) throw new Error("no Chromium: used outside its suite's tests?");
+    return browser;
   };
 }
 

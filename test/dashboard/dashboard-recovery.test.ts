@@ -1,9 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Page } from "playwright-core";
-import type { PolicyInput } from "../../shared/config/policy.js";
 import { FakePower } from "../integration/fake-power.js";
+import {
+  bystander,
+  failingGuests,
+  failingHosts,
+  oneRestartPerPass,
+  RECOVERY_INTERVAL,
+  recoveryHost,
+  recoveryPolicy,
+  waitForRecords,
+} from "../integration/recovery-cluster.js";
 import { startHttpCluster, waitUntil, type HttpCluster } from "../orchestrator/shell/http/http-cluster.js";
-import { haveChromium, launchChromium, screenshotPath, type Browser } from "./chromium.js";
+import { chromiumPerSuite, haveChromium, screenshotPath } from "./chromium.js";
 
 // Host failure on the dashboard, in a real headless Chromium against a real sim cluster
 // (nats-server, sim agents, the orchestrator with http on): d's agent dies while its libvirt
@@ -13,59 +21,30 @@ import { haveChromium, launchChromium, screenshotPath, type Browser } from "./ch
 // (not "stale"), the recovery panel with the incidents, fence attempts, restarts, the waiting VM
 // and the alert, and the history with the incident's entries in the order they happened.
 
-const base = { facts: { shared_paths: ["/srv/shared"] }, start_delay_s: 0, cpus: 8, mem_mib: 16_384, migration_mibs: 2000 };
-const disk = (path: string) => ({ facts: { disks: [{ target: "vda", path, size_gib: 1 }] } });
-const POLICY: PolicyInput = {
-  interval: 0.3,
-  stale_after: 1,
-  automation: "manual",
-  failure_detect_after: 2,
-  failure_peer_probes: 2,
-  max_concurrent_restarts: 1,
-  restart_priorities: { vms: { web1: "high", app1: "low" } },
-};
-
 describe.skipIf(!haveChromium)("dashboard: host failure in headless Chromium", () => {
   let c: HttpCluster | undefined;
-  let browser: Browser | undefined;
-  let page: Page;
-  let pageErrors: string[] = [];
+  const browser = chromiumPerSuite();
   const power = new FakePower("b");
 
   beforeAll(async () => {
     power.fail.off.push("BMC timed out");
     c = await startHttpCluster({
-      interval: 0.3,
+      interval: RECOVERY_INTERVAL,
       allowActions: false,
       powerDrivers: new Map([["b", power]]),
-      hosts: {
-        a: { ...base, vms: [] },
-        b: {
-          ...base,
-          vms: [
-            { name: "web1", mem_mib: 512, cpu: 10, ...disk("/srv/shared/web1.qcow2") },
-            { name: "app1", mem_mib: 1024, cpu: 10, ...disk("/srv/shared/app1.qcow2") },
-            { name: "db1", mem_mib: 256, cpu: 10, ...disk("/var/lib/libvirt/images/db1.qcow2") },
-          ],
-        },
-        c: { ...base, vms: [] },
-        d: { ...base, vms: [{ name: "misc1", mem_mib: 256, cpu: 5, ...disk("/srv/shared/misc1.qcow2") }] },
-      },
-      policy: POLICY,
+      hosts: failingHosts(failingGuests(), { d: recoveryHost([bystander()]) }),
+      policy: recoveryPolicy(oneRestartPerPass({ web1: "high", app1: "low" })),
     });
     const cl = c;
-    await waitUntil(async () => (await cl.api("records", {})).data?.records.length === 4, 15_000, "the four VMs to be recorded");
-    browser = await launchChromium();
-    ({ page, pageErrors } = browser);
+    await waitForRecords((e, b) => cl.api(e, b), 4);
   }, 90_000);
-
   afterAll(async () => {
-    await browser?.close();
     await c?.stop();
   });
 
   it("shows agent down, failed-then-recovered hosts, the recovery panel and the incident in the history, live", async () => {
     const cl = c!;
+    const { page, pageErrors } = browser();
     await page.goto(`${cl.url}/`);
     await page.waitForSelector("#conn.live");
     await page.locator("#no-recovery").waitFor();

@@ -13,6 +13,7 @@ import { SimFabric } from "../../agent/sim/sim-fabric.js";
 import type { SimHypervisor } from "../../agent/sim/sim-hypervisor.js";
 import { startOrchestrator, type RunningOrchestrator } from "../../orchestrator/main.js";
 import { waitUntil } from "../integration/sim-cluster.js";
+import { startNatsServer } from "../support/nats-server.js";
 
 // Several HA orchestrators (in this process) + sim agents on given NATS servers, an operator
 // connection, and a spy that counts every migrate command sent to any agent.
@@ -137,6 +138,22 @@ export async function startHaCluster(o: HaClusterOptions): Promise<HaCluster> {
       return last!;
     },
     stop,
+  };
+}
+
+/** An HA cluster on a nats-server with JetStream of its own, started for it; stop() stops the server too. */
+export async function startHaClusterOnNats(o: Omit<HaClusterOptions, "servers">): Promise<HaCluster> {
+  const server = await startNatsServer({ jetstream: true });
+  const c = await startHaCluster({ ...o, servers: [server.url] }).catch(async (e: unknown) => {
+    await server.stop();
+    throw e;
+  });
+  return {
+    ...c,
+    async stop() {
+      await c.stop();
+      await server.stop();
+    },
   };
 }
 

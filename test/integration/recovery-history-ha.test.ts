@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RecoveryHistoryEntry, RecoveryStatusReply } from "../../shared/schemas/orchestrator-api.js";
-import { startHaCluster, type HaCluster } from "../ha/ha-cluster.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { describe, expect, it } from "vitest";
+import type { RecoveryHistoryEntry } from "../../shared/schemas/orchestrator-api.js";
+import { dataOf, failBUntilFirstRestart, HA_VMS as VMS, recoveryHaScene } from "./recovery-cluster.js";
 import { waitUntil } from "./sim-cluster.js";
 
 // The recovery history across a leader failover (real nats-server with JetStream, two HA
@@ -9,60 +8,14 @@ import { waitUntil } from "./sim-cluster.js";
 // VMs; the new leader, which never saw the failure, lists it from the HA bucket: when the failure
 // began, the operator's confirmation, every restart under both epochs, and the end of the incident.
 
-const base = { facts: { shared_paths: ["/srv/shared"] }, start_delay_s: 0, cpus: 8, mem_mib: 16_384, migration_mibs: 2000 };
-const disk = (path: string) => ({ facts: { disks: [{ target: "vda", path, size_gib: 1 }] } });
-const VMS = ["web1", "app1", "api1"];
-
 describe("recovery history across a leader failover", () => {
-  let server: NatsServerHandle;
-  let c: HaCluster;
-  beforeAll(async () => {
-    server = await startNatsServer({ jetstream: true });
-    c = await startHaCluster({
-      servers: [server.url],
-      interval: 0.3,
-      leaseTtl: 1,
-      bucket: "recovery-history-ha",
-      orchestrators: ["o1", "o2"],
-      hosts: {
-        a: { ...base, vms: [] },
-        b: { ...base, vms: VMS.map((name) => ({ name, mem_mib: 512, cpu: 5, ...disk(`/srv/shared/${name}.qcow2`) })) },
-        c: { ...base, vms: [] },
-      },
-      policy: {
-        // One recovery pass every 1.5 s, one restart per pass: the leader can be killed between two.
-        interval: 1.5,
-        stale_after: 1,
-        automation: "manual",
-        failure_detect_after: 2,
-        failure_peer_probes: 2,
-        max_concurrent_restarts: 1,
-        restart_priorities: { vms: { web1: "high", app1: "medium", api1: "low" } },
-      },
-    });
-  }, 60_000);
-  afterAll(async () => {
-    await c?.stop();
-    await server?.stop();
-  });
-
-  const status = async (): Promise<RecoveryStatusReply> => {
-    const r = await c.leaderApi("recoveryStatus", {});
-    if (!r.ok) throw new Error(r.error.message);
-    return r.data;
-  };
-  const history = async (): Promise<RecoveryHistoryEntry[]> => {
-    const r = await c.leaderApi("recoveryHistory", { limit: 100 });
-    if (!r.ok) throw new Error(r.error.message);
-    return r.data;
-  };
+  const scene = recoveryHaScene("recovery-history-ha");
+  const status = () => scene.status();
+  const history = async (): Promise<RecoveryHistoryEntry[]> => dataOf("recoveryHistory", await scene.c.leaderApi("recoveryHistory", { limit: 100 }));
 
   it("the new leader lists the failure, the confirmation and every restart its predecessor and it made", async () => {
-    await waitUntil(async () => (await c.leaderApi("records", {})).data?.records.length === VMS.length, 20_000, "the VMs to be recorded");
-    await c.agents.get("b")!.stop(); // b loses its power (no power driver)
-    await waitUntil(async () => (await status()).hosts.some((h) => h.host === "b" && h.state === "failed"), 20_000, "b to be failed");
-    expect((await c.leaderApi("recover", { host: "b", confirmFenced: true })).ok).toBe(true);
-    await waitUntil(async () => (await status()).restarts.length >= 1, 20_000, "a first restart");
+    const { c } = scene;
+    await failBUntilFirstRestart(scene); // no power driver: an operator confirms b off
     const first = c.leader()!;
     const before = await history();
     expect(before.filter((e) => e.kind === "restart").length).toBeLessThan(VMS.length);

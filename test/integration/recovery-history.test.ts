@@ -1,13 +1,13 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main } from "../../cli/main.js";
-import type { PolicyInput } from "../../shared/config/policy.js";
 import type { RecoveryHistoryEntry } from "../../shared/schemas/orchestrator-api.js";
 import { NatsConfig } from "../../shared/config/nats-config.js";
 import { connectNats } from "../../shared/nats/connect.js";
 import { orchestratorSubjects } from "../../shared/subjects.js";
 import { startNatsServer } from "../support/nats-server.js";
 import { FakePower } from "./fake-power.js";
-import { startSimCluster, waitUntil, type SimCluster } from "./sim-cluster.js";
+import { bystander, failingGuests, failingHosts, oneRestartPerPass, recoveryClusterPerTest, recoveryHost, recoveryPolicy } from "./recovery-cluster.js";
+import { waitUntil, type SimCluster } from "./sim-cluster.js";
 
 // `ballast history` on a real nats-server with sim agents and the real orchestrator: a migration,
 // then host b loses its power (agent stopped, its sim hypervisor gone so peers' probes fail, its
@@ -17,35 +17,9 @@ import { startSimCluster, waitUntil, type SimCluster } from "./sim-cluster.js";
 // migration, and its filters pick each kind, host and VM. Against an orchestrator that serves no
 // recovery history it still shows the migrations.
 
-const base = { facts: { shared_paths: ["/srv/shared"] }, start_delay_s: 0, cpus: 8, mem_mib: 16_384, migration_mibs: 2000 };
-const disk = (path: string) => ({ facts: { disks: [{ target: "vda", path, size_gib: 1 }] } });
-const HOSTS = {
-  a: { ...base, vms: [{ name: "misc1", mem_mib: 256, cpu: 5, ...disk("/srv/shared/misc1.qcow2") }] },
-  b: {
-    ...base,
-    vms: [
-      { name: "web1", mem_mib: 512, cpu: 10, ...disk("/srv/shared/web1.qcow2") },
-      { name: "app1", mem_mib: 1024, cpu: 10, ...disk("/srv/shared/app1.qcow2") },
-      { name: "db1", mem_mib: 256, cpu: 10, ...disk("/var/lib/libvirt/images/db1.qcow2") },
-    ],
-  },
-  c: { ...base, vms: [] },
-};
-const POLICY: PolicyInput = {
-  interval: 0.3,
-  stale_after: 1,
-  automation: "manual",
-  failure_detect_after: 2,
-  failure_peer_probes: 2,
-  max_concurrent_restarts: 1,
-  restart_priorities: { vms: { web1: "high", app1: "low" } },
-};
-
-let c: SimCluster | undefined;
-afterEach(async () => {
-  await c?.stop();
-  c = undefined;
-});
+const HOSTS = failingHosts(failingGuests(), { a: recoveryHost([bystander()]) });
+const POLICY = recoveryPolicy(oneRestartPerPass({ web1: "high", app1: "low" }));
+const start = recoveryClusterPerTest();
 
 /** Runs the CLI against the cluster's NATS server, as an operator would. */
 async function cli(cl: SimCluster, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -67,9 +41,7 @@ describe("ballast history with host failures (sim cluster, real NATS)", () => {
   it("lists the failure, the fence attempts, the fenced host and the restarts in order, with the migration, and filters them", async () => {
     const power = new FakePower("b");
     power.fail.off.push("BMC timed out");
-    c = await startSimCluster({ interval: 0.3, hosts: HOSTS, policy: POLICY, powerDrivers: new Map([["b", power]]) });
-    const cluster = c;
-    await waitUntil(async () => (await cluster.api("records", {})).data?.records.length === 4, 15_000, "the four VMs to be recorded");
+    const { cluster } = await start({ hosts: HOSTS, policy: POLICY, records: 4, powerDrivers: new Map([["b", power]]) });
     const m = await cluster.api("migrate", { vm: "misc1", to: "c" });
     expect(m.ok, JSON.stringify(m)).toBe(true);
     await waitUntil(

@@ -1,12 +1,10 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { PolicyInput } from "../../shared/config/policy.js";
+import { describe, expect, it } from "vitest";
 import type { RecoveryStatusReply } from "../../shared/schemas/orchestrator-api.js";
-import { OrchestratorEventMessage } from "../../shared/schemas/orchestrator-events.js";
-import { orchestratorSubjects } from "../../shared/subjects.js";
 import { renderRecoveryStatus } from "../../cli/render-recovery.js";
 import { createOrchestratorMetrics } from "../../orchestrator/shell/http/orchestrator-metrics.js";
 import { FakePower } from "./fake-power.js";
-import { startSimCluster, waitUntil, type SimCluster } from "./sim-cluster.js";
+import { dataOf, oneRestartPerPass, recoveryClusterPerTest, recoveryPolicy } from "./recovery-cluster.js";
+import { waitUntil, type SimCluster } from "./sim-cluster.js";
 
 // Host failure end to end on a real nats-server, with sim agents and the real orchestrator: a host
 // that loses its power (its agent stops, its sim hypervisor leaves the fabric so peers' probes
@@ -15,71 +13,14 @@ import { startSimCluster, waitUntil, type SimCluster } from "./sim-cluster.js";
 // a host whose agent dies while its libvirt answers is never recovered; a host without a power
 // driver is not recovered until an operator confirms it off.
 
-const dec = new TextDecoder();
-const base = { facts: { shared_paths: ["/srv/shared"] }, start_delay_s: 0, cpus: 8, mem_mib: 16_384, migration_mibs: 2000 };
-const disk = (path: string) => ({ facts: { disks: [{ target: "vda", path, size_gib: 1 }] } });
-const HOSTS = {
-  a: { ...base, vms: [] },
-  b: {
-    ...base,
-    vms: [
-      { name: "web1", mem_mib: 512, cpu: 10, ...disk("/srv/shared/web1.qcow2") },
-      { name: "app1", mem_mib: 1024, cpu: 10, ...disk("/srv/shared/app1.qcow2") },
-      { name: "db1", mem_mib: 256, cpu: 10, ...disk("/var/lib/libvirt/images/db1.qcow2") },
-    ],
-  },
-  c: { ...base, vms: [] },
-};
-const POLICY: PolicyInput = {
-  interval: 0.3,
-  stale_after: 1,
-  automation: "manual",
-  failure_detect_after: 2,
-  failure_peer_probes: 2,
-  // One restart per plan: the high-priority VM must be recorded in an earlier pass than the low one.
-  max_concurrent_restarts: 1,
-  restart_priorities: { vms: { web1: "high", app1: "low", db1: "high" } },
-};
+// One restart per plan: the high-priority VM must be recorded in an earlier pass than the low one.
+const POLICY = recoveryPolicy(oneRestartPerPass({ web1: "high", app1: "low", db1: "high" }));
 
-interface Alert {
-  alert: string;
-  host: string | null;
-  message: string;
-}
+const startCluster = recoveryClusterPerTest();
+/** b's three VMs recorded before anything fails, and the recovery alerts from the start. */
+const start = (powerDrivers?: Map<string, FakePower>) => startCluster({ records: 3, policy: POLICY, powerDrivers });
 
-let c: SimCluster | undefined;
-afterEach(async () => {
-  await c?.stop();
-  c = undefined;
-});
-
-async function start(powerDrivers?: Map<string, FakePower>): Promise<{ cluster: SimCluster; alerts: Alert[] }> {
-  const cluster = await startSimCluster({ interval: 0.3, hosts: HOSTS, policy: POLICY, ...(powerDrivers ? { powerDrivers } : {}) });
-  c = cluster;
-  const alerts: Alert[] = [];
-  cluster.nc.subscribe(orchestratorSubjects.events, {
-    callback: (_e, m) => {
-      const ev = OrchestratorEventMessage.parse(JSON.parse(dec.decode(m.data)));
-      if (ev.type === "recovery-alert") alerts.push(ev);
-    },
-  });
-  // Every VM recorded (definition fetched from b's agent) before anything fails.
-  await waitUntil(
-    async () => {
-      const r = await cluster.api("records", {});
-      return r.ok && r.data.records.length === 3;
-    },
-    15_000,
-    "the three VMs of b to be recorded",
-  );
-  return { cluster, alerts };
-}
-
-const status = async (cl: SimCluster): Promise<RecoveryStatusReply> => {
-  const r = await cl.api("recoveryStatus", {});
-  if (!r.ok) throw new Error(`recoveryStatus: ${r.error.code} ${r.error.message}`);
-  return r.data;
-};
+const status = async (cl: SimCluster): Promise<RecoveryStatusReply> => dataOf("recoveryStatus", await cl.api("recoveryStatus", {}));
 const hostState = async (cl: SimCluster, h: string) => (await status(cl)).hosts.find((x) => x.host === h)?.state;
 /** Hosts (of those still up) on which the VM is defined. */
 const copies = (cl: SimCluster, vm: string) => ["a", "c"].filter((h) => cl.sim(h).hasVm(vm));

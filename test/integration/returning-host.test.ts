@@ -1,12 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startAgent } from "../../agent/nats-agent.js";
 import { AgentConfig } from "../../shared/config/agent-config.js";
-import type { PolicyInput } from "../../shared/config/policy.js";
 import { silentLogger } from "../../shared/logger.js";
-import { OrchestratorEventMessage } from "../../shared/schemas/orchestrator-events.js";
-import { agentSubjects, orchestratorSubjects } from "../../shared/subjects.js";
+import { agentSubjects } from "../../shared/subjects.js";
 import { FakePower } from "./fake-power.js";
-import { startSimCluster, waitUntil, type SimCluster } from "./sim-cluster.js";
+import { failingGuests, failingHosts, onDisk, recoveryClusterPerTest, recoveryHost } from "./recovery-cluster.js";
+import { waitUntil, type SimCluster } from "./sim-cluster.js";
 
 // The returning host end to end on a real nats-server, with sim agents and the real orchestrator:
 // b loses its power, is fenced and its shared-disk VMs restarted on a/c; b comes back with its old
@@ -16,44 +15,7 @@ import { startSimCluster, waitUntil, type SimCluster } from "./sim-cluster.js";
 // it is paused there, with an alert and a decision; the copy the record names keeps running. A VM
 // that migrates while listed running on two hosts is never paused.
 
-const dec = new TextDecoder();
-const base = { facts: { shared_paths: ["/srv/shared"] }, start_delay_s: 0, cpus: 8, mem_mib: 16_384, migration_mibs: 2000 };
-const disk = (path: string) => ({ facts: { disks: [{ target: "vda", path, size_gib: 1 }] } });
-const POLICY: PolicyInput = { interval: 0.3, stale_after: 1, automation: "manual", failure_detect_after: 2, failure_peer_probes: 2 };
-
-interface Alert {
-  alert: string;
-  host: string | null;
-  code: string | null;
-  message: string;
-}
-
-let c: SimCluster | undefined;
-afterEach(async () => {
-  await c?.stop();
-  c = undefined;
-});
-
-async function start(hosts: Parameters<typeof startSimCluster>[0]["hosts"], records: number, powerDrivers?: Map<string, FakePower>) {
-  const cluster = await startSimCluster({ interval: 0.3, hosts, policy: POLICY, ...(powerDrivers ? { powerDrivers } : {}) });
-  c = cluster;
-  const alerts: Alert[] = [];
-  cluster.nc.subscribe(orchestratorSubjects.events, {
-    callback: (_e, m) => {
-      const ev = OrchestratorEventMessage.parse(JSON.parse(dec.decode(m.data)));
-      if (ev.type === "recovery-alert") alerts.push(ev);
-    },
-  });
-  await waitUntil(
-    async () => {
-      const r = await cluster.api("records", {});
-      return r.ok && r.data.records.length === records;
-    },
-    15_000,
-    `${records} VMs to be recorded`,
-  );
-  return { cluster, alerts };
-}
+const start = recoveryClusterPerTest();
 
 const stateOn = (cl: SimCluster, host: string, vm: string) =>
   cl
@@ -63,20 +25,8 @@ const stateOn = (cl: SimCluster, host: string, vm: string) =>
 
 describe("the returning host (sim cluster, real NATS)", () => {
   it("does not start its old copies, turns autostart off, and a copy started by hand is paused with an alert", async () => {
-    const hosts = {
-      a: { ...base, vms: [] },
-      b: {
-        ...base,
-        vms: [
-          { name: "web1", mem_mib: 512, cpu: 10, autostart: true, ...disk("/srv/shared/web1.qcow2") },
-          { name: "app1", mem_mib: 1024, cpu: 10, autostart: true, ...disk("/srv/shared/app1.qcow2") },
-          { name: "db1", mem_mib: 256, cpu: 10, autostart: true, ...disk("/var/lib/libvirt/images/db1.qcow2") },
-        ],
-      },
-      c: { ...base, vms: [] },
-    };
     const power = new FakePower("b");
-    const { cluster, alerts } = await start(hosts, 3, new Map([["b", power]]));
+    const { cluster, alerts } = await start({ hosts: failingHosts(failingGuests({ autostart: true })), records: 3, powerDrivers: new Map([["b", power]]) });
     const hv = cluster.sim("b");
     // The agent turned the flag off at its start; its VMs ran, so it started nothing.
     expect(await cluster.agents.get("b")!.guardedStarts).toEqual(["app1", "db1", "web1"].map((vm) => expect.objectContaining({ vm, outcome: "running" })));
@@ -127,11 +77,11 @@ describe("the returning host (sim cluster, real NATS)", () => {
 
   it("never pauses a VM that migrates, though two hosts list it running", async () => {
     const hosts = {
-      a: { ...base, vms: [] },
+      a: recoveryHost([]),
       // A slow copy: 4 GiB at 4 MiB/s, in flight for the whole test.
-      c: { ...base, migration_mibs: 4, vms: [{ name: "mig1", mem_mib: 4096, cpu: 10, ...disk("/srv/shared/mig1.qcow2") }] },
+      c: recoveryHost([{ name: "mig1", mem_mib: 4096, cpu: 10, ...onDisk("/srv/shared/mig1.qcow2") }], { migration_mibs: 4 }),
     };
-    const { cluster, alerts } = await start(hosts, 1);
+    const { cluster, alerts } = await start({ hosts, records: 1 });
     const r = await cluster.api("migrate", { vm: "mig1", to: "a" });
     expect(r.ok, JSON.stringify(r)).toBe(true);
     await waitUntil(
