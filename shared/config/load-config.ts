@@ -10,10 +10,25 @@ import { ConfigError } from "../errors.js";
 
 export const ENV_PREFIX = "BALLAST_";
 
+/**
+ * Variables of Ballast's tooling, not of a daemon's configuration: the simulator's traces
+ * (BALLAST_SIM_DATA), the lab (BALLAST_LAB_*), the tests' switches. Without this list, setting one
+ * in a shell would make every daemon started from it refuse its configuration ("unrecognized key").
+ */
+export const TOOL_ENV: readonly (string | RegExp)[] = [
+  /^BALLAST_LAB_/,
+  "BALLAST_SIM_DATA",
+  "BALLAST_UPDATE_GOLDEN",
+  "BALLAST_DASHBOARD_SCREENSHOT",
+  "BALLAST_CHROMIUM",
+];
+
+const isToolEnv = (name: string) => TOOL_ENV.some((t) => (typeof t === "string" ? t === name : t.test(name)));
+
 export function envOverrides(env: NodeJS.ProcessEnv, prefix = ENV_PREFIX): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith(prefix) || raw === undefined) continue;
+    if (!name.startsWith(prefix) || raw === undefined || (prefix === ENV_PREFIX && isToolEnv(name))) continue;
     const path = name
       .slice(prefix.length)
       .toLowerCase()

@@ -65,6 +65,13 @@ describe("orchestrator config", () => {
     }
   });
 
+  it("ignores the tooling's variables (simulator traces, lab, test switches), and still refuses an unknown key", () => {
+    const env = { BALLAST_SIM_DATA: "/srv/traces", BALLAST_LAB_DIR: "/tmp/lab", BALLAST_LAB_LOCKS: "1", BALLAST_UPDATE_GOLDEN: "1", BALLAST_LOG_LEVEL: "warn" };
+    expect(envOverrides(env)).toEqual({ log_level: "warn" });
+    expect(loadConfig(OrchestratorConfig, { env }).policy).toBeDefined();
+    expect(() => loadConfig(OrchestratorConfig, { env: { ...env, BALLAST_SIM_DATAX: "1" } })).toThrow(/sim_datax/);
+  });
+
   it("parses env values as JSON where they look like it", () => {
     expect(envOverrides({ BALLAST_A: "1", BALLAST_B: "true", BALLAST_C: "[1,2]", BALLAST_D: "text", BALLAST_S__SERVERS: "x,y" })).toEqual({
       a: 1,
