@@ -222,7 +222,8 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
     expect(err).toMatch(LEASE_BUSY);
     expect(await lab.whereIsAsync("r-hi")).toHaveLength(1);
     await lab.waitForTicks("r-hi", 2, { after: tickBefore, timeoutMs: 30_000 });
-    expect(lab.boots("r-hi")).toBe(2);
+    // (Not lab.boots: the console file is shared by every hv's copy of the guest, and in 2 of 6
+    // runs it had lost its first boot's lines by now; the ticks above are the running copy's.)
     // The local-disk guest's host is back: it can be started there again (by the operator).
     expect(await lab.virsh("hv-b", ["domstate", "r-loc"])).toMatch(/shut off/);
   }, 180_000);
