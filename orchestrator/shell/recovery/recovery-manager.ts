@@ -387,10 +387,21 @@ export class RecoveryManager {
     }
     const epoch = this.d.epoch() ?? 0;
     const sends: Promise<void>[] = [];
+    let priority: VmRecord["restartPriority"] | undefined;
     for (const step of plan.steps) {
       if (!this.d.leading()) break;
       const rec = this.d.records().find((r) => r.vm === step.vm);
       if (!rec) continue;
+      // The plan lists high, then medium, then low. A lower priority is sent once every start of
+      // the higher ones has answered, so the VMs that matter most have the destinations' CPU and
+      // disks to themselves while they start (a low-priority guest booting beside a high one on
+      // the same host delayed it by seconds on the lab).
+      if (priority !== undefined && rec.restartPriority !== priority) {
+        await Promise.all(sends);
+        sends.length = 0;
+        if (!this.d.leading()) break;
+      }
+      priority = rec.restartPriority;
       const at = this.d.clock.now();
       const restart = { vm: step.vm, host: step.from, destination: step.destination, at, epoch };
       const stored: StoredRestart = { restart, requestId: restartRequestId(restart), outcome: "sent", detail: null, tries: 0 };

@@ -124,6 +124,11 @@ function powerLoss(w: World, seconds: number): void {
 
 const starts = (w: World) => w.ops.filter((o) => o.startsWith("start"));
 
+async function waitFor(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  if (!cond()) throw new Error("condition not reached");
+}
+
 describe("RecoveryManager", () => {
   it("fences a failed host before any restart and records each restart before sending it", async () => {
     const w = world();
@@ -157,6 +162,24 @@ describe("RecoveryManager", () => {
     await m.tick();
     expect(starts(w)).toHaveLength(2);
     expect(w.ops.filter((o) => o === "fence b")).toHaveLength(1);
+  });
+
+  it("sends a lower priority's start only once every higher one has answered", async () => {
+    const w = world();
+    let answer: (v: boolean) => void = () => undefined;
+    // web-1 (high) starts slowly: its destination answers only when the test says so.
+    w.startAnswer = (name) => (name === "web-1" ? new Promise<boolean>((r) => (answer = r)) : Promise.resolve(true));
+    const m = manager(w);
+    powerLoss(w, 10);
+    const pass = m.tick();
+    await waitFor(() => starts(w).length === 1);
+    // Long enough for any further send of this pass to have happened, were it not held back.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(starts(w)).toEqual([expect.stringMatching(/^start web-1 /)]);
+    expect(w.ops.filter((o) => o.startsWith("record app-1"))).toEqual([]);
+    answer(true);
+    await pass;
+    expect(starts(w)).toEqual([expect.stringMatching(/^start web-1 /), expect.stringMatching(/^start app-1 /)]);
   });
 
   it("tries the power-off failure_fence_attempts times, then alerts and restarts nothing", async () => {
