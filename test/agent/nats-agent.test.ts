@@ -14,6 +14,7 @@ import { runAgent } from "../../agent/main.js";
 import type { Hypervisor } from "../../agent/ports/hypervisor.js";
 import { HypervisorError } from "../../shared/errors.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { unusedHypervisorMethods } from "./support/unused-hypervisor.js";
 
 // Two sim agents on a real nats-server, talking to each other through one SimFabric.
 
@@ -232,17 +233,7 @@ describe("agent on NATS (sim driver, real nats-server)", () => {
       migrate: () => Promise.reject(new Error("unused")),
       abortMigration: async () => {},
       inspectMigration: () => Promise.reject(new Error("unused")),
-      startPostcopy: () => Promise.reject(new Error("unused")),
-      checkIncoming: () => Promise.reject(new Error("unused")),
-      cpuBaseline: () => Promise.reject(new Error("unused")),
-      removeDisks: () => Promise.reject(new Error("unused")),
-      definitionXml: () => Promise.reject(new Error("unused")),
-      probeHost: () => Promise.reject(new Error("unused")),
-      startRecorded: () => Promise.reject(new Error("unused")),
-      autostartDomains: () => Promise.reject(new Error("unused")),
-      disableAutostart: () => Promise.reject(new Error("unused")),
-      startDefined: () => Promise.reject(new Error("unused")),
-      pause: () => Promise.reject(new Error("unused")),
+      ...unusedHypervisorMethods,
     };
     const config = AgentConfig.parse({ host: "broken-1", interval: 0.1, heartbeat_interval: 0.1, nats: { servers: [server.url] } });
     const agent = await startAgent({

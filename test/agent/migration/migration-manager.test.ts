@@ -8,6 +8,7 @@ import { SimHypervisor } from "../../../agent/sim/sim-hypervisor.js";
 import { silentLogger } from "../../../shared/logger.js";
 import type { MigrateRequest, MigrationEvent } from "../../../shared/schemas/agent-api.js";
 import { MigrationEvent as MigrationEventSchema } from "../../../shared/schemas/agent-api.js";
+import { unusedHypervisorMethods } from "../support/unused-hypervisor.js";
 
 function setup(o: { maxConcurrent?: number; timeoutMs?: number; journal?: MemoryMigrationJournal; migrationMibs?: number } = {}) {
   const clock = new ManualClock();
@@ -47,20 +48,7 @@ function setup(o: { maxConcurrent?: number; timeoutMs?: number; journal?: Memory
   return { clock, fabric, src, dst, mgr, events, restart };
 }
 
-/** The Hypervisor methods a test's stand-in does not use. */
-const unused = {
-  startPostcopy: () => Promise.reject(new Error("unused")),
-  checkIncoming: () => Promise.reject(new Error("unused")),
-  cpuBaseline: () => Promise.reject(new Error("unused")),
-  removeDisks: () => Promise.reject(new Error("unused")),
-  definitionXml: () => Promise.reject(new Error("unused")),
-  probeHost: () => Promise.reject(new Error("unused")),
-  startRecorded: () => Promise.reject(new Error("unused")),
-  autostartDomains: () => Promise.reject(new Error("unused")),
-  disableAutostart: () => Promise.reject(new Error("unused")),
-  startDefined: () => Promise.reject(new Error("unused")),
-  pause: () => Promise.reject(new Error("unused")),
-};
+const unused = unusedHypervisorMethods;
 
 const req = (over: Partial<MigrateRequest> = {}): MigrateRequest => ({ requestId: "r1", vm: "vm1", destination: "b", destinationAddress: "b", ...over });
 
