@@ -1,7 +1,7 @@
 import type { Policy } from "../../shared/config/policy.js";
 import type { DecisionCode } from "../../shared/schemas/decision-codes.js";
 import type { Numbers } from "../../shared/schemas/numbers.js";
-import type { FencedHost, RecordedRestart, RestartHeld, RestartPlan, RestartStep } from "../../shared/schemas/recovery.js";
+import type { FencedHost, RecordedRestart, RestartAwaiting, RestartHeld, RestartPlan, RestartStep } from "../../shared/schemas/recovery.js";
 import type { ClusterSnapshot, SnapshotHost, SnapshotVm } from "../../shared/schemas/snapshot.js";
 import type { RestartPriority, VmRecord } from "../../shared/schemas/vm-record.js";
 import { LIVE_STATES } from "./cluster-model.js";
@@ -24,6 +24,12 @@ import { findDestination } from "./placement.js";
 // leader's epoch) before its start is sent, and a recorded restart is never planned again for the
 // same failure; a VM any other host lists is never planned at all. Both are checked from the
 // inputs alone, so a new leader that reads the recorded restarts plans exactly what is left.
+//
+// Priorities start in waves (restart_wait_for, like vSphere HA's "start next priority" condition):
+// a lower priority is planned only once no restart of a higher one is still coming up, whether it
+// was recorded by an earlier plan (the shell says which are not up yet) or is planned by this one.
+// A restart that stays down does not hold the others forever: restart_wait_timeout after it was
+// recorded, the next priority goes, and its reason names what was not up.
 
 export interface RestartInput {
   snapshot: ClusterSnapshot;
@@ -33,6 +39,11 @@ export interface RestartInput {
   fenced: readonly FencedHost[];
   /** The restarts recorded so far (any incident). */
   recorded: readonly RecordedRestart[];
+  /**
+   * Recorded restarts of the current incidents whose guest is not up yet (restart_wait_for):
+   * lower priorities wait for them, at most restart_wait_timeout from `since`. Absent: none.
+   */
+  awaiting?: readonly RestartAwaiting[];
 }
 
 const RANK: Readonly<Record<RestartPriority, number>> = { high: 0, medium: 1, low: 2, never: 3 };
@@ -224,9 +235,15 @@ export function planRestarts(input: RestartInput, configured: Policy, now: numbe
 
   const steps: RestartStep[] = [];
   const opts = { cpuLimit: policy.max_load_candidate, memLimit: policy.max_mem_candidate, allowEmpty: true, caps: false };
+  const waves = priorityWaves(input.awaiting ?? [], policy, now);
   for (const c of candidates) {
     const { rec } = c;
     const p = rec.restartPriority;
+    const gate = waves.gate(p);
+    if (gate) {
+      hold(waiting, rec.vm, p, rec.host, "RESTART_PRIORITY_WAIT", `${rec.vm} (${p}) ${gate.reason}`, gate.numbers);
+      continue;
+    }
     if (steps.length >= policy.max_concurrent_restarts) {
       hold(
         waiting,
@@ -262,9 +279,13 @@ export function planRestarts(input: RestartInput, configured: Policy, now: numbe
       destMemAfter: r2(found.memAfter),
       cpuAssumed: vm.cpuAssumed,
     };
+    const late = waves.late(p);
+    if (late.length > 0) numbers.notUpAfterTimeout = late.join(",");
     const reason =
       `restart ${rec.vm} (${p}) from fenced ${rec.host} on ${found.host.id}: CPU ${f1(cpuBefore)} % → ${f1(found.cpuAfter)} %, memory → ${f1(found.memAfter)} %` +
-      (found.brokenShould.length > 0 ? `; breaks should rule(s) ${found.brokenShould.join(", ")} because nothing else fits` : "");
+      (found.brokenShould.length > 0 ? `; breaks should rule(s) ${found.brokenShould.join(", ")} because nothing else fits` : "") +
+      (late.length > 0 ? `; ${late.join(", ")} not up after restart_wait_timeout ${policy.restart_wait_timeout} s: started anyway` : "");
+    waves.planned(rec.vm, p);
     steps.push({ order: steps.length, vm: rec.vm, priority: p, from: rec.host, destination: found.host.id, code: "RESTART_PLANNED", reason, numbers });
     ctx.log.vm(rec.vm, { code: "RESTART_PLANNED", message: reason, numbers: { ...numbers, destination: found.host.id } });
   }
@@ -274,4 +295,47 @@ export function planRestarts(input: RestartInput, configured: Policy, now: numbe
   }
   const byVm = (a: RestartHeld, b: RestartHeld): number => cmp(a.vm, b.vm);
   return { createdAt: now, hosts: fencedHosts, steps, waiting: waiting.sort(byVm), skipped: skipped.sort(byVm), decisions: ctx.log.all() };
+}
+
+interface WaveGate {
+  reason: string;
+  numbers: Numbers;
+}
+
+/**
+ * The priority waves: which higher-priority restarts a candidate of priority `p` must wait for
+ * (those recorded and not up within restart_wait_timeout, and those this plan starts), and which
+ * it no longer waits for because they timed out.
+ */
+function priorityWaves(
+  awaiting: readonly RestartAwaiting[],
+  policy: Policy,
+  now: number,
+): { gate(p: RestartPriority): WaveGate | undefined; late(p: RestartPriority): string[]; planned(vm: string, p: RestartPriority): void } {
+  const timeoutMs = policy.restart_wait_timeout * 1000;
+  const off = policy.restart_wait_for === "none";
+  const coming = off ? [] : awaiting.filter((a) => now - a.since < timeoutMs);
+  const timedOut = off ? [] : awaiting.filter((a) => now - a.since >= timeoutMs);
+  const inPlan: { vm: string; p: RestartPriority }[] = [];
+  const cond = policy.restart_wait_for === "guest_agent" ? "its guest agent connected, or started without one" : "started";
+  return {
+    gate(p) {
+      const rank = RANK[p];
+      const before = coming.filter((a) => RANK[a.priority] < rank).sort((a, b) => a.since - b.since || cmp(a.vm, b.vm));
+      const thisPlan = off ? [] : inPlan.filter((x) => RANK[x.p] < rank);
+      if (before.length === 0 && thisPlan.length === 0) return undefined;
+      const names = [...before.map((a) => `${a.vm} (${a.priority})`), ...thisPlan.map((x) => `${x.vm} (${x.p}, this plan)`)];
+      const leftMs = before.length > 0 ? Math.max(0, before[0]!.since + timeoutMs - now) : timeoutMs;
+      return {
+        reason: `waits until higher-priority restarts are up (${cond}): ${names.join(", ")}; at most ${Math.ceil(leftMs / 1000)} s more (restart_wait_timeout ${policy.restart_wait_timeout} s)`,
+        numbers: { waitingFor: names.length, waitFor: policy.restart_wait_for, waitLeftS: Math.ceil(leftMs / 1000) },
+      };
+    },
+    late(p) {
+      return timedOut.filter((a) => RANK[a.priority] < RANK[p]).map((a) => a.vm);
+    },
+    planned(vm, p) {
+      inPlan.push({ vm, p });
+    },
+  };
 }

@@ -348,6 +348,17 @@ export const Policy = z
       .max(10_000)
       .default(4)
       .describe("Host failure: VMs of fenced hosts one restart plan starts; the rest wait for the next plan (`RESTART_CAP`)."),
+    restart_wait_for: z
+      .enum(["guest_agent", "started", "none"])
+      .default("guest_agent")
+      .describe(
+        "Host failure: what a lower restart priority waits for before its VMs are started (`RESTART_PRIORITY_WAIT`). guest_agent: every restart of a higher priority is up, meaning its QEMU guest agent channel is connected (qemu-ga runs in the guest), or it was started and has no such channel; started: libvirt started them; none: every priority at once (still highest first). Never longer than `restart_wait_timeout`.",
+      ),
+    restart_wait_timeout: seconds.min(1).max(3600).default(120).meta({
+      unit: "s",
+      description:
+        "Host failure: the longest a lower restart priority waits for a higher one's restart to be up (`restart_wait_for`), counted from when that restart was recorded; then it starts anyway, and its decision says which were not up.",
+    }),
     restart_priority: RestartPriority.default("medium").describe(
       "When a host dies (docs/host-failure.md): the restart priority of a VM that restart_priorities does not name. high first, then medium, then low; never: not restarted elsewhere.",
     ),

@@ -132,6 +132,7 @@ const CODES = [
   "RESTART_LOCAL_DISKS",
   "RESTART_SIZE_UNKNOWN",
   "RESTART_CAP",
+  "RESTART_PRIORITY_WAIT",
   "DUPLICATE_PAUSED",
   "DUPLICATE_NO_RECORD",
   // The plan as a whole
@@ -284,6 +285,8 @@ export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>
   RESTART_LOCAL_DISKS: "Restart: the VM has a local writable disk on the fenced host: it waits for its host to come back.",
   RESTART_SIZE_UNKNOWN: "Restart: neither the snapshot nor the VM's recorded definition gives its memory and vCPUs: it cannot be placed and waits.",
   RESTART_CAP: "Restart: max_concurrent_restarts restarts are already planned: the VM waits for the next plan.",
+  RESTART_PRIORITY_WAIT:
+    "Restart: a higher priority's restarts are not up yet (restart_wait_for): the VM waits for them, at most restart_wait_timeout from their restart.",
   DUPLICATE_PAUSED:
     "Duplicate: the VM was listed running on two hosts in fresh inventories; the copy on each host its record does not name is paused (virsh suspend; a pause that fails is tried again on the next pass). Nothing is destroyed: the operator decides what to do with the paused copy.",
   DUPLICATE_NO_RECORD:

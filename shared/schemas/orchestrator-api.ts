@@ -395,6 +395,13 @@ export const RestartStatus = z
       ),
     detail: z.string().max(2000).nullable().describe("The destination's answer or error; null before one."),
     tries: z.number().int().min(0).describe("Sends so far."),
+    upAt: z
+      .number()
+      .nullable()
+      .default(null)
+      .describe(
+        "When it was seen up (restart_wait_for): its guest agent channel connected, or, without such a channel (or with restart_wait_for started or none), its start answered; null: not yet. Lower priorities wait for it, at most restart_wait_timeout.",
+      ),
   })
   .strict()
   .describe("One restart of a fenced host's VM.");

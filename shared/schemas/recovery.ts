@@ -148,6 +148,17 @@ export const RecordedRestart = z
   .describe("A restart recorded once, under the leader's epoch: never planned again within its incident.");
 export type RecordedRestart = z.infer<typeof RecordedRestart>;
 
+export const RestartAwaiting = z
+  .object({
+    vm: VmName.describe("The VM."),
+    priority: RestartPriority.describe("Its restart priority."),
+    destination: HostId.describe("Where it is being started."),
+    since: z.number().describe("When its restart was recorded, ms since the epoch: restart_wait_timeout counts from here."),
+  })
+  .strict()
+  .describe("A recorded restart whose guest is not up yet (restart_wait_for): lower priorities wait for it.");
+export type RestartAwaiting = z.infer<typeof RestartAwaiting>;
+
 export const RestartStep = z
   .object({
     order: z.number().int().min(0).describe("Position in the plan, from 0: highest priority first."),

@@ -36,6 +36,7 @@ const recovery: RecoveryHistoryEntry[] = [
       outcome: "started",
       detail: "started",
       tries: 1,
+      upAt: null,
     },
   },
   { kind: "failure", at: T + 5000, host: "hv-b", state: "fenced", failedAt: T + 1000 },

@@ -12,6 +12,7 @@ import type {
   HostHealthEvidence,
   HostJudgement,
   PeerProbe,
+  RestartAwaiting,
   RestartHeld,
 } from "../../../shared/schemas/recovery.js";
 import type { ClusterSnapshot } from "../../../shared/schemas/snapshot.js";
@@ -70,6 +71,8 @@ export interface RecoveryDeps {
   snapshot(now: number): ClusterSnapshot;
   /** Sends start-recorded-vm to `destination`'s agent. */
   start(destination: string, body: { requestId: string; vm: string; definition: string; epoch: number }): Promise<StartRecordedVmResult>;
+  /** Asks `destination`'s agent whether a restarted VM's guest agent is connected (restart_wait_for guest_agent). */
+  guestState?(destination: string, vm: string): Promise<{ state: string; guestAgent: "connected" | "disconnected" | "none" }>;
   sink?: RecoverySink;
   /** A decision for the decision log. */
   note(d: Decision, at: number): void;
@@ -241,8 +244,10 @@ export class RecoveryManager {
     this.silentShare = verdict.silentShare;
     for (const j of verdict.hosts) await this.follow(j, policy, now);
     if (!this.d.leading()) return;
-    // Restarts of earlier passes (or of a previous leader) without an answer first, then new ones.
+    // Restarts of earlier passes (or of a previous leader) without an answer first, then whether
+    // the started ones are up (the next priority waits for them), then new ones.
     await this.resend();
+    await this.checkUp(policy);
     await this.recover(policy);
   }
 
@@ -374,7 +379,13 @@ export class RecoveryManager {
     if (this.paused) return;
     const now = this.d.clock.now();
     const plan = planRestarts(
-      { snapshot: this.d.snapshot(now), records: this.recoverable(), fenced, recorded: [...this.restarts.values()].map((r) => r.restart) },
+      {
+        snapshot: this.d.snapshot(now),
+        records: this.recoverable(),
+        fenced,
+        recorded: [...this.restarts.values()].map((r) => r.restart),
+        awaiting: this.awaiting(fenced),
+      },
       configured,
       now,
     );
@@ -387,24 +398,16 @@ export class RecoveryManager {
     }
     const epoch = this.d.epoch() ?? 0;
     const sends: Promise<void>[] = [];
-    let priority: VmRecord["restartPriority"] | undefined;
+    // The plan holds a lower priority back while a higher one is coming up (restart_wait_for), so
+    // the VMs that matter most have the destinations' CPU and disks to themselves while they boot
+    // (a low-priority guest booting beside a high one delayed it by seconds on the lab).
     for (const step of plan.steps) {
       if (!this.d.leading()) break;
       const rec = this.d.records().find((r) => r.vm === step.vm);
       if (!rec) continue;
-      // The plan lists high, then medium, then low. A lower priority is sent once every start of
-      // the higher ones has answered, so the VMs that matter most have the destinations' CPU and
-      // disks to themselves while they start (a low-priority guest booting beside a high one on
-      // the same host delayed it by seconds on the lab).
-      if (priority !== undefined && rec.restartPriority !== priority) {
-        await Promise.all(sends);
-        sends.length = 0;
-        if (!this.d.leading()) break;
-      }
-      priority = rec.restartPriority;
       const at = this.d.clock.now();
       const restart = { vm: step.vm, host: step.from, destination: step.destination, at, epoch };
-      const stored: StoredRestart = { restart, requestId: restartRequestId(restart), outcome: "sent", detail: null, tries: 0 };
+      const stored: StoredRestart = { restart, requestId: restartRequestId(restart), outcome: "sent", detail: null, tries: 0, upAt: null };
       try {
         // Recorded before it is sent: a leader that dies right after leaves a record, never a VM
         // started that no record knows of.
@@ -456,7 +459,9 @@ export class RecoveryManager {
     let next: StoredRestart;
     try {
       const a = await this.d.start(destination, { requestId: r.requestId, vm, definition, epoch: this.d.epoch() ?? 0 });
-      next = { ...r, tries: r.tries + 1, outcome: a.started ? "started" : "refused", detail: a.detail };
+      // Up at once unless the guest agent is waited for (checkUp asks the destination then).
+      const upAt = a.started && (this.d.policy().restart_wait_for !== "guest_agent" || !this.d.guestState) ? this.d.clock.now() : null;
+      next = { ...r, tries: r.tries + 1, outcome: a.started ? "started" : "refused", detail: a.detail, upAt };
       if (a.started) this.d.log.warn({ vm, destination, from: r.restart.host }, "restarted a fenced host's VM");
       else
         this.d.alert({
@@ -485,6 +490,51 @@ export class RecoveryManager {
     }
     this.restarts.set(r.requestId, next);
     await this.d.sink?.restart(next).catch((x: unknown) => this.d.log.warn({ vm, err: describeError(x) }, "cannot record a restart's outcome"));
+  }
+
+  /**
+   * Whether the started restarts are up yet: their guest agent connected, or started without a
+   * guest agent channel. Asked of each destination once a pass, while a restart is waited for.
+   */
+  private async checkUp(policy: Policy): Promise<void> {
+    const now = this.d.clock.now();
+    const open = [...this.restarts.values()].filter(
+      (r) => r.outcome === "started" && r.upAt === null && now - r.restart.at < policy.restart_wait_timeout * 1000,
+    );
+    if (open.length === 0) return;
+    await Promise.all(
+      open.map(async (r) => {
+        const { vm, destination } = r.restart;
+        let up = policy.restart_wait_for !== "guest_agent" || !this.d.guestState;
+        if (!up)
+          try {
+            const g = await this.d.guestState!(destination, vm);
+            up = g.state === "running" && g.guestAgent !== "disconnected";
+          } catch (x) {
+            this.d.log.info({ vm, destination, err: describeError(x) }, "cannot ask whether a restarted guest is up");
+          }
+        if (!up || !this.d.leading()) return;
+        const next = { ...this.restarts.get(r.requestId)!, upAt: this.d.clock.now() };
+        this.restarts.set(r.requestId, next);
+        this.d.log.info({ vm, destination, afterMs: next.upAt - r.restart.at }, "restarted guest is up");
+        await this.d.sink?.restart(next).catch((x: unknown) => this.d.log.warn({ vm, err: describeError(x) }, "cannot record that a restart is up"));
+      }),
+    );
+  }
+
+  /** The current incidents' restarts still coming up: sent or started, not up (the plan's waves). */
+  private awaiting(fenced: readonly { host: string; failedAt: number }[]): RestartAwaiting[] {
+    const since = new Map(fenced.map((f) => [f.host, f.failedAt]));
+    const priority = new Map(this.d.records().map((r) => [r.vm, r.restartPriority]));
+    const out: RestartAwaiting[] = [];
+    for (const r of this.restarts.values()) {
+      const failedAt = since.get(r.restart.host);
+      const p = priority.get(r.restart.vm);
+      if (failedAt === undefined || r.restart.at < failedAt || p === undefined || r.upAt !== null) continue;
+      if (r.outcome === "refused" || (r.outcome === "failed" && r.tries >= MAX_START_TRIES)) continue;
+      out.push({ vm: r.restart.vm, priority: p, destination: r.restart.destination, since: r.restart.at });
+    }
+    return out;
   }
 
   // ---- helpers -----------------------------------------------------------------------------

@@ -89,6 +89,8 @@ export function failureCases(): FailureCase[] {
   };
   return [
     { name: "mixed", policy: { max_concurrent_restarts: 2 }, evidence: mixed, fences, restart },
+    // Every priority at once: the cap, not the waves, holds the rest back.
+    { name: "mixed-no-waves", policy: { max_concurrent_restarts: 2, restart_wait_for: "none" }, evidence: mixed, fences, restart },
     { name: "isolated", policy: {}, evidence: isolated, fences: [], restart: { ...restart, fenced: [] } },
   ];
 }

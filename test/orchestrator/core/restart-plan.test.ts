@@ -26,6 +26,7 @@ describe("planRestarts", () => {
       input({
         records: [record("b1", "b", { priority: "low" }), record("b2", "b", { priority: "high" }), record("b3", "b")],
       }),
+      { restart_wait_for: "none" },
     );
     expect(p.steps.map((s) => [s.order, s.vm, s.priority])).toEqual([
       [0, "b2", "high"],
@@ -35,6 +36,71 @@ describe("planRestarts", () => {
     expect(new Set(p.steps.map((s) => s.destination))).toEqual(new Set(["a", "c"]));
     expect(p.steps.every((s) => s.from === "b" && s.code === "RESTART_PLANNED")).toBe(true);
     expect(p.decisions.filter((d) => d.code === "RESTART_PLANNED")).toHaveLength(3);
+  });
+
+  describe("priority waves (restart_wait_for)", () => {
+    const records = [
+      record("b1", "b", { priority: "low" }),
+      record("b2", "b", { priority: "high" }),
+      record("b4", "b", { priority: "high" }),
+      record("b3", "b"),
+    ];
+    const recorded = (vm: string, at: number): RecordedRestart => ({ vm, host: "b", destination: "a", at, epoch: 0 });
+
+    it("plans only the highest priority while the default waits for guests to be up", () => {
+      const p = run(input({ records }));
+      expect(p.steps.map((s) => s.vm)).toEqual(["b2", "b4"]);
+      expect(codes(p)).toMatchObject({ b1: "RESTART_PRIORITY_WAIT", b3: "RESTART_PRIORITY_WAIT" });
+      const held = p.waiting.find((w) => w.vm === "b3")!;
+      expect(held.reason).toMatch(/b2 \(high, this plan\), b4 \(high, this plan\)/);
+      expect(held.numbers).toMatchObject({ waitingFor: 2, waitFor: "guest_agent", waitLeftS: 120 });
+    });
+
+    it("the next priority waits for recorded restarts not up yet, then goes once they are", () => {
+      const done = [recorded("b2", NOW - 10 * SEC), recorded("b4", NOW - 10 * SEC)];
+      const waiting = run(
+        input({
+          records,
+          recorded: done,
+          awaiting: [{ vm: "b4", priority: "high", destination: "a", since: NOW - 10 * SEC }],
+        }),
+      );
+      expect(waiting.steps).toEqual([]);
+      expect(waiting.waiting.find((w) => w.vm === "b3")).toMatchObject({ code: "RESTART_PRIORITY_WAIT", numbers: { waitLeftS: 110 } });
+      expect(waiting.waiting.find((w) => w.vm === "b3")!.reason).toMatch(/b4 \(high\); at most 110 s more/);
+      // Both up: medium goes, low waits for medium.
+      const next = run(input({ records, recorded: done, awaiting: [] }));
+      expect(next.steps.map((s) => s.vm)).toEqual(["b3"]);
+      expect(codes(next)).toMatchObject({ b1: "RESTART_PRIORITY_WAIT" });
+    });
+
+    it("a restart that stays down holds the next priority restart_wait_timeout at most, and the step says so", () => {
+      const done = [recorded("b2", NOW - 121 * SEC), recorded("b4", NOW - 121 * SEC)];
+      const p = run(input({ records, recorded: done, awaiting: [{ vm: "b2", priority: "high", destination: "a", since: NOW - 121 * SEC }] }));
+      expect(p.steps.map((s) => s.vm)).toEqual(["b3"]);
+      expect(p.steps[0]!.reason).toMatch(/b2 not up after restart_wait_timeout 120 s: started anyway/);
+      expect(p.steps[0]!.numbers.notUpAfterTimeout).toBe("b2");
+      const longer = run(input({ records, recorded: done, awaiting: [{ vm: "b2", priority: "high", destination: "a", since: NOW - 121 * SEC }] }), {
+        restart_wait_timeout: 300,
+      });
+      expect(longer.steps).toEqual([]);
+    });
+
+    it("waits for higher priorities only: the same priority and lower ones do not hold a VM", () => {
+      const p = run(
+        input({
+          records,
+          recorded: [recorded("b1", NOW - SEC)],
+          awaiting: [{ vm: "b1", priority: "low", destination: "a", since: NOW - SEC }],
+        }),
+      );
+      expect(p.steps.map((s) => s.vm)).toEqual(["b2", "b4"]);
+    });
+
+    it("none starts every priority in one plan, still highest first", () => {
+      const p = run(input({ records, awaiting: [{ vm: "x", priority: "high", destination: "a", since: NOW }] }), { restart_wait_for: "none" });
+      expect(p.steps.map((s) => s.vm)).toEqual(["b2", "b4", "b3", "b1"]);
+    });
   });
 
   it("holds back what must not start: never, local disks, listed elsewhere, stopped, no record", () => {

@@ -58,6 +58,7 @@ describe("dashboard state: recovery", () => {
       outcome: "failed" as const,
       detail: long,
       tries: 3,
+      upAt: null,
     }));
     const attempts = Array.from({ length: 30 }, (_, i) => ({ by: "driver" as const, at: T + i, result: "not_off" as const, readBackAt: T + i }));
     const recovery: RecoveryStatusReply = {

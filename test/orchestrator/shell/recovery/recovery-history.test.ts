@@ -104,6 +104,9 @@ describe("RecoveryHistory with a real RecoveryManager", () => {
     seen.set("a", now);
     seen.set("c", now);
     await manager.tick();
+    now += 1000;
+    seen.set("a", now);
+    seen.set("c", now);
     await manager.tick();
 
     const all = history.entries();
@@ -112,6 +115,8 @@ describe("RecoveryHistory with a real RecoveryManager", () => {
       "failure b recovered",
       "alert start_refused b",
       "restart app-1 b->c refused",
+      // web-1 (high) was started by the first pass, app-1 (low) by the next, once web-1 was up.
+      "failure b recovering",
       "restart web-1 b->a started",
       "failure b fenced",
       "fence b driver off",
@@ -204,6 +209,7 @@ describe("RecoveryHistory", () => {
         outcome: "started",
         detail: null,
         tries: 1,
+        upAt: null,
       };
       kept.restarts.set(r.requestId, r);
     }
@@ -238,6 +244,7 @@ describe("RecoveryHistory", () => {
       outcome: "sent",
       detail: null,
       tries: 0,
+      upAt: null,
     };
     await sink.restart(r);
     expect(seen).toEqual(["host b failed", "restart r-1"]);

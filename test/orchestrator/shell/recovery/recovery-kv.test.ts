@@ -33,7 +33,7 @@ describe("recovery records in the HA state bucket", () => {
       attempts: [{ by: "driver", at: 1500, result: "off", readBackAt: 1600 }],
     };
     const restart = { vm: "web.1", host: "hv-b", destination: "hv-a", at: 1700, epoch: 4 };
-    const stored: StoredRestart = { restart, requestId: restartRequestId(restart), outcome: "sent", detail: null, tries: 0 };
+    const stored: StoredRestart = { restart, requestId: restartRequestId(restart), outcome: "sent", detail: null, tries: 0, upAt: null };
     writer.recoveryHost(hostRec);
     await writer.restart(stored);
     // Written by the time it resolved: read straight from the bucket, not from the writer.

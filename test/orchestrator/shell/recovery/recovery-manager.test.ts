@@ -27,6 +27,8 @@ interface World {
   startAnswer: (vm: string) => Promise<boolean>;
   /** b holds recorded VMs (false: nothing to restart there). */
   bHoldsVms: boolean;
+  /** What a destination says of a restarted guest's agent; undefined: the manager has no guestState. */
+  guestAgent?: (vm: string) => "connected" | "disconnected" | "none";
 }
 
 function world(): World {
@@ -93,6 +95,14 @@ function manager(w: World, o: { epoch?: number } = {}): RecoveryManager {
         ],
         [vm("web-1", "b", { mem: 1024 }), vm("app-1", "b", { mem: 1024 }), vm("db-1", "b", { mem: 1024 })],
       ),
+    ...(w.guestAgent
+      ? {
+          guestState: (dest: string, name: string) => {
+            w.ops.push(`guest-state ${name} on ${dest}`);
+            return Promise.resolve({ state: "running", guestAgent: w.guestAgent!(name) });
+          },
+        }
+      : {}),
     start: async (dest, body) => {
       w.ops.push(`start ${body.vm} on ${dest} (${body.requestId})`);
       const started = await w.startAnswer(body.vm);
@@ -124,11 +134,6 @@ function powerLoss(w: World, seconds: number): void {
 
 const starts = (w: World) => w.ops.filter((o) => o.startsWith("start"));
 
-async function waitFor(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  if (!cond()) throw new Error("condition not reached");
-}
-
 describe("RecoveryManager", () => {
   it("fences a failed host before any restart and records each restart before sending it", async () => {
     const w = world();
@@ -140,14 +145,23 @@ describe("RecoveryManager", () => {
     const fenceAt = w.ops.indexOf("fence b");
     expect(fenceAt).toBeGreaterThan(-1);
     expect(w.ops.slice(0, fenceAt).sort()).toEqual(["probe b from a", "probe b from c"]);
-    const after = w.ops.slice(fenceAt + 1);
-    // Highest priority first, each recorded before its start; db-1 (local disk) waits.
-    expect(after.filter((o) => !o.includes("(started)"))).toEqual([
+    // Highest priority first, recorded before its start; app-1 (low) waits for it to be up (this
+    // manager cannot ask guests, so up is started), db-1 (local disk) waits for its host.
+    expect(w.ops.slice(fenceAt + 1).filter((o) => !o.includes("(started)"))).toEqual([
       "record web-1 (sent)",
       expect.stringMatching(/^start web-1 on [ac] \(r-\d+-[0-9a-f]{24}\)$/),
-      "record app-1 (sent)",
-      expect.stringMatching(/^start app-1 on [ac] /),
     ]);
+    expect(m.view().hosts.find((h) => h.host === "b")).toMatchObject({ state: "recovering" });
+    expect(m.view().waiting.map((x) => [x.vm, x.code])).toEqual([
+      ["app-1", "RESTART_PRIORITY_WAIT"],
+      ["db-1", "RESTART_LOCAL_DISKS"],
+    ]);
+    const mark = w.ops.length;
+    w.now += 1000;
+    w.seen.set("a", w.now);
+    w.seen.set("c", w.now);
+    await m.tick();
+    expect(w.ops.slice(mark).filter((o) => !o.includes("(started)"))).toEqual(["record app-1 (sent)", expect.stringMatching(/^start app-1 on [ac] /)]);
     const v = m.view();
     expect(v.hosts.find((h) => h.host === "b")).toMatchObject({ state: "recovered", fence: { code: "FENCE_CONFIRMED" } });
     expect(v.restarts.map((r) => [r.restart.vm, r.outcome, r.restart.epoch])).toEqual([
@@ -164,22 +178,65 @@ describe("RecoveryManager", () => {
     expect(w.ops.filter((o) => o === "fence b")).toHaveLength(1);
   });
 
-  it("sends a lower priority's start only once every higher one has answered", async () => {
+  it("starts a lower priority once the higher one's guest agent is connected, and records when it was up", async () => {
     const w = world();
-    let answer: (v: boolean) => void = () => undefined;
-    // web-1 (high) starts slowly: its destination answers only when the test says so.
-    w.startAnswer = (name) => (name === "web-1" ? new Promise<boolean>((r) => (answer = r)) : Promise.resolve(true));
+    let agent: "connected" | "disconnected" = "disconnected";
+    w.guestAgent = () => agent;
     const m = manager(w);
     powerLoss(w, 10);
-    const pass = m.tick();
-    await waitFor(() => starts(w).length === 1);
-    // Long enough for any further send of this pass to have happened, were it not held back.
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    await m.tick();
     expect(starts(w)).toEqual([expect.stringMatching(/^start web-1 /)]);
-    expect(w.ops.filter((o) => o.startsWith("record app-1"))).toEqual([]);
-    answer(true);
-    await pass;
+    const later = async (ms: number) => {
+      w.now += ms;
+      w.seen.set("a", w.now);
+      w.seen.set("c", w.now);
+      await m.tick();
+    };
+    // Started but its guest not up: app-1 waits, pass after pass.
+    await later(1000);
+    await later(1000);
+    expect(w.ops.filter((o) => o.startsWith("guest-state web-1"))).toHaveLength(2);
+    expect(starts(w)).toHaveLength(1);
+    expect(m.view().waiting.find((x) => x.vm === "app-1")).toMatchObject({ code: "RESTART_PRIORITY_WAIT" });
+    agent = "connected";
+    await later(1000);
     expect(starts(w)).toEqual([expect.stringMatching(/^start web-1 /), expect.stringMatching(/^start app-1 /)]);
+    const web = m.view().restarts.find((r) => r.restart.vm === "web-1")!;
+    expect(web.upAt).toBe(w.now);
+    expect(w.stored.filter((r) => r.restart.vm === "web-1").at(-1)).toMatchObject({ outcome: "started", upAt: w.now });
+    // Up once is up: not asked again.
+    const asked = w.ops.filter((o) => o.startsWith("guest-state web-1")).length;
+    await later(1000);
+    expect(w.ops.filter((o) => o.startsWith("guest-state web-1"))).toHaveLength(asked);
+  });
+
+  it("a guest that never comes up holds the next priority restart_wait_timeout at most; one without an agent channel is up when started", async () => {
+    const w = world();
+    w.guestAgent = () => "disconnected";
+    const m = manager(w);
+    powerLoss(w, 10);
+    await m.tick();
+    const later = async (ms: number) => {
+      w.now += ms;
+      w.seen.set("a", w.now);
+      w.seen.set("c", w.now);
+      await m.tick();
+    };
+    await later(POLICY.restart_wait_timeout * 1000 - 1000);
+    expect(starts(w)).toHaveLength(1);
+    await later(1000);
+    expect(starts(w)).toHaveLength(2);
+
+    const w2 = world();
+    w2.guestAgent = () => "none";
+    const m2 = manager(w2);
+    powerLoss(w2, 10);
+    await m2.tick();
+    w2.now += 1000;
+    w2.seen.set("a", w2.now);
+    w2.seen.set("c", w2.now);
+    await m2.tick();
+    expect(starts(w2)).toHaveLength(2);
   });
 
   it("tries the power-off failure_fence_attempts times, then alerts and restarts nothing", async () => {
@@ -197,8 +254,10 @@ describe("RecoveryManager", () => {
     await m.tick();
     expect(w.ops.filter((o) => o === "fence b")).toHaveLength(2);
     expect(w.alerts).toEqual(["fence_failed b"]); // once per incident
-    // The operator's word then lets recovery go on.
+    // The operator's word then lets recovery go on: high, then low once high is up.
     m.confirmFenced("b", "ops");
+    await m.tick();
+    expect(starts(w)).toHaveLength(1);
     await m.tick();
     expect(starts(w)).toHaveLength(2);
   });

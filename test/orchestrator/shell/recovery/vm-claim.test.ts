@@ -21,6 +21,7 @@ const restart = (outcome: RestartStatus["outcome"], host = "b"): RestartStatus =
   outcome,
   detail: null,
   tries: 1,
+  upAt: null,
 });
 const ask = (d: VmClaimDeps) => answerVmClaim({ vm: "web1", host: "b" }, d);
 
