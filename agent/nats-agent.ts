@@ -10,6 +10,7 @@ import {
   MigrationEvent,
   type AgentStatus,
   type CheckIncomingResult,
+  type GuestStateResult,
   type PauseVmResult,
   type ProbeHostResult,
   type VmDefinition,
@@ -306,6 +307,17 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
             r.paused ? "paused a VM that also runs on the host its record names" : "asked to pause a VM that does not run here",
           );
           return { vm: req.vm, host, paused: r.paused, state: r.state, detail: r.detail.slice(0, 2000) };
+        },
+        guestState: async (req): Promise<GuestStateResult> => {
+          const r = await hypervisor.guestState(req.vm);
+          const agent = r.guestAgent === "none" ? "no guest agent channel (org.qemu.guest_agent.0)" : `guest agent channel ${r.guestAgent}`;
+          return {
+            vm: req.vm,
+            host,
+            state: r.state.slice(0, 64),
+            guestAgent: r.guestAgent,
+            detail: `${req.vm} is ${r.state} on ${host}; ${agent}`.slice(0, 2000),
+          };
         },
         vmDefinition: async (req): Promise<VmDefinition> => {
           const { xml, removed } = stripSecrets(await hypervisor.definitionXml(req.vm));

@@ -36,6 +36,8 @@ export const agentSubjects = (host: string) => ({
   startRecordedVm: `${SUBJECT_PREFIX}.agent.${host}.start-recorded-vm`,
   /** Request/reply: PauseVmRequest -> PauseVmResult (pause a VM also running on the host its record names). */
   pauseVm: `${SUBJECT_PREFIX}.agent.${host}.pause-vm`,
+  /** Request/reply: GuestStateRequest -> GuestStateResult (a VM's domain state and guest agent channel: is its guest up?). */
+  guestState: `${SUBJECT_PREFIX}.agent.${host}.guest-state`,
 });
 
 /** Wildcards the orchestrator subscribes to. */

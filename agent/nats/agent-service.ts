@@ -11,6 +11,8 @@ import {
   type CheckIncomingResult,
   type CpuBaselineRequest,
   type CpuBaselineResult,
+  type GuestStateRequest,
+  type GuestStateResult,
   type MigrateAccepted,
   type MigrateRequest,
   type Pong,
@@ -43,6 +45,7 @@ export interface AgentHandlers {
   probeHost(req: ProbeHostRequest): Promise<ProbeHostResult>;
   startRecordedVm(req: StartRecordedVmRequest): Promise<StartRecordedVmResult>;
   pauseVm(req: PauseVmRequest): Promise<PauseVmResult>;
+  guestState(req: GuestStateRequest): Promise<GuestStateResult>;
 }
 
 /**
@@ -76,6 +79,7 @@ export async function registerAgentService(
     probeHost: jsonHandler(AgentApi.probeHost.request, (req) => handlers.probeHost(req), logger, "probeHost"),
     startRecordedVm: jsonHandler(AgentApi.startRecordedVm.request, (req) => handlers.startRecordedVm(req), logger, "startRecordedVm"),
     pauseVm: jsonHandler(AgentApi.pauseVm.request, (req) => handlers.pauseVm(req), logger, "pauseVm"),
+    guestState: jsonHandler(AgentApi.guestState.request, (req) => handlers.guestState(req), logger, "guestState"),
   };
   // Error replies count in $SRV.STATS as the orchestrator's do (the library counts only handlers
   // that throw, and Ballast's answer every error with an envelope).

@@ -144,6 +144,18 @@ export interface Hypervisor {
    * not running here; throws BallastError UNKNOWN_VM when it is not defined here.
    */
   pause(vm: string): Promise<PauseAnswer>;
+  /**
+   * Is the VM's guest up: libvirt's domain state (as virsh words it: "running", "shut off", ...)
+   * and its QEMU guest agent channel (virtio port org.qemu.guest_agent.0) as the live definition
+   * says. Throws BallastError UNKNOWN_VM when it is not defined here.
+   */
+  guestState(vm: string): Promise<GuestStateAnswer>;
+}
+
+/** A VM's guest, as the hypervisor sees it: its domain state and its guest agent channel. */
+export interface GuestStateAnswer {
+  state: string;
+  guestAgent: "connected" | "disconnected" | "none";
 }
 
 /** What a pause did: the domain's state afterwards. */

@@ -7,6 +7,7 @@ import type { Clock } from "../ports/clock.js";
 import {
   MigrationUnobservedError,
   type DomainStats,
+  type GuestStateAnswer,
   type Hypervisor,
   type IncomingRefusal,
   type MigrateOptions,
@@ -29,6 +30,16 @@ import { simDefinitionSize, simDefinitionXml } from "./sim-definition.js";
 // while its memory is copied and moves in one synchronous step at the switch-over. As in
 // libvirt with --p2p, a migration job goes on when its caller stops watching (detach); only an
 // abort (or the host stopping) ends it early.
+
+/** How `virsh domstate` words each state (the sim keeps only the coarse VmState). */
+const VIRSH_STATE_WORDS: Record<VmState, string> = {
+  running: "running",
+  paused: "paused",
+  shutoff: "shut off",
+  crashed: "crashed",
+  suspended: "pmsuspended",
+  other: "no state",
+};
 
 interface VmRecord {
   name: string;
@@ -411,6 +422,14 @@ export class SimHypervisor implements Hypervisor {
     this.accrueCpu(vm);
     vm.state = "paused";
     return { paused: true, state: "paused", detail: `suspended ${vmName} (sim)` };
+  }
+
+  async guestState(vmName: string): Promise<GuestStateAnswer> {
+    const vm = this.vmsByName.get(vmName);
+    if (!vm) throw new BallastError("UNKNOWN_VM", `VM ${vmName} is not defined on this host`, { details: { vm: vmName } });
+    // A simulated VM runs no guest, so nothing could open a guest agent channel: "none" is what
+    // libvirt says of a domain without one, and tells the caller it cannot learn when the guest is up.
+    return { state: VIRSH_STATE_WORDS[vm.state], guestAgent: "none" };
   }
 
   /** This host's facts (the simulated CPU generation, networks, storage). */

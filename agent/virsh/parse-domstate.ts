@@ -15,11 +15,18 @@ const STATES: Record<string, VmState> = {
 };
 
 export function parseDomstate(text: string): { state: VmState; reason?: string } {
+  const { words, reason } = domstateWords(text);
+  const state = STATES[words.toLowerCase()] ?? "other";
+  return reason ? { state, reason } : { state };
+}
+
+/** virsh's own words for the state ("shut off"), and the reason when given. */
+export function domstateWords(text: string): { words: string; reason?: string } {
   const line = text.split(/\r?\n/).find((l) => l.trim() !== "") ?? "";
   const m = /^\s*(.*?)\s*(?:\(([^)]*)\))?\s*$/.exec(line);
-  const state = STATES[(m?.[1] ?? "").toLowerCase()] ?? "other";
+  const words = m?.[1] ?? "";
   const reason = m?.[2]?.trim();
-  return reason ? { state, reason } : { state };
+  return reason ? { words, reason } : { words };
 }
 
 /** libvirt's words for "there is no such domain (here)". */

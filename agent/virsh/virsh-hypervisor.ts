@@ -7,6 +7,7 @@ import type { Clock } from "../ports/clock.js";
 import {
   MigrationUnobservedError,
   type DomainStats,
+  type GuestStateAnswer,
   type Hypervisor,
   type IncomingRefusal,
   type MigrateOptions,
@@ -20,7 +21,8 @@ import { cpuCompareWords, cpuElement, parseCpuCompare, withTempFile } from "./cp
 import { parseCpuBaseline } from "./parse-cpu-baseline.js";
 import { parseNameList } from "./parse-name-list.js";
 import { buildMigrateArgs, destinationUri } from "./migrate-args.js";
-import { isNoSuchDomain, parseDomstate } from "./parse-domstate.js";
+import { domstateWords, isNoSuchDomain, parseDomstate } from "./parse-domstate.js";
+import { parseGuestAgent } from "./parse-guest-agent.js";
 import { parseDomstats } from "./parse-domstats.js";
 import { jobProgressPercent, migrationStatsFromJobFields, parseDomjobinfo, parseJobCompletedEvent } from "./parse-job-stats.js";
 import { StoragePools } from "./storage-pools.js";
@@ -315,6 +317,23 @@ export class VirshHypervisor implements Hypervisor {
     await this.o.runner.run(["suspend", "--domain", vm]);
     const after = await state();
     return { paused: after === "paused", state: after, detail: `virsh suspend ${vm}: now ${after}` };
+  }
+
+  async guestState(vm: string): Promise<GuestStateAnswer> {
+    const unknown = (e: unknown) => {
+      if (e instanceof HypervisorError && isNoSuchDomain(e.message))
+        return new BallastError("UNKNOWN_VM", `VM ${vm} is not defined on this host`, { cause: e, details: { vm } });
+      return e;
+    };
+    try {
+      const state = domstateWords((await this.o.runner.run(["domstate", "--domain", vm])).stdout).words;
+      // The live XML (never --inactive): only it carries the channel's state; a shut-off domain's
+      // is its definition, whose channel has none (disconnected).
+      const xml = (await this.o.runner.run(["dumpxml", "--domain", vm])).stdout;
+      return { state, guestAgent: parseGuestAgent(xml) };
+    } catch (e) {
+      throw unknown(e);
+    }
   }
 
   async definitionXml(vm: string): Promise<string> {

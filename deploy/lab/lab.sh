@@ -12,7 +12,7 @@
 # Usage (BALLAST_LAB_DIR defaults to <repo>/.lab; BALLAST_LAB_PREFIX, default "ballast", names
 # the namespaces so two labs can coexist; BALLAST_LAB_CACHE, default $BALLAST_LAB_DIR/cache, holds
 # the guest kernel/initrd and the QEMU capability caches that make a warm `up` take < 1 s):
-#   deploy/lab/lab.sh up [--locks]              # ~10-20 s; builds guest artefacts if missing
+#   deploy/lab/lab.sh up [--locks]              # ~10-20 s; builds guest artefacts if missing or stale
 #       --locks (or BALLAST_LAB_LOCKS=1): libvirt's lock manager, one virtlockd per hv, leases in
 #       $BALLAST_LAB_DIR/shared/lockspace (shared by all hvs): a disk runs on one hv at a time
 #   deploy/lab/lab.sh status [--json]           # daemons alive? domains and their state
@@ -62,6 +62,13 @@
 #   virsh -c "$LAB_URI_HV_A" migrate --live --p2p --persistent --undefinesource --verbose \
 #        --migrateuri tcp://10.77.0.2 g1 qemu+tcp://10.77.0.2/system
 #   virsh -c "$LAB_URI_HV_B" list               # g1 now runs on hv-b; ticks went on
+#
+# Guest agent channel: every guest has <channel type='unix'><target type='virtio'
+# name='org.qemu.guest_agent.0'/></channel> with no source path, so each hv's libvirtd picks its own
+# socket under its private /var/lib/libvirt/qemu/channel/target (and leaves it out of the migratable
+# XML: a migrated or start-recorded guest gets the destination's). The guest's init opens the port
+# right after its BOOT line ("AGENT up /dev/vport..." on the console), as a started qemu-ga would:
+#   deploy/lab/lab.sh virsh hv-a dumpxml g1 | grep guest_agent   # state='connected' once it has
 #
 # Files: $BALLAST_LAB_DIR/cache (kernel, initrd; kept), state/ (PIDs, lab.json, lab.env, bmc/<hv>/: the BMC's
 # config, 0600 password file, events.log), shared/ (shared disks),
@@ -365,7 +372,12 @@ cmd_up() {
     cmd_down
   fi
   ns_exists "$HUB" && { log "leftover namespaces found, cleaning up first"; cmd_down; }
-  [ -s "$CACHE/vmlinuz" ] && [ -s "$CACHE/initrd.gz" ] || BALLAST_LAB_DIR="$LAB" BALLAST_LAB_CACHE="$CACHE" "$here/prepare-guest.sh" >/dev/null
+  # Every time (idempotent, ~30 ms when fresh): a cache from before a guest change (a module, the
+  # init script) is refreshed. Without the network an existing, older cache still boots guests.
+  if ! BALLAST_LAB_DIR="$LAB" BALLAST_LAB_CACHE="$CACHE" "$here/prepare-guest.sh" >/dev/null; then
+    [ -s "$CACHE/vmlinuz" ] && [ -s "$CACHE/initrd.gz" ] || die "cannot build the guest artefacts (deploy/lab/prepare-guest.sh)"
+    log "warning: cannot refresh the guest artefacts in $CACHE; using the ones there (their guests may lack newer features)"
+  fi
   [ "${#LAB}" -le 60 ] || die "BALLAST_LAB_DIR path too long (${#LAB} > 60 chars): unix socket paths are limited to 108"
   ensure_user
   for d in /var/lib/libvirt /var/cache/libvirt /var/log/libvirt /etc/libvirt; do mkdir -p "$d"; done
@@ -522,6 +534,9 @@ guest_xml() {
       <source mode='bind' path='/run/ballast-lab/$name.ctl'/>
       <target port='1'/>
     </serial>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
     <controller type='usb' model='none'/>
 $devices
     <memballoon model='virtio'>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the lab guest's boot artefacts (idempotent):
 #   $BALLAST_LAB_DIR/cache/vmlinuz     kernel from Debian's linux-image-*-cloud-amd64 package
-#   $BALLAST_LAB_DIR/cache/modules/    the kernel's virtio-blk modules (same package), for guests with a disk
+#   $BALLAST_LAB_DIR/cache/modules/    the kernel's virtio-blk and virtio-console modules (same package), for
+#                                      guests with a disk and for the guest-agent channel
 #   $BALLAST_LAB_DIR/cache/initrd.gz   busybox-static initrd whose /init ticks on the console
 # BALLAST_LAB_DIR defaults to <repo>/.lab.  Needs: apt-get, dpkg-deb, cpio, busybox-static.
 #   deploy/lab/prepare-guest.sh [--force]
@@ -15,6 +16,10 @@
 #     "disk-read" (drops the guest's caches, reads that sector back and prints "DISK <line>");
 #     each answer is written to the console as "CMD <command> ok".
 #   * loads the virtio-blk modules at boot, so a guest defined with a virtio disk sees /dev/vda.
+#   * loads virtio_console at boot and, right after the BOOT line, opens the virtio port named
+#     org.qemu.guest_agent.0 read-write and holds it open for the guest's life, as a started qemu-ga
+#     would: libvirt then shows that channel state='connected' (Ballast's guest-state endpoint).
+#     Prints "AGENT up <device>" on the console, or "AGENT none" when the domain has no such channel.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -27,9 +32,14 @@ mkdir -p "$cache"
 log() { echo "prepare-guest: $*" >&2; }
 
 # ---------------------------------------------------------------- kernel
-# The modules ship in the kernel's package: a cache from before they were kept is refreshed whole.
-MODULES="virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk"
-if [ "$force" = 1 ] || [ ! -s "$cache/vmlinuz" ] || [ ! -s "$cache/modules/virtio_blk.ko" ]; then
+# The modules ship in the kernel's package: a cache without one of them (made before it was kept)
+# is refreshed whole, kernel included, so kernel and modules always come from the same package.
+MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console"
+modules_cached() {
+  local m
+  for m in $MODULES; do [ -s "$cache/modules/$m.ko" ] || return 1; done
+}
+if [ "$force" = 1 ] || [ ! -s "$cache/vmlinuz" ] || ! modules_cached; then
   command -v apt-get >/dev/null || { log "apt-get missing (Debian needed)"; exit 1; }
   pkg=""
   resolve() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
@@ -48,7 +58,8 @@ if [ "$force" = 1 ] || [ ! -s "$cache/vmlinuz" ] || [ ! -s "$cache/modules/virti
     (cd "$tmp" && apt-get download -qq "$pkg" >/dev/null)
   fi
   deb="$(ls "$tmp"/*.deb)"
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/block/virtio_blk.ko*'
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './boot/vmlinuz-*' './lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/block/virtio_blk.ko*' \
+    './lib/modules/*/kernel/drivers/char/virtio_console.ko*'
   k="$(ls "$tmp"/boot/vmlinuz-* | head -n1)"
   rm -rf "$cache/modules" && mkdir -p "$cache/modules"
   for m in $MODULES; do
@@ -103,13 +114,45 @@ burn_off() {
   burner=""
   echo 0 > /tmp/burn
 }
-# virtio-blk, in dependency order; a guest without a disk just has no /dev/vda.
-for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk; do
+# virtio-blk and virtio-console, in dependency order (virtio needs virtio_ring: loaded the other way
+# round, insmod refused virtio and with it every module above); a guest without a disk just has no
+# /dev/vda, one without a virtio-serial controller no virtio ports.
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio_console; do
   [ -f "/lib/modules/$m.ko" ] && insmod "/lib/modules/$m.ko" 2>/dev/null
 done
-for i in $(seq 1 25); do [ -e /sys/block/vda ] && break; sleep 0.2; done
+# The disk is waited for (bounded) only when there is a virtio block device (id 0x0002): a guest
+# without one boots without waiting.
+if grep -qx 0x0002 /sys/bus/virtio/devices/*/device 2>/dev/null; then
+  for i in $(seq 1 25); do [ -e /sys/block/vda ] && break; sleep 0.2; done
+fi
 [ -e /sys/block/vda ] && { [ -e /dev/vda ] || mdev -s; }
 echo "BOOT $name $(cut -d' ' -f1 /proc/uptime) disk=$([ -e /dev/vda ] && echo vda || echo none)"
+# The guest-agent channel: the virtio port named org.qemu.guest_agent.0, opened read-write on fd 3
+# of PID 1 and never closed, as a started qemu-ga holds it (nothing here reads or answers it).
+# Ports are announced by the host after the virtio-serial device probed: waited for (bounded) only
+# when there is such a device (virtio device id 0x0003).
+agent=""
+find_agent_port() {
+  for p in /sys/class/virtio-ports/*; do
+    [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && { agent="/dev/${p##*/}"; return 0; }
+  done
+  return 1
+}
+if grep -qx 0x0003 /sys/bus/virtio/devices/*/device 2>/dev/null; then
+  for i in $(seq 1 25); do find_agent_port && break; sleep 0.2; done
+fi
+if [ -n "$agent" ]; then
+  [ -e "$agent" ] || mdev -s
+  # `command exec`: a failed redirection of a plain `exec` ends a non-interactive shell (PID 1
+  # here); and one open only, so libvirt never sees the port open, close and open again.
+  if command exec 3<>"$agent"; then
+    echo "AGENT up $agent"
+  else
+    echo "AGENT none (cannot open $agent)"
+  fi
+else
+  echo "AGENT none"
+fi
 [ "$burn" = 1 ] && burn_on
 # Control channel: ttyS1. Runs in a subshell that reports wanted state through a fifo-less file.
 if [ -e /dev/ttyS1 ]; then

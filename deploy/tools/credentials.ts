@@ -107,6 +107,7 @@ const AGENT_REQUESTS = [
   "probeHost",
   "startRecordedVm",
   "pauseVm",
+  "guestState",
 ] as const;
 const AGENT_PUBLISHES = ["metrics", "heartbeat", "events", "facts"] as const;
 

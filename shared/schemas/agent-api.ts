@@ -337,6 +337,25 @@ export const PauseVmResult = z.object({
 });
 export type PauseVmResult = z.infer<typeof PauseVmResult>;
 
+/** ballast.agent.<host>.guest-state: is a VM's guest up (its QEMU guest agent channel connected)? */
+export const GuestStateRequest = z.object({ vm: VmName.describe("The VM: it must be defined on this host.") }).strict();
+export type GuestStateRequest = z.infer<typeof GuestStateRequest>;
+
+/** The guest agent channel of a domain, as libvirt's live XML says. */
+export const GuestAgentState = z.enum(["connected", "disconnected", "none"]);
+export type GuestAgentState = z.infer<typeof GuestAgentState>;
+
+export const GuestStateResult = z.object({
+  vm: VmName.describe("The VM."),
+  host: HostId.describe("This agent's host."),
+  state: z.string().max(64).describe("libvirt's domain state, as `virsh domstate` words it: running, paused, shut off, crashed, ..."),
+  guestAgent: GuestAgentState.describe(
+    "The guest agent channel (virtio port org.qemu.guest_agent.0). connected: a program in the guest (qemu-ga) holds the port open, libvirt's live XML says state='connected': the guest is up. disconnected: the domain has the channel but nothing in the guest holds it open (still booting, no agent started, or the domain is not running). none: the domain has no such channel, so whether its guest is up cannot be told.",
+  ),
+  detail: z.string().max(2000).describe("What was read, in one line."),
+});
+export type GuestStateResult = z.infer<typeof GuestStateResult>;
+
 /** Published on agentSubjects(host).events. */
 export const MigrationEvent = z.object({
   v: z.literal(1).describe("Format version of the message."),
@@ -423,5 +442,12 @@ export const AgentApi = {
     request: PauseVmRequest,
     reply: PauseVmResult,
     examples: [[{ vm: "web-1", recordHost: "hv-a", epoch: 0 }, ""]],
+  },
+  guestState: {
+    summary:
+      "Host failure: is a VM's guest up? libvirt's domain state and its QEMU guest agent channel (org.qemu.guest_agent.0) from the live XML: connected once a program in the guest (qemu-ga) opened it. The orchestrator waits for a priority's restarted guests before starting the next. UNKNOWN_VM when it is not defined here.",
+    request: GuestStateRequest,
+    reply: GuestStateResult,
+    examples: [[{ vm: "web-1" }, ""]],
   },
 } as const satisfies Record<string, { summary: string; request: z.ZodType; reply: z.ZodType; examples: readonly (readonly [unknown, string])[] }>;

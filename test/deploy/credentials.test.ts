@@ -47,6 +47,7 @@ describe("permissionsFor", () => {
       "ballast.agent.hv-a.probe-host",
       "ballast.agent.hv-a.start-recorded-vm",
       "ballast.agent.hv-a.pause-vm",
+      "ballast.agent.hv-a.guest-state",
       // Discovery: the generic verbs and its own service's name, never the orchestrator's (issue 14).
       "$SRV.PING",
       "$SRV.INFO",
@@ -60,7 +61,7 @@ describe("permissionsFor", () => {
 
   it("lets only the orchestrator ask agents for facts, checks, baselines and disk removal", () => {
     const orch = permissionsFor("orchestrator", "main");
-    for (const s of ["get-facts", "check-incoming", "cpu-baseline", "remove-disks", "vm-definition", "probe-host", "start-recorded-vm"])
+    for (const s of ["get-facts", "check-incoming", "cpu-baseline", "remove-disks", "vm-definition", "probe-host", "start-recorded-vm", "guest-state"])
       expect(orch.publish).toContain(`ballast.agent.*.${s}`);
     expect(orch.subscribe).toContain("ballast.agent.*.facts");
     for (const role of ["operator", "readonly", "agent"] as const) {
@@ -73,7 +74,8 @@ describe("permissionsFor", () => {
             s.includes("get-facts") ||
             s.includes("vm-definition") ||
             s.includes("probe-host") ||
-            s.includes("start-recorded-vm"),
+            s.includes("start-recorded-vm") ||
+            s.includes("guest-state"),
         ),
         role,
       ).toBe(false);

@@ -9,7 +9,15 @@ import { agentSubjects, orchestratorInstanceSubject, orchestratorSubjects, type 
 import { LEGACY_FIELDS, OrchestratorApi } from "../../shared/schemas/orchestrator-api.js";
 import { acceptingLegacy } from "../../orchestrator/shell/api.js";
 import type { AgentMessages } from "../../orchestrator/shell/agent-intake.js";
-import { AbortRequest, AgentStatusRequest, MigrateRequest, MigrationEvent, PingRequest, type AgentStatus } from "../../shared/schemas/agent-api.js";
+import {
+  AbortRequest,
+  AgentStatusRequest,
+  GuestStateRequest,
+  MigrateRequest,
+  MigrationEvent,
+  PingRequest,
+  type AgentStatus,
+} from "../../shared/schemas/agent-api.js";
 import type { LooseReply } from "../support/loose-reply.js";
 import { Heartbeat, HostMetrics } from "../../shared/schemas/host-metrics.js";
 import { ErrorCode } from "../../shared/schemas/envelope.js";
@@ -174,6 +182,16 @@ function targets(): Target[] {
     const other = host === "a" ? "b" : "a";
     out.push({ subject: s.status, kind: "request", schema: AgentStatusRequest, mutating: false, fields: [], base: {}, owner: host });
     out.push({ subject: s.ping, kind: "request", schema: PingRequest, mutating: false, fields: [], base: {}, owner: host });
+    // Read-only: a valid body is sent too (a VM of this host, another's, or a hostile-but-valid name: UNKNOWN_VM).
+    out.push({
+      subject: s.guestState,
+      kind: "request",
+      schema: GuestStateRequest,
+      mutating: false,
+      fields: fieldsOf(GuestStateRequest),
+      base: { vm: VMS[host][0] },
+      owner: host,
+    });
     out.push({
       subject: s.migrate,
       kind: "request",

@@ -7,13 +7,14 @@ import { simDefinitionXml } from "../../../agent/sim/sim-definition.js";
 import { AgentConfig } from "../../../shared/config/agent-config.js";
 import { silentLogger } from "../../../shared/logger.js";
 import { requestJson } from "../../../shared/nats/json.js";
-import { ProbeHostResult, StartRecordedVmResult } from "../../../shared/schemas/agent-api.js";
+import { GuestStateResult, PauseVmResult, ProbeHostResult, StartRecordedVmResult } from "../../../shared/schemas/agent-api.js";
 import { agentSubjects } from "../../../shared/subjects.js";
 import { startNatsServer, type NatsServerHandle } from "../../support/nats-server.js";
 
-// probe-host and start-recorded-vm on a real nats-server with sim agents: a peer's libvirt answers
-// while its hypervisor is up and not once it is down; a recorded VM is defined and started once per
-// request id, never over a domain of that name, never for a deposed leader.
+// probe-host, start-recorded-vm, guest-state and pause-vm on a real nats-server with sim agents: a
+// peer's libvirt answers while its hypervisor is up and not once it is down; a recorded VM is defined
+// and started once per request id, never over a domain of that name, never for a deposed leader;
+// bad input (malformed JSON, the wrong schema, a hostile VM name) gets a clear error and changes nothing.
 
 let server: NatsServerHandle;
 let nc: NatsConnection;
@@ -36,6 +37,11 @@ afterAll(async () => {
 const probe = (from: string, host: string) =>
   requestJson(nc, agentSubjects(from).probeHost, { host, address: host }, { timeoutMs: 5000, data: ProbeHostResult });
 const startVm = (on: string, body: object) => requestJson(nc, agentSubjects(on).startRecordedVm, body, { timeoutMs: 5000, data: StartRecordedVmResult });
+/** Sends a body as it is (malformed JSON included) and returns the reply envelope. */
+const raw = async (subject: string, body: string): Promise<{ ok: boolean; error?: { code: string; message: string }; data?: unknown }> =>
+  JSON.parse(new TextDecoder().decode((await nc.request(subject, body, { timeout: 5000 })).data)) as never;
+/** VM names that must never reach libvirt: options, shell syntax, paths, control characters, oversize. */
+const HOSTILE_NAMES = ["; rm -rf /", "$(touch /tmp/ballast-pwned)", "--all", "-domain", "../../etc/passwd", "a b", "a\nb", "", "x".repeat(201), "*", "a>b"];
 const xml = (name: string, memMiB = 768, vcpus = 3) =>
   simDefinitionXml({ name, memMiB, vcpus }, { domainType: "kvm", arch: "x86_64", machine: "pc-q35-7.2", disks: [], interfaces: [] } as never);
 
@@ -101,5 +107,91 @@ describe("start-recorded-vm", () => {
     expect(!stale.ok && stale.error.code).toBe("STALE_EPOCH");
     expect(hv().hasVm("moved2")).toBe(false);
     expect(hv().hasVm("moved3")).toBe(false);
+  });
+});
+
+describe("guest-state", () => {
+  const hv = () => agents.get("rx-b")!.hypervisor as SimHypervisor;
+  const ask = (vm: string) => requestJson(nc, agentSubjects("rx-b").guestState, { vm }, { timeoutMs: 5000, data: GuestStateResult });
+
+  it("answers libvirt's state of a VM defined here; the sim has no guest agent channel (none)", async () => {
+    const r = await ask("here1");
+    expect(r.ok && r.data).toEqual({
+      vm: "here1",
+      host: "rx-b",
+      state: "running",
+      guestAgent: "none",
+      detail: expect.stringContaining("no guest agent channel"),
+    });
+    hv().setVmState("here1", "shutoff");
+    try {
+      const off = await ask("here1");
+      expect(off.ok && off.data).toMatchObject({ state: "shut off", guestAgent: "none" });
+    } finally {
+      hv().setVmState("here1", "running");
+    }
+  });
+
+  it("a VM not defined here is UNKNOWN_VM", async () => {
+    const r = await ask("elsewhere1");
+    expect(!r.ok && r.error).toMatchObject({ code: "UNKNOWN_VM", message: expect.stringContaining("elsewhere1") });
+  });
+
+  it("refuses malformed JSON, the wrong schema and hostile names with a clear error", async () => {
+    const subject = agentSubjects("rx-b").guestState;
+    const before = hv().vms();
+    const bad = await raw(subject, '{"vm": "here1"');
+    expect(bad).toMatchObject({ ok: false, error: { code: "BAD_JSON", message: expect.stringContaining("not valid JSON") } });
+    for (const body of [{}, { vm: 5 }, { vm: "here1", extra: true }, ["here1"], "here1", { vm: null }]) {
+      const r = await raw(subject, JSON.stringify(body));
+      expect(r, JSON.stringify(body)).toMatchObject({
+        ok: false,
+        error: { code: "BAD_REQUEST", message: expect.stringContaining("invalid request for guestState") },
+      });
+    }
+    for (const vm of HOSTILE_NAMES) {
+      const r = await raw(subject, JSON.stringify({ vm }));
+      expect(r, vm).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", message: expect.stringMatching(/vm/) } });
+    }
+    expect(hv().vms()).toEqual(before);
+  });
+});
+
+describe("pause-vm, bad input", () => {
+  const hv = () => agents.get("rx-b")!.hypervisor as SimHypervisor;
+  const subject = () => agentSubjects("rx-b").pauseVm;
+
+  it("refuses malformed JSON, the wrong schema and hostile names with a clear error, pausing nothing", async () => {
+    const before = hv().vms();
+    expect(before.find((v) => v.name === "here1")?.state).toBe("running");
+    const bad = await raw(subject(), '{"vm": "here1", "recordHost": "rx-a", "epoch": ');
+    expect(bad).toMatchObject({ ok: false, error: { code: "BAD_JSON", message: expect.stringContaining("not valid JSON") } });
+    for (const body of [
+      {},
+      { vm: "here1", recordHost: "rx-a" }, // no epoch
+      { vm: "here1", recordHost: "rx-a", epoch: -1 },
+      { vm: "here1", recordHost: "rx-a", epoch: "1" },
+      { vm: "here1", recordHost: "rx-a", epoch: 1.5 },
+      { vm: "here1", recordHost: "rx.a", epoch: 1 }, // a host id is one subject token
+      { vm: "here1", recordHost: "rx-a", epoch: 1, destroy: true },
+      ["here1"],
+    ]) {
+      const r = await raw(subject(), JSON.stringify(body));
+      expect(r, JSON.stringify(body)).toMatchObject({
+        ok: false,
+        error: { code: "BAD_REQUEST", message: expect.stringContaining("invalid request for pauseVm") },
+      });
+    }
+    // A hostile name with an epoch far ahead: refused before the epoch is looked at.
+    for (const vm of HOSTILE_NAMES) {
+      const r = await raw(subject(), JSON.stringify({ vm, recordHost: "rx-a", epoch: 1_000_000 }));
+      expect(r, vm).toMatchObject({ ok: false, error: { code: "BAD_REQUEST", message: expect.stringMatching(/vm/) } });
+    }
+    expect(hv().vms()).toEqual(before);
+    // Nothing changed, the newest epoch included: a pause under epoch 1 is still carried out.
+    const ok = await requestJson(nc, subject(), { vm: "here1", recordHost: "rx-a", epoch: 1 }, { timeoutMs: 5000, data: PauseVmResult });
+    expect(ok.ok && ok.data).toMatchObject({ vm: "here1", host: "rx-b", paused: true, state: "paused" });
+    const guest = await requestJson(nc, agentSubjects("rx-b").guestState, { vm: "here1" }, { timeoutMs: 5000, data: GuestStateResult });
+    expect(guest.ok && guest.data).toMatchObject({ state: "paused" });
   });
 });

@@ -16,4 +16,5 @@ export const unusedHypervisorMethods = {
   disableAutostart: () => Promise.reject(new Error("unused")),
   startDefined: () => Promise.reject(new Error("unused")),
   pause: () => Promise.reject(new Error("unused")),
+  guestState: () => Promise.reject(new Error("unused")),
 } satisfies Partial<Hypervisor>;
