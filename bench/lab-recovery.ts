@@ -105,7 +105,12 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
       const restarts = st.restarts.filter((r) => r.restart.host === "hv-b");
       log(
         `  Ballast: loss -> high-priority running in ${Math.round(total)} ms (${[...upAt].map(([g, ms]) => `${g} ${Math.round(ms)}`).join(", ")}); ` +
-          `restarts ${restarts.map((r) => `${r.restart.vm}->${r.restart.destination} ${r.outcome}`).join(", ")}; last report ${lossAt - lastSeen} ms before the loss`,
+          `restarts ${restarts
+            .map(
+              (r) =>
+                `${r.restart.vm}->${r.restart.destination} ${r.outcome} at +${r.restart.at - lossAt} ms, up +${r.upAt === null ? "-" : r.upAt - lossAt} ms`,
+            )
+            .join(", ")}; last report ${lossAt - lastSeen} ms before the loss`,
       );
       for (const g of HIGH) if ((await lab.whereIsAsync(g)).length !== 1) throw new Error(`${g} does not run on exactly one hypervisor`);
 

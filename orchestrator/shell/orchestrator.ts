@@ -21,7 +21,15 @@ import type { PendingPlan, PersistedState, StateSink } from "./persisted-state.j
 import { PlanningCycle } from "./planning-cycle.js";
 import { BallastError } from "../../shared/errors.js";
 import { requestJson } from "../../shared/nats/json.js";
-import { CpuBaselineResult, PauseVmResult, ProbeHostResult, RemoveDisksResult, StartRecordedVmResult, VmDefinition } from "../../shared/schemas/agent-api.js";
+import {
+  CpuBaselineResult,
+  GuestStateResult,
+  PauseVmResult,
+  ProbeHostResult,
+  RemoveDisksResult,
+  StartRecordedVmResult,
+  VmDefinition,
+} from "../../shared/schemas/agent-api.js";
 import { AgentFacts } from "../../shared/schemas/facts.js";
 import { agentSubjects } from "../../shared/subjects.js";
 import type { z } from "zod";
@@ -42,6 +50,8 @@ import { RecoveryHistory } from "./recovery/recovery-history.js";
 
 /** Time limit of a start-recorded-vm, ms: libvirt defines and boots a domain in seconds, more with a slow lease. */
 const START_TIMEOUT_MS = 60_000;
+/** A guest-state answer is a domstate and a dumpxml: quick, or the next recovery pass asks again. */
+const GUEST_STATE_TIMEOUT_MS = 5_000;
 
 // The orchestrator's shell, put together: the cluster state fed by the agents, the pure planner
 // run each cycle, the decision log, the migration tracker with its reconciler and dispatcher, the
@@ -312,6 +322,11 @@ export class Orchestrator {
       snapshot: (now) => planning.snapshot(now),
       start: async (destination, body) => {
         const r = await requestJson(deps.nc, agentSubjects(destination).startRecordedVm, body, { timeoutMs: START_TIMEOUT_MS, data: StartRecordedVmResult });
+        if (!r.ok) throw new BallastError(r.error.code, r.error.message);
+        return r.data;
+      },
+      guestState: async (destination, vm) => {
+        const r = await requestJson(deps.nc, agentSubjects(destination).guestState, { vm }, { timeoutMs: GUEST_STATE_TIMEOUT_MS, data: GuestStateResult });
         if (!r.ok) throw new BallastError(r.error.code, r.error.message);
         return r.data;
       },

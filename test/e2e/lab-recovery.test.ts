@@ -196,6 +196,14 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
     const restarts = await restartsOf("hv-b");
     expect(restarts.map((r) => r.restart.vm)).toEqual(["r-hi", "r-med", "r-lo"]);
     for (const r of restarts) expect(["hv-a", "hv-c"]).toContain(r.restart.destination);
+    // In waves (restart_wait_for guest_agent): each priority once the one before it was up, its
+    // guest agent channel connected (the lab guest opens it after its BOOT line).
+    for (let i = 1; i < restarts.length; i++) {
+      const before = restarts[i - 1]!;
+      expect(before.upAt, before.restart.vm).not.toBeNull();
+      expect(before.upAt! - before.restart.at, `${before.restart.vm} up after its restart`).toBeGreaterThan(0);
+      expect(restarts[i]!.restart.at, `${restarts[i]!.restart.vm} after ${before.restart.vm} was up`).toBeGreaterThanOrEqual(before.upAt!);
+    }
     for (const [vm, b] of boots) {
       const where = await bootedOnceMore(vm, b);
       expect(where).toBe(restarts.find((r) => r.restart.vm === vm)!.restart.destination);

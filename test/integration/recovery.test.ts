@@ -51,6 +51,11 @@ describe("host failure recovery (sim cluster, real NATS)", () => {
     // High before low: web1 was recorded in an earlier pass (max_concurrent_restarts 1).
     const at = new Map(started.map((r) => [r.restart.vm, r.restart.at]));
     expect(at.get("web1")!).toBeLessThan(at.get("app1")!);
+    // The wave: app1 once web1 was up; the simulated agent's guest-state says it has no guest
+    // agent channel, so it was up when asked after its start.
+    const web1 = started.find((r) => r.restart.vm === "web1")!;
+    expect(web1.upAt).not.toBeNull();
+    expect(at.get("app1")!).toBeGreaterThanOrEqual(web1.upAt!);
     expect(s.waiting).toEqual([expect.objectContaining({ vm: "db1", host: "b", code: "RESTART_LOCAL_DISKS" })]);
     expect(copies(cluster, "web1")).toHaveLength(1);
     expect(copies(cluster, "app1")).toHaveLength(1);

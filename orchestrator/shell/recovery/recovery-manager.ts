@@ -17,7 +17,7 @@ import type {
 } from "../../../shared/schemas/recovery.js";
 import type { ClusterSnapshot } from "../../../shared/schemas/snapshot.js";
 import type { VmRecord } from "../../../shared/schemas/vm-record.js";
-import type { ProbeHostResult, StartRecordedVmResult } from "../../../shared/schemas/agent-api.js";
+import type { GuestStateResult, ProbeHostResult, StartRecordedVmResult } from "../../../shared/schemas/agent-api.js";
 import { fenceGate, judgeHosts, planRestarts } from "../../core/index.js";
 import type { Clock } from "../clock.js";
 import type { RecoveryAlert } from "../../../shared/schemas/orchestrator-events.js";
@@ -72,7 +72,7 @@ export interface RecoveryDeps {
   /** Sends start-recorded-vm to `destination`'s agent. */
   start(destination: string, body: { requestId: string; vm: string; definition: string; epoch: number }): Promise<StartRecordedVmResult>;
   /** Asks `destination`'s agent whether a restarted VM's guest agent is connected (restart_wait_for guest_agent). */
-  guestState?(destination: string, vm: string): Promise<{ state: string; guestAgent: "connected" | "disconnected" | "none" }>;
+  guestState?(destination: string, vm: string): Promise<Pick<GuestStateResult, "state" | "guestAgent">>;
   sink?: RecoverySink;
   /** A decision for the decision log. */
   note(d: Decision, at: number): void;
