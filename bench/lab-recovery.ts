@@ -1,4 +1,7 @@
 import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -16,21 +19,24 @@ import { median, waitFor } from "./support.js";
 //     moment the judge may call the host failed; a shorter wait would be a different policy),
 //   - the fence: a bare `ipmitool chassis power off` and the `power status` that reads it back,
 //     against the same BMC,
-//   - the start: a bare `virsh start` of as many guests of the same shape (kernel, memory, a disk in
-//     the shared directory), at once, until each prints its BOOT line.
+//   - the start: a bare `virsh define` + `virsh start` of as many guests of the same shape (kernel,
+//     memory, a disk in the shared directory), at once, until each prints its BOOT line. Fresh
+//     domains each round, as a restart's are: a second start of the same domain is a warm one
+//     (about 2 s faster on the lab), which no restart gets.
 // Ballast's run: hv-b's agent stops and its BMC powers it off (libvirtd, QEMU, virtlockd gone);
-// t0 is the power-off's send; the end is the last high-priority guest's BOOT line after it.
+// t0 is the power-off's send; the end is the last high-priority guest's BOOT line after it. The
+// low-priority guest waits for them to be up (restart_wait_for guest_agent, the default).
 // The lab runs with the lock manager and a BMC per hypervisor; the lab is always torn down.
 
 const run = promisify(execFile);
 const LAB = "brecov";
 const HIGH = ["rc-h1", "rc-h2"];
 const LOW = ["rc-l1"];
-const TWINS = ["rc-t1", "rc-t2"];
+const TWINS = 2;
 const SHARED = { sharedDiskMiB: 16, qemuLocksOff: true };
 const DETECT_S = 8;
 const FENCE_ROUNDS = 3;
-const START_ROUNDS = 2;
+const START_ROUNDS = 3;
 
 export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
   const bmc = bmcAvailable();
@@ -85,6 +91,17 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
       const lossAt = Date.now();
       await ipmi(lab, "hv-b", ["chassis", "power", "off"]);
       const upAt = new Map<string, number>();
+      // When each high-priority start was answered (recovery status polled), for the log.
+      const answeredAt = new Map<string, number>();
+      let polling = true;
+      const poller = (async () => {
+        while (polling && answeredAt.size < HIGH.length) {
+          const st = await recovery(nc).catch(() => undefined);
+          for (const r of st?.restarts ?? [])
+            if (HIGH.includes(r.restart.vm) && r.outcome === "started" && !answeredAt.has(r.restart.vm)) answeredAt.set(r.restart.vm, performance.now() - t0);
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      })();
       await waitFor(
         () => {
           for (const g of HIGH) if (!upAt.has(g) && lab.boots(g) > boots.get(g)!) upAt.set(g, performance.now() - t0);
@@ -97,6 +114,8 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
         const st = await recovery(nc).catch((x: unknown) => String(x));
         throw new Error(`${String(e)}; recovery status: ${JSON.stringify(st).slice(0, 4000)}`, { cause: e });
       });
+      polling = false;
+      await poller;
       const total = Math.max(...upAt.values());
       const st = await recovery(nc);
       const hvb = st.hosts.find((h) => h.host === "hv-b");
@@ -104,7 +123,8 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
       const detect = Math.max(0, lastSeen + DETECT_S * 1000 - lossAt);
       const restarts = st.restarts.filter((r) => r.restart.host === "hv-b");
       log(
-        `  Ballast: loss -> high-priority running in ${Math.round(total)} ms (${[...upAt].map(([g, ms]) => `${g} ${Math.round(ms)}`).join(", ")}); ` +
+        `  Ballast: loss -> high-priority running in ${Math.round(total)} ms (${[...upAt].map(([g, ms]) => `${g} ${Math.round(ms)}`).join(", ")}; ` +
+          `start answered ${[...answeredAt].map(([g, ms]) => `${g} ${Math.round(ms)}`).join(", ")}); ` +
           `restarts ${restarts
             .map(
               (r) =>
@@ -113,6 +133,9 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
             .join(", ")}; last report ${lossAt - lastSeen} ms before the loss`,
       );
       for (const g of HIGH) if ((await lab.whereIsAsync(g)).length !== 1) throw new Error(`${g} does not run on exactly one hypervisor`);
+      // The low-priority guest starts once the high ones are up: let it boot before the parts are
+      // measured, so that its boot does not slow theirs (nor pass unchecked).
+      await waitFor(() => LOW.every((g) => lab.boots(g) > boots.get(g)!), 120_000, "the low-priority guest to boot again elsewhere", 50);
 
       // The parts, bare. The fence: power-off and read-back against hv-b's BMC (hv-b is off, so
       // this changes nothing; the BMC's path is the same).
@@ -124,17 +147,36 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
         if (!/off/i.test(out)) throw new Error(`hv-b's BMC reads ${out.trim()} after a power-off`);
         fences.push(performance.now() - t);
       }
-      // The start: as many guests of the same shape as the high-priority ones, at once, on hv-a.
+      // The start: as many guests of the same shape as the high-priority ones, defined and
+      // started at once on hv-a and hv-c (where the restarts went), new domains each round.
       const starts: number[] = [];
-      for (const tw of TWINS) await lab.defineGuest("hv-a", tw, SHARED);
+      const tmp = await mkdtemp(join(tmpdir(), "ballast-bench-"));
       for (let i = 0; i < START_ROUNDS; i++) {
-        const before = new Map(TWINS.map((tw) => [tw, lab.boots(tw)]));
+        const twins = Array.from({ length: TWINS }, (_, k) => ({ name: `rc-t${i}${k}`, hv: k % 2 === 0 ? "hv-a" : "hv-c" }));
+        // Their disks are made by defineGuest; the definition itself is what is timed, as a restart's is.
+        const xml = new Map<string, string>();
+        for (const tw of twins) {
+          await lab.defineGuest(tw.hv, tw.name, SHARED);
+          xml.set(tw.name, await lab.virsh(tw.hv, ["dumpxml", "--migratable", tw.name]));
+          await lab.virsh(tw.hv, ["undefine", tw.name]);
+        }
         const t = performance.now();
-        await Promise.all(TWINS.map((tw) => lab.virsh("hv-a", ["start", tw], 60_000)));
-        await waitFor(() => TWINS.every((tw) => lab.boots(tw) > before.get(tw)!), 120_000, "the twins to boot", 50);
+        await Promise.all(
+          twins.map(async (tw) => {
+            const file = join(tmp, `${tw.name}.xml`);
+            await writeFile(file, xml.get(tw.name)!);
+            await lab.virsh(tw.hv, ["define", "--file", file], 60_000);
+            await lab.virsh(tw.hv, ["start", tw.name], 60_000);
+          }),
+        );
+        await waitFor(() => twins.every((tw) => lab.boots(tw.name) > 0), 120_000, "the twins to boot", 50);
         starts.push(performance.now() - t);
-        await Promise.all(TWINS.map((tw) => lab.virsh("hv-a", ["destroy", tw], 60_000)));
+        for (const tw of twins) {
+          await lab.virsh(tw.hv, ["destroy", tw.name], 60_000);
+          await lab.virsh(tw.hv, ["undefine", tw.name], 60_000);
+        }
       }
+      await rm(tmp, { recursive: true, force: true });
       const fence = median(fences);
       const start = median(starts);
       const parts = detect + fence + start;
@@ -148,7 +190,7 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
           "ms",
           undefined,
           "lower",
-          `median of ${starts.map(Math.round).join(", ")} ms (${TWINS.length} guests at once, to BOOT)`,
+          `median of ${starts.map(Math.round).join(", ")} ms (${TWINS} new guests defined and started at once, to BOOT)`,
         ),
         figure(
           "lab.recovery.via_ballast",
@@ -164,7 +206,7 @@ export async function labRecovery(log: (s: string) => void): Promise<Figure[]> {
           "x",
           { kind: "limit", label: "1.2", value: 1.2 },
           "lower",
-          `one power loss of hv-b, ${HIGH.length} high-priority guests; restarted once each: ${HIGH.every((g) => lab.boots(g) === boots.get(g)! + 1) ? "yes" : "NO"}`,
+          `one power loss of hv-b, ${HIGH.length} high-priority guests and ${LOW.length} low after them; restarted once each: ${[...HIGH, ...LOW].every((g) => lab.boots(g) === boots.get(g)! + 1) ? "yes" : "NO"}`,
         ),
       ];
     },

@@ -273,6 +273,19 @@ wait_hv() {
   done
 }
 
+# A real host's libvirtd probes its emulator when it starts. The lab's qemu-nolock wrapper (below)
+# would be probed at its first use instead: about 4 s, during which every call to that daemon waits
+# (the kept capability cache is mostly outdated: libvirt finds "host cpuid changed" between runs on
+# this machine), and that first use was a timed restart on another hv. So labs with locks, the ones
+# whose guests run through the wrapper, probe it as each daemon comes up.
+warm_emulators() {
+  local hv="$1"
+  locks_on || return 0
+  ensure_nolock_qemu
+  vsh "$hv" domcapabilities --emulatorbin "$NOLOCK_QEMU" --virttype qemu >/dev/null 2>&1 ||
+    log "$hv: could not probe $NOLOCK_QEMU (its first guest will)"
+}
+
 ensure_user() {
   if ! getent passwd libvirt-qemu >/dev/null; then
     getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
@@ -390,7 +403,7 @@ cmd_up() {
   net_up
   for hv in "${HVS[@]}"; do write_configs "$hv"; done
   for hv in "${HVS[@]}"; do launch_hv "$hv"; done
-  for hv in "${HVS[@]}"; do wait_hv "$hv" & pids+=($!); done
+  for hv in "${HVS[@]}"; do { wait_hv "$hv" && warm_emulators "$hv"; } & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [ $rc = 0 ] || die "a daemon failed to come up"
   # the data path between the namespaces (source daemon -> destination daemon)
@@ -775,6 +788,7 @@ cmd_start_hv() {
   [ -f "$STATE/up" ] || die "lab is not up"
   launch_hv "$hv"
   wait_hv "$hv" 60
+  warm_emulators "$hv"
   write_mapping
   log "$hv: libvirtd up in $(( $(now_ms) - t0 )) ms"
 }
