@@ -115,7 +115,10 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
     );
   }, 300_000);
 
+  /** The boot watchers' timers (watchBoots), stopped when the scenarios end. */
+  const watchers = new Set<ReturnType<typeof setInterval>>();
   afterAll(async () => {
+    for (const t of watchers) clearInterval(t);
     hooks?.stop();
     await c?.stop().catch((e) => console.warn("recovery cluster stop:", e));
     await labDown({ name: NAME }).catch((e) => console.warn("recovery lab down:", e));
@@ -149,15 +152,40 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
   /** The guest's newest tick number: it counts seconds since its boot, so a new boot starts it again at 1. */
   const tickNow = (vm: string): number => lab.ticks(vm).at(-1) ?? 0;
   /**
-   * A guest restarted elsewhere boots again (its tick numbers start over), ticks there without
-   * another reset, and runs on exactly one hypervisor. Tick numbers rather than BOOT lines: the
-   * console file is shared by every hypervisor's copy of the guest, and in some lab runs it lost
-   * its first lines (its boot count then reads one short).
+   * Counts the guests' boots from now on: a newest tick number lower than the one read 200 ms
+   * before is a new boot (the numbers count seconds since boot). Tick numbers rather than BOOT
+   * lines: the console file is shared by every hypervisor's copy of the guest, and in some lab runs
+   * it lost its first lines (its boot count then reads one short). Read while it happens, not
+   * compared with the number before the loss afterwards: a guest restarted early (the high
+   * priority) can have ticked past that number by the time the last wave is started.
    */
-  const bootedOnceMore = async (vm: string, tickBefore: number) => {
-    await waitUntil(() => ticksSinceBoot(vm) >= 2 && tickNow(vm) < tickBefore, 60_000, `${vm} to boot again and tick`);
+  const watchBoots = (vms: readonly string[]) => {
+    const last = new Map(vms.map((vm) => [vm, tickNow(vm)]));
+    const boots = new Map(vms.map((vm) => [vm, 0]));
+    const read = () => {
+      for (const vm of vms) {
+        const t = tickNow(vm);
+        if (t < last.get(vm)!) boots.set(vm, boots.get(vm)! + 1);
+        last.set(vm, t);
+      }
+    };
+    const timer = setInterval(read, 200);
+    watchers.add(timer);
+    return {
+      boots: (vm: string) => (read(), boots.get(vm)!),
+      stop: () => {
+        clearInterval(timer);
+        watchers.delete(timer);
+      },
+    };
+  };
+  type BootWatch = ReturnType<typeof watchBoots>;
+  /** A guest restarted elsewhere boots again, once, ticks there without another reset, and runs on exactly one hypervisor. */
+  const bootedOnceMore = async (vm: string, w: BootWatch) => {
+    await waitUntil(() => w.boots(vm) >= 1 && ticksSinceBoot(vm) >= 2, 60_000, `${vm} to boot again and tick`);
     const first = tickNow(vm);
     await waitUntil(() => tickNow(vm) >= first + 2, 30_000, `${vm} to tick on`);
+    expect(w.boots(vm), `${vm} booted once more`).toBe(1);
     const where = await lab.whereIsAsync(vm);
     expect(where, `${vm} runs on one hypervisor`).toHaveLength(1);
     return where[0]!;
@@ -167,7 +195,7 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
 
   it("1. hv-b loses power: detected, fenced through IPMI, its shared-disk guests restarted by priority, once each; its local-disk guest waits", async () => {
     for (const vm of ["r-hi", "r-med", "r-lo"]) await lab.waitForTicks(vm, 5, { after: 0, timeoutMs: 60_000 });
-    const boots = new Map(["r-hi", "r-med", "r-lo"].map((vm) => [vm, tickNow(vm)]));
+    const boots = watchBoots(["r-hi", "r-med", "r-lo"]);
     await ipmi("hv-b", ["chassis", "power", "off"]);
     await waitUntil(async () => (await lab.libvirtdPid("hv-b")) === null, 30_000, "hv-b's libvirtd to die with its power");
     const done = await waitUntil(
@@ -204,8 +232,8 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
       expect(before.upAt! - before.restart.at, `${before.restart.vm} up after its restart`).toBeGreaterThan(0);
       expect(restarts[i]!.restart.at, `${restarts[i]!.restart.vm} after ${before.restart.vm} was up`).toBeGreaterThanOrEqual(before.upAt!);
     }
-    for (const [vm, b] of boots) {
-      const where = await bootedOnceMore(vm, b);
+    for (const vm of ["r-hi", "r-med", "r-lo"]) {
+      const where = await bootedOnceMore(vm, boots);
       expect(where).toBe(restarts.find((r) => r.restart.vm === vm)!.restart.destination);
     }
     // The local-disk guest waits for its host, and is not running anywhere.
@@ -288,7 +316,7 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
 
   it("2. hv-c's BMC does not answer when hv-c dies: nothing restarted, the alert says why; recover --confirm-fenced then restarts its guest", async () => {
     await lab.waitForTicks("r-c1", 5, { after: 0, timeoutMs: 60_000 });
-    const boots = tickNow("r-c1");
+    const boots = watchBoots(["r-c1"]);
     await lab.bmcStop("hv-c");
     // The power loss, without the BMC: the agent dies with its host, then libvirtd, QEMU and virtlockd.
     hooks!.killAgent("hv-c");
@@ -348,7 +376,7 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
       1000,
     );
     for (const vm of vms) await lab.waitForTicks(vm, 5, { after: 0, timeoutMs: 60_000 });
-    const boots = new Map(vms.map((vm) => [vm, tickNow(vm)]));
+    const boots = watchBoots(vms);
     const first = await c.leader();
     expect(first).not.toBeNull();
     const before = (await restartsOf("hv-c")).length;
@@ -392,7 +420,7 @@ describe.skipIf(!avail.ok)(`host failure recovery on the real libvirt lab${avail
     expect(mine.map((r) => r.restart.vm).sort()).toEqual(vms);
     const after = new Map<string, number>();
     for (const vm of vms) {
-      await bootedOnceMore(vm, boots.get(vm)!);
+      await bootedOnceMore(vm, boots);
       after.set(vm, tickNow(vm));
     }
     // Settled: no later pass starts anything again (no tick reset, one copy each).
