@@ -542,6 +542,16 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
 }
 
 /** Tears the lab down (domains, daemons, namespaces). Safe to call when nothing is up. Returns ms. */
+/** labUp for a test's set-up: whatever a failed start left behind is taken down before the error is thrown. */
+export async function labUpOrDown(opts: LabOptions = {}): Promise<Lab> {
+  try {
+    return await labUp(opts);
+  } catch (e) {
+    await labDown(opts).catch(() => {});
+    throw e;
+  }
+}
+
 export async function labDown(opts: LabOptions = {}): Promise<number> {
   const { env } = labEnv(opts);
   const r = await run("bash", [LAB_SH, "down"], 90_000, env);

@@ -24,7 +24,7 @@ import {
 } from "../../shared/schemas/agent-api.js";
 import type { AgentFacts, VmFacts } from "../../shared/schemas/facts.js";
 import { agentSubjects } from "../../shared/subjects.js";
-import { labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
+import { labAvailable, labDown, labUpOrDown, type Lab } from "../support/lab.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 
 const run = promisify(execFile);
@@ -79,12 +79,7 @@ suite("agents on the libvirt lab: check-incoming and a local-disk migration (cop
   const hostPath = (hv: string, path: string) => join(lab.dir, "hv", hv, "lib", path.slice("/var/lib/libvirt/".length));
 
   beforeAll(async () => {
-    try {
-      lab = await labUp(LAB);
-    } catch (e) {
-      await labDown(LAB).catch(() => {});
-      throw e;
-    }
+    lab = await labUpOrDown(LAB);
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
     for (const hv of ["hv-a", "hv-b"]) {

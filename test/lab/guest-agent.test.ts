@@ -14,7 +14,7 @@ import { createVirshRunner, type OwnedVirshRunner } from "../../agent/virsh/virs
 import { MigrationSettings } from "../../shared/config/agent-config.js";
 import { BallastError } from "../../shared/errors.js";
 import { silentLogger } from "../../shared/logger.js";
-import { labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
+import { labAvailable, labDown, labUpOrDown, type Lab } from "../support/lab.js";
 
 const LAB = { name: "gagent" };
 const avail = labAvailable(LAB);
@@ -52,12 +52,7 @@ describe.runIf(avail.ok)("guest agent channel on the lab (VirshHypervisor.guestS
   const connected = (id: string) => async () => ((await hv(id).guestState(GUEST)).guestAgent === "connected" ? true : undefined);
 
   beforeAll(async () => {
-    try {
-      lab = await labUp(LAB);
-    } catch (e) {
-      await labDown(LAB).catch(() => {});
-      throw e;
-    }
+    lab = await labUpOrDown(LAB);
     for (const h of lab.hosts) {
       const runner = createVirshRunner({ binary: "virsh", uri: h.uri, timeoutMs: 30_000 });
       runners.push(runner);

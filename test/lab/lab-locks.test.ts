@@ -10,7 +10,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { labAvailable, labDown, labUp, type Lab } from "../support/lab.js";
+import { labAvailable, labDown, labUpOrDown, type Lab } from "../support/lab.js";
 
 const LAB = { name: "locks", locks: true };
 const lab0 = labAvailable(LAB);
@@ -69,12 +69,7 @@ describe.runIf(avail.ok)("libvirt lock manager on the lab (virtlockd per hv, sha
   let lab: Lab;
 
   beforeAll(async () => {
-    try {
-      lab = await labUp(LAB);
-    } catch (e) {
-      await labDown(LAB).catch(() => {});
-      throw e;
-    }
+    lab = await labUpOrDown(LAB);
   }, 180_000);
 
   afterAll(async () => {

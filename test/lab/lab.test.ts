@@ -1,7 +1,7 @@
 // Real three-hypervisor lab: a TCG guest migrates live hv-a -> hv-b -> hv-a with its ticks
 // (and uptime) going on. Skips LOUDLY when the lab cannot run on this machine.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { labAvailable, labDown, labUp, type Lab, type Tick } from "../support/lab.js";
+import { labAvailable, labDown, labUpOrDown, type Lab, type Tick } from "../support/lab.js";
 
 const avail = labAvailable();
 if (!avail.ok) {
@@ -34,12 +34,7 @@ suite(title, () => {
 
   beforeAll(async () => {
     const t0 = Date.now();
-    try {
-      lab = await labUp(LAB);
-    } catch (e) {
-      await labDown(LAB).catch(() => {});
-      throw e;
-    }
+    lab = await labUpOrDown(LAB);
     timings.upMs = Date.now() - t0;
   }, 180_000);
 

@@ -132,6 +132,14 @@ function powerLoss(w: World, seconds: number): void {
   w.seen.set("c", w.now);
 }
 
+/** `ms` pass while a and c keep reporting; then a recovery pass. */
+async function passLater(w: World, m: RecoveryManager, ms: number): Promise<void> {
+  w.now += ms;
+  w.seen.set("a", w.now);
+  w.seen.set("c", w.now);
+  await m.tick();
+}
+
 const starts = (w: World) => w.ops.filter((o) => o.startsWith("start"));
 
 describe("RecoveryManager", () => {
@@ -186,12 +194,7 @@ describe("RecoveryManager", () => {
     powerLoss(w, 10);
     await m.tick();
     expect(starts(w)).toEqual([expect.stringMatching(/^start web-1 /)]);
-    const later = async (ms: number) => {
-      w.now += ms;
-      w.seen.set("a", w.now);
-      w.seen.set("c", w.now);
-      await m.tick();
-    };
+    const later = (ms: number) => passLater(w, m, ms);
     // Started but its guest not up: app-1 waits, pass after pass.
     await later(1000);
     await later(1000);
@@ -216,12 +219,7 @@ describe("RecoveryManager", () => {
     const m = manager(w);
     powerLoss(w, 10);
     await m.tick();
-    const later = async (ms: number) => {
-      w.now += ms;
-      w.seen.set("a", w.now);
-      w.seen.set("c", w.now);
-      await m.tick();
-    };
+    const later = (ms: number) => passLater(w, m, ms);
     await later(POLICY.restart_wait_timeout * 1000 - 1000);
     expect(starts(w)).toHaveLength(1);
     await later(1000);
@@ -232,10 +230,7 @@ describe("RecoveryManager", () => {
     const m2 = manager(w2);
     powerLoss(w2, 10);
     await m2.tick();
-    w2.now += 1000;
-    w2.seen.set("a", w2.now);
-    w2.seen.set("c", w2.now);
-    await m2.tick();
+    await passLater(w2, m2, 1000);
     expect(starts(w2)).toHaveLength(2);
   });
 
