@@ -39,8 +39,18 @@ export function renderRecoveryStatus(d: RecoveryStatusReply): string {
     out.push(
       "",
       table(
-        ["VM", "FROM", "TO", "RECORDED", "EPOCH", "OUTCOME", "DETAIL"],
-        d.restarts.map((r) => [r.restart.vm, r.restart.host, r.restart.destination, time(r.restart.at), r.restart.epoch, r.outcome, r.detail ?? "-"]),
+        ["VM", "FROM", "TO", "RECORDED", "EPOCH", "OUTCOME", "UP", "DETAIL"],
+        d.restarts.map((r) => [
+          r.restart.vm,
+          r.restart.host,
+          r.restart.destination,
+          time(r.restart.at),
+          r.restart.epoch,
+          r.outcome,
+          // When the next priority could go: seconds from the restart's record to its guest being up.
+          r.upAt === null ? "-" : `+${Math.round((r.upAt - r.restart.at) / 100) / 10} s`,
+          r.detail ?? "-",
+        ]),
       ),
     );
   if (d.waiting.length > 0)

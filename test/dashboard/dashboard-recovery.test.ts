@@ -86,6 +86,8 @@ describe.skipIf(!haveChromium)("dashboard: host failure in headless Chromium", (
       "web1 started",
     ]);
     const dest = (await panel.locator('tr.restart[data-vm="web1"] td').nth(2).textContent())!;
+    // web1 was up (the simulated guest has no agent channel: once started) before app1 was started.
+    expect(await panel.locator('tr.restart[data-vm="web1"] td.up').textContent()).toMatch(/^after \d+ s$/);
     expect(cl.fabric.whereIs("web1")).toEqual([dest]);
     expect(await panel.locator("li.waiting").evaluateAll((els) => els.map((e) => `${e.getAttribute("data-vm")} ${e.getAttribute("data-code")}`))).toEqual([
       "db1 RESTART_LOCAL_DISKS",

@@ -83,6 +83,12 @@ describe("host failure recovery (sim cluster, real NATS)", () => {
     const st = await cluster.api("status", {});
     expect(st.data.hosts.find((h) => h.host === "b")?.failure).toBe("recovered");
     expect(renderRecoveryStatus(later)).toContain("RECOVERED");
+    // The UP column: seconds from web1's record to its guest being up.
+    expect(
+      renderRecoveryStatus(later)
+        .split("\n")
+        .find((l) => l.startsWith("web1")),
+    ).toMatch(/started\s+\+\d+(\.\d)? s/);
   }, 60_000);
 
   it("restarts nothing when only the agent dies and libvirt still answers its peers", async () => {

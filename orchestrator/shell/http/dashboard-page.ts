@@ -481,12 +481,13 @@ const SCRIPT = String.raw`
         })))]);
     if (r.restarts.length) add(box, [h("h3", { text: "Restarts" + (r.restartsTotal > r.restarts.length ? " (newest " + r.restarts.length + " of " + r.restartsTotal + ")" : "") }),
       h("table", null,
-        h("thead", null, h("tr", null, ["VM", "From", "To", "Recorded", "Epoch", "Outcome", "Detail"].map(function (t) { return h("th", { scope: "col", text: t }); }))),
+        h("thead", null, h("tr", null, ["VM", "From", "To", "Recorded", "Epoch", "Outcome", "Up", "Detail"].map(function (t) { return h("th", { scope: "col", text: t }); }))),
         h("tbody", null, r.restarts.map(function (x) {
           return h("tr", { class: "restart", "data-vm": x.vm, "data-outcome": x.outcome },
             h("td", { class: "nw", text: x.vm }), h("td", { class: "nw", text: x.from }), h("td", { class: "nw", text: x.destination }),
             h("td", { class: "nw", text: time(x.at) }), h("td", { text: x.epoch }),
             h("td", { class: "nw outcome " + x.outcome, text: x.outcome + (x.tries > 1 ? " (" + x.tries + " tries)" : "") }),
+            h("td", { class: "nw up", text: x.upAt === null ? "" : "after " + Math.round((x.upAt - x.at) / 1000) + " s" }),
             h("td", { text: x.detail || "" }));
         })))]);
     if (r.waiting.length) add(box, [h("h3", { text: "VMs waiting" + (r.waitingTotal > r.waiting.length ? " (" + r.waiting.length + " of " + r.waitingTotal + ")" : "") }),

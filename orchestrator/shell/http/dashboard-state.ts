@@ -111,6 +111,8 @@ export interface DashboardRestart {
   outcome: string;
   detail: string | null;
   tries: number;
+  /** When its guest was seen up (restart_wait_for); null: not yet. */
+  upAt: number | null;
 }
 
 /** Host failure recovery, as `ballast recovery status` shows it, bounded. */
@@ -294,6 +296,7 @@ function recoveryView(r: RecoveryStatusReply, alerts: RecoveryHistoryEntry[]): D
       outcome: x.outcome,
       detail: x.detail === null ? null : t(x.detail),
       tries: x.tries,
+      upAt: x.upAt,
     })),
     restartsTotal: r.restarts.length,
     waiting: r.waiting.slice(0, STATE_LIMITS.waiting).map((w) => ({ ...w, reason: t(w.reason) })),
