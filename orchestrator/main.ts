@@ -235,6 +235,12 @@ export async function startOrchestrator(opts: {
     },
     Math.min(5, config.policy.interval) * 1000,
   );
+  // While restarted guests are awaited (the next restart priority waits for them to be up), a pass
+  // every second: the next priority goes within a second of its cue, not a recovery period later.
+  const upTimer = setInterval(() => {
+    if (!stopped && orchestrator.recoveryAwaitsGuests())
+      void orchestrator.recoveryTick().catch((e: unknown) => log.error({ err: describeError(e) }, "recovery pass failed"));
+  }, 1000);
   // A host just became a hot spot: plan now (once the message handler has returned), not at the next tick.
   orchestrator.events.onOverload(() =>
     setImmediate(() => {
@@ -261,6 +267,7 @@ export async function startOrchestrator(opts: {
       if (powerTimer) clearInterval(powerTimer);
       clearInterval(recordsTimer);
       clearInterval(recoveryTimer);
+      clearInterval(upTimer);
       await bounded(orchestrator.records.settled());
       await bounded(http?.close());
       mappingFile?.close();
@@ -282,6 +289,7 @@ export async function startOrchestrator(opts: {
       if (powerTimer) clearInterval(powerTimer);
       clearInterval(recordsTimer);
       clearInterval(recoveryTimer);
+      clearInterval(upTimer);
       await ha?.lease.stop(false);
       ha?.store.close();
       ha?.decisions.stop();

@@ -506,6 +506,11 @@ export class Orchestrator {
     return Promise.all([this.recovery.tick(), this.duplicates.check()]).then(() => undefined);
   }
 
+  /** Restarted guests are awaited before the next restart priority (main.ts then runs a recovery pass every second). */
+  recoveryAwaitsGuests(): boolean {
+    return this.recovery.awaitsGuests();
+  }
+
   /** Starts what can start now (a new leader, after adopting the shared state). */
   pump(): Promise<void> {
     return this.dispatcher.pump();

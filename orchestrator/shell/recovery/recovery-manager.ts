@@ -205,6 +205,18 @@ export class RecoveryManager {
     };
   }
 
+  /**
+   * A restarted guest is awaited: started, not up yet, within restart_wait_timeout, while this
+   * instance leads. What makes a pass worth running sooner than the recovery period.
+   */
+  awaitsGuests(): boolean {
+    if (!this.d.leading()) return false;
+    const now = this.d.clock.now();
+    const limit = this.d.policy().restart_wait_timeout * 1000;
+    for (const r of this.restarts.values()) if (r.outcome === "started" && r.upAt === null && now - r.restart.at < limit) return true;
+    return false;
+  }
+
   /** A host's state as the judge last left it (status, dashboard); undefined: not judged. */
   stateOf(host: string): HostFailureState | undefined {
     return this.hosts.get(host)?.state;

@@ -201,16 +201,19 @@ describe("RecoveryManager", () => {
     expect(w.ops.filter((o) => o.startsWith("guest-state web-1"))).toHaveLength(2);
     expect(starts(w)).toHaveLength(1);
     expect(m.view().waiting.find((x) => x.vm === "app-1")).toMatchObject({ code: "RESTART_PRIORITY_WAIT" });
+    expect(m.awaitsGuests()).toBe(true); // main.ts runs a pass every second meanwhile
     agent = "connected";
     await later(1000);
     expect(starts(w)).toEqual([expect.stringMatching(/^start web-1 /), expect.stringMatching(/^start app-1 /)]);
     const web = m.view().restarts.find((r) => r.restart.vm === "web-1")!;
     expect(web.upAt).toBe(w.now);
     expect(w.stored.filter((r) => r.restart.vm === "web-1").at(-1)).toMatchObject({ outcome: "started", upAt: w.now });
-    // Up once is up: not asked again.
+    // app-1, just started, is awaited until a pass finds it up; up once is up: not asked again.
+    expect(m.awaitsGuests()).toBe(true);
     const asked = w.ops.filter((o) => o.startsWith("guest-state web-1")).length;
     await later(1000);
     expect(w.ops.filter((o) => o.startsWith("guest-state web-1"))).toHaveLength(asked);
+    expect(m.awaitsGuests()).toBe(false);
   });
 
   it("a guest that never comes up holds the next priority restart_wait_timeout at most; one without an agent channel is up when started", async () => {
@@ -222,8 +225,15 @@ describe("RecoveryManager", () => {
     const later = (ms: number) => passLater(w, m, ms);
     await later(POLICY.restart_wait_timeout * 1000 - 1000);
     expect(starts(w)).toHaveLength(1);
+    expect(m.awaitsGuests()).toBe(true);
     await later(1000);
     expect(starts(w)).toHaveLength(2);
+    // web-1 is no longer awaited (timed out); app-1, just started, is.
+    expect(m.view().restarts.map((r) => [r.restart.vm, r.upAt])).toEqual([
+      ["web-1", null],
+      ["app-1", null],
+    ]);
+    expect(m.awaitsGuests()).toBe(true);
 
     const w2 = world();
     w2.guestAgent = () => "none";
