@@ -331,7 +331,9 @@ export class Orchestrator {
         return r.data;
       },
       sink: recoveryHistory.sink(
-        deps.sink?.recoveryHost && deps.sink.restart ? { host: (r) => deps.sink!.recoveryHost!(r), restart: (r) => deps.sink!.restart!(r) } : undefined,
+        deps.sink?.recoveryHost && deps.sink.restart
+          ? { host: (r) => deps.sink!.recoveryHost!(r), restart: (r) => deps.sink!.restart!(r), forget: (r) => deps.sink!.forgetRestart?.(r) }
+          : undefined,
       ),
       note: (d, at) =>
         decisions.note(

@@ -51,4 +51,6 @@ export interface StateSink {
   recoveryHost?(r: StoredRecoveryHost): void;
   /** A restart, awaited before its start is sent: the store must know it was recorded. */
   restart?(r: StoredRestart): Promise<void>;
+  /** A restart of an incident long over, forgotten (optional: sinks of tests may ignore them). */
+  forgetRestart?(r: StoredRestart): void;
 }

@@ -104,10 +104,14 @@ export class KvStateStore implements StateSink {
 
   async restart(r: StoredRestart): Promise<void> {
     if (!this.o.canWrite()) throw new Error("not the leader: the restart cannot be recorded");
-    const key = `restart.${keyToken(r.restart.vm)}.${Math.round(r.restart.at)}`;
+    const key = restartKey(r);
     this.mark(key, encodeRecord({ record: r }));
     for (let i = 0; i < 3 && this.dirty.has(key); i++) await this.flush();
     if (this.dirty.has(key)) throw new Error(`could not record the restart of ${r.restart.vm}`);
+  }
+
+  forgetRestart(r: StoredRestart): void {
+    this.mark(restartKey(r), null);
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -212,3 +216,5 @@ function pendingFields(p: PendingPlan): PendingPlan {
     ...(p.evacuation !== undefined ? { evacuation: p.evacuation } : {}),
   };
 }
+
+const restartKey = (r: StoredRestart): string => `restart.${keyToken(r.restart.vm)}.${Math.round(r.restart.at)}`;

@@ -71,6 +71,7 @@ export class RecoveryHistory {
         next?.host(r);
       },
       restart: (r) => (next ? next.restart(r) : Promise.resolve()),
+      forget: (r) => next?.forget?.(r),
     };
   }
 

@@ -36,6 +36,12 @@ import { MAX_ATTEMPTS, restartRequestId, type RecoverySink, type StoredRecoveryH
 const PROBES_KEPT = 64;
 /** Sends of a restart whose start failed or got no answer, before it is given up (and alerted). */
 const MAX_START_TRIES = 3;
+/**
+ * How long a restart is kept once its source host is healthy again (its incident over): the
+ * history and vm-claim read them, and an orchestrator that runs for years must not keep (nor list
+ * in recovery status) every restart it ever made.
+ */
+export const RESTARTS_KEPT_MS = 7 * 24 * 3600 * 1000;
 
 export type { RecoveryAlert } from "../../../shared/schemas/orchestrator-events.js";
 
@@ -226,6 +232,7 @@ export class RecoveryManager {
 
   private async run(): Promise<void> {
     if (!this.d.leading()) return;
+    this.prune(this.d.clock.now());
     const policy = this.d.policy();
     const ids = [...new Set([...this.d.hosts(), ...this.hosts.keys()])].sort();
     for (const h of ids) this.entry(h);
@@ -532,6 +539,16 @@ export class RecoveryManager {
         await this.d.sink?.restart(next).catch((x: unknown) => this.d.log.warn({ vm, err: describeError(x) }, "cannot record that a restart is up"));
       }),
     );
+  }
+
+  /** Drops the restarts of incidents long over: recorded RESTARTS_KEPT_MS ago, their source host healthy again. */
+  private prune(now: number): void {
+    for (const [id, r] of this.restarts) {
+      const state = this.hosts.get(r.restart.host)?.state ?? "healthy";
+      if (now - r.restart.at < RESTARTS_KEPT_MS || (state !== "healthy" && state !== "agent_down") || this.inFlight.has(id)) continue;
+      this.restarts.delete(id);
+      this.d.sink?.forget?.(r);
+    }
   }
 
   /** The current incidents' restarts still coming up: sent or started, not up (the plan's waves). */

@@ -7,7 +7,8 @@ import { silentLogger } from "../../../../shared/logger.js";
 import { startNatsServer, type NatsServerHandle } from "../../../support/nats-server.js";
 
 // Host failure's records in the HA bucket (a real JetStream KV): a restart is written before its
-// write resolves, a new leader loads every incident and restart back, and a standby cannot record.
+// write resolves, a new leader loads every incident and restart back, a standby cannot record, and
+// a forgotten restart is purged.
 
 describe("recovery records in the HA state bucket", () => {
   let server: NatsServerHandle;
@@ -47,5 +48,14 @@ describe("recovery records in the HA state bucket", () => {
 
     leading = false;
     await expect(writer.restart({ ...stored, outcome: "started", tries: 1 })).rejects.toThrow(/not the leader/);
+
+    // A restart forgotten (its incident long over) leaves the bucket; a new leader loads none.
+    leading = true;
+    writer.forgetRestart(stored);
+    await writer.flush();
+    const after: string[] = [];
+    for await (const k of await kv.keys()) after.push(k);
+    expect(after.filter((k) => k.startsWith("restart."))).toEqual([]);
+    expect((await new KvStateStore(kv, { canWrite: () => true, historySize: 10, log: silentLogger() }).load()).recovery?.restarts).toEqual([]);
   });
 });

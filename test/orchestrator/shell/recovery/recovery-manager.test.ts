@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BallastError } from "../../../../shared/errors.js";
 import { silentLogger } from "../../../../shared/logger.js";
 import type { FenceAttempt } from "../../../../shared/schemas/recovery.js";
-import { RecoveryManager, type RecoveryDeps } from "../../../../orchestrator/shell/recovery/recovery-manager.js";
+import { RecoveryManager, RESTARTS_KEPT_MS, type RecoveryDeps } from "../../../../orchestrator/shell/recovery/recovery-manager.js";
 import type { StoredRestart } from "../../../../orchestrator/shell/recovery/recovery-record.js";
 import { host, NOW, policy, snapshot, vm } from "../../core/builders.js";
 import { localDisk, record, sharedDisk } from "../../core/failure-builders.js";
@@ -51,7 +51,7 @@ function world(): World {
   };
 }
 
-function manager(w: World, o: { epoch?: number } = {}): RecoveryManager {
+function manager(w: World, o: { epoch?: number; forget?: (r: StoredRestart) => void } = {}): RecoveryManager {
   const deps: RecoveryDeps = {
     policy: () => POLICY,
     clock: { now: () => w.now },
@@ -116,6 +116,7 @@ function manager(w: World, o: { epoch?: number } = {}): RecoveryManager {
         w.stored.push(r);
         return Promise.resolve();
       },
+      ...(o.forget ? { forget: o.forget } : {}),
     },
     note: () => undefined,
     alert: (a) => void w.alerts.push(`${a.alert} ${a.host ?? "cluster"}`),
@@ -242,6 +243,28 @@ describe("RecoveryManager", () => {
     await m2.tick();
     await passLater(w2, m2, 1000);
     expect(starts(w2)).toHaveLength(2);
+  });
+
+  it("forgets a restart RESTARTS_KEPT_MS after it was recorded once its source host is healthy again, not before", async () => {
+    const w = world();
+    const forgotten: string[] = [];
+    const m = manager(w, { forget: (r) => forgotten.push(r.restart.vm) });
+    powerLoss(w, 10);
+    await m.tick();
+    await passLater(w, m, 1000);
+    expect(m.view().restarts.map((r) => r.restart.vm)).toEqual(["web-1", "app-1"]);
+    // A week later b is still off (recovered): its restarts are kept (vm-claim reads them when it returns).
+    await passLater(w, m, RESTARTS_KEPT_MS);
+    expect(m.view().restarts).toHaveLength(2);
+    // b reports again: healthy; a week after the restarts they are forgotten, in the store too.
+    w.libvirtUp.add("b");
+    w.bmc = "on";
+    w.seen.set("b", w.now + 1000);
+    await passLater(w, m, 1000);
+    expect(m.stateOf("b")).toBe("healthy");
+    await passLater(w, m, 1000);
+    expect(m.view().restarts).toEqual([]);
+    expect(forgotten.sort()).toEqual(["app-1", "web-1"]);
   });
 
   it("tries the power-off failure_fence_attempts times, then alerts and restarts nothing", async () => {
