@@ -314,8 +314,16 @@ function priorityWaves(
 ): { gate(p: RestartPriority): WaveGate | undefined; late(p: RestartPriority): string[]; planned(vm: string, p: RestartPriority): void } {
   const timeoutMs = policy.restart_wait_timeout * 1000;
   const off = policy.restart_wait_for === "none";
-  const coming = off ? [] : awaiting.filter((a) => now - a.since < timeoutMs);
-  const timedOut = off ? [] : awaiting.filter((a) => now - a.since >= timeoutMs);
+  // One entry per VM (its newest restart), in a fixed order: the plan must not depend on the
+  // order the shell lists them in.
+  const newest = new Map<string, RestartAwaiting>();
+  for (const a of awaiting) {
+    const had = newest.get(a.vm);
+    if (!had || a.since > had.since || (a.since === had.since && cmp(a.destination, had.destination) > 0)) newest.set(a.vm, a);
+  }
+  const all = off ? [] : [...newest.values()].sort((a, b) => a.since - b.since || cmp(a.vm, b.vm));
+  const coming = all.filter((a) => now - a.since < timeoutMs);
+  const timedOut = all.filter((a) => now - a.since >= timeoutMs);
   const inPlan: { vm: string; p: RestartPriority }[] = [];
   const cond = policy.restart_wait_for === "guest_agent" ? "its guest agent connected, or started without one" : "started";
   return {
@@ -325,7 +333,9 @@ function priorityWaves(
       const thisPlan = off ? [] : inPlan.filter((x) => RANK[x.p] < rank);
       if (before.length === 0 && thisPlan.length === 0) return undefined;
       const names = [...before.map((a) => `${a.vm} (${a.priority})`), ...thisPlan.map((x) => `${x.vm} (${x.p}, this plan)`)];
-      const leftMs = before.length > 0 ? Math.max(0, before[0]!.since + timeoutMs - now) : timeoutMs;
+      // Held until the last of them is up or timed out: the newest restart's timeout, or a whole
+      // timeout for those this plan starts.
+      const leftMs = thisPlan.length > 0 ? timeoutMs : Math.max(0, before[before.length - 1]!.since + timeoutMs - now);
       return {
         reason: `waits until higher-priority restarts are up (${cond}): ${names.join(", ")}; at most ${Math.ceil(leftMs / 1000)} s more (restart_wait_timeout ${policy.restart_wait_timeout} s)`,
         numbers: { waitingFor: names.length, waitFor: policy.restart_wait_for, waitLeftS: Math.ceil(leftMs / 1000) },

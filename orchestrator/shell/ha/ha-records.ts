@@ -56,7 +56,9 @@ export const PowerEntry = z.object({ ...Stamp, record: StoredPower });
 /**
  * `recovery.<host>`: a host's failure incident (state, when it failed, fence attempts), and
  * `restart.<vm>.<at>`: one restart of a fenced host's VM with how its start went. Came with host
- * failure recovery within format 1: an older leader ignores the keys (and logs them).
+ * failure recovery within format 1: an older leader ignores the keys (and logs them). A restart's
+ * `upAt` came later within format 1: a leader from before it refuses such a record and stops its
+ * takeover (no leader, nothing started twice) until every orchestrator runs the same version.
  */
 export const RecoveryHostEntry = z.object({ ...Stamp, record: StoredRecoveryHost });
 export const RestartEntry = z.object({ ...Stamp, record: StoredRestart });

@@ -212,15 +212,12 @@ export class RecoveryManager {
   }
 
   /**
-   * A restarted guest is awaited: started, not up yet, within restart_wait_timeout, while this
-   * instance leads. What makes a pass worth running sooner than the recovery period.
+   * A lower priority waits for restarted guests to be up (RESTART_PRIORITY_WAIT), while this
+   * instance leads: what makes a pass worth running sooner than the recovery period. Not while
+   * nothing is held (after the last wave, a guest that never connects holds nothing).
    */
   awaitsGuests(): boolean {
-    if (!this.d.leading()) return false;
-    const now = this.d.clock.now();
-    const limit = this.d.policy().restart_wait_timeout * 1000;
-    for (const r of this.restarts.values()) if (r.outcome === "started" && r.upAt === null && now - r.restart.at < limit) return true;
-    return false;
+    return this.d.leading() && this.waiting.some((w) => w.code === "RESTART_PRIORITY_WAIT");
   }
 
   /** A host's state as the judge last left it (status, dashboard); undefined: not judged. */
@@ -541,11 +538,21 @@ export class RecoveryManager {
     );
   }
 
-  /** Drops the restarts of incidents long over: recorded RESTARTS_KEPT_MS ago, their source host healthy again. */
+  /**
+   * Drops the restarts of incidents long over: recorded RESTARTS_KEPT_MS ago, its start answered or
+   * given up, its source host healthy again, and its VM's record no longer the one the restart was
+   * made from (rewritten since, for another host, or gone). Until then a restart is what keeps the
+   * planner (RESTART_RECORDED) and the returning host's start guard (vm-claim) from a second start.
+   */
   private prune(now: number): void {
+    const records = new Map(this.d.records().map((r) => [r.vm, r]));
     for (const [id, r] of this.restarts) {
-      const state = this.hosts.get(r.restart.host)?.state ?? "healthy";
-      if (now - r.restart.at < RESTARTS_KEPT_MS || (state !== "healthy" && state !== "agent_down") || this.inFlight.has(id)) continue;
+      if (now - r.restart.at < RESTARTS_KEPT_MS || this.inFlight.has(id)) continue;
+      if ((this.hosts.get(r.restart.host)?.state ?? "healthy") !== "healthy") continue;
+      if (r.outcome === "sent" && r.tries < MAX_START_TRIES) continue;
+      if (r.outcome === "failed" && r.tries < MAX_START_TRIES) continue;
+      const rec = records.get(r.restart.vm);
+      if (rec && rec.host === r.restart.host && rec.updatedAt <= r.restart.at) continue;
       this.restarts.delete(id);
       this.d.sink?.forget?.(r);
     }

@@ -74,6 +74,20 @@ describe("planRestarts", () => {
       expect(codes(next)).toMatchObject({ b1: "RESTART_PRIORITY_WAIT" });
     });
 
+    it("says how long the wait can last: until the newest awaited restart times out", () => {
+      const p = run(
+        input({
+          records,
+          recorded: [recorded("b2", NOW - 100 * SEC), recorded("b4", NOW - 5 * SEC)],
+          awaiting: [
+            { vm: "b2", priority: "high", destination: "a", since: NOW - 100 * SEC },
+            { vm: "b4", priority: "high", destination: "a", since: NOW - 5 * SEC },
+          ],
+        }),
+      );
+      expect(p.waiting.find((w) => w.vm === "b3")).toMatchObject({ code: "RESTART_PRIORITY_WAIT", numbers: { waitingFor: 2, waitLeftS: 115 } });
+    });
+
     it("a restart that stays down holds the next priority restart_wait_timeout at most, and the step says so", () => {
       const done = [recorded("b2", NOW - 121 * SEC), recorded("b4", NOW - 121 * SEC)];
       const p = run(input({ records, recorded: done, awaiting: [{ vm: "b2", priority: "high", destination: "a", since: NOW - 121 * SEC }] }));
@@ -183,6 +197,20 @@ describe("planRestarts", () => {
       snapshot: { ...i.snapshot, vms: [...i.snapshot.vms].reverse(), hosts: [...i.snapshot.hosts].reverse() },
     };
     expect(run(j)).toEqual(run(i));
+    // With restarts awaited, some timed out, one listed twice: the same plan whatever their order.
+    const awaiting = [
+      { vm: "x0", priority: "high" as const, destination: "a", since: NOW - 130 * SEC },
+      { vm: "x1", priority: "high" as const, destination: "c", since: NOW - 125 * SEC },
+      { vm: "x1", priority: "high" as const, destination: "c", since: NOW - 125 * SEC },
+      { vm: "x2", priority: "medium" as const, destination: "a", since: NOW - 5 * SEC },
+    ];
+    const k = input({ records: [record("b1", "b"), record("b2", "b", { priority: "low" })], awaiting });
+    const p = run(k);
+    expect(run({ ...k, awaiting: [...awaiting].reverse() })).toEqual(p);
+    // x0 and x1 (high) timed out: b1 (medium) goes and says so; x2 (medium) holds b2 (low).
+    expect(p.steps.map((s) => s.vm)).toEqual(["b1"]);
+    expect(p.steps[0]!.numbers.notUpAfterTimeout).toBe("x0,x1");
+    expect(p.waiting.find((w) => w.vm === "b2")?.code).toBe("RESTART_PRIORITY_WAIT");
   });
 });
 

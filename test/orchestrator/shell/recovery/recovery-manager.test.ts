@@ -27,6 +27,8 @@ interface World {
   startAnswer: (vm: string) => Promise<boolean>;
   /** b holds recorded VMs (false: nothing to restart there). */
   bHoldsVms: boolean;
+  /** The records were rewritten for the VMs' new hosts at this time (they were listed there); undefined: still b's. */
+  movedAt?: number;
   /** What a destination says of a restarted guest's agent; undefined: the manager has no guestState. */
   guestAgent?: (vm: string) => "connected" | "disconnected" | "none";
 }
@@ -80,8 +82,8 @@ function manager(w: World, o: { epoch?: number; forget?: (r: StoredRestart) => v
     records: () =>
       w.bHoldsVms
         ? [
-            record("web-1", "b", { priority: "high" }),
-            record("app-1", "b", { priority: "low" }),
+            record("web-1", w.movedAt === undefined ? "b" : "a", { priority: "high", ...(w.movedAt === undefined ? {} : { updatedAt: w.movedAt }) }),
+            record("app-1", w.movedAt === undefined ? "b" : "c", { priority: "low", ...(w.movedAt === undefined ? {} : { updatedAt: w.movedAt }) }),
             record("db-1", "b", { priority: "high", disks: [sharedDisk, localDisk] }),
           ]
         : [],
@@ -209,12 +211,11 @@ describe("RecoveryManager", () => {
     const web = m.view().restarts.find((r) => r.restart.vm === "web-1")!;
     expect(web.upAt).toBe(w.now);
     expect(w.stored.filter((r) => r.restart.vm === "web-1").at(-1)).toMatchObject({ outcome: "started", upAt: w.now });
-    // app-1, just started, is awaited until a pass finds it up; up once is up: not asked again.
-    expect(m.awaitsGuests()).toBe(true);
+    // Nothing is held any more (db-1 waits for its host); up once is up: not asked again.
+    expect(m.awaitsGuests()).toBe(false);
     const asked = w.ops.filter((o) => o.startsWith("guest-state web-1")).length;
     await later(1000);
     expect(w.ops.filter((o) => o.startsWith("guest-state web-1"))).toHaveLength(asked);
-    expect(m.awaitsGuests()).toBe(false);
   });
 
   it("a guest that never comes up holds the next priority restart_wait_timeout at most; one without an agent channel is up when started", async () => {
@@ -229,12 +230,12 @@ describe("RecoveryManager", () => {
     expect(m.awaitsGuests()).toBe(true);
     await later(1000);
     expect(starts(w)).toHaveLength(2);
-    // web-1 is no longer awaited (timed out); app-1, just started, is.
+    // web-1 timed out, never up; app-1 is not up either, but it holds nothing: no fast passes.
     expect(m.view().restarts.map((r) => [r.restart.vm, r.upAt])).toEqual([
       ["web-1", null],
       ["app-1", null],
     ]);
-    expect(m.awaitsGuests()).toBe(true);
+    expect(m.awaitsGuests()).toBe(false);
 
     const w2 = world();
     w2.guestAgent = () => "none";
@@ -245,7 +246,7 @@ describe("RecoveryManager", () => {
     expect(starts(w2)).toHaveLength(2);
   });
 
-  it("forgets a restart RESTARTS_KEPT_MS after it was recorded once its source host is healthy again, not before", async () => {
+  it("forgets a restart RESTARTS_KEPT_MS after it was recorded once its source host is healthy and its VM's record moved on, not before", async () => {
     const w = world();
     const forgotten: string[] = [];
     const m = manager(w, { forget: (r) => forgotten.push(r.restart.vm) });
@@ -256,12 +257,18 @@ describe("RecoveryManager", () => {
     // A week later b is still off (recovered): its restarts are kept (vm-claim reads them when it returns).
     await passLater(w, m, RESTARTS_KEPT_MS);
     expect(m.view().restarts).toHaveLength(2);
-    // b reports again: healthy; a week after the restarts they are forgotten, in the store too.
+    // b reports again: healthy. Its restarts stay while the records still name b (the restarted
+    // copies not listed anywhere yet): they are what keeps b's old copies from starting.
     w.libvirtUp.add("b");
     w.bmc = "on";
     w.seen.set("b", w.now + 1000);
     await passLater(w, m, 1000);
     expect(m.stateOf("b")).toBe("healthy");
+    await passLater(w, m, 1000);
+    expect(m.view().restarts).toHaveLength(2);
+    // Once the records were rewritten for the VMs' new hosts, they are forgotten, in the store too.
+    w.movedAt = w.now;
+    w.seen.set("b", w.now + 1000);
     await passLater(w, m, 1000);
     expect(m.view().restarts).toEqual([]);
     expect(forgotten.sort()).toEqual(["app-1", "web-1"]);
