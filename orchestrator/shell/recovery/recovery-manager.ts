@@ -527,7 +527,10 @@ export class RecoveryManager {
             const g = await this.d.guestState!(destination, vm);
             up = g.state === "running" && g.guestAgent !== "disconnected";
           } catch (x) {
-            this.d.log.info({ vm, destination, err: describeError(x) }, "cannot ask whether a restarted guest is up");
+            // Nobody serves guest-state there (an agent older than the endpoint, or none at all):
+            // nothing more can be learnt, so the start's answer stands. A slow agent is asked again.
+            up = x instanceof BallastError && x.code === "NO_RESPONDERS";
+            this.d.log.info({ vm, destination, err: describeError(x), up }, "cannot ask whether a restarted guest is up");
           }
         if (!up || !this.d.leading()) return;
         const next = { ...this.restarts.get(r.requestId)!, upAt: this.d.clock.now() };

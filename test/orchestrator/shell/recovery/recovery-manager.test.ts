@@ -29,8 +29,8 @@ interface World {
   bHoldsVms: boolean;
   /** The records were rewritten for the VMs' new hosts at this time (they were listed there); undefined: still b's. */
   movedAt?: number;
-  /** What a destination says of a restarted guest's agent; undefined: the manager has no guestState. */
-  guestAgent?: (vm: string) => "connected" | "disconnected" | "none";
+  /** What a destination says of a restarted guest's agent (or the error it gives); undefined: the manager has no guestState. */
+  guestAgent?: (vm: string) => "connected" | "disconnected" | "none" | BallastError;
 }
 
 function world(): World {
@@ -101,7 +101,8 @@ function manager(w: World, o: { epoch?: number; forget?: (r: StoredRestart) => v
       ? {
           guestState: (dest: string, name: string) => {
             w.ops.push(`guest-state ${name} on ${dest}`);
-            return Promise.resolve({ state: "running", guestAgent: w.guestAgent!(name) });
+            const a = w.guestAgent!(name);
+            return a instanceof BallastError ? Promise.reject(a) : Promise.resolve({ state: "running", guestAgent: a });
           },
         }
       : {}),
@@ -244,6 +245,21 @@ describe("RecoveryManager", () => {
     await m2.tick();
     await passLater(w2, m2, 1000);
     expect(starts(w2)).toHaveLength(2);
+  });
+
+  it("a destination that does not serve guest-state (an older agent) lets the next priority go; one that does not answer in time does not", async () => {
+    for (const [code, next] of [
+      ["NO_RESPONDERS", 2],
+      ["TIMEOUT", 1],
+    ] as const) {
+      const w = world();
+      w.guestAgent = () => new BallastError(code, "no answer");
+      const m = manager(w);
+      powerLoss(w, 10);
+      await m.tick();
+      await passLater(w, m, 1000);
+      expect(starts(w), code).toHaveLength(next);
+    }
   });
 
   it("forgets a restart RESTARTS_KEPT_MS after it was recorded once its source host is healthy and its VM's record moved on, not before", async () => {
