@@ -307,9 +307,7 @@ export class VirshHypervisor implements Hypervisor {
       try {
         return parseDomstate((await this.o.runner.run(["domstate", "--reason", "--domain", vm])).stdout).state;
       } catch (e) {
-        if (e instanceof HypervisorError && isNoSuchDomain(e.message))
-          throw new BallastError("UNKNOWN_VM", `VM ${vm} is not defined on this host`, { cause: e, details: { vm } });
-        throw e;
+        throw asUnknownVm(e, vm);
       }
     };
     const before = await state();
@@ -320,11 +318,6 @@ export class VirshHypervisor implements Hypervisor {
   }
 
   async guestState(vm: string): Promise<GuestStateAnswer> {
-    const unknown = (e: unknown) => {
-      if (e instanceof HypervisorError && isNoSuchDomain(e.message))
-        return new BallastError("UNKNOWN_VM", `VM ${vm} is not defined on this host`, { cause: e, details: { vm } });
-      return e;
-    };
     try {
       const state = domstateWords((await this.o.runner.run(["domstate", "--domain", vm])).stdout).words;
       // The live XML (never --inactive): only it carries the channel's state; a shut-off domain's
@@ -332,7 +325,7 @@ export class VirshHypervisor implements Hypervisor {
       const xml = (await this.o.runner.run(["dumpxml", "--domain", vm])).stdout;
       return { state, guestAgent: parseGuestAgent(xml) };
     } catch (e) {
-      throw unknown(e);
+      throw asUnknownVm(e, vm);
     }
   }
 
@@ -342,9 +335,7 @@ export class VirshHypervisor implements Hypervisor {
       // never --security-info, so libvirt itself leaves graphics passwords out.
       return (await this.o.runner.run(["dumpxml", "--migratable", "--domain", vm])).stdout;
     } catch (e) {
-      if (e instanceof HypervisorError && isNoSuchDomain(e.message))
-        throw new BallastError("UNKNOWN_VM", `VM ${vm} is not defined on this host`, { cause: e, details: { vm } });
-      throw e;
+      throw asUnknownVm(e, vm);
     }
   }
 
@@ -374,4 +365,11 @@ async function sleepQuietly(clock: Clock, ms: number, signal: AbortSignal): Prom
   } catch {
     /* aborted: the caller checks the signal */
   }
+}
+
+/** libvirt's "no such domain" as the port's UNKNOWN_VM (with libvirt's error as its cause); any other error as it is. */
+function asUnknownVm(e: unknown, vm: string): unknown {
+  if (e instanceof HypervisorError && isNoSuchDomain(e.message))
+    return new BallastError("UNKNOWN_VM", `VM ${vm} is not defined on this host`, { cause: e, details: { vm } });
+  return e;
 }

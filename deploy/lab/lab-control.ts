@@ -541,7 +541,6 @@ export async function labUp(opts: LabOptions = {}): Promise<Lab> {
   return lab;
 }
 
-/** Tears the lab down (domains, daemons, namespaces). Safe to call when nothing is up. Returns ms. */
 /** labUp for a test's set-up: whatever a failed start left behind is taken down before the error is thrown. */
 export async function labUpOrDown(opts: LabOptions = {}): Promise<Lab> {
   try {
@@ -552,6 +551,7 @@ export async function labUpOrDown(opts: LabOptions = {}): Promise<Lab> {
   }
 }
 
+/** Tears the lab down (domains, daemons, namespaces). Safe to call when nothing is up. Returns ms. */
 export async function labDown(opts: LabOptions = {}): Promise<number> {
   const { env } = labEnv(opts);
   const r = await run("bash", [LAB_SH, "down"], 90_000, env);

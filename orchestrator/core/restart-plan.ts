@@ -329,7 +329,7 @@ function priorityWaves(
   return {
     gate(p) {
       const rank = RANK[p];
-      const before = coming.filter((a) => RANK[a.priority] < rank).sort((a, b) => a.since - b.since || cmp(a.vm, b.vm));
+      const before = coming.filter((a) => RANK[a.priority] < rank); // oldest first, as `all`
       const thisPlan = off ? [] : inPlan.filter((x) => RANK[x.p] < rank);
       if (before.length === 0 && thisPlan.length === 0) return undefined;
       const names = [...before.map((a) => `${a.vm} (${a.priority})`), ...thisPlan.map((x) => `${x.vm} (${x.p}, this plan)`)];

@@ -50,8 +50,6 @@ import { RecoveryHistory } from "./recovery/recovery-history.js";
 
 /** Time limit of a start-recorded-vm, ms: libvirt defines and boots a domain in seconds, more with a slow lease. */
 const START_TIMEOUT_MS = 60_000;
-/** A guest-state answer is a domstate and a dumpxml: quick, or the next recovery pass asks again. */
-const GUEST_STATE_TIMEOUT_MS = 5_000;
 
 // The orchestrator's shell, put together: the cluster state fed by the agents, the pure planner
 // run each cycle, the decision log, the migration tracker with its reconciler and dispatcher, the
@@ -325,11 +323,7 @@ export class Orchestrator {
         if (!r.ok) throw new BallastError(r.error.code, r.error.message);
         return r.data;
       },
-      guestState: async (destination, vm) => {
-        const r = await requestJson(deps.nc, agentSubjects(destination).guestState, { vm }, { timeoutMs: GUEST_STATE_TIMEOUT_MS, data: GuestStateResult });
-        if (!r.ok) throw new BallastError(r.error.code, r.error.message);
-        return r.data;
-      },
+      guestState: (destination, vm) => ask(agentSubjects(destination).guestState, { vm }, GuestStateResult),
       sink: recoveryHistory.sink(
         deps.sink?.recoveryHost && deps.sink.restart
           ? { host: (r) => deps.sink!.recoveryHost!(r), restart: (r) => deps.sink!.restart!(r), forget: (r) => deps.sink!.forgetRestart?.(r) }

@@ -552,8 +552,7 @@ export class RecoveryManager {
     for (const [id, r] of this.restarts) {
       if (now - r.restart.at < RESTARTS_KEPT_MS || this.inFlight.has(id)) continue;
       if ((this.hosts.get(r.restart.host)?.state ?? "healthy") !== "healthy") continue;
-      if (r.outcome === "sent" && r.tries < MAX_START_TRIES) continue;
-      if (r.outcome === "failed" && r.tries < MAX_START_TRIES) continue;
+      if ((r.outcome === "sent" || r.outcome === "failed") && r.tries < MAX_START_TRIES) continue;
       const rec = records.get(r.restart.vm);
       if (rec && rec.host === r.restart.host && rec.updatedAt <= r.restart.at) continue;
       this.restarts.delete(id);
