@@ -98,7 +98,7 @@ export function specOf(o: Pick<SimRunOptions, "hosts" | "hostTypes" | "vmTypes" 
 /** Builds the named policy. */
 export function policyByName(
   name: string,
-  o: Partial<Pick<SimRunOptions, "variant" | "step" | "ballastPolicy" | "memory" | "format" | "bootModel" | "bootTimeS" | "shutdownTimeS">>,
+  o: Partial<Pick<SimRunOptions, "variant" | "step" | "sampleInterval" | "ballastPolicy" | "memory" | "format" | "bootModel" | "bootTimeS" | "shutdownTimeS">>,
 ): ConsolidationPolicy {
   const variant = o.variant ?? "prefix";
   const step = o.step ?? 300;
@@ -109,6 +109,7 @@ export function policyByName(
       memory: o.memory ?? (o.format === "cpu-mem" ? "model" : "ignore"),
       initialPlacement: variant,
       bootModel: bootModelOf(o),
+      sampleIntervalS: o.sampleInterval ?? 300,
     });
   const [base, extra] = n.split("+");
   const b = CLOUDSIM_BASELINES[base ?? ""];

@@ -23,8 +23,9 @@ import { WindowMax } from "../../shared/window-max.js";
 //   interval    = the step (300 s),
 //   stale_after = 3.5 × interval (the default's ratio, 35 s / 10 s: a host that missed three
 //                 reports is silent; a 300 s gap between two samples must not break a window),
-//   max_over    = max(default 60 s, 2 × interval) (the schema's minimum window: the newest three
-//                 5-minute samples over the threshold).
+//   max_over    = max(default 60 s, 2 × the longer of the step and the trace's sample interval)
+//                 (the newest three of the trace's own samples over the threshold: a step shorter
+//                 than the samples sees interpolated points, no further evidence).
 // and the cycle runs the strategies a power-saving deployment runs: hotspot, then consolidate.
 // One key is tied to the host model rather than the interval: mem_reserve_mib = 0. The reserve is
 // memory for the hypervisor's own OS (1 GiB: under 1 % of a real hypervisor's RAM), but a
@@ -67,6 +68,8 @@ export interface BallastSimOptions {
   epochMs?: number;
   /** Called with every plan (for inspection in tests and tools). */
   onPlan?: (plan: Plan, view: SimView) => void;
+  /** Spacing of the trace's samples, seconds (default: the step); max_over spans three of them. */
+  sampleIntervalS?: number;
   /** The run's power model; "boot" turns power management on (see above). Default instant. */
   bootModel?: BootModelOptions;
 }
@@ -74,8 +77,11 @@ export interface BallastSimOptions {
 /** Memory reported for every host when memory is not modelled (never binds). */
 export const UNBOUNDED_MEMORY_MIB = 1 << 30;
 
-/** The production defaults with the interval-tied keys mapped to a step of `stepS` seconds. */
-export function simPolicy(stepS: number, overrides: PolicyInput = {}): Policy {
+/**
+ * The production defaults with the interval-tied keys mapped to a step of `stepS` seconds, on a
+ * trace sampled every `sampleIntervalS` seconds (default: the step).
+ */
+export function simPolicy(stepS: number, overrides: PolicyInput = {}, sampleIntervalS = stepS): Policy {
   const d = Policy.parse({});
   // Cycles of the default interval that fit in one step: the caps on moves and concurrency are
   // per cycle, so one step of the simulator may start as many as that many production cycles.
@@ -83,7 +89,9 @@ export function simPolicy(stepS: number, overrides: PolicyInput = {}): Policy {
   const base: PolicyInput = {
     interval: stepS,
     stale_after: (d.stale_after / d.interval) * stepS,
-    max_over: Math.max(d.max_over, 2 * stepS),
+    // Three samples over the threshold, counted in the trace's own samples: between two of them
+    // the simulator interpolates, so a shorter step adds no evidence that a host stays hot.
+    max_over: Math.max(d.max_over, 2 * Math.max(stepS, sampleIntervalS)),
     max_moves_per_cycle: d.max_moves_per_cycle * k,
     max_concurrent_total: d.max_concurrent_total * k,
     max_concurrent_per_source: d.max_concurrent_per_source * k,
@@ -300,7 +308,7 @@ export class BallastPolicy implements ConsolidationPolicy {
     const boot = opts.bootModel?.model === "boot" ? opts.bootModel : undefined;
     const keys: PolicyInput = boot ? { power_management: true, boot_time: boot.bootTimeS, ...opts.policy } : (opts.policy ?? {});
     const perSlot = boot ? Math.max(1, Math.floor(stepS / (boot.shutdownTimeS + Policy.parse({}).interval))) : 1;
-    this.planner = new BallastPlanner(simPolicy(stepS, keys), opts.memory ?? "ignore", opts.onPlan, boot !== undefined, perSlot);
+    this.planner = new BallastPlanner(simPolicy(stepS, keys, opts.sampleIntervalS ?? stepS), opts.memory ?? "ignore", opts.onPlan, boot !== undefined, perSlot);
     this.switchesHosts = boot !== undefined;
     this.name = opts.name ?? "Ballast";
     const start = opts.initialPlacement ?? "prefix";

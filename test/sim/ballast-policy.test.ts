@@ -4,7 +4,8 @@ import { parseVmTypes, planetLabGoal, policyByName, runSim, specOf, summarise } 
 import { simulate } from "../../sim/engine.js";
 import { BallastPolicy, simPolicy } from "../../sim/policies/ballast.js";
 import { constTrace } from "./builders.js";
-import { HOST_G4, HOST_G5, CLOUDSIM_VM_TYPES } from "../../sim/model/datacentre.js";
+import { HOST_G4, HOST_G5, CLOUDSIM_VM_TYPES, type VmType } from "../../sim/model/datacentre.js";
+import type { VmTrace } from "../../sim/traces/parse.js";
 import { sharedDataDir } from "../../shared/repo-root.js";
 import { loadTraceDir } from "../../sim/traces/load.js";
 
@@ -31,6 +32,51 @@ describe("simPolicy", () => {
     // The model host's RAM is all VM RAM (CloudSim's), so no hypervisor reserve is taken from it.
     expect(p.mem_reserve_mib).toBe(0);
     expect(simPolicy(300, { consolidate_load: 60 }).consolidate_load).toBe(60);
+  });
+
+  it("counts max_over in the trace's own samples when the step is shorter than their spacing", () => {
+    // Between two 300 s samples the engine interpolates: ten 30 s steps add no evidence.
+    expect(simPolicy(30, {}, 300)).toMatchObject({ interval: 30, max_over: 600, max_moves_per_cycle: 48 });
+    expect(simPolicy(30).max_over).toBe(60);
+    expect(simPolicy(300, {}, 300).max_over).toBe(600);
+  });
+});
+
+describe("a guest's memory jump between two samples", () => {
+  // Host 0 holds three 1,740 MB guests: two at 75 %, one at 30 % that takes all of its memory
+  // within one 5-minute sample (522 -> 1,740 MB): the host goes from 76 % to 106 % of its 4,096 MB,
+  // over capacity 237 s into the sample. Five other hosts hold two guests at 75 % each (64 %):
+  // no two of them fit together, so consolidation leaves them busy, and the cluster's memory rise
+  // (measured on at least five busy hosts) is known. The seventh host is empty.
+  const big: VmType = { name: "big", mips: 500, ramMb: 1740, bwKbit: 100_000 };
+  const spec = { hostCount: 7, hostTypes: [HOST_G5], vmTypes: [big] };
+  const n = 12;
+  const memOf = (name: string, f: (i: number) => number): VmTrace => ({
+    name,
+    cpu: new Float64Array(n).fill(0.2),
+    mem: Float64Array.from({ length: n }, (_, i) => f(i)),
+  });
+  const traces = [
+    memOf("a", () => 0.75),
+    memOf("b", () => 0.75),
+    memOf("c", (i) => (i >= 5 ? 1 : 0.3)),
+    ...["d", "e", "f", "g", "h", "i", "j", "k", "l", "m"].map((x) => memOf(x, () => 0.75)),
+  ];
+  const run = (step: number) => {
+    const policy = new BallastPolicy(step, { memory: "model", initialPlacement: "round-robin", sampleIntervalS: 300 });
+    policy.initialPlacement = () => [0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5];
+    return simulate(traces, policy, { spec, interval: step, sampleInterval: 300 });
+  };
+
+  it("overflows the host until the next 300 s decision has moved a guest away", () => {
+    const m = run(300);
+    expect(m.memOverCapacityHostS).toBeGreaterThan(0);
+  });
+
+  it("is answered before capacity when decisions come every 30 s, as production's come every 10 s", () => {
+    const m = run(30);
+    expect(m.migrations).toBeGreaterThan(0);
+    expect(m.memOverCapacityHostS).toBe(0);
   });
 });
 
