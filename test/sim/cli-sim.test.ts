@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -17,6 +17,13 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 
 const data = sharedDataDir();
 const gcd = join(data, "google-gcd-vm-cpu-mem", "GCD_VMs");
+const day = join(data, "planetlab", "20110303");
+// The shipped traces live beside the repository (../shared/data, or BALLAST_SIM_DATA): without
+// them the two tests that read them are skipped with a warning, except in CI, where they fail.
+const haveData = existsSync(gcd) && existsSync(day);
+if (!haveData) console.warn(`[cli-sim] SKIPPING the runs on the shipped traces: none at ${data} (set BALLAST_SIM_DATA)`);
+const onData = it.skipIf(!haveData && !process.env.CI);
+const needData = (): void => expect(haveData, `traces expected at ${data} (set BALLAST_SIM_DATA)`).toBe(true);
 
 function folder(files: Record<string, string[]>): string {
   const dir = mkdtempSync(join(tmpdir(), "ballast-simcli-"));
@@ -70,7 +77,8 @@ describe("ballast sim", () => {
     expect(JSON.parse(cmOn.out).runs[0].metrics.vmsRemoved).toBe(1);
   });
 
-  it("GCD on 400 hosts: 600 of 1600 VMs fit nowhere at t = 0 — an error, or counted apart with --allow-unplaced", async () => {
+  onData("GCD on 400 hosts: 600 of 1600 VMs fit nowhere at t = 0 — an error, or counted apart with --allow-unplaced", async () => {
+    needData();
     const args = ["sim", "--dir", gcd, "--format", "cpu-mem", "--policy", "thr-mmt-0.8+mem", "--hosts", "400"];
     const r = await run(args);
     expect(r.code).toBe(2);
@@ -80,8 +88,9 @@ describe("ballast sim", () => {
     expect(a.out).toMatch(/1000 of 1600 VMs placed \(600 fit on no host at t = 0 and were not simulated\); VMs at 0 % CPU kept/);
   });
 
-  it("PlanetLab prints no memory metrics", async () => {
-    const r = await run(["sim", "--dir", join(data, "planetlab", "20110303"), "--policy", "lr-mmt-1.2", "--json"]);
+  onData("PlanetLab prints no memory metrics", async () => {
+    needData();
+    const r = await run(["sim", "--dir", day, "--policy", "lr-mmt-1.2", "--json"]);
     const m = JSON.parse(r.out).runs[0].metrics;
     expect(m.memorySimulated).toBe(false);
     expect(m).not.toHaveProperty("memOverCapacityShare");
