@@ -403,6 +403,8 @@ cmd_up() {
   net_up
   for hv in "${HVS[@]}"; do write_configs "$hv"; done
   for hv in "${HVS[@]}"; do launch_hv "$hv"; done
+  # Written once, before the daemons are probed in parallel (each would write it otherwise).
+  if locks_on; then ensure_nolock_qemu; fi
   for hv in "${HVS[@]}"; do { wait_hv "$hv" && warm_emulators "$hv"; } & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [ $rc = 0 ] || die "a daemon failed to come up"
@@ -599,9 +601,10 @@ ensure_nolock_qemu() {
 # Ballast lab (deploy/lab/lab.sh): qemu-system-x86_64 without its own image locking.
 exec "/usr/bin/qemu-system-x86_64", map { /^\{.*"driver":"file"/ ? s/"driver":"file"/"driver":"file","locking":"off"/r : $_ } @ARGV;'
   if [ ! -x "$NOLOCK_QEMU" ] || [ "$(cat "$NOLOCK_QEMU")" != "$want" ]; then
-    printf '%s\n' "$want" >"$NOLOCK_QEMU.$$"
-    chmod 755 "$NOLOCK_QEMU.$$"
-    mv "$NOLOCK_QEMU.$$" "$NOLOCK_QEMU"
+    # $BASHPID, not $$: a subshell keeps its parent's $$, so two writers would share one file.
+    printf '%s\n' "$want" >"$NOLOCK_QEMU.$BASHPID"
+    chmod 755 "$NOLOCK_QEMU.$BASHPID"
+    mv "$NOLOCK_QEMU.$BASHPID" "$NOLOCK_QEMU"
   fi
 }
 
