@@ -4,16 +4,22 @@ import type { ClusterModel, HostModel } from "./cluster-model.js";
 import { f1, r2 } from "./format.js";
 import { widened } from "./headroom.js";
 
-// The reserve the powered hosts keep (standby_capacity), measured the way the planner measures a
-// destination: a host's room is what checkDestination would still let it take, CPU below
-// max_load_candidate (widened for a bursty host, as there) and memory within max_mem_candidate,
-// physical memory less mem_reserve_mib with growth back to peaks, and mem_overcommit's cap on
-// committed memory. Pure arithmetic on the working copy; power.ts decides what to do with it.
+// The reserve the powered hosts keep (standby_capacity). CPU is counted up to each host's hot-spot
+// trigger (load_threshold, widened for a bursty host): the load it may carry before hot-spot relief
+// has to move anything. Memory is counted the way the planner measures a destination: within
+// max_mem_candidate, physical memory less mem_reserve_mib with growth back to peaks, and
+// mem_overcommit's cap on committed memory. Pure arithmetic on the working copy; power.ts decides
+// what to do with it.
 //
 // largest_host: the powered hosts' spare CPU and spare memory must each reach the room of the
 // largest powered host when empty. Then any one host's failure is absorbed in aggregate: a host X
-// holds used_X = usable_X − spare_X, and the others keep Σspare − spare_X ≥ usable_max − spare_X ≥
-// used_X. (Aggregate room: one VM may still not fit anywhere whole; the hot-spot path handles that.)
+// holds used_X = room_X − spare_X, and the others keep Σspare − spare_X ≥ room_max − spare_X ≥
+// used_X, none of them past its trigger. (Aggregate room: one VM may still not fit anywhere whole;
+// the hot-spot path handles that.) CPU was counted at max_load_candidate until the boot-model
+// replays showed what that costs: consolidation packs hosts to about that level and their loads
+// drift between it and the trigger, so the spare below it is small and the reserve was mostly one
+// empty host kept on (about 2 kWh a PlanetLab day), while the spare below the trigger, spread over
+// the packed hosts, absorbs the same failure without relief having to act.
 
 const EPS = 1e-9;
 
@@ -28,7 +34,7 @@ export interface Member {
   /** CPU capacity, reference cores (cpu_percent counts shares of it). */
   readonly capacityCores: number;
   readonly memTotalMiB: number;
-  /** Room the host offers when empty. */
+  /** Room the host offers when empty: CPU up to its trigger (triggerCores), memory as a destination. */
   readonly usable: Room;
   /**
    * CPU at the host's hot-spot trigger (load_threshold, widened as for a bursty host), reference
@@ -54,9 +60,17 @@ export interface RoomContext {
 export function usableRoom(ctx: RoomContext, h: HostModel): Room {
   const p = ctx.policy;
   const cores = (widened(p.max_load_candidate, ctx.headroomScale.get(h.id)) / 100) * h.capacityCores;
+  return { cores: Math.max(0, cores), mib: destinationMiB(p, h) };
+}
+
+/** The reserve's room of `h` when empty: CPU up to its hot-spot trigger, memory as a destination. */
+export function reserveRoom(ctx: RoomContext, h: HostModel): Room {
+  return { cores: triggerCores(ctx, h), mib: destinationMiB(ctx.policy, h) };
+}
+
+function destinationMiB(p: Policy, h: HostModel): number {
   const total = h.memTotalMiB;
-  const mib = Math.min((p.max_mem_candidate / 100) * total, total - p.mem_reserve_mib, p.mem_overcommit * total - p.mem_reserve_mib);
-  return { cores: Math.max(0, cores), mib: Math.max(0, mib) };
+  return Math.max(0, Math.min((p.max_mem_candidate / 100) * total, total - p.mem_reserve_mib, p.mem_overcommit * total - p.mem_reserve_mib));
 }
 
 /** CPU at `h`'s hot-spot trigger, reference cores. */
@@ -67,7 +81,7 @@ export function triggerCores(ctx: RoomContext, h: HostModel): number {
 /** A powered host as the plan leaves it. */
 export function poweredMember(ctx: RoomContext, h: HostModel): Member {
   const p = ctx.policy;
-  const usable = usableRoom(ctx, h);
+  const usable = reserveRoom(ctx, h);
   const total = h.memTotalMiB;
   const mib = Math.min(
     (p.max_mem_candidate / 100) * total - h.memUsedMiB,
@@ -88,7 +102,7 @@ export function poweredMember(ctx: RoomContext, h: HostModel): Member {
 
 /** A host that is booting or switched on by this plan: empty but for `taken`, on its last known capacity. */
 export function comingMember(ctx: RoomContext, h: HostModel, taken: Room = { cores: 0, mib: 0 }): Member {
-  const usable = usableRoom(ctx, h);
+  const usable = reserveRoom(ctx, h);
   return {
     id: h.id,
     capacityCores: h.capacityCores,
@@ -143,8 +157,8 @@ export function reserveVerdict(policy: Policy, members: readonly Member[]): Rese
 
 /**
  * Whether the CPU predicted `riseCores` ahead stays within the powered capacity less the reserve:
- * Σ used + rise ≤ Σ trigger − reserve, the reserve in cores being the largest host's usable CPU
- * (largest_host), the N largest hosts' (hosts: N), or cpu_percent of the capacity. The capacity is
+ * Σ used + rise ≤ Σ trigger − reserve, the reserve in cores being the largest host's CPU at its
+ * trigger (largest_host), the N largest hosts' (hosts: N), or cpu_percent of the capacity. The capacity is
  * counted at each host's hot-spot trigger (load_threshold), not at max_load_candidate: hosts that
  * consolidation packed drift between the two without any need (hot-spot relief acts only at the
  * trigger), so counting the candidate level woke hosts for a cluster in its normal state (on the

@@ -263,7 +263,7 @@ export const Policy = z
       ])
       .default("largest_host")
       .describe(
-        "Power management: the reserve the powered hosts keep. A host is switched off only if the reserve holds without it, and a host is switched on when the reserve is lost. `largest_host` (the default): spare CPU and memory of the largest powered host; `{ hosts: N }`: N empty hosts; `{ cpu_percent, mem_percent }`: spare shares of the powered capacity.",
+        "Power management: the reserve the powered hosts keep. A host is switched off only if the reserve holds without it, and a host is switched on when the reserve is lost. `largest_host` (the default): spare CPU and memory of the largest powered host; `{ hosts: N }`: N empty hosts; `{ cpu_percent, mem_percent }`: spare shares of the powered capacity. Spare CPU counts up to each host's hot-spot trigger (`load_threshold`), spare memory up to `max_mem_candidate`.",
       ),
     max_power_ops: z
       .number()

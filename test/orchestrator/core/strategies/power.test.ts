@@ -27,10 +27,10 @@ describe("power: switching off", () => {
   it("switches off a host empty for power_off_after while the others keep the largest host's room", () => {
     const p = run(busy(20, [idle("e")]));
     expect(acts(p)).toEqual(["off:e:POWER_OFF_IDLE"]);
-    expect(p.power[0]!.numbers).toMatchObject({ standby: "largest_host", largestHost: "a", needCores: 5.6 });
+    expect(p.power[0]!.numbers).toMatchObject({ standby: "largest_host", largestHost: "a", needCores: 6.4 });
     // The worked example of docs/power.md.
     expect(p.power[0]!.reason).toBe(
-      "host e has held no VM for 7200.0 s ≥ power_off_after 300 s, and without it spare 8.0 cores / 85196.8 MiB on 2 powered host(s) ≥ 5.6 cores / 55705.6 MiB (the room of the largest powered host, a)",
+      "host e has held no VM for 7200.0 s ≥ power_off_after 300 s, and without it spare 9.6 cores / 85196.8 MiB on 2 powered host(s) ≥ 6.4 cores / 55705.6 MiB (the room of the largest powered host, a)",
     );
     expect(codeOf(p, "e")).toEqual(["POWER_OFF_IDLE"]);
   });
@@ -140,18 +140,20 @@ describe("power: switching off", () => {
   it("keeps spare shares with standby_capacity { cpu_percent, mem_percent }", () => {
     const s = busy(50, [idle("e")]);
     expect(acts(run(s, powerPolicy({ standby_capacity: { cpu_percent: 10, mem_percent: 10 } })))).toEqual(["off:e:POWER_OFF_IDLE"]);
-    // 2 × (5.6 − 4) = 3.2 spare cores of 16 = 20 %.
-    expect(acts(run(s, powerPolicy({ standby_capacity: { cpu_percent: 25, mem_percent: 10 } })))).toEqual([]);
+    // CPU counts up to the 80 % trigger: 2 × (6.4 − 4) = 4.8 spare cores of 16 = 30 %.
+    expect(acts(run(s, powerPolicy({ standby_capacity: { cpu_percent: 30, mem_percent: 10 } })))).toEqual(["off:e:POWER_OFF_IDLE"]);
+    expect(acts(run(s, powerPolicy({ standby_capacity: { cpu_percent: 35, mem_percent: 10 } })))).toEqual([]);
   });
 });
 
 describe("power: switching on", () => {
   it("switches on the smallest host that restores a lost reserve (POWER_ON_RESERVE)", () => {
-    // a and b at 60 %: 2 × 0.8 = 1.6 spare cores < 5.6. A 4-core host adds 2.8 (not enough), an 8-core 5.6.
-    const s = busy(60, [off("s", { cpus: 4 }), off("l", { cpus: 32, memGiB: 256 }), off("g", { cpus: 8 })]);
+    // a and b at 65 %: 2 × (6.4 − 5.2) = 2.4 spare cores below the 80 % trigger < 6.4. A 4-core host
+    // adds 3.2 (not enough), an 8-core 6.4.
+    const s = busy(65, [off("s", { cpus: 4 }), off("l", { cpus: 32, memGiB: 256 }), off("g", { cpus: 8 })]);
     const p = run(s);
     expect(acts(p)).toEqual(["on:g:POWER_ON_RESERVE"]);
-    expect(p.power[0]!.numbers).toMatchObject({ holdsAfter: true, spareCores: 1.6, needCores: 5.6 });
+    expect(p.power[0]!.numbers).toMatchObject({ holdsAfter: true, spareCores: 2.4, needCores: 6.4 });
     expect(p.power[0]!.forVms).toEqual([]);
   });
 
@@ -206,11 +208,11 @@ describe("power: switching on", () => {
     it("switches a host on before it is needed (POWER_ON_DEMAND)", () => {
       const p = run(risingCluster(off("g")));
       expect(acts(p)).toEqual(["on:g:POWER_ON_DEMAND"]);
-      expect(p.power[0]!.numbers).toMatchObject({ boot_time: 300, riseCores: 4.8, triggerCores: 19.2, limitCores: 13.6 });
+      expect(p.power[0]!.numbers).toMatchObject({ boot_time: 300, riseCores: 4.8, triggerCores: 19.2, limitCores: 12.8 });
     });
 
     it("counts falling hosts against rising ones: the net rise, not the sum of the rises", () => {
-      // a and b rise as above, c falls as fast: the net rise is 0 and 10.8 cores ≤ 13.6 hold.
+      // a and b rise as above, c falls as fast: the net rise is 0 and 10.8 cores ≤ 12.8 hold.
       const s = snapshot(
         [
           powered(host("a", { cpu: 45, samples: rising(5, 45) })),
