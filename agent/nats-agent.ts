@@ -87,8 +87,8 @@ export interface AgentHandle {
 }
 
 /**
- * Time limit of a probe of a peer's libvirt, ms: well inside the orchestrator's request timeout
- * (2 s at least), and far above a libvirtd's answer on a LAN (a few ms), so no answer means down.
+ * Time limit of a probe of a peer's libvirt when the request names none (an older orchestrator),
+ * ms: the default of the policy's failure_probe_timeout, far above a libvirtd's answer on a LAN.
  */
 const PROBE_TIMEOUT_MS = 1500;
 
@@ -291,7 +291,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         probeHost: async (req): Promise<ProbeHostResult> => {
           if (req.host === host) throw new BallastError("BAD_REQUEST", `${host} does not probe itself: ask a peer`);
           const t0 = performance.now();
-          const r = await hypervisor.probeHost(req.address, PROBE_TIMEOUT_MS);
+          const r = await hypervisor.probeHost(req.address, req.timeoutS !== undefined ? req.timeoutS * 1000 : PROBE_TIMEOUT_MS);
           const ms = Math.round(performance.now() - t0);
           if (!r.ok) log.info({ probed: req.host, address: req.address, detail: r.detail, ms }, "peer's libvirt did not answer the probe");
           return { host: req.host, from: host, ok: r.ok, timedOut: r.timedOut, detail: r.detail, ms };

@@ -48,8 +48,8 @@ import { DuplicateGuard } from "./recovery/duplicate-guard.js";
 import { answerVmClaim } from "./recovery/vm-claim.js";
 import { RecoveryHistory } from "./recovery/recovery-history.js";
 
-/** Time limit of a start-recorded-vm, ms: libvirt defines and boots a domain in seconds, more with a slow lease. */
-const START_TIMEOUT_MS = 60_000;
+/** How much longer than its own limit (failure_probe_timeout) the orchestrator waits for a probe's answer, ms. */
+const PROBE_REPLY_MARGIN_MS = 1000;
 
 // The orchestrator's shell, put together: the cluster state fed by the agents, the pure planner
 // run each cycle, the decision log, the migration tracker with its reconciler and dispatcher, the
@@ -147,8 +147,8 @@ export class Orchestrator {
     const events = new EventHub(deps.nc, clock, log);
     const requestTimeoutMs = config.nats.request_timeout * 1000;
     /** A request to an agent whose error answer throws (as no answer does). */
-    const ask = async <T>(subject: string, body: unknown, data: z.ZodType<T>): Promise<T> => {
-      const r = await requestJson(deps.nc, subject, body, { timeoutMs: requestTimeoutMs, data });
+    const ask = async <T>(subject: string, body: unknown, data: z.ZodType<T>, timeoutMs = requestTimeoutMs): Promise<T> => {
+      const r = await requestJson(deps.nc, subject, body, { timeoutMs, data });
       if (!r.ok) throw new BallastError(r.error.code, r.error.message);
       return r.data;
     };
@@ -298,7 +298,16 @@ export class Orchestrator {
       lastSeen: (h) => state.lastSeen(h),
       fresh: (h, now) => state.isFresh(h, now, planning.policy),
       address: (h) => mapping().get(h),
-      probe: (peer, host, address) => ask(agentSubjects(peer).probeHost, { host, address }, ProbeHostResult),
+      probe: (peer, host, address) => {
+        const timeoutS = planning.policy.failure_probe_timeout;
+        // The agent answers "no answer" itself at timeoutS: the request waits a little longer.
+        return ask(
+          agentSubjects(peer).probeHost,
+          { host, address, timeoutS },
+          ProbeHostResult,
+          Math.max(requestTimeoutMs, timeoutS * 1000 + PROBE_REPLY_MARGIN_MS),
+        );
+      },
       ...(power
         ? {
             power: {
@@ -318,11 +327,7 @@ export class Orchestrator {
       records: () => records.all(),
       recoverable: () => records.recoverable(),
       snapshot: (now) => planning.snapshot(now),
-      start: async (destination, body) => {
-        const r = await requestJson(deps.nc, agentSubjects(destination).startRecordedVm, body, { timeoutMs: START_TIMEOUT_MS, data: StartRecordedVmResult });
-        if (!r.ok) throw new BallastError(r.error.code, r.error.message);
-        return r.data;
-      },
+      start: (destination, body) => ask(agentSubjects(destination).startRecordedVm, body, StartRecordedVmResult, planning.policy.restart_start_timeout * 1000),
       guestState: (destination, vm) => ask(agentSubjects(destination).guestState, { vm }, GuestStateResult),
       sink: recoveryHistory.sink(
         deps.sink?.recoveryHost && deps.sink.restart

@@ -341,6 +341,11 @@ export const Policy = z
       .describe(
         "Host failure: hard power-offs tried on a failed host before giving up (`FENCE_FAILED`); then nothing is restarted until `ballast recover HOST --confirm-fenced`.",
       ),
+    failure_probe_timeout: seconds.min(0.1).max(60).default(1.5).meta({
+      unit: "s",
+      description:
+        "Host failure: how long a peer agent waits for a silent host's libvirt to answer its probe (`virsh version` over the migration network). No answer in time counts as a failed probe. Raise it where the migration network is slow or libvirt answers over TLS or SSH.",
+    }),
     max_concurrent_restarts: z
       .number()
       .int()
@@ -359,6 +364,27 @@ export const Policy = z
       description:
         "Host failure: the longest a lower restart priority waits for a higher one's restart to be up (`restart_wait_for`), counted from when that restart was recorded; then it starts anyway, and its decision says which were not up.",
     }),
+    restart_start_timeout: seconds.min(5).max(3600).default(60).meta({
+      unit: "s",
+      description:
+        "Host failure: how long the orchestrator waits for a destination agent's answer to a restart (define the VM from its record, then start it). No answer in time counts as a failed try (`restart_start_tries`); the agent's own start, if it went ahead, is found by the next try (idempotent per request).",
+    }),
+    restart_start_tries: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(3)
+      .describe("Host failure: sends of a restart whose start failed or got no answer, before it is given up and alerted (`start_failed`)."),
+    restart_retention: seconds
+      .min(3600)
+      .max(366 * 86_400)
+      .default(7 * 86_400)
+      .meta({
+        unit: "s",
+        description:
+          "Host failure: how long a restart is kept (in memory, in the HA bucket, in `ballast recovery status` and the history) after it was recorded, once its source host is healthy again and its VM's record has moved on.",
+      }),
     restart_priority: RestartPriority.default("medium").describe(
       "When a host dies (docs/host-failure.md): the restart priority of a VM that restart_priorities does not name. high first, then medium, then low; never: not restarted elsewhere.",
     ),

@@ -268,6 +268,12 @@ export const ProbeHostRequest = z
   .object({
     host: HostId.describe("The host whose libvirt is probed (a silent host); not this agent's host."),
     address: MigrationAddress.describe("That host's migration-network address (host_mapping), which virsh connects to."),
+    timeoutS: z
+      .number()
+      .min(0.1)
+      .max(60)
+      .optional()
+      .describe("How long to wait for its libvirt, seconds (the orchestrator's `failure_probe_timeout`). Absent: 1.5 s."),
   })
   .strict();
 export type ProbeHostRequest = z.infer<typeof ProbeHostRequest>;

@@ -34,14 +34,6 @@ import { MAX_ATTEMPTS, restartRequestId, type RecoverySink, type StoredRecoveryH
 
 /** Probes kept per host: newest per peer is what counts, within failure_detect_after. */
 const PROBES_KEPT = 64;
-/** Sends of a restart whose start failed or got no answer, before it is given up (and alerted). */
-const MAX_START_TRIES = 3;
-/**
- * How long a restart is kept once its source host is healthy again (its incident over): the
- * history and vm-claim read them, and an orchestrator that runs for years must not keep (nor list
- * in recovery status) every restart it ever made.
- */
-export const RESTARTS_KEPT_MS = 7 * 24 * 3600 * 1000;
 
 export type { RecoveryAlert } from "../../../shared/schemas/orchestrator-events.js";
 
@@ -441,7 +433,7 @@ export class RecoveryManager {
     for (const { host } of fenced) {
       const e = this.entry(host);
       const mine = [...this.restarts.values()].filter((r) => r.restart.host === host && r.restart.at >= e.failedAt!);
-      const open = mine.some((r) => r.outcome === "sent" || (r.outcome === "failed" && r.tries < MAX_START_TRIES));
+      const open = mine.some((r) => r.outcome === "sent" || (r.outcome === "failed" && r.tries < this.d.policy().restart_start_tries));
       // This plan's steps are among `mine` now; what waits for room or the cap comes in a later plan.
       const more = plan.waiting.some((w) => w.host === host && w.code !== "RESTART_LOCAL_DISKS");
       const next: HostFailureState = open || more ? "recovering" : "recovered";
@@ -457,7 +449,7 @@ export class RecoveryManager {
   /** Sends again the restarts without an answer (a lost reply, a new leader) or whose start failed, same request id. */
   private async resend(): Promise<void> {
     const again = [...this.restarts.values()].filter(
-      (r) => !this.inFlight.has(r.requestId) && r.tries < MAX_START_TRIES && (r.outcome === "sent" || r.outcome === "failed"),
+      (r) => !this.inFlight.has(r.requestId) && r.tries < this.d.policy().restart_start_tries && (r.outcome === "sent" || r.outcome === "failed"),
     );
     const defs = new Map(this.d.records().map((r) => [r.vm, r.definition]));
     await Promise.all(
@@ -493,7 +485,7 @@ export class RecoveryManager {
       // answers it once. An error answer: libvirt refused it (a lease still held, a missing network).
       const noAnswer = x instanceof BallastError && (x.code === "TIMEOUT" || x.code === "NO_RESPONDERS");
       next = { ...r, tries: r.tries + 1, outcome: noAnswer ? "sent" : "failed", detail };
-      if (next.tries >= MAX_START_TRIES)
+      if (next.tries >= this.d.policy().restart_start_tries)
         this.d.alert({
           alert: "start_failed",
           host: r.restart.host,
@@ -542,7 +534,7 @@ export class RecoveryManager {
   }
 
   /**
-   * Drops the restarts of incidents long over: recorded RESTARTS_KEPT_MS ago, its start answered or
+   * Drops the restarts of incidents long over: recorded restart_retention ago, its start answered or
    * given up, its source host healthy again, and its VM's record no longer the one the restart was
    * made from (rewritten since, for another host, or gone). Until then a restart is what keeps the
    * planner (RESTART_RECORDED) and the returning host's start guard (vm-claim) from a second start.
@@ -550,9 +542,9 @@ export class RecoveryManager {
   private prune(now: number): void {
     const records = new Map(this.d.records().map((r) => [r.vm, r]));
     for (const [id, r] of this.restarts) {
-      if (now - r.restart.at < RESTARTS_KEPT_MS || this.inFlight.has(id)) continue;
+      if (now - r.restart.at < this.d.policy().restart_retention * 1000 || this.inFlight.has(id)) continue;
       if ((this.hosts.get(r.restart.host)?.state ?? "healthy") !== "healthy") continue;
-      if ((r.outcome === "sent" || r.outcome === "failed") && r.tries < MAX_START_TRIES) continue;
+      if ((r.outcome === "sent" || r.outcome === "failed") && r.tries < this.d.policy().restart_start_tries) continue;
       const rec = records.get(r.restart.vm);
       if (rec && rec.host === r.restart.host && rec.updatedAt <= r.restart.at) continue;
       this.restarts.delete(id);
@@ -569,7 +561,7 @@ export class RecoveryManager {
       const failedAt = since.get(r.restart.host);
       const p = priority.get(r.restart.vm);
       if (failedAt === undefined || r.restart.at < failedAt || p === undefined || r.upAt !== null) continue;
-      if (r.outcome === "refused" || (r.outcome === "failed" && r.tries >= MAX_START_TRIES)) continue;
+      if (r.outcome === "refused" || (r.outcome === "failed" && r.tries >= this.d.policy().restart_start_tries)) continue;
       out.push({ vm: r.restart.vm, priority: p, destination: r.restart.destination, since: r.restart.at });
     }
     return out;

@@ -37,6 +37,6 @@ export interface RecoverySink {
   host(r: StoredRecoveryHost): void;
   /** Awaited before the start is sent: a restart not known to be recorded is never sent. */
   restart(r: StoredRestart): Promise<void>;
-  /** A restart of an incident long over is dropped (RESTARTS_KEPT_MS). */
+  /** A restart of an incident long over is dropped (the policy's restart_retention). */
   forget?(r: StoredRestart): void;
 }

@@ -59,6 +59,31 @@ describe("probe-host", () => {
     }
   });
 
+  it("waits as long as the request's timeoutS says (the orchestrator's failure_probe_timeout), 1.5 s without it", async () => {
+    const hv = agents.get("rx-a")!.hypervisor as SimHypervisor;
+    const seen: (number | undefined)[] = [];
+    const own = hv.probeHost.bind(hv);
+    hv.probeHost = (address: string, timeoutMs?: number) => {
+      seen.push(timeoutMs);
+      return own(address);
+    };
+    try {
+      const r = await requestJson(
+        nc,
+        agentSubjects("rx-a").probeHost,
+        { host: "rx-b", address: "rx-b", timeoutS: 4 },
+        { timeoutMs: 5000, data: ProbeHostResult },
+      );
+      expect(r.ok && r.data.ok).toBe(true);
+      await probe("rx-a", "rx-b");
+      const bad = await raw(agentSubjects("rx-a").probeHost, JSON.stringify({ host: "rx-b", address: "rx-b", timeoutS: 0 }));
+      expect(bad.error?.code).toBe("BAD_REQUEST");
+    } finally {
+      hv.probeHost = own;
+    }
+    expect(seen).toEqual([4000, 1500]);
+  });
+
   it("refuses to probe its own host", async () => {
     const r = await probe("rx-a", "rx-a");
     expect(!r.ok && r.error.code).toBe("BAD_REQUEST");

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { BallastError } from "../../../../shared/errors.js";
 import { silentLogger } from "../../../../shared/logger.js";
 import type { FenceAttempt } from "../../../../shared/schemas/recovery.js";
-import { RecoveryManager, RESTARTS_KEPT_MS, type RecoveryDeps } from "../../../../orchestrator/shell/recovery/recovery-manager.js";
+import type { Policy } from "../../../../shared/config/policy.js";
+import { RecoveryManager, type RecoveryDeps } from "../../../../orchestrator/shell/recovery/recovery-manager.js";
 import type { StoredRestart } from "../../../../orchestrator/shell/recovery/recovery-record.js";
 import { host, NOW, policy, snapshot, vm } from "../../core/builders.js";
 import { localDisk, record, sharedDisk } from "../../core/failure-builders.js";
@@ -53,9 +54,9 @@ function world(): World {
   };
 }
 
-function manager(w: World, o: { epoch?: number; forget?: (r: StoredRestart) => void } = {}): RecoveryManager {
+function manager(w: World, o: { epoch?: number; forget?: (r: StoredRestart) => void; policy?: Policy } = {}): RecoveryManager {
   const deps: RecoveryDeps = {
-    policy: () => POLICY,
+    policy: () => o.policy ?? POLICY,
     clock: { now: () => w.now },
     log: silentLogger(),
     leading: () => true,
@@ -262,16 +263,17 @@ describe("RecoveryManager", () => {
     }
   });
 
-  it("forgets a restart RESTARTS_KEPT_MS after it was recorded once its source host is healthy and its VM's record moved on, not before", async () => {
+  it("forgets a restart restart_retention after it was recorded once its source host is healthy and its VM's record moved on, not before", async () => {
     const w = world();
     const forgotten: string[] = [];
-    const m = manager(w, { forget: (r) => forgotten.push(r.restart.vm) });
+    const m = manager(w, { forget: (r) => forgotten.push(r.restart.vm), policy: { ...POLICY, restart_retention: 86_400 } });
     powerLoss(w, 10);
     await m.tick();
     await passLater(w, m, 1000);
     expect(m.view().restarts.map((r) => r.restart.vm)).toEqual(["web-1", "app-1"]);
-    // A week later b is still off (recovered): its restarts are kept (vm-claim reads them when it returns).
-    await passLater(w, m, RESTARTS_KEPT_MS);
+    // A day (restart_retention) later b is still off (recovered): its restarts are kept (vm-claim
+    // reads them when it returns).
+    await passLater(w, m, 86_400_000);
     expect(m.view().restarts).toHaveLength(2);
     // b reports again: healthy. Its restarts stay while the records still name b (the restarted
     // copies not listed anywhere yet): they are what keeps b's old copies from starting.
@@ -288,6 +290,23 @@ describe("RecoveryManager", () => {
     await passLater(w, m, 1000);
     expect(m.view().restarts).toEqual([]);
     expect(forgotten.sort()).toEqual(["app-1", "web-1"]);
+  });
+
+  it("sends a start that libvirt refuses restart_start_tries times, then alerts and gives it up", async () => {
+    for (const tries of [1, 2, 4]) {
+      const w = world();
+      w.startAnswer = (name) => (name === "web-1" ? Promise.reject(new BallastError("HYPERVISOR_ERROR", "lease held")) : Promise.resolve(true));
+      const m = manager(w, { policy: { ...POLICY, restart_start_tries: tries } });
+      powerLoss(w, 10);
+      await m.tick();
+      for (let i = 0; i < 6; i++) await passLater(w, m, 1000);
+      expect(
+        starts(w).filter((o) => o.startsWith("start web-1")),
+        `tries ${tries}`,
+      ).toHaveLength(tries);
+      expect(w.alerts, `tries ${tries}`).toContain("start_failed b");
+      expect(m.view().restarts.find((r) => r.restart.vm === "web-1")).toMatchObject({ outcome: "failed", tries });
+    }
   });
 
   it("tries the power-off failure_fence_attempts times, then alerts and restarts nothing", async () => {
