@@ -84,6 +84,16 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
     };
     await waitUntil(() => lastMetrics() > killedAt + 500, 30_000, "metrics from every host after the kill");
     const metricsMs = performance.now() - t0;
+    // What the cluster looked like if the wait runs out: which leader, what it knows of the copy.
+    const state = (): string => {
+      const l = c.leader();
+      const known = l?.orchestrator.view.migrations.history({ vm: "big", limit: 5 }).map((m) => `${m.requestId}:${m.state}`) ?? [];
+      const ongoing = l?.orchestrator.view.migrations.ongoing().map((m) => `${m.requestId}:${m.state}`) ?? [];
+      return (
+        `leader ${l ? `${l.ha!.instance} epoch ${l.ha!.lease.epoch()}` : "none"} after ${Math.round(performance.now() - t0)} ms; ` +
+        `big on ${c.fabric.whereIs("big").join("+")}; leader's history of big [${known.join(", ")}], ongoing [${ongoing.join(", ")}]`
+      );
+    };
     await waitUntil(
       () =>
         c
@@ -92,7 +102,9 @@ describe("chaos: a three-server NATS cluster loses a server during a migration",
           .some((m) => m.requestId === requestId && m.state === "SUCCEEDED") === true,
       30_000,
       "the leader to see the migration succeed",
-    );
+    ).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}: ${state()}`);
+    });
     const doneMs = performance.now() - t0;
 
     // A new command after the kill runs once too (the KV bucket and the agents still answer).
