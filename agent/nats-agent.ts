@@ -12,6 +12,7 @@ import {
   type CheckIncomingResult,
   type GuestStateResult,
   type PauseVmResult,
+  PROBE_TIMEOUT_DEFAULT_S,
   type ProbeHostResult,
   type VmDefinition,
 } from "../shared/schemas/agent-api.js";
@@ -85,12 +86,6 @@ export interface AgentHandle {
   guardedStarts: Promise<GuardedStart[]>;
   stop(): Promise<void>;
 }
-
-/**
- * Time limit of a probe of a peer's libvirt when the request names none (an older orchestrator),
- * ms: the default of the policy's failure_probe_timeout, far above a libvirtd's answer on a LAN.
- */
-const PROBE_TIMEOUT_MS = 1500;
 
 /** Starts one agent: connects to NATS, registers the service, publishes metrics and heartbeats. */
 export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
@@ -291,7 +286,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         probeHost: async (req): Promise<ProbeHostResult> => {
           if (req.host === host) throw new BallastError("BAD_REQUEST", `${host} does not probe itself: ask a peer`);
           const t0 = performance.now();
-          const r = await hypervisor.probeHost(req.address, req.timeoutS !== undefined ? req.timeoutS * 1000 : PROBE_TIMEOUT_MS);
+          const r = await hypervisor.probeHost(req.address, (req.timeoutS ?? PROBE_TIMEOUT_DEFAULT_S) * 1000);
           const ms = Math.round(performance.now() - t0);
           if (!r.ok) log.info({ probed: req.host, address: req.address, detail: r.detail, ms }, "peer's libvirt did not answer the probe");
           return { host: req.host, from: host, ok: r.ok, timedOut: r.timedOut, detail: r.detail, ms };

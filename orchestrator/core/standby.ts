@@ -34,14 +34,13 @@ export interface Member {
   /** CPU capacity, reference cores (cpu_percent counts shares of it). */
   readonly capacityCores: number;
   readonly memTotalMiB: number;
-  /** Room the host offers when empty: CPU up to its trigger (triggerCores), memory as a destination. */
-  readonly usable: Room;
   /**
-   * CPU at the host's hot-spot trigger (load_threshold, widened as for a bursty host), reference
-   * cores: the load it may carry before hot-spot relief must move VMs off it.
+   * Room the host offers when empty (reserveRoom): CPU up to its hot-spot trigger (load_threshold,
+   * widened as for a bursty host), the load it may carry before relief must move VMs off it, and
+   * memory as a destination.
    */
-  readonly triggerCores: number;
-  /** Room left on it as the plan leaves it (coming hosts: usable less what waits for them). */
+  readonly room: Room;
+  /** Room left on it as the plan leaves it (coming hosts: room less what waits for them). */
   readonly spare: Room;
   /** CPU in use, reference cores (coming hosts: the VMs that wait for them). */
   readonly usedCores: number;
@@ -81,7 +80,7 @@ export function triggerCores(ctx: RoomContext, h: HostModel): number {
 /** A powered host as the plan leaves it. */
 export function poweredMember(ctx: RoomContext, h: HostModel): Member {
   const p = ctx.policy;
-  const usable = reserveRoom(ctx, h);
+  const room = reserveRoom(ctx, h);
   const total = h.memTotalMiB;
   const mib = Math.min(
     (p.max_mem_candidate / 100) * total - h.memUsedMiB,
@@ -92,9 +91,8 @@ export function poweredMember(ctx: RoomContext, h: HostModel): Member {
     id: h.id,
     capacityCores: h.capacityCores,
     memTotalMiB: total,
-    usable,
-    triggerCores: triggerCores(ctx, h),
-    spare: { cores: Math.max(0, usable.cores - h.usedCores), mib: Math.max(0, mib) },
+    room,
+    spare: { cores: Math.max(0, room.cores - h.usedCores), mib: Math.max(0, mib) },
     usedCores: h.usedCores,
     empty: ctx.model.isEmpty(h),
   };
@@ -102,14 +100,13 @@ export function poweredMember(ctx: RoomContext, h: HostModel): Member {
 
 /** A host that is booting or switched on by this plan: empty but for `taken`, on its last known capacity. */
 export function comingMember(ctx: RoomContext, h: HostModel, taken: Room = { cores: 0, mib: 0 }): Member {
-  const usable = reserveRoom(ctx, h);
+  const room = reserveRoom(ctx, h);
   return {
     id: h.id,
     capacityCores: h.capacityCores,
     memTotalMiB: h.memTotalMiB,
-    usable,
-    triggerCores: triggerCores(ctx, h),
-    spare: { cores: Math.max(0, usable.cores - taken.cores), mib: Math.max(0, usable.mib - taken.mib) },
+    room,
+    spare: { cores: Math.max(0, room.cores - taken.cores), mib: Math.max(0, room.mib - taken.mib) },
     usedCores: taken.cores,
     empty: taken.cores <= 0 && taken.mib <= 0,
   };
@@ -122,8 +119,8 @@ export interface ReserveVerdict {
   numbers: Numbers;
 }
 
-/** Larger usable room first (CPU, then memory), ties by id: the order "the largest host" is read in. */
-const bySizeDesc = (a: Member, b: Member): number => b.usable.cores - a.usable.cores || b.usable.mib - a.usable.mib || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Larger room first (CPU, then memory), ties by id: the order "the largest host" is read in. */
+const bySizeDesc = (a: Member, b: Member): number => b.room.cores - a.room.cores || b.room.mib - a.room.mib || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Whether `members` keep policy.standby_capacity now. */
 export function reserveVerdict(policy: Policy, members: readonly Member[]): ReserveVerdict {
@@ -166,26 +163,26 @@ export function reserveVerdict(policy: Policy, members: readonly Member[]): Rese
  */
 export function demandVerdict(policy: Policy, members: readonly Member[], riseCores: number, aheadSeconds: number): ReserveVerdict {
   const used = members.reduce((a, m) => a + m.usedCores, 0);
-  const usable = members.reduce((a, m) => a + m.triggerCores, 0);
+  const atTrigger = members.reduce((a, m) => a + m.room.cores, 0);
   const sc = policy.standby_capacity;
   const reserve =
     typeof sc === "object" && "hosts" in sc
       ? [...members]
           .sort(bySizeDesc)
           .slice(0, sc.hosts)
-          .reduce((a, m) => a + m.usable.cores, 0)
+          .reduce((a, m) => a + m.room.cores, 0)
       : needRoom(policy, members).room.cores;
   const demand = used + riseCores;
-  const limit = usable - reserve;
+  const limit = atTrigger - reserve;
   const holds = demand <= limit + EPS;
   return {
     holds,
-    text: `CPU ${f1(used)} cores + a predicted rise of ${f1(riseCores)} in ${aheadSeconds} s = ${f1(demand)} ${holds ? "≤" : ">"} ${f1(usable)} at the hot-spot trigger − ${f1(reserve)} reserve = ${f1(limit)} cores`,
+    text: `CPU ${f1(used)} cores + a predicted rise of ${f1(riseCores)} in ${aheadSeconds} s = ${f1(demand)} ${holds ? "≤" : ">"} ${f1(atTrigger)} at the hot-spot trigger − ${f1(reserve)} reserve = ${f1(limit)} cores`,
     numbers: {
       usedCores: r2(used),
       riseCores: r2(riseCores),
       demandCores: r2(demand),
-      triggerCores: r2(usable),
+      triggerCores: r2(atTrigger),
       reserveCores: r2(reserve),
       limitCores: r2(limit),
       boot_time: aheadSeconds,
@@ -208,7 +205,7 @@ function needRoom(policy: Policy, members: readonly Member[]): { room: Room; wha
   for (const m of members) if (largest === null || bySizeDesc(m, largest) < 0) largest = m;
   return largest === null
     ? { room: { cores: 0, mib: 0 }, what: "no powered host", largest: null }
-    : { room: largest.usable, what: `the room of the largest powered host, ${largest.id}`, largest: largest.id };
+    : { room: largest.room, what: `the room of the largest powered host, ${largest.id}`, largest: largest.id };
 }
 
 function sum(members: readonly Member[], f: (m: Member) => Room): Room {

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { Policy } from "../../shared/config/policy.js";
+import type { Policy } from "../../shared/config/policy.js";
 import type { OrchestratorConfig } from "../../shared/config/orchestrator-config.js";
 import type { MigrationRecord } from "../../shared/schemas/migration-record.js";
 import type { Plan } from "../../shared/schemas/plan.js";
@@ -25,6 +25,7 @@ import {
   CpuBaselineResult,
   GuestStateResult,
   PauseVmResult,
+  PROBE_TIMEOUT_DEFAULT_S,
   ProbeHostResult,
   RemoveDisksResult,
   StartRecordedVmResult,
@@ -50,8 +51,6 @@ import { RecoveryHistory } from "./recovery/recovery-history.js";
 
 /** How much longer than its own limit (failure_probe_timeout) the orchestrator waits for a probe's answer, ms. */
 const PROBE_REPLY_MARGIN_MS = 1000;
-/** What an agent waits when the probe request names no time limit. */
-const DEFAULT_PROBE_TIMEOUT_S = Policy.parse({}).failure_probe_timeout;
 
 // The orchestrator's shell, put together: the cluster state fed by the agents, the pure planner
 // run each cycle, the decision log, the migration tracker with its reconciler and dispatcher, the
@@ -304,7 +303,7 @@ export class Orchestrator {
         const timeoutS = planning.policy.failure_probe_timeout;
         // The agent answers "no answer" itself at timeoutS: the request waits a little longer. The
         // default is not sent: agents older than the key refuse a request that names it.
-        const body = timeoutS === DEFAULT_PROBE_TIMEOUT_S ? { host, address } : { host, address, timeoutS };
+        const body = timeoutS === PROBE_TIMEOUT_DEFAULT_S ? { host, address } : { host, address, timeoutS };
         return ask(agentSubjects(peer).probeHost, body, ProbeHostResult, Math.max(requestTimeoutMs, timeoutS * 1000 + PROBE_REPLY_MARGIN_MS));
       },
       ...(power

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { HostId, VmName } from "../schemas/ids.js";
 import { RestartPriority } from "../schemas/vm-record.js";
+import { PROBE_TIMEOUT_DEFAULT_S } from "../schemas/agent-api.js";
 
 // The planner's policy. Keys are snake_case because operators write them in config files and
 // policy files; the same schema serves both (and `ballast schema policy`). Durations in seconds,
@@ -341,7 +342,7 @@ export const Policy = z
       .describe(
         "Host failure: hard power-offs tried on a failed host before giving up (`FENCE_FAILED`); then nothing is restarted until `ballast recover HOST --confirm-fenced`.",
       ),
-    failure_probe_timeout: seconds.min(0.1).max(60).default(1.5).meta({
+    failure_probe_timeout: seconds.min(0.1).max(60).default(PROBE_TIMEOUT_DEFAULT_S).meta({
       unit: "s",
       description:
         "Host failure: how long a peer agent waits for a silent host's libvirt to answer its probe (`virsh version` over the migration network). No answer in time counts as a failed probe. Raise it where the migration network is slow or libvirt answers over TLS or SSH.",

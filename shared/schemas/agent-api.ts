@@ -263,6 +263,13 @@ export const VmDefinition = z.object({
 });
 export type VmDefinition = z.infer<typeof VmDefinition>;
 
+/**
+ * What a probe waits for a peer's libvirt when its request names no limit (an orchestrator from
+ * before `failure_probe_timeout`), seconds; also that key's default. Far above a libvirtd's answer
+ * on a LAN (a few ms), so no answer means down.
+ */
+export const PROBE_TIMEOUT_DEFAULT_S = 1.5;
+
 /** ballast.agent.<host>.probe-host: does another host's libvirt answer this host over the migration network? */
 export const ProbeHostRequest = z
   .object({
@@ -273,7 +280,7 @@ export const ProbeHostRequest = z
       .min(0.1)
       .max(60)
       .optional()
-      .describe("How long to wait for its libvirt, seconds (the orchestrator's `failure_probe_timeout`). Absent: 1.5 s."),
+      .describe(`How long to wait for its libvirt, seconds (the orchestrator's \`failure_probe_timeout\`). Absent: ${PROBE_TIMEOUT_DEFAULT_S} s.`),
   })
   .strict();
 export type ProbeHostRequest = z.infer<typeof ProbeHostRequest>;
