@@ -212,6 +212,8 @@ class HostState implements SimHostView {
   /** Instant model: when the committed on/off state last changed. */
   instantSince = 0;
   emptySince: number | null = null;
+  /** A power-off waits for the migrations from this host started in this step (PowerRequest.afterMoves). */
+  offAfterMoves = false;
   power: HostPowerView = { state: "on", since: 0, until: null, emptySince: null, powerOnsLastDay: 0 };
   constructor(
     readonly id: number,
@@ -283,6 +285,8 @@ export class Simulation {
   private now = 0;
   private step = 0;
   private energyJ = 0;
+  /** Hosts whose last migration out ended now, with a power-off waiting for it. */
+  private readonly offsDue: number[] = [];
   private migrations = 0;
   private rejected = 0;
   private vmsRemoved = 0;
@@ -463,6 +467,7 @@ export class Simulation {
     // The instant model has no switching to do: a policy's power actions change nothing there.
     if (this.boot) for (const p of plan.power) this.applyPower(p, t);
     for (const r of plan.migrations) this.startMigration(r, t);
+    if (this.boot) this.checkOffsAfterMoves(t);
     if (this.engineSwitches) {
       for (const h of this.hosts) this.maybeEmpty.add(h.id);
       this.switchOffEmptied(t);
@@ -489,6 +494,7 @@ export class Simulation {
       return;
     }
     vm.inMigration = true;
+    if (target.offAfterMoves) this.dropOffAfterMoves(target);
     if (!target.migratingIn.includes(vm.id)) {
       target.migratingIn.push(vm.id);
       target.vms.push(vm.id);
@@ -533,6 +539,27 @@ export class Simulation {
     this.countMigration(t);
   }
 
+  /**
+   * Power-offs after moves (PowerRequest.afterMoves), once the step's migrations have started:
+   * kept only for hosts every VM of which is leaving and to which none is coming; a host already
+   * empty (its VMs ended while leaving) is switched off now.
+   */
+  private checkOffsAfterMoves(t: number): void {
+    for (const h of this.hosts) {
+      if (!h.offAfterMoves) continue;
+      if (h.migratingIn.length > 0 || h.vms.some((v) => !this.vms[v]!.inMigration)) this.dropOffAfterMoves(h);
+      else if (h.vms.length === 0) {
+        h.offAfterMoves = false;
+        this.applyPower({ host: h.id, action: "off" }, t);
+      }
+    }
+  }
+
+  private dropOffAfterMoves(h: HostState): void {
+    h.offAfterMoves = false;
+    this.refusedPower++;
+  }
+
   private applyPower(p: PowerRequest, t: number): void {
     const h = this.hosts[p.host];
     if (!h) {
@@ -541,6 +568,10 @@ export class Simulation {
     }
     if (p.action === "on") {
       if (this.switchOn(h, t) === "refused") this.refusedPower++;
+      return;
+    }
+    if (p.afterMoves === true && h.vms.length > 0 && h.pm.state === "on") {
+      h.offAfterMoves = true;
       return;
     }
     // A VM placed or arriving since the policy looked: the host is no longer empty.
@@ -609,6 +640,10 @@ export class Simulation {
         removeFrom(source.vms, vm.id);
         this.noteContents(source, t);
         this.maybeEmpty.add(source.id);
+        if (source.offAfterMoves && source.vms.length === 0) {
+          source.offAfterMoves = false;
+          this.offsDue.push(source.id);
+        }
       }
       removeFrom(target.migratingIn, vm.id);
       removeFrom(target.vms, vm.id);
@@ -618,6 +653,8 @@ export class Simulation {
     }
     const next = this.queue[0];
     if (!next || next.kind !== "migration-end" || next.time !== t) this.fullUpdate(t, false);
+    // After the update: the interval up to now was drawn in the old state.
+    for (const id of this.offsDue.splice(0)) this.applyPower({ host: id, action: "off" }, t);
     if (this.engineSwitches) this.switchOffEmptied(t);
   }
 

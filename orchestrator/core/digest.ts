@@ -114,6 +114,7 @@ const sortedTags = (tags: readonly string[] | undefined): readonly string[] =>
 const POWER_KEYS = [
   "power_management",
   "power_off_after",
+  "power_off_emptied",
   "standby_capacity",
   "max_power_ops",
   "boot_time",

@@ -43,6 +43,7 @@ export function powerRequest(snapshot: ClusterSnapshot, policy: Policy, now: num
         reason: `operator request: switch ${host} on (it is ${p.state.replace("_", " ")}${p.failed !== null ? `; clears its failure: ${p.failed}` : ""})`,
         numbers: { state: p.state, cyclesToday: p.cyclesToday, clearsFailure: p.failed !== null, ...since },
         forVms: [],
+        afterMoves: [],
       },
       refusal: null,
     };
@@ -74,6 +75,7 @@ export function powerRequest(snapshot: ClusterSnapshot, policy: Policy, now: num
         (p.since !== null ? ` (on for ${f1((now - p.since) / 1000)} s)` : ""),
       numbers: { state: p.state, reserveHolds: v.holds, ...v.numbers, ...since },
       forVms: [],
+      afterMoves: [],
     },
     refusal: null,
   };

@@ -198,6 +198,7 @@ export class Orchestrator {
           shutdownTimeoutMs: config.power.shutdown_timeout * 1000,
           cluster: { metrics: (h) => state.metrics(h), metricsAt: (h) => state.metricsAt(h) },
           incoming: (h) => [...tracker.queued(), ...tracker.ongoing()].filter((r) => r.destination === h).map((r) => r.vm),
+          outgoing: (h) => [...tracker.queued(), ...tracker.ongoing()].filter((r) => r.source === h).map((r) => r.vm),
           leading: () => leadership.leading(),
           log,
           ...(deps.sink?.power ? { onRecord: (r) => deps.sink!.power!(r) } : {}),

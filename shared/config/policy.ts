@@ -247,6 +247,12 @@ export const Policy = z
       description:
         "Power management: a host is switched off once it has held no VM (running or defined) for this long. Five minutes by default: consolidation emptied the host because the others hold its load, the reserve (`standby_capacity`) keeps room for a failure or a surge, and `min_on_time` and `max_power_cycles_per_day` stop cycling; every further minute keeps an idle server at 50–70 % of its peak power.",
     }),
+    power_off_emptied: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Power management: a host that a cycle's consolidation empties is switched off as soon as those moves have succeeded and its agent reports it empty (`POWER_OFF_EMPTIED`), without waiting `power_off_after`, as VMware DPM's standby mode evacuates a host and powers it off as one operation. The reserve, `min_on_time`, `max_power_ops` and the rule groups are judged as for any power-off; a move that fails or a VM that appears there drops the power-off. `power_off_after` then applies to hosts that became empty otherwise (VMs shut down, deleted or moved by an operator). false: every empty host waits `power_off_after`.",
+      ),
     standby_capacity: z
       .union([
         z.literal("largest_host").describe("Spare CPU and memory, on the powered hosts, of the largest powered host: the cluster absorbs its failure."),

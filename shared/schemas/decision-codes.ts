@@ -84,6 +84,7 @@ const CODES = [
   "STRATEGY_INVALID",
   // Power management (strategies/power.ts): actions and why a host is not switched
   "POWER_OFF_IDLE",
+  "POWER_OFF_EMPTIED",
   "POWER_ON_HOTSPOT",
   "POWER_ON_DEMAND",
   "POWER_ON_RESERVE",
@@ -228,6 +229,8 @@ export const DECISION_CODE_HELP: Readonly<Record<(typeof CODES)[number], string>
   EVACUATE_INCOMPLETE: "The host cannot be drained now; the blocking reasons are listed beside it.",
   STRATEGY_INVALID: "A strategy did not run because its arguments contradict each other.",
   POWER_OFF_IDLE: "Power: the host has held no VM for power_off_after and the reserve holds without it: it is switched off.",
+  POWER_OFF_EMPTIED:
+    "Power: this plan's consolidation empties the host and the reserve holds without it: it is switched off once its moves have succeeded and its agent reports it empty (power_off_emptied).",
   POWER_ON_HOTSPOT:
     "Power: a hot spot cannot be relieved on the powered hosts; this host is switched on and the hot spot's VMs move to it once its agent reports.",
   POWER_ON_DEMAND: "Power: demand predicted boot_time ahead would cross the powered capacity less the reserve; this host is switched on now.",

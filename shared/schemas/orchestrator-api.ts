@@ -191,9 +191,9 @@ export const PowerOutcome = z
     host: HostId.describe("The host."),
     action: z.enum(["on", "off"]).describe("The power action."),
     result: z
-      .enum(["done", "refused", "failed", "skipped"])
+      .enum(["done", "refused", "failed", "skipped", "pending"])
       .describe(
-        "done: the driver accepted it; refused: the host holds a VM or one is on its way (power-off), or has no driver; failed: the driver failed; skipped: not due now (already in that state, max_power_ops hosts being switched, a failed host the automation may not switch on).",
+        "done: the driver accepted it; refused: the host holds a VM or one is on its way (power-off), or has no driver; failed: the driver failed; skipped: not due now (already in that state, max_power_ops hosts being switched, a failed host the automation may not switch on); pending: a power-off after the plan's moves (POWER_OFF_EMPTIED), carried out once no migration from the host is queued or running and its agent then reports it empty, else dropped (the decision log says which).",
       ),
     detail: z.string().describe("What happened, with the interface's answer."),
   })

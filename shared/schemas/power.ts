@@ -51,7 +51,15 @@ export type HostPower = z.infer<typeof HostPower>;
 export type HostPowerInput = z.input<typeof HostPower>;
 
 /** Why a power action is planned. */
-export const PowerCode = z.enum(["POWER_OFF_IDLE", "POWER_ON_HOTSPOT", "POWER_ON_DEMAND", "POWER_ON_RESERVE", "POWER_ON_EVACUATE", "POWER_MANUAL"]);
+export const PowerCode = z.enum([
+  "POWER_OFF_IDLE",
+  "POWER_OFF_EMPTIED",
+  "POWER_ON_HOTSPOT",
+  "POWER_ON_DEMAND",
+  "POWER_ON_RESERVE",
+  "POWER_ON_EVACUATE",
+  "POWER_MANUAL",
+]);
 export type PowerCode = z.infer<typeof PowerCode>;
 
 export const PowerAction = z
@@ -59,7 +67,7 @@ export const PowerAction = z
     seq: z.number().int().min(0).describe("Position among the plan's power actions, from 0."),
     host: HostId.describe("The host to switch."),
     action: z.enum(["on", "off"]).describe("Switch the host on or off."),
-    code: PowerCode.describe("Why: POWER_OFF_IDLE, POWER_ON_HOTSPOT, POWER_ON_DEMAND, POWER_ON_RESERVE, POWER_ON_EVACUATE or POWER_MANUAL."),
+    code: PowerCode.describe("Why: POWER_OFF_IDLE, POWER_OFF_EMPTIED, POWER_ON_HOTSPOT, POWER_ON_DEMAND, POWER_ON_RESERVE, POWER_ON_EVACUATE or POWER_MANUAL."),
     reason: z.string().describe("One sentence a person can read, with the numbers in it."),
     numbers: Numbers.describe("The figures behind the reason, by name."),
     forVms: z
@@ -67,6 +75,12 @@ export const PowerAction = z
       .default([])
       .describe(
         "on: the VMs that wait for this host (the hot spot's or the evacuation's VMs that fit nowhere powered). Their moves are planned once the host's agent reports; empty for demand and reserve power-ons.",
+      ),
+    afterMoves: z
+      .array(z.number().int().min(0))
+      .default([])
+      .describe(
+        "off (POWER_OFF_EMPTIED): the seqs of this plan's moves that empty the host. The host is switched off only once no migration from it is queued or running and its agent, reporting after that, lists no VM; otherwise the power-off is dropped. Empty for every other action.",
       ),
   })
   .strict()

@@ -284,7 +284,9 @@ export class BallastPlanner implements SnapshotPlanner<ClusterSnapshot, Plan> {
   toPowerActions(plan: Plan, view: SimView, ctx: AdapterContext): PowerRequest[] {
     void view;
     void ctx;
-    return [...plan.power].sort((a, b) => a.seq - b.seq).map((p) => ({ host: Number(p.host.slice("sim-host-".length)), action: p.action }));
+    return [...plan.power]
+      .sort((a, b) => a.seq - b.seq)
+      .map((p) => ({ host: Number(p.host.slice("sim-host-".length)), action: p.action, ...(p.afterMoves.length > 0 ? { afterMoves: true } : {}) }));
   }
 
   toMigrations(plan: Plan, view: SimView, ctx: AdapterContext): MigrationRequest[] {

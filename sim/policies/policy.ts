@@ -92,6 +92,12 @@ export interface MigrationRequest {
 export interface PowerRequest {
   readonly host: number;
   readonly action: "on" | "off";
+  /**
+   * off: after this step's migrations from the host (Ballast's POWER_OFF_EMPTIED): the host is
+   * switched off when the last of them ends and it holds no VM; dropped (and counted refused) if
+   * a VM stays or arrives.
+   */
+  readonly afterMoves?: boolean;
 }
 
 /** What a policy may return from a step: migrations, and power actions to carry out before them. */

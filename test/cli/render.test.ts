@@ -126,6 +126,7 @@ describe("renderExplainHost", () => {
         reason: "the hot spot on hv-a: web-1 fit no powered host",
         numbers: {},
         forVms: ["web-1"],
+        afterMoves: [],
       },
     });
     expect(out).toContain("this cycle: switch on (POWER_ON_HOTSPOT): the hot spot on hv-a: web-1 fit no powered host; for web-1");

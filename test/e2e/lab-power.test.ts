@@ -13,7 +13,7 @@ import { agentPowerHooks, type AgentPowerHooks } from "./lab-power-hooks.js";
 // through the hook below). The orchestrator reaches the BMCs with the real ipmitool driver.
 //
 // The scenario runs in order on one lab:
-// 1. consolidation empties hv-c -> after power_off_after it is switched off through IPMI (read back off)
+// 1. consolidation empties hv-c -> once that move succeeded it is switched off through IPMI (read back off)
 // 2. load rises on hv-a and hv-b, which are full (max_vm_per_host) -> the hot spot can only be relieved
 //    on hv-c -> it is switched on, its agent reports, and a busy guest moves to it
 // 3. a VM appears on hv-c (defined) before it is empty again -> it stays on; an operator power-off is refused
@@ -132,7 +132,8 @@ describe.skipIf(!avail.ok)(`power management through IPMI on the real libvirt la
     expect(agent, "hv-c's agent process").toBeDefined();
     await waitUntil(() => agent!.child.exitCode !== null || agent!.child.signalCode !== null, 10_000, "hv-c's agent to die with its host");
     expect(bmcEvents("hv-c")).toMatch(/set (shutdown 1|power 0)/);
-    expect(await codes("hv-c")).toContain("POWER_OFF_IDLE");
+    // Switched off with the move that emptied it (power_off_emptied, the default), not after power_off_after.
+    expect(await codes("hv-c")).toContain("POWER_OFF_EMPTIED");
     // An off host is not a failed one: status says off, and nothing else moved.
     const st = (await c.status()).hosts.find((h) => h.host === "hv-c");
     expect(st?.power?.state).toBe("off");

@@ -139,7 +139,10 @@ export class FakeAgent {
     this.timer = setInterval(tick, ms);
   }
 
-  /** How each migrate is played: accepted, then an outcome after `afterMs` (the VM moves on success). */
+  /** How long a migrate takes before its outcome, ms. */
+  migrateMs = 50;
+
+  /** How each migrate is played: accepted, then an outcome after migrateMs (the VM moves on success). */
   onMigrate: (req: MigrateRequest) => {
     accept: Answer<MigrateAccepted>;
     outcome?: { ok: true; stats?: MigrationEvent["stats"] } | { ok: false; error: string };
@@ -196,7 +199,7 @@ export class FakeAgent {
           ...(outcome.ok ? (outcome.stats ? { stats: outcome.stats } : {}) : { error: outcome.error }),
         };
         this.nc.publish(s.events, JSON.stringify(ev));
-      }, 50);
+      }, this.migrateMs);
     });
     if (!this.serveNew) return;
     on(s.getFacts, "getFacts", async (_b, m) => {

@@ -271,3 +271,90 @@ describe("power management under automation full", () => {
     expect((await hostStatus("b"))?.power).toMatchObject({ state: "on", failed: null });
   }, 60_000);
 });
+
+// power_off_emptied (the default): a cycle's consolidation empties b and plans its power-off with
+// the move; the power manager switches it off only once the move succeeded and b's agent has
+// reported it empty, not power_off_after (an hour here) later.
+describe("power-off with the consolidation moves that empty the host", () => {
+  let server: NatsServerHandle;
+  let orch: RunningOrchestrator;
+  let nc: NatsConnection;
+  const fleet = new Map<string, FakeAgent>();
+  const driver = new FakePower("b");
+  /** When b's driver was asked to switch off, and what b's agent listed then. */
+  let offSeen: { at: number; listed: string[] } | undefined;
+
+  const api = async <E extends OrchestratorEndpoint>(e: E, body: RequestInput<E>): Promise<LooseReply<ReplyOf<E>>> =>
+    loose(await callOrchestrator(nc, { request_timeout: 5 }, e, body));
+  const vm = (name: string, cpuPercent: number) => ({ name, memMiB: 2048, facts: vmFacts(name), listed: true, cpuPercent, vcpus: 1 });
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    const a = await FakeAgent.start(server.url, "a", hostFacts(), fleet);
+    a.vms.set("a-1", vm("a-1", 20));
+    a.vms.set("a-2", vm("a-2", 20));
+    const b = await FakeAgent.start(server.url, "b", hostFacts(), fleet);
+    b.vms.set("b-1", vm("b-1", 10));
+    // b's migration takes a while, so a power-off sent with the plan would come before it ends.
+    b.migrateMs = 1500;
+    driver.onOff = () => {
+      offSeen = { at: Date.now(), listed: [...fleet.get("b")!.vms.keys()] };
+      return fleet.get("b")!.stop();
+    };
+    const config = OrchestratorConfig.parse({
+      nats: { servers: [server.url], request_timeout: 1 },
+      log_level: "silent",
+      power: { inventory: "power-inventory.yaml", status_interval: 1 },
+      policy: {
+        interval: 0.5,
+        automation: "full",
+        stale_after: 2,
+        strategies: ["consolidate"],
+        spare_hosts: 0,
+        predict_window: 0,
+        headroom_min_share: 1,
+        mem_peak_window: 0,
+        power_management: true,
+        power_off_after: 3600,
+        min_on_time: 0,
+        standby_capacity: { hosts: 0 },
+      },
+    });
+    orch = await startOrchestrator({
+      config,
+      log: silentLogger(),
+      mapping: new Map(["a", "b"].map((h) => [h, h])),
+      instance: "power-emptied-test",
+      powerDrivers: new Map([["b", driver]]),
+    });
+    nc = await connect({ servers: server.url, name: "operator" });
+    for (const f of fleet.values()) {
+      f.changed();
+      f.beat(BEAT_MS);
+    }
+  }, 30_000);
+
+  afterAll(async () => {
+    await nc?.close();
+    await orch?.stop();
+    for (const f of fleet.values()) await f.stop();
+    await server?.stop();
+  });
+
+  it("switches b off once the move that emptied it succeeded and its agent reported it empty (POWER_OFF_EMPTIED)", async () => {
+    await waitUntil(() => driver.calls.includes("off soft"), 30_000, "b to be switched off after its consolidation move");
+    const history = (await api("history", { limit: 50 })).data;
+    const move = history.find((r) => r.vm === "b-1");
+    expect(move, JSON.stringify(history)).toMatchObject({ source: "b", destination: "a", state: "SUCCEEDED" });
+    // The off came after the move ended, with nothing left on b.
+    expect(offSeen!.listed).toEqual([]);
+    expect(offSeen!.at).toBeGreaterThanOrEqual(move!.finishedAt!);
+    expect(driver.calls.filter((c) => c !== "status")).toEqual(["off soft"]);
+    const log = (await api("decisions", { host: "b", limit: 500 })).data;
+    const planned = log.find((d) => d.code === "POWER_OFF_EMPTIED" && d.subject === "b");
+    expect(planned, JSON.stringify(log.slice(0, 10))).toBeDefined();
+    expect(log.some((d) => d.code === "POWER_OFF_IDLE")).toBe(false);
+    await waitUntil(async () => (await api("powerStatus", { host: "b" })).data.hosts[0]!.state === "off", 10_000, "b to read off");
+    expect(fleet.get("a")!.vms.has("b-1")).toBe(true);
+  }, 45_000);
+});

@@ -88,6 +88,40 @@ describe("boot model, hosts switched by the policy", () => {
     expect(m.energyKWh).toBeCloseTo(joules / J, 12);
     expect(m.power!.switchingEnergyKWh).toBeCloseTo(3000 / J, 12);
   });
+
+  it("switches a host off after the step's migrations from it (afterMoves): at the end of the last one, not at the next step", () => {
+    const p = scripted([0, 1], { 1: { power: [{ host: 1, action: "off", afterMoves: true }], moves: [{ vm: 1, host: 0 }] } }, true);
+    const m = simulate(traces(), p, boot(300, 30));
+    // VM1 leaves host 1 at 300..310; host 1 shuts down 310..340, then draws nothing.
+    expect(p.seen[1]!.hosts[1]!.power).toMatchObject({ state: "off", since: 340 });
+    expect(m.power).toMatchObject({ powerOffs: 1, refusedPowerActions: 0 });
+    const joules = 121 * 10 + 130 * 590 + 110 * 10 + 100 * 30;
+    expect(m.energyKWh).toBeCloseTo(joules / J, 12);
+  });
+
+  it("drops a power-off after moves when a VM stays (no move from the host) or one arrives, and counts it refused", () => {
+    const stays = scripted([0, 1], { 1: { power: [{ host: 1, action: "off", afterMoves: true }] } }, true);
+    const a = simulate(traces(), stays, boot(300, 30));
+    expect(a.power).toMatchObject({ powerOffs: 0, refusedPowerActions: 1 });
+    expect(stays.seen[2]!.hosts[1]!.power.state).toBe("on");
+    // Host 0 is to go off after VM0 leaves it, but VM1 comes to it in the same step.
+    const arrives = scripted(
+      [0, 1],
+      {
+        1: {
+          power: [{ host: 0, action: "off", afterMoves: true }],
+          moves: [
+            { vm: 0, host: 1 },
+            { vm: 1, host: 0 },
+          ],
+        },
+      },
+      true,
+    );
+    const b = simulate(traces(), arrives, boot(300, 30));
+    expect(b.power).toMatchObject({ powerOffs: 0, refusedPowerActions: 1 });
+    expect(arrives.seen[2]!.hosts[0]!.power.state).toBe("on");
+  });
 });
 
 describe("boot model, hosts switched by the engine (CloudSim's policies)", () => {

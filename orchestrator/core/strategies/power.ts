@@ -10,7 +10,9 @@
 //          smallest that covers the need (best fit: the least idle power for it), ties by id; when
 //          none covers it alone, the one that covers most, and the next need counts it as coming.
 //          off: hosts that held no VM (running or defined, nor any on its way) for
-//          power_off_after and were on for min_on_time, smallest first (ties by id), each only if
+//          power_off_after, or that this plan's consolidation empties (power_off_emptied: switched
+//          off once those moves succeed, POWER_OFF_EMPTIED, as DPM's standby mode evacuates and
+//          powers off in one operation), and were on for min_on_time, smallest first (ties by id), each only if
 //          the powered hosts keep standby_capacity without it: the largest empty hosts are the
 //          ones kept for the reserve, because one large host covers a reserve that would take
 //          several small ones, each drawing its own idle power. (The snapshot has no per-host
@@ -42,6 +44,7 @@ import { byName } from "./strategy.js";
 
 export interface PowerArgs {
   offAfterMs: number;
+  offEmptied: boolean;
   minOnMs: number;
   minOffMs: number;
   maxOps: number;
@@ -63,6 +66,7 @@ export function maxPowerOps(p: Pick<Policy, "max_power_ops">, switchable: number
 export function powerArgs(p: Policy, switchable = 0): PowerArgs {
   return {
     offAfterMs: p.power_off_after * 1000,
+    offEmptied: p.power_off_emptied,
     minOnMs: p.min_on_time * 1000,
     minOffMs: p.min_off_time * 1000,
     maxOps: maxPowerOps(p, switchable),
@@ -453,7 +457,7 @@ class PowerPass {
     this.log(
       h.id,
       "POWER_OPS_CAP",
-      `host ${h.id} would be switched ${code === "POWER_OFF_IDLE" ? "off" : "on"} (${code}), but ${this.ongoing} host(s) are being switched and ${this.actions.length} planned ≥ max_power_ops ${this.a.maxOps}: it waits`,
+      `host ${h.id} would be switched ${code === "POWER_OFF_IDLE" || code === "POWER_OFF_EMPTIED" ? "off" : "on"} (${code}), but ${this.ongoing} host(s) are being switched and ${this.actions.length} planned ≥ max_power_ops ${this.a.maxOps}: it waits`,
       { for: code, ongoing: this.ongoing, planned: this.actions.length, max_power_ops: this.a.maxOps },
     );
     return true;
@@ -468,10 +472,14 @@ class PowerPass {
   private powerOff(): void {
     const { model, now } = this.ctx;
     const eligible: HostModel[] = [];
+    /** Hosts this plan's consolidation empties, with the seqs of the moves that empty them. */
+    const emptiedBy = new Map<string, number[]>();
     for (const h of model.hosts) {
       const p = this.info.get(h.id)!;
       if (p.state !== "on" || h.excluded) continue;
-      const held = this.holds(h);
+      const emptying = this.a.offEmptied ? this.emptiedByPlan(h) : null;
+      if (emptying !== null) emptiedBy.set(h.id, emptying);
+      const held = emptying !== null ? 0 : this.holds(h);
       const emptyLooking = h.emptyAtStart || p.emptySince !== null || this.ctx.closing.has(h.id);
       if (held > 0) {
         // Named in the plan where it was (or looked) empty: a VM appeared, or is defined there, or
@@ -500,7 +508,7 @@ class PowerPass {
         continue;
       }
       const emptyFor = p.emptySince === null ? 0 : now - p.emptySince;
-      if (p.emptySince === null || emptyFor < this.a.offAfterMs) {
+      if (emptying === null && (p.emptySince === null || emptyFor < this.a.offAfterMs)) {
         this.log(h.id, "POWER_OFF_WAIT", `host ${h.id} has been empty for ${f1(emptyFor / 1000)} s < power_off_after ${this.ctx.policy.power_off_after} s`, {
           emptySeconds: sec(emptyFor),
           power_off_after: this.ctx.policy.power_off_after,
@@ -535,7 +543,7 @@ class PowerPass {
         this.log(h.id, "POWER_LAST_IN_GROUP", `host ${h.id} is the last powered host vm-host rule "${rule}" allows: it stays on`, { rule });
         continue;
       }
-      if (this.capped(h, "POWER_OFF_IDLE")) continue;
+      if (this.capped(h, emptiedBy.has(h.id) ? "POWER_OFF_EMPTIED" : "POWER_OFF_IDLE")) continue;
       const members = this.servingMembers().filter((m) => m.id !== h.id);
       const v = reserveVerdict(this.ctx.policy, members);
       if (!v.holds) {
@@ -543,6 +551,20 @@ class PowerPass {
         continue;
       }
       const p = this.info.get(h.id)!;
+      const moves = emptiedBy.get(h.id);
+      if (moves !== undefined) {
+        this.act(
+          h,
+          "off",
+          "POWER_OFF_EMPTIED",
+          `host ${h.id} is emptied by this plan (${moves.length} move(s)): it is switched off once they have succeeded and its agent reports it empty (power_off_emptied), and without it ${v.text}`,
+          { moves: moves.length, ...v.numbers },
+          [],
+          moves,
+        );
+        this.switchedOff.add(h.id);
+        continue;
+      }
       this.act(
         h,
         "off",
@@ -552,6 +574,18 @@ class PowerPass {
       );
       this.switchedOff.add(h.id);
     }
+  }
+
+  /**
+   * The seqs of this plan's consolidation moves that leave the host empty, or null: the host is
+   * being emptied (closing), every VM listed there in any state moves away in this plan (a
+   * defined VM, which no live migration moves, keeps it), none arrives, and no copy stays.
+   */
+  private emptiedByPlan(h: HostModel): number[] | null {
+    if (!this.ctx.closing.has(h.id) || h.vms.length > 0 || h.copies > 0 || h.inFlightIn > 0) return null;
+    const away = this.ctx.moves.filter((m) => m.source === h.id);
+    if (away.length === 0 || away.length !== (this.listed.get(h.id) ?? 0) || away.some((m) => m.strategy !== "consolidate")) return null;
+    return away.map((m) => m.seq).sort((a, b) => a - b);
   }
 
   /**
@@ -625,8 +659,8 @@ class PowerPass {
     return [...new Set([...this.booting.map((h) => h.id), ...this.woken.keys()])].sort();
   }
 
-  private act(h: HostModel, action: "on" | "off", code: PowerCode, reason: string, numbers: Numbers, forVms: string[] = []): void {
-    const a: PowerAction = { seq: this.actions.length, host: h.id, action, code, reason, numbers, forVms };
+  private act(h: HostModel, action: "on" | "off", code: PowerCode, reason: string, numbers: Numbers, forVms: string[] = [], afterMoves: number[] = []): void {
+    const a: PowerAction = { seq: this.actions.length, host: h.id, action, code, reason, numbers, forVms, afterMoves };
     this.actions.push(a);
     this.log(h.id, code, reason, { ...numbers, ...(forVms.length > 0 ? { forVms: forVms.join(",") } : {}) });
   }

@@ -131,6 +131,7 @@ export function manualPowerPlan(host: string, action: "on" | "off", force: boole
     reason: `an operator asked to switch ${host} ${action}${force ? " (power cut)" : ""}`,
     numbers: { force },
     forVms: [],
+    afterMoves: [],
   };
   return {
     id,

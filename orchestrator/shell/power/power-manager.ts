@@ -17,6 +17,11 @@ import { DAY_MS, freshRecord, type PowerCall, type PowerOutcome, type StoredPowe
 // timeout passes: failed). Just before a power-off it checks again, on the newest inventory, that
 // the host holds no VM and that none is on its way there. Every driver call and its answer is kept
 // (a ring buffer) and every outcome goes to the decision log. Only the leader calls drivers.
+// A power-off planned after the moves that empty the host (POWER_OFF_EMPTIED) waits, in memory,
+// until no migration from the host is queued or running and its agent has reported since: then
+// it runs like any power-off (the same checks), or is dropped when the host still lists a VM (a
+// move failed, a VM appeared). A new leader does not inherit it: the host then waits
+// power_off_after like any empty host.
 
 /** Driver calls kept for `ballast power status`. */
 const CALLS_KEPT = 500;
@@ -41,6 +46,8 @@ export interface PowerManagerDeps {
   };
   /** VMs queued or migrating to the host. */
   incoming(host: string): string[];
+  /** VMs queued or migrating from the host. */
+  outgoing(host: string): string[];
   /** Only the leader reads and switches. */
   leading(): boolean;
   log: Logger;
@@ -48,6 +55,14 @@ export interface PowerManagerDeps {
   onRecord?(r: StoredPower): void;
   /** Every outcome worth a line in the decision log. */
   onNote?(n: PowerNote): void;
+}
+
+/** A power-off waiting for the moves that empty its host. */
+interface PendingOff {
+  code: DecisionCode;
+  by: string;
+  /** When the last migration from the host was seen to end (null while one is queued or running). */
+  drainedAt: number | null;
 }
 
 export class PowerManager {
@@ -61,6 +76,8 @@ export class PowerManager {
   /** Why each host was last switched (the code of the action), for the line that says it arrived. */
   private readonly why = new Map<string, DecisionCode>();
   private readonly callListeners: ((c: PowerCall) => void)[] = [];
+  /** Power-offs waiting for the moves that empty their host (POWER_OFF_EMPTIED), by host. */
+  private readonly pendingOffs = new Map<string, PendingOff>();
 
   constructor(private readonly d: PowerManagerDeps) {
     const now = d.clock.now();
@@ -192,6 +209,49 @@ export class PowerManager {
     });
     await Promise.all(due.map((h) => this.readState(h, "status poll")));
     this.observe(this.d.clock.now());
+    await this.settlePendingOffs();
+  }
+
+  /** Hosts whose power-off waits for the moves that empty them. */
+  pendingOff(): string[] {
+    return [...this.pendingOffs.keys()].sort();
+  }
+
+  /**
+   * Runs each waiting power-off whose moves are over and whose host's agent reported since (the
+   * usual checks then refuse it if a VM is still listed there), or drops it: the host is no longer
+   * on, or its agent did not report within stale_after of the last move's end.
+   */
+  private async settlePendingOffs(): Promise<void> {
+    for (const [host, p] of [...this.pendingOffs]) {
+      const now = this.d.clock.now();
+      const r = this.records.get(host)!;
+      if (r.state !== "on") {
+        this.pendingOffs.delete(host);
+        this.note(host, "POWER_NOT_NEEDED", `power: the power-off of ${host} after its moves is dropped: the host is ${r.state} now`, { event: "dropped" });
+        continue;
+      }
+      if (this.d.outgoing(host).length > 0) {
+        p.drainedAt = null;
+        continue;
+      }
+      p.drainedAt ??= now;
+      const at = this.d.cluster.metricsAt(host);
+      if (at === undefined || at <= p.drainedAt) {
+        const staleMs = this.d.policy().stale_after * 1000;
+        if (now - p.drainedAt <= staleMs) continue;
+        this.pendingOffs.delete(host);
+        this.note(
+          host,
+          "POWER_UNSETTLED",
+          `power: the power-off of ${host} after its moves is dropped: its agent has not reported in the ${this.d.policy().stale_after} s since they ended, so whether it is empty is not known (it waits power_off_after like any empty host)`,
+          { event: "dropped", stale_after: this.d.policy().stale_after },
+        );
+        continue;
+      }
+      this.pendingOffs.delete(host);
+      await this.switchOff(host, "soft", p.by, p.code);
+    }
   }
 
   /** Reads one host's power state and folds the answer into its record. */
@@ -309,6 +369,10 @@ export class PowerManager {
   async execute(actions: readonly PowerAction[], by: string): Promise<PowerOutcome[]> {
     const out: PowerOutcome[] = [];
     for (const a of actions) {
+      if (a.action === "off" && a.afterMoves.length > 0) {
+        out.push(this.offAfterMoves(a, by));
+        continue;
+      }
       try {
         out.push(
           a.action === "on"
@@ -320,6 +384,25 @@ export class PowerManager {
       }
     }
     return out;
+  }
+
+  /** Keeps a power-off for when the moves that empty its host are over (settlePendingOffs). */
+  private offAfterMoves(a: PowerAction, by: string): PowerOutcome {
+    const r = this.records.get(a.host);
+    if (!r)
+      return this.outcome(
+        { host: a.host, action: "off", result: "refused", detail: `${a.host} has no power driver (not in the power inventory)` },
+        "POWER_NO_DRIVER",
+      );
+    if (r.state !== "on")
+      return this.outcome({ host: a.host, action: "off", result: "skipped", detail: `${a.host} is ${r.state}, not on` }, "POWER_NOT_NEEDED");
+    this.pendingOffs.set(a.host, { code: a.code, by, drainedAt: null });
+    return {
+      host: a.host,
+      action: "off",
+      result: "pending",
+      detail: `switched off once its ${a.afterMoves.length} move(s) are over and its agent reports it empty`,
+    };
   }
 
   /** Why a power-off of the host would be refused now (a VM it holds or that is on its way), or undefined. */

@@ -42,7 +42,7 @@ export interface PowerCall {
 export interface PowerOutcome {
   host: string;
   action: "on" | "off";
-  result: "done" | "refused" | "failed" | "skipped";
+  result: "done" | "refused" | "failed" | "skipped" | "pending";
   detail: string;
 }
 

@@ -45,7 +45,18 @@ function scenarios(): PowerCase[] {
     [powered(host("a", { cpus: 32, cpu: 10, memGiB: 256 })), powered(host("b", { cpus: 32, cpu: 10, memGiB: 256 })), idle("e"), idle("f")],
     [vm("a1", "a"), vm("b1", "b")],
   );
+  // Consolidation empties b and c onto a: b is switched off with its moves (POWER_OFF_EMPTIED).
+  const packable = snapshot(
+    [powered(host("a", { cpu: 30 })), powered(host("b", { cpu: 30 })), powered(host("c", { cpu: 5 }))],
+    [vm("a1", "a"), vm("b1", "b"), vm("c1", "c", { cpu: 40 })],
+  );
   return [
+    {
+      name: "s-consolidate",
+      snapshot: packable,
+      policy: { power_management: true, headroom_min_share: 1, strategies: ["hotspot", "consolidate"], max_power_ops: 2 },
+      evacuate: "a",
+    },
     { name: "s-hotspot", snapshot: hot, policy: { power_management: true, headroom_min_share: 1 }, evacuate: "a" },
     { name: "s-demand", snapshot: demand(2 * HOUR), policy: { power_management: true, headroom_min_share: 1 }, evacuate: "a" },
     { name: "s-demand-min-off", snapshot: demand(600_000), policy: { power_management: true, headroom_min_share: 1 }, evacuate: "a" },

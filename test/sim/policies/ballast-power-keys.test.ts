@@ -35,22 +35,53 @@ describe("power keys at the simulator's step", () => {
     expect(set.planner.policy.max_power_ops).toBe(4);
   });
 
-  it("switches off the hosts consolidation empties, one step after they empty, and keeps the reserve", () => {
-    // Four G5 hosts, one VM each at 10 %: consolidation packs them, and the power pass switches the
-    // emptied hosts off at the next step (power_off_after 300 s), except those the reserve needs.
-    const spec: DataCentreSpec = { hostCount: 4, hostTypes: [HOST_G5], vmTypes: [CLOUDSIM_VM_TYPES[3]!] };
-    const plans: { t: number; plan: Plan }[] = [];
-    const policy = new BallastPolicy(300, { bootModel: BOOT, initialPlacement: "round-robin", onPlan: (plan, v) => plans.push({ t: v.now, plan }) });
+  // Four G5 hosts, one VM each at 10 %: consolidation packs them; the power pass switches the
+  // emptied hosts off, except those the reserve (the room of the largest host) needs.
+  const spec: DataCentreSpec = { hostCount: 4, hostTypes: [HOST_G5], vmTypes: [CLOUDSIM_VM_TYPES[3]!] };
+  const packFour = (policy: Record<string, unknown> = {}) => {
+    const plans: { t: number; plan: Plan; states: string[] }[] = [];
+    const b = new BallastPolicy(300, {
+      bootModel: BOOT,
+      initialPlacement: "round-robin",
+      policy,
+      onPlan: (plan, v) => plans.push({ t: v.now, plan, states: v.hosts.map((h) => h.power.state) }),
+    });
     const traces = ["a", "b", "c", "d"].map((n) => constTrace(n, 0.1, 12));
-    const m = simulate(traces, policy, { spec, bootModel: "boot", bootTimeS: 300, shutdownTimeS: 30 });
-    const firstMoves = plans.findIndex((p) => p.plan.moves.length > 0);
-    const firstOff = plans.findIndex((p) => p.plan.power.some((a) => a.action === "off"));
+    const m = simulate(traces, b, { spec, bootModel: "boot", bootTimeS: 300, shutdownTimeS: 30 });
+    return {
+      m,
+      plans,
+      firstMoves: plans.findIndex((p) => p.plan.moves.length > 0),
+      firstOff: plans.findIndex((p) => p.plan.power.some((a) => a.action === "off")),
+    };
+  };
+
+  it("switches off the hosts consolidation empties as their last migration ends (power_off_emptied), and keeps the reserve", () => {
+    const { m, plans, firstMoves, firstOff } = packFour();
     expect(firstMoves).toBeGreaterThanOrEqual(0);
-    expect(firstOff).toBe(firstMoves + 1);
-    expect(m.power!.powerOffs).toBeGreaterThan(0);
+    expect(firstOff).toBe(firstMoves);
+    const plan = plans[firstMoves]!.plan;
+    const offs = plan.power.filter((a) => a.action === "off");
+    expect(offs.length).toBeGreaterThan(0);
+    for (const a of offs) {
+      expect(a.code).toBe("POWER_OFF_EMPTIED");
+      expect(a.afterMoves).toEqual(plan.moves.filter((x) => x.source === a.host).map((x) => x.seq));
+    }
+    // Off (their 30 s shutdown over) by the next step, not merely asked to switch off at it.
+    const next = plans[firstMoves + 1]!;
+    for (const a of offs) expect(next.states[Number(a.host.slice("sim-host-".length))]).toBe("off");
+    expect(m.power!.powerOffs).toBe(offs.length);
     expect(m.power!.refusedPowerActions).toBe(0);
-    // The reserve (the room of the largest host) keeps one empty host on.
     const last = plans[plans.length - 1]!.plan;
     expect(last.decisions.some((d) => d.code === "POWER_KEEP_RESERVE" || d.code === "POWER_NOT_NEEDED")).toBe(true);
+  });
+
+  it("with power_off_emptied false, switches them off one step after they empty (power_off_after)", () => {
+    const { m, plans, firstMoves, firstOff } = packFour({ power_off_emptied: false });
+    expect(firstMoves).toBeGreaterThanOrEqual(0);
+    expect(firstOff).toBe(firstMoves + 1);
+    expect(plans[firstOff]!.plan.power.every((a) => a.code === "POWER_OFF_IDLE" && a.afterMoves.length === 0)).toBe(true);
+    expect(m.power!.powerOffs).toBeGreaterThan(0);
+    expect(m.power!.refusedPowerActions).toBe(0);
   });
 });

@@ -146,6 +146,53 @@ describe("power: switching off", () => {
   });
 });
 
+describe("power: switching off the hosts this plan's consolidation empties (power_off_emptied)", () => {
+  /** a and b at 30 % with one VM each, c at 5 % with a small VM: consolidation empties b and c onto a. */
+  const three = (cVms = [vm("c1", "c", { cpu: 40 })]): ClusterSnapshot =>
+    snapshot([powered(host("a", { cpu: 30 })), powered(host("b", { cpu: 30 })), powered(host("c", { cpu: 5 }))], [vm("a1", "a"), vm("b1", "b"), ...cVms]);
+  const consolidating = (o: Record<string, unknown> = {}): Policy => powerPolicy({ strategies: ["hotspot", "consolidate"], max_power_ops: 2, ...o });
+
+  it("switches a host off with the moves that empty it, without waiting power_off_after (POWER_OFF_EMPTIED)", () => {
+    const p = run(three(), consolidating());
+    expect(p.moves.map((m) => `${m.vm}:${m.source}>${m.destination}:${m.code}`)).toEqual(["c1:c>a:CONSOLIDATE", "b1:b>a:CONSOLIDATE"]);
+    // The reserve holds with one of them off (a's spare), not with both: the smaller id goes first.
+    expect(acts(p)).toEqual(["off:b:POWER_OFF_EMPTIED"]);
+    const b = p.power[0]!;
+    expect(b.afterMoves).toEqual([1]);
+    expect(b.reason).toBe(
+      "host b is emptied by this plan (1 move(s)): it is switched off once they have succeeded and its agent reports it empty (power_off_emptied), and without it spare 9.5 cores / 83148.8 MiB on 2 powered host(s) ≥ 6.4 cores / 55705.6 MiB (the room of the largest powered host, a)",
+    );
+    expect(codeOf(p, "c")).toEqual(["POWER_KEEP_RESERVE"]);
+  });
+
+  it("with power_off_emptied false, the emptied host waits power_off_after like any other", () => {
+    const p = run(three(), consolidating({ power_off_emptied: false }));
+    expect(p.moves.length).toBe(2);
+    expect(p.power).toEqual([]);
+    expect(codeOf(p, "b")).toEqual(["POWER_HOLDS_VMS"]);
+  });
+
+  it("never for a host that keeps a VM this plan does not move (a defined VM), nor with a migration in flight", () => {
+    const withDefined = run(three([vm("c1", "c", { cpu: 40 }), vm("c2", "c", { state: "shutoff", cpu: 0 })]), consolidating({ max_power_ops: 3 }));
+    expect(withDefined.moves.map((m) => m.vm)).toContain("c1");
+    expect(withDefined.power.filter((a) => a.host === "c")).toEqual([]);
+    expect(codeOf(withDefined, "c")).toEqual(["POWER_HOLDS_VMS"]);
+    const s = three();
+    const busy = { ...s, inFlight: [flight("a1", "a", "b")] };
+    const p = run(busy, consolidating());
+    expect(p.moves.map((m) => m.vm)).toEqual(["c1"]);
+    expect(p.power.filter((a) => a.action === "off")).toEqual([]);
+    expect(cluster(p)).toContain("POWER_UNSETTLED");
+  });
+
+  it("counts the off against max_power_ops and says which code waits", () => {
+    const p = run(three(), consolidating({ max_power_ops: 1, standby_capacity: { hosts: 0 } }));
+    expect(acts(p)).toEqual(["off:b:POWER_OFF_EMPTIED"]);
+    const capped = p.decisions.find((d) => d.subject === "c" && d.code === "POWER_OPS_CAP")!;
+    expect(capped.message).toContain("would be switched off (POWER_OFF_EMPTIED)");
+  });
+});
+
 describe("power: switching on", () => {
   it("switches on the smallest host that restores a lost reserve (POWER_ON_RESERVE)", () => {
     // a and b at 65 %: 2 × (6.4 − 5.2) = 2.4 spare cores below the 80 % trigger < 6.4. A 4-core host

@@ -17,6 +17,7 @@ function setup(o: { hosts?: string[]; policy?: Record<string, unknown> } = {}) {
   const metrics = new Map<string, { vms: { name: string }[]; cpus: number; memTotalMiB: number }>();
   const metricsAt = new Map<string, number>();
   const incoming = new Map<string, string[]>();
+  const outgoing = new Map<string, string[]>();
   const notes: PowerNote[] = [];
   const stored: StoredPower[] = [];
   const policy = Policy.parse({ power_on_deadline: 900, max_power_ops: 1, ...o.policy });
@@ -28,6 +29,7 @@ function setup(o: { hosts?: string[]; policy?: Record<string, unknown> } = {}) {
     shutdownTimeoutMs: 600_000,
     cluster: { metrics: (h) => metrics.get(h), metricsAt: (h) => metricsAt.get(h) },
     incoming: (h) => incoming.get(h) ?? [],
+    outgoing: (h) => outgoing.get(h) ?? [],
     leading: () => true,
     log: silentLogger(),
     onRecord: (r) => stored.push({ ...r }),
@@ -39,7 +41,7 @@ function setup(o: { hosts?: string[]; policy?: Record<string, unknown> } = {}) {
     metricsAt.set(host, now);
   };
   const advance = (ms: number) => (now += ms);
-  return { m, drivers, report, advance, incoming, notes, stored, now: () => now };
+  return { m, drivers, report, advance, incoming, outgoing, notes, stored, now: () => now };
 }
 
 const action = (host: string, a: "on" | "off", code: PowerAction["code"] = a === "on" ? "POWER_ON_DEMAND" : "POWER_OFF_IDLE"): PowerAction => ({
@@ -50,6 +52,7 @@ const action = (host: string, a: "on" | "off", code: PowerAction["code"] = a ===
   reason: "test",
   numbers: {},
   forVms: [],
+  afterMoves: [],
 });
 
 describe("PowerManager", () => {
@@ -99,6 +102,68 @@ describe("PowerManager", () => {
     expect(o2).toMatchObject({ result: "refused", detail: "power-off refused: VM db-1 is migrating to it" });
     expect(drivers.get("hv-a")!.calls).toEqual([]);
     expect(drivers.get("hv-b")!.calls).toEqual([]);
+  });
+
+  it("a power-off after the moves that empty the host (POWER_OFF_EMPTIED) waits for them and a report after them, then runs", async () => {
+    const { m, drivers, report, advance, outgoing, notes } = setup();
+    report("hv-a", ["web-1", "web-2"]);
+    await m.tick();
+    outgoing.set("hv-a", ["web-1", "web-2"]);
+    const off: PowerAction = { ...action("hv-a", "off", "POWER_OFF_EMPTIED"), afterMoves: [0, 1] };
+    const [o] = await m.execute([off], "cycle p3");
+    expect(o).toMatchObject({ host: "hv-a", action: "off", result: "pending" });
+    expect(m.pendingOff()).toEqual(["hv-a"]);
+    // While a migration from it is queued or running, nothing is switched.
+    advance(5000);
+    outgoing.set("hv-a", ["web-2"]);
+    report("hv-a", ["web-2"]);
+    await m.tick();
+    expect(drivers.get("hv-a")!.calls).toEqual(["status"]);
+    // The moves are over, but the newest report predates that: it waits for the next one.
+    advance(5000);
+    outgoing.set("hv-a", []);
+    await m.tick();
+    expect(drivers.get("hv-a")!.calls).toEqual(["status"]);
+    expect(m.power("hv-a")!.state).toBe("on");
+    advance(5000);
+    report("hv-a");
+    await m.tick();
+    expect(drivers.get("hv-a")!.calls).toEqual(["status", "off soft"]);
+    expect(m.power("hv-a")!.state).toBe("shutting_down");
+    expect(m.pendingOff()).toEqual([]);
+    expect(notes.at(-1)).toMatchObject({ host: "hv-a", code: "POWER_OFF_EMPTIED" });
+  });
+
+  it("drops a power-off after moves when the host still lists a VM (a move failed) or its agent stays silent", async () => {
+    const { m, drivers, report, advance, outgoing, notes } = setup({ policy: { stale_after: 30 } });
+    report("hv-a", ["web-1"]);
+    report("hv-b", ["db-1"]);
+    await m.tick();
+    outgoing.set("hv-a", ["web-1"]);
+    outgoing.set("hv-b", ["db-1"]);
+    const offs = [
+      { ...action("hv-a", "off", "POWER_OFF_EMPTIED"), afterMoves: [0] },
+      { ...action("hv-b", "off", "POWER_OFF_EMPTIED"), seq: 1, afterMoves: [1] },
+    ];
+    expect((await m.execute(offs, "cycle p4")).map((o) => o.result)).toEqual(["pending", "pending"]);
+    advance(5000);
+    outgoing.clear();
+    await m.tick();
+    // hv-a's move failed: its agent still lists web-1.
+    advance(5000);
+    report("hv-a", ["web-1"]);
+    await m.tick();
+    expect(notes.at(-1)).toMatchObject({ host: "hv-a", code: "POWER_HOLDS_VMS" });
+    expect(notes.at(-1)!.message).toContain("web-1");
+    // hv-b's agent does not report within stale_after of the moves' end.
+    advance(31_000);
+    await m.tick();
+    expect(notes.at(-1)).toMatchObject({ host: "hv-b", code: "POWER_UNSETTLED" });
+    expect(m.pendingOff()).toEqual([]);
+    expect(drivers.get("hv-a")!.calls.filter((c) => c.startsWith("off"))).toEqual([]);
+    expect(drivers.get("hv-b")!.calls.filter((c) => c.startsWith("off"))).toEqual([]);
+    expect(m.power("hv-a")!.state).toBe("on");
+    expect(m.power("hv-b")!.state).toBe("on");
   });
 
   it("a host switched on is booting until its agent reports, then on; cycles are counted", async () => {
