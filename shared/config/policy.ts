@@ -245,7 +245,7 @@ export const Policy = z
     power_off_after: seconds.default(300).meta({
       unit: "s",
       description:
-        "Power management: a host is switched off once it has held no VM (running or defined) for this long. Five minutes by default: consolidation emptied the host because the others hold its load, the reserve (`standby_capacity`) keeps room for a failure or a surge, and `min_on_time` and `max_power_cycles_per_day` stop cycling; every further minute keeps an idle server at 50–70 % of its peak power.",
+        "Power management: a host that became empty by itself (VMs shut down, deleted, or moved away by an operator) is switched off once it has held no VM (running or defined) for this long; a host a cycle's consolidation empties is switched off with those moves (`power_off_emptied`). Five minutes by default: long enough for a VM restarted or defined just after to keep its host, while the reserve (`standby_capacity`) keeps room for a failure or a surge and `min_on_time` and `max_power_cycles_per_day` stop cycling; every further minute keeps an idle server at 50–70 % of its peak power.",
     }),
     power_off_emptied: z
       .boolean()
@@ -305,8 +305,10 @@ export const Policy = z
       .int()
       .min(0)
       .max(1000)
-      .default(3)
-      .describe("Power management: power-ons of one host within any 24 hours; a host that reached it stays on. 0: no limit."),
+      .default(2)
+      .describe(
+        "Power management: power-ons of one host within any 24 hours; a host that reached it stays on. Two by default: every host is cycled at most twice a day, which on the PlanetLab replays cost almost no energy (docs/power.md, Hysteresis). 0: no limit.",
+      ),
     power_off_maintenance: z
       .boolean()
       .default(false)
