@@ -153,17 +153,18 @@ export function reserveVerdict(policy: Policy, members: readonly Member[]): Rese
 }
 
 /**
- * Whether the CPU predicted `riseCores` ahead stays within the powered capacity less the reserve:
- * Σ used + rise ≤ Σ trigger − reserve, the reserve in cores being the largest host's CPU at its
- * trigger (largest_host), the N largest hosts' (hosts: N), or cpu_percent of the capacity. The capacity is
- * counted at each host's hot-spot trigger (load_threshold), not at max_load_candidate: hosts that
- * consolidation packed drift between the two without any need (hot-spot relief acts only at the
- * trigger), so counting the candidate level woke hosts for a cluster in its normal state (on the
- * PlanetLab replays, a host in most steps, each then idle for min_on_time).
+ * Whether the reserve still holds once the CPU predicted `riseCores` ahead has come: the powered
+ * hosts' spare CPU (each up to its hot-spot trigger, as reserveVerdict counts it) less the rise
+ * covers the reserve in cores (the largest host's room for largest_host, the N largest hosts'
+ * for hosts: N, cpu_percent of the capacity). The reserve judged on predicted load, with the
+ * measure reserveVerdict uses on the load now: with no rise predicted it holds whenever the
+ * reserve does. (It was Σ used + rise ≤ Σ trigger − reserve: a host over its trigger counted its
+ * excess against the others' spare, so a hot spot that relief was about to move, or that had
+ * just been moved, woke a host "for demand" with no rise predicted at all; on the PlanetLab
+ * boot-model replays these were most demand wakes, each host then idle for min_on_time.)
  */
 export function demandVerdict(policy: Policy, members: readonly Member[], riseCores: number, aheadSeconds: number): ReserveVerdict {
-  const used = members.reduce((a, m) => a + m.usedCores, 0);
-  const atTrigger = members.reduce((a, m) => a + m.room.cores, 0);
+  const spare = members.reduce((a, m) => a + m.spare.cores, 0);
   const sc = policy.standby_capacity;
   const reserve =
     typeof sc === "object" && "hosts" in sc
@@ -172,19 +173,16 @@ export function demandVerdict(policy: Policy, members: readonly Member[], riseCo
           .slice(0, sc.hosts)
           .reduce((a, m) => a + m.room.cores, 0)
       : needRoom(policy, members).room.cores;
-  const demand = used + riseCores;
-  const limit = atTrigger - reserve;
-  const holds = demand <= limit + EPS;
+  const after = spare - riseCores;
+  const holds = after + EPS >= reserve;
   return {
     holds,
-    text: `CPU ${f1(used)} cores + a predicted rise of ${f1(riseCores)} in ${aheadSeconds} s = ${f1(demand)} ${holds ? "≤" : ">"} ${f1(atTrigger)} at the hot-spot trigger − ${f1(reserve)} reserve = ${f1(limit)} cores`,
+    text: `spare CPU ${f1(spare)} cores − a predicted rise of ${f1(riseCores)} in ${aheadSeconds} s = ${f1(after)} ${holds ? "≥" : "<"} ${f1(reserve)} cores of reserve`,
     numbers: {
-      usedCores: r2(used),
+      spareCores: r2(spare),
       riseCores: r2(riseCores),
-      demandCores: r2(demand),
-      triggerCores: r2(atTrigger),
+      spareAfterCores: r2(after),
       reserveCores: r2(reserve),
-      limitCores: r2(limit),
       boot_time: aheadSeconds,
     },
   };

@@ -4,8 +4,8 @@
 //          the plan's moves leave it (an evacuation plan only asks it for room).
 // Goal:    on: a host for each need the powered hosts cannot meet, in this order: an evacuation's
 //          VMs that fit nowhere (POWER_ON_EVACUATE), a hot spot's VMs that fit nowhere
-//          (POWER_ON_HOTSPOT), a lost reserve (POWER_ON_RESERVE), CPU predicted boot_time ahead
-//          crossing the powered capacity less the reserve (POWER_ON_DEMAND). Hosts already booting
+//          (POWER_ON_HOTSPOT), a lost reserve (POWER_ON_RESERVE), a reserve the CPU rise predicted
+//          boot_time ahead would consume (POWER_ON_DEMAND). Hosts already booting
 //          count as capacity coming, so a need they cover wakes nobody. The host woken is the
 //          smallest that covers the need (best fit: the least idle power for it), ties by id; when
 //          none covers it alone, the one that covers most, and the next need counts it as coming.

@@ -246,16 +246,35 @@ describe("power: switching on", () => {
   });
 
   describe("demand predicted boot_time ahead", () => {
-    // Three 8-core hosts rising from 5 % to 45 % over 10 minutes: now 3 × (5.6 − 3.6) = 6.0 spare
-    // cores ≥ 5.6 (the reserve holds), but at +300 s they reach 65 %: 10.8 + 4.8 = 15.6 > 19.2
-    // at the 80 % trigger − 5.6 = 13.6.
+    // Three 8-core hosts rising from 5 % to 45 % over 10 minutes: now 3 × (6.4 − 3.6) = 8.4 spare
+    // cores up to the 80 % trigger ≥ 6.4 (the largest host's room: the reserve holds), but at
+    // +300 s they reach 65 %: 8.4 − 4.8 = 3.6 < 6.4.
     const risingCluster = (g: SnapshotHost): ClusterSnapshot =>
       snapshot([...["a", "b", "c"].map((id) => powered(host(id, { cpu: 45, samples: rising(5, 45) }))), g], [vm("a1", "a"), vm("b1", "b"), vm("c1", "c")]);
 
     it("switches a host on before it is needed (POWER_ON_DEMAND)", () => {
       const p = run(risingCluster(off("g")));
       expect(acts(p)).toEqual(["on:g:POWER_ON_DEMAND"]);
-      expect(p.power[0]!.numbers).toMatchObject({ boot_time: 300, riseCores: 4.8, triggerCores: 19.2, limitCores: 12.8 });
+      expect(p.power[0]!.numbers).toMatchObject({ boot_time: 300, riseCores: 4.8, spareCores: 8.4, spareAfterCores: 3.6, reserveCores: 6.4 });
+      expect(p.power[0]!.reason).toContain("spare CPU 8.4 cores − a predicted rise of 4.8 in 300 s = 3.6 < 6.4 cores of reserve");
+    });
+
+    it("wakes nobody for demand when no rise is predicted and the reserve holds, even with a host over its trigger", () => {
+      // a at 100 % (8 cores: 1.6 over its trigger), b and c steady at 35 %: their spare, 2 × 3.6 =
+      // 7.2 cores, covers the 6.4 of the reserve. a's excess is hot-spot relief's to move; counted
+      // against the others' spare (Σ used 13.6 > Σ trigger 19.2 − 6.4) it woke a host before.
+      const s = snapshot(
+        [
+          powered(host("a", { cpu: 100, samples: rising(100, 100) })),
+          powered(host("b", { cpu: 35, samples: rising(35, 35) })),
+          powered(host("c", { cpu: 35, samples: rising(35, 35) })),
+          off("g"),
+        ],
+        [vm("a1", "a", { cpu: 400, vcpus: 4 }), vm("a2", "a", { cpu: 400, vcpus: 4 }), vm("b1", "b"), vm("c1", "c")],
+      );
+      const p = run(s, powerPolicy({ strategies: [] }));
+      expect(p.moves).toEqual([]);
+      expect(p.power.filter((a) => a.code === "POWER_ON_DEMAND")).toEqual([]);
     });
 
     it("counts falling hosts against rising ones: the net rise, not the sum of the rises", () => {
