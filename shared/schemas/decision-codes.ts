@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PowerCode } from "./power.js";
 
 // Every code the planner core puts in a plan: on a decision (a VM not moved, a host refused as a
 // destination, a strategy's verdict), on a planned move (why it moves) and in explainVm's host
@@ -82,14 +83,8 @@ const CODES = [
   "CONSOLIDATION_DEFERRED",
   "EVACUATE_INCOMPLETE",
   "STRATEGY_INVALID",
-  // Power management (strategies/power.ts): actions and why a host is not switched
-  "POWER_OFF_IDLE",
-  "POWER_OFF_EMPTIED",
-  "POWER_ON_HOTSPOT",
-  "POWER_ON_DEMAND",
-  "POWER_ON_RESERVE",
-  "POWER_ON_EVACUATE",
-  "POWER_MANUAL",
+  // Power management (strategies/power.ts): the actions' codes, and why a host is not switched
+  ...PowerCode.options,
   "POWER_HOLDS_VMS",
   "POWER_OFF_WAIT",
   "POWER_KEEP_RESERVE",

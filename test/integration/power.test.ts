@@ -21,6 +21,67 @@ import { waitUntil } from "./sim-cluster.js";
 
 const BEAT_MS = 100;
 
+/** Starts the orchestrator with the test's drivers, connects an operator, and starts every agent's beats. */
+async function startOrchestratorFor(
+  server: NatsServerHandle,
+  fleet: Map<string, FakeAgent>,
+  config: OrchestratorConfig,
+  instance: string,
+  powerDrivers: Map<string, FakePower>,
+): Promise<{ orch: RunningOrchestrator; nc: NatsConnection }> {
+  const orch = await startOrchestrator({
+    config,
+    log: silentLogger(),
+    mapping: new Map([...fleet.keys()].map((h) => [h, h])),
+    instance,
+    powerDrivers,
+  });
+  const nc = await connect({ servers: server.url, name: "operator" });
+  for (const f of fleet.values()) {
+    f.changed();
+    f.beat(BEAT_MS);
+  }
+  return { orch, nc };
+}
+
+/**
+ * Automation full with power management, a fast cycle, no prediction nor adaptive levels, no
+ * reserve and no min_on_time, and `policy` on top.
+ */
+function automaticPower(server: NatsServerHandle, policy: Record<string, unknown>): OrchestratorConfig {
+  return OrchestratorConfig.parse({
+    nats: { servers: [server.url], request_timeout: 1 },
+    log_level: "silent",
+    // Named because power_management needs an inventory; never read: the drivers are passed in.
+    power: { inventory: "power-inventory.yaml", status_interval: 1 },
+    policy: {
+      interval: 0.5,
+      automation: "full",
+      stale_after: 2,
+      predict_window: 0,
+      headroom_min_share: 1,
+      mem_peak_window: 0,
+      power_management: true,
+      min_on_time: 0,
+      standby_capacity: { hosts: 0 },
+      ...policy,
+    },
+  });
+}
+
+/** Stops, in order, what a describe block started (any of them may be missing after a failed start). */
+async function stopEverything(
+  nc: NatsConnection | undefined,
+  orch: RunningOrchestrator | undefined,
+  fleet: Map<string, FakeAgent>,
+  server: NatsServerHandle | undefined,
+) {
+  await nc?.close();
+  await orch?.stop();
+  for (const f of fleet.values()) await f.stop();
+  await server?.stop();
+}
+
 describe("power management over NATS", () => {
   let server: NatsServerHandle;
   let orch: RunningOrchestrator;
@@ -70,12 +131,7 @@ describe("power management over NATS", () => {
     await waitUntil(async () => (await api("powerStatus", {})).data.hosts.every((h) => h.state === "on"), 10_000, "every power state read");
   }, 30_000);
 
-  afterAll(async () => {
-    await nc?.close();
-    await orch?.stop();
-    for (const f of fleet.values()) await f.stop();
-    await server?.stop();
-  });
+  afterAll(() => stopEverything(nc, orch, fleet, server));
 
   it("refuses bad power requests clearly and changes nothing", async () => {
     const before = (await api("status", {})).data.pendingPlans.length;
@@ -180,49 +236,18 @@ describe("power management under automation full", () => {
       b.changed();
       b.beat(BEAT_MS);
     };
-    const config = OrchestratorConfig.parse({
-      nats: { servers: [server.url], request_timeout: 1 },
-      log_level: "silent",
-      // Named because power_management needs an inventory; never read: the drivers are passed in.
-      power: { inventory: "power-inventory.yaml", status_interval: 1 },
-      policy: {
-        interval: 0.5,
-        automation: "full",
-        stale_after: 2,
-        strategies: ["hotspot"],
-        max_over: 0,
-        predict_window: 0,
-        headroom_min_share: 1,
-        mem_peak_window: 0,
-        power_management: true,
-        power_off_after: 1,
-        min_on_time: 0,
-        min_off_time: 0,
-        standby_capacity: { hosts: 0 },
-        boot_time: 1,
-        power_on_deadline: 30,
-      },
+    const config = automaticPower(server, {
+      strategies: ["hotspot"],
+      max_over: 0,
+      power_off_after: 1,
+      min_off_time: 0,
+      boot_time: 1,
+      power_on_deadline: 30,
     });
-    orch = await startOrchestrator({
-      config,
-      log: silentLogger(),
-      mapping: new Map(["a", "b", "c"].map((h) => [h, h])),
-      instance: "power-full-test",
-      powerDrivers: new Map([["b", driver]]),
-    });
-    nc = await connect({ servers: server.url, name: "operator" });
-    for (const f of fleet.values()) {
-      f.changed();
-      f.beat(BEAT_MS);
-    }
+    ({ orch, nc } = await startOrchestratorFor(server, fleet, config, "power-full-test", new Map([["b", driver]])));
   }, 30_000);
 
-  afterAll(async () => {
-    await nc?.close();
-    await orch?.stop();
-    for (const f of fleet.values()) await f.stop();
-    await server?.stop();
-  });
+  afterAll(() => stopEverything(nc, orch, fleet, server));
 
   it("a cycle switches the empty host off through its driver; status and explain show it off", async () => {
     await waitUntil(() => driver.calls.includes("off soft"), 20_000, "a cycle to switch b off");
@@ -301,45 +326,11 @@ describe("power-off with the consolidation moves that empty the host", () => {
       offSeen = { at: Date.now(), listed: [...fleet.get("b")!.vms.keys()] };
       return fleet.get("b")!.stop();
     };
-    const config = OrchestratorConfig.parse({
-      nats: { servers: [server.url], request_timeout: 1 },
-      log_level: "silent",
-      power: { inventory: "power-inventory.yaml", status_interval: 1 },
-      policy: {
-        interval: 0.5,
-        automation: "full",
-        stale_after: 2,
-        strategies: ["consolidate"],
-        spare_hosts: 0,
-        predict_window: 0,
-        headroom_min_share: 1,
-        mem_peak_window: 0,
-        power_management: true,
-        power_off_after: 3600,
-        min_on_time: 0,
-        standby_capacity: { hosts: 0 },
-      },
-    });
-    orch = await startOrchestrator({
-      config,
-      log: silentLogger(),
-      mapping: new Map(["a", "b"].map((h) => [h, h])),
-      instance: "power-emptied-test",
-      powerDrivers: new Map([["b", driver]]),
-    });
-    nc = await connect({ servers: server.url, name: "operator" });
-    for (const f of fleet.values()) {
-      f.changed();
-      f.beat(BEAT_MS);
-    }
+    const config = automaticPower(server, { strategies: ["consolidate"], spare_hosts: 0, power_off_after: 3600 });
+    ({ orch, nc } = await startOrchestratorFor(server, fleet, config, "power-emptied-test", new Map([["b", driver]])));
   }, 30_000);
 
-  afterAll(async () => {
-    await nc?.close();
-    await orch?.stop();
-    for (const f of fleet.values()) await f.stop();
-    await server?.stop();
-  });
+  afterAll(() => stopEverything(nc, orch, fleet, server));
 
   it("switches b off once the move that emptied it succeeded and its agent reported it empty (POWER_OFF_EMPTIED)", async () => {
     await waitUntil(() => driver.calls.includes("off soft"), 30_000, "b to be switched off after its consolidation move");
