@@ -20,8 +20,8 @@ import { DAY_MS, freshRecord, type PowerCall, type PowerOutcome, type StoredPowe
 // A power-off planned after the moves that empty the host (POWER_OFF_EMPTIED) waits, in memory,
 // until no migration from the host is queued or running and its agent has reported since: then
 // it runs like any power-off (the same checks), or is dropped when the host still lists a VM (a
-// move failed, a VM appeared). A new leader does not inherit it: the host then waits
-// power_off_after like any empty host.
+// move failed, a VM appeared). A new leader does not inherit it, and a leader that steps down
+// forgets it: the host then waits power_off_after like any empty host.
 
 /** Driver calls kept for `ballast power status`. */
 const CALLS_KEPT = 500;
@@ -198,7 +198,11 @@ export class PowerManager {
   }
 
   private async runTick(): Promise<void> {
-    if (!this.d.leading()) return;
+    if (!this.d.leading()) {
+      // Judged by a plan of this leadership: a later one must not carry it out on a stale reserve.
+      this.pendingOffs.clear();
+      return;
+    }
     const now = this.d.clock.now();
     this.observe(now);
     const due = this.hosts().filter((h) => {

@@ -10,7 +10,7 @@ import { FakePower } from "../../../integration/fake-power.js";
 
 const T0 = 1_700_000_000_000;
 
-function setup(o: { hosts?: string[]; policy?: Record<string, unknown> } = {}) {
+function setup(o: { hosts?: string[]; policy?: Record<string, unknown>; leading?: () => boolean } = {}) {
   let now = T0;
   const clock = { now: () => now };
   const drivers = new Map((o.hosts ?? ["hv-a", "hv-b"]).map((h) => [h, new FakePower(h)]));
@@ -30,7 +30,7 @@ function setup(o: { hosts?: string[]; policy?: Record<string, unknown> } = {}) {
     cluster: { metrics: (h) => metrics.get(h), metricsAt: (h) => metricsAt.get(h) },
     incoming: (h) => incoming.get(h) ?? [],
     outgoing: (h) => outgoing.get(h) ?? [],
-    leading: () => true,
+    leading: o.leading ?? (() => true),
     log: silentLogger(),
     onRecord: (r) => stored.push({ ...r }),
     onNote: (n) => notes.push(n),
@@ -164,6 +164,28 @@ describe("PowerManager", () => {
     expect(drivers.get("hv-b")!.calls.filter((c) => c.startsWith("off"))).toEqual([]);
     expect(m.power("hv-a")!.state).toBe("on");
     expect(m.power("hv-b")!.state).toBe("on");
+  });
+
+  it("forgets a power-off after moves when it loses the leadership, so a later leadership never runs it", async () => {
+    let leading = true;
+    const { m, drivers, report, advance, outgoing } = setup({ leading: () => leading });
+    report("hv-a", ["web-1"]);
+    await m.tick();
+    outgoing.set("hv-a", ["web-1"]);
+    await m.execute([{ ...action("hv-a", "off", "POWER_OFF_EMPTIED"), afterMoves: [0] }], "cycle p5");
+    expect(m.pendingOff()).toEqual(["hv-a"]);
+    leading = false;
+    await m.tick();
+    expect(m.pendingOff()).toEqual([]);
+    leading = true;
+    outgoing.clear();
+    advance(5000);
+    report("hv-a");
+    await m.tick();
+    advance(5000);
+    report("hv-a");
+    await m.tick();
+    expect(drivers.get("hv-a")!.calls.filter((c) => c.startsWith("off"))).toEqual([]);
   });
 
   it("a host switched on is booting until its agent reports, then on; cycles are counted", async () => {
