@@ -84,12 +84,17 @@ export class DecisionStream {
   }
 
   /**
-   * Waits (at most timeoutMs) until everything in the stream now has been applied: a new leader
-   * numbers its cycles after the old leader's last one.
+   * Waits (at most timeoutMs, the stream's info request included) until everything in the stream
+   * now has been applied: a new leader numbers its cycles after the old leader's last one. False
+   * when the time runs out. (The info request alone could take the JetStream API's own 5 s timeout
+   * while a lost server's streams elect new leaders, delaying a takeover that this bound exists
+   * to keep short.)
    */
   async catchUp(timeoutMs: number): Promise<boolean> {
-    const last = (await this.jsm.streams.info(this.name)).state.last_seq;
     const end = performance.now() + timeoutMs;
+    const info = await beforeDeadline(this.jsm.streams.info(this.name), timeoutMs);
+    if (info === undefined) return false;
+    const last = info.state.last_seq;
     while (this.appliedSeq < last) {
       if (performance.now() >= end) return false;
       await new Promise((r) => setTimeout(r, 20));
@@ -100,6 +105,20 @@ export class DecisionStream {
   stop(): void {
     this.messages?.stop();
     this.messages = undefined;
+  }
+}
+
+/** The promise's value if it settles within `ms`, else undefined (a later failure is ignored). */
+async function beforeDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+    p.catch(() => undefined);
   }
 }
 
