@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { DecisionStream } from "../../../../orchestrator/shell/ha/decision-stream.js";
@@ -9,6 +10,17 @@ import { startNatsServer, type NatsServerHandle } from "../../../support/nats-se
 // instance wrote and knows when it has read it all; and catching up is bounded as a whole, also
 // when the server does not answer (here: stopped with SIGSTOP, as a lost server's streams are
 // while they elect new leaders), so a takeover never waits the JetStream API's own 5 s timeout.
+
+/** Resolves once every thread of the process is stopped (Linux /proc); fails after 10 s. */
+async function stopped(pid: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  // A thread's state is the field after its parenthesised command name.
+  const all = () => readdirSync(`/proc/${pid}/task`).every((t) => /\) [Tt] /.test(readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8")));
+  while (!all()) {
+    if (Date.now() > end) throw new Error(`process ${pid} did not stop`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 const options = (instance: string) => ({ bucket: "ballast-ds-test", maxBytes: 1 << 20, replicas: 1, instance, log: silentLogger() });
 
@@ -43,6 +55,8 @@ describe("DecisionStream against a real JetStream server", () => {
     await s.follow(() => undefined);
     process.kill(server.pid, "SIGSTOP");
     try {
+      // The signal takes effect asynchronously: on a busy machine the server could still answer.
+      await stopped(server.pid);
       const t0 = performance.now();
       const caughtUp = await s.catchUp(300);
       const tookMs = performance.now() - t0;
