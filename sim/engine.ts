@@ -652,9 +652,12 @@ export class Simulation {
       vm.host = target.id;
     }
     const next = this.queue[0];
-    if (!next || next.kind !== "migration-end" || next.time !== t) this.fullUpdate(t, false);
-    // After the update: the interval up to now was drawn in the old state.
-    for (const id of this.offsDue.splice(0)) this.applyPower({ host: id, action: "off" }, t);
+    if (!next || next.kind !== "migration-end" || next.time !== t) {
+      this.fullUpdate(t, false);
+      // After the update, so the interval up to now is drawn in the old state (when another
+      // migration ends at the same time, its update comes first).
+      for (const id of this.offsDue.splice(0)) this.applyPower({ host: id, action: "off" }, t);
+    }
     if (this.engineSwitches) this.switchOffEmptied(t);
   }
 

@@ -42,8 +42,6 @@ export interface Member {
   readonly room: Room;
   /** Room left on it as the plan leaves it (coming hosts: room less what waits for them). */
   readonly spare: Room;
-  /** CPU in use, reference cores (coming hosts: the VMs that wait for them). */
-  readonly usedCores: number;
   /** Holds no VM and expects none (a `{ hosts: N }` reserve counts these). */
   readonly empty: boolean;
 }
@@ -93,7 +91,6 @@ export function poweredMember(ctx: RoomContext, h: HostModel): Member {
     memTotalMiB: total,
     room,
     spare: { cores: Math.max(0, room.cores - h.usedCores), mib: Math.max(0, mib) },
-    usedCores: h.usedCores,
     empty: ctx.model.isEmpty(h),
   };
 }
@@ -107,7 +104,6 @@ export function comingMember(ctx: RoomContext, h: HostModel, taken: Room = { cor
     memTotalMiB: h.memTotalMiB,
     room,
     spare: { cores: Math.max(0, room.cores - taken.cores), mib: Math.max(0, room.mib - taken.mib) },
-    usedCores: taken.cores,
     empty: taken.cores <= 0 && taken.mib <= 0,
   };
 }

@@ -29,7 +29,7 @@
 
 import type { Policy } from "../../../shared/config/policy.js";
 import type { DecisionCode } from "../../../shared/schemas/decision-codes.js";
-import type { Decision, Numbers } from "../../../shared/schemas/plan.js";
+import type { Decision, Numbers, PlannedMove } from "../../../shared/schemas/plan.js";
 import type { PowerAction, PowerCode, PowerState } from "../../../shared/schemas/power.js";
 import type { ClusterSnapshot } from "../../../shared/schemas/snapshot.js";
 import type { HostModel, VmModel } from "../cluster-model.js";
@@ -474,10 +474,12 @@ class PowerPass {
     const eligible: HostModel[] = [];
     /** Hosts this plan's consolidation empties, with the seqs of the moves that empty them. */
     const emptiedBy = new Map<string, number[]>();
+    const movesFrom = new Map<string, PlannedMove[]>();
+    for (const m of this.ctx.moves) movesFrom.set(m.source, [...(movesFrom.get(m.source) ?? []), m]);
     for (const h of model.hosts) {
       const p = this.info.get(h.id)!;
       if (p.state !== "on" || h.excluded) continue;
-      const emptying = this.a.offEmptied ? this.emptiedByPlan(h) : null;
+      const emptying = this.a.offEmptied ? this.emptiedByPlan(h, movesFrom.get(h.id) ?? []) : null;
       if (emptying !== null) emptiedBy.set(h.id, emptying);
       const held = emptying !== null ? 0 : this.holds(h);
       const emptyLooking = h.emptyAtStart || p.emptySince !== null || this.ctx.closing.has(h.id);
@@ -581,9 +583,8 @@ class PowerPass {
    * being emptied (closing), every VM listed there in any state moves away in this plan (a
    * defined VM, which no live migration moves, keeps it), none arrives, and no copy stays.
    */
-  private emptiedByPlan(h: HostModel): number[] | null {
+  private emptiedByPlan(h: HostModel, away: readonly PlannedMove[]): number[] | null {
     if (!this.ctx.closing.has(h.id) || h.vms.length > 0 || h.copies > 0 || h.inFlightIn > 0) return null;
-    const away = this.ctx.moves.filter((m) => m.source === h.id);
     if (away.length === 0 || away.length !== (this.listed.get(h.id) ?? 0) || away.some((m) => m.strategy !== "consolidate")) return null;
     return away.map((m) => m.seq).sort((a, b) => a - b);
   }
